@@ -534,9 +534,10 @@ def main(argv=None):
                 pass
 
 
-def _entry():
+def _entry(argv=None):
+    """Runs the job and ends the process (the warm worker's children come here too, with ``argv``)."""
     try:
-        code = main()
+        code = main(argv)
     except SystemExit:
         raise
     except BaseException:  # a bug in the harness itself

@@ -6,7 +6,6 @@ import pino, { type Logger } from 'pino';
 import type { Diagnostic, JsonValue, Project } from '@deepforge/core';
 import { ArtifactService } from './artifact.service.js';
 import { codeFiles, readCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
-import type { Compute } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
 import { findRuntimeDir, resolvePython, type PythonInfo } from './compute/python-interpreter.js';
 import {
@@ -238,7 +237,7 @@ class EngineImpl implements Engine {
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
   private readonly artifacts: ArtifactService;
-  private readonly compute: Compute;
+  private readonly compute: LocalCompute;
   private readonly runner: Runner;
   private readonly runs = new Map<string, ExecutionRun>();
   private readonly runtimeDir: string;
@@ -267,6 +266,7 @@ class EngineImpl implements Engine {
       env,
       logger,
       killGraceMs: options.killGraceMs,
+      warmWorker: settings.values['executions.warmWorker'],
     });
     this.runner = new Runner(this.runnerId, store, logger, () => this.now());
   }
@@ -808,6 +808,7 @@ class EngineImpl implements Engine {
     const runs = [...this.runs.values()];
     for (const run of runs) run.cancel('canceled: the engine was closed');
     await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
+    this.compute.close();
     await this.runner.stop();
     await this.store.close();
     this.logger.info({ runnerId: this.runnerId }, 'engine closed');

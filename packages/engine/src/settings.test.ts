@@ -38,6 +38,7 @@ describe('settings', () => {
       'executions.concurrency': availableParallelism(),
       'executions.timeout': 0,
       'executions.onRestart': 'fail',
+      'executions.warmWorker': true,
       'logs.maxBytes': 64 * 1024 * 1024,
       'server.port': 8888,
       'server.uploadLimit': 1024 ** 3,
@@ -117,13 +118,14 @@ describe('settings', () => {
         'executions.concurrency': 2,
         'executions.timeout': 0,
         'executions.onRestart': 'fail',
+        'executions.warmWorker': true,
         'logs.maxBytes': 10,
         'server.port': 8888,
         'server.uploadLimit': 1024,
       }),
     ).toEqual({
       blob: { dir: '/b' },
-      executions: { concurrency: 2, timeout: 0, onRestart: 'fail' },
+      executions: { concurrency: 2, timeout: 0, onRestart: 'fail', warmWorker: true },
       logs: { maxBytes: 10 },
       server: { port: 8888, uploadLimit: 1024 },
     });

@@ -21,6 +21,8 @@ export interface SettingsValues {
   /** Seconds one operation may run; 0 = no limit. */
   'executions.timeout': number;
   'executions.onRestart': OnRestart;
+  /** Fork jobs from a warm interpreter (python/deepforge/zygote.py) rather than start one per job. */
+  'executions.warmWorker': boolean;
   'logs.maxBytes': number;
   /** The port `deepforge start` listens on. */
   'server.port': number;
@@ -140,6 +142,19 @@ const DEFINITIONS: Definitions = {
       throw new BadValue('expected `fail` or `requeue`');
     },
     defaultValue: () => 'fail',
+  },
+  'executions.warmWorker': {
+    key: 'executions.warmWorker',
+    env: 'DEEPFORGE_WARM_WORKER',
+    description:
+      'Start operations by forking a warm Python process that has already imported the runtime and the heavy libraries operations used (numpy, torch, matplotlib…), instead of a new interpreter each time.',
+    allowed: '`true` or `false`',
+    parse: (raw) => {
+      if (raw === true || raw === 'true' || raw === '1') return true;
+      if (raw === false || raw === 'false' || raw === '0') return false;
+      throw new BadValue('expected `true` or `false`');
+    },
+    defaultValue: () => true,
   },
   'logs.maxBytes': {
     key: 'logs.maxBytes',

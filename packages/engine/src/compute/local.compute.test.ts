@@ -1,21 +1,26 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_PYTHON, makeTempDir, removeTree } from '../test-support/temp-dir.js';
 import type { ComputeLogLine } from './job.compute.js';
 import { LocalCompute } from './local.compute.js';
 import { isProcessAlive } from './process-tree.js';
 import { findRuntimeDir } from './python-interpreter.js';
 
-describe('LocalCompute (real harness)', () => {
+describe.each([
+  ['a new interpreter per job', false],
+  ['jobs forked from the warm worker', true],
+])('LocalCompute (real harness), %s', (_mode, warmWorker) => {
   let dir: string;
   const compute = new LocalCompute({
     runtimeDir: findRuntimeDir(),
     env: process.env,
     logger: pino({ enabled: false }),
     killGraceMs: 500,
+    warmWorker,
   });
+  afterAll(() => compute.close());
 
   beforeEach(async () => {
     dir = await makeTempDir('compute');
@@ -26,17 +31,17 @@ describe('LocalCompute (real harness)', () => {
 
   async function run(
     code: string,
-    opts: { outputs?: string[]; timeoutMs?: number; logMaxBytes?: number } = {},
+    opts: { outputs?: string[]; timeoutMs?: number; logMaxBytes?: number; jobId?: string } = {},
   ) {
     const codeDir = join(dir, 'code');
     await mkdir(join(codeDir, 'operations'), { recursive: true });
     await writeFile(join(codeDir, 'operations', 'Op.py'), code);
-    const jobDir = join(dir, 'job');
+    const jobDir = join(dir, opts.jobId ?? 'job');
     const logs: ComputeLogLine[] = [];
     const events: string[] = [];
     const running = await compute.start(
       {
-        jobId: 'job-1',
+        jobId: opts.jobId ?? 'job-1',
         runnerId: 'runner-1',
         spec: {
           v: 1,
@@ -58,8 +63,40 @@ describe('LocalCompute (real harness)', () => {
       },
       { onEvent: (e) => events.push(e.type), onLog: (l) => logs.push(l) },
     );
-    return { running, logs, events, logFile: join(jobDir, 'console.log'), outDir: join(dir, 'out') };
+    return {
+      running,
+      logs,
+      events,
+      logFile: join(jobDir, 'console.log'),
+      outDir: join(dir, 'out'),
+      workDir: join(jobDir, 'work'),
+    };
   }
+
+  it('gives the job its own process group, work dir, environment and arguments', async () => {
+    const factsFile = join(dir, 'facts.json');
+    const code = [
+      'import json, os, sys',
+      'class Op():',
+      '    def execute(self):',
+      `        with open(${JSON.stringify(factsFile)}, "w") as f:`,
+      '            json.dump({"pid": os.getpid(), "pgid": os.getpgid(0), "cwd": os.getcwd(),',
+      '                       "job": os.environ.get("DEEPFORGE_JOB_ID"), "argv": sys.argv,',
+      '                       "stdin": sys.stdin.read()}, f)',
+    ].join('\n');
+    const first = await run(code, { jobId: 'job-a' });
+    expect((await first.running.result).exitCode).toBe(0);
+    const facts = JSON.parse(await readFile(factsFile, 'utf8'));
+    expect(facts.pid).toBe(first.running.pid);
+    expect(facts.pgid).toBe(facts.pid);
+    expect(facts.cwd).toBe(first.workDir);
+    expect(facts.job).toBe('job-a');
+    expect(facts.argv).toEqual([
+      expect.stringMatching(/deepforge\/harness\.py$/),
+      join(dir, 'job-a', 'job.json'),
+    ]);
+    expect(facts.stdin).toBe('');
+  });
 
   it('runs an operation: events on fd 3, console lines, outputs in the output dir', async () => {
     const { running, logs, events, logFile, outDir } = await run(
@@ -213,6 +250,127 @@ describe('LocalCompute (real harness)', () => {
         { onEvent: () => undefined, onLog: () => undefined },
       ),
     ).rejects.toThrow(/cannot start \/nonexistent\/python3/);
+  });
+});
+
+describe('LocalCompute: the warm worker', () => {
+  let dir: string;
+  const compute = new LocalCompute({
+    runtimeDir: findRuntimeDir(),
+    env: process.env,
+    logger: pino({ enabled: false }),
+    killGraceMs: 500,
+    warmWorker: true,
+  });
+  afterAll(() => compute.close());
+  beforeEach(async () => {
+    dir = await makeTempDir('warm');
+  });
+  afterEach(async () => {
+    await removeTree(dir);
+  });
+
+  async function start(jobId: string, code: string, python = TEST_PYTHON) {
+    const codeDir = join(dir, jobId, 'code');
+    await mkdir(join(codeDir, 'operations'), { recursive: true });
+    await writeFile(join(codeDir, 'operations', 'Op.py'), code);
+    const jobDir = join(dir, jobId, 'job');
+    return compute.start(
+      {
+        jobId,
+        runnerId: 'runner-1',
+        spec: {
+          v: 1,
+          codeDir,
+          operation: { file: 'operations/Op.py', className: 'Op' },
+          attributes: {},
+          references: {},
+          inputs: {},
+          outputs: [],
+          outputDir: join(jobDir, 'out'),
+          workDir: join(jobDir, 'work'),
+          debug: false,
+        },
+        jobDir,
+        logFile: join(jobDir, 'console.log'),
+        logMaxBytes: 1024 * 1024,
+        timeoutMs: 0,
+        python,
+      },
+      { onEvent: () => undefined, onLog: () => undefined },
+    );
+  }
+
+  const reportJob = (file: string): string =>
+    [
+      'import sys',
+      'PRELOADED = "numpy" in sys.modules',
+      'import json, os',
+      'import numpy as np',
+      'class Op():',
+      '    def execute(self):',
+      `        with open(${JSON.stringify(file)}, "w") as f:`,
+      '            json.dump({"preloaded": PRELOADED, "ppid": os.getppid(), "draw": np.random.rand()}, f)',
+    ].join('\n');
+
+  it('forks jobs from one worker, which imports the libraries they use for the next ones', async () => {
+    const facts = [];
+    for (const job of ['one', 'two', 'three']) {
+      const file = join(dir, `${job}.json`);
+      const running = await start(job, reportJob(file));
+      expect((await running.result).exitCode).toBe(0);
+      facts.push(JSON.parse(await readFile(file, 'utf8')));
+    }
+    // The first job imported numpy itself (the worker imports it after forking that job); later ones inherit it.
+    expect(facts.map((f) => f.preloaded)).toEqual([false, true, true]);
+    expect(new Set(facts.map((f) => f.ppid)).size).toBe(1);
+    expect(facts[0].ppid).not.toBe(process.pid);
+    // numpy's global generator is reseeded in each job, as in a new interpreter.
+    expect(new Set(facts.map((f) => f.draw)).size).toBe(3);
+  });
+
+  it('a job dies with its worker; the next job gets a new worker', async () => {
+    const pidFile = join(dir, 'pids');
+    const running = await start(
+      'sleeper',
+      [
+        'import os, time',
+        'class Op():',
+        '    def execute(self):',
+        `        with open(${JSON.stringify(pidFile)}, "w") as f: f.write("%d %d" % (os.getpid(), os.getppid()))`,
+        '        time.sleep(1000)',
+      ].join('\n'),
+    );
+    const [pid, worker] = await waitForFile(pidFile);
+    expect(pid).toBe(running.pid);
+    process.kill(worker!, 'SIGKILL');
+    const result = await running.result;
+    expect(result.exitCode).toBeNull();
+    expect(result.signal).toBe('SIGKILL');
+    expect(await isProcessAlive(pid!)).toBe(false);
+    const file = join(dir, 'after.json');
+    const next = await start('after', reportJob(file));
+    expect((await next.result).exitCode).toBe(0);
+    const facts = JSON.parse(await readFile(file, 'utf8'));
+    expect(facts.ppid).not.toBe(worker);
+    expect(facts.ppid).not.toBe(process.pid);
+  });
+
+  it('starts a new interpreter per job when the worker cannot start', async () => {
+    const python = join(dir, 'python-without-worker');
+    await writeFile(
+      python,
+      `#!/bin/sh\nif [ "$2" = deepforge.zygote ]; then echo "no worker here" >&2; exit 1; fi\nexec ${TEST_PYTHON} "$@"\n`,
+      { mode: 0o755 },
+    );
+    for (const job of ['first', 'second']) {
+      const file = join(dir, `${job}.json`);
+      const running = await start(job, reportJob(file), python);
+      expect((await running.result).exitCode).toBe(0);
+      const facts = JSON.parse(await readFile(file, 'utf8'));
+      expect(facts.preloaded).toBe(false);
+      expect(facts.ppid).toBe(process.pid);
+    }
   });
 });
 

@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   RUNTIME_PROTOCOL_VERSION,
@@ -27,6 +26,7 @@ import type {
 } from './job.compute.js';
 import { LineSplitter } from './line-splitter.js';
 import { JOB_ID_ENV, RUNNER_ID_ENV, signalGroup } from './process-tree.js';
+import { childJobProcess, WarmWorker, type JobProcess } from './warm-worker.js';
 
 /** The file descriptor the harness writes its events to (see docs/adr/0001-runtime-event-channel.md). */
 export const EVENTS_FD = 3;
@@ -43,11 +43,21 @@ export interface LocalComputeOptions {
   logger: Logger;
   /** Time between SIGTERM and SIGKILL when a job is stopped. */
   killGraceMs?: number;
+  /** Fork jobs from a warm worker (python/deepforge/zygote.py) instead of starting an interpreter for each. */
+  warmWorker?: boolean;
 }
 
-/** Runs each job as `<python> -m deepforge.harness job.json` in a process group of its own on this machine. */
+/** A warm worker that failed to start this often is not tried again for that interpreter. */
+const MAX_WARM_FAILURES = 3;
+
+/**
+ * Runs each job as `<python> -m deepforge.harness job.json` in a process group of its own on this machine: forked
+ * from a warm worker when `warmWorker` is on (docs/adr/0006), else a new interpreter.
+ */
 export class LocalCompute implements Compute {
   private readonly killGraceMs: number;
+  private readonly warm = new Map<string, WarmWorker>();
+  private readonly warmFailures = new Map<string, number>();
 
   constructor(private readonly options: LocalComputeOptions) {
     this.killGraceMs = options.killGraceMs ?? 2000;
@@ -72,27 +82,77 @@ export class LocalCompute implements Compute {
     env[JOB_ID_ENV] = request.jobId;
     env[RUNNER_ID_ENV] = request.runnerId;
 
-    let child: ChildProcess;
+    let proc: JobProcess;
     try {
-      child = spawn(request.python, ['-m', 'deepforge.harness', specFile], {
-        cwd: spec.workDir,
-        env,
-        // A process group of its own: cancel and timeout signal the whole tree, and the job outlives nothing.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
+      proc = await this.startProcess(request.python, specFile, spec.workDir, env);
     } catch (err) {
       const message = `cannot start ${request.python}: ${(err as Error).message}`;
       log.writeLine(`[deepforge] ${message}`);
       await log.close();
       throw new EngineError('interpreter', message, { cause: err });
     }
-    const pid = child.pid!;
-    return new LocalJob(child, pid, request, handlers, log, this.options.logger, this.killGraceMs).running();
+    return new LocalJob(proc, request, handlers, log, this.options.logger, this.killGraceMs).running();
+  }
+
+  /** Stops the warm workers (jobs still running in them die with them). */
+  close(): void {
+    for (const worker of this.warm.values()) worker.close();
+    this.warm.clear();
+  }
+
+  private async startProcess(
+    python: string,
+    specFile: string,
+    cwd: string,
+    env: Record<string, string>,
+  ): Promise<JobProcess> {
+    if (this.options.warmWorker) {
+      const worker = await this.warmWorker(python, env);
+      if (worker) {
+        try {
+          return await worker.fork({ spec: specFile, cwd, env });
+        } catch (err) {
+          this.options.logger.warn(
+            { err },
+            'warm worker could not start a job; starting an interpreter instead',
+          );
+        }
+      }
+    }
+    const child = spawn(python, ['-m', 'deepforge.harness', specFile], {
+      cwd,
+      env,
+      // A process group of its own: cancel and timeout signal the whole tree, and the job outlives nothing.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    return childJobProcess(child, EVENTS_FD);
+  }
+
+  /** The warm worker of an interpreter, started on first use; undefined when it cannot run (then: spawn). */
+  private async warmWorker(python: string, jobEnv: Record<string, string>): Promise<WarmWorker | undefined> {
+    let worker = this.warm.get(python);
+    if (worker && !worker.usable) {
+      this.warm.delete(python);
+      worker = undefined;
+    }
+    if (!worker) {
+      if ((this.warmFailures.get(python) ?? 0) >= MAX_WARM_FAILURES) return undefined;
+      const env = { ...jobEnv };
+      delete env[JOB_ID_ENV];
+      worker = new WarmWorker({ python, env, cwd: this.options.runtimeDir, logger: this.options.logger });
+      this.warm.set(python, worker);
+      if (!(await worker.ready)) {
+        this.warmFailures.set(python, (this.warmFailures.get(python) ?? 0) + 1);
+        if (this.warm.get(python) === worker) this.warm.delete(python);
+        return undefined;
+      }
+    }
+    return (await worker.ready) ? worker : undefined;
   }
 }
 
@@ -113,9 +173,10 @@ class LocalJob {
   private readonly result: Promise<ComputeResult>;
   private readonly log: ConsoleLog;
 
+  private readonly pid: number;
+
   constructor(
-    private readonly child: ChildProcess,
-    private readonly pid: number,
+    private readonly proc: JobProcess,
     private readonly request: ComputeJobRequest,
     private readonly handlers: ComputeHandlers,
     log: ConsoleLog,
@@ -123,9 +184,8 @@ class LocalJob {
     private readonly killGraceMs: number,
   ) {
     this.log = log;
-    const stdout = child.stdout!;
-    const stderr = child.stderr!;
-    const events = child.stdio[EVENTS_FD] as Readable;
+    this.pid = proc.pid;
+    const { stdout, stderr, events } = proc;
     const out = new LineSplitter((l) => this.consoleLine('stdout', l.text, l.transient));
     const err = new LineSplitter((l) => this.consoleLine('stderr', l.text, l.transient));
     stdout.on('data', (c: Buffer) => out.push(c));
@@ -135,7 +195,10 @@ class LocalJob {
       (n) => this.oversizedEvent(n),
     );
     events.on('data', (c: Buffer) => eventLines.push(c));
-    for (const s of [stdout, stderr, events]) s.on('error', () => undefined);
+    for (const s of [stdout, stderr, events]) {
+      s.on('error', () => undefined);
+      s.resume(); // sockets read for a header first are not flowing by themselves
+    }
 
     if (request.timeoutMs > 0) {
       this.timeoutTimer = setTimeout(() => {
@@ -171,7 +234,18 @@ class LocalJob {
           badEvents: this.badEvents,
         });
       };
-      child.once('exit', (code, sig) => {
+      let openStreams = 3;
+      const maybeClosed = (): void => {
+        if (closed || !this.exited || openStreams > 0) return;
+        closed = true;
+        void finish();
+      };
+      for (const s of [stdout, stderr, events])
+        s.once('close', () => {
+          openStreams--;
+          maybeClosed();
+        });
+      void proc.exit.then(({ code, signal: sig }) => {
         this.exited = true;
         exitCode = code;
         signal = sig;
@@ -180,16 +254,13 @@ class LocalJob {
         // job cost 4–6 ms each (more with more processes). A process that left the group (setsid) outlives the
         // job, as it would outlive a shell; recovery of a dead engine still finds such processes by the marker.
         signalGroup(this.pid, 'SIGKILL');
-        // Normally 'close' follows at once. A process that escaped the group may still hold the pipes: do not
+        // Normally the streams close at once. A process that escaped the group may still hold them: do not
         // wait for it forever.
         setTimeout(() => {
           if (closed) return;
           for (const s of [stdout, stderr, events]) s.destroy();
         }, 3000).unref();
-      });
-      child.once('close', () => {
-        closed = true;
-        void finish();
+        maybeClosed();
       });
     });
   }
@@ -228,16 +299,16 @@ class LocalJob {
     }
     if (this.paused) return;
     this.paused = true;
-    this.child.stdout!.pause();
-    this.child.stderr!.pause();
+    this.proc.stdout.pause();
+    this.proc.stderr.pause();
     this.log.onDrain(() => this.resume());
   }
 
   private resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.child.stdout!.resume();
-    this.child.stderr!.resume();
+    this.proc.stdout.resume();
+    this.proc.stderr.resume();
   }
 
   private consoleLine(stream: LogStream, text: string, transient: boolean): void {

@@ -1,0 +1,316 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { LineSplitter } from './line-splitter.js';
+
+/** A job's process as the local compute adapter watches it, however it was started. */
+export interface JobProcess {
+  pid: number;
+  stdout: Readable;
+  stderr: Readable;
+  events: Readable;
+  /** Resolves once the process has exited (not waiting for its streams). */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A started interpreter (`child_process.spawn`) as a JobProcess. */
+export function childJobProcess(child: ChildProcess, eventsFd: number): JobProcess {
+  return {
+    pid: child.pid!,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    events: child.stdio[eventsFd] as Readable,
+    exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+  };
+}
+
+export interface WarmWorkerOptions {
+  python: string;
+  /** The environment the worker starts with: the jobs' environment without the per-job variables. */
+  env: Record<string, string>;
+  cwd: string;
+  logger: Logger;
+}
+
+export interface ForkRequest {
+  spec: string;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+type Reply =
+  | { type: 'ready'; pid: number; python: string }
+  | { type: 'started'; id: string; pid: number }
+  | { type: 'exit'; pid: number; code: number | null; signal: number | null }
+  | { type: 'failed'; id: string; message: string }
+  | { type: 'preloaded'; module: string; ok: boolean; ms: number; error: string | null };
+
+const TOKEN_BYTES = 16;
+const HEADER_BYTES = TOKEN_BYTES * 2 + 2; // hex token, stream letter, newline
+/** How long a job that exited may still take to connect the streams it opened before exiting. */
+const LATE_CONNECTION_MS = 500;
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+interface PendingFork {
+  id: string;
+  token: string;
+  pid?: number;
+  streams: Partial<Record<'o' | 'e' | 'v', Socket>>;
+  exited?: { code: number | null; signal: NodeJS.Signals | null };
+  resolve(process: JobProcess): void;
+  reject(err: Error): void;
+  exitResolve?: (value: { code: number | null; signal: NodeJS.Signals | null }) => void;
+  settled: boolean;
+}
+
+/**
+ * The engine's side of `python -m deepforge.zygote` (python/deepforge/zygote.py, docs/adr/0006): an interpreter
+ * that has imported the runtime and the heavy libraries jobs use, forking one child per job. Each child connects
+ * its stdout, stderr and event channel to a Unix socket of ours (abstract namespace) and is otherwise the
+ * process `python -m deepforge.harness job.json` would have been: its own process group, its own pid.
+ */
+export class WarmWorker {
+  readonly ready: Promise<boolean>;
+  private readonly child: ChildProcess;
+  private readonly server: Server;
+  /** The socket the children connect to, in a directory only we can enter (a path: Node pads abstract names). */
+  private readonly socketDir = mkdtempSync(join(tmpdir(), 'deepforge-warm-'));
+  private readonly address = join(this.socketDir, 'jobs.sock');
+  private readonly byToken = new Map<string, PendingFork>();
+  private readonly byId = new Map<string, PendingFork>();
+  private readonly byPid = new Map<number, PendingFork>();
+  private nextId = 0;
+  private alive = true;
+
+  constructor(private readonly options: WarmWorkerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+    const listening = new Promise<boolean>((resolve) => {
+      this.server.once('error', (err) => {
+        options.logger.warn({ err }, 'warm worker: cannot listen on a Unix socket');
+        resolve(false);
+      });
+      this.server.listen(this.address, () => resolve(true));
+    });
+    this.child = spawn(options.python, ['-m', 'deepforge.zygote'], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    });
+    this.child.stdin!.on('error', () => undefined);
+    const log = (stream: string) =>
+      new LineSplitter((l) => {
+        if (!l.transient) options.logger.debug({ stream, text: l.text }, 'warm worker output');
+      });
+    const out = log('stdout');
+    const err = log('stderr');
+    const stderrTail: string[] = [];
+    this.child.stdout!.on('data', (c: Buffer) => out.push(c));
+    this.child.stderr!.on('data', (c: Buffer) => {
+      err.push(c);
+      stderrTail.push(c.toString('utf8'));
+      if (stderrTail.length > 20) stderrTail.shift();
+    });
+    let readyResolve!: (ok: boolean) => void;
+    const gotReady = new Promise<boolean>((resolve) => (readyResolve = resolve));
+    const replies = new LineSplitter((l) => {
+      if (l.transient || l.text.trim() === '') return;
+      let reply: Reply;
+      try {
+        reply = JSON.parse(l.text) as Reply;
+      } catch {
+        options.logger.warn({ line: l.text.slice(0, 200) }, 'warm worker: unreadable reply');
+        return;
+      }
+      if (reply.type === 'ready') readyResolve(true);
+      else this.onReply(reply);
+    });
+    (this.child.stdio[3] as Readable).on('data', (c: Buffer) => replies.push(c));
+    // Not started at all (no such interpreter): no 'exit' follows.
+    this.child.on('error', (error) => {
+      if (this.child.pid !== undefined) return;
+      this.alive = false;
+      options.logger.warn({ err: error }, 'warm worker: cannot start the interpreter');
+      readyResolve(false);
+      this.closeServer();
+    });
+    this.child.once('exit', (code, signal) => {
+      this.alive = false;
+      readyResolve(false);
+      if (code !== 0 || signal)
+        options.logger.warn(
+          { code, signal, stderr: stderrTail.join('').slice(-2000) },
+          'warm worker exited; jobs start as new interpreters until another one is up',
+        );
+      this.closeServer();
+      // Its children die with it (PR_SET_PDEATHSIG): nobody will report their exit any more.
+      for (const pending of new Set([...this.byId.values(), ...this.byPid.values()])) {
+        this.settleExit(pending, { code: null, signal: 'SIGKILL' });
+        if (!pending.settled) pending.reject(new Error('the warm worker exited before the job started'));
+      }
+      this.byId.clear();
+    });
+    this.ready = Promise.all([listening, gotReady]).then(([a, b]) => {
+      if (!(a && b)) this.close();
+      return a && b && this.alive;
+    });
+  }
+
+  get usable(): boolean {
+    return this.alive;
+  }
+
+  /** Forks a job; resolves once its process exists and its streams are connected (or it already ended). */
+  fork(request: ForkRequest): Promise<JobProcess> {
+    if (!this.alive) return Promise.reject(new Error('the warm worker is not running'));
+    const id = String(++this.nextId);
+    const token = randomBytes(TOKEN_BYTES).toString('hex');
+    return new Promise<JobProcess>((resolve, reject) => {
+      const pending: PendingFork = {
+        id,
+        token,
+        streams: {},
+        settled: false,
+        resolve: (p) => {
+          pending.settled = true;
+          resolve(p);
+        },
+        reject: (e) => {
+          pending.settled = true;
+          this.byToken.delete(token);
+          reject(e);
+        },
+      };
+      this.byToken.set(token, pending);
+      this.byId.set(id, pending);
+      const line = JSON.stringify({
+        id,
+        spec: request.spec,
+        cwd: request.cwd,
+        env: request.env,
+        socket: this.address,
+        token,
+      });
+      this.child.stdin!.write(line + '\n');
+    });
+  }
+
+  /** Stops the worker (its running children die with it). */
+  close(): void {
+    this.alive = false;
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+    timer.unref();
+    this.child.once('exit', () => clearTimeout(timer));
+    this.closeServer();
+  }
+
+  private closeServer(): void {
+    this.server.close();
+    rmSync(this.socketDir, { recursive: true, force: true });
+  }
+
+  private onReply(reply: Exclude<Reply, { type: 'ready' }>): void {
+    switch (reply.type) {
+      case 'started': {
+        const pending = this.byId.get(reply.id);
+        if (!pending) return;
+        this.byId.delete(reply.id);
+        pending.pid = reply.pid;
+        this.byPid.set(reply.pid, pending);
+        this.maybeResolve(pending);
+        return;
+      }
+      case 'failed': {
+        const pending = this.byId.get(reply.id);
+        if (!pending) return;
+        this.byId.delete(reply.id);
+        pending.reject(new Error(reply.message));
+        return;
+      }
+      case 'exit': {
+        const pending = this.byPid.get(reply.pid);
+        if (!pending) return;
+        this.byPid.delete(reply.pid);
+        const signal = reply.signal === null ? null : (SIGNAL_NAMES.get(reply.signal) ?? 'SIGKILL');
+        this.settleExit(pending, { code: reply.code, signal });
+        if (!pending.settled) {
+          // Exited before connecting everything: give connections already on their way a moment.
+          setTimeout(() => this.resolveWith(pending), LATE_CONNECTION_MS).unref();
+        }
+        return;
+      }
+      case 'preloaded':
+        this.options.logger.debug(
+          { module: reply.module, ok: reply.ok, ms: reply.ms, error: reply.error },
+          'warm worker preloaded a library',
+        );
+        return;
+    }
+  }
+
+  private settleExit(
+    pending: PendingFork,
+    value: { code: number | null; signal: NodeJS.Signals | null },
+  ): void {
+    if (pending.exited) return;
+    pending.exited = value;
+    pending.exitResolve?.(value);
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => socket.destroy(), 10_000);
+    const onReadable = (): void => {
+      const header = socket.read(HEADER_BYTES) as Buffer | null;
+      if (header === null) return;
+      socket.off('readable', onReadable);
+      clearTimeout(timer);
+      const token = header.subarray(0, TOKEN_BYTES * 2).toString('latin1');
+      const kind = header.subarray(TOKEN_BYTES * 2, TOKEN_BYTES * 2 + 1).toString('latin1');
+      const pending = this.byToken.get(token);
+      if (!pending || (kind !== 'o' && kind !== 'e' && kind !== 'v') || pending.streams[kind]) {
+        socket.destroy();
+        return;
+      }
+      pending.streams[kind] = socket;
+      this.maybeResolve(pending);
+    };
+    socket.on('readable', onReadable);
+  }
+
+  private maybeResolve(pending: PendingFork): void {
+    if (pending.settled || pending.pid === undefined) return;
+    const { o, e, v } = pending.streams;
+    if (o && e && v) this.resolveWith(pending);
+  }
+
+  private resolveWith(pending: PendingFork): void {
+    if (pending.settled || pending.pid === undefined) return;
+    this.byToken.delete(pending.token);
+    const stream = (s: Socket | undefined): Readable => {
+      if (s) return s;
+      const empty = new PassThrough();
+      empty.end();
+      return empty;
+    };
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      if (pending.exited) resolve(pending.exited);
+      else pending.exitResolve = resolve;
+    });
+    pending.resolve({
+      pid: pending.pid,
+      stdout: stream(pending.streams.o),
+      stderr: stream(pending.streams.e),
+      events: stream(pending.streams.v),
+      exit,
+    });
+  }
+}

@@ -1,0 +1,247 @@
+"""The warm worker: ``python -m deepforge.zygote``, started once per engine and interpreter.
+
+A job started as a new interpreter pays for the interpreter, ``import deepforge`` and, worse, for every heavy
+library it imports (numpy ~0.1 s, matplotlib.pyplot ~0.3 s, torch ~1 s on the 2-core machines this was written
+on). The warm worker is an interpreter that has done that once: for each job it forks a child that becomes the
+job's harness, in a process group of its own, with the job's working directory, environment and arguments, its
+stdout/stderr/event channel on sockets the engine listens on. The engine sees the same process, pid, process
+group and events as with a started interpreter (packages/engine/src/compute/warm-worker.ts; docs/adr/0006).
+
+Heavy libraries are imported here on demand: when a job's operation imports one of :data:`PRELOADABLE`, the
+worker imports it right after forking that job (so the first such job is not delayed), and later jobs inherit it.
+Nothing of the project (operations, utils, serializers) is ever imported here: only installed libraries, whose
+import does not depend on the job.
+
+Protocol: requests on fd 0, replies on fd 3, one JSON document per line.
+
+- request ``{"id", "spec", "cwd", "env", "socket", "token"}``: fork a job. ``spec`` is the job.json path given to
+  the harness, ``socket`` the path of the engine's Unix socket, ``token`` 32
+  hex digits the child sends first on each of its three connections, followed by ``o`` (stdout), ``e`` (stderr)
+  or ``v`` (events) and a newline.
+- replies: ``{"type": "ready", "pid", "python"}`` once; ``{"type": "started", "id", "pid"}``;
+  ``{"type": "exit", "pid", "code", "signal"}`` (``code`` None when killed by ``signal``);
+  ``{"type": "failed", "id", "message"}`` when no child could be made; ``{"type": "preloaded", "module", "ok",
+  "ms", "error"}`` after each library import.
+
+The worker dies with the engine (``PR_SET_PDEATHSIG``), each child with the worker. It stops when fd 0 closes.
+"""
+
+import json
+import os
+import sys
+
+#: Libraries worth importing once for all jobs (slow to import, and import-time state independent of the job).
+#: tqdm is not among them: the harness patches it as it is imported by the job.
+PRELOADABLE = (
+    "numpy",
+    "torch",
+    "torchvision",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "PIL",
+)
+
+_CONTROL_IN = 0
+_CONTROL_OUT = 3
+_HEADER_KINDS = (("o", 1), ("e", 2), ("v", 3))
+
+
+def _reply(message):
+    data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+    view = memoryview(data)
+    while view:
+        written = os.write(_CONTROL_OUT, view)
+        view = view[written:]
+
+
+def _imports_of(spec_path):
+    """The preloadable modules the job's operation imports (anywhere in its file), in order of mention."""
+    try:
+        with open(spec_path, "rb") as file:
+            spec = json.loads(file.read().decode("utf-8"))
+        path = os.path.join(spec["codeDir"], spec["operation"]["file"])
+        with open(path, "rb") as file:
+            source = file.read()
+        import ast
+
+        tree = ast.parse(source)
+    except Exception:
+        return []
+    wanted = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [node.module + "." + alias.name for alias in node.names]
+        for name in names:
+            for candidate in (name, name.partition(".")[0]):
+                if candidate in PRELOADABLE and candidate not in wanted:
+                    wanted.append(candidate)
+    if any(name.startswith("matplotlib") for name in wanted) and "matplotlib" not in wanted:
+        wanted.insert(0, "matplotlib")
+    return wanted
+
+
+def _preload(names):
+    import importlib
+    import time
+
+    for name in names:
+        if name in sys.modules:
+            continue
+        started = time.perf_counter()
+        try:
+            importlib.import_module(name)
+            error = None
+        except BaseException as exc:  # noqa: B902 - a library that fails to import is simply not preloaded
+            error = "%s: %s" % (type(exc).__name__, exc)
+            # Do not leave a half-imported package behind for the children.
+            for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+                del sys.modules[key]
+        _reply(
+            {
+                "type": "preloaded",
+                "module": name,
+                "ok": error is None,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "error": error,
+            }
+        )
+
+
+def _connect(address, token, kind):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(address)
+    sock.sendall(("%s%s\n" % (token, kind)).encode("ascii"))
+    sock.shutdown(socket.SHUT_RD)
+    return sock
+
+
+def _child(request, close_fds, worker_pid):
+    """In the forked child: become the job's harness. Never returns."""
+    code = 3
+    try:
+        os.setpgid(0, 0)
+        _die_with_parent()  # with the worker, which dies with the engine
+        if os.getppid() != worker_pid:  # the worker died before that took effect
+            os._exit(code)
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        socks = [(_connect(request["socket"], request["token"], kind), target) for kind, target in _HEADER_KINDS]
+        for sock, target in socks:
+            os.dup2(sock.fileno(), target)
+            sock.close()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        numpy_random = sys.modules.get("numpy.random")
+        if numpy_random is not None:
+            # numpy seeds its global generator from the OS at import: without this every job would draw the same
+            # numbers. (random reseeds itself after a fork; torch's default seed is fixed anyway.)
+            numpy_random.seed()
+        from . import harness
+
+        sys.argv = [harness.__file__, request["spec"]]
+        harness._entry([request["spec"]])  # ends the process
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:  # noqa: B902 - report on whatever stderr is now, then exit
+        try:
+            import traceback
+
+            os.write(2, ("deepforge: the warm worker could not start the job\n" + traceback.format_exc()).encode())
+        except BaseException:  # noqa: B902
+            pass
+    os._exit(code)
+
+
+def _die_with_parent():
+    from .harness import _die_with_parent as die
+
+    die()
+
+
+def main():
+    import selectors
+
+    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
+        sys.stderr.write("deepforge: no warm worker here (it needs Linux and Python 3.9 or later)\n")
+        return 2
+    worker_pid = os.getpid()
+    try:
+        os.close(os.pidfd_open(worker_pid))
+    except OSError as exc:
+        sys.stderr.write("deepforge: no warm worker here (pidfd_open: %s)\n" % exc)
+        return 2
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # `python -m` put the start directory first: jobs must not import from it
+    _die_with_parent()
+    from . import harness, plots  # noqa: F401 - imported for the children
+
+    plots.use_backend()  # before any preloaded matplotlib picks a backend
+    selector = selectors.DefaultSelector()
+    selector.register(_CONTROL_IN, selectors.EVENT_READ, None)
+    children = {}  # pidfd -> pid
+    _reply({"type": "ready", "pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3]})
+    pending = b""
+    while True:
+        for key, _ in selector.select():
+            if key.data is not None:  # a child's pidfd: it exited
+                pidfd, pid = key.fd, key.data
+                selector.unregister(pidfd)
+                os.close(pidfd)
+                children.pop(pidfd, None)
+                try:
+                    _, status = os.waitpid(pid, 0)
+                except ChildProcessError:
+                    status = None
+                if status is None:
+                    _reply({"type": "exit", "pid": pid, "code": None, "signal": None})
+                elif os.WIFSIGNALED(status):
+                    _reply({"type": "exit", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
+                else:
+                    _reply({"type": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status), "signal": None})
+                continue
+            chunk = os.read(_CONTROL_IN, 65536)
+            if not chunk:
+                return 0
+            pending += chunk
+            while b"\n" in pending:
+                line, _, pending = pending.partition(b"\n")
+                if not line.strip():
+                    continue
+                request = json.loads(line.decode("utf-8"))
+                wanted = [m for m in _imports_of(request["spec"]) if m not in sys.modules]
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    _reply({"type": "failed", "id": request["id"], "message": "fork: %s" % exc})
+                    continue
+                if pid == 0:
+                    _child(request, [selector.fileno(), *children], worker_pid)
+                try:
+                    os.setpgid(pid, pid)  # as the child does: a signal to the group right away reaches it
+                except OSError:
+                    pass
+                pidfd = os.pidfd_open(pid)
+                children[pidfd] = pid
+                selector.register(pidfd, selectors.EVENT_READ, pid)
+                _reply({"type": "started", "id": request["id"], "pid": pid})
+                if wanted:
+                    _preload(wanted)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
