@@ -8,12 +8,14 @@ parent draws the bars, calls ``deepforge.log`` and redraws the live plot, so tha
 DeepForge job exactly as in a single-process run. Processes meet through a rendezvous file (no port to
 pick). When training ends, rank 0 sends the trained weights and the history back and the parent loads
 them into the model it was given. An exception in any rank stops all of them; the parent re-raises it (the
-same class and message: a ``NonFiniteLossError`` stays one).
+same class and message: a ``NonFiniteLossError`` stays one; the first failure reported, not the peers' lost
+connections that follow it).
 
 With ``spawn``, the Trainer and everything it holds (model, data, criteria, hooks) are pickled to each
 process: functions must be defined at module level (in utils/ or an operation's file), not as lambdas.
 """
 
+import gc
 import io
 import os
 import time
@@ -36,6 +38,9 @@ __all__ = ["run_distributed"]
 
 # The trainer of a fork()ed run: children inherit it, nothing is pickled.
 _FORK_TRAINER = None
+
+# How long the ranks may take to exit once rank 0 has sent the trained model (they need milliseconds).
+_EXIT_GRACE_S = 120
 
 
 class _QueueReporter:
@@ -103,8 +108,47 @@ def _unpicklable(trainer):
     return None
 
 
+# Leaving the process group: the DDP wrapper first, then the group (a deadlock in torch otherwise).
+#
+# torch frees a gloo process group in ~ProcessGroupGloo, which joins the group's worker threads. Its Python
+# binding releases the GIL around that (torch's fix for pytorch/pytorch#56297), but DDP's C++ Reducer holds the
+# group too, and the Reducer's binding is a plain shared_ptr class: when the Reducer is the group's last owner,
+# the join runs with the GIL held. A worker thread drops its last collective's tensors just after completing
+# it, and a tensor whose Python object was already released (``t`` in Trainer._all_reduce: all_reduce, then
+# tolist, then gone) is freed through that Python object, which needs the GIL. If that thread has not got
+# there yet when the join starts, each waits for the other forever.
+#
+# That was the intermittent hang of the spawn-based DDP test on the loaded 2-core CI machine: _ddp_entry called
+# destroy_process_group() (which only unregisters the group: the wrapper still holds it) and returned, and the
+# Trainer, unpickled in the rank and so owned by _ddp_entry alone, then freed the wrapper. gdb on the hung ranks
+# (3 and 4 of 20 runs in two loops with the CPUs busy, one with both ranks stuck; torch 1.13, Python 3.11):
+#   main thread:  ~Reducer -> ~ProcessGroupGloo -> std::thread::join   (GIL held, at _wrap's call of _ddp_entry)
+#   gloo worker:  ProcessGroupGloo::runLoop -> ~TensorImpl -> destroy_pyobj_if_needed -> PyEval_AcquireThread
+# A worker descheduled on a busy machine is what widens the window; with fork, the children inherit the trainer
+# through a global, never free it and leave with os._exit, which is why only spawn hung. Delaying a peer's side
+# of the last collective (so a worker still holds it) makes the old order hang every time, and this one never.
+#
+# Freed in this order, the Reducer goes while the group is still registered, and the group's last owner is its
+# Python binding, which joins the workers without the GIL.
+def _leave_group(trainer):
+    """Frees this rank's DDP wrapper, then destroys the process group: in this order (see above)."""
+    net = getattr(trainer, "_net", None)
+    if trainer is not None:
+        trainer._net = None
+    if isinstance(net, torch.nn.parallel.DistributedDataParallel):
+        # Should a hook have kept a reference to the wrapper, its C++ reducer (and the logger holding it) must
+        # still go now, while the group is registered: they are what would otherwise free the group later.
+        for name in ("reducer", "logger"):
+            net.__dict__.pop(name, None)
+    del net
+    gc.collect()
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _ddp_entry(rank, world, devices, backend, init_file, queue, payload, packages, threads):
     trainer = None
+    joined = False
     try:
         if payload is None:
             trainer = _FORK_TRAINER
@@ -119,30 +163,39 @@ def _ddp_entry(rank, world, devices, backend, init_file, queue, payload, package
         if rank != 0:
             _debug._set_prefix("[rank %d] " % rank)
         dist.init_process_group(backend, init_method="file://" + init_file, rank=rank, world_size=world)
+        joined = True
         trainer.backend_used = backend
-        try:
-            reporter = _QueueReporter(queue) if rank == 0 else None
-            if reporter is None:
-                from .trainer import _NullReporter
+        reporter = _QueueReporter(queue) if rank == 0 else None
+        if reporter is None:
+            from .trainer import _NullReporter
 
-                reporter = _NullReporter()
-            history = trainer._fit_process(rank, world, device, reporter)
-            if rank == 0:
-                buffer = io.BytesIO()
-                net = unwrap(trainer._net)
-                state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-                torch.save({"model": state, "history": history, "step": trainer.step, "epoch": trainer.epoch}, buffer)
-                queue.put(("done", buffer.getvalue()))
-        finally:
-            dist.destroy_process_group()
+            reporter = _NullReporter()
+        history = trainer._fit_process(rank, world, device, reporter)
+        if rank == 0:
+            buffer = io.BytesIO()
+            net = unwrap(trainer._net)
+            state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            torch.save({"model": state, "history": history, "step": trainer.step, "epoch": trainer.epoch}, buffer)
+            queue.put(("done", buffer.getvalue()))
     except BaseException as exc:  # noqa: B902 - every failure goes back to the parent
+        # Reported before leaving the group: destroying it waits for this rank's pending collectives, which may
+        # wait for a peer that the parent stops only once it knows of this failure.
         try:
             pickle.dumps(exc)
             sent = exc
         except Exception:
             sent = None
         queue.put(("error", (rank, sent, "%s: %s" % (type(exc).__name__, exc), traceback.format_exc())))
+        # In the pipe before the peers can see this rank leave: their own failures ("Connection closed by peer")
+        # then reach the parent after this one, which it reports.
+        queue.close()
+        queue.join_thread()
+        # The frames of the failed fit still hold the DDP wrapper (a local `net`): release them too.
+        traceback.clear_frames(exc.__traceback__)
         raise
+    finally:
+        if joined:
+            _leave_group(trainer)
 
 
 def _default_start_method(devices):
@@ -200,6 +253,7 @@ def run_distributed(trainer, devices, reporter):
             start_method=start_method,
         )
         failure = None
+        done_at = [None]
 
         def drain(block_s):
             nonlocal result
@@ -215,6 +269,7 @@ def run_distributed(trainer, devices, reporter):
                 reporter.epoch_end(*data)
             elif kind == "done":
                 result = torch.load(io.BytesIO(data), map_location="cpu")
+                done_at[0] = time.monotonic()
             elif kind == "error":
                 errors.append(data)
             return True
@@ -233,6 +288,16 @@ def run_distributed(trainer, devices, reporter):
             except Exception as exc:  # a rank failed: torch stopped the others
                 failure = exc
                 break
+            if done_at[0] is not None and time.monotonic() - done_at[0] > _EXIT_GRACE_S:
+                # The training is over and its result is here: a rank stuck on its way out (as torch's teardown
+                # could, see _leave_group) must not hang the job.
+                stuck = [i for i, p in enumerate(context.processes) if p.is_alive()]
+                _debug.print_warning(
+                    "distributed: process%s %s still running %d s after training ended: stopped"
+                    % ("es" if len(stuck) > 1 else "", ", ".join(map(str, stuck)), _EXIT_GRACE_S)
+                )
+                _stop_processes(context.processes)
+                break
         while drain(0.2):
             pass
     finally:
@@ -244,7 +309,6 @@ def run_distributed(trainer, devices, reporter):
             pass
     if failure is not None or errors:
         if errors:
-            errors.sort(key=lambda e: e[0])
             rank, exc, text, tb = errors[0]
             if exc is not None:
                 raise exc from TrainingError("in distributed process %d:\n%s" % (rank, tb))
