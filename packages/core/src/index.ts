@@ -37,6 +37,20 @@ export type {
 
 export { assertNever } from './assert-never.js';
 
+// Content ids of stored data (sha256, or the block tree above 8 MiB).
+export {
+  CONTENT_HASH_BLOCK_BYTES,
+  CONTENT_HASH_PATTERN,
+  CONTENT_HASH_SCHEMES,
+  ContentHashSchema,
+  contentHashHex,
+  contentHashProblem,
+  contentHashSchemeFor,
+  isContentHash,
+  splitContentHash,
+} from './content-hash.js';
+export type { ContentHash, ContentHashScheme } from './content-hash.js';
+
 // Python source: names, literals, operation interfaces and edits.
 export { identifierProblem, isPythonIdentifier, PYTHON_KEYWORDS } from './python-identifier.js';
 export { evaluatePythonLiteral, toPythonLiteral } from './python-literal.evaluator.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ContentHashSchema } from './content-hash.js';
 
 /** Version of the project folder format written into deepforge.json. */
 export const PROJECT_FORMAT_VERSION = 1;
@@ -86,11 +87,8 @@ export const ArtifactRefSchema = z
     name: EntityNameSchema,
     /** A file inside the project folder (relative to `artifacts/`), imported into the blob store when used. */
     file: z.string().optional(),
-    /** `sha256:<hex>` of content already in the data store. */
-    hash: z
-      .string()
-      .regex(/^sha256:[0-9a-f]{64}$/, 'must be `sha256:` followed by 64 lowercase hex digits')
-      .optional(),
+    /** The content id (`sha256:<hex>`, or `sha256t:<hex>` above 8 MiB) of data already in the data store. */
+    hash: ContentHashSchema.optional(),
     /** Serializer that reads the bytes; `pickle` when absent. */
     serializer: z.string().optional(),
     /** The Python type name, for display and port type checks. */

@@ -228,7 +228,11 @@ describe('projectFromFiles', () => {
     }
     const hash = projectFromFiles(folder({ 'artifacts/a.json': '{"name": "a", "hash": "sha256:ABC"}' }));
     expect(hash.diagnostics[0]?.message).toBe(
-      'artifacts/a.json: hash: must be `sha256:` followed by 64 lowercase hex digits',
+      'artifacts/a.json: hash: sha256: must be followed by 64 hex digits, not 3',
+    );
+    const tree = projectFromFiles(folder({ 'artifacts/a.json': '{"name": "a", "hash": "sha256t:xyz"}' }));
+    expect(tree.diagnostics[0]?.message).toBe(
+      'artifacts/a.json: hash: sha256t: must be followed by 64 lowercase hex digits (0-9, a-f), not "xyz"',
     );
   });
 

@@ -22,6 +22,7 @@ export {
   ErrorEventSchema,
   RuntimeEventSchema,
   HARNESS_EXIT,
+  outputExpectedHash,
 } from './runtime-events.js';
 export type {
   InputSpec,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ArtifactRefSchema,
   ConnectionSchema,
+  ContentHashSchema as CoreContentHashSchema,
   EntityNameSchema,
   IdentifierSchema,
   JsonValueSchema,
@@ -38,9 +39,8 @@ export const ExecutionIdSchema = z
 export const ArtifactIdSchema = z
   .string()
   .regex(/^[0-9a-z]{1,64}$/, 'must be an artifact id (lowercase letters and digits)');
-export const ContentHashSchema = z
-  .string()
-  .regex(/^sha256:[0-9a-f]{64}$/, 'must be `sha256:` followed by 64 lowercase hex digits');
+/** A content id: `sha256:<hex>` (content up to 8 MiB) or `sha256t:<hex>` (more; docs/adr/0006). */
+export const ContentHashSchema = CoreContentHashSchema;
 
 /**
  * An artifact name: also a file name in the project folder, so no path separators, no `..`, no control

@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  CONTENT_HASH_BLOCK_BYTES,
+  ContentHashSchema,
+  isContentHash,
+  type ContentHash,
+} from '@deepforge/core';
 
 /**
  * The runtime protocol: what the Python harness (python/deepforge/harness.py) and the engine say to each other.
@@ -46,9 +52,20 @@ export const JobSpecSchema = z.strictObject({
   debug: z.boolean().default(false),
   /**
    * Ask for the sha256 of each output in its `output` event (`OutputEvent.sha256`). Optional both ways: an
-   * older harness ignores it (and sends no hashes), an older engine does not send it (and gets none).
+   * older harness ignores it (and sends no hashes), an older engine does not send it (and gets none). A harness
+   * that knows content ids (`outputContentIds`) sends `sha256` only for outputs of at most 8 MiB, whose id is
+   * their plain sha256: for bigger ones it would be a second, sequential pass (docs/adr/0006).
    */
   outputHashes: z.boolean().optional(),
+  /**
+   * Ask for the content id of each output in its `output` event (`OutputEvent.hash`): `sha256:<hex>` up to
+   * 8 MiB, `sha256t:<hex>` (the block tree, docs/adr/0006) above. Optional both ways, like `outputHashes`: an
+   * older harness ignores it (the engine then uses `sha256` where it is the id, and hashes the rest itself), an
+   * older engine does not send it and so never gets a `hash` field its strict schema would refuse. An engine
+   * sends both, so that an older harness still hashes the outputs for which it can. Protocol version 1 either
+   * way.
+   */
+  outputContentIds: z.boolean().optional(),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -190,6 +207,14 @@ export const OutputEventSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+  /**
+   * The content id of the file's bytes (`sha256:<hex>` up to 8 MiB, `sha256t:<hex>` above: docs/adr/0006),
+   * computed by the harness while it wrote them; sent only when the spec asks for it (`outputContentIds`), and
+   * left out when `sha256` would be (small outputs, custom serializers the hash cannot follow). The engine
+   * prefers it to `sha256`, which an older harness sends for any size and which is the content id only up to
+   * 8 MiB (see `outputExpectedHash`).
+   */
+  hash: ContentHashSchema.optional(),
 });
 
 export const ErrorKindSchema = z.enum([
@@ -256,3 +281,16 @@ export const HARNESS_EXIT = {
   /** The job spec or protocol was unusable. */
   badSpec: 2,
 } as const;
+
+/**
+ * The content id an `output` event vouches for, if any: its `hash`, else its `sha256` when that is the id (the
+ * output is at most 8 MiB: an older harness sends the plain sha256 of bigger files too, whose id is the block
+ * tree). Undefined: the engine hashes the file itself.
+ */
+export function outputExpectedHash(
+  ev: Pick<OutputEvent, 'hash' | 'sha256' | 'size'>,
+): ContentHash | undefined {
+  if (ev.hash !== undefined && isContentHash(ev.hash)) return ev.hash;
+  if (ev.sha256 !== undefined && ev.size <= CONTENT_HASH_BLOCK_BYTES) return `sha256:${ev.sha256}`;
+  return undefined;
+}
