@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ArtifactRef } from '@deepforge/core';
+import { contentHashProblem, type ArtifactRef } from '@deepforge/core';
 import { AmbiguousError, EngineError, NotFoundError } from './errors.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { hashFile } from './storage/local-blob.storage.js';
@@ -101,7 +101,7 @@ export class ArtifactService {
           `artifact "${name}" refers to ${ref.hash}, which is not in the data store (import the data first)`,
         );
       }
-      const known = (await this.store.findArtifactsByHashPrefix(ref.hash.slice('sha256:'.length), 1))[0];
+      const known = (await this.store.findArtifactsByHashPrefix(ref.hash, 1))[0];
       return {
         name,
         hash: ref.hash,
@@ -177,15 +177,14 @@ export class ArtifactService {
     });
   }
 
-  /**
-   * One artifact by name (its newest version), id prefix, or hash prefix (`sha256:ab12…` or `ab12…`, at least
-   * 4 hex digits). Ambiguous prefixes are an error listing the candidates.
-   */
   /** Records content already in the store under a new name (an import by hash); the blob must be there. */
   async importHash(hash: string, name: string, options: ImportOptions = {}): Promise<ArtifactRecord> {
+    const problem = contentHashProblem(hash);
+    if (problem !== undefined)
+      throw new NotFoundError(`${JSON.stringify(hash)} is not a content id (${problem})`);
     const size = await this.storage.size(hash);
     if (size === undefined) throw new NotFoundError(`${hash} is not in the data store`);
-    const known = (await this.store.findArtifactsByHashPrefix(hash.slice('sha256:'.length), 1))[0];
+    const known = (await this.store.findArtifactsByHashPrefix(hash, 1))[0];
     return this.store.insertArtifact({
       projectId: options.projectId ?? '',
       name,
@@ -210,14 +209,17 @@ export class ArtifactService {
     return { blobRemoved: true };
   }
 
+  /**
+   * One artifact by name (its newest version), id prefix, or content id prefix (`sha256:ab12…`, `sha256t:ab12…`
+   * or `ab12…` for either scheme, at least 4 hex digits). Ambiguous prefixes are an error listing the candidates.
+   */
   async get(nameOrPrefix: string): Promise<ArtifactRecord> {
     const byName = await this.store.getLatestArtifact(nameOrPrefix);
     if (byName) return byName;
-    const hex = nameOrPrefix.startsWith('sha256:') ? nameOrPrefix.slice(7) : nameOrPrefix;
     const candidates = new Map<string, ArtifactRecord>();
     for (const a of await this.store.findArtifactsByIdPrefix(nameOrPrefix, 10)) candidates.set(a.id, a);
-    if (/^[0-9a-f]{4,64}$/.test(hex)) {
-      const byHash = await this.store.findArtifactsByHashPrefix(hex, 10);
+    if (/^(sha256t?:)?[0-9a-f]{4,64}$/.test(nameOrPrefix)) {
+      const byHash = await this.store.findArtifactsByHashPrefix(nameOrPrefix, 10);
       // Several records of the same content are one answer: the newest.
       const hashes = new Set(byHash.map((a) => a.hash));
       if (hashes.size === 1 && candidates.size === 0) return byHash[0]!;

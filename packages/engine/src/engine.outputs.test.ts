@@ -180,4 +180,35 @@ describe('engine: outputs stored under the harness hash, checked in the backgrou
     expect(make2.cachedFrom).toBeNull();
     expect(make2.outputs[0]!.hash).toBe(hash);
   });
+  it('stores an output over 8 MiB under its sha256t id, hashed by the harness on two threads', async () => {
+    f = await engineFixture({ 'executions.concurrency': 2 });
+    const big = 1_300_000; // 10.4 MB of float64: two blocks of the tree (docs/adr/0006)
+    const { project } = await f.project({
+      operations: { ...ops, Make: ops.Make.replace(`np.arange(${N}`, `np.arange(${big}`) },
+      pipelines,
+    });
+    const checked: string[] = [];
+    blobStorageTestHooks.beforeCheck = (path) => {
+      checked.push(path);
+    };
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    expect(done.status).toBe('success');
+    const arr = done.jobs.find((j) => j.node === 'make')!.outputs[0]!;
+    expect(arr.hash).toMatch(/^sha256t:[0-9a-f]{64}$/);
+    const hex = arr.hash.slice('sha256t:'.length);
+    const blob = join(f.engine.settings.values['blob.dir'], 'sha256t', hex.slice(0, 2), hex);
+    // Stored under the harness's id without a read first, then checked in the background.
+    expect(checked).toEqual([blob]);
+    const bytes = await readFile(blob);
+    expect(bytes.length).toBe(arr.size);
+    const block = 8 * 1024 * 1024;
+    const digests = [0, block].map((at) =>
+      createHash('sha256')
+        .update(bytes.subarray(at, at + block))
+        .digest(),
+    );
+    expect(arr.hash).toBe(`sha256t:${createHash('sha256').update(Buffer.concat(digests)).digest('hex')}`);
+    expect(await readdir(join(f.engine.settings.values['blob.dir'], 'unverified'))).toEqual([]);
+    expect(done.jobs.find((j) => j.node === 'use')!.status).toBe('success');
+  });
 });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { INPUT_PORT, OUTPUT_PORT, type JsonValue } from '@deepforge/core';
 import {
   EXECUTION_EVENTS_VERSION,
+  outputExpectedHash,
   RUNTIME_PROTOCOL_VERSION,
   type ExecutionStatus,
   type InputSpec,
@@ -532,8 +533,10 @@ export class ExecutionRun {
               outputDir,
               workDir: join(jobDir, 'work'),
               debug: false,
-              // Big outputs come with their sha256: stored at once, checked in the background.
+              // Big outputs come with their content id: stored at once, checked in the background. Both asks:
+              // an older harness knows only outputHashes (docs/adr/0006).
               outputHashes: true,
+              outputContentIds: true,
             },
             jobDir,
             logFile,
@@ -639,7 +642,7 @@ export class ExecutionRun {
       try {
         const blob = await this.ctx.storage.putFile(join(outputDir, ev.file), {
           move: true,
-          ...(ev.sha256 !== undefined ? { expectedHash: `sha256:${ev.sha256}` as const } : {}),
+          expectedHash: outputExpectedHash(ev),
         });
         outs.push({ name, hash: blob.hash, size: blob.size, serializer: ev.serializer, pyType: ev.pyType });
         if (blob.verified) checks.push({ name, hash: blob.hash, verified: blob.verified });

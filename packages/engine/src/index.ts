@@ -83,6 +83,8 @@ export type {
 } from './store/execution.store.js';
 export { EXECUTION_SORT_KEYS } from './store/execution.store.js';
 export type { ArtifactStorage, ContentHash, StoredBlob } from './storage/artifact.storage.js';
+export { ContentHasher, contentHashOf } from './storage/content-hasher.js';
+export { hashFile } from './storage/local-blob.storage.js';
 export type { DocumentStore, StoredUpdate } from './store/document.store.js';
 export type { ProjectRecord, ProjectStore, ProjectUpdate } from './store/project.store.js';
 export { openSqliteStores } from './store/sqlite.store.js';

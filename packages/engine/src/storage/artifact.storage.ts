@@ -1,14 +1,13 @@
 import type { Readable } from 'node:stream';
+import type { ContentHash } from '@deepforge/core';
 import { StorageError } from '../errors.js';
 
-/** A content hash as stored and shown everywhere: `sha256:<64 lowercase hex digits>`. */
-export type ContentHash = `sha256:${string}`;
-
-export const HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
-
-export function isContentHash(s: string): s is ContentHash {
-  return HASH_PATTERN.test(s);
-}
+/**
+ * A content id as stored and shown everywhere: `sha256:<64 hex>` up to 8 MiB, `sha256t:<64 hex>` (the block tree)
+ * above (docs/adr/0006; core's content-hash.ts).
+ */
+export type { ContentHash } from '@deepforge/core';
+export { CONTENT_HASH_PATTERN as HASH_PATTERN, isContentHash } from '@deepforge/core';
 
 export interface StoredBlob {
   hash: ContentHash;
@@ -22,10 +21,11 @@ export interface PutFileOptions {
    */
   move?: boolean;
   /**
-   * The hash the file's writer computed from the bytes as it wrote them (the harness's `output` event). An
-   * adapter may then store the file under it at once, without reading it first, and check it afterwards: the
-   * result carries `verified`. Adapters that check it before storing (or files too small to be worth the wait)
-   * reject a mismatch with CorruptBlobError and store nothing.
+   * The content id the file's writer computed from the bytes as it wrote them (the harness's `output` event), in
+   * the scheme for the size it wrote (`sha256:` up to 8 MiB, `sha256t:` above). An adapter may then store the
+   * file under it at once, without reading it first, and check it afterwards: the result carries `verified`.
+   * Adapters that check it before storing (or files too small to be worth the wait, or whose size on disk does
+   * not fit the id's scheme) reject a mismatch with CorruptBlobError and store nothing.
    */
   expectedHash?: ContentHash;
 }

@@ -1,20 +1,42 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, open, readFile, readdir, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorruptBlobError, type ContentHash } from './artifact.storage.js';
+import { contentHashOf } from './content-hasher.js';
 import {
   HASH_CHUNK_BYTES,
   LocalBlobStorage,
   blobStorageTestHooks,
+  fileNameOf,
   hashFile,
+  hashOfFileName,
   type CorruptBlobReport,
 } from './local-blob.storage.js';
 import { describeArtifactStorageConformance } from './storage.conformance.js';
 
+/** The plain sha256: the content id up to 8 MiB, and what `sha256:` ids made before the tree say. */
 function sha(data: Buffer | string): ContentHash {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** 20 MiB + 3 bytes, no two blocks alike: a `sha256t:` id (docs/adr/0006). */
+function bigContent(): Buffer {
+  const b = Buffer.allocUnsafe(20 * 1024 * 1024 + 3);
+  for (let i = 0; i < b.length; i++) b[i] = Math.imul(i, 2654435761) >>> 24;
+  return b;
 }
 
 /** Flips one byte of a (read-only) blob in place, as a disk or a stray writer might. */
@@ -119,9 +141,9 @@ describe('LocalBlobStorage', () => {
         for (let i = 0; i < size; i += 4096) data[i] = i % 251;
         const src = join(root, `src-${size}`);
         await writeFile(src, data);
-        expect(await hashFile(src)).toEqual({ hash: sha(data), size });
+        expect(await hashFile(src)).toEqual({ hash: contentHashOf(data), size });
         const blob = await storage.putFile(src);
-        expect(blob).toEqual({ hash: sha(data), size });
+        expect(blob).toEqual({ hash: contentHashOf(data), size });
         expect((await readFile(storage.path(blob.hash))).equals(data)).toBe(true);
       }
     } finally {
@@ -258,6 +280,165 @@ describe('LocalBlobStorage', () => {
       expect(await readdir(join(root, 'unverified'))).toEqual([]);
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+  it('checks a big output stored under its sha256t id in the background (the worker computes the tree)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const storage = new LocalBlobStorage(root);
+      const data = bigContent();
+      const id = contentHashOf(data);
+      expect(id).toMatch(/^sha256t:[0-9a-f]{64}$/);
+      const out = join(await storage.createStagingDir('job'), 'arr');
+      await writeFile(out, data);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      blobStorageTestHooks.beforeCheck = () => gate;
+      const blob = await storage.putFile(out, { move: true, expectedHash: id });
+      const hex = id.slice('sha256t:'.length);
+      expect(storage.path(id)).toBe(join(root, 'sha256t', hex.slice(0, 2), hex));
+      expect(await readdir(join(root, 'unverified'))).toEqual([`sha256t-${hex}`]);
+      release();
+      expect(await blob.verified).toEqual({ ok: true });
+      expect(await readdir(join(root, 'unverified'))).toEqual([]);
+      expect(await storage.has(id)).toBe(true);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('quarantines a damaged big blob under its scheme-qualified name, with the tree id it has now', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const reports: CorruptBlobReport[] = [];
+      const storage = new LocalBlobStorage(root, { onCorrupt: (r) => reports.push(r) });
+      const data = bigContent();
+      const id = contentHashOf(data);
+      const out = join(await storage.createStagingDir('job'), 'arr');
+      await writeFile(out, data);
+      // In the last, short block: a tree that ignored it would not notice.
+      const at = data.length - 2;
+      blobStorageTestHooks.beforeCheck = (path) => flipByte(path, at);
+      const blob = await storage.putFile(out, { move: true, expectedHash: id });
+      const damaged = Buffer.from(data);
+      damaged[at] = damaged[at]! ^ 0xff;
+      const result = await blob.verified!;
+      expect(result).toMatchObject({ ok: false, actual: contentHashOf(damaged) });
+      expect(result.ok ? '' : result.message).toMatch(/hash to sha256t:[0-9a-f]{64}, not to sha256t:/);
+      expect(await storage.has(id)).toBe(false);
+      const hex = id.slice('sha256t:'.length);
+      expect((await readdir(join(root, 'quarantine'))).sort()).toEqual([
+        expect.stringMatching(new RegExp(`^sha256t-${hex}\\.\\d+$`)),
+        expect.stringMatching(new RegExp(`^sha256t-${hex}\\.\\d+\\.json$`)),
+      ]);
+      expect(reports.map((r) => r.hash)).toEqual([id]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses at once a big file given with a sha256: hash (its id is a sha256t:), storing nothing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const storage = new LocalBlobStorage(root);
+      const data = bigContent();
+      const out = join(await storage.createStagingDir('job'), 'arr');
+      await writeFile(out, data);
+      const err = await storage
+        .putFile(out, { move: true, expectedHash: sha(data) })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CorruptBlobError);
+      expect((err as CorruptBlobError).actual).toBe(contentHashOf(data));
+      expect(storage.pendingChecks).toBe(0);
+      expect(await countFiles(join(root, 'sha256'))).toBe(0);
+      expect(await countFiles(join(root, 'sha256t'))).toBe(0);
+      expect(await readdir(join(root, 'unverified'))).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps serving and checking big blobs stored under their plain sha256 before the tree existed', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const first = new LocalBlobStorage(root);
+      await first.init();
+      const data = bigContent();
+      const legacy = sha(data);
+      const other = Buffer.from(data);
+      other[5] = other[5]! ^ 1;
+      const wrong = sha('not what is in the file');
+      // As an older engine left them, mid-check: blobs under sha256/ab/<hex>, markers named by the hex alone.
+      for (const [hash, bytes] of [
+        [legacy, data],
+        [wrong, other],
+      ] as const) {
+        const p = first.path(hash);
+        await mkdir(dirname(p), { recursive: true });
+        await writeFile(p, bytes);
+        await writeFile(join(root, 'unverified', hash.slice('sha256:'.length)), '');
+      }
+      const reports: CorruptBlobReport[] = [];
+      const reopened = new LocalBlobStorage(root, { onCorrupt: (r) => reports.push(r) });
+      await reopened.init();
+      await reopened.idle();
+      // Checked with the plain sha256 its name was made with, not with the tree.
+      expect(await reopened.has(legacy)).toBe(true);
+      expect(await reopened.size(legacy)).toBe(data.length);
+      expect(reports.map((r) => [r.hash, r.actual])).toEqual([[wrong, sha(other)]]);
+      expect(await readdir(join(root, 'unverified'))).toEqual([]);
+      // The same bytes put now get their tree id, and a blob of their own.
+      const src = join(root, 'again');
+      await writeFile(src, data);
+      expect((await reopened.putFile(src)).hash).toBe(contentHashOf(data));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes sha256t checks, sweeps only markers without a blob, and names ids in errors', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const first = new LocalBlobStorage(root);
+      await first.init();
+      const data = bigContent();
+      const id = contentHashOf(data);
+      const p = first.path(id);
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, data);
+      const orphan = contentHashOf(Buffer.concat([data, Buffer.from('x')]));
+      for (const name of [fileNameOf(id), fileNameOf(orphan), 'sha256t-xyz', `sha256-${'a'.repeat(64)}`]) {
+        await writeFile(join(root, 'unverified', name), '');
+      }
+      const reopened = new LocalBlobStorage(root, { onCorrupt: () => expect.fail('nothing is corrupt') });
+      await reopened.init();
+      await reopened.idle();
+      expect((await readdir(join(root, 'unverified'))).sort()).toEqual(
+        [fileNameOf(orphan), 'sha256t-xyz', `sha256-${'a'.repeat(64)}`].sort(),
+      );
+      // An old marker with no blob goes; names that are no marker are left alone.
+      expect(await reopened.sweep(60_000, Date.now() + 120_000)).toBe(1);
+      expect((await readdir(join(root, 'unverified'))).sort()).toEqual([
+        `sha256-${'a'.repeat(64)}`,
+        'sha256t-xyz',
+      ]);
+      expect(() => reopened.path('sha256t:xyz')).toThrow(
+        /not a content hash: "sha256t:xyz" \(sha256t: must be followed by 64 lowercase hex digits \(0-9, a-f\), not "xyz"\)/,
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('names markers after the id, and reads back only names it makes', () => {
+    const small = `sha256:${'ab'.repeat(32)}` as const;
+    const big = `sha256t:${'cd'.repeat(32)}` as const;
+    expect(fileNameOf(small)).toBe('ab'.repeat(32));
+    expect(fileNameOf(big)).toBe(`sha256t-${'cd'.repeat(32)}`);
+    expect(hashOfFileName(fileNameOf(small))).toBe(small);
+    expect(hashOfFileName(fileNameOf(big))).toBe(big);
+    for (const junk of [`sha256-${'ab'.repeat(32)}`, 'sha256t-xyz', `md5-${'ab'.repeat(32)}`, '.tmp', '']) {
+      expect(hashOfFileName(junk)).toBeUndefined();
     }
   });
 });

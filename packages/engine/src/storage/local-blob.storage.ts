@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import {
   chmod,
@@ -17,6 +17,12 @@ import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
+import {
+  CONTENT_HASH_BLOCK_BYTES,
+  contentHashProblem,
+  contentHashSchemeFor,
+  splitContentHash,
+} from '@deepforge/core';
 import { NotFoundError, StorageError } from '../errors.js';
 import {
   CorruptBlobError,
@@ -28,13 +34,14 @@ import {
   type PutResult,
   type StoredBlob,
 } from './artifact.storage.js';
+import { ContentHasher } from './content-hasher.js';
 
 /**
  * Files are hashed in reads this big. Node's default 64 KiB stream chunks made the sha256 of a 500 MiB file take
  * 0.53–0.64 s; 8 MiB reads, the next one in flight while the current one is hashed, about 0.3 s (the CPU's
- * SHA extensions are then the limit).
+ * SHA extensions are then the limit). One read is one block of the content id's tree (docs/adr/0006).
  */
-export const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
+export const HASH_CHUNK_BYTES = CONTENT_HASH_BLOCK_BYTES;
 /**
  * Files under this size are hashed before they are stored even when their writer gave a hash: one read, cheaper
  * than a background check (the harness does not hash them either).
@@ -65,13 +72,17 @@ export const blobStorageTestHooks: {
 } = {};
 
 /**
- * Content-addressed blobs in a local directory:
+ * Content-addressed blobs in a local directory, one tree per content id scheme (docs/adr/0006):
  *
- *   <root>/sha256/ab/<64 hex>   the blobs, read-only (operations read their inputs in place)
- *   <root>/tmp/                 files being written, renamed into place once hashed and synced
- *   <root>/staging/             directories job outputs are written into, on the same filesystem
- *   <root>/unverified/<64 hex>  empty markers: blobs stored under their writer's hash, not yet read back
- *   <root>/quarantine/          blobs whose bytes turned out not to match their name, each with a .json why
+ *   <root>/sha256/ab/<64 hex>    the blobs of `sha256:ab…` (content up to 8 MiB, and bigger content stored before
+ *                                the block tree), read-only (operations read their inputs in place)
+ *   <root>/sha256t/ab/<64 hex>   the blobs of `sha256t:ab…` (content over 8 MiB), likewise
+ *   <root>/tmp/                  files being written, renamed into place once hashed and synced
+ *   <root>/staging/              directories job outputs are written into, on the same filesystem
+ *   <root>/unverified/<name>     empty markers: blobs stored under their writer's hash, not yet read back; the
+ *                                name is the 64 hex digits for `sha256:`, `sha256t-<64 hex>` for `sha256t:`
+ *   <root>/quarantine/           blobs whose bytes turned out not to match their name (`<name>.<ms>`), each
+ *                                with a .json why
  *
  * A file put with `expectedHash` (a job output the harness hashed while writing it) is renamed into place under
  * that hash at once, and a marker says it is unverified; a worker thread then reads it back (off the event
@@ -116,9 +127,11 @@ export class LocalBlobStorage implements ArtifactStorage {
   }
 
   private blobPath(hash: string): string {
-    if (!isContentHash(hash)) throw new StorageError(`not a content hash: ${JSON.stringify(hash)}`);
-    const hex = hash.slice('sha256:'.length);
-    return join(this.root, 'sha256', hex.slice(0, 2), hex);
+    if (!isContentHash(hash)) {
+      throw new StorageError(`not a content hash: ${JSON.stringify(hash)} (${contentHashProblem(hash)})`);
+    }
+    const { scheme, hex } = splitContentHash(hash);
+    return join(this.root, scheme, hex.slice(0, 2), hex);
   }
 
   private tempName(): string {
@@ -190,13 +203,11 @@ export class LocalBlobStorage implements ArtifactStorage {
     await this.init();
     const tmp = this.tempName();
     // Hashed on the way to the file: the bytes written are the bytes hashed, and nothing is read back.
-    const h = createHash('sha256');
-    let size = 0;
+    const h = new ContentHasher();
     const hashing = new Transform({
       transform(chunk: Buffer | string, _encoding, callback) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         h.update(bytes);
-        size += bytes.length;
         callback(null, bytes);
       },
     });
@@ -206,7 +217,7 @@ export class LocalBlobStorage implements ArtifactStorage {
       await rm(tmp, { force: true });
       throw new StorageError(`cannot store stream: ${(err as Error).message}`, { cause: err });
     }
-    return this.adopt(tmp, { hash: `sha256:${h.digest('hex')}`, size });
+    return this.adopt(tmp, h.digest());
   }
 
   /**
@@ -245,13 +256,19 @@ export class LocalBlobStorage implements ArtifactStorage {
 
   /**
    * Stores a temp file under the hash its writer computed, without reading it, and starts its background check.
-   * Small files, and any file while too many checks wait, are checked at once instead.
+   * Small files, and any file while too many checks wait, are checked at once instead, and so is a file whose
+   * size does not fit the hash's scheme (it cannot be what was hashed, and its check must not fall back on the
+   * plain sha256 that old `sha256:` ids of big blobs are checked with).
    */
   private async adoptUnverified(tmp: string, hash: ContentHash): Promise<PutResult> {
     try {
       const final = this.blobPath(hash);
       const size = (await stat(tmp)).size;
-      if (size < VERIFY_LATER_MIN_BYTES || this.pending.size >= MAX_PENDING_CHECKS) {
+      if (
+        size < VERIFY_LATER_MIN_BYTES ||
+        this.pending.size >= MAX_PENDING_CHECKS ||
+        splitContentHash(hash).scheme !== contentHashSchemeFor(size)
+      ) {
         return await this.adopt(tmp, undefined, hash);
       }
       const existing = await stat(final).catch(() => undefined);
@@ -290,7 +307,7 @@ export class LocalBlobStorage implements ArtifactStorage {
   }
 
   private markerOf(hash: ContentHash): string {
-    return join(this.unverifiedDir, hash.slice('sha256:'.length));
+    return join(this.unverifiedDir, fileNameOf(hash));
   }
 
   private async mark(hash: ContentHash): Promise<void> {
@@ -322,7 +339,8 @@ export class LocalBlobStorage implements ArtifactStorage {
     await blobStorageTestHooks.beforeCheck?.(final, hash);
     let found: HashedFile;
     try {
-      found = await this.hasher.hash(final);
+      // In the scheme the name was made with: a `sha256:` name of a big blob predates the tree (plain sha256).
+      found = await this.hasher.hash(final, hash.startsWith('sha256:'));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         // Deleted meanwhile: nothing is left to vouch for.
@@ -352,11 +370,10 @@ export class LocalBlobStorage implements ArtifactStorage {
       await this.unmark(hash);
       return { ok: true };
     }
-    const hex = hash.slice('sha256:'.length);
     let quarantinedTo: string | null = null;
     if (current) {
       await mkdir(this.quarantineDir, { recursive: true });
-      const dest = join(this.quarantineDir, `${hex}.${Date.now()}`);
+      const dest = join(this.quarantineDir, `${fileNameOf(hash)}.${Date.now()}`);
       try {
         await rename(final, dest);
         await fsyncDir(dirname(final));
@@ -385,9 +402,9 @@ export class LocalBlobStorage implements ArtifactStorage {
   /** Checks the blobs that a previous process stored unverified and did not get to check. */
   private async resumeChecks(): Promise<void> {
     const names = await readdir(this.unverifiedDir).catch(() => [] as string[]);
-    for (const hex of names) {
-      const hash = `sha256:${hex}`;
-      if (!isContentHash(hash) || this.pending.has(hash)) continue;
+    for (const name of names) {
+      const hash = hashOfFileName(name);
+      if (hash === undefined || this.pending.has(hash)) continue;
       const final = this.blobPath(hash);
       // No blob: a put still in progress in another process, or one that died before its rename (swept later).
       if (!(await stat(final).catch(() => undefined))) continue;
@@ -436,17 +453,32 @@ export class LocalBlobStorage implements ArtifactStorage {
         const p = join(dir, name);
         const s = await stat(p).catch(() => undefined);
         if (!s || now - s.mtimeMs <= maxAgeMs) continue;
-        if (
-          dir === this.unverifiedDir &&
-          (!isContentHash(`sha256:${name}`) || (await this.has(`sha256:${name}`)))
-        )
-          continue;
+        if (dir === this.unverifiedDir) {
+          const hash = hashOfFileName(name);
+          if (hash === undefined || (await this.has(hash))) continue;
+        }
         await rm(p, { recursive: true, force: true });
         removed++;
       }
     }
     return removed;
   }
+}
+
+/**
+ * The file name of a marker or a quarantined blob: the hex digits alone for `sha256:` (as before the tree, so
+ * that older stores' markers are still found), `sha256t-<hex>` for `sha256t:`.
+ */
+export function fileNameOf(hash: ContentHash): string {
+  const { scheme, hex } = splitContentHash(hash);
+  return scheme === 'sha256' ? hex : `${scheme}-${hex}`;
+}
+
+/** The content id a marker's file name stands for, or undefined for any other name. */
+export function hashOfFileName(name: string): ContentHash | undefined {
+  const dash = name.indexOf('-');
+  const hash = dash < 0 ? `sha256:${name}` : `${name.slice(0, dash)}:${name.slice(dash + 1)}`;
+  return isContentHash(hash) && fileNameOf(hash) === name ? hash : undefined;
 }
 
 /**
@@ -475,8 +507,11 @@ async function fsyncDir(dir: string): Promise<void> {
  * Reads a whole file in HASH_CHUNK_BYTES reads, the next read in flight (on libuv's pool) while the current chunk
  * is hashed and handed to `each` (awaited before its buffer is reused).
  */
-async function readHashing(fh: FileHandle, each?: (chunk: Buffer) => Promise<void>): Promise<StoredBlob> {
-  const h = createHash('sha256');
+async function readHashing(
+  fh: FileHandle,
+  each?: (chunk: Buffer) => Promise<void>,
+  h = new ContentHasher(),
+): Promise<StoredBlob> {
   // Small files (most job outputs) get small buffers: one read, and no 16 MiB for the GC to reclaim.
   const length = Math.min(HASH_CHUNK_BYTES, Math.max(64 * 1024, (await fh.stat()).size + 1));
   const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)];
@@ -493,14 +528,14 @@ async function readHashing(fh: FileHandle, each?: (chunk: Buffer) => Promise<voi
     h.update(chunk);
     if (each) await each(chunk);
   }
-  return { hash: `sha256:${h.digest('hex')}`, size };
+  return h.digest();
 }
 
 function hashHandle(fh: FileHandle): Promise<StoredBlob> {
   return readHashing(fh);
 }
 
-/** Hashes a file without storing it. */
+/** The content id (and size) of a file, without storing it. */
 export async function hashFile(path: string): Promise<StoredBlob> {
   const fh = await open(path, 'r');
   try {
@@ -515,48 +550,76 @@ interface HashedFile extends StoredBlob {
   ino: number;
 }
 
-async function hashFileWithInode(path: string): Promise<HashedFile> {
+async function hashFileWithInode(path: string, plain: boolean): Promise<HashedFile> {
   const fh = await open(path, 'r');
   try {
     const { ino } = await fh.stat();
-    return { ...(await hashHandle(fh)), ino };
+    return { ...(await readHashing(fh, undefined, new ContentHasher(plain))), ino };
   } finally {
     await fh.close();
   }
 }
 
-/** The worker's code (plain JS, evaluated): the same read-ahead loop as readHashing, off the main thread. */
+/**
+ * The worker's code (plain JS, evaluated): the same read-ahead loop as readHashing and the same content id as
+ * ContentHasher (reads of exactly one block, so a short read only moves where the block ends), off the main
+ * thread. `plain`: the sha256 of the whole file, to check a `sha256:` id whatever the size.
+ */
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { open } = require('node:fs/promises');
-const CHUNK = ${HASH_CHUNK_BYTES};
-const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-async function hash(path) {
+const BLOCK = ${CONTENT_HASH_BLOCK_BYTES};
+const buffers = [Buffer.allocUnsafe(BLOCK), Buffer.allocUnsafe(BLOCK)];
+async function hash(path, plain) {
   const fh = await open(path, 'r');
   try {
     const { ino } = await fh.stat();
-    const h = createHash('sha256');
+    const digests = [];
+    let block = createHash('sha256');
+    let fill = 0;
     let size = 0;
     let i = 0;
-    let next = fh.read(buffers[0], 0, CHUNK, 0);
+    let next = fh.read(buffers[0], 0, BLOCK, 0);
     for (;;) {
       const { bytesRead } = await next;
       if (bytesRead === 0) break;
       const chunk = buffers[i].subarray(0, bytesRead);
       size += bytesRead;
       i ^= 1;
-      next = fh.read(buffers[i], 0, CHUNK, size);
-      h.update(chunk);
+      next = fh.read(buffers[i], 0, BLOCK, size);
+      if (plain) {
+        block.update(chunk);
+        continue;
+      }
+      let offset = 0;
+      while (offset < chunk.length) {
+        const take = Math.min(chunk.length - offset, BLOCK - fill);
+        block.update(chunk.subarray(offset, offset + take));
+        offset += take;
+        fill += take;
+        if (fill === BLOCK) {
+          digests.push(block.digest());
+          block = createHash('sha256');
+          fill = 0;
+        }
+      }
     }
-    return { hash: 'sha256:' + h.digest('hex'), size, ino };
+    if (plain || size <= BLOCK) {
+      const one = digests.length > 0 ? digests[0] : block.digest();
+      return { hash: 'sha256:' + one.toString('hex'), size, ino };
+    }
+    if (fill > 0) digests.push(block.digest());
+    const tree = createHash('sha256');
+    for (const d of digests) tree.update(d);
+    return { hash: 'sha256t:' + tree.digest('hex'), size, ino };
   } finally {
     await fh.close();
   }
 }
 parentPort.on('message', (m) => {
-  hash(m.path).then(
+  hash(m.path, m.plain).then(
     (r) => parentPort.postMessage({ id: m.id, ...r }),
     (e) => parentPort.postMessage({ id: m.id, error: String((e && e.message) || e), code: e && e.code }),
   );
@@ -566,6 +629,7 @@ parentPort.on('message', (m) => {
 interface HashRequest {
   id: number;
   path: string;
+  plain: boolean;
   resolve(r: HashedFile): void;
   reject(err: unknown): void;
 }
@@ -581,9 +645,10 @@ class BackgroundHasher {
   private current: HashRequest | undefined;
   private nextId = 1;
 
-  hash(path: string): Promise<HashedFile> {
+  /** The content id of a file, or with `plain` the `sha256:` of all of it (see ContentHasher). */
+  hash(path: string, plain: boolean): Promise<HashedFile> {
     return new Promise<HashedFile>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, path, resolve, reject });
+      this.queue.push({ id: this.nextId++, path, plain, resolve, reject });
       this.pump();
     });
   }
@@ -599,7 +664,7 @@ class BackgroundHasher {
     try {
       const worker = this.ensureWorker();
       worker.ref();
-      worker.postMessage({ id: request.id, path: request.path });
+      worker.postMessage({ id: request.id, path: request.path, plain: request.plain });
     } catch {
       this.onWorkerFailure();
     }
@@ -639,7 +704,7 @@ class BackgroundHasher {
   private onWorkerFailure(): void {
     const request = this.current;
     this.current = undefined;
-    if (request) hashFileWithInode(request.path).then(request.resolve, request.reject);
+    if (request) hashFileWithInode(request.path, request.plain).then(request.resolve, request.reject);
     this.pump();
   }
 }

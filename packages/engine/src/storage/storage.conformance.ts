@@ -10,6 +10,7 @@ import {
   type BlobVerification,
   type ContentHash,
 } from './artifact.storage.js';
+import { contentHashOf } from './content-hasher.js';
 
 export interface StorageHarness {
   storage: ArtifactStorage;
@@ -18,8 +19,9 @@ export interface StorageHarness {
   cleanup(): Promise<void>;
 }
 
+/** The content id: sha256 up to 8 MiB, the block tree above (docs/adr/0006). */
 function sha(data: string | Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return contentHashOf(typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -104,6 +106,8 @@ export function describeArtifactStorageConformance(
     it('says no for hashes it does not have or that are not hashes', async () => {
       expect(await h.storage.has(sha('never stored'))).toBe(false);
       expect(await h.storage.has('sha256:xyz')).toBe(false);
+      expect(await h.storage.has('sha256t:xyz')).toBe(false);
+      expect(await h.storage.has(`md5:${'0'.repeat(64)}`)).toBe(false);
       expect(await h.storage.has('../../etc/passwd')).toBe(false);
     });
 
@@ -113,32 +117,47 @@ export function describeArtifactStorageConformance(
     });
 
     it('stores a file under the hash its writer gave, and checks it (at once or in the background)', async () => {
-      const dir = await h.storage.createStagingDir('job-2');
-      const big = Buffer.alloc(3 * 1024 * 1024, 'b');
-      big[7] = 1;
-      const src = join(dir, 'out');
-      await writeFile(src, big);
-      const blob = await h.storage.putFile(src, { move: true, expectedHash: sha(big) as ContentHash });
-      expect({ hash: blob.hash, size: blob.size }).toEqual({ hash: sha(big), size: big.length });
-      if (blob.verified) expect(await blob.verified).toEqual({ ok: true });
-      expect((await readAll(await h.storage.openRead(blob.hash))).equals(big)).toBe(true);
-      // The same bytes again: one blob.
-      const again = join(scratch, 'again');
-      await writeFile(again, big);
-      const second = await h.storage.putFile(again, { move: true, expectedHash: sha(big) as ContentHash });
-      if (second.verified) expect(await second.verified).toEqual({ ok: true });
-      expect(second.hash).toBe(blob.hash);
+      // 3 MiB: a `sha256:` id; 9 MiB: a `sha256t:` id (docs/adr/0006).
+      for (const size of [3 * 1024 * 1024, 9 * 1024 * 1024]) {
+        const dir = await h.storage.createStagingDir('job-2');
+        const big = Buffer.alloc(size, 'b');
+        big[7] = 1;
+        big[size - 2] = 2;
+        const src = join(dir, 'out');
+        await writeFile(src, big);
+        const blob = await h.storage.putFile(src, { move: true, expectedHash: sha(big) as ContentHash });
+        expect({ hash: blob.hash, size: blob.size }).toEqual({ hash: sha(big), size: big.length });
+        expect(blob.hash.startsWith(size > 8 * 1024 * 1024 ? 'sha256t:' : 'sha256:')).toBe(true);
+        if (blob.verified) expect(await blob.verified).toEqual({ ok: true });
+        expect((await readAll(await h.storage.openRead(blob.hash))).equals(big)).toBe(true);
+        // The same bytes again: one blob.
+        const again = join(scratch, 'again');
+        await writeFile(again, big);
+        const second = await h.storage.putFile(again, { move: true, expectedHash: sha(big) as ContentHash });
+        if (second.verified) expect(await second.verified).toEqual({ ok: true });
+        expect(second.hash).toBe(blob.hash);
+      }
     });
 
     it('never keeps bytes under a hash they do not have', async () => {
-      for (const size of [100, 3 * 1024 * 1024]) {
+      for (const [size, claimed] of [
+        [100, sha('not these bytes')],
+        [3 * 1024 * 1024, sha('not these bytes either')],
+        [9 * 1024 * 1024, sha(Buffer.alloc(9 * 1024 * 1024, 'v'))],
+        // The plain sha256 of bytes over 8 MiB is not their id: never stored under it.
+        [
+          9 * 1024 * 1024,
+          `sha256:${createHash('sha256')
+            .update(Buffer.alloc(9 * 1024 * 1024, 'w'))
+            .digest('hex')}`,
+        ],
+      ] as const) {
         const src = join(scratch, `wrong-${size}`);
         const bytes = Buffer.alloc(size, 'w');
         await writeFile(src, bytes);
-        const claimed = sha(`not these bytes ${size}`) as ContentHash;
         let verification: BlobVerification | undefined;
         try {
-          const blob = await h.storage.putFile(src, { move: true, expectedHash: claimed });
+          const blob = await h.storage.putFile(src, { move: true, expectedHash: claimed as ContentHash });
           expect(blob.verified).toBeDefined();
           verification = await blob.verified;
         } catch (err) {
@@ -150,6 +169,7 @@ export function describeArtifactStorageConformance(
           if (!verification.ok) expect(verification.actual).toBe(sha(bytes));
         }
         expect(await h.storage.has(claimed)).toBe(false);
+        expect(await h.storage.has(sha(bytes))).toBe(false);
       }
     });
 

@@ -255,8 +255,11 @@ export interface ExecutionStore {
   deleteArtifact(id: string): Promise<boolean>;
   /** How many artifact records and job outputs use this content: its blob may go only at 0. */
   countHashUses(hash: string): Promise<number>;
-  /** Artifacts whose hash starts with `sha256:<hexPrefix>`, newest first. */
-  findArtifactsByHashPrefix(hexPrefix: string, limit: number): Promise<ArtifactRecord[]>;
+  /**
+   * Artifacts whose content id starts with `prefix`, newest first: `<scheme>:<hex prefix>` (`sha256:ab12`,
+   * `sha256t:ab12`, or a whole id) for that scheme, or a bare hex prefix for any scheme.
+   */
+  findArtifactsByHashPrefix(prefix: string, limit: number): Promise<ArtifactRecord[]>;
   /** Artifacts whose id starts with `prefix`, newest first. */
   findArtifactsByIdPrefix(prefix: string, limit: number): Promise<ArtifactRecord[]>;
 

@@ -10,7 +10,7 @@ import {
 import type { JsonValue } from '@deepforge/core';
 import type { ExecutionStatus, JobError } from '@deepforge/protocol';
 import { IllegalTransitionError, NotFoundError } from '../errors.js';
-import { assertNever } from '@deepforge/core';
+import { assertNever, CONTENT_HASH_SCHEMES } from '@deepforge/core';
 import { canTransitionExecution, canTransitionJob, type JobStatus } from '../state-machine.js';
 import type {
   ArtifactProvenance,
@@ -713,12 +713,18 @@ export class KyselyExecutionStore implements ExecutionStore {
     return rows.map((r) => r.name);
   }
 
-  async findArtifactsByHashPrefix(hexPrefix: string, limit: number): Promise<ArtifactRecord[]> {
+  async findArtifactsByHashPrefix(prefix: string, limit: number): Promise<ArtifactRecord[]> {
+    const colon = prefix.indexOf(':');
+    const scheme = colon < 0 ? undefined : prefix.slice(0, colon);
+    const hexPrefix = colon < 0 ? prefix : prefix.slice(colon + 1);
+    // SAFE_PREFIX also keeps LIKE's wildcards (`%`, `_`) out of the pattern.
     if (!SAFE_PREFIX.test(hexPrefix)) return [];
+    if (scheme !== undefined && !(CONTENT_HASH_SCHEMES as readonly string[]).includes(scheme)) return [];
+    const schemes = scheme !== undefined ? [scheme] : CONTENT_HASH_SCHEMES;
     const rows = await this.db
       .selectFrom('artifacts')
       .selectAll()
-      .where('hash', 'like', `sha256:${hexPrefix}%`)
+      .where((eb) => eb.or(schemes.map((s) => eb('hash', 'like', `${s}:${hexPrefix}%`))))
       .orderBy('created_at', 'desc')
       .limit(limit)
       .execute();

@@ -247,6 +247,27 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
         'data',
       ]);
       expect(await store.findArtifactsByHashPrefix('_', 10)).toEqual([]);
+      // Content over 8 MiB has a sha256t: id (docs/adr/0006): a bare hex prefix finds both schemes.
+      const h3 = `sha256t:${'1'.repeat(64)}`;
+      await store.insertArtifact({
+        name: 'big',
+        hash: h3,
+        size: 9 << 20,
+        serializer: 'numpy.ndarray',
+        pyType: null,
+        createdAt: 300,
+        provenance: { kind: 'upload' },
+      });
+      const names = async (prefix: string): Promise<string[]> =>
+        (await store.findArtifactsByHashPrefix(prefix, 10)).map((a) => a.name);
+      expect(await names('111')).toEqual(['big', 'other', 'data']);
+      expect(await names('sha256:111')).toEqual(['other', 'data']);
+      expect(await names('sha256t:111')).toEqual(['big']);
+      expect(await names(h3)).toEqual(['big']);
+      expect(await names(h1)).toEqual(['other', 'data']);
+      expect(await names('sha256t:222')).toEqual([]);
+      expect(await names('md5:111')).toEqual([]);
+      expect(await names('sha256t:1%')).toEqual([]);
       expect((await store.findArtifactsByIdPrefix(first.id.slice(0, 8), 10))[0]!.id).toBe(first.id);
       expect((await store.getArtifact(second.id))!.provenance).toEqual({
         kind: 'execution',
