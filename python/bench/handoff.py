@@ -4,15 +4,15 @@
 
 Baseline (one fresh process): ``np.save(path, a)`` then ``b = np.load(path)``.
 DeepForge: job A returns the array (its ``saving-outputs`` phase: temp file, write, fsync, rename), the
-engine hashes the file (sha256, done here with hashlib, which is as fast as node's crypto: both use
-OpenSSL), job B loads it as an input (its ``loading-inputs`` phase). Times come from the jobs' own events.
+engine hashes the file (its content id, docs/adr/0006, done here with deepforge.content_hash on one thread, as
+the engine's check does: hashlib is as fast as node's crypto, both use OpenSSL), job B loads it as an input
+(its ``loading-inputs`` phase). Times come from the jobs' own events.
 "touch" adds what B pays on first use of the data (``arr.sum()``), which a mapped load defers.
 
 Prints one line per run and the ratios; the target is <= 1.5.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -95,16 +95,11 @@ def phase_time(events, start_phase, end):
     return (t1 - t0) / 1000.0
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        buf = bytearray(4 * 1024 * 1024)
-        view = memoryview(buf)
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
+def content_id(path):
+    sys.path.insert(0, PYTHON_DIR)
+    from deepforge import content_hash
+
+    content_hash.file_content_id(path)
     return time.perf_counter()
 
 
@@ -129,7 +124,7 @@ def main():
             write = phase_time(events_a, "saving-outputs", lambda e: e["type"] == "output")
             path = os.path.join(spec_a["outputDir"], "arr")
             t = time.perf_counter()
-            hash_s = sha256(path) - t
+            hash_s = content_id(path) - t
             spec_b, events_b = run_job(
                 tmp, "Use", USE, {}, {"arr": {"path": path, "serializer": "numpy.ndarray"}}, ["touch"]
             )
@@ -141,7 +136,7 @@ def main():
             baseline = save + load
             ours = write + hash_s + read
             print(
-                "run %d: np.save %.3fs + np.load %.3fs = %.3fs | deepforge write+fsync %.3fs + sha256 %.3fs + "
+                "run %d: np.save %.3fs + np.load %.3fs = %.3fs | deepforge write+fsync %.3fs + content id %.3fs + "
                 "load %.3fs = %.3fs | ratio %.2f | with first touch (sum): baseline %.3fs, deepforge %.3fs, "
                 "ratio %.2f"
                 % (

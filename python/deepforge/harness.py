@@ -15,9 +15,10 @@ The engine writes a JobSpec (packages/protocol/src/runtime-events.ts) and starts
 5. ``phase: executing``: ``cls(**attributes, **references).execute(**inputs)`` (errors: kind ``exception``);
 6. checks the returned value against the declared outputs (kind ``bad-return``), snapshots changed figures;
 7. ``phase: saving-outputs``: writes each output atomically to ``outputDir/<name>`` and emits ``output``
-   (errors: kind ``serialization``), with the sha256 of its bytes when the spec asks (``outputHashes``) and
-   the output is big enough to be worth it (see :func:`deepforge.serialization.dumps_to_hashed`); exit 0
-   (a fast exit: threads joined, ``atexit`` run, open files closed, then ``os._exit``).
+   (errors: kind ``serialization``), with its content id when the spec asks (``hash`` for ``outputContentIds``,
+   ``sha256`` for ``outputHashes`` up to 8 MiB) and the output is big enough to be worth it (see
+   :func:`deepforge.serialization.dumps_to_hashed`); exit 0 (a fast exit: threads joined, ``atexit`` run,
+   open files closed, then ``os._exit``).
 
 Exit codes: 0 success, 1 the operation failed (an ``error`` event says why), 2 unusable spec / protocol,
 3 the harness itself crashed (a bug here; the traceback is on stderr).
@@ -88,8 +89,9 @@ def _check_spec(raw, expected_version):
         problems.append("spec.eventsFile must be a string")
     if "debug" in raw and not isinstance(raw["debug"], bool):
         problems.append("spec.debug must be a boolean")
-    if "outputHashes" in raw and not isinstance(raw["outputHashes"], bool):
-        problems.append("spec.outputHashes must be a boolean")
+    for key in ("outputHashes", "outputContentIds"):
+        if key in raw and not isinstance(raw[key], bool):
+            problems.append("spec.%s must be a boolean" % key)
     return problems
 
 
@@ -387,16 +389,17 @@ class Harness:
 
         self.emit("phase", phase="saving-outputs")
         hashes = bool(self.spec.get("outputHashes", False))
+        ids = bool(self.spec.get("outputContentIds", False))
         output_dir = self.spec["outputDir"]
         os.makedirs(output_dir, exist_ok=True)
         for name, value in values.items():
             path = os.path.join(output_dir, name)
             py_type = serialization.qualified_name(type(value))
             try:
-                if hashes:
-                    serializer, sha256 = serialization.dumps_to_hashed(path, value)
+                if hashes or ids:
+                    serializer, content_id = serialization.dumps_to_hashed(path, value)
                 else:
-                    serializer, sha256 = serialization.dumps_to(path, value), None
+                    serializer, content_id = serialization.dumps_to(path, value), None
             except serialization.SerializationError as exc:
                 cause = exc.__cause__ or exc
                 from . import _errors
@@ -417,9 +420,13 @@ class Harness:
                 self.fail("serialization", "output %r could not be written to %s: %s" % (name, path, _errors.one_line(exc)))
             fields = {"name": name, "file": name, "serializer": serializer, "pyType": py_type}
             fields["size"] = os.path.getsize(path)
-            if sha256 is not None:
+            if content_id is not None:
                 # Lets the engine store the file under its content address at once (it checks it afterwards).
-                fields["sha256"] = sha256
+                # An engine that asks only outputHashes gets the sha256 where that is the id (docs/adr/0006).
+                if ids:
+                    fields["hash"] = content_id
+                elif content_id.startswith("sha256:"):
+                    fields["sha256"] = content_id[len("sha256:") :]
             self.emit("output", **fields)
 
     def run(self):

@@ -25,8 +25,10 @@ read from the page cache on first touch (the harness has just written them, so t
 Small arrays (< 4 MiB) are simply read into memory.
 
 Measured with a 500 MB float64 array on the 2-core dev VM (docs/benchmarks.md): ``dumps_to`` (write + fsync,
-writeback overlapped with the copy) 0.16-0.21 s, ``dumps_to_hashed`` 0.4-0.5 s (sha256 at ~1.5 GB/s is the
-longer of the two), ``load_from`` < 0.01 s (0.05 s in a fresh job, importing numpy), first full pass over the
+writeback overlapped with the copy) 0.15-0.24 s, ``dumps_to_hashed`` 0.23-0.32 s (median 0.24 s; its 8 MiB
+blocks hashed on two threads, docs/adr/0006; with the plain sha256 on one thread it was 0.29-0.33 s in the same
+runs, and 0.4-0.5 s on a busier day; the hashing takes ~0.43 s of CPU either way, so it only gains where a
+core is free), ``load_from`` < 0.01 s (0.05 s in a fresh job, importing numpy), first full pass over the
 mapped data 0.02 s; ``np.save`` 0.07 s and ``np.load`` 0.08 s in memory the host has just backed.
 
 Pickling a big array with protocol 5 straight to a file is fast too (numpy hands pickle its buffer, which is
@@ -40,14 +42,17 @@ leaves nothing behind. (``DEEPFORGE_FSYNC=0`` skips the fsync, e.g. on a scratch
 
 Content hash
 ------------
-The harness saves outputs with :func:`dumps_to_hashed`, which also returns the sha256 of the bytes as they were
-written, so that the engine can store the file under its content address at once instead of reading it
-first (it checks the hash afterwards, off the critical path). The hash is taken from the buffers handed to
-the file, in order: big ones (built-in serializers) by a thread of its own while the next chunk is written
-(hashlib releases the GIL on large buffers), small ones and those of custom serializers as they are written.
-It is left out (``None``: the engine hashes the file itself) for outputs under 1 MiB, where that is cheaper
-than importing hashlib here, and for custom serializers that seek, truncate or use the file's descriptor,
-where the bytes written in order are not the file.
+The harness saves outputs with :func:`dumps_to_hashed`, which also returns the content id of the bytes as they
+were written (:mod:`deepforge.content_hash`: ``sha256:<hex>`` up to 8 MiB, ``sha256t:<hex>``, a tree of 8 MiB
+sha256 blocks, above; docs/adr/0006), so that the engine can store the file under its content address at once
+instead of reading it first (it checks the id afterwards, off the critical path). The id is taken from the
+buffers handed to the file, in order, cut into 8 MiB blocks; each complete block is hashed by one of two
+threads (hashlib releases the GIL) while the writer goes on writing, and the last one while it fsyncs. Big
+pieces of the built-in serializers' buffers are hashed in place; small pieces, and everything custom
+serializers write (they may reuse a buffer), are copied into the block first. The id is left out (``None``: the
+engine hashes the file itself) for outputs under 1 MiB, where that is cheaper than starting threads here, and
+for custom serializers that seek, truncate or use the file's descriptor, where the bytes written in order are
+not the file.
 """
 
 import io
@@ -78,8 +83,12 @@ _MMAP_MIN_BYTES = 4 * 1024 * 1024
 _CHUNK = 16 * 1024 * 1024
 #: Outputs smaller than this get no hash from here: the engine hashes them itself (one read, well under a ms).
 HASH_MIN_BYTES = 1024 * 1024
-#: Buffers at least this big are hashed by the hashing thread, overlapped with the write.
-_HASH_THREAD_MIN = 4 * 1024 * 1024
+#: Blocks of the content id's tree (deepforge.content_hash.BLOCK_BYTES, not imported before it is needed).
+_HASH_BLOCK = 8 * 1024 * 1024
+#: Threads that hash blocks while the writer writes; two blocks at once, sha256 itself being sequential.
+_HASH_THREADS = 2
+#: Pieces of stable buffers smaller than this are copied into the block rather than referenced.
+_HASH_COPY_BELOW = 64 * 1024
 
 
 class SerializationError(Exception):
@@ -376,10 +385,12 @@ def dumps_to(path, obj):
 
 
 def dumps_to_hashed(path, obj):
-    """:func:`dumps_to` that also returns the sha256 (hex) of the bytes written: ``(serializer_name, sha256)``.
+    """:func:`dumps_to` that also returns the content id of the bytes written: ``(serializer_name, content_id)``.
 
-    ``sha256`` is None when the output is smaller than :data:`HASH_MIN_BYTES` or a custom serializer wrote
-    it in a way the hash cannot follow (see the module's docs); the reader must then hash the file itself.
+    ``content_id`` is ``sha256:<hex>`` (the plain sha256) for at most 8 MiB, ``sha256t:<hex>`` above
+    (:mod:`deepforge.content_hash`), or None when the output is smaller than :data:`HASH_MIN_BYTES` or a
+    custom serializer wrote it in a way the hash cannot follow (see the module's docs); the reader must then
+    hash the file itself.
     """
     return _dump_atomic(path, obj, _StreamHash)
 
@@ -406,8 +417,10 @@ def _dump_atomic(path, obj, hash_factory):
                     % (qualified_name(type(obj)), entry.name, type(exc).__name__, exc)
                 ) from exc
             file.flush()
+            if hasher is not None:
+                hasher.finish()
             if fsync:
-                # The hashing thread goes on meanwhile: os.fsync releases the GIL.
+                # The hashing threads go on meanwhile: os.fsync releases the GIL.
                 os.fsync(fd)
         digest = hasher.result() if hasher is not None else None
         os.replace(tmp, path)
@@ -440,12 +453,17 @@ def _create_temp(directory, base):
 
 
 class _StreamHash:
-    """sha256 of the bytes handed to a file, in order, overlapped with writing them.
+    """Content id of the bytes handed to a file, in order, hashed on two threads while they are written.
+
+    The id (:mod:`deepforge.content_hash`) is made of the sha256 digests of 8 MiB blocks: each block, once
+    complete, is queued for one of two hashing threads (hashlib releases the GIL), so that the writer's thread
+    goes on writing and fsyncing meanwhile and two blocks are hashed at once. Content of at most one block gets
+    the plain sha256 (its only block's digest).
 
     ``stable``: the buffers given to :meth:`update` do not change until :meth:`result` returns (true of the
-    built-in serializers: numpy's array memory, pickle's frames and the buffers of the objects it pickles),
-    so big ones are queued by reference for a hashing thread while the writer goes on with the next chunk.
-    Otherwise (custom serializers may reuse a buffer) each buffer is hashed before ``update`` returns.
+    built-in serializers: numpy's array memory, pickle's frames and the buffers of the objects it pickles), so
+    big pieces are queued by reference. Otherwise (custom serializers may reuse a buffer) the bytes are copied
+    into the block before ``update`` returns; so are small pieces, so that a block is a few big buffers.
     Nothing is hashed, and :meth:`result` is None, until :data:`HASH_MIN_BYTES` have been written.
     """
 
@@ -453,11 +471,17 @@ class _StreamHash:
         self._stable = stable
         self._small = []
         self._size = 0
-        self._sha = None
+        self._started = False
+        self._parts = []  # the current block: memoryviews of stable buffers and bytearrays of our own
+        self._tail = None  # the bytearray at the end of _parts that small pieces are appended to
+        self._fill = 0
+        self._blocks = 0
+        self._digests = {}
         self._queue = None
-        self._thread = None
+        self._threads = []
         self._failed = None
         self._aborted = False
+        self._finished = False
         self.valid = True
 
     def invalidate(self):
@@ -471,67 +495,108 @@ class _StreamHash:
         if view.ndim != 1 or view.format not in ("B", "b", "c"):
             view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
         n = len(view)
-        if self._sha is None:
+        if not self._started:
             if self._size + n < HASH_MIN_BYTES:
                 self._small.append(bytes(view))
                 self._size += n
                 return
-            import hashlib
-
-            self._sha = hashlib.sha256()
+            self._started = True
             for chunk in self._small:
-                self._sha.update(chunk)
+                self._add(memoryview(chunk), False)
             self._small = None
         self._size += n
-        if self._thread is None:
-            if not self._stable or n < _HASH_THREAD_MIN:
-                self._sha.update(view)
-                return
+        self._add(view, not self._stable)
+
+    def _add(self, view, copy):
+        while view:
+            take = min(len(view), _HASH_BLOCK - self._fill)
+            piece = view[:take]
+            view = view[take:]
+            if copy or take < _HASH_COPY_BELOW:
+                if self._tail is None:
+                    self._tail = bytearray()
+                    self._parts.append(self._tail)
+                self._tail += piece
+            else:
+                self._parts.append(piece)
+                self._tail = None
+            self._fill += take
+            if self._fill == _HASH_BLOCK:
+                self._submit()
+
+    def _submit(self):
+        """Queues the current block for the hashing threads (started on first use)."""
+        if len(self._threads) < _HASH_THREADS:
             self._start_thread()
-        # Once the thread runs every buffer goes through its queue, so that the order is kept.
-        self._queue.put(view if self._stable and n >= _HASH_THREAD_MIN else bytes(view))
+        self._queue.put((self._blocks, self._parts))
+        self._blocks += 1
+        self._parts = []
+        self._tail = None
+        self._fill = 0
+
+    def finish(self):
+        """All bytes are written: the last (or only) block goes to the threads, overlapped with the fsync."""
+        if self._finished or not self.valid or not self._started:
+            return
+        self._finished = True
+        if self._fill or not self._blocks:
+            self._submit()
 
     def _start_thread(self):
         import threading
 
-        try:
-            from _queue import SimpleQueue
-        except ImportError:  # pragma: no cover - not CPython
-            from queue import SimpleQueue
-        self._queue = SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="deepforge-sha256", daemon=True)
-        self._thread.start()
+        if self._queue is None:
+            try:
+                from _queue import SimpleQueue
+            except ImportError:  # pragma: no cover - not CPython
+                from queue import SimpleQueue
+            self._queue = SimpleQueue()
+        thread = threading.Thread(
+            target=self._run, name="deepforge-sha256-%d" % len(self._threads), daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
 
     def _run(self):
-        sha = self._sha
+        import hashlib
+
         get = self._queue.get
+        digests = self._digests
         while True:
             item = get()
             if item is None:
                 return
             if self._aborted or self._failed is not None:
                 continue
+            index, parts = item
             try:
-                sha.update(item)
+                sha = hashlib.sha256()
+                for part in parts:
+                    sha.update(part)
+                digests[index] = sha.digest()
             except BaseException as exc:  # noqa: B902 - reported as "no hash", never raised in the thread
                 self._failed = exc
 
     def _stop(self):
-        if self._thread is not None:
+        for _ in self._threads:
             self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def abort(self):
         self._aborted = True
         self._stop()
 
     def result(self):
-        """The hex digest, or None (small output, or the writer did something the hash cannot follow)."""
+        """The content id, or None (small output, or the writer did something the hash cannot follow)."""
+        self.finish()
         self._stop()
-        if not self.valid or self._sha is None or self._failed is not None:
+        if not self.valid or not self._started or self._failed is not None:
             return None
-        return self._sha.hexdigest()
+        from .content_hash import id_from_digests
+
+        return id_from_digests([self._digests[i] for i in range(self._blocks)], self._size)
 
 
 class _HashingFile:

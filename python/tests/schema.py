@@ -33,6 +33,10 @@ def _check(value, shape, path):
     elif kind == "hex64":
         if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):
             _fail(path, "expected 64 lowercase hex digits, got %r" % (value,))
+    elif kind == "contentid":
+        scheme, _, hex_part = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if scheme not in ("sha256", "sha256t") or len(hex_part) != 64 or hex_part.strip("0123456789abcdef"):
+            _fail(path, "expected sha256: or sha256t: and 64 lowercase hex digits, got %r" % (value,))
     elif kind == "num":
         if not _is_number(value):
             _fail(path, "expected a number, got %r" % (value,))
@@ -149,6 +153,7 @@ EVENTS = {
         "pyType": R(S),
         "size": R(I),
         "sha256": O(("hex64",)),
+        "hash": O(("contentid",)),
     },
     "error": {
         "kind": R(("enum", ("exception", "import", "bad-return", "serialization", "input", "spec"))),

@@ -57,11 +57,21 @@ def test_events_match_the_zod_schema(run_job):
             outputs=["x"],
             spec_overrides={"outputHashes": True},
         ),
+        run_job(
+            "import numpy as np\nclass T():\n    def execute(self):\n        return np.ones(1 << 18), np.ones(1 << 21)\n",
+            "T",
+            outputs=["small", "big"],
+            spec_overrides={"outputHashes": True, "outputContentIds": True},
+        ),
     ]
     lines = [json.dumps(e) for job in jobs for e in job.events]
     types = {e["type"] for job in jobs for e in job.events}
     assert types >= {"hello", "phase", "plot", "metric", "progress", "output", "error"}
     assert any("sha256" in e for job in jobs for e in job.of("output"))
+    assert {e["hash"].partition(":")[0] for job in jobs for e in job.of("output") if "hash" in e} == {
+        "sha256",
+        "sha256t",
+    }
     proc = subprocess.run(
         [TSX, os.path.join(PYTHON_DIR, "tests", "validate_events.ts")],
         input="\n".join(lines) + "\n",

@@ -200,28 +200,52 @@ def test_dump_and_load_with_file_objects():
 # ------------------------------------------------------------------------------------------------ content hash
 
 
-def _sha256_of(path):
+_BLOCK = 8 * 1024 * 1024
+_NPY_HEADER = 128  # what np.save writes before the data of these arrays
+
+
+def _content_id_of(path):
+    """The content id (docs/adr/0006) of a file, computed the straightforward way: whole file, sliced."""
     import hashlib
 
     with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+        data = f.read()
+    if len(data) <= _BLOCK:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+    digests = b"".join(hashlib.sha256(data[i : i + _BLOCK]).digest() for i in range(0, len(data), _BLOCK))
+    return "sha256t:" + hashlib.sha256(digests).hexdigest()
 
 
 @pytest.mark.parametrize(
-    "value",
+    "value, scheme",
     [
-        np.random.RandomState(1).rand(3, 1000, 1000),  # 24 MB .npy: hashed by the thread, chunk by chunk
-        np.asfortranarray(np.arange(600000.0).reshape(1000, 600)),  # Fortran order
-        np.arange(2000000.0)[::2],  # not contiguous: numpy's own writer
-        {"x": np.ones(1 << 20), "y": list(range(100000))},  # pickle: frames and a big out-of-frame buffer
-        b"x" * (3 << 20),
+        (np.random.RandomState(1).rand(3, 1000, 1000), "sha256t"),  # 24 MB .npy: blocks across 16 MiB writes
+        (np.random.RandomState(2).bytes(_BLOCK - _NPY_HEADER), "sha256"),  # bytes: pickled, just under 8 MiB
+        (np.frombuffer(np.random.RandomState(3).bytes(_BLOCK - _NPY_HEADER), np.uint8), "sha256"),  # 8 MiB file
+        (np.frombuffer(np.random.RandomState(4).bytes(_BLOCK - _NPY_HEADER + 1), np.uint8), "sha256t"),  # +1
+        (np.asfortranarray(np.arange(600000.0).reshape(1000, 600)), "sha256"),  # Fortran order
+        (np.arange(4000000.0)[::2], "sha256t"),  # not contiguous: numpy's own writer
+        ({"x": np.ones(1 << 21), "y": list(range(100000))}, "sha256t"),  # pickle: frames and a big buffer
+        (b"x" * (3 << 20), "sha256"),
     ],
-    ids=["npy", "fortran", "strided", "pickle", "bytes"],
+    ids=["npy", "pickled-bytes", "npy-8MiB", "npy-8MiB+1", "fortran", "strided", "pickle", "bytes"],
 )
-def test_the_hash_is_the_hash_of_the_file(tmp_path, value):
+def test_the_hash_is_the_content_id_of_the_file(tmp_path, value, scheme):
     name, digest = serialization.dumps_to_hashed(tmp_path / "out", value)
     assert name == serialization.serializer_name(value)
-    assert digest == _sha256_of(tmp_path / "out")
+    assert digest == _content_id_of(tmp_path / "out")
+    assert digest.partition(":")[0] == scheme
+    assert (os.path.getsize(tmp_path / "out") > _BLOCK) == (scheme == "sha256t")
+
+
+def test_the_exact_block_boundary(tmp_path):
+    exact = np.zeros(_BLOCK - _NPY_HEADER, np.uint8)
+    assert serialization.dumps_to_hashed(tmp_path / "a", exact)[1].startswith("sha256:")
+    assert os.path.getsize(tmp_path / "a") == _BLOCK
+    one_more = np.zeros(_BLOCK - _NPY_HEADER + 1, np.uint8)
+    digest = serialization.dumps_to_hashed(tmp_path / "b", one_more)[1]
+    assert os.path.getsize(tmp_path / "b") == _BLOCK + 1
+    assert digest == _content_id_of(tmp_path / "b") and digest.startswith("sha256t:")
 
 
 def test_small_outputs_get_no_hash(tmp_path):
@@ -240,7 +264,17 @@ def test_custom_serializers_are_hashed_unless_they_seek_or_use_the_descriptor(re
     registry.register(Base, reusing_one_buffer, _load_tagged(Base))
     name, digest = registry.dumps_to_hashed(tmp_path / "seq", Base(1))
     assert name == "test_serialization.Base"
-    assert digest == _sha256_of(tmp_path / "seq")
+    assert digest == _content_id_of(tmp_path / "seq")
+
+    def reusing_it_across_blocks(obj, file):
+        for i in range(19):  # 19 MiB, odd sizes: blocks end inside writes
+            chunk[:2] = b"%02d" % i
+            file.write(chunk)
+            file.write(b"%d" % i * 7)
+
+    registry.register(Base, reusing_it_across_blocks, _load_tagged(Base))
+    digest = registry.dumps_to_hashed(tmp_path / "blocks", Base(1))[1]
+    assert digest == _content_id_of(tmp_path / "blocks") and digest.startswith("sha256t:")
 
     def seeking(obj, file):
         file.write(b"\0" * 8)
