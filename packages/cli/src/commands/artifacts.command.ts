@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { assertNever } from '@deepforge/core';
-import type { ArtifactInfo } from '@deepforge/engine';
+import { assertNever, contentHashHex, type ContentHash } from '@deepforge/core';
+import { ContentHasher, type ArtifactInfo } from '@deepforge/engine';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
 import { formatBytes, formatTime, table } from '../render/format.js';
@@ -45,7 +46,7 @@ export function registerArtifactsCommand(program: Command, ctx: CliContext): voi
               a.name,
               a.pyType ?? '',
               formatBytes(a.size),
-              a.hash.replace(/^sha256:/, '').slice(0, 12),
+              contentHashHex(a.hash as ContentHash).slice(0, 12),
               formatTime(a.createdAt),
               provenance(a),
             ]),
@@ -58,8 +59,13 @@ export function registerArtifactsCommand(program: Command, ctx: CliContext): voi
 
   artifacts
     .command('get')
-    .description("write an artifact's bytes to a file (or to stdout with -o -)")
-    .argument('<name-or-hash>', 'an artifact name (its newest version), or a hash or id prefix')
+    .description(
+      "write an artifact's bytes to a file (or to stdout with -o -), checked against its content id on the way",
+    )
+    .argument(
+      '<name-or-hash>',
+      'an artifact name (its newest version), or an id prefix, or a content id prefix (sha256:…, sha256t:… or hex)',
+    )
     .option('-o, --output <file>', 'where to write it (default: ./<name>; - for stdout)')
     .option('--info', 'print what is known about it instead of its bytes')
     .action(async (nameOrHash: string, opts: { output?: string; info?: boolean }) => {
@@ -71,15 +77,19 @@ export function registerArtifactsCommand(program: Command, ctx: CliContext): voi
           return;
         }
         const source = await engine.openArtifact(info.id);
+        const check = verifying(info);
         if (opts.output === '-') {
-          await pipeline(source, ctx.out, { end: false });
+          await pipeline(source, check.stream, ctx.out, { end: false });
+          check.done();
           return;
         }
         const target = resolve(ctx.cwd, opts.output ?? info.name);
-        // Write next to the target and rename, so an interrupted download never leaves a truncated file.
+        // Write next to the target and rename, so an interrupted download never leaves a truncated file, and a
+        // corrupt blob no file at all.
         const tmp = `${target}.${process.pid}.part`;
         try {
-          await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
+          await pipeline(source, check.stream, createWriteStream(tmp, { flags: 'wx' }));
+          check.done();
           await rename(tmp, target);
         } catch (err) {
           await rm(tmp, { force: true });
@@ -113,6 +123,32 @@ export function registerArtifactsCommand(program: Command, ctx: CliContext): voi
         await engine.close();
       }
     });
+}
+
+/**
+ * Hashes the bytes on their way out (the content id's scheme: docs/adr/0006); `done` throws when they are not
+ * what the artifact's id says.
+ */
+function verifying(info: ArtifactInfo): { stream: Transform; done(): void } {
+  const hasher = ContentHasher.toCheck(info.hash as ContentHash);
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hasher.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  return {
+    stream,
+    done() {
+      const got = hasher.digest();
+      if (got.hash !== info.hash || got.size !== info.size) {
+        throw new Error(
+          `the stored bytes of ${info.name} (${got.size} bytes) hash to ${got.hash}, not to its id ${info.hash}: ` +
+            'the data store copy is corrupt',
+        );
+      }
+    },
+  };
 }
 
 function provenance(a: ArtifactInfo): string {
