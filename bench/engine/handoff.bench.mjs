@@ -288,9 +288,10 @@ function report(rows, warmUps) {
     ),
     '',
     'What each number includes. *Pipeline data part* (500 MiB wall − 128-element wall): making the array, ' +
-      'writing it as .npy with fsync and rename while a second thread hashes it (sha256, A), the engine ' +
-      'renaming it into the blob store under that hash, B mapping the file and summing it, and the end of the ' +
-      'engine’s background check of the blob (a re-read and sha256, started when A succeeds, overlapping B), ' +
+      'writing it as .npy with fsync and rename while two threads hash its 8 MiB blocks (its `sha256t:` ' +
+      'content id, docs/adr/0006; A), the engine renaming it into the blob store under that id, B mapping the ' +
+      'file and summing it, and the end of the engine’s background check of the blob (a re-read and the same ' +
+      'id on one thread, started when A succeeds, overlapping B), ' +
       'which the execution waits for. *np.save + np.load* (timed inside the ' +
       'script): a write into the page cache without fsync and a full read into fresh memory; it leaves out ' +
       `\`np.full\` and the sum (${spread(s(arrayWorkOf))} together in the script), which the pipeline data part ` +
@@ -314,11 +315,11 @@ function report(rows, warmUps) {
       [
         ['setup: `startExecution` → A started', ...phase('setup')],
         [
-          'A started → A ended (process: start, np.full, write + fsync with sha256 alongside, exit)',
+          'A started → A ended (process: start, np.full, write + fsync with the block hashes alongside, exit)',
           ...phase('makeRun'),
         ],
         [
-          'A ended → A `success` (rename into the blob store under the harness’s sha256, fsync, commit)',
+          'A ended → A `success` (rename into the blob store under the harness’s content id, fsync, commit)',
           ...phase('makeStore'),
         ],
         ['A `success` → B started', ...phase('gap')],
