@@ -329,6 +329,29 @@ describe('LocalCompute: the warm worker', () => {
     expect(new Set(facts.map((f) => f.draw)).size).toBe(3);
   });
 
+  it('loses no quick job: streams closed before the job is watched still end it', async () => {
+    // A job that prints nothing can close its sockets before the adapter has attached to them; this used to
+    // leave such a job running forever, about one in a hundred.
+    const quiet = ['class Op():', '    def execute(self):', '        pass'].join('\n');
+    let finished = 0;
+    for (let wave = 0; wave < 20; wave++) {
+      await Promise.all(
+        [0, 1, 2, 3].map(async (k) => {
+          const running = await start(`quiet-${wave}-${k}`, quiet);
+          const result = await Promise.race([
+            running.result,
+            new Promise<never>((_, reject) =>
+              setTimeout(() => reject(new Error(`job quiet-${wave}-${k} never ended`)), 15_000),
+            ),
+          ]);
+          expect(result.exitCode).toBe(0);
+          finished++;
+        }),
+      );
+    }
+    expect(finished).toBe(80);
+  });
+
   it('a job dies with its worker; the next job gets a new worker', async () => {
     const pidFile = join(dir, 'pids');
     const running = await start(

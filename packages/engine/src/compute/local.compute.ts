@@ -197,7 +197,7 @@ class LocalJob {
     events.on('data', (c: Buffer) => eventLines.push(c));
     for (const s of [stdout, stderr, events]) {
       s.on('error', () => undefined);
-      s.resume(); // sockets read for a header first are not flowing by themselves
+      s.resume(); // the warm worker's sockets were paused after their header
     }
 
     if (request.timeoutMs > 0) {

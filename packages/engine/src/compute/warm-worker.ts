@@ -63,7 +63,7 @@ interface PendingFork {
   id: string;
   token: string;
   pid?: number;
-  streams: Partial<Record<'o' | 'e' | 'v', Socket>>;
+  streams: Partial<Record<'o' | 'e' | 'v', Readable>>;
   exited?: { code: number | null; signal: NodeJS.Signals | null };
   resolve(process: JobProcess): void;
   reject(err: Error): void;
@@ -268,22 +268,38 @@ export class WarmWorker {
   private accept(socket: Socket): void {
     socket.on('error', () => undefined);
     const timer = setTimeout(() => socket.destroy(), 10_000);
-    const onReadable = (): void => {
-      const header = socket.read(HEADER_BYTES) as Buffer | null;
-      if (header === null) return;
-      socket.off('readable', onReadable);
+    let chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size < HEADER_BYTES) return;
+      socket.off('data', onData);
+      socket.pause();
       clearTimeout(timer);
-      const token = header.subarray(0, TOKEN_BYTES * 2).toString('latin1');
-      const kind = header.subarray(TOKEN_BYTES * 2, TOKEN_BYTES * 2 + 1).toString('latin1');
+      const all = Buffer.concat(chunks);
+      chunks = [];
+      const token = all.subarray(0, TOKEN_BYTES * 2).toString('latin1');
+      const kind = all.subarray(TOKEN_BYTES * 2, TOKEN_BYTES * 2 + 1).toString('latin1');
       const pending = this.byToken.get(token);
       if (!pending || (kind !== 'o' && kind !== 'e' && kind !== 'v') || pending.streams[kind]) {
         socket.destroy();
         return;
       }
-      pending.streams[kind] = socket;
+      // Through a PassThrough: it keeps what arrives (the end included) until the job's reader takes it, which
+      // may be a tick after a job that printed nothing has already closed its socket.
+      const stream = new PassThrough();
+      const rest = all.subarray(HEADER_BYTES);
+      if (rest.length > 0) stream.write(rest);
+      socket.pipe(stream);
+      socket.once('close', () => {
+        if (!stream.writableEnded) stream.end();
+      });
+      stream.once('close', () => socket.destroy());
+      pending.streams[kind] = stream;
       this.maybeResolve(pending);
     };
-    socket.on('readable', onReadable);
+    socket.on('data', onData);
   }
 
   private maybeResolve(pending: PendingFork): void {
@@ -295,7 +311,7 @@ export class WarmWorker {
   private resolveWith(pending: PendingFork): void {
     if (pending.settled || pending.pid === undefined) return;
     this.byToken.delete(pending.token);
-    const stream = (s: Socket | undefined): Readable => {
+    const stream = (s: Readable | undefined): Readable => {
       if (s) return s;
       const empty = new PassThrough();
       empty.end();
