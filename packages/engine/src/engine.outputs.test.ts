@@ -83,22 +83,26 @@ describe('engine: outputs stored under the harness hash, checked in the backgrou
     await f.cleanup();
   });
 
-  it('starts downstream jobs before the check, and ends the execution only after it', async () => {
+  it('starts downstream jobs before the check and ends without waiting for it; `checked` waits', async () => {
     f = await engineFixture({ 'executions.concurrency': 2 });
     const { project } = await f.project({ operations: ops, pipelines });
-    let executionId = '';
+    let ended = false;
     const checked: string[] = [];
     blobStorageTestHooks.beforeCheck = async (path) => {
-      // Hold the check until the consumer has run to the end on the unchecked blob.
-      await until('use to succeed', () => statusOf(f.events, executionId, 'use') === 'success');
+      // Hold the check until the execution has ended, its consumer having run on the unchecked blob.
+      await until('the execution to end', () => ended);
       checked.push(path);
     };
     const started = await f.engine.startExecution({ project, pipelineName: 'pair' });
-    executionId = started.id;
     const done = await started.done;
+    ended = true;
     expect(done.status).toBe('success');
-    expect(done.failure).toBeNull();
-    const make = done.jobs.find((j) => j.node === 'make')!;
+    expect(checked).toEqual([]);
+    expect(done.jobs.find((j) => j.node === 'use')!.status).toBe('success');
+    const after = await started.checked;
+    expect(after.status).toBe('success');
+    expect(after.failure).toBeNull();
+    const make = after.jobs.find((j) => j.node === 'make')!;
     const arr = make.outputs[0]!;
     expect(arr.size).toBeGreaterThan(N * 8);
     const blob = join(
@@ -112,7 +116,38 @@ describe('engine: outputs stored under the harness hash, checked in the backgrou
     expect(await sha256(blob)).toBe(arr.hash);
     expect(make.error).toBeNull();
     expect(await readdir(join(f.engine.settings.values['blob.dir'], 'unverified'))).toEqual([]);
-    expect(done.jobs.find((j) => j.node === 'use')!.status).toBe('success');
+  });
+
+  it('a check failing after the end turns the execution failed and marks what used the output', async () => {
+    f = await engineFixture({ 'executions.concurrency': 2 });
+    const { project } = await f.project({ operations: ops, pipelines });
+    let ended = false;
+    blobStorageTestHooks.beforeCheck = async (path) => {
+      await until('the execution to end', () => ended);
+      await chmod(path, 0o644);
+      const fh = await open(path, 'r+');
+      await fh.write(Buffer.from([0x42]), 0, 1, 1000);
+      await fh.close();
+      await chmod(path, 0o444);
+    };
+    const started = await f.engine.startExecution({ project, pipelineName: 'pair', cache: true });
+    const done = await started.done;
+    ended = true;
+    expect(done.status).toBe('success');
+    const after = await started.checked;
+    expect(after.status).toBe('failed');
+    const byNode = Object.fromEntries(after.jobs.map((j) => [j.node, j]));
+    expect(byNode.make!.error!.message).toMatch(/^output arr is corrupt: its bytes hash to sha256:/);
+    expect(byNode.make!.cacheKey).toBeNull();
+    expect(byNode.use!.status).toBe('success');
+    expect(byNode.use!.error).toMatchObject({ kind: 'upstream-failed', upstream: 'make' });
+    expect(byNode.use!.cacheKey).toBeNull();
+    expect(after.failure).toMatchObject({ node: 'make', error: { kind: 'output' } });
+    expect((await f.engine.getExecution(started.id)).status).toBe('failed');
+    const statuses = f.events
+      .filter((e) => e.executionId === started.id && e.type === 'execution.status')
+      .map((e) => (e as { status: string }).status);
+    expect(statuses.slice(-2)).toEqual(['success', 'failed']);
   });
 
   it('quarantines an output damaged before its check; downstream is stopped, marked or not run', async () => {

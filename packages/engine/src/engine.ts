@@ -119,6 +119,11 @@ export interface StartedExecution {
   id: string;
   /** Resolves when the execution ends, whatever its status; rejects only when the engine itself failed. */
   done: Promise<ExecutionDetails>;
+  /**
+   * Resolves after `done`, once the background checks of the execution's outputs have ended too
+   * (docs/adr/0005): its details then, `failed` if a check found an output corrupt after the end.
+   */
+  checked: Promise<ExecutionDetails>;
 }
 
 export interface JobLogChunk {
@@ -240,6 +245,8 @@ class EngineImpl implements Engine {
   private readonly compute: LocalCompute;
   private readonly runner: Runner;
   private readonly runs = new Map<string, ExecutionRun>();
+  /** Runs whose outputs are still being checked in the background (close waits for them). */
+  private readonly checking = new Set<Promise<unknown>>();
   private readonly runtimeDir: string;
   private pythonInfo: Promise<PythonInfo> | undefined;
   private closed = false;
@@ -490,8 +497,11 @@ class EngineImpl implements Engine {
       if (this.runs.get(id) === run) this.runs.delete(id);
     };
     run.done.then(forget, forget);
+    this.checking.add(run.checked);
+    const checked = (): void => void this.checking.delete(run.checked);
+    run.checked.then(checked, checked);
     await run.start();
-    return { id, done: run.done };
+    return { id, done: run.done, checked: run.checked };
   }
 
   subscribe(executionId: string, listener: ExecutionListener): () => void {
@@ -808,6 +818,9 @@ class EngineImpl implements Engine {
     const runs = [...this.runs.values()];
     for (const run of runs) run.cancel('canceled: the engine was closed');
     await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
+    // Checks of outputs that outlived their execution: a check cut short is redone by the next open (its blob
+    // keeps its marker), but the execution could not be marked then.
+    await Promise.all([...this.checking].map((c) => c.catch(() => undefined)));
     this.compute.close();
     await this.runner.stop();
     await this.store.close();

@@ -83,15 +83,22 @@ interface ReadyJob {
 export class ExecutionRun {
   readonly id: string;
   readonly done: Promise<ExecutionDetails>;
+  /**
+   * After `done`, once the background checks of this run's outputs have ended too: the details then (`failed`
+   * if a check found an output corrupt after the execution ended).
+   */
+  readonly checked: Promise<ExecutionDetails>;
   private resolveDone!: (d: ExecutionDetails) => void;
   private rejectDone!: (err: unknown) => void;
+  private resolveChecked!: (d: ExecutionDetails) => void;
+  private rejectChecked!: (err: unknown) => void;
   private readonly jobs = new Map<string, JobRecord>();
   private readonly outputs = new Map<string, Map<string, Output>>();
   private readonly ready = new Map<string, ReadyJob>();
   /** Nodes whose work is in flight (a process, an inline Input/Output, a status write). */
   private readonly active = new Set<string>();
   private readonly handles = new Map<string, RunningJob>();
-  /** Background checks of outputs stored under their harness's hash; the execution ends when they have. */
+  /** Background checks of outputs stored under their harness's hash; they may end after the execution. */
   private readonly checks = new Set<Promise<void>>();
   /** Jobs downstream of a corrupt output that were running or starting: why they must stop. */
   private readonly stopReasons = new Map<string, { reason: string; upstream: string }>();
@@ -145,6 +152,13 @@ export class ExecutionRun {
     });
     // Nobody has to wait on `done`: a run that fails inside reports through it and the log.
     this.done.catch(() => undefined);
+    this.checked = new Promise((resolve, reject) => {
+      this.resolveChecked = resolve;
+      this.rejectChecked = reject;
+    });
+    this.checked.catch(() => undefined);
+    // `checked` follows `done`, and also settles when the run failed inside (with the details as stored).
+    this.done.catch(() => this.settleChecked());
     this.unsubscribeSlots = ctx.slots.onRelease(() => this.requestPump());
     this.telemetry = new TelemetryBuffer(ctx.store, ctx.logger);
   }
@@ -276,11 +290,9 @@ export class ExecutionRun {
       }
     }
     if (this.active.size === 0 && !this.pumpRequested) await this.unstick();
-    if (
-      this.active.size === 0 &&
-      this.checks.size === 0 &&
-      [...this.jobs.values()].every((j) => isTerminalJobStatus(j.status))
-    ) {
+    // The execution ends with its jobs: checks still running go on (docs/adr/0005), and one that fails later
+    // turns the execution failed (lateCorruption).
+    if (this.active.size === 0 && [...this.jobs.values()].every((j) => isTerminalJobStatus(j.status))) {
       await this.finish();
     }
   }
@@ -672,14 +684,49 @@ export class ExecutionRun {
   private trackCheck(node: string, output: string, hash: string, verified: Promise<BlobVerification>): void {
     const tracked: Promise<void> = verified
       .then(async (v) => {
-        if (!v.ok) await this.outputCorrupt(node, output, hash, v.message);
+        if (v.ok) return;
+        const late = this.finished;
+        await this.outputCorrupt(node, output, hash, v.message);
+        if (late) await this.lateCorruption(node, output, hash);
       })
-      .catch((err: unknown) => this.crash(err))
+      .catch((err: unknown) =>
+        this.finished
+          ? this.ctx.logger.error({ err, executionId: this.id }, 'could not record a failed check')
+          : this.crash(err),
+      )
       .finally(() => {
         this.checks.delete(tracked);
-        this.requestPump();
+        if (this.finished) {
+          if (this.checks.size === 0) void this.settleChecked();
+        } else {
+          this.requestPump();
+        }
       });
     this.checks.add(tracked);
+  }
+
+  /** A check that failed after the execution had ended `success`: it is `failed` now, and says so. */
+  private async lateCorruption(node: string, output: string, hash: string): Promise<void> {
+    const current = await this.ctx.store.getExecution(this.id);
+    if (current?.status !== 'success') return;
+    this.execution = (await this.ctx.store.updateExecution(this.id, { status: 'failed' }))!;
+    this.ctx.logger.error(
+      { executionId: this.id, node, output, hash },
+      'an output was found corrupt after its execution ended: the execution is failed now',
+    );
+    this.emitExecution('failed');
+  }
+
+  private async settleChecked(): Promise<void> {
+    try {
+      const execution = (await this.ctx.store.getExecution(this.id)) ?? this.execution;
+      this.resolveChecked(
+        await executionDetails(this.ctx.store, this.ctx.dataDir, execution, this.ctx.now()),
+      );
+    } catch (err) {
+      this.ctx.logger.error({ err, executionId: this.id }, 'could not read an execution after its checks');
+      this.rejectChecked(err);
+    }
   }
 
   private logCorrupt(node: string, output: string, hash: string, message: string): void {
@@ -947,9 +994,14 @@ export class ExecutionRun {
         runnerId: null,
       }))!;
       this.emitExecution(status);
-      this.resolveDone(
-        await executionDetails(this.ctx.store, this.ctx.dataDir, this.execution, this.ctx.now()),
+      const details = await executionDetails(
+        this.ctx.store,
+        this.ctx.dataDir,
+        this.execution,
+        this.ctx.now(),
       );
+      this.resolveDone(details);
+      if (this.checks.size === 0) this.resolveChecked(details);
     } catch (err) {
       this.ctx.logger.error({ err, executionId: this.id }, 'could not record the end of an execution');
       this.rejectDone(err);

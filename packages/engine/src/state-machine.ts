@@ -20,13 +20,17 @@ export function isSuccessfulJobStatus(s: JobStatus): boolean {
 const EXECUTION_TRANSITIONS: Record<ExecutionStatus, readonly ExecutionStatus[]> = {
   pending: ['running', 'failed', 'canceled'],
   running: ['success', 'failed', 'canceled'],
-  success: [],
+  // A background check found one of its outputs corrupt after it ended (docs/adr/0005).
+  success: ['failed'],
   // Resume.
   failed: ['running'],
   canceled: ['running'],
 };
 
-/** Executions: pending → running → success | failed | canceled, and failed/canceled → running on resume. */
+/**
+ * Executions: pending → running → success | failed | canceled, failed/canceled → running on resume, and
+ * success → failed when an output is found corrupt after the end.
+ */
 export function canTransitionExecution(from: ExecutionStatus, to: ExecutionStatus): boolean {
   return EXECUTION_TRANSITIONS[from].includes(to);
 }

@@ -58,7 +58,9 @@ export async function watchExecution(
     const started = await start();
     executionId = started.id;
     for (const e of early.splice(0)) onEvent(e);
-    const details = await started.done;
+    // The outcome once the background checks of its outputs are done too: one found corrupt after the end
+    // turns the execution failed (docs/adr/0005).
+    const details = await started.checked;
     if (json) {
       ctx.out.write(JSON.stringify({ type: 'run.result', ...resultOf(details) }) + '\n');
     } else {
