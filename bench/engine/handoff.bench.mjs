@@ -106,6 +106,7 @@ function jobTimes(run) {
     useRun: use.endedAt - use.startedAt,
     useStore: statusTime(run, 'use', 'success') - use.endedAt,
     teardown: run.endEpoch - statusTime(run, 'use', 'success'),
+    checkTail: run.checkedMs - run.wallMs,
     blobBytes: make.outputs[0]?.size ?? 0,
   };
 }
@@ -246,11 +247,13 @@ function report(rows, warmUps) {
     data('script'),
     false,
   );
+  // A diagnostic, not the target: it sets the durable, content-addressed handoff (fsync, hashing, the array
+  // work) against the bare page-cache write and read of `np.save` + `np.load`.
   const isolated = compare(
-    '**isolated handoff**: pipeline data part vs `np.save` + `np.load` timed in the script',
+    'isolated handoff: pipeline data part vs `np.save` + `np.load` timed in the script',
     data('pipeline'),
     saveLoadOf,
-    true,
+    false,
   );
   const net = compare(
     'same, minus the array work on the pipeline side (`np.full` + sum, as timed in the script)',
@@ -287,12 +290,17 @@ function report(rows, warmUps) {
       [e2e.cells, tiny.cells, sameWork.cells, isolated.cells, net.cells],
     ),
     '',
-    'What each number includes. *Pipeline data part* (500 MiB wall − 128-element wall): making the array, ' +
+    'The target (≤ 1.5×) is the comparison the foundation issue names: two operations handing over the array ' +
+      'against one process doing `np.save` + `np.load`, i.e. the end-to-end row. The isolated rows are ' +
+      'diagnostics: they set everything the pipeline does with the big array (fsync, content hashing, the array ' +
+      'work) against the bare page-cache write and read of the baseline. ' +
+      'What each number includes. *Pipeline data part* (500 MiB wall − 128-element wall): making the array, ' +
       'writing it as .npy with fsync and rename while two threads hash its 8 MiB blocks (its `sha256t:` ' +
       'content id, docs/adr/0006; A), the engine renaming it into the blob store under that id, B mapping the ' +
-      'file and summing it, and the end of the engine’s background check of the blob (a re-read and the same ' +
-      'id on one thread, started when A succeeds, overlapping B), ' +
-      'which the execution waits for. *np.save + np.load* (timed inside the ' +
+      'file and summing it. The engine’s background check of the blob (a re-read and the same id on one thread, ' +
+      'started when A succeeds, overlapping B) may end after the execution (docs/adr/0005, amended): the ' +
+      'last row of the job timings says by how much; every run waits for it before the next one starts. ' +
+      '*np.save + np.load* (timed inside the ' +
       'script): a write into the page cache without fsync and a full read into fresh memory; it leaves out ' +
       `\`np.full\` and the sum (${spread(s(arrayWorkOf))} together in the script), which the pipeline data part ` +
       'includes: the last row subtracts them. *Script data part*: everything the script does with the big ' +
@@ -325,7 +333,11 @@ function report(rows, warmUps) {
         ['A `success` → B started', ...phase('gap')],
         ['B started → B ended (process: start, map the input, sum, exit)', ...phase('useRun')],
         ['B ended → B `success`', ...phase('useStore')],
-        ['B `success` → `done` (the rest of the background check of A’s output)', ...phase('teardown')],
+        ['B `success` → `done`', ...phase('teardown')],
+        [
+          '`done` → `checked` (the rest of the background check of A’s output; not in the walls above)',
+          ...phase('checkTail'),
+        ],
       ],
     ),
     '',

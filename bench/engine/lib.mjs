@@ -115,7 +115,8 @@ export async function withEngine(fn, { settings = {}, env = cleanEnv() } = {}) {
 
 /**
  * Runs one pipeline to the end and collects what tells where the time went: the wall time from the call to
- * `startExecution` to `done`, the job records, every job.status event (engine time, ms) and every console line.
+ * `startExecution` to `done`, then to `checked` (the background checks of its outputs ended too; the next run
+ * does not start before), the job records, every job.status event (engine time, ms) and every console line.
  */
 export async function runPipeline(engine, { project, projectDir, pipelineName, concurrency, overrides }) {
   const events = [];
@@ -136,10 +137,12 @@ export async function runPipeline(engine, { project, projectDir, pipelineName, c
       concurrency,
       ...(overrides ? { overrides } : {}),
     });
-    const details = await started.done;
+    const done = await started.done;
     const wallMs = performance.now() - t0;
     const endEpoch = Date.now();
-    if (details.status !== 'success') {
+    const details = await started.checked;
+    const checkedMs = performance.now() - t0;
+    if (done.status !== 'success' || details.status !== 'success') {
       const why = details.failure
         ? `${details.failure.node}: ${details.failure.error.message}`
         : details.status;
@@ -148,6 +151,7 @@ export async function runPipeline(engine, { project, projectDir, pipelineName, c
     const mine = events.filter((e) => e.executionId === started.id);
     return {
       wallMs,
+      checkedMs,
       startEpoch,
       endEpoch,
       details,
