@@ -148,6 +148,10 @@ describe('engine: outputs stored under the harness hash, checked in the backgrou
       .filter((e) => e.executionId === started.id && e.type === 'execution.status')
       .map((e) => (e as { status: string }).status);
     expect(statuses.slice(-2)).toEqual(['success', 'failed']);
+    // The engine's log says it too, from the store and from the execution.
+    const log = await readFile(join(f.dataDir, 'logs', 'engine.log'), 'utf8');
+    expect(log).toContain(`CORRUPT BLOB ${byNode.make!.outputs[0]!.hash}`);
+    expect(log).toMatch(/found corrupt after its execution ended/);
   });
 
   it('quarantines an output damaged before its check; downstream is stopped, marked or not run', async () => {
@@ -226,7 +230,10 @@ describe('engine: outputs stored under the harness hash, checked in the backgrou
     blobStorageTestHooks.beforeCheck = (path) => {
       checked.push(path);
     };
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    const started = await f.engine.startExecution({ project, pipelineName: 'pair' });
+    expect((await started.done).status).toBe('success');
+    // The check may end after the execution: `checked` waits for it.
+    const done = await started.checked;
     expect(done.status).toBe('success');
     const arr = done.jobs.find((j) => j.node === 'make')!.outputs[0]!;
     expect(arr.hash).toMatch(/^sha256t:[0-9a-f]{64}$/);

@@ -220,7 +220,14 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
       { level: env.DEEPFORGE_LOG_LEVEL ?? 'info' },
       pino.destination({ dest: join(settings.dataDir, 'logs', 'engine.log'), mkdir: true, sync: true }),
     );
-  const storage = new LocalBlobStorage(settings.values['blob.dir']);
+  const storage = new LocalBlobStorage(settings.values['blob.dir'], {
+    // Every corrupt blob, also those found by checks resumed after a restart that no execution waits for.
+    onCorrupt: (report) =>
+      logger.error(
+        { hash: report.hash, actual: report.actual, quarantinedTo: report.quarantinedTo },
+        `CORRUPT BLOB ${report.hash}: ${report.message}`,
+      ),
+  });
   await storage.init();
   const stores = await openSqliteStores(join(settings.dataDir, 'deepforge.db'));
   const engine = new EngineImpl(settings, env, logger, stores.executions, storage, options, stores);
