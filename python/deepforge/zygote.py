@@ -175,6 +175,7 @@ def _die_with_parent():
 
 def main():
     import selectors
+    import signal
 
     if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
         sys.stderr.write("deepforge: no warm worker here (it needs Linux and Python 3.9 or later)\n")
@@ -196,23 +197,34 @@ def main():
     children = {}  # pidfd -> pid
     _reply({"type": "ready", "pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3]})
     pending = b""
+    def reap(pidfd, pid, block):
+        """Report a child that exited (``block``: it did); False while it still runs."""
+        try:
+            done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, None
+        if done == 0:
+            return False
+        selector.unregister(pidfd)
+        os.close(pidfd)
+        children.pop(pidfd, None)
+        if status is None:
+            _reply({"type": "exit", "pid": pid, "code": None, "signal": None})
+        elif os.WIFSIGNALED(status):
+            _reply({"type": "exit", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
+        else:
+            _reply({"type": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status), "signal": None})
+        return True
+
+    def reap_all(signum=None, frame=None):
+        for pidfd, pid in list(children.items()):
+            reap(pidfd, pid, False)
+
     while True:
         for key, _ in selector.select():
             if key.data is not None:  # a child's pidfd: it exited
-                pidfd, pid = key.fd, key.data
-                selector.unregister(pidfd)
-                os.close(pidfd)
-                children.pop(pidfd, None)
-                try:
-                    _, status = os.waitpid(pid, 0)
-                except ChildProcessError:
-                    status = None
-                if status is None:
-                    _reply({"type": "exit", "pid": pid, "code": None, "signal": None})
-                elif os.WIFSIGNALED(status):
-                    _reply({"type": "exit", "pid": pid, "code": None, "signal": os.WTERMSIG(status)})
-                else:
-                    _reply({"type": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status), "signal": None})
+                if key.fd in children:
+                    reap(key.fd, key.data, True)
                 continue
             chunk = os.read(_CONTROL_IN, 65536)
             if not chunk:
@@ -240,7 +252,15 @@ def main():
                 selector.register(pidfd, selectors.EVENT_READ, pid)
                 _reply({"type": "started", "id": request["id"], "pid": pid})
                 if wanted:
-                    _preload(wanted)
+                    # An import may take long (torch ~1 s) or hang: children that exit meanwhile are reported
+                    # from SIGCHLD (between the import's bytecodes), not left waiting for the loop.
+                    signal.signal(signal.SIGCHLD, reap_all)
+                    try:
+                        reap_all()
+                        _preload(wanted)
+                    finally:
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    reap_all()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_PYTHON, makeTempDir, removeTree } from '../test-support/temp-dir.js';
 import type { ComputeLogLine } from './job.compute.js';
 import { LocalCompute } from './local.compute.js';
-import { isProcessAlive } from './process-tree.js';
+import { isProcessAlive, waitForExit } from './process-tree.js';
 import { findRuntimeDir } from './python-interpreter.js';
 
 describe.each([
@@ -270,12 +270,16 @@ describe('LocalCompute: the warm worker', () => {
     await removeTree(dir);
   });
 
-  async function start(jobId: string, code: string, python = TEST_PYTHON) {
+  function start(jobId: string, code: string, python = TEST_PYTHON) {
+    return startOn(compute, jobId, code, python);
+  }
+
+  async function startOn(on: LocalCompute, jobId: string, code: string, python = TEST_PYTHON) {
     const codeDir = join(dir, jobId, 'code');
     await mkdir(join(codeDir, 'operations'), { recursive: true });
     await writeFile(join(codeDir, 'operations', 'Op.py'), code);
     const jobDir = join(dir, jobId, 'job');
-    return compute.start(
+    return on.start(
       {
         jobId,
         runnerId: 'runner-1',
@@ -377,6 +381,51 @@ describe('LocalCompute: the warm worker', () => {
     const facts = JSON.parse(await readFile(file, 'utf8'));
     expect(facts.ppid).not.toBe(worker);
     expect(facts.ppid).not.toBe(process.pid);
+  });
+
+  it('gives up a worker stuck before forking: the job starts as a new interpreter, the next on a new worker', async () => {
+    // A library the worker preloads (sklearn is on its list) whose import hangs in the worker only.
+    const libs = join(dir, 'libs');
+    await mkdir(join(libs, 'sklearn'), { recursive: true });
+    await writeFile(
+      join(libs, 'sklearn', '__init__.py'),
+      'import os, time\nif "DEEPFORGE_JOB_ID" not in os.environ:\n    time.sleep(1000)\n',
+    );
+    const slow = new LocalCompute({
+      runtimeDir: findRuntimeDir(),
+      env: { ...process.env, PYTHONPATH: libs },
+      logger: pino({ enabled: false }),
+      killGraceMs: 500,
+      warmWorker: true,
+      warmForkTimeoutMs: 1500,
+    });
+    try {
+      const facts = async (job: string, code: string) => {
+        const file = join(dir, `${job}.json`);
+        const running = await startOn(slow, job, code.replace('FILE', JSON.stringify(file)));
+        expect((await running.result).exitCode).toBe(0);
+        return JSON.parse(await readFile(file, 'utf8')) as { ppid: number };
+      };
+      const report = [
+        'import json, os',
+        'class Op():',
+        '    def execute(self):',
+        '        with open(FILE, "w") as f: json.dump({"ppid": os.getppid()}, f)',
+      ].join('\n');
+      // Forked; then the worker hangs importing "sklearn".
+      const first = await facts('uses-sklearn', 'import sklearn\n' + report);
+      expect(first.ppid).not.toBe(process.pid);
+      // The worker does not answer: after 1.5 s the job starts as a new interpreter (our child).
+      const second = await facts('after-hang', report);
+      expect(second.ppid).toBe(process.pid);
+      // The stuck worker is gone (it had no job left); the next job gets a new one.
+      expect(await waitForExit([first.ppid], 5000)).toEqual([]);
+      const third = await facts('new-worker', report);
+      expect(third.ppid).not.toBe(process.pid);
+      expect(third.ppid).not.toBe(first.ppid);
+    } finally {
+      slow.close();
+    }
   });
 
   it('starts a new interpreter per job when the worker cannot start', async () => {

@@ -45,6 +45,8 @@ export interface LocalComputeOptions {
   killGraceMs?: number;
   /** Fork jobs from a warm worker (python/deepforge/zygote.py) instead of starting an interpreter for each. */
   warmWorker?: boolean;
+  /** See WarmWorkerOptions.forkTimeoutMs (tests make it short). */
+  warmForkTimeoutMs?: number;
 }
 
 /** A warm worker that failed to start this often is not tried again for that interpreter. */
@@ -58,6 +60,7 @@ export class LocalCompute implements Compute {
   private readonly killGraceMs: number;
   private readonly warm = new Map<string, WarmWorker>();
   private readonly warmFailures = new Map<string, number>();
+  private readonly retired = new Set<WarmWorker>();
 
   constructor(private readonly options: LocalComputeOptions) {
     this.killGraceMs = options.killGraceMs ?? 2000;
@@ -96,8 +99,9 @@ export class LocalCompute implements Compute {
 
   /** Stops the warm workers (jobs still running in them die with them). */
   close(): void {
-    for (const worker of this.warm.values()) worker.close();
+    for (const worker of [...this.warm.values(), ...this.retired]) worker.close();
     this.warm.clear();
+    this.retired.clear();
   }
 
   private async startProcess(
@@ -138,13 +142,22 @@ export class LocalCompute implements Compute {
     let worker = this.warm.get(python);
     if (worker && !worker.usable) {
       this.warm.delete(python);
+      // A retired worker may still run jobs: it closes itself after them, or with the adapter.
+      this.retired.add(worker);
       worker = undefined;
+      this.warmFailures.set(python, (this.warmFailures.get(python) ?? 0) + 1);
     }
     if (!worker) {
       if ((this.warmFailures.get(python) ?? 0) >= MAX_WARM_FAILURES) return undefined;
       const env = { ...jobEnv };
       delete env[JOB_ID_ENV];
-      worker = new WarmWorker({ python, env, cwd: this.options.runtimeDir, logger: this.options.logger });
+      worker = new WarmWorker({
+        python,
+        env,
+        cwd: this.options.runtimeDir,
+        logger: this.options.logger,
+        forkTimeoutMs: this.options.warmForkTimeoutMs,
+      });
       this.warm.set(python, worker);
       if (!(await worker.ready)) {
         this.warmFailures.set(python, (this.warmFailures.get(python) ?? 0) + 1);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { LineSplitter } from './line-splitter.js';
+import { signalGroup } from './process-tree.js';
 
 /** A job's process as the local compute adapter watches it, however it was started. */
 export interface JobProcess {
@@ -31,6 +32,8 @@ export function childJobProcess(child: ChildProcess, eventsFd: number): JobProce
 
 export interface WarmWorkerOptions {
   python: string;
+  /** How long a job may take to be forked and connected before the worker is given up (default 30 s). */
+  forkTimeoutMs?: number;
   /** The environment the worker starts with: the jobs' environment without the per-job variables. */
   env: Record<string, string>;
   cwd: string;
@@ -54,6 +57,11 @@ const TOKEN_BYTES = 16;
 const HEADER_BYTES = TOKEN_BYTES * 2 + 2; // hex token, stream letter, newline
 /** How long a job that exited may still take to connect the streams it opened before exiting. */
 const LATE_CONNECTION_MS = 500;
+/**
+ * A worker busy for longer than this before forking a job (an import that hangs, a matplotlib font cache built
+ * on a slow machine) is retired: the job starts as a new interpreter and the next one gets a new worker.
+ */
+const FORK_TIMEOUT_MS = 30_000;
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -89,6 +97,8 @@ export class WarmWorker {
   private readonly byPid = new Map<number, PendingFork>();
   private nextId = 0;
   private alive = true;
+  /** Takes no new jobs; closes once its running jobs have ended. */
+  private retired = false;
 
   constructor(private readonly options: WarmWorkerOptions) {
     this.server = createServer((socket) => this.accept(socket));
@@ -164,25 +174,41 @@ export class WarmWorker {
   }
 
   get usable(): boolean {
-    return this.alive;
+    return this.alive && !this.retired;
   }
 
   /** Forks a job; resolves once its process exists and its streams are connected (or it already ended). */
   fork(request: ForkRequest): Promise<JobProcess> {
-    if (!this.alive) return Promise.reject(new Error('the warm worker is not running'));
+    if (!this.usable) return Promise.reject(new Error('the warm worker is not taking jobs'));
     const id = String(++this.nextId);
     const token = randomBytes(TOKEN_BYTES).toString('hex');
+    const timeoutMs = this.options.forkTimeoutMs ?? FORK_TIMEOUT_MS;
     return new Promise<JobProcess>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (pending.settled) return;
+        // Never run twice: a child forked after all is killed as soon as it is reported (see 'started').
+        this.byId.delete(id);
+        if (pending.pid !== undefined) {
+          this.byPid.delete(pending.pid);
+          signalGroup(pending.pid, 'SIGKILL');
+        }
+        pending.reject(new Error(`the warm worker did not start the job within ${timeoutMs / 1000} s`));
+        this.options.logger.warn({ timeoutMs }, 'warm worker too slow to fork a job; retiring it');
+        this.retire();
+      }, timeoutMs);
+      timer.unref();
       const pending: PendingFork = {
         id,
         token,
         streams: {},
         settled: false,
         resolve: (p) => {
+          clearTimeout(timer);
           pending.settled = true;
           resolve(p);
         },
         reject: (e) => {
+          clearTimeout(timer);
           pending.settled = true;
           this.byToken.delete(token);
           reject(e);
@@ -202,10 +228,26 @@ export class WarmWorker {
     });
   }
 
+  /**
+   * Takes no new jobs: those waiting to be forked are refused (they start as new interpreters), and the worker
+   * closes once the jobs it runs have ended.
+   */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    for (const pending of [...this.byId.values()]) {
+      this.byId.delete(pending.id);
+      pending.reject(new Error('the warm worker was retired'));
+    }
+    if (this.byPid.size === 0) this.close();
+  }
+
   /** Stops the worker (its running children die with it). */
   close(): void {
     this.alive = false;
     this.child.stdin!.end();
+    // It keeps no state; it may be busy in an import and not reading its stdin.
+    this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
     timer.unref();
     this.child.once('exit', () => clearTimeout(timer));
@@ -221,7 +263,11 @@ export class WarmWorker {
     switch (reply.type) {
       case 'started': {
         const pending = this.byId.get(reply.id);
-        if (!pending) return;
+        if (!pending) {
+          // A job given up on (too slow, or the worker retired) was forked after all: it must not run.
+          signalGroup(reply.pid, 'SIGKILL');
+          return;
+        }
         this.byId.delete(reply.id);
         pending.pid = reply.pid;
         this.byPid.set(reply.pid, pending);
@@ -245,6 +291,7 @@ export class WarmWorker {
           // Exited before connecting everything: give connections already on their way a moment.
           setTimeout(() => this.resolveWith(pending), LATE_CONNECTION_MS).unref();
         }
+        if (this.retired && this.byPid.size === 0) this.close();
         return;
       }
       case 'preloaded':
