@@ -57,33 +57,66 @@ def _reply(message):
         view = view[written:]
 
 
+#: How many of the project's own modules (``utils``, ``serializers``) are followed from one operation.
+_MAX_PROJECT_FILES = 50
+
+
 def _imports_of(spec_path):
-    """The preloadable modules the job's operation imports (anywhere in its file), in order of mention."""
+    """The preloadable modules the job's operation imports, in order of mention (breadth first).
+
+    Anywhere in its file, and in the project modules it imports (``utils.models`` importing torch counts), as
+    far as they can be read; code that cannot be read simply adds nothing.
+    """
     try:
         with open(spec_path, "rb") as file:
             spec = json.loads(file.read().decode("utf-8"))
-        path = os.path.join(spec["codeDir"], spec["operation"]["file"])
-        with open(path, "rb") as file:
-            source = file.read()
-        import ast
-
-        tree = ast.parse(source)
+        code_dir = spec["codeDir"]
+        first = os.path.join(code_dir, spec["operation"]["file"])
     except Exception:
         return []
+    import ast
+
     wanted = []
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [node.module + "." + alias.name for alias in node.names]
-        for name in names:
-            for candidate in (name, name.partition(".")[0]):
-                if candidate in PRELOADABLE and candidate not in wanted:
-                    wanted.append(candidate)
+    queue = [first]
+    seen = set()
+    while queue and len(seen) < _MAX_PROJECT_FILES:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            with open(path, "rb") as file:
+                tree = ast.parse(file.read())
+        except Exception:
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [node.module + "." + alias.name for alias in node.names]
+            for name in names:
+                if name.partition(".")[0] in ("utils", "serializers"):
+                    queue.extend(_project_files(code_dir, name))
+                    continue
+                for candidate in (name, name.partition(".")[0]):
+                    if candidate in PRELOADABLE and candidate not in wanted:
+                        wanted.append(candidate)
     if any(name.startswith("matplotlib") for name in wanted) and "matplotlib" not in wanted:
         wanted.insert(0, "matplotlib")
     return wanted
+
+
+def _project_files(code_dir, dotted):
+    """The files of the project that ``import <dotted>`` may run: the module, or the package's __init__."""
+    base = os.path.join(code_dir, *dotted.split("."))
+    found = []
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            found.append(candidate)
+    if not found and "." in dotted:  # `from utils.models import FashionCNN`: FashionCNN is not a module
+        found = _project_files(code_dir, dotted.rpartition(".")[0])
+    return found
 
 
 def _preload(names):

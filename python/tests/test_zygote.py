@@ -41,3 +41,15 @@ def test_preloads_nothing_for_plain_code_or_code_it_cannot_read(tmp_path):
 
 def test_never_preloads_tqdm_which_the_harness_patches_as_the_job_imports_it(tmp_path):
     assert zygote._imports_of(_spec(tmp_path, "from tqdm import tqdm\nimport numpy\n")) == ["numpy"]
+
+
+def test_follows_the_project_modules_an_operation_imports(tmp_path):
+    spec = _spec(tmp_path, "from utils.models import Net\nimport utils.data as data\nclass Op():\n    pass\n")
+    utils = tmp_path / "code" / "utils"
+    utils.mkdir()
+    (utils / "models.py").write_text("import torch\nfrom utils import layers\nclass Net(torch.nn.Module):\n    pass\n")
+    (utils / "layers.py").write_text("import scipy.signal\nfrom utils import models  # a cycle\n")
+    (utils / "data").mkdir()
+    (utils / "data" / "__init__.py").write_text("import pandas as pd\n")
+    # Breadth first: the operation's own modules, then what they import.
+    assert zygote._imports_of(spec) == ["torch", "pandas", "scipy"]
