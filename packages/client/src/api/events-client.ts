@@ -1,6 +1,7 @@
 import type { EventsError, EventsServerMessage, ExecutionEvent } from '@deepforge/protocol';
 import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol';
 import { backoffDelay } from '../lib/backoff.js';
+import { serverClock } from '../lib/server-clock.js';
 
 /** Where the events socket stands; `incompatible` (versions differ) needs a page reload, nothing retries it. */
 export type EventsStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'incompatible';
@@ -189,6 +190,7 @@ export class EventsClient {
         return;
       default: {
         const event = message as ExecutionEvent;
+        serverClock.note(event.t);
         this.listeners.get(event.executionId)?.forEach((l) => l(event));
         this.listeners.get('*')?.forEach((l) => l(event));
       }

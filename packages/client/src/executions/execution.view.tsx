@@ -48,7 +48,14 @@ import { useExecutionEvents, useOnEventsReconnect } from '../api/events.context.
 import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
 import { ExecutionLive } from '../lib/execution-live.js';
-import { formatBytes, formatDuration, isExecutionFinished, jobStatusStyle } from '../lib/job-status.js';
+import {
+  formatBytes,
+  formatDuration,
+  isExecutionFinished,
+  jobStatusStyle,
+  liveDuration,
+} from '../lib/job-status.js';
+import { useServerNow } from '../lib/use-server-now.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { StatusBadge } from './execution-status-badge.js';
@@ -120,6 +127,11 @@ function Execution() {
 
   const execution = details.data;
   const jobs = execution?.jobs ?? [];
+  // Durations of what is still running move every second.
+  const serverNow = useServerNow(
+    execution !== undefined &&
+      (execution.endedAt === null || jobs.some((j) => j.endedAt === null && j.startedAt !== null)),
+  );
   const requested = params.get('node');
   const defaultNode =
     jobs.find((j) => j.status === 'running')?.node ??
@@ -271,7 +283,8 @@ function Execution() {
               >
                 {execution.pipeline}
               </Anchor>{' '}
-              · {new Date(execution.createdAt).toLocaleString()} · {formatDuration(execution.durationMs)}
+              · {new Date(execution.createdAt).toLocaleString()} ·{' '}
+              {formatDuration(liveDuration(execution, serverNow))}
               {execution.options.cache ? ' · cache on' : ''}
             </Text>
           </Group>
@@ -383,7 +396,7 @@ function Execution() {
               <StatusBadge status={job.status} />
               <Text size="xs" c="dimmed" ml="auto" style={{ whiteSpace: 'nowrap' }}>
                 {job.attempt > 1 ? `attempt ${job.attempt} · ` : ''}
-                {formatDuration(job.durationMs)}
+                {formatDuration(liveDuration(job, serverNow))}
                 {job.exitCode !== null ? ` · exit ${job.exitCode}` : ''}
               </Text>
             </Group>

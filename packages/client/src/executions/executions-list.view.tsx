@@ -32,7 +32,8 @@ import { errorMessage } from '../api/http.js';
 import { useExecutionEvents } from '../api/events.context.js';
 import { pipelineNames } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
-import { formatDuration, formatRelativeTime } from '../lib/job-status.js';
+import { formatDuration, formatRelativeTime, liveDuration } from '../lib/job-status.js';
+import { useServerNow } from '../lib/use-server-now.js';
 import { pageCount, readListState } from '../lib/query-params.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import { ViewToolbar } from '../shell/project-layout.js';
@@ -122,6 +123,9 @@ export function ExecutionsListView() {
       return next;
     });
   const items = list.data?.items ?? [];
+  const serverNow = useServerNow(
+    (list.data?.items ?? []).some((x) => x.startedAt !== null && x.endedAt === null),
+  );
   const allOnPage = items.length > 0 && items.every((e) => selected.has(e.id));
   const now = Date.now();
 
@@ -282,7 +286,7 @@ export function ExecutionsListView() {
                   </Table.Td>
                   <Table.Td>
                     <Text size="xs" c="dimmed">
-                      {formatDuration(e.durationMs)}
+                      {formatDuration(liveDuration(e, serverNow))}
                     </Text>
                   </Table.Td>
                 </Table.Tr>

@@ -1,6 +1,12 @@
 import { JOB_STATUSES } from '@deepforge/protocol';
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatRelativeTime, jobStatusStyle } from './job-status.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatRelativeTime,
+  jobStatusStyle,
+  liveDuration,
+} from './job-status.js';
 
 describe('jobStatusStyle', () => {
   it('uses the colours the DeepForge docs list for the execution trace', () => {
@@ -41,5 +47,15 @@ describe('formatting', () => {
     expect(formatRelativeTime(1000, 5000)).toBe('just now');
     expect(formatRelativeTime(0, 5 * 60_000)).toBe('5 min ago');
     expect(formatRelativeTime(0, 3 * 3600_000)).toBe('3 h ago');
+  });
+});
+
+describe('liveDuration', () => {
+  it('moves while running, and is the recorded duration once ended or before the start', () => {
+    expect(liveDuration({ startedAt: 1_000, endedAt: null, durationMs: 500 }, 4_000)).toBe(3_000);
+    expect(liveDuration({ startedAt: 1_000, endedAt: 2_000, durationMs: 1_000 }, 9_000)).toBe(1_000);
+    expect(liveDuration({ startedAt: null, endedAt: null, durationMs: null }, 9_000)).toBeNull();
+    // Never below what the server said (a tab clock estimate a little behind).
+    expect(liveDuration({ startedAt: 1_000, endedAt: null, durationMs: 2_500 }, 3_000)).toBe(2_500);
   });
 });

@@ -55,6 +55,18 @@ export function isExecutionFinished(status: ExecutionStatus): boolean {
   return status === 'success' || status === 'failed' || status === 'canceled';
 }
 
+/**
+ * How long an execution or job has run: its recorded duration once it ended (or while it has not started), else
+ * `serverNow − startedAt`, so that a running one's duration moves (the recorded one is as of the last fetch).
+ */
+export function liveDuration(
+  item: { startedAt: number | null; endedAt: number | null; durationMs: number | null },
+  serverNow: number,
+): number | null {
+  if (item.endedAt !== null || item.startedAt === null) return item.durationMs;
+  return Math.max(item.durationMs ?? 0, serverNow - item.startedAt);
+}
+
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -7,7 +7,8 @@ import { Link, useNavigate } from 'react-router';
 import { listExecutions, qk } from '../api/endpoints.js';
 import { useExecutionEvents } from '../api/events.context.js';
 import { JobCounts, StatusBadge } from '../executions/execution-status-badge.js';
-import { formatDuration, formatRelativeTime } from '../lib/job-status.js';
+import { formatDuration, formatRelativeTime, liveDuration } from '../lib/job-status.js';
+import { useServerNow } from '../lib/use-server-now.js';
 
 /** Invalidates a query at most once per `ms` while events stream in. */
 export function useThrottledInvalidate(queryKey: readonly unknown[], ms = 750): () => void {
@@ -47,6 +48,9 @@ export function ExecutionTray({
     else if (e.type === 'job.status' && list.data?.items.some((x) => x.id === e.executionId)) refresh();
   });
   const now = Date.now();
+  const serverNow = useServerNow(
+    (list.data?.items ?? []).some((x) => x.startedAt !== null && x.endedAt === null),
+  );
   return (
     <Box
       data-testid="execution-tray"
@@ -109,7 +113,7 @@ export function ExecutionTray({
                   </Table.Td>
                   <Table.Td w={90}>
                     <Text size="xs" c="dimmed">
-                      {formatDuration(e.durationMs)}
+                      {formatDuration(liveDuration(e, serverNow))}
                     </Text>
                   </Table.Td>
                   <Table.Td w={100}>
