@@ -2,7 +2,7 @@ import '@xyflow/react/dist/style.css';
 import type { JobStatus, OperationInterface, Pipeline, PortSpec } from '@deepforge/core';
 import { BUILT_IN_INTERFACES } from '@deepforge/core';
 import { useComputedColorScheme } from '@mantine/core';
-import type { Edge } from '@xyflow/react';
+import type { Edge, NodeChange } from '@xyflow/react';
 import {
   Background,
   Controls,
@@ -11,7 +11,7 @@ import {
   useNodesInitialized,
   useReactFlow,
 } from '@xyflow/react';
-import { useEffect, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { anyOverlap, layoutGraph } from '../lib/auto-layout.js';
 import { inputHandleId, outputHandleId } from '../lib/connection-rules.js';
 import type { OpNode } from '../pipelines/graph-model.js';
@@ -64,6 +64,24 @@ function Trace({ pipeline, statuses, progress, interfaces, selected, onSelect }:
         : null,
     [pipeline, needsLayout],
   );
+  // The sizes React Flow measured, given back with every new set of nodes: a controlled flow that does not keep
+  // them gets nodes without sizes each time a status changes, and React Flow hides a node until it has measured
+  // it again, which it may never do when nothing about the node's box changed (an empty trace).
+  const [measured, setMeasured] = useState<ReadonlyMap<string, { width: number; height: number }>>(
+    () => new Map(),
+  );
+  const onNodesChange = useCallback((changes: NodeChange<OpNode>[]) => {
+    const sized = changes.filter(
+      (c): c is Extract<NodeChange<OpNode>, { type: 'dimensions' }> =>
+        c.type === 'dimensions' && c.dimensions !== undefined,
+    );
+    if (sized.length === 0) return;
+    setMeasured((prev) => {
+      const next = new Map(prev);
+      for (const c of sized) next.set(c.id, { width: c.dimensions!.width, height: c.dimensions!.height });
+      return next;
+    });
+  }, []);
   const nodes: OpNode[] = useMemo(
     () =>
       pipeline.nodes.map((n, i) => {
@@ -74,6 +92,7 @@ function Trace({ pipeline, statuses, progress, interfaces, selected, onSelect }:
           id: n.id,
           type: 'operation',
           position: positions?.get(n.id) ?? n.position ?? defaultPosition(i),
+          ...(measured.has(n.id) ? { measured: measured.get(n.id) } : {}),
           selected: n.id === selected,
           draggable: false,
           connectable: false,
@@ -97,7 +116,7 @@ function Trace({ pipeline, statuses, progress, interfaces, selected, onSelect }:
           },
         };
       }),
-    [pipeline, statuses, progress, interfaces, selected, positions],
+    [pipeline, statuses, progress, interfaces, selected, positions, measured],
   );
   const edges: Edge[] = useMemo(
     () =>
@@ -144,6 +163,7 @@ function Trace({ pipeline, statuses, progress, interfaces, selected, onSelect }:
         if (event) userMoved.current = true;
       }}
       nodes={nodes}
+      onNodesChange={onNodesChange}
       edges={edges}
       nodeTypes={NODE_TYPES}
       onNodeClick={(_, n) => onSelect(n.id)}
