@@ -180,11 +180,27 @@ export type JobProgressEvent = z.infer<typeof JobProgressEventSchema>;
 
 const commandBase = { v: z.literal(EXECUTION_EVENTS_VERSION) };
 
-/** Start receiving events of one execution, or of all of them with `'*'`. */
+export const EXECUTION_EVENT_TYPES = [
+  'execution.status',
+  'job.status',
+  'job.log',
+  'job.plot',
+  'job.metric',
+  'job.progress',
+] as const;
+/** The events that say where executions and jobs stand (what lists of executions need). */
+export const LIFECYCLE_EVENT_TYPES = ['execution.status', 'job.status'] as const;
+
+/**
+ * Start receiving events of one execution, or of all of them with `'*'`; with `types`, only events of those
+ * types (a list of every execution wants `LIFECYCLE_EVENT_TYPES`, not every log line of every job). Subscribing
+ * again to the same execution replaces the types.
+ */
 export const SubscribeCommandSchema = z.strictObject({
   ...commandBase,
   type: z.literal('subscribe'),
   executionId: z.string(),
+  types: z.array(z.enum(EXECUTION_EVENT_TYPES)).min(1).optional(),
 });
 
 export const UnsubscribeCommandSchema = z.strictObject({

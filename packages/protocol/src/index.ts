@@ -52,6 +52,8 @@ export {
   JobMetricEventSchema,
   JobProgressEventSchema,
   ExecutionEventSchema,
+  EXECUTION_EVENT_TYPES,
+  LIFECYCLE_EVENT_TYPES,
   SubscribeCommandSchema,
   UnsubscribeCommandSchema,
   CancelExecutionCommandSchema,

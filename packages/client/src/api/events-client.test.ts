@@ -85,7 +85,12 @@ describe('EventsClient', () => {
     expect(server.received.slice(1)).toEqual(
       expect.arrayContaining([
         { v: EXECUTION_EVENTS_VERSION, type: 'subscribe', executionId: 'a' },
-        { v: EXECUTION_EVENTS_VERSION, type: 'subscribe', executionId: '*' },
+        {
+          v: EXECUTION_EVENTS_VERSION,
+          type: 'subscribe',
+          executionId: '*',
+          types: ['execution.status', 'job.status'],
+        },
       ]),
     );
     broadcast(server, status('a'));

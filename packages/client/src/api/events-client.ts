@@ -1,5 +1,5 @@
 import type { EventsError, EventsServerMessage, ExecutionEvent } from '@deepforge/protocol';
-import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol';
+import { EXECUTION_EVENTS_VERSION, LIFECYCLE_EVENT_TYPES } from '@deepforge/protocol';
 import { backoffDelay } from '../lib/backoff.js';
 import { serverClock } from '../lib/server-clock.js';
 
@@ -67,13 +67,16 @@ export class EventsClient {
     return () => this.reconnectListeners.delete(listener);
   }
 
-  /** Events of one execution (`'*'`: of all). Returns the unsubscribe function. */
+  /**
+   * Events of one execution, or with `'*'` the lifecycle events (execution and job statuses) of all of them:
+   * not every log line of every job. Returns the unsubscribe function.
+   */
   subscribe(executionId: string, listener: EventListener): () => void {
     let set = this.listeners.get(executionId);
     if (!set) {
       set = new Set();
       this.listeners.set(executionId, set);
-      if (this.ready) this.send({ v: EXECUTION_EVENTS_VERSION, type: 'subscribe', executionId });
+      if (this.ready) this.send(subscribeCommand(executionId));
     }
     set.add(listener);
     this.ensureConnected();
@@ -175,8 +178,7 @@ export class EventsClient {
         this.ready = true;
         this.everOpened = true;
         this.attempt = 0;
-        for (const executionId of this.listeners.keys())
-          this.send({ v: EXECUTION_EVENTS_VERSION, type: 'subscribe', executionId });
+        for (const executionId of this.listeners.keys()) this.send(subscribeCommand(executionId));
         this.setStatus('open');
         if (reconnected) for (const l of this.reconnectListeners) l();
         return;
@@ -192,7 +194,7 @@ export class EventsClient {
         const event = message as ExecutionEvent;
         serverClock.note(event.t);
         this.listeners.get(event.executionId)?.forEach((l) => l(event));
-        this.listeners.get('*')?.forEach((l) => l(event));
+        if (LIFECYCLE.has(event.type)) this.listeners.get('*')?.forEach((l) => l(event));
       }
     }
   }
@@ -213,4 +215,18 @@ export function socketUrl(
   location: Pick<Location, 'protocol' | 'host'> = window.location,
 ): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+}
+
+const LIFECYCLE: ReadonlySet<string> = new Set(LIFECYCLE_EVENT_TYPES);
+
+/** `'*'` asks only for lifecycle events; one execution, for everything. */
+function subscribeCommand(executionId: string) {
+  return executionId === '*'
+    ? ({
+        v: EXECUTION_EVENTS_VERSION,
+        type: 'subscribe',
+        executionId,
+        types: [...LIFECYCLE_EVENT_TYPES],
+      } as const)
+    : ({ v: EXECUTION_EVENTS_VERSION, type: 'subscribe', executionId } as const);
 }

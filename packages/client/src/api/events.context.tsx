@@ -61,7 +61,7 @@ export function useEventsStatus(): EventsStatus {
 }
 
 /**
- * Calls `handler` for every live event of an execution (`'*'`: of all) while mounted. The handler may change
+ * Calls `handler` for every live event of an execution (`'*'`: the status events of all) while mounted. The handler may change
  * between renders without resubscribing.
  */
 export function useExecutionEvents(executionId: string | null, handler: (e: ExecutionEvent) => void): void {

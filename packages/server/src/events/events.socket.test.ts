@@ -134,6 +134,26 @@ describe('/api/events live', () => {
     late.send({ v, type: 'unsubscribe', executionId: id });
   });
 
+  it('sends only the types a subscription asks for (a list of all executions wants no log lines)', async () => {
+    const project = await f.createProject({ name: 'quiet', example: 'hello' });
+    const s = await connect();
+    s.send({ v, type: 'subscribe', executionId: '*', types: ['execution.status', 'job.status'] });
+    await s.next((m) => m.type === 'subscribed' && m.executionId === '*');
+    const id = await run(project, 'hello');
+    await s.next((m) => m.type === 'execution.status' && m.executionId === id && m.status === 'success');
+    const types = new Set(
+      s.messages
+        .filter((m) => (m as { executionId?: string }).executionId === id)
+        .map((m) => (m as { type: string }).type),
+    );
+    expect(types).toEqual(new Set(['execution.status', 'job.status']));
+    // A type that does not exist is refused, naming the field.
+    s.send({ v, type: 'subscribe', executionId: '*', types: ['job.gossip'] });
+    const refused = await s.next<{ code: string; message: string }>((m) => m.type === 'error');
+    expect(refused.code).toBe('bad-message');
+    expect(refused.message).toMatch(/types/);
+  });
+
   it('pushes plots from the plots example', async () => {
     const project = await f.createProject({ name: 'figures', example: 'plots' });
     const s = await connect();

@@ -50,13 +50,19 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
 
   send({ type: 'hello', v: EXECUTION_EVENTS_VERSION, agent });
 
-  const subscribe = async (executionId: string): Promise<void> => {
+  /** The event types each subscription wants (absent: all). */
+  const wanted = new Map<string, ReadonlySet<string>>();
+  const subscribe = async (executionId: string, types?: readonly string[]): Promise<void> => {
+    if (types) wanted.set(executionId, new Set(types));
+    else wanted.delete(executionId);
     if (subscriptions.has(executionId)) {
       send({ type: 'subscribed', executionId });
       return;
     }
     let held: ExecutionEvent[] | null = [];
     const unsubscribe = engine.subscribe(executionId, (event) => {
+      const only = wanted.get(executionId);
+      if (only && !only.has(event.type)) return;
       if (held) held.push(event);
       else send(event);
     });
@@ -158,11 +164,12 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
         fail('bad-message', 'hello was already received');
         return;
       case 'subscribe':
-        void subscribe(message.executionId);
+        void subscribe(message.executionId, message.types);
         return;
       case 'unsubscribe':
         subscriptions.get(message.executionId)?.();
         subscriptions.delete(message.executionId);
+        wanted.delete(message.executionId);
         return;
       case 'cancel':
         engine.cancelExecution(message.executionId).catch((err: unknown) => {
