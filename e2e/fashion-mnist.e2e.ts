@@ -1,12 +1,9 @@
 import type { ArtifactDto, ExecutionDetailsDto } from '@deepforge/protocol';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestPage } from './support/browser.js';
-import { launchBrowser, openPage, snap } from './support/browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { snap } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
-import { Rest } from './support/rest.js';
-import type { RunningServer } from './support/server.js';
-import { removeDir, startServer } from './support/server.js';
+import { browserSession } from './support/session.js';
 import {
   background,
   editorNode,
@@ -54,24 +51,10 @@ function escape(text: string): string {
 }
 
 describe('the Fashion-MNIST example, run in the browser', () => {
-  let server: RunningServer;
-  let rest: Rest;
-  let browser: Browser;
-  let tab: TestPage;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-    rest = new Rest(server.url);
-    tab = await openPage(browser, server.url);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const session = browserSession();
 
   it('downloads and normalises a subset, trains one epoch with live metrics, and tests above 75 %', async () => {
+    const { server, rest, tab } = session;
     keepEvidence(TEST, { tab }, () => server);
     const { page, problems } = tab;
 

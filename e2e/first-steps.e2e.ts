@@ -1,13 +1,10 @@
 import { join } from 'node:path';
 import type { ArtifactDto } from '@deepforge/protocol';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestPage } from './support/browser.js';
-import { launchBrowser, openPage, snap } from './support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { snap } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
-import { Rest } from './support/rest.js';
-import type { RunningServer } from './support/server.js';
-import { removeDir, ROOT, startServer } from './support/server.js';
+import { ROOT } from './support/server.js';
+import { browserSession } from './support/session.js';
 import {
   background,
   editorNode,
@@ -21,24 +18,10 @@ const TEST = 'first-steps';
 const HELLO_NODES = ['greeting', 'left', 'right', 'multiply', 'print', 'result'];
 
 describe('First Steps on the hello example', () => {
-  let server: RunningServer;
-  let rest: Rest;
-  let browser: Browser;
-  let tab: TestPage;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-    rest = new Rest(server.url);
-    tab = await openPage(browser, server.url);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const session = browserSession();
 
   it('creates a project from the example, sets the Input, runs hello and reads what Print printed', async () => {
+    const { server, rest, tab } = session;
     keepEvidence(TEST, { tab }, () => server);
     const { page, problems } = tab;
 

@@ -1,12 +1,8 @@
 import type { OperationResponse } from '@deepforge/protocol';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestPage } from './support/browser.js';
-import { launchBrowser, openPage, snap } from './support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { snap } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
-import { Rest } from './support/rest.js';
-import type { RunningServer } from './support/server.js';
-import { removeDir, startServer } from './support/server.js';
+import { browserSession } from './support/session.js';
 import {
   addOperation,
   background,
@@ -42,24 +38,10 @@ class Plotter:
 const LAST_LINE = 'return total';
 
 describe('a new operation, written in the browser', () => {
-  let server: RunningServer;
-  let rest: Rest;
-  let browser: Browser;
-  let tab: TestPage;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-    rest = new Rest(server.url);
-    tab = await openPage(browser, server.url);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const session = browserSession();
 
   it('is created from the pipeline, coded, connected, run, and its plot shown in the execution', async () => {
+    const { server, rest, tab } = session;
     keepEvidence(TEST, { tab }, () => server);
     const { page, problems } = tab;
     const project = await rest.createProject('Plots from scratch', 'hello');

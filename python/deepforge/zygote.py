@@ -72,8 +72,24 @@ def _imports_of(spec_path):
             spec = json.loads(file.read().decode("utf-8"))
         code_dir = spec["codeDir"]
         first = os.path.join(code_dir, spec["operation"]["file"])
+        stat = os.stat(first)
     except Exception:
         return []
+    # Every job of an operation in an execution reads the same code snapshot: parse it once. (The answer only
+    # decides what to preload, so a stale one costs time, never correctness.)
+    key = (first, stat.st_mtime_ns, stat.st_size)
+    found = _IMPORTS_SEEN.get(key)
+    if found is None:
+        if len(_IMPORTS_SEEN) >= 256:
+            _IMPORTS_SEEN.clear()
+        found = _IMPORTS_SEEN[key] = _scan_imports(code_dir, first)
+    return list(found)
+
+
+_IMPORTS_SEEN = {}
+
+
+def _scan_imports(code_dir, first):
     import ast
 
     wanted = []

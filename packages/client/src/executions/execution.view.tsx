@@ -53,6 +53,7 @@ import {
   formatDuration,
   isExecutionFinished,
   jobStatusStyle,
+  isUnderway,
   liveDuration,
 } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
@@ -128,10 +129,7 @@ function Execution() {
   const execution = details.data;
   const jobs = execution?.jobs ?? [];
   // Durations of what is still running move every second.
-  const serverNow = useServerNow(
-    execution !== undefined &&
-      (execution.endedAt === null || jobs.some((j) => j.endedAt === null && j.startedAt !== null)),
-  );
+  const serverNow = useServerNow(execution !== undefined && isUnderway(execution));
   const requested = params.get('node');
   const defaultNode =
     jobs.find((j) => j.status === 'running')?.node ??

@@ -32,7 +32,7 @@ import { errorMessage } from '../api/http.js';
 import { useExecutionEvents } from '../api/events.context.js';
 import { pipelineNames } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
-import { formatDuration, formatRelativeTime, liveDuration } from '../lib/job-status.js';
+import { formatDuration, formatRelativeTime, isUnderway, liveDuration } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
 import { pageCount, readListState } from '../lib/query-params.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
@@ -123,9 +123,7 @@ export function ExecutionsListView() {
       return next;
     });
   const items = list.data?.items ?? [];
-  const serverNow = useServerNow(
-    (list.data?.items ?? []).some((x) => x.startedAt !== null && x.endedAt === null),
-  );
+  const serverNow = useServerNow(items.some(isUnderway));
   const allOnPage = items.length > 0 && items.every((e) => selected.has(e.id));
   const now = Date.now();
 

@@ -63,8 +63,13 @@ export function liveDuration(
   item: { startedAt: number | null; endedAt: number | null; durationMs: number | null },
   serverNow: number,
 ): number | null {
-  if (item.endedAt !== null || item.startedAt === null) return item.durationMs;
+  if (!isUnderway(item) || item.startedAt === null) return item.durationMs;
   return Math.max(item.durationMs ?? 0, serverNow - item.startedAt);
+}
+
+/** Started and not ended: its duration moves (see liveDuration). */
+export function isUnderway(item: { startedAt: number | null; endedAt: number | null }): boolean {
+  return item.startedAt !== null && item.endedAt === null;
 }
 
 export function formatDuration(ms: number | null | undefined): string {

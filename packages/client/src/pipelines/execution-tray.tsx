@@ -7,7 +7,7 @@ import { Link, useNavigate } from 'react-router';
 import { listExecutions, qk } from '../api/endpoints.js';
 import { useExecutionEvents } from '../api/events.context.js';
 import { JobCounts, StatusBadge } from '../executions/execution-status-badge.js';
-import { formatDuration, formatRelativeTime, liveDuration } from '../lib/job-status.js';
+import { formatDuration, formatRelativeTime, isUnderway, liveDuration } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
 
 /** Invalidates a query at most once per `ms` while events stream in. */
@@ -48,9 +48,7 @@ export function ExecutionTray({
     else if (e.type === 'job.status' && list.data?.items.some((x) => x.id === e.executionId)) refresh();
   });
   const now = Date.now();
-  const serverNow = useServerNow(
-    (list.data?.items ?? []).some((x) => x.startedAt !== null && x.endedAt === null),
-  );
+  const serverNow = useServerNow((list.data?.items ?? []).some(isUnderway));
   return (
     <Box
       data-testid="execution-tray"

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_PYTHON, makeTempDir, removeTree } from '../test-support/temp-dir.js';
-import type { ComputeLogLine } from './job.compute.js';
+import type { ComputeJobRequest, ComputeLogLine } from './job.compute.js';
 import { LocalCompute } from './local.compute.js';
 import { isProcessAlive, waitForExit } from './process-tree.js';
 import { findRuntimeDir } from './python-interpreter.js';
@@ -33,34 +33,18 @@ describe.each([
     code: string,
     opts: { outputs?: string[]; timeoutMs?: number; logMaxBytes?: number; jobId?: string } = {},
   ) {
-    const codeDir = join(dir, 'code');
-    await mkdir(join(codeDir, 'operations'), { recursive: true });
-    await writeFile(join(codeDir, 'operations', 'Op.py'), code);
     const jobDir = join(dir, opts.jobId ?? 'job');
     const logs: ComputeLogLine[] = [];
     const events: string[] = [];
     const running = await compute.start(
-      {
-        jobId: opts.jobId ?? 'job-1',
-        runnerId: 'runner-1',
-        spec: {
-          v: 1,
-          codeDir,
-          operation: { file: 'operations/Op.py', className: 'Op' },
-          attributes: {},
-          references: {},
-          inputs: {},
-          outputs: opts.outputs ?? [],
-          outputDir: join(dir, 'out'),
-          workDir: join(jobDir, 'work'),
-          debug: false,
-        },
+      await opJob({
+        ...opts,
+        codeDir: join(dir, 'code'),
         jobDir,
-        logFile: join(jobDir, 'console.log'),
-        logMaxBytes: opts.logMaxBytes ?? 1024 * 1024,
-        timeoutMs: opts.timeoutMs ?? 0,
-        python: TEST_PYTHON,
-      },
+        outputDir: join(dir, 'out'),
+        jobId: opts.jobId ?? 'job-1',
+        code,
+      }),
       { onEvent: (e) => events.push(e.type), onLog: (l) => logs.push(l) },
     );
     return {
@@ -275,34 +259,16 @@ describe('LocalCompute: the warm worker', () => {
   }
 
   async function startOn(on: LocalCompute, jobId: string, code: string, python = TEST_PYTHON) {
-    const codeDir = join(dir, jobId, 'code');
-    await mkdir(join(codeDir, 'operations'), { recursive: true });
-    await writeFile(join(codeDir, 'operations', 'Op.py'), code);
     const jobDir = join(dir, jobId, 'job');
-    return on.start(
-      {
-        jobId,
-        runnerId: 'runner-1',
-        spec: {
-          v: 1,
-          codeDir,
-          operation: { file: 'operations/Op.py', className: 'Op' },
-          attributes: {},
-          references: {},
-          inputs: {},
-          outputs: [],
-          outputDir: join(jobDir, 'out'),
-          workDir: join(jobDir, 'work'),
-          debug: false,
-        },
-        jobDir,
-        logFile: join(jobDir, 'console.log'),
-        logMaxBytes: 1024 * 1024,
-        timeoutMs: 0,
-        python,
-      },
-      { onEvent: () => undefined, onLog: () => undefined },
-    );
+    const request = await opJob({
+      codeDir: join(dir, jobId, 'code'),
+      jobDir,
+      outputDir: join(jobDir, 'out'),
+      jobId,
+      code,
+      python,
+    });
+    return on.start(request, { onEvent: () => undefined, onLog: () => undefined });
   }
 
   const reportJob = (file: string): string =>
@@ -445,6 +411,43 @@ describe('LocalCompute: the warm worker', () => {
     }
   });
 });
+
+/** Writes `code` as operations/Op.py (class Op) under `codeDir`; the request that runs it as job `jobId`. */
+async function opJob(p: {
+  codeDir: string;
+  jobDir: string;
+  outputDir: string;
+  jobId: string;
+  code: string;
+  outputs?: string[];
+  timeoutMs?: number;
+  logMaxBytes?: number;
+  python?: string;
+}): Promise<ComputeJobRequest> {
+  await mkdir(join(p.codeDir, 'operations'), { recursive: true });
+  await writeFile(join(p.codeDir, 'operations', 'Op.py'), p.code);
+  return {
+    jobId: p.jobId,
+    runnerId: 'runner-1',
+    spec: {
+      v: 1,
+      codeDir: p.codeDir,
+      operation: { file: 'operations/Op.py', className: 'Op' },
+      attributes: {},
+      references: {},
+      inputs: {},
+      outputs: p.outputs ?? [],
+      outputDir: p.outputDir,
+      workDir: join(p.jobDir, 'work'),
+      debug: false,
+    },
+    jobDir: p.jobDir,
+    logFile: join(p.jobDir, 'console.log'),
+    logMaxBytes: p.logMaxBytes ?? 1024 * 1024,
+    timeoutMs: p.timeoutMs ?? 0,
+    python: p.python ?? TEST_PYTHON,
+  };
+}
 
 async function waitForFile(file: string): Promise<number[]> {
   for (let i = 0; i < 200; i++) {
