@@ -1,8 +1,24 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig } from 'vite';
 
 // The server (packages/server) listens on 8888 by default; `vite` proxies the API to it, websockets included.
 const target = process.env.DEEPFORGE_SERVER ?? 'http://127.0.0.1:8888';
+
+/**
+ * The server takes changes and WebSockets only from its own origin (docs/security.md). A page of this dev server
+ * is its own origin under another port: its requests are passed on as the server's own, and nothing else is, so
+ * the proxy is no way around the check for pages of other sites.
+ */
+function asServerOrigin(proxyReq: ClientRequest, req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin === undefined || req.headers.host === undefined) return;
+  try {
+    if (new URL(origin).host === req.headers.host) proxyReq.setHeader('origin', new URL(target).origin);
+  } catch {
+    // An origin that does not parse goes on as it is, and the server refuses it.
+  }
+}
 
 export default defineConfig({
   plugins: [react()],
@@ -15,7 +31,15 @@ export default defineConfig({
   server: {
     port: 5173,
     proxy: {
-      '/api': { target, changeOrigin: true, ws: true },
+      '/api': {
+        target,
+        changeOrigin: true,
+        ws: true,
+        configure: (proxy) => {
+          proxy.on('proxyReq', asServerOrigin);
+          proxy.on('proxyReqWs', asServerOrigin);
+        },
+      },
     },
   },
   build: {

@@ -41,6 +41,7 @@ describe('settings', () => {
       'executions.warmWorker': true,
       'logs.maxBytes': 64 * 1024 * 1024,
       'server.port': 8888,
+      'server.allowedHosts': [],
       'server.uploadLimit': 1024 ** 3,
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
@@ -121,13 +122,29 @@ describe('settings', () => {
         'executions.warmWorker': true,
         'logs.maxBytes': 10,
         'server.port': 8888,
+        'server.allowedHosts': ['deepforge.lab'],
         'server.uploadLimit': 1024,
       }),
     ).toEqual({
       blob: { dir: '/b' },
       executions: { concurrency: 2, timeout: 0, onRestart: 'fail', warmWorker: true },
       logs: { maxBytes: 10 },
-      server: { port: 8888, uploadLimit: 1024 },
+      server: { port: 8888, allowedHosts: ['deepforge.lab'], uploadLimit: 1024 },
     });
+  });
+
+  it('takes allowed host names as a comma list or an array, and refuses a wildcard or a non-name', async () => {
+    await setSetting('server.allowedHosts', ' DeepForge.lab, .team.example ,', { dataDir, env });
+    const file = JSON.parse(await readFile(join(dataDir, 'config.json'), 'utf8'));
+    expect(file.server.allowedHosts).toEqual(['deepforge.lab', '.team.example']);
+    const s = await loadSettings({
+      dataDir,
+      env: { ...env, DEEPFORGE_ALLOWED_HOSTS: 'a.example,b.example' },
+    });
+    expect(s.values['server.allowedHosts']).toEqual(['a.example', 'b.example']);
+    await expect(setSetting('server.allowedHosts', '*', { dataDir, env })).rejects.toThrow(/rebinding/);
+    await expect(setSetting('server.allowedHosts', 'evil.example/x', { dataDir, env })).rejects.toThrow(
+      /server\.allowedHosts.*not a host name/,
+    );
   });
 });

@@ -26,6 +26,8 @@ export interface SettingsValues {
   'logs.maxBytes': number;
   /** The port `deepforge start` listens on. */
   'server.port': number;
+  /** Host names the web server answers to besides loopback names and IP addresses (DNS-rebinding guard). */
+  'server.allowedHosts': string[];
   /** The largest artifact upload the web server takes, in bytes. */
   'server.uploadLimit': number;
 }
@@ -84,6 +86,29 @@ export function parseByteSize(raw: unknown): number {
   const n = Math.floor(Number(m[1]) * unit);
   if (n < 1) throw new BadValue('expected at least 1 byte');
   return n;
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** Host names, or `.domain` for a domain and its subdomains; no wildcard for every name. */
+function parseHostNames(raw: unknown): string[] {
+  const items =
+    typeof raw === 'string'
+      ? raw.split(',')
+      : Array.isArray(raw) && raw.every((x) => typeof x === 'string')
+        ? (raw as string[])
+        : undefined;
+  if (items === undefined)
+    throw new BadValue('expected host names separated by commas, or a JSON array of them');
+  const names = items.map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  for (const n of names) {
+    if (n === '*' || n === '.') throw new BadValue('a wildcard for every name would allow DNS rebinding');
+    const bare = n.startsWith('.') ? n.slice(1) : n;
+    if (bare.length > 253 || !HOST_NAME.test(bare)) {
+      throw new BadValue(`${JSON.stringify(n)} is not a host name (letters, digits, dots and dashes)`);
+    }
+  }
+  return [...new Set(names)];
 }
 
 const DEFINITIONS: Definitions = {
@@ -176,6 +201,15 @@ const DEFINITIONS: Definitions = {
       return n;
     },
     defaultValue: () => 8888,
+  },
+  'server.allowedHosts': {
+    key: 'server.allowedHosts',
+    env: 'DEEPFORGE_ALLOWED_HOSTS',
+    description:
+      'Host names the web server answers to, besides localhost, 127.0.0.1, [::1] and IP addresses; `.example.org` allows a domain and its subdomains. Requests for any other name are refused (403), which stops DNS rebinding.',
+    allowed: 'host names separated by commas (or a JSON array of them)',
+    parse: (raw) => parseHostNames(raw),
+    defaultValue: () => [],
   },
   'server.uploadLimit': {
     key: 'server.uploadLimit',

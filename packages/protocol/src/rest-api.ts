@@ -77,6 +77,7 @@ export const ErrorCodeSchema = z.enum([
   'payload-too-large',
   'invalid-pipeline',
   'no-compute',
+  'forbidden',
   'unsupported-media-type',
   'internal',
 ]);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -24,6 +25,7 @@ import { ProjectDocuments } from './documents/project-documents.js';
 import { handleEventsSocket } from './events/events.socket.js';
 import { installStreamParsers } from './http/body-stream.js';
 import { installErrorHandler } from './http/error.handler.js';
+import { installRequestGuard, refuseUpgrade } from './http/request-guard.hook.js';
 import { ProjectService } from './projects/project.service.js';
 import { registerArtifactRoutes } from './routes/artifacts.routes.js';
 import { registerClientRoutes } from './routes/client.routes.js';
@@ -69,20 +71,36 @@ export interface DeepForgeServer {
   close(): Promise<void>;
 }
 
+/**
+ * Headers for every answer: a CSP without inline or eval'd script (styles may be inline: Mantine and CodeMirror
+ * write style elements), no framing, no MIME sniffing, no referrer to other sites. HSTS belongs to the TLS proxy
+ * of a network deployment, not to a server that may be plain http on loopback.
+ */
+const SECURITY_HEADERS = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:', 'blob:'],
+      fontSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      workerSrc: ["'self'", 'blob:'],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  crossOriginEmbedderPolicy: false,
+  strictTransportSecurity: false,
+  referrerPolicy: { policy: 'same-origin' as const },
+  frameguard: { action: 'deny' as const },
+};
+
 function defaultDir(relative: string): string {
   return fileURLToPath(new URL(relative, import.meta.url));
-}
-
-/** Whether a WebSocket comes from a page of this machine: other sites must not drive the local server. */
-function originAllowed(request: IncomingMessage): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    const host = new URL(origin).hostname;
-    return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';
-  } catch {
-    return false;
-  }
 }
 
 /** Waits for sockets to close, then cuts the ones still open. */
@@ -149,6 +167,10 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   }).withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  const allowedHosts = engine.settings.values['server.allowedHosts'];
+  // First of all hooks: a refused request is answered before anything reads its body.
+  installRequestGuard(app, allowedHosts);
+  await app.register(fastifyHelmet, SECURITY_HEADERS);
   installErrorHandler(app);
   installStreamParsers(app);
 
@@ -198,8 +220,9 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   const eventSockets = new Set<WebSocket>();
   let closing = false;
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (refuseUpgrade(request, socket, allowedHosts)) return;
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (closing || (path !== COLLAB_PATH && path !== EVENTS_PATH) || !originAllowed(request)) {
+    if (closing || (path !== COLLAB_PATH && path !== EVENTS_PATH)) {
       socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }

@@ -85,9 +85,10 @@ describe('/api/events handshake', () => {
     expect(s.closed).toBeUndefined();
   });
 
-  it('refuses pages of other sites', async () => {
-    await expect(TestSocket.open(url, { origin: 'https://evil.example' })).rejects.toThrow(/404/);
-    const local = await TestSocket.open(url, { origin: 'http://localhost:5173' });
+  it('refuses pages of other sites and other local ports, and takes its own pages', async () => {
+    await expect(TestSocket.open(url, { origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(TestSocket.open(url, { origin: 'http://localhost:5173' })).rejects.toThrow(/403/);
+    const local = await TestSocket.open(url, { origin: new URL(url).origin.replace('ws:', 'http:') });
     sockets.push(local);
     await local.next((m) => m.type === 'hello');
   });
