@@ -6,6 +6,8 @@ export {
   IdentifierSchema,
   INPUT_OPERATION,
   INPUT_PORT,
+  JSON_MAX_DEPTH,
+  jsonValueProblem,
   JsonValueSchema,
   OUTPUT_OPERATION,
   OUTPUT_PORT,
@@ -15,6 +17,7 @@ export {
   PositionSchema,
   PROJECT_FORMAT_VERSION,
   ProjectManifestSchema,
+  PythonNameSchema,
 } from './model.js';
 export type {
   ArtifactRef,

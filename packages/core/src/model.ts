@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ContentHashSchema } from './content-hash.js';
+import { NAME_MAX_LENGTH, PYTHON_KEYWORDS } from './python-identifier.js';
 
 /** Version of the project folder format written into deepforge.json. */
 export const PROJECT_FORMAT_VERSION = 1;
@@ -12,24 +13,65 @@ export const INPUT_PORT = 'data';
 export const OUTPUT_PORT = 'data';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(JsonValueSchema),
-    z.record(z.string(), JsonValueSchema),
-  ]),
-);
+
+/** How deep attribute values may nest; deeper is refused with a clear error instead of a stack overflow. */
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * Why `value` is not a JSON value no deeper than `maxDepth`, with the path to blame, or null. Iterative: a value
+ * nested 100,000 levels deep is answered without recursion.
+ */
+export function jsonValueProblem(value: unknown, maxDepth = JSON_MAX_DEPTH): string | null {
+  const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return `${path || 'the value'} is not a finite number`;
+      continue;
+    }
+    if (typeof v !== 'object') return `${path || 'the value'} is not a JSON value`;
+    if (depth >= maxDepth) return `${path || 'the value'} is nested deeper than ${maxDepth} levels`;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--)
+        stack.push({ v: v[i], depth: depth + 1, path: `${path}[${i}]` });
+    } else {
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return `${path || 'the value'} is not a JSON value`;
+      for (const [k, child] of Object.entries(v)) {
+        stack.push({
+          v: child,
+          depth: depth + 1,
+          path: `${path}${/^[A-Za-z_]\w*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`}`,
+        });
+      }
+    }
+  }
+  return null;
+}
+
+/** Any JSON value (attribute values), at most JSON_MAX_DEPTH levels deep; checked without recursion. */
+export const JsonValueSchema: z.ZodType<JsonValue> = z.unknown().check((ctx) => {
+  const problem = jsonValueProblem(ctx.value);
+  // The input is left out of the issue: a value nested 100,000 deep must not reach a logger or a serializer.
+  if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: undefined });
+}) as unknown as z.ZodType<JsonValue>;
 
 /** An identifier as Python and our file names accept it. */
 export const IdentifierSchema = z
   .string()
+  .max(NAME_MAX_LENGTH, `must be at most ${NAME_MAX_LENGTH} characters`)
   .regex(
     /^[A-Za-z_][A-Za-z0-9_]*$/,
     'must be a Python identifier (letters, digits, underscore; not starting with a digit)',
   );
+
+/** A name Python code imports or defines (operations, utils, serializers): an identifier that is no keyword. */
+export const PythonNameSchema = IdentifierSchema.check((ctx) => {
+  if (PYTHON_KEYWORDS.has(ctx.value)) {
+    ctx.issues.push({ code: 'custom', message: `"${ctx.value}" is a Python keyword`, input: ctx.value });
+  }
+});
 
 /** Names used as file names (pipelines, artifacts): no path separators, no `..`, no leading dot. */
 export const EntityNameSchema = z

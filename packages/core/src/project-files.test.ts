@@ -278,11 +278,12 @@ describe('projectFromFiles', () => {
     for (const [path, message] of [
       [
         'operations/my-op.py',
-        'operations/my-op.py: "my-op" is not a valid operation name: it must be a Python identifier',
+        'operations/my-op.py: not a valid operation name: "my-op" is not a valid Python identifier (letters, digits, underscore; not starting with a digit)',
       ],
+      ['operations/class.py', 'operations/class.py: not a valid operation name: "class" is a Python keyword'],
       [
-        'operations/class.py',
-        'operations/class.py: "class" is not a valid operation name: it must be a Python identifier',
+        `operations/${'A'.repeat(101)}.py`,
+        `operations/${'A'.repeat(101)}.py: not a valid operation name: a name must be at most 100 characters (this one has 101)`,
       ],
       ['operations/Input.py', 'operations/Input.py: "Input" is the name of a built-in operation'],
     ] as const) {

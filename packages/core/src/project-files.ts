@@ -12,7 +12,7 @@ import {
   ProjectManifestSchema,
 } from './model.js';
 import type { ArtifactRef, Diagnostic, OperationInterface, Pipeline, Project } from './model.js';
-import { isPythonIdentifier } from './python-identifier.js';
+import { identifierProblem, isPythonIdentifier } from './python-identifier.js';
 import { lineColumn, parseOperationSource } from './python-interface.parser.js';
 
 /**
@@ -268,11 +268,8 @@ export function projectFromFiles(files: ReadonlyMap<string, string>): ProjectFro
           break;
         }
         if (!IdentifierSchema.safeParse(stem).success || !isPythonIdentifier(stem)) {
-          structuralError(
-            'file-name',
-            path,
-            `"${stem}" is not a valid operation name: it must be a Python identifier`,
-          );
+          const why = identifierProblem(stem) ?? 'it must be a Python identifier';
+          structuralError('file-name', path, `not a valid operation name: ${why}`);
           break;
         }
         if (BUILT_INS.has(stem)) {

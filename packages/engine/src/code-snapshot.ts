@@ -39,21 +39,30 @@ export async function readCodeSnapshot(codeDir: string): Promise<Map<string, str
  */
 export async function writeCodeSnapshot(codeDir: string, files: ReadonlyMap<string, string>): Promise<void> {
   const tmp = `${codeDir}.tmp-${randomBytes(4).toString('hex')}`;
-  await mkdir(join(tmp, 'operations'), { recursive: true });
-  await mkdir(join(tmp, 'utils'), { recursive: true });
-  await mkdir(join(tmp, 'serializers'), { recursive: true });
-  for (const [rel, content] of files) {
-    const file = join(tmp, rel);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, content);
-  }
-  await makeReadOnly(tmp);
   try {
+    await mkdir(join(tmp, 'operations'), { recursive: true });
+    await mkdir(join(tmp, 'utils'), { recursive: true });
+    await mkdir(join(tmp, 'serializers'), { recursive: true });
+    for (const [rel, content] of files) {
+      const file = join(tmp, rel);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, content);
+    }
+    await makeReadOnly(tmp);
     await rename(tmp, codeDir);
   } catch (err) {
-    await chmod(tmp, 0o755).catch(() => undefined);
+    // Nothing half-written stays behind, whatever failed (a file name too long, a full disk).
+    await makeWritable(tmp).catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+async function makeWritable(p: string): Promise<void> {
+  const s = await stat(p);
+  if (s.isDirectory()) {
+    await chmod(p, 0o755);
+    for (const name of await readdir(p)) await makeWritable(join(p, name));
   }
 }
 

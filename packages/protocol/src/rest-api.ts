@@ -5,6 +5,7 @@ import {
   ContentHashSchema as CoreContentHashSchema,
   EntityNameSchema,
   IdentifierSchema,
+  PythonNameSchema,
   JsonValueSchema,
   PipelineNodeSchema,
   PipelineSchema,
@@ -48,9 +49,14 @@ export const ContentHashSchema = CoreContentHashSchema;
  */
 export const ArtifactNameSchema = EntityNameSchema;
 export const PipelineNameSchema = EntityNameSchema;
-export const OperationNameSchema = IdentifierSchema;
+export const OperationNameSchema = PythonNameSchema;
 /** Utils are imported as `utils.<name>`; serializers are `serializers/<name>.py`. */
-export const ModuleNameSchema = IdentifierSchema;
+export const ModuleNameSchema = PythonNameSchema;
+/**
+ * A name in a URL that must name something that exists: checked by looking it up, not by the naming rules, so a
+ * name stored before a rule was tightened can still be read, renamed and deleted.
+ */
+export const ExistingNameParamSchema = z.string().min(1).max(1000);
 
 export const DiagnosticSchema = z.strictObject({
   severity: z.enum(['error', 'warning']),
@@ -78,6 +84,7 @@ export const ErrorCodeSchema = z.enum([
   'invalid-pipeline',
   'no-compute',
   'forbidden',
+  'uri-too-long',
   'unsupported-media-type',
   'internal',
 ]);
@@ -289,7 +296,7 @@ export type RemoveConnectionQuery = z.infer<typeof RemoveConnectionQuerySchema>;
 
 export const OperationParamsSchema = z.strictObject({
   projectId: ProjectIdSchema,
-  operation: OperationNameSchema,
+  operation: ExistingNameParamSchema,
 });
 
 const SourceRangeSchema = z.strictObject({
@@ -375,8 +382,11 @@ export const MODULE_KINDS = ['utils', 'serializers'] as const;
 export const ModuleKindSchema = z.enum(MODULE_KINDS);
 export type ModuleKind = z.infer<typeof ModuleKindSchema>;
 
-/** GET/PUT/DELETE /api/projects/:projectId/{utils|serializers}/:name */
-export const ModuleParamsSchema = z.strictObject({ projectId: ProjectIdSchema, name: ModuleNameSchema });
+/** GET/PUT/DELETE /api/projects/:projectId/{utils|serializers}/:name (a PUT that creates checks ModuleNameSchema) */
+export const ModuleParamsSchema = z.strictObject({
+  projectId: ProjectIdSchema,
+  name: ExistingNameParamSchema,
+});
 export const ModuleSummarySchema = z.strictObject({ name: z.string(), size: z.number().int() });
 /** GET /api/projects/:projectId/{utils|serializers} */
 export const ListModulesResponseSchema = listOf(ModuleSummarySchema);

@@ -24,7 +24,7 @@ import { DocumentPersistence } from './documents/document.persistence.js';
 import { ProjectDocuments } from './documents/project-documents.js';
 import { handleEventsSocket } from './events/events.socket.js';
 import { installStreamParsers } from './http/body-stream.js';
-import { installErrorHandler } from './http/error.handler.js';
+import { answerFrameworkError, installErrorHandler } from './http/error.handler.js';
 import { installRequestGuard, refuseUpgrade } from './http/request-guard.hook.js';
 import { ProjectService } from './projects/project.service.js';
 import { registerArtifactRoutes } from './routes/artifacts.routes.js';
@@ -164,6 +164,10 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     // Route params like pipeline names may hold spaces and dots; bodies are small JSON except streamed uploads.
     bodyLimit: 16 * 1024 * 1024,
     return503OnClosing: true,
+    // Names are at most 200 characters; longer path segments still reach the routes, which answer in the API's
+    // error shape (the default of 100 made names of 101 characters unreachable, even to delete them).
+    maxParamLength: 1000,
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -42,6 +42,36 @@ function engineStatus(err: EngineError): { status: number; code: ApiError['error
 }
 
 /**
+ * Errors Fastify meets before a route runs (a URL that does not decode, a path segment over maxParamLength), in
+ * the API's error shape like every other answer.
+ */
+export function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0]!;
+  const shown = path.length > 120 ? `${path.slice(0, 120)}…` : path;
+  let status = 400;
+  let body: ApiError;
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      body = {
+        error: 'bad-request',
+        message: `the URL ${shown} does not decode (a stray or broken % escape)`,
+      };
+      break;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      status = 414;
+      body = {
+        error: 'uri-too-long',
+        message: `a part of the URL ${shown} is longer than the server reads (1000 characters); no name is that long`,
+      };
+      break;
+    default:
+      status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400;
+      body = { error: status >= 500 ? 'internal' : 'bad-request', message: err.message };
+  }
+  void reply.code(status).send(body);
+}
+
+/**
  * One shape for every error answer (ApiError): zod validation → 400 naming the field, malformed JSON → 400
  * naming the body, engine errors by their code, anything unexpected → 500 (logged, its message not leaked).
  */

@@ -6,6 +6,7 @@ import {
   ListArtifactRefsResponseSchema,
   ListModulesResponseSchema,
   MODULE_KINDS,
+  ModuleNameSchema,
   ModuleParamsSchema,
   ModuleResponseSchema,
   ProjectParamsSchema,
@@ -18,7 +19,7 @@ import {
   sections,
 } from '@deepforge/protocol';
 import { ArtifactRefSchema } from '@deepforge/core';
-import { notFound } from '../http/http-error.js';
+import { badRequest, notFound } from '../http/http-error.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 
 const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema };
@@ -87,6 +88,10 @@ export function registerModuleRoutes(app: ZodApp, ctx: ServerContext): void {
         await ctx.projects.get(projectId);
         const created = await docs.edit(projectId, (doc) => {
           const existed = sections[kind](doc).has(name);
+          if (!existed) {
+            const valid = ModuleNameSchema.safeParse(name);
+            if (!valid.success) throw badRequest('params.name', valid.error.issues[0]!.message);
+          }
           putModule(doc, kind, name, request.body.code);
           return !existed;
         });
