@@ -285,9 +285,14 @@ class EngineImpl implements Engine {
     this.runner = new Runner(this.runnerId, store, logger, () => this.now());
   }
 
-  /** Strictly increasing milliseconds, so "the newest" is well defined for things made in the same ms. */
+  /**
+   * Wall-clock milliseconds, never earlier than a time this engine handed out before (a clock stepped back by NTP
+   * does not make an end come before its start). Equal times are allowed: order among them comes from ids and
+   * sequence numbers, never from bending time (a job reporting a million metrics once pushed a strictly
+   * increasing clock 1,000 s ahead).
+   */
   private now(): number {
-    this.lastTime = Math.max(Date.now(), this.lastTime + 1);
+    this.lastTime = Math.max(Date.now(), this.lastTime);
     return this.lastTime;
   }
 
