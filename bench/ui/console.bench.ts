@@ -35,7 +35,7 @@ class Ticker:
 interface Tick {
   i: number;
   printed: number;
-  /** The `job.log` event carrying it arrived on the page's WebSocket, epoch ms. */
+  /** The `job.logs` batch carrying it arrived on the page's WebSocket, epoch ms. */
   ws: number;
   /** The line's element was added to the console (MutationObserver), epoch ms. */
   dom: number;
@@ -45,7 +45,7 @@ interface Tick {
 
 /**
  * Before any page script: notes when each `tick` line arrives on a WebSocket (the `/api/events` socket's
- * `job.log` events), so the latency splits into server + network and the page's own part.
+ * `job.logs` batches, several lines to a frame), so the latency splits into server + network and the page's own part.
  */
 function watchSockets(): void {
   const w = window as unknown as { __wsTicks: Map<number, number> };
@@ -185,13 +185,13 @@ export const consoleLatency: UiBenchmark = {
     const pollP50 = POLL_MS * 0.5;
     const pollP95 = POLL_MS * 0.95;
     const markdown = [
-      `One operation prints \`tick <i> <time.time() in ms>\` every ${INTERVAL_MS} ms (${LINES} lines per run, flushed; a fixed schedule, so no drift), its execution view open on the console in a fresh context. In the page a MutationObserver notes when each line's element is added, and the next animation frame (when it is on screen); latency = that time − the printed time (epoch ms on both sides, the same machine clock). ${ctx.repeat} runs, ${all.length} lines, none missing. Path: Python stdout → engine (line splitting, log file) → \`job.log\` event → \`/api/events\` WebSocket → React console.`,
+      `One operation prints \`tick <i> <time.time() in ms>\` every ${INTERVAL_MS} ms (${LINES} lines per run, flushed; a fixed schedule, so no drift), its execution view open on the console in a fresh context. In the page a MutationObserver notes when each line's element is added, and the next animation frame (when it is on screen); latency = that time − the printed time (epoch ms on both sides, the same machine clock). ${ctx.repeat} runs, ${all.length} lines, none missing. Path: Python stdout → engine (line splitting, log file) → \`job.logs\` batch (the first line after a quiet spell goes at once) → \`/api/events\` WebSocket → React console.`,
       '',
       table(
         ['print → line …', 'p50', 'p95', 'max', 'target', 'ratio'],
         [
           [
-            'its `job.log` event received by the page (engine, server, socket)',
+            'its `job.logs` batch received by the page (engine, server, socket)',
             ms(quantile(ws, 0.5)),
             ms(quantile(ws, 0.95)),
             ms(Math.max(...ws)),

@@ -10,13 +10,16 @@ import {
 } from './runtime-events.js';
 
 /**
- * Live execution events: what the engine tells its observers (the CLI's `--json`, later the web server's
- * WebSocket) while executions run, and what an observer may ask of it.
+ * Live execution events: what the engine tells its observers (the CLI's `--json`, the web server) while
+ * executions run, what the web server's `/api/events` WebSocket sends on (the same events, with log lines and
+ * metrics in batches: LiveEvent), and what an observer may ask of it.
  *
  * Bump EXECUTION_EVENTS_VERSION on any change an older peer would misread. Adding an optional field is not
  * such a change; adding an event type is (old peers should ignore types they do not know, but may not).
+ * Version 2: the WebSocket sends `job.logs` and `job.metrics` batches instead of one `job.log` / `job.metric`
+ * frame per line or value.
  */
-export const EXECUTION_EVENTS_VERSION = 1;
+export const EXECUTION_EVENTS_VERSION = 2;
 
 /** Core's job statuses as a tuple zod can enumerate. */
 export const JOB_STATUSES = [
@@ -176,6 +179,69 @@ export type JobPlotEvent = z.infer<typeof JobPlotEventSchema>;
 export type JobMetricEvent = z.infer<typeof JobMetricEventSchema>;
 export type JobProgressEvent = z.infer<typeof JobProgressEventSchema>;
 
+// ── the WebSocket's batches ───────────────────────────────────────────────────────────────────────────────
+//
+// A job printing in a tight loop makes hundreds of thousands of lines a second: one frame each floods the socket
+// and the page. The server coalesces a job's lines (and metric values) per subscription into one frame about
+// every 50 ms or when a batch is full, in the order they came, and sends what is pending before any other event
+// (so a job's final status always follows its last line). A client that reads too slowly gets `skipped` counts
+// instead of lines it could not take; the full log stays readable over REST.
+
+/** One line of a `job.logs` batch: a `job.log` event without what the batch says once. */
+export const LiveLogLineSchema = z.strictObject({
+  stream: JobLogEventSchema.shape.stream,
+  text: JobLogEventSchema.shape.text,
+  transient: z.literal(true).optional(),
+});
+export type LiveLogLine = z.infer<typeof LiveLogLineSchema>;
+
+export const JobLogsEventSchema = z.strictObject({
+  ...jobBase,
+  type: z.literal('job.logs'),
+  /**
+   * The number of the first line in `lines`, counting the job's lines this subscription has sent or skipped
+   * from 0; the lines are consecutive, so the next batch starts at `seq + lines.length`.
+   */
+  seq: z.number().int().nonnegative(),
+  /** In the order printed; may be empty when the batch only says that lines were skipped. */
+  lines: z.array(LiveLogLineSchema),
+  /**
+   * Lines left out just before these (numbers `seq - skipped` to `seq - 1`) because the client read too
+   * slowly; the stored log over REST has them (transient ones aside).
+   */
+  skipped: z.number().int().positive().optional(),
+});
+
+export const LiveMetricSchema = z.strictObject({
+  /** When the values were logged (ms since the epoch), as a `job.metric` event's `t`. */
+  t: z.number(),
+  step: JobMetricEventSchema.shape.step,
+  values: JobMetricEventSchema.shape.values,
+});
+export type LiveMetric = z.infer<typeof LiveMetricSchema>;
+
+export const JobMetricsEventSchema = z.strictObject({
+  ...jobBase,
+  type: z.literal('job.metrics'),
+  /** `job.metric` events in the order logged. */
+  points: z.array(LiveMetricSchema),
+  /** Metric events left out before these because the client read too slowly; REST lists them all. */
+  skipped: z.number().int().positive().optional(),
+});
+
+/** What `/api/events` sends about executions: ExecutionEvents, with log lines and metrics batched. */
+export const LiveEventSchema = z.discriminatedUnion('type', [
+  ExecutionStatusEventSchema,
+  JobStatusEventSchema,
+  JobLogsEventSchema,
+  JobPlotEventSchema,
+  JobMetricsEventSchema,
+  JobProgressEventSchema,
+]);
+export type LiveEvent = z.infer<typeof LiveEventSchema>;
+export type JobLogsEvent = z.infer<typeof JobLogsEventSchema>;
+export type JobMetricsEvent = z.infer<typeof JobMetricsEventSchema>;
+
 // ── observer → engine ─────────────────────────────────────────────────────────────────────────────────────
 
 const commandBase = { v: z.literal(EXECUTION_EVENTS_VERSION) };
@@ -188,6 +254,16 @@ export const EXECUTION_EVENT_TYPES = [
   'job.metric',
   'job.progress',
 ] as const;
+/** The types of LiveEvent, which a WebSocket subscription may choose from. */
+export const LIVE_EVENT_TYPES = [
+  'execution.status',
+  'job.status',
+  'job.logs',
+  'job.plot',
+  'job.metrics',
+  'job.progress',
+] as const;
+export type LiveEventType = (typeof LIVE_EVENT_TYPES)[number];
 /** The events that say where executions and jobs stand (what lists of executions need). */
 export const LIFECYCLE_EVENT_TYPES = ['execution.status', 'job.status'] as const;
 
@@ -200,7 +276,7 @@ export const SubscribeCommandSchema = z.strictObject({
   ...commandBase,
   type: z.literal('subscribe'),
   executionId: z.string(),
-  types: z.array(z.enum(EXECUTION_EVENT_TYPES)).min(1).optional(),
+  types: z.array(z.enum(LIVE_EVENT_TYPES)).min(1).optional(),
 });
 
 export const UnsubscribeCommandSchema = z.strictObject({
@@ -226,7 +302,7 @@ export type ExecutionCommand = z.infer<typeof ExecutionCommandSchema>;
 //
 // Each side's first message is `hello` with the EXECUTION_EVENTS_VERSION it speaks. When they differ, the
 // server answers an `error` saying which side is too old and closes (code 4000 + nothing else follows). After
-// the handshake the client sends ExecutionCommands; the server sends ExecutionEvents, `subscribed` (with the
+// the handshake the client sends ExecutionCommands; the server sends LiveEvents, `subscribed` (with the
 // execution's current state as events right after it, so a late subscriber needs no extra request) and `error`.
 
 /** Not `v: literal`: a peer must be able to read the version it does not speak, to say so. */
@@ -281,7 +357,7 @@ export const EventsServerMessageSchema = z.union([
   EventsHelloSchema,
   EventsErrorSchema,
   EventsSubscribedSchema,
-  ExecutionEventSchema,
+  LiveEventSchema,
 ]);
 export type EventsServerMessage = z.infer<typeof EventsServerMessageSchema>;
 

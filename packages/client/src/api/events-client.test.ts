@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { ExecutionEvent } from '@deepforge/protocol';
+import type { LiveEvent } from '@deepforge/protocol';
 import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -37,7 +37,7 @@ function startServer(port = 0, v = EXECUTION_EVENTS_VERSION): Promise<FakeServer
   });
 }
 
-function broadcast(s: FakeServer, event: ExecutionEvent): void {
+function broadcast(s: FakeServer, event: LiveEvent): void {
   for (const c of s.wss.clients) c.send(JSON.stringify(event));
 }
 
@@ -55,7 +55,7 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 const factory = (url: string) => new WebSocket(url) as unknown as SocketLike;
-const status = (executionId: string): ExecutionEvent => ({
+const status = (executionId: string): LiveEvent => ({
   v: EXECUTION_EVENTS_VERSION,
   t: 1,
   executionId,
@@ -76,8 +76,8 @@ describe('EventsClient', () => {
     cleanup.push(() => stop(server));
     const client = new EventsClient(`ws://127.0.0.1:${server.port}/api/events`, { socket: factory });
     cleanup.push(() => client.close());
-    const a: ExecutionEvent[] = [];
-    const all: ExecutionEvent[] = [];
+    const a: LiveEvent[] = [];
+    const all: LiveEvent[] = [];
     client.subscribe('a', (e) => a.push(e));
     client.subscribe('*', (e) => all.push(e));
     await until(() => client.status === 'open' && server.received.length >= 3);
@@ -94,9 +94,21 @@ describe('EventsClient', () => {
       ]),
     );
     broadcast(server, status('a'));
+    broadcast(server, {
+      v: EXECUTION_EVENTS_VERSION,
+      t: 1,
+      executionId: 'a',
+      jobId: 'j',
+      node: 'n',
+      type: 'job.logs',
+      seq: 0,
+      lines: [{ stream: 'stdout', text: 'one' }],
+    });
     broadcast(server, status('b'));
-    await until(() => all.length === 2);
-    expect(a.map((e) => e.executionId)).toEqual(['a']);
+    await until(() => all.length === 2 && a.length === 2);
+    // A batch of lines goes to its execution's listeners, not to the list of all executions.
+    expect(a.map((e) => e.type)).toEqual(['execution.status', 'job.logs']);
+    expect(all.map((e) => e.executionId)).toEqual(['a', 'b']);
   });
 
   it('reconnects after the server restarts and subscribes again', async () => {
@@ -109,7 +121,7 @@ describe('EventsClient', () => {
     cleanup.push(() => client.close());
     let reconnects = 0;
     client.onReconnect(() => reconnects++);
-    const got: ExecutionEvent[] = [];
+    const got: LiveEvent[] = [];
     client.subscribe('e1', (e) => got.push(e));
     await until(() => client.status === 'open');
     await stop(server);

@@ -1,4 +1,4 @@
-import type { EventsError, EventsServerMessage, ExecutionEvent } from '@deepforge/protocol';
+import type { EventsError, EventsServerMessage, LiveEvent } from '@deepforge/protocol';
 import { EXECUTION_EVENTS_VERSION, LIFECYCLE_EVENT_TYPES } from '@deepforge/protocol';
 import { backoffDelay } from '../lib/backoff.js';
 import { serverClock } from '../lib/server-clock.js';
@@ -6,7 +6,7 @@ import { serverClock } from '../lib/server-clock.js';
 /** Where the events socket stands; `incompatible` (versions differ) needs a page reload, nothing retries it. */
 export type EventsStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'incompatible';
 
-export type EventListener = (event: ExecutionEvent) => void;
+export type EventListener = (event: LiveEvent) => void;
 
 /** The subset of the browser's WebSocket this client uses (so tests can pass the `ws` package's). */
 export interface SocketLike {
@@ -191,7 +191,7 @@ export class EventsClient {
       case 'subscribed':
         return;
       default: {
-        const event = message as ExecutionEvent;
+        const event = message as LiveEvent;
         serverClock.note(event.t);
         this.listeners.get(event.executionId)?.forEach((l) => l(event));
         if (LIFECYCLE.has(event.type)) this.listeners.get('*')?.forEach((l) => l(event));

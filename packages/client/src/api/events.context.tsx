@@ -1,4 +1,4 @@
-import type { ExecutionEvent } from '@deepforge/protocol';
+import type { LiveEvent } from '@deepforge/protocol';
 import { notifications } from '@mantine/notifications';
 import { useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
@@ -64,7 +64,7 @@ export function useEventsStatus(): EventsStatus {
  * Calls `handler` for every live event of an execution (`'*'`: the status events of all) while mounted. The handler may change
  * between renders without resubscribing.
  */
-export function useExecutionEvents(executionId: string | null, handler: (e: ExecutionEvent) => void): void {
+export function useExecutionEvents(executionId: string | null, handler: (e: LiveEvent) => void): void {
   const client = useEventsClient();
   const ref = useRef(handler);
   useEffect(() => {

@@ -1,5 +1,5 @@
 import type { JobStatus } from '@deepforge/core';
-import type { ExecutionDetailsDto, ExecutionEvent, JobDto } from '@deepforge/protocol';
+import type { ExecutionDetailsDto, JobDto, LiveEvent } from '@deepforge/protocol';
 import {
   Alert,
   Anchor,
@@ -79,7 +79,7 @@ function countJobs(jobs: readonly JobDto[]): Partial<Record<JobStatus, number>> 
 }
 
 /** Applies a status event to the cached execution, so colours change the moment the event arrives. */
-function patch(details: ExecutionDetailsDto | undefined, e: ExecutionEvent): ExecutionDetailsDto | undefined {
+function patch(details: ExecutionDetailsDto | undefined, e: LiveEvent): ExecutionDetailsDto | undefined {
   if (!details) return details;
   if (e.type === 'execution.status') return { ...details, status: e.status };
   if (e.type !== 'job.status') return details;
@@ -445,6 +445,12 @@ function Execution() {
                   version={version}
                   name={`${execution.name}-${job.node}`}
                   running={job.status === 'running'}
+                  onReload={() => {
+                    // Read the stored log again: it has the lines the socket skipped.
+                    if (state.logState === 'loading') return;
+                    state.logState = 'idle';
+                    live.changed();
+                  }}
                 />
               </Tabs.Panel>
               <Tabs.Panel value="plots" className="df-fill" style={{ minHeight: 0 }}>

@@ -1,5 +1,5 @@
 import { ActionIcon, Box, Button, Group, Progress, Text, TextInput, Tooltip } from '@mantine/core';
-import { IconArrowBarToDown, IconDownload, IconSearch } from '@tabler/icons-react';
+import { IconArrowBarToDown, IconDownload, IconRefresh, IconSearch } from '@tabler/icons-react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { JobLive } from '../lib/execution-live.js';
@@ -34,19 +34,23 @@ function Line({ line }: { line: LogLine }) {
 
 /**
  * A job's console: ANSI colours, only the visible rows in the DOM (a million-line log scrolls like a short one),
- * following the end while new lines arrive unless the user scrolled up to read.
+ * following the end while new lines arrive unless the user scrolled up to read. When the server skipped lines
+ * this page read too slowly for, a note says how many and offers to read the stored log again.
  */
 export function JobConsole({
   job,
   version,
   name,
   running,
+  onReload,
 }: {
   job: JobLive;
   /** Changes whenever the log does. */
   version: number;
   name: string;
   running: boolean;
+  /** Reads the stored log again (it has the lines the live connection skipped). */
+  onReload?: () => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const [follow, setFollow] = useState(true);
@@ -152,6 +156,24 @@ export function JobConsole({
           </Text>
         </Group>
       ))}
+      {job.skippedLines > 0 && (
+        <Group px="xs" gap="xs" style={{ flex: '0 0 auto' }} data-testid="console-skipped">
+          <Text size="xs" c="yellow">
+            {plural(job.skippedLines, 'line')} skipped live: the connection could not keep up.
+          </Text>
+          {onReload && (
+            <Button
+              size="compact-xs"
+              variant="light"
+              leftSection={<IconRefresh size={12} />}
+              onClick={onReload}
+              data-testid="console-reload"
+            >
+              Reload the log
+            </Button>
+          )}
+        </Group>
+      )}
       {job.truncatedBytes > 0 && (
         <Text size="xs" c="dimmed" px="xs" style={{ flex: '0 0 auto' }}>
           The first {formatBytes(job.truncatedBytes)} of this log are not shown: download the execution for

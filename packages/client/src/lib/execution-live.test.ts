@@ -1,17 +1,30 @@
-import type { ExecutionEvent } from '@deepforge/protocol';
+import type { LiveEvent } from '@deepforge/protocol';
 import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol';
 import { describe, expect, it } from 'vitest';
-import { ExecutionLive } from './execution-live.js';
+import { ExecutionLive, skippedNote } from './execution-live.js';
 
 const base = { v: EXECUTION_EVENTS_VERSION, executionId: 'e1', jobId: 'j1', node: 'train' } as const;
-const log = (text: string, t = 1, transient = false): ExecutionEvent => ({
-  ...base,
-  t,
-  type: 'job.log',
-  stream: 'stdout',
-  text,
-  ...(transient ? { transient } : {}),
-});
+let seq = 0;
+/** A `job.logs` batch of the given lines (numbered on from the batch before). */
+const batch = (texts: string[], skipped = 0, transient = false): LiveEvent => {
+  seq += skipped;
+  const e: LiveEvent = {
+    ...base,
+    t: 1,
+    type: 'job.logs',
+    seq,
+    lines: texts.map((text) => ({ stream: 'stdout', text, ...(transient ? { transient } : {}) })),
+    ...(skipped ? { skipped } : {}),
+  };
+  seq += texts.length;
+  return e;
+};
+const log = (text: string): LiveEvent => batch([text]);
+const texts = (live: ExecutionLive) =>
+  live
+    .job('train')
+    .log.toArray()
+    .map((l) => l.text);
 
 describe('ExecutionLive', () => {
   it('holds live lines until the stored log arrives, then shows each line once', () => {
@@ -27,6 +40,46 @@ describe('ExecutionLive', () => {
     expect(job.log.at(4)?.text).toBe('epoch 4');
   });
 
+  it('adds the lines of each batch in order, a transient line replaced by the next', () => {
+    const live = new ExecutionLive();
+    live.job('train').storedLog('start\n', false, 0);
+    live.apply(batch(['a', 'b', 'c']));
+    live.apply(batch(['10%'], 0, true));
+    live.apply(batch(['50%'], 0, true));
+    live.apply(batch(['d', 'e']));
+    expect(texts(live)).toEqual(['start', 'a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('notes lines the server skipped where they were, until the stored log is read again', () => {
+    const live = new ExecutionLive();
+    const job = live.job('train');
+    // Before the stored log is in: the note waits with the lines, and is no line of the log to match.
+    live.apply(batch(['line 2']));
+    live.apply(batch(['line 9'], 6));
+    job.storedLog('line 1\nline 2\n', false, 0);
+    expect(texts(live)).toEqual(['line 1', 'line 2', skippedNote(6), 'line 9']);
+    expect(job.skippedLines).toBe(6);
+    live.apply(batch([], 1000));
+    live.apply(batch(['line 1010']));
+    expect(texts(live).slice(-2)).toEqual([skippedNote(1000), 'line 1010']);
+    expect(job.skippedLines).toBe(1006);
+    expect(skippedNote(1000)).toMatch(/^\[1,000 lines skipped: .*reload/);
+    // Read again while lines come: the stored log has the skipped lines if it has any line after them.
+    job.logState = 'loading';
+    live.apply(batch(['line 1011']));
+    live.apply(batch(['line 1500'], 488));
+    live.apply(batch(['line 1501']));
+    job.storedLog(Array.from({ length: 1500 }, (_, i) => `line ${i + 1}`).join('\n') + '\n', false, 0);
+    expect(texts(live)).toHaveLength(1501);
+    expect(texts(live).at(-1)).toBe('line 1501');
+    expect(job.skippedLines).toBe(0);
+    // Reloaded: the stored log has every line, the note is gone.
+    const all = Array.from({ length: 1501 }, (_, i) => `line ${i + 1}`);
+    job.storedLog(all.join('\n') + '\n', false, 0);
+    expect(texts(live)).toEqual(all);
+    expect(job.skippedLines).toBe(0);
+  });
+
   it('drops the partial first line of a tail', () => {
     const live = new ExecutionLive();
     const job = live.job('train');
@@ -37,7 +90,7 @@ describe('ExecutionLive', () => {
 
   it('keeps only the latest snapshot of each figure', () => {
     const live = new ExecutionLive();
-    const plot = (seq: number): ExecutionEvent => ({
+    const plot = (seq: number): LiveEvent => ({
       ...base,
       t: seq,
       type: 'job.plot',
@@ -52,16 +105,30 @@ describe('ExecutionLive', () => {
 
   it('collects metrics without duplicates and reports progress', () => {
     const live = new ExecutionLive();
-    const metric: ExecutionEvent = {
+    const metrics: LiveEvent = {
       ...base,
-      t: 5,
-      type: 'job.metric',
-      step: 1,
-      values: { loss: 0.5, acc: 0.8 },
+      t: 6,
+      type: 'job.metrics',
+      points: [
+        { t: 5, step: 1, values: { loss: 0.5, acc: 0.8 } },
+        { t: 6, step: 2, values: { loss: 0.4 } },
+      ],
     };
-    live.apply(metric);
+    live.apply(metrics);
     live.job('train').metric([{ name: 'loss', step: 1, t: 5, value: 0.5 }]);
-    expect(live.job('train').metrics).toHaveLength(2);
+    expect(live.job('train').metrics).toHaveLength(3);
+    expect(live.job('train').metrics[2]).toEqual({ name: 'loss', step: 2, t: 6, value: 0.4 });
+    // Values skipped by the server: the live ones are dropped, to be read again over REST.
+    live.job('train').extrasState = 'ready';
+    live.apply({
+      ...base,
+      t: 9,
+      type: 'job.metrics',
+      points: [{ t: 9, step: 5, values: { loss: 0.1 } }],
+      skipped: 2,
+    });
+    expect(live.job('train').metrics).toEqual([{ name: 'loss', step: 5, t: 9, value: 0.1 }]);
+    expect(live.job('train').extrasState).toBe('idle');
     live.apply({ ...base, t: 6, type: 'job.progress', bar: 'b', n: 25, total: 100 });
     expect(live.job('train').fraction()).toBe(0.25);
   });
@@ -74,7 +141,7 @@ describe('ExecutionLive', () => {
     expect(
       live.apply({ ...base, t: 1, type: 'job.status', operation: 'Train', status: 'running', attempt: 1 }),
     ).toBe(false);
-    for (let i = 0; i < 5000; i++) live.apply(log(`line ${i}`));
+    for (let i = 0; i < 5000; i++) live.apply(batch([`line ${i}`, `line ${i}b`]));
     expect(queued).toHaveLength(1);
     queued.shift()?.();
     expect(calls).toBe(1);

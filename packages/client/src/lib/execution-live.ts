@@ -1,4 +1,4 @@
-import type { ExecutionEvent, JobProgressEvent, PlotSchema } from '@deepforge/protocol';
+import type { JobLogsEvent, JobProgressEvent, LiveEvent, PlotSchema } from '@deepforge/protocol';
 import type { z } from 'zod';
 import { LogBuffer, overlapCount } from './log-buffer.js';
 import type { LogStream } from './log-buffer.js';
@@ -20,6 +20,13 @@ interface PendingLine {
   text: string;
   stream: LogStream;
   transient: boolean;
+  /** A "lines skipped" note (how many), not a line of the log. */
+  marker?: number;
+}
+
+/** The console's note where the server left out lines a slow connection could not take. */
+export function skippedNote(n: number): string {
+  return `[${n.toLocaleString('en-US')} line${n === 1 ? '' : 's'} skipped: the connection could not keep up; reload the log to read them]`;
 }
 
 /** What the execution view knows about one job beyond its status: console, plots, metrics, progress. */
@@ -30,6 +37,8 @@ export class JobLive {
   logError = '';
   /** Bytes at the start of the stored log not fetched (a very long log shows its tail). */
   truncatedBytes = 0;
+  /** Live lines the server skipped (this client read too slowly) since the stored log was last read. */
+  skippedLines = 0;
   private pending: PendingLine[] = [];
   readonly plots = new Map<number, Plot>();
   readonly metrics: MetricPoint[] = [];
@@ -51,10 +60,25 @@ export class JobLive {
     }
   }
 
+  /** A `job.logs` batch: its lines in order, after a note if the server skipped some before them. */
+  liveBatch(e: Pick<JobLogsEvent, 'lines' | 'skipped'>): void {
+    if (e.skipped) this.liveSkipped(e.skipped);
+    for (const l of e.lines) this.liveLine(l.text, l.stream, l.transient === true);
+  }
+
+  /** The server left out `n` lines: a note in the console where they were; the stored log has them. */
+  liveSkipped(n: number): void {
+    this.skippedLines += n;
+    const text = skippedNote(n);
+    if (this.logState === 'ready') this.log.appendLine(text, 'engine');
+    else this.pending.push({ text, stream: 'engine', transient: false, marker: n });
+  }
+
   /** The stored log arrived: show it, then the live lines that came meanwhile and are not in it yet. */
   storedLog(text: string, complete: boolean, truncatedBytes: number): void {
     this.log.clear();
     this.truncatedBytes = truncatedBytes;
+    this.skippedLines = 0;
     // A tail that starts mid-line: drop the partial first line.
     const body = truncatedBytes > 0 ? text.slice(text.indexOf('\n') + 1) : text;
     this.log.appendText(body);
@@ -63,17 +87,22 @@ export class JobLive {
       .toArray()
       .slice(-2000)
       .map((l) => l.text);
-    const persistent = this.pending.filter((p) => !p.transient);
-    const skip = overlapCount(
-      stored,
-      persistent.map((p) => p.text),
-    );
+    const persistent = (lines: readonly PendingLine[]): string[] =>
+      lines.filter((p) => !p.transient && p.marker === undefined).map((p) => p.text);
+    // Lines after a skipped run were written after it: if the stored log has any of them, it has the skipped
+    // lines and everything before too.
+    const afterSkip = this.pending.slice(this.pending.findLastIndex((p) => p.marker !== undefined) + 1);
+    const tailOverlap =
+      afterSkip.length < this.pending.length ? overlapCount(stored, persistent(afterSkip)) : 0;
+    const replay = tailOverlap > 0 ? afterSkip : this.pending;
+    const skip = tailOverlap > 0 ? tailOverlap : overlapCount(stored, persistent(this.pending));
     let skipped = 0;
-    for (const p of this.pending) {
-      if (!p.transient && skipped < skip) {
+    for (const p of replay) {
+      if (!p.transient && p.marker === undefined && skipped < skip) {
         skipped++;
         continue;
       }
+      if (p.marker !== undefined) this.skippedLines += p.marker;
       this.log.appendLine(p.text, p.stream, p.transient);
     }
     this.pending = [];
@@ -83,6 +112,16 @@ export class JobLive {
   plot(p: Plot): void {
     const current = this.plots.get(p.figure);
     if (!current || current.seq <= p.seq) this.plots.set(p.figure, p);
+  }
+
+  /**
+   * The server skipped metric values this client read too slowly for: forget the live ones and read them all
+   * again over REST (the stored values and the live ones do not share times, so they cannot be merged).
+   */
+  metricsSkipped(): void {
+    this.metrics.length = 0;
+    this.metricKeys.clear();
+    if (this.extrasState === 'ready') this.extrasState = 'idle';
   }
 
   metric(points: readonly MetricPoint[]): void {
@@ -163,10 +202,10 @@ export class ExecutionLive {
   }
 
   /** Applies a live event; returns whether it concerned the live data (not statuses, which the view's query holds). */
-  apply(e: ExecutionEvent): boolean {
+  apply(e: LiveEvent): boolean {
     switch (e.type) {
-      case 'job.log':
-        this.job(e.node).liveLine(e.text, e.stream, e.transient === true);
+      case 'job.logs':
+        this.job(e.node).liveBatch(e);
         break;
       case 'job.plot':
         this.job(e.node).plot({
@@ -179,9 +218,12 @@ export class ExecutionLive {
           t: e.t,
         });
         break;
-      case 'job.metric':
-        this.job(e.node).metric(pointsOfEvent(e));
+      case 'job.metrics': {
+        const job = this.job(e.node);
+        if (e.skipped) job.metricsSkipped();
+        for (const p of e.points) job.metric(pointsOfEvent(p));
         break;
+      }
       case 'job.progress':
         this.job(e.node).progressEvent(progressOf(e));
         break;

@@ -1,4 +1,4 @@
-import type { ExecutionEvent } from '@deepforge/protocol';
+import type { LiveEvent } from '@deepforge/protocol';
 import { ActionIcon, Box, Group, Loader, ScrollArea, Table, Text, Tooltip } from '@mantine/core';
 import { IconChevronDown, IconExternalLink } from '@tabler/icons-react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
@@ -43,7 +43,7 @@ export function ExecutionTray({
       listExecutions(projectId, { pipeline, page: 1, pageSize: 25, sort: 'created', order: 'desc' }),
   });
   const refresh = useThrottledInvalidate(key);
-  useExecutionEvents('*', (e: ExecutionEvent) => {
+  useExecutionEvents('*', (e: LiveEvent) => {
     if (e.type === 'execution.status' && e.pipeline === pipeline) refresh();
     else if (e.type === 'job.status' && list.data?.items.some((x) => x.id === e.executionId)) refresh();
   });

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EVENTS_CLOSE_PROTOCOL_ERROR,
   EXECUTION_EVENTS_VERSION,
+  type ExecutionDetailsDto,
+  type JobLogResponse,
+  type JobLogsEvent,
   type ProjectSummary,
 } from '@deepforge/protocol';
 import { startFixture, type ServerFixture } from '../test-support/server-fixture.js';
@@ -113,9 +116,10 @@ describe('/api/events live', () => {
     expect(mine.some((m) => m.type === 'job.status' && m.node === 'print' && m.status === 'running')).toBe(
       true,
     );
-    expect(mine.some((m) => m.type === 'job.log' && m.node === 'print' && /16!/.test(String(m.text)))).toBe(
-      true,
-    );
+    const printed = (mine as unknown as JobLogsEvent[])
+      .filter((m) => m.type === 'job.logs' && m.node === 'print')
+      .flatMap((m) => m.lines.map((l) => l.text));
+    expect(printed.some((text) => /16!/.test(text))).toBe(true);
 
     const late = await connect();
     late.send({ v, type: 'subscribe', executionId: id });
@@ -148,9 +152,12 @@ describe('/api/events live', () => {
         .map((m) => (m as { type: string }).type),
     );
     expect(types).toEqual(new Set(['execution.status', 'job.status']));
-    // A type that does not exist is refused, naming the field.
+    // A type that does not exist is refused, naming the field; so is version 1's one-line `job.log`.
+    s.send({ v, type: 'subscribe', executionId: '*', types: ['job.log'] });
+    expect((await s.next<{ message: string }>((m) => m.type === 'error')).message).toMatch(/types/);
+    const n = s.messages.length;
     s.send({ v, type: 'subscribe', executionId: '*', types: ['job.gossip'] });
-    const refused = await s.next<{ code: string; message: string }>((m) => m.type === 'error');
+    const refused = await s.next<{ code: string; message: string }>((m) => m.type === 'error', 5000, n);
     expect(refused.code).toBe('bad-message');
     expect(refused.message).toMatch(/types/);
   });
@@ -176,4 +183,125 @@ describe('/api/events live', () => {
     });
     expect((plots.json() as { items: unknown[] }).items.length).toBeGreaterThan(0);
   });
+});
+
+/** A project whose `flood` pipeline prints `lines` lines (`<i> ` padded to `width` characters) as fast as it can. */
+async function floodProject(name: string, lines: number, width: number): Promise<ProjectSummary> {
+  const project = await f.createProject({ name });
+  const code = [
+    'import sys',
+    '',
+    'class Flood:',
+    `    def __init__(self, lines=${lines}, width=${width}):`,
+    '        self.lines = lines',
+    '        self.width = width',
+    '',
+    '    def execute(self):',
+    '        out = sys.stdout',
+    '        for i in range(self.lines):',
+    "            out.write(f'{i} '.ljust(self.width, 'x') + '\\n')",
+    '        count = self.lines',
+    '        return count',
+    '',
+  ].join('\n');
+  const op = await f.server.app.inject({
+    method: 'POST',
+    url: `/api/projects/${project.id}/operations`,
+    payload: { name: 'Flood', code },
+  });
+  expect(op.statusCode, op.body).toBe(201);
+  const pipeline = await f.server.app.inject({
+    method: 'POST',
+    url: `/api/projects/${project.id}/pipelines`,
+    payload: {
+      name: 'flood',
+      nodes: [{ id: 'flood', operation: 'Flood', position: { x: 0, y: 0 } }],
+      connections: [],
+    },
+  });
+  expect(pipeline.statusCode, pipeline.body).toBe(201);
+  return project;
+}
+
+/** The execution's messages on `s`, checking that each job.logs batch starts where the one before ended. */
+function floodMessages(s: TestSocket, id: string) {
+  const mine = s.messages.filter((m) => (m as { executionId?: string }).executionId === id) as {
+    type: string;
+    status?: string;
+  }[];
+  const batches = mine.filter((m): m is JobLogsEvent => m.type === 'job.logs');
+  let next = 0;
+  for (const b of batches) {
+    expect(b.seq - (b.skipped ?? 0)).toBe(next);
+    next = b.seq + b.lines.length;
+  }
+  const final = mine.findIndex((m) => m.type === 'job.status' && m.status === 'success');
+  const lastBatch = mine.findLastIndex((m) => m.type === 'job.logs');
+  return { mine, batches, final, lastBatch, numbered: next };
+}
+
+describe('/api/events under a flood of lines', () => {
+  it('sends 100,000 printed lines each once, in order, in batches, all before the final status', async () => {
+    const lines = 100_000;
+    const project = await floodProject('flood', lines, 12);
+    const s = await connect();
+    s.send({ v, type: 'subscribe', executionId: '*' });
+    await s.next((m) => m.type === 'subscribed');
+    const id = await run(project, 'flood');
+    await s.next(
+      (m) => m.type === 'execution.status' && m.executionId === id && m.status !== 'running',
+      120_000,
+    );
+    const { mine, batches, final, lastBatch, numbered } = floodMessages(s, id);
+    const texts = batches.flatMap((b) => b.lines.map((l) => l.text));
+    expect(batches.every((b) => b.skipped === undefined)).toBe(true);
+    expect(texts.length).toBe(lines);
+    expect(numbered).toBe(lines);
+    for (let i = 0; i < lines; i++) if (texts[i] !== `${i} `.padEnd(12, 'x')) expect(texts[i]).toBe(i);
+    // Before batching: one frame per line (100,000 frames).
+    expect(batches.length).toBeLessThan(lines / 20);
+    expect(final).toBeGreaterThan(lastBatch);
+    expect(mine.at(-1)).toMatchObject({ type: 'execution.status', status: 'success' });
+  });
+
+  it('skips lines for a client that does not read, saying how many, instead of buffering them', async () => {
+    const lines = 400_000;
+    const width = 100;
+    const project = await floodProject('slow reader', lines, width);
+    const s = await connect();
+    s.send({ v, type: 'subscribe', executionId: '*' });
+    await s.next((m) => m.type === 'subscribed');
+    s.ws.pause();
+    const id = await run(project, 'flood');
+    for (;;) {
+      const res = await f.server.app.inject({ url: `/api/projects/${project.id}/executions/${id}` });
+      const status = (res.json() as ExecutionDetailsDto).status;
+      if (status !== 'running' && status !== 'pending') {
+        expect(status).toBe('success');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    s.ws.resume();
+    await s.next(
+      (m) => m.type === 'execution.status' && m.executionId === id && m.status === 'success',
+      60_000,
+    );
+    expect(s.closed).toBeUndefined();
+    const { batches, final, lastBatch, numbered } = floodMessages(s, id);
+    const received = batches.reduce((n, b) => n + b.lines.length, 0);
+    const skipped = batches.reduce((n, b) => n + (b.skipped ?? 0), 0);
+    expect(skipped).toBeGreaterThan(0);
+    expect(received + skipped).toBe(lines);
+    expect(numbered).toBe(lines);
+    // What arrived is in order: each line's number is past the one before.
+    const numbers = batches.flatMap((b) => b.lines.map((l) => Number(l.text.split(' ')[0])));
+    expect(numbers.every((x, i) => i === 0 || x > (numbers[i - 1] as number))).toBe(true);
+    expect(final).toBeGreaterThan(lastBatch);
+    // The stored log, over REST, has every line.
+    const log = await f.server.app.inject({
+      url: `/api/projects/${project.id}/executions/${id}/jobs/flood/log?offset=0&limit=1`,
+    });
+    expect((log.json() as JobLogResponse).size).toBe(lines * (width + 1));
+  }, 120_000);
 });

@@ -10,11 +10,23 @@ import {
   type EventsError,
   type EventsServerMessage,
   type ExecutionEvent,
+  type ExecutionStatusEvent,
+  type JobStatusEvent,
+  type LiveEventType,
 } from '@deepforge/protocol';
 import { assertNever } from '@deepforge/core';
+import { EventBatcher } from './events.batcher.js';
 
-/** A client that reads slower than events come is cut off rather than buffered without end. */
+/**
+ * A client that reads slower than events come is cut off rather than buffered without end. Log lines and
+ * metrics are skipped long before (BatcherLimits.slowBytes); this catches what is never skipped (plots).
+ */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+/** The LiveEvent type an engine event goes out as (lines and metrics in batches). */
+function liveType(type: ExecutionEvent['type']): LiveEventType {
+  return type === 'job.log' ? 'job.logs' : type === 'job.metric' ? 'job.metrics' : type;
+}
 
 function issueText(error: z.ZodError): string {
   const first = error.issues[0];
@@ -25,9 +37,9 @@ function issueText(error: z.ZodError): string {
 
 /**
  * One client of `/api/events`: the version handshake, then subscribe / unsubscribe / cancel commands in, live
- * execution events out. A subscription to one execution starts with its current state (execution.status and
- * each job.status), so a client that subscribes late needs no extra request; events that happen meanwhile are
- * held back until that state is sent, so nothing arrives out of order.
+ * execution events out, log lines and metrics in batches (EventBatcher). A subscription to one execution starts
+ * with its current state (execution.status and each job.status), so a client that subscribes late needs no extra
+ * request; events that happen meanwhile are held back until that state is sent, so nothing arrives out of order.
  */
 export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger, agent: string): void {
   let greeted = false;
@@ -41,6 +53,7 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
     }
     ws.send(JSON.stringify(message));
   };
+  const batcher = new EventBatcher({ send, bufferedAmount: () => ws.bufferedAmount });
   const fail = (code: EventsError['code'], message: string, executionId?: string): void =>
     send({ type: 'error', code, message, ...(executionId !== undefined ? { executionId } : {}) });
   const refuse = (code: EventsError['code'], message: string): void => {
@@ -51,8 +64,8 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
   send({ type: 'hello', v: EXECUTION_EVENTS_VERSION, agent });
 
   /** The event types each subscription wants (absent: all). */
-  const wanted = new Map<string, ReadonlySet<string>>();
-  const subscribe = async (executionId: string, types?: readonly string[]): Promise<void> => {
+  const wanted = new Map<string, ReadonlySet<LiveEventType>>();
+  const subscribe = async (executionId: string, types?: readonly LiveEventType[]): Promise<void> => {
     if (types) wanted.set(executionId, new Set(types));
     else wanted.delete(executionId);
     if (subscriptions.has(executionId)) {
@@ -62,13 +75,13 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
     let held: ExecutionEvent[] | null = [];
     const unsubscribe = engine.subscribe(executionId, (event) => {
       const only = wanted.get(executionId);
-      if (only && !only.has(event.type)) return;
+      if (only && !only.has(liveType(event.type))) return;
       if (held) held.push(event);
-      else send(event);
+      else batcher.accept(executionId, event);
     });
     subscriptions.set(executionId, unsubscribe);
     try {
-      const state: ExecutionEvent[] = [];
+      const state: (ExecutionStatusEvent | JobStatusEvent)[] = [];
       if (executionId !== '*') {
         const e = await engine.getExecution(executionId);
         if (e.id !== executionId) throw new NotFoundError(`no execution with id "${executionId}"`);
@@ -113,7 +126,7 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
     }
     const pending = held;
     held = null;
-    for (const event of pending) send(event);
+    for (const event of pending) batcher.accept(executionId, event);
   };
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -170,6 +183,7 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
         subscriptions.get(message.executionId)?.();
         subscriptions.delete(message.executionId);
         wanted.delete(message.executionId);
+        batcher.drop(message.executionId);
         return;
       case 'cancel':
         engine.cancelExecution(message.executionId).catch((err: unknown) => {
@@ -185,6 +199,7 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
   ws.on('close', () => {
     for (const unsubscribe of subscriptions.values()) unsubscribe();
     subscriptions.clear();
+    batcher.close();
   });
   ws.on('error', (err) => logger.debug({ err }, 'events socket error'));
 }
