@@ -54,6 +54,9 @@ export {
 } from './content-hash.js';
 export type { ContentHash, ContentHashScheme } from './content-hash.js';
 
+// Artifact references: the data file a reference names stays inside the project's artifacts/ folder.
+export { ARTIFACT_FILE_MAX_LENGTH, artifactFileProblem, ArtifactFileSchema } from './artifact-file.js';
+
 // Python source: names, literals, operation interfaces and edits.
 export { identifierProblem, isPythonIdentifier, PYTHON_KEYWORDS } from './python-identifier.js';
 export { evaluatePythonLiteral, toPythonLiteral } from './python-literal.evaluator.js';

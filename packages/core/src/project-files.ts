@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { artifactFileProblem } from './artifact-file.js';
 import { locateJsonPath, parseJsonText } from './json-text.js';
 import {
   ArtifactRefSchema,
@@ -346,12 +347,9 @@ export function projectFromFiles(files: ReadonlyMap<string, string>): ProjectFro
           break;
         }
         const file = parsed.data.file;
-        if (file !== undefined && !isSafeRelativePath(file)) {
-          structuralError(
-            'artifact-file',
-            path,
-            `file: "${file}" must be a relative path inside artifacts/ (no "..", no leading "/")`,
-          );
+        const fileProblem = file !== undefined ? artifactFileProblem(file) : undefined;
+        if (fileProblem !== undefined) {
+          structuralError('artifact-file', path, `file: ${JSON.stringify(file)} ${fileProblem}`);
           break;
         }
         artifacts[stem] = parsed.data;

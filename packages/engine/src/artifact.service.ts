@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { contentHashProblem, type ArtifactRef } from '@deepforge/core';
+import { artifactFileProblem, contentHashProblem, type ArtifactRef } from '@deepforge/core';
 import { AmbiguousError, EngineError, NotFoundError } from './errors.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { hashFile } from './storage/local-blob.storage.js';
@@ -66,7 +66,8 @@ export class ArtifactService {
       const base = join(ctx.projectDir, 'artifacts');
       const file = resolve(base, ref.file);
       const rel = relative(base, file);
-      if (rel.startsWith('..') || isAbsolute(rel)) {
+      // Checked where references come in too; a document edited over the collab socket may still hold one.
+      if (artifactFileProblem(ref.file) !== undefined || rel.split(sep)[0] === '..' || isAbsolute(rel)) {
         throw new MissingArtifactError(
           name,
           `artifact "${name}" refers to ${ref.file}, which is outside the project's artifacts/ folder`,

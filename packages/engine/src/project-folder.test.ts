@@ -50,6 +50,19 @@ describe('project folders', () => {
     await expect(loadProjectFolder(join(root, 'empty-manifest'))).rejects.toThrow(/not a directory/);
   });
 
+  it('refuses artifact references whose file leaves artifacts/, naming the reference and the field', async () => {
+    for (const file of ['../../etc/passwd', '/etc/passwd', 'data/../../x']) {
+      const dir = await writeProjectFolder(join(root, `p${file.length}`), {
+        artifacts: { secret: { file } },
+      });
+      const err = await loadProjectFolder(dir).catch((e: unknown) => e);
+      expect(err, file).toBeInstanceOf(ProjectFolderError);
+      const [diag] = (err as ProjectFolderError).diagnostics;
+      expect(diag, file).toMatchObject({ code: 'artifact-file', file: 'artifacts/secret.json' });
+      expect(diag?.message, file).toMatch(/file: ".*" must be a (path inside|path relative to) artifacts\//);
+    }
+  });
+
   it('saves changed files atomically, removes deleted entities, leaves other files alone', async () => {
     const dir = await writeProjectFolder(join(root, 'p'), {
       operations: {

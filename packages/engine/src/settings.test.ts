@@ -43,6 +43,7 @@ describe('settings', () => {
       'server.port': 8888,
       'server.allowedHosts': [],
       'server.uploadLimit': 1024 ** 3,
+      'artifacts.importRoots': [homedir()],
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
   });
@@ -124,12 +125,14 @@ describe('settings', () => {
         'server.port': 8888,
         'server.allowedHosts': ['deepforge.lab'],
         'server.uploadLimit': 1024,
+        'artifacts.importRoots': ['/data'],
       }),
     ).toEqual({
       blob: { dir: '/b' },
       executions: { concurrency: 2, timeout: 0, onRestart: 'fail', warmWorker: true },
       logs: { maxBytes: 10 },
       server: { port: 8888, allowedHosts: ['deepforge.lab'], uploadLimit: 1024 },
+      artifacts: { importRoots: ['/data'] },
     });
   });
 
@@ -146,5 +149,26 @@ describe('settings', () => {
     await expect(setSetting('server.allowedHosts', 'evil.example/x', { dataDir, env })).rejects.toThrow(
       /server\.allowedHosts.*not a host name/,
     );
+  });
+
+  it('takes import roots as a comma list or a JSON array of absolute paths, ~ for the home folder', async () => {
+    await setSetting('artifacts.importRoots', ' /data/sets, ~/datasets ,/data/sets/', { dataDir, env });
+    const file = JSON.parse(await readFile(join(dataDir, 'config.json'), 'utf8'));
+    expect(file.artifacts.importRoots).toEqual(['/data/sets', join(homedir(), 'datasets')]);
+    const fromEnv = await loadSettings({
+      dataDir,
+      env: { DEEPFORGE_IMPORT_ROOTS: '["/mnt/a,b", "/srv/c"]' },
+    });
+    expect(fromEnv.values['artifacts.importRoots']).toEqual(['/mnt/a,b', '/srv/c']);
+    expect(fromEnv.sources['artifacts.importRoots']).toBe('env');
+    await setSetting('artifacts.importRoots', '[]', { dataDir, env });
+    expect((await getSetting('artifacts.importRoots', { dataDir, env })).value).toEqual([]);
+    await expect(setSetting('artifacts.importRoots', 'data/sets', { dataDir, env })).rejects.toThrow(
+      /artifacts\.importRoots.*"data\/sets" is not an absolute path/,
+    );
+    await expect(loadSettings({ dataDir, env: { DEEPFORGE_IMPORT_ROOTS: '["/a", ' } })).rejects.toThrow(
+      /DEEPFORGE_IMPORT_ROOTS.*JSON array/,
+    );
+    await expect(setSetting('artifacts.importRoots', [1], { dataDir, env })).rejects.toThrow(/allowed:/);
   });
 });

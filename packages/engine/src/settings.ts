@@ -30,6 +30,8 @@ export interface SettingsValues {
   'server.allowedHosts': string[];
   /** The largest artifact upload the web server takes, in bytes. */
   'server.uploadLimit': number;
+  /** Folders whose files the web server may import as artifacts by path (real paths, symlinks resolved on use). */
+  'artifacts.importRoots': string[];
 }
 export type SettingKey = keyof SettingsValues;
 
@@ -109,6 +111,28 @@ function parseHostNames(raw: unknown): string[] {
     }
   }
   return [...new Set(names)];
+}
+
+function parseDirectories(raw: unknown): string[] {
+  let items: unknown = raw;
+  if (typeof raw === 'string') {
+    const text = raw.trim();
+    if (text.startsWith('[')) {
+      try {
+        items = JSON.parse(text);
+      } catch {
+        throw new BadValue('expected a JSON array of directory paths');
+      }
+    } else items = text.split(',');
+  }
+  if (!Array.isArray(items) || !items.every((x) => typeof x === 'string'))
+    throw new BadValue('expected directory paths separated by commas, or a JSON array of them');
+  const dirs = (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
+  for (const d of dirs) {
+    if (!d.startsWith('/') && d !== '~' && !d.startsWith('~/'))
+      throw new BadValue(`${JSON.stringify(d)} is not an absolute path (start it with / or ~/)`);
+  }
+  return [...new Set(dirs.map((d) => resolve(expandHome(d))))];
 }
 
 const DEFINITIONS: Definitions = {
@@ -218,6 +242,15 @@ const DEFINITIONS: Definitions = {
     allowed: 'a byte count such as 1073741824, 512MiB or 1GiB',
     parse: (raw) => parseByteSize(raw),
     defaultValue: () => 1024 ** 3,
+  },
+  'artifacts.importRoots': {
+    key: 'artifacts.importRoots',
+    env: 'DEEPFORGE_IMPORT_ROOTS',
+    description:
+      'Folders whose files the web server imports as artifacts by path (POST …/artifacts/import with `path`); a path outside them, also through a symbolic link, is refused (403). The default is the home folder of the user running the server; set it explicitly when others can reach the server. An empty list turns import by path off. `deepforge artifacts import` on the command line is not limited.',
+    allowed: 'absolute directory paths separated by commas (or a JSON array of them); [] for none',
+    parse: (raw) => parseDirectories(raw),
+    defaultValue: () => [homedir()],
   },
 };
 

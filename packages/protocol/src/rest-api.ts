@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ArtifactFileSchema,
   ArtifactRefSchema,
   ConnectionSchema,
   ContentHashSchema as CoreContentHashSchema,
@@ -406,7 +407,8 @@ export const ArtifactRefParamsSchema = z.strictObject({
 /** PUT /api/projects/:projectId/artifact-refs/:name — the reference without its name (it is in the path). */
 export const PutArtifactRefBodySchema = z
   .strictObject({
-    file: z.string().optional(),
+    /** Relative to the project's artifacts/ folder and inside it (artifactFileProblem). */
+    file: ArtifactFileSchema.optional(),
     hash: ContentHashSchema.optional(),
     serializer: z.string().optional(),
     type: z.string().optional(),
@@ -641,7 +643,8 @@ export const UploadArtifactQuerySchema = z.strictObject({
 
 /**
  * POST /api/projects/:projectId/artifacts/import — data already on the server machine (`path`) or already in the
- * data store (`hash`), recorded as an artifact of the project. 201 Artifact.
+ * data store (`hash`), recorded as an artifact of the project. 201 Artifact. A `path` must lie inside a folder of
+ * the `artifacts.importRoots` setting once symbolic links are resolved, else 403.
  */
 export const ImportArtifactBodySchema = z
   .strictObject({

@@ -570,6 +570,11 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
           />
           <TextInput
             label={mode === 'path' ? 'Path on the server machine' : 'Content hash'}
+            description={
+              mode === 'path'
+                ? 'Inside a folder the server imports from (setting artifacts.importRoots; by default the home folder of the user running the server)'
+                : undefined
+            }
             placeholder={mode === 'path' ? '/data/mnist/train.pkl' : 'sha256:…'}
             value={source}
             onChange={(e) => {

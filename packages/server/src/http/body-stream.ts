@@ -50,18 +50,3 @@ export function byteLimit(limit: number): Transform {
     },
   });
 }
-
-/** The whole body in memory, for small things (a project zip) with a limit. */
-export async function readBody(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      stream.destroy();
-      throw payloadTooLarge(`the body is more than the limit of ${limit} bytes (server.uploadLimit)`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}

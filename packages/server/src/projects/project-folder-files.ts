@@ -77,6 +77,11 @@ export async function readFolderFiles(root: string): Promise<FileMap> {
 /** Replaces a folder's content by these files. */
 export async function writeFolderFiles(root: string, files: FileMap): Promise<void> {
   await rm(root, { recursive: true, force: true });
+  await writeFiles(root, files);
+}
+
+/** Writes these files into a folder, beside what it holds. */
+export async function writeFiles(root: string, files: FileMap): Promise<void> {
   await mkdir(root, { recursive: true });
   for (const [path, data] of files) {
     const full = join(root, ...path.split('/'));

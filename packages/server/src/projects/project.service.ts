@@ -1,5 +1,6 @@
-import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { PROJECT_FORMAT_VERSION, projectToFiles, type Project } from '@deepforge/core';
 import type { Engine, ProjectRecord } from '@deepforge/engine';
@@ -15,7 +16,13 @@ import {
 import type { ProjectDocuments } from '../documents/project-documents.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { newProjectId } from './project-id.js';
-import { readFolderFiles, readProjectFiles, writeFolderFiles } from './project-folder-files.js';
+import {
+  isContentPath,
+  readFolderFiles,
+  readProjectFiles,
+  writeFiles,
+  writeFolderFiles,
+} from './project-folder-files.js';
 import { unzipProject, zipProject, type FileMap } from './project-zip.js';
 
 export interface ProjectServiceOptions {
@@ -24,7 +31,7 @@ export interface ProjectServiceOptions {
   /** Example projects (project folders) a new project can start from. */
   examplesDir: string;
   logger: Logger;
-  /** The most bytes an imported zip may unpack to. */
+  /** The most bytes an imported zip may be, and unpack to (`server.uploadLimit`). */
   maxImportBytes: number;
 }
 
@@ -34,6 +41,9 @@ export interface ProjectServiceOptions {
  * files from and exports put back.
  */
 export class ProjectService {
+  /** Staging folders of the zip imports under way. */
+  private readonly importing = new Set<string>();
+
   constructor(private readonly options: ProjectServiceOptions) {}
 
   private get engine(): Engine {
@@ -117,7 +127,7 @@ export class ProjectService {
         serializers: {},
         artifacts: {},
       };
-      return this.register(project, new Map());
+      return this.register(project, (dir) => writeFolderFiles(dir, new Map()));
     }
     const examples = await this.listExamples();
     if (!examples.some((e) => e.name === body.example)) {
@@ -130,15 +140,50 @@ export class ProjectService {
     return this.importFiles(files, 'body.example', body.name, body.description);
   }
 
-  async importZip(bytes: Uint8Array, name?: string): Promise<ProjectSummary> {
-    return this.importFiles(unzipProject(bytes, this.options.maxImportBytes), 'body', name);
+  /** `<dataDir>/projects/.incoming`: zips being unpacked, each in a folder of its own until it is a project. */
+  private get incomingDir(): string {
+    return join(this.engine.dataDir, 'projects', '.incoming');
   }
 
+  /**
+   * A project from a zipped project folder, read as it arrives (limits in unzipProject). The project content is
+   * parsed in memory, the other files stream to a staging folder that becomes the project's folder; a refused
+   * zip leaves no project, no document and no files.
+   */
+  async importZip(body: Readable, name?: string): Promise<ProjectSummary> {
+    await this.removeStaleImports();
+    const staging = join(this.incomingDir, newProjectId());
+    this.importing.add(staging);
+    try {
+      const { files, dir } = await unzipProject(body, {
+        maxBytes: this.options.maxImportBytes,
+        maxBodyBytes: this.options.maxImportBytes,
+        stagingDir: staging,
+        inMemory: isContentPath,
+      });
+      return await this.importFiles(files, 'body', name, undefined, dir);
+    } finally {
+      this.importing.delete(staging);
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Staging folders a crash left behind (no import of this process is using them). */
+  private async removeStaleImports(): Promise<void> {
+    const entries = await readdir(this.incomingDir).catch(() => [] as string[]);
+    for (const e of entries) {
+      const dir = join(this.incomingDir, e);
+      if (!this.importing.has(dir)) await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** `extrasDir`: a folder already holding the other files of the project folder, moved into place. */
   private async importFiles(
     files: FileMap,
     field: string,
     name?: string,
     description?: string,
+    extrasDir?: string,
   ): Promise<ProjectSummary> {
     const read = readProjectFiles(files);
     if (!read.ok) {
@@ -153,15 +198,27 @@ export class ProjectService {
     const project = read.project;
     if (name !== undefined) project.manifest.name = name;
     if (description !== undefined) project.manifest.description = description;
-    return this.register(project, read.extras);
+    return this.register(project, async (dir) => {
+      if (extrasDir === undefined) return writeFolderFiles(dir, read.extras);
+      await writeFiles(extrasDir, read.extras);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dirname(dir), { recursive: true });
+      await rename(extrasDir, dir);
+    });
   }
 
-  /** Stores a new project: its folder files, its document, then its registry row (what makes it exist). */
-  private async register(project: Project, extras: FileMap): Promise<ProjectSummary> {
+  /**
+   * Stores a new project: its folder files (`placeFiles` puts them in the folder given), its document, then its
+   * registry row (what makes it exist).
+   */
+  private async register(
+    project: Project,
+    placeFiles: (dir: string) => Promise<void>,
+  ): Promise<ProjectSummary> {
     const id = newProjectId();
     const now = Date.now();
     try {
-      await writeFolderFiles(this.filesDir(id), extras);
+      await placeFiles(this.filesDir(id));
       await this.options.documents.create(id, project);
       const record = await this.engine.projects.insertProject({
         id,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_PYTHON } from '@deepforge/engine/test-support';
+import { makeTempDir, removeTree, TEST_PYTHON } from '@deepforge/engine/test-support';
 import type {
   ApiError,
   ArtifactDto,
@@ -24,12 +24,21 @@ const pickled = (expr: string): Buffer =>
 let f: ServerFixture;
 let project: ProjectSummary;
 let base: string;
+let dataDir: string;
 beforeAll(async () => {
-  f = await startFixture({ settings: { python: TEST_PYTHON, 'server.uploadLimit': 64 * 1024 } });
+  dataDir = await makeTempDir('server');
+  f = await startFixture({
+    dataDir,
+    // Files the import by path reads lie in the data dir (the hostile suite checks the roots themselves).
+    settings: { python: TEST_PYTHON, 'server.uploadLimit': 64 * 1024, 'artifacts.importRoots': [dataDir] },
+  });
   project = await f.createProject({ name: 'data', example: 'hello' });
   base = `/api/projects/${project.id}`;
 });
-afterAll(() => f.cleanup());
+afterAll(async () => {
+  await f.cleanup();
+  await removeTree(dataDir);
+});
 
 const inject = (opts: InjectOptions) => f.server.app.inject(opts);
 const upload = (query: string, payload: Buffer | Readable) =>

@@ -1,5 +1,3 @@
-import { stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { ArtifactInfo } from '@deepforge/engine';
 import {
@@ -15,12 +13,19 @@ import {
   type ArtifactDto,
 } from '@deepforge/protocol';
 import { previewArtifact } from '../artifacts/artifact-preview.js';
+import { importablePath } from '../artifacts/import-roots.js';
 import { bodyStream, byteLimit, checkDeclaredLength } from '../http/body-stream.js';
 import { badRequest, notFound } from '../http/http-error.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 
 const tags = ['artifacts'];
-const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema, 413: ApiErrorSchema };
+const errors = {
+  400: ApiErrorSchema,
+  403: ApiErrorSchema,
+  404: ApiErrorSchema,
+  409: ApiErrorSchema,
+  413: ApiErrorSchema,
+};
 
 export function artifactDto(a: ArtifactInfo): ArtifactDto {
   return {
@@ -114,7 +119,7 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
       schema: {
         tags,
         summary:
-          'Record data already on the server machine (path) or in the data store (hash) as an artifact',
+          'Record data already on the server machine (path, inside artifacts.importRoots) or in the data store (hash) as an artifact',
         params: ProjectParamsSchema,
         body: ImportArtifactBodySchema,
         response: { 201: ArtifactSchema, ...errors },
@@ -131,12 +136,8 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
       };
       let artifact: ArtifactInfo;
       if (path !== undefined) {
-        if (!isAbsolute(path))
-          throw badRequest('body.path', 'must be an absolute path on the server machine');
-        if (!(await stat(path).catch(() => undefined))?.isFile()) {
-          throw badRequest('body.path', `there is no file ${path} on the server machine`);
-        }
-        artifact = await engine.importArtifact(path, name, options);
+        const real = await importablePath(path, engine.settings.values['artifacts.importRoots']);
+        artifact = await engine.importArtifact(real, name, options);
       } else {
         artifact = await engine.importArtifactHash(hash!, name, options).catch((err: unknown) => {
           throw badRequest('body.hash', (err as Error).message);

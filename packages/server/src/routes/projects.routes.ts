@@ -10,7 +10,7 @@ import {
   ProjectSummarySchema,
   UpdateProjectBodySchema,
 } from '@deepforge/protocol';
-import { bodyStream, checkDeclaredLength, readBody } from '../http/body-stream.js';
+import { bodyStream, checkDeclaredLength } from '../http/body-stream.js';
 import { checkProject } from '../projects/project-validation.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 import { artifactNamesOf } from './route-helpers.js';
@@ -62,8 +62,8 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request, reply) => {
       checkDeclaredLength(request, ctx.uploadLimit);
-      const bytes = await readBody(bodyStream(request), ctx.uploadLimit);
-      return reply.code(201).send(await ctx.projects.importZip(bytes, request.query.name));
+      // Unpacked as it arrives: the limits hold for what is read and inflated, not for a whole body in memory.
+      return reply.code(201).send(await ctx.projects.importZip(bodyStream(request), request.query.name));
     },
   );
 

@@ -2,11 +2,24 @@
  * Requests an attacker sends, over real HTTP and WebSocket connections, each refused and each leaving nothing
  * changed. docs/security.md counts them: add a case here for every hole found, so no change can reopen it.
  */
+import { mkdir, readdir, realpath, symlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { strToU8, zipSync, type Zippable } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecutionDetailsDto, OperationResponse, ProjectSummary } from '@deepforge/protocol';
+import { makeTempDir, removeTree } from '@deepforge/engine/test-support';
+import type {
+  ApiError,
+  ArtifactDto,
+  ExecutionDetailsDto,
+  OperationResponse,
+  ProjectSummary,
+} from '@deepforge/protocol';
+import { MAX_IMPORT_ENTRIES } from '../projects/project-zip.js';
 import { rawRequest, type RawRequest } from '../test-support/raw-http.js';
 import { startFixture, type ServerFixture } from '../test-support/server-fixture.js';
 import { TestSocket } from '../test-support/ws-client.js';
+import { zeroBombZip } from '../test-support/zip-bomb.js';
 
 let f: ServerFixture;
 let base: string;
@@ -329,5 +342,251 @@ describe('security headers', () => {
       expect(res.headers['referrer-policy']).toBe('same-origin');
       expect(res.headers['x-frame-options']).toBe('DENY');
     }
+  });
+});
+
+const MiB = 1024 * 1024;
+
+/** Every file under a folder (none when it does not exist), as relative paths. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+/** How far this process's memory rose above where it was while `run` ran (sampled, and once at the end). */
+async function memoryRise<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; rss: number; arrayBuffers: number }> {
+  const before = process.memoryUsage();
+  let rss = before.rss;
+  let arrayBuffers = before.arrayBuffers;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    rss = Math.max(rss, m.rss);
+    arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers);
+  };
+  const timer = setInterval(sample, 5);
+  try {
+    const result = await run();
+    sample();
+    return { result, rss: rss - before.rss, arrayBuffers: arrayBuffers - before.arrayBuffers };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('zip bombs and oversized archives (project import)', () => {
+  const limit = 16 * MiB;
+  let z: ServerFixture;
+  let zbase: string;
+  beforeAll(async () => {
+    z = await startFixture({ settings: { 'server.uploadLimit': limit } });
+    zbase = await z.server.listen(0);
+  }, 60_000);
+  afterAll(() => z.cleanup());
+
+  const importZip = (zip: Uint8Array) =>
+    rawRequest(zbase, {
+      method: 'POST',
+      path: '/api/projects/import',
+      headers: { 'content-type': 'application/zip' },
+      body: Buffer.from(zip),
+    });
+
+  async function nothingStored(): Promise<void> {
+    const list = await rawRequest(zbase, { path: '/api/projects' });
+    expect(JSON.parse(list.body)).toMatchObject({ items: [] });
+    expect(await filesUnder(join(z.dataDir, 'projects'))).toEqual([]);
+    expect(await filesUnder(join(z.dataDir, 'blob'))).toEqual([]);
+  }
+
+  // The probe's zip: 1.2 MB that inflate to 3 × 400 MB of zeros. Memory may rise by what one piece inflates to
+  // and what the collector has not yet taken back, nothing like the 1,200 MB the whole bomb holds.
+  const bombs: [string, () => Buffer][] = [
+    [
+      'artifact data files of 3 × 400 MB zeros',
+      () => zeroBombZip([1, 2, 3].map((i) => ({ name: `bomb/artifacts/zeros${i}.bin`, size: 400 * MiB }))),
+    ],
+    [
+      'the same, with headers that claim 1 KiB each',
+      () =>
+        zeroBombZip(
+          [1, 2, 3].map((i) => ({ name: `artifacts/zeros${i}.bin`, size: 400 * MiB, declaredSize: 1024 })),
+        ),
+    ],
+    [
+      'operation code of 1.2 GB zeros (content is kept in memory)',
+      () => zeroBombZip([{ name: 'operations/Bomb.py', size: 1200 * MiB }]),
+    ],
+  ];
+
+  it('refuses each with 413 while inflating, stores nothing, and memory stays far below the bomb', async () => {
+    for (const [what, build] of bombs) {
+      const zip = build();
+      expect(zip.length, what).toBeLessThan(1.5 * MiB);
+      const { result: res, rss, arrayBuffers } = await memoryRise(() => importZip(zip));
+      expect(res.status, `${what}: ${res.body}`).toBe(413);
+      expect(JSON.parse(res.body) as ApiError, what).toMatchObject({
+        error: 'payload-too-large',
+        message: expect.stringMatching(
+          /the zip unpacks to more than the limit of 16777216 bytes \(server\.uploadLimit\)/,
+        ),
+      });
+      expect(rss, `${what}: rss rose by ${Math.round(rss / MiB)} MiB`).toBeLessThan(256 * MiB);
+      expect(
+        arrayBuffers,
+        `${what}: arrayBuffers rose by ${Math.round(arrayBuffers / MiB)} MiB`,
+      ).toBeLessThan(256 * MiB);
+      await nothingStored();
+    }
+  });
+
+  it(`refuses an archive of more than ${MAX_IMPORT_ENTRIES} entries with 413 and stores nothing`, async () => {
+    const files: Zippable = { 'deepforge.json': strToU8(JSON.stringify({ name: 'many', formatVersion: 1 })) };
+    for (let i = 0; i < MAX_IMPORT_ENTRIES; i++) files[`artifacts/f${i}`] = new Uint8Array(0);
+    const res = await importZip(zipSync(files, { level: 0 }));
+    expect(res.status, res.body).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({
+      error: 'payload-too-large',
+      message: `the zip has more than ${MAX_IMPORT_ENTRIES} entries, the most a project import takes`,
+    });
+    await nothingStored();
+  });
+});
+
+describe('artifact import by a path outside artifacts.importRoots', () => {
+  let r: ServerFixture;
+  let rbase: string;
+  let tmp: string;
+  let root: string;
+  let url: string;
+  beforeAll(async () => {
+    tmp = await realpath(await makeTempDir('import-roots'));
+    root = join(tmp, 'root');
+    const outside = join(tmp, 'outside');
+    await mkdir(join(root, 'sets'), { recursive: true });
+    await mkdir(outside);
+    await mkdir(`${root}-evil`);
+    await writeFile(join(root, 'sets', 'train.pkl'), 'inside');
+    await writeFile(join(outside, 'secret'), 'secret');
+    await writeFile(join(`${root}-evil`, 'secret'), 'secret');
+    await symlink(join(outside, 'secret'), join(root, 'link-out'));
+    await symlink(outside, join(root, 'dir-out'));
+    await symlink(join(root, 'sets', 'train.pkl'), join(root, 'link-in'));
+    r = await startFixture({ settings: { 'artifacts.importRoots': [root] } });
+    rbase = await r.server.listen(0);
+    url = `/api/projects/${(await r.createProject({ name: 'data' })).id}/artifacts`;
+  }, 60_000);
+  afterAll(async () => {
+    await r.cleanup();
+    await removeTree(tmp);
+  });
+
+  const importPath = (base: string, path: string, at = url) =>
+    rawRequest(base, {
+      method: 'POST',
+      path: `${at}/import`,
+      headers: json,
+      body: JSON.stringify({ name: 'stolen', path }),
+    });
+
+  const expectForbidden = (res: { status: number; body: string }, what: string): void => {
+    expect(res.status, `${what}: ${res.body}`).toBe(403);
+    expect(JSON.parse(res.body), what).toMatchObject({
+      error: 'forbidden',
+      field: 'body.path',
+      message: expect.stringMatching(/artifacts\.importRoots/),
+    });
+  };
+
+  it('refuses files outside the roots with 403 naming the setting, links and .. included, and imports nothing', async () => {
+    const attempts: [string, string][] = [
+      ['/etc/passwd', '/etc/passwd'],
+      ['/etc/shadow', '/etc/shadow'],
+      ['a link in the root to a file outside', join(root, 'link-out')],
+      ['a file through a linked folder in the root', join(root, 'dir-out', 'secret')],
+      ['.. out of the root', `${root}/../outside/secret`],
+      ['a missing file outside (no answer tells whether it exists)', join(tmp, 'outside', 'nope')],
+      ['a folder whose name starts like the root', join(`${root}-evil`, 'secret')],
+    ];
+    for (const [what, path] of attempts) expectForbidden(await importPath(rbase, path), what);
+    const list = await rawRequest(rbase, { path: url });
+    expect(JSON.parse(list.body)).toMatchObject({ items: [], total: 0 });
+    expect(await filesUnder(join(r.dataDir, 'blob'))).toEqual([]);
+  });
+
+  it.skipIf(homedir() === '/')(
+    'refuses /etc/passwd and /etc/shadow with the default root, the home folder',
+    async () => {
+      const at = `/api/projects/${project.id}/artifacts`;
+      for (const path of ['/etc/passwd', '/etc/shadow'])
+        expectForbidden(await importPath(base, path, at), path);
+      const list = await rawRequest(base, { path: at });
+      expect((JSON.parse(list.body) as { items: ArtifactDto[] }).items.map((a) => a.name)).not.toContain(
+        'stolen',
+      );
+    },
+  );
+
+  it('imports a file inside a root, also through a link that stays inside', async () => {
+    for (const path of [join(root, 'sets', 'train.pkl'), join(root, 'link-in')]) {
+      const res = await importPath(rbase, path);
+      expect(res.status, res.body).toBe(201);
+      expect(JSON.parse(res.body)).toMatchObject({
+        provenance: { kind: 'import', source: join(root, 'sets', 'train.pkl') },
+      });
+    }
+  });
+});
+
+describe('artifact references whose file leaves artifacts/', () => {
+  const escapes = [
+    '../../etc/passwd',
+    '/etc/passwd',
+    'data/../../../etc/passwd',
+    'C:/Windows/win.ini',
+    '..\\..\\x',
+  ];
+
+  it('refuses them over REST with 400 naming body.file, and stores nothing', async () => {
+    for (const file of escapes) {
+      const res = await rawRequest(base, {
+        method: 'PUT',
+        path: `/api/projects/${project.id}/artifact-refs/secret`,
+        headers: json,
+        body: JSON.stringify({ file }),
+      });
+      expect(res.status, `${file}: ${res.body}`).toBe(400);
+      expect(JSON.parse(res.body), file).toMatchObject({
+        error: 'bad-request',
+        field: 'body.file',
+        message: expect.stringMatching(/^body\.file: must/),
+      });
+    }
+    const refs = await rawRequest(base, { path: `/api/projects/${project.id}/artifact-refs` });
+    expect((JSON.parse(refs.body) as { items: { name: string }[] }).items.map((x) => x.name)).not.toContain(
+      'secret',
+    );
+  });
+
+  it('refuses a zipped project holding one with 400 naming the file and the field, and stores nothing', async () => {
+    const res = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/projects/import',
+      headers: { 'content-type': 'application/zip' },
+      body: Buffer.from(
+        zipSync({
+          'deepforge.json': strToU8(JSON.stringify({ name: 'escape', formatVersion: 1 })),
+          'artifacts/secret.json': strToU8(JSON.stringify({ name: 'secret', file: '../../etc/passwd' })),
+        }),
+      ),
+    });
+    expect(res.status, res.body).toBe(400);
+    const body = JSON.parse(res.body) as ApiError;
+    expect(body.message).toMatch(
+      /artifacts\/secret\.json: file: "\.\.\/\.\.\/etc\/passwd" must be a path inside artifacts\//,
+    );
+    expect(body.diagnostics?.[0]).toMatchObject({ code: 'artifact-file', file: 'artifacts/secret.json' });
+    expect(await projectNames()).toEqual(['target']);
   });
 });
