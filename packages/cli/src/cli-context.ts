@@ -1,5 +1,7 @@
 /** What a command needs from the outside world; tests run commands in-process with their own. */
 export interface CliContext {
+  /** Where passwords come from: a prompt with echo off on a terminal, the first line when piped. */
+  in: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
   out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   err: NodeJS.WritableStream & { isTTY?: boolean };
   env: Readonly<Record<string, string | undefined>>;

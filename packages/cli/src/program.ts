@@ -1,14 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
-import { EngineError } from '@deepforge/engine';
+import { AccountError, EngineError } from '@deepforge/engine';
 import type { CliContext } from './cli-context.js';
 import { UsageError } from './usage-error.js';
 import { registerArtifactsCommand } from './commands/artifacts.command.js';
 import { registerConfigCommand } from './commands/config.command.js';
 import { registerExecutionsCommand } from './commands/executions.command.js';
+import { registerLoginCommands } from './commands/login.command.js';
 import { registerResumeCommand } from './commands/resume.command.js';
 import { registerRunCommand } from './commands/run.command.js';
 import { registerStartCommand } from './commands/start.command.js';
+import { registerUsersCommand } from './commands/users.command.js';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -28,6 +30,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerArtifactsCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerStartCommand(program, ctx);
+  registerUsersCommand(program, ctx);
+  registerLoginCommands(program, ctx);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }
@@ -45,7 +49,9 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     }
     const color = pc.createColors(Boolean(ctx.err.isTTY) && !ctx.env.NO_COLOR);
     const message =
-      err instanceof EngineError || err instanceof UsageError ? err.message : formatUnexpected(err);
+      err instanceof EngineError || err instanceof UsageError || err instanceof AccountError
+        ? err.message
+        : formatUnexpected(err);
     ctx.err.write(`${color.red('error:')} ${message}\n`);
     return 1;
   }

@@ -1,5 +1,7 @@
 import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { TEST_PYTHON, cleanEnv, makeTempDir, removeTree } from '@deepforge/engine/test-support';
@@ -81,4 +83,51 @@ it('says so when the port is taken, and rejects a bad --port', async () => {
   const bad = await cli(['start', '--port', 'eighty'], env);
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toMatch(/--port must be a whole number/);
+});
+
+it('refuses to listen on a network address while accounts are off, before opening anything', async () => {
+  const dataDir = join(tmp, 'data');
+  for (const [args, extra] of [
+    [['--host', '0.0.0.0'], {}],
+    [[], { DEEPFORGE_HOST: '0.0.0.0' }],
+    [['--host', '::'], { DEEPFORGE_AUTH: 'false' }],
+  ] as const) {
+    const refused = await cli(['start', '-p', '0', ...args, '--data-dir', dataDir], { ...env, ...extra });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(
+      /^error: listening on (0\.0\.0\.0|::) would let other machines run code as you/,
+    );
+    expect(refused.stderr).toMatch(
+      /accounts are off\. Turn them on first: `deepforge config auth\.enabled true`, then `deepforge users add <name> --admin`/,
+    );
+  }
+  await expect(stat(join(dataDir, 'deepforge.db'))).rejects.toMatchObject({ code: 'ENOENT' });
+  const bad = await cli(['start', '--host', 'example.org'], env);
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toMatch(/invalid value "example\.org" for `server\.host` \(from --host\)/);
+});
+
+it('`deepforge start --host 0.0.0.0` with accounts on listens there, says so, and says how to make the first user', async () => {
+  const child = spawnCli(['start', '--host', '0.0.0.0', '-p', '0', '-s', '--data-dir', join(tmp, 'data')], {
+    ...env,
+    DEEPFORGE_AUTH: 'true',
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [text] = await waitForOutput(child, /running at (http:\/\/localhost:\d+)[^]*Ctrl-C stops it\n/);
+  const url = /http:\/\/localhost:(\d+)/.exec(text)!;
+  expect(text).toContain(`listening on 0.0.0.0: other machines reach it at http://${hostname()}:${url[1]}\n`);
+  expect(text).toContain('accounts are on: everyone signs in\n');
+  expect(text).toMatch(
+    /nobody can sign in yet: create the first user \(an admin\) with `deepforge users add <name> --admin`/,
+  );
+  expect(text).toMatch(/no local compute \(--server\)/);
+  const status = await fetch(`${url[0]}/api/auth/status`);
+  expect(await status.json()).toEqual({ enabled: true, user: null, needsFirstUser: true });
+  expect((await fetch(`${url[0]}/api/projects`)).status).toBe(401);
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  expect(((await exited) as [number | null])[0]).toBe(0);
+  expect(stderr).toBe('');
 });

@@ -45,6 +45,7 @@ export {
   setSetting,
   settingsAsTree,
   unsetSetting,
+  writeFileAtomic,
 } from './settings.js';
 export type {
   Env,

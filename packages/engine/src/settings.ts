@@ -343,11 +343,18 @@ function prune(tree: ConfigTree): void {
   }
 }
 
-/** Writes a file so that readers see the old or the new content, never a mix, even after a crash. */
-export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+/**
+ * Writes a file so that readers see the old or the new content, never a mix, even after a crash. `mode` (say 0o600
+ * for a file of secrets) is the file's from its creation on: there is no moment when others may read it.
+ */
+export async function writeFileAtomic(
+  file: string,
+  content: string | Uint8Array,
+  options: { mode?: number } = {},
+): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'wx', options.mode ?? 0o666);
   try {
     await fh.writeFile(content);
     await fh.sync();

@@ -1,14 +1,33 @@
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { createServer, SERVER_HOST } from '@deepforge/server';
+import { loadSettings, parseSettingValue, SettingsError } from '@deepforge/engine';
+import { bindProblem, createServer, isLoopbackHost } from '@deepforge/server';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
 
 export interface StartOptions {
   port?: number;
+  host?: string;
   server?: boolean;
   dataDir?: string;
+}
+
+function hostOption(value: string): string {
+  try {
+    return parseSettingValue('server.host', value, { dataDir: '', from: '--host' });
+  } catch (err) {
+    if (err instanceof SettingsError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+/** Where others reach a server listening on `host`. */
+function networkUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
 }
 
 function portOption(value: string): number {
@@ -52,7 +71,12 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
       portOption,
     )
     .option(
-      '--server',
+      '--host <addr>',
+      'the address to listen on (default: server.host, 127.0.0.1); 0.0.0.0 or a network address needs accounts',
+      hostOption,
+    )
+    .option(
+      '-s, --server',
       'the server only, no local compute: executions are refused until a worker is attached',
     )
     .option(
@@ -62,35 +86,68 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-The server listens on ${SERVER_HOST} only (this machine) until DeepForge has accounts.
+By default the server listens on 127.0.0.1: only this machine reaches it. Listening on another address lets other
+machines run code as you, so it needs accounts (everyone signs in):
+  deepforge config auth.enabled true
+  deepforge users add <name> --admin
+  deepforge start --host 0.0.0.0
 Ctrl-C (or SIGTERM) stops it: running jobs are canceled and every project document is saved.
 
 Examples:
   deepforge start
-  deepforge start --port 9000 --data-dir ./deepforge-data`,
+  deepforge start -p 9000 --data-dir ./deepforge-data`,
     )
     .action(async (opts: StartOptions) => {
+      const dataDir = opts.dataDir !== undefined ? resolve(ctx.cwd, opts.dataDir) : undefined;
+      const overrides = opts.host !== undefined ? { 'server.host': opts.host } : {};
+      // Refused before anything is opened: no engine, no recovery of jobs, nothing listening.
+      const settings = await loadSettings({
+        ...(dataDir !== undefined ? { dataDir } : {}),
+        env: ctx.env,
+        overrides,
+      });
+      const host = settings.values['server.host'];
+      const authEnabled = settings.values['auth.enabled'];
+      const refused = bindProblem(host, authEnabled);
+      if (refused !== undefined) throw new UsageError(refused);
       const server = await createServer({
         env: ctx.env,
         compute: opts.server ? 'none' : 'local',
-        ...(opts.dataDir !== undefined ? { dataDir: resolve(ctx.cwd, opts.dataDir) } : {}),
+        settings: overrides,
+        ...(dataDir !== undefined ? { dataDir } : {}),
       });
       const stopped = untilStopped(ctx);
       let url: string;
       const port = opts.port ?? server.engine.settings.values['server.port'];
       try {
-        url = await server.listen(port);
+        url = await server.listen(port, host);
       } catch (err) {
         await server.close();
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           throw new UsageError(`port ${port} is in use: stop what uses it, or pick another port with --port`);
         }
+        if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') {
+          throw new UsageError(`cannot listen on ${host}: it is no address of this machine`);
+        }
         throw err;
       }
       ctx.out.write(`DeepForge is running at ${url}\n`);
+      if (isLoopbackHost(host)) {
+        ctx.out.write(`  listening on ${host} only: other machines cannot reach it\n`);
+      } else {
+        const { port: actualPort } = server.app.server.address() as AddressInfo;
+        ctx.out.write(`  listening on ${host}: other machines reach it at ${networkUrl(host, actualPort)}\n`);
+      }
       ctx.out.write(
-        `  listening on ${SERVER_HOST} only: other machines cannot reach it (there are no accounts yet)\n`,
+        authEnabled
+          ? '  accounts are on: everyone signs in\n'
+          : '  accounts are off: no sign-in (`deepforge config auth.enabled true` turns them on)\n',
       );
+      if (authEnabled && !(await server.engine.accounts.hasUsers())) {
+        ctx.out.write(
+          '  nobody can sign in yet: create the first user (an admin) with `deepforge users add <name> --admin`\n',
+        );
+      }
       ctx.out.write(
         opts.server
           ? '  no local compute (--server): executions are refused until a worker is attached\n'

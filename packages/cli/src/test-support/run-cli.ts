@@ -17,15 +17,21 @@ function capture(): { stream: PassThrough & { isTTY?: boolean }; text: () => str
   return { stream, text: () => text };
 }
 
-/** Runs the CLI in this process, as a user would type `deepforge …`, with its own environment and cwd. */
+/**
+ * Runs the CLI in this process, as a user would type `deepforge …`, with its own environment and cwd; `stdin` is
+ * what is piped in (nothing by default, like `< /dev/null`).
+ */
 export async function cli(
   args: string[],
   env: Record<string, string | undefined>,
   cwd = process.cwd(),
+  stdin = '',
 ): Promise<CliResult> {
   const out = capture();
   const err = capture();
-  const code = await runCli(args, { out: out.stream, err: err.stream, env, cwd, exitCode: 0 });
+  const input = new PassThrough();
+  input.end(stdin);
+  const code = await runCli(args, { in: input, out: out.stream, err: err.stream, env, cwd, exitCode: 0 });
   // Let the PassThrough streams deliver what was written.
   await new Promise((r) => setImmediate(r));
   return { code, stdout: out.text(), stderr: err.text() };

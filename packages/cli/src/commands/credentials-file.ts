@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@deepforge/engine';
+import { UsageError } from '../usage-error.js';
+
+export const CREDENTIALS_FILE_NAME = 'credentials.json';
+
+/** The access token `deepforge login` made on one server. */
+export interface StoredCredential {
+  user: string;
+  token: string;
+  /** The token's id on the server, to revoke it on `deepforge logout`. */
+  tokenId: string;
+  tokenName: string;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+/** `credentials.json`: tokens keyed by server origin (`http://host:port`). Mode 0600: it holds secrets. */
+export interface Credentials {
+  servers: Record<string, StoredCredential>;
+}
+
+export function credentialsFilePath(dataDir: string): string {
+  return join(dataDir, CREDENTIALS_FILE_NAME);
+}
+
+export async function readCredentials(file: string): Promise<Credentials> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { servers: {} };
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON (${(err as Error).message}); fix or delete it`);
+  }
+  const servers = (parsed as { servers?: unknown } | null)?.servers;
+  if (typeof servers !== 'object' || servers === null || Array.isArray(servers)) {
+    throw new UsageError(`${file} must hold {"servers": {…}}; fix or delete it`);
+  }
+  return { servers: servers as Record<string, StoredCredential> };
+}
+
+/** Replaces the file at once (readers see the old or the new one), readable by this user only. */
+export async function writeCredentials(file: string, credentials: Credentials): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+}
