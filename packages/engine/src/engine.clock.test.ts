@@ -10,13 +10,6 @@ afterEach(async () => {
   await f.cleanup();
 });
 
-const pipeline = (op: string): string =>
-  JSON.stringify({
-    name: 'p',
-    nodes: [{ id: 'n', operation: op, position: { x: 0, y: 0 } }],
-    connections: [],
-  });
-
 describe('the engine clock', () => {
   it('stamps wall-clock times however many metrics, lines and events a job reports', async () => {
     const { project } = await f.project({

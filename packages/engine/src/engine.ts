@@ -58,6 +58,9 @@ import type {
 import { newId } from './store/kysely.store.js';
 import type { ProjectStore } from './store/project.store.js';
 import { openSqliteStores } from './store/sqlite.store.js';
+import type { AccountStore } from './accounts/account.store.js';
+import { AccountService } from './accounts/accounts.service.js';
+import { SecretBox } from './accounts/secret-box.js';
 
 export interface OpenEngineOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */
@@ -92,6 +95,8 @@ export interface StartExecutionRequest {
   concurrency?: number;
   /** A name to show; `<pipeline> <date>` by default. */
   name?: string;
+  /** Who starts it (an account name), recorded with it. */
+  startedBy?: string;
   /**
    * The project (web server) it belongs to: artifact names resolve among that project's artifacts, and the
    * artifacts it saves belong to it. '' (the default) is the CLI's unnamed scope.
@@ -106,6 +111,8 @@ export interface ResumeExecutionOptions {
 
 export interface RerunExecutionOptions extends ResumeExecutionOptions {
   name?: string;
+  /** Who starts the new execution (an account name). */
+  startedBy?: string;
 }
 
 export interface ArtifactImportOptions {
@@ -158,6 +165,8 @@ export interface Engine {
   /** The web server's project registry and project documents, in the same database. */
   readonly projects: ProjectStore;
   readonly documents: DocumentStore;
+  /** Users, sessions, tokens, members, the audit log and project secrets (ADR 0009). */
+  readonly accounts: AccountService;
   /** Validates (throws PipelineValidationError, nothing stored), stores and starts an execution. */
   startExecution(request: StartExecutionRequest): Promise<StartedExecution>;
   /** Live events of one execution, or of all with `'*'`; returns the unsubscribe function. */
@@ -246,6 +255,7 @@ class EngineImpl implements Engine {
   recovery: RecoveryResult | undefined;
   readonly projects: ProjectStore;
   readonly documents: DocumentStore;
+  readonly accounts: AccountService;
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
   private readonly artifacts: ArtifactService;
@@ -266,11 +276,16 @@ class EngineImpl implements Engine {
     private readonly store: ExecutionStore,
     private readonly storage: ArtifactStorage & { sweep?: (ms: number) => Promise<number> },
     options: OpenEngineOptions,
-    stores: { projects: ProjectStore; documents: DocumentStore },
+    stores: { projects: ProjectStore; documents: DocumentStore; accounts: AccountStore },
   ) {
     this.dataDir = settings.dataDir;
     this.projects = stores.projects;
     this.documents = stores.documents;
+    let box: Promise<SecretBox> | undefined;
+    this.accounts = new AccountService(
+      stores.accounts,
+      () => (box ??= SecretBox.open(join(this.dataDir, 'secret.key'))),
+    );
     this.bus = new EventBus(logger);
     this.slots = new SlotPool(settings.values['executions.concurrency']);
     this.artifacts = new ArtifactService(store, storage);
@@ -401,6 +416,7 @@ class EngineImpl implements Engine {
       cache: request.cache ?? false,
       concurrency,
       overrides: overrides.map((o) => (typeof o === 'string' ? o : `${o.node}.${o.attr}=${o.raw}`)),
+      ...(request.startedBy !== undefined ? { startedBy: request.startedBy } : {}),
     };
     return this.create(
       {
@@ -496,6 +512,8 @@ class EngineImpl implements Engine {
         timeoutMs: this.settings.values['executions.timeout'] * 1000,
         logMaxBytes: this.settings.values['logs.maxBytes'],
         now: () => this.now(),
+        secretsFor: (projectId) =>
+          projectId === '' ? Promise.resolve({}) : this.accounts.secretValues(projectId),
       },
       execution,
       jobs,
@@ -575,6 +593,7 @@ class EngineImpl implements Engine {
       cache: options.cache ?? previous.cache,
       concurrency: options.concurrency ?? previous.concurrency,
       overrides: previous.overrides ?? {},
+      ...(previous.startedBy !== undefined ? { startedBy: previous.startedBy } : {}),
     };
     // Claim it first, so two engines resuming at once cannot both run it.
     const claimed = await this.store.updateExecution(
@@ -643,6 +662,7 @@ class EngineImpl implements Engine {
         cache: options.cache ?? previous.cache,
         concurrency: options.concurrency ?? previous.concurrency,
         overrides: previous.overrides ?? [],
+        ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}),
       },
       python,
       code,

@@ -55,6 +55,8 @@ export interface RunContext {
   timeoutMs: number;
   logMaxBytes: number;
   now(): number;
+  /** The secrets of a project, as environment variables for its jobs (read when each job starts). */
+  secretsFor(projectId: string): Promise<Record<string, string>>;
 }
 
 type Output = Omit<JobOutputRecord, 'jobId'>;
@@ -555,6 +557,7 @@ export class ExecutionRun {
             logMaxBytes: this.ctx.logMaxBytes,
             timeoutMs: this.ctx.timeoutMs,
             python: this.ctx.python.command,
+            secretEnv: await this.ctx.secretsFor(this.execution.projectId),
           },
           {
             onEvent: (e) => this.runtimeEvent(node, e),

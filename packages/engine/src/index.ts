@@ -90,3 +90,32 @@ export type { DocumentStore, StoredUpdate } from './store/document.store.js';
 export type { ProjectRecord, ProjectStore, ProjectUpdate } from './store/project.store.js';
 export { openSqliteStores } from './store/sqlite.store.js';
 export type { SqliteStores } from './store/sqlite.store.js';
+export {
+  AccountError,
+  AccountService,
+  PASSWORD_MIN_LENGTH,
+  SESSION_IDLE_MS,
+  SESSION_MAX_MS,
+  TOKEN_MAX_DAYS,
+  TOKEN_PREFIX,
+  USER_NAME_RULE,
+  passwordProblem,
+  userNameProblem,
+} from './accounts/accounts.service.js';
+export type {
+  AccountErrorCode,
+  Identity,
+  NewSession,
+  NewToken,
+  SecretInfo,
+} from './accounts/accounts.service.js';
+export { PROJECT_ROLES } from './accounts/account.store.js';
+export type {
+  AccessTokenRecord,
+  AccountStore,
+  AuditRecord,
+  MemberRecord,
+  ProjectRole,
+  UserRecord,
+} from './accounts/account.store.js';
+export { redactor } from './compute/local.compute.js';

@@ -41,6 +41,10 @@ describe('settings', () => {
       'executions.warmWorker': true,
       'logs.maxBytes': 64 * 1024 * 1024,
       'server.port': 8888,
+      'server.host': '127.0.0.1',
+      'server.publicUrl': undefined,
+      'server.trustProxy': false,
+      'auth.enabled': false,
       'server.allowedHosts': [],
       'server.uploadLimit': 1024 ** 3,
       'artifacts.importRoots': [homedir()],
@@ -123,6 +127,10 @@ describe('settings', () => {
         'executions.warmWorker': true,
         'logs.maxBytes': 10,
         'server.port': 8888,
+        'server.host': '0.0.0.0',
+        'server.publicUrl': 'https://df.example.org',
+        'server.trustProxy': ['10.0.0.0/8'],
+        'auth.enabled': true,
         'server.allowedHosts': ['deepforge.lab'],
         'server.uploadLimit': 1024,
         'artifacts.importRoots': ['/data'],
@@ -131,9 +139,44 @@ describe('settings', () => {
       blob: { dir: '/b' },
       executions: { concurrency: 2, timeout: 0, onRestart: 'fail', warmWorker: true },
       logs: { maxBytes: 10 },
-      server: { port: 8888, allowedHosts: ['deepforge.lab'], uploadLimit: 1024 },
+      server: {
+        port: 8888,
+        host: '0.0.0.0',
+        publicUrl: 'https://df.example.org',
+        trustProxy: ['10.0.0.0/8'],
+        allowedHosts: ['deepforge.lab'],
+        uploadLimit: 1024,
+      },
+      auth: { enabled: true },
       artifacts: { importRoots: ['/data'] },
     });
+  });
+
+  it('checks the network settings: host, public URL, trusted proxies, accounts', async () => {
+    const s = await loadSettings({
+      dataDir,
+      env: {
+        ...env,
+        DEEPFORGE_HOST: '0.0.0.0',
+        DEEPFORGE_PUBLIC_URL: 'https://DF.example.org/',
+        DEEPFORGE_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8',
+        DEEPFORGE_AUTH: 'on',
+      },
+    });
+    expect(s.values).toMatchObject({
+      'server.host': '0.0.0.0',
+      'server.publicUrl': 'https://df.example.org',
+      'server.trustProxy': ['127.0.0.1', '10.0.0.0/8'],
+      'auth.enabled': true,
+    });
+    await expect(setSetting('server.host', 'example.org', { dataDir, env })).rejects.toThrow(/IP address/);
+    await expect(setSetting('server.publicUrl', 'https://x.org/deepforge', { dataDir, env })).rejects.toThrow(
+      /without a path/,
+    );
+    await expect(setSetting('server.trustProxy', 'proxy.lan', { dataDir, env })).rejects.toThrow(
+      /not an IP address/,
+    );
+    await expect(setSetting('auth.enabled', 'maybe', { dataDir, env })).rejects.toThrow(/auth\.enabled/);
   });
 
   it('takes allowed host names as a comma list or an array, and refuses a wildcard or a non-name', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SettingsError } from './errors.js';
@@ -26,6 +27,14 @@ export interface SettingsValues {
   'logs.maxBytes': number;
   /** The port `deepforge start` listens on. */
   'server.port': number;
+  /** The address `deepforge start` listens on; anything but loopback needs accounts. */
+  'server.host': string;
+  /** The URL people reach the server at (behind a reverse proxy); its host name is allowed, https makes cookies Secure. */
+  'server.publicUrl': string | undefined;
+  /** Trust X-Forwarded-* from these proxies (`true`: any; addresses or CIDRs, comma-separated). */
+  'server.trustProxy': boolean | string[];
+  /** Accounts: every request needs a session or a token (ADR 0009). */
+  'auth.enabled': boolean;
   /** Host names the web server answers to besides loopback names and IP addresses (DNS-rebinding guard). */
   'server.allowedHosts': string[];
   /** The largest artifact upload the web server takes, in bytes. */
@@ -113,6 +122,7 @@ function parseHostNames(raw: unknown): string[] {
   return [...new Set(names)];
 }
 
+/** Directories, as a comma list or a JSON array (in config.json, or in the variable: `["/a,b", "/c"]`). */
 function parseDirectories(raw: unknown): string[] {
   let items: unknown = raw;
   if (typeof raw === 'string') {
@@ -225,6 +235,84 @@ const DEFINITIONS: Definitions = {
       return n;
     },
     defaultValue: () => 8888,
+  },
+  'server.host': {
+    key: 'server.host',
+    env: 'DEEPFORGE_HOST',
+    description:
+      'The address `deepforge start` listens on (`--host` wins): 127.0.0.1 serves this machine only; 0.0.0.0 or an address of a network interface serves others, which needs accounts (auth.enabled).',
+    allowed: 'an IP address or `localhost`',
+    parse: (raw) => {
+      if (typeof raw !== 'string') throw new BadValue('expected an IP address such as 127.0.0.1 or 0.0.0.0');
+      const s = raw.trim().toLowerCase();
+      const bare = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
+      if (s !== 'localhost' && isIP(bare) === 0) {
+        throw new BadValue('expected an IP address such as 127.0.0.1 or 0.0.0.0');
+      }
+      return bare;
+    },
+    defaultValue: () => '127.0.0.1',
+  },
+  'server.publicUrl': {
+    key: 'server.publicUrl',
+    env: 'DEEPFORGE_PUBLIC_URL',
+    description:
+      'The URL people open DeepForge at when it is behind a reverse proxy (https://deepforge.example.org): its host name is allowed like those of server.allowedHosts, and an https URL makes session cookies Secure.',
+    allowed: 'an http or https URL without a path',
+    parse: (raw) => {
+      if (typeof raw !== 'string') throw new BadValue('expected a URL such as https://deepforge.example.org');
+      let url: URL;
+      try {
+        url = new URL(raw.trim());
+      } catch {
+        throw new BadValue('expected a URL such as https://deepforge.example.org');
+      }
+      if (
+        (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+        (url.pathname !== '/' && url.pathname !== '')
+      ) {
+        throw new BadValue('expected an http or https URL without a path');
+      }
+      return url.origin;
+    },
+    defaultValue: () => undefined,
+  },
+  'server.trustProxy': {
+    key: 'server.trustProxy',
+    env: 'DEEPFORGE_TRUST_PROXY',
+    description:
+      'Trust X-Forwarded-For/-Proto/-Host from a reverse proxy that terminates TLS: `true` for any peer, or the proxy addresses (CIDRs allowed), comma-separated. Off by default: the headers are ignored.',
+    allowed: '`false`, `true`, or addresses separated by commas',
+    parse: (raw) => {
+      if (raw === true || raw === 'true' || raw === '1') return true;
+      if (raw === false || raw === 'false' || raw === '0' || raw === '') return false;
+      const items =
+        typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? (raw as unknown[]) : undefined;
+      if (!items || !items.every((x) => typeof x === 'string'))
+        throw new BadValue('expected `true`, `false` or addresses');
+      const list = (items as string[]).map((x) => x.trim()).filter(Boolean);
+      for (const a of list) {
+        const [ip, bits] = a.split('/');
+        if (isIP(ip ?? '') === 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits))) {
+          throw new BadValue(`${JSON.stringify(a)} is not an IP address or CIDR`);
+        }
+      }
+      return list;
+    },
+    defaultValue: () => false,
+  },
+  'auth.enabled': {
+    key: 'auth.enabled',
+    env: 'DEEPFORGE_AUTH',
+    description:
+      'Accounts: every request needs a signed-in session or an access token, projects have members with roles. Off, one user on this machine uses everything without signing in.',
+    allowed: '`true` or `false`',
+    parse: (raw) => {
+      if (raw === true || raw === 'true' || raw === '1' || raw === 'on') return true;
+      if (raw === false || raw === 'false' || raw === '0' || raw === 'off') return false;
+      throw new BadValue('expected `true` or `false`');
+    },
+    defaultValue: () => false,
   },
   'server.allowedHosts': {
     key: 'server.allowedHosts',

@@ -28,6 +28,8 @@ export interface ExecutionRunOptions {
   concurrency: number;
   /** The `--set` overrides it was created with (`node.attr=value`), for display. */
   overrides: string[];
+  /** Who started it (an account name), when accounts are on. */
+  startedBy?: string;
 }
 
 export function executionDir(dataDir: string, id: string): string {

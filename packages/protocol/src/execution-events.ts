@@ -321,6 +321,8 @@ export const EVENTS_ERROR_CODES = [
   'server-too-old',
   /** The first message was not `hello`. */
   'hello-expected',
+  /** A cancel by someone who may read the execution's project but not run it (a reader). */
+  'forbidden',
   /** Not JSON, or not a message of this protocol (the message names the field). */
   'bad-message',
   /** A subscribe or cancel named an execution that does not exist. */

@@ -87,6 +87,8 @@ export const ErrorCodeSchema = z.enum([
   'forbidden',
   'uri-too-long',
   'unsupported-media-type',
+  'unauthorized',
+  'too-many-requests',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
@@ -523,6 +525,8 @@ export const ExecutionDetailsSchema = ExecutionSummarySchema.extend({
   }),
   /** The pipeline as it ran (attribute overrides applied): the execution view draws it. */
   pipelineSnapshot: PipelineSchema,
+  /** Who started it, when accounts are on. */
+  startedBy: z.string().nullable(),
   jobs: z.array(JobSchema),
   failure: z.strictObject({ node: z.string(), error: JobErrorSchema }).nullable(),
 });

@@ -1,3 +1,12 @@
-export { COLLAB_PATH, EVENTS_PATH, SERVER_HOST, SERVER_VERSION, createServer } from './server.app.js';
+export {
+  BindRefusedError,
+  COLLAB_PATH,
+  EVENTS_PATH,
+  SERVER_HOST,
+  SERVER_VERSION,
+  bindProblem,
+  createServer,
+  isLoopbackHost,
+} from './server.app.js';
 export type { DeepForgeServer, ServerOptions } from './server.app.js';
 export type { ComputeMode } from './server.context.js';

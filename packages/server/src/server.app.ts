@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { fastifyCookie } from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -20,12 +21,17 @@ import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { openEngine, type Engine, type Env, type SettingsValues } from '@deepforge/engine';
 import { REST_API_VERSION } from '@deepforge/protocol';
+import { CollabAccess, type CollabContext } from './documents/collab-access.js';
 import { DocumentPersistence } from './documents/document.persistence.js';
 import { ProjectDocuments } from './documents/project-documents.js';
-import { handleEventsSocket } from './events/events.socket.js';
+import { handleEventsSocket, type EventsAccess } from './events/events.socket.js';
 import { installStreamParsers } from './http/body-stream.js';
 import { answerFrameworkError, installErrorHandler } from './http/error.handler.js';
 import { installRequestGuard, refuseUpgrade } from './http/request-guard.hook.js';
+import { installAuth } from './auth/auth.hook.js';
+import { authenticate, projectRoleOf, roleAtLeast, type RequestAuth } from './auth/request-auth.js';
+import { registerAuthRoutes } from './routes/auth.routes.js';
+import { registerMemberRoutes } from './routes/members.routes.js';
 import { ProjectService } from './projects/project.service.js';
 import { registerArtifactRoutes } from './routes/artifacts.routes.js';
 import { registerClientRoutes } from './routes/client.routes.js';
@@ -38,8 +44,23 @@ import { registerProjectRoutes } from './routes/projects.routes.js';
 import type { ComputeMode, ServerContext, ZodApp } from './server.context.js';
 
 export const SERVER_VERSION = '0.1.0';
-/** Until there are accounts, the server is reachable from this machine only. */
+/** The default address: this machine only. Others need accounts (auth.enabled) and `--host`. */
 export const SERVER_HOST = '127.0.0.1';
+
+/** Whether an address serves this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Why binding `host` is refused, or undefined when it may be bound. */
+export function bindProblem(host: string, authEnabled: boolean): string | undefined {
+  if (isLoopbackHost(host) || authEnabled) return undefined;
+  return (
+    `listening on ${host} would let other machines run code as you, and accounts are off. Turn them on first: ` +
+    '`deepforge config auth.enabled true`, then `deepforge users add <name> --admin`'
+  );
+}
 export const COLLAB_PATH = '/api/collab';
 export const EVENTS_PATH = '/api/events';
 
@@ -65,8 +86,11 @@ export interface DeepForgeServer {
   readonly app: ZodApp;
   readonly engine: Engine;
   readonly documents: ProjectDocuments;
-  /** Listens on 127.0.0.1 (port 0: a free one) and resolves to the base URL. */
-  listen(port: number): Promise<string>;
+  /**
+   * Listens on `host` (default: server.host, 127.0.0.1; port 0: a free one) and resolves to the base URL. An
+   * address other than loopback is refused unless accounts are on.
+   */
+  listen(port: number, host?: string): Promise<string>;
   /** Stops taking requests, closes sockets, saves documents, cancels running jobs and closes the database. */
   close(): Promise<void>;
 }
@@ -101,6 +125,24 @@ const SECURITY_HEADERS = {
 
 function defaultDir(relative: string): string {
   return fileURLToPath(new URL(relative, import.meta.url));
+}
+
+/** A bind the settings do not allow (a network address without accounts). */
+export class BindRefusedError extends Error {
+  override readonly name = 'BindRefusedError';
+}
+
+/** What the client of an events socket may see and cancel: by the role in each execution's project. */
+function executionAccess(engine: Engine, auth: RequestAuth): EventsAccess {
+  const role = async (executionId: string) => {
+    const execution = await engine.getExecution(executionId);
+    if (execution.id !== executionId) return undefined;
+    return projectRoleOf(engine.accounts, auth, execution.projectId);
+  };
+  return {
+    canRead: async (id) => (await role(id)) !== undefined,
+    canCancel: async (id) => roleAtLeast(await role(id), 'writer'),
+  };
 }
 
 /** Waits for sockets to close, then cuts the ones still open. */
@@ -145,7 +187,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   });
   const hocuspocus = new Hocuspocus({
     name: 'deepforge',
-    extensions: [persistence],
+    // Access first: a connection refused there never loads the document.
+    extensions: [new CollabAccess(engine.accounts), persistence],
     // Saves while people type come at most every second, and at least every 5 s.
     debounce: 1000,
     maxDebounce: 5000,
@@ -166,14 +209,25 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     return503OnClosing: true,
     // Names are at most 200 characters; longer path segments still reach the routes, which answer in the API's
     // error shape (the default of 100 made names of 101 characters unreachable, even to delete them).
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     frameworkErrors: answerFrameworkError,
+    // X-Forwarded-* count only from the proxies named in server.trustProxy (request.ip, request.protocol).
+    trustProxy: engine.settings.values['server.trustProxy'],
   }).withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  const allowedHosts = engine.settings.values['server.allowedHosts'];
+  const settings = engine.settings.values;
+  const publicUrl = settings['server.publicUrl'];
+  const allowedHosts = [
+    ...settings['server.allowedHosts'],
+    ...(publicUrl !== undefined ? [new URL(publicUrl).hostname] : []),
+  ];
+  const authEnabled = settings['auth.enabled'];
   // First of all hooks: a refused request is answered before anything reads its body.
   installRequestGuard(app, allowedHosts);
+  await app.register(fastifyCookie);
+  // Then who is asking, and whether they may (ADR 0009); still before the body is read.
+  installAuth(app, { enabled: authEnabled, accounts: engine.accounts });
   await app.register(fastifyHelmet, SECURITY_HEADERS);
   installErrorHandler(app);
   installStreamParsers(app);
@@ -191,7 +245,9 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     compute: options.compute ?? 'local',
     uploadLimit: engine.settings.values['server.uploadLimit'],
     version: SERVER_VERSION,
-    host: SERVER_HOST,
+    host: settings['server.host'],
+    authEnabled,
+    publicUrl,
   };
 
   await app.register(fastifySwagger, {
@@ -207,6 +263,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
   registerHealthRoutes(app, ctx);
+  registerAuthRoutes(app, ctx);
+  registerMemberRoutes(app, ctx);
   registerProjectRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);
   registerOperationRoutes(app, ctx);
@@ -230,14 +288,37 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
       socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      if (path === COLLAB_PATH) {
-        hocuspocus.handleConnection(ws, request, {});
-        return;
+    void (async () => {
+      let auth: RequestAuth = { mode: 'off' };
+      if (authEnabled) {
+        const { identity, problem } = await authenticate(engine.accounts, request);
+        if (!identity) {
+          const body = Buffer.from(`${problem ?? 'sign in first'}\n`);
+          socket.end(
+            `HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`,
+          );
+          return;
+        }
+        auth = { mode: 'on', identity };
       }
-      eventSockets.add(ws);
-      ws.on('close', () => eventSockets.delete(ws));
-      handleEventsSocket(ws, engine, logger, `deepforge-server ${SERVER_VERSION}`);
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        if (path === COLLAB_PATH) {
+          hocuspocus.handleConnection(ws, request, { auth } satisfies CollabContext);
+          return;
+        }
+        eventSockets.add(ws);
+        ws.on('close', () => eventSockets.delete(ws));
+        handleEventsSocket(
+          ws,
+          engine,
+          logger,
+          `deepforge-server ${SERVER_VERSION}`,
+          auth.mode === 'off' ? undefined : executionAccess(engine, auth),
+        );
+      });
+    })().catch((err: unknown) => {
+      logger.error({ err }, 'WebSocket upgrade failed');
+      socket.destroy();
     });
   });
 
@@ -248,11 +329,15 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     app,
     engine,
     documents,
-    async listen(port: number): Promise<string> {
-      await app.listen({ port, host: SERVER_HOST });
+    async listen(port: number, host = settings['server.host']): Promise<string> {
+      const problem = bindProblem(host, authEnabled);
+      if (problem !== undefined) throw new BindRefusedError(problem);
+      await app.listen({ port, host });
       const address = app.server.address() as AddressInfo;
-      ctx.host = SERVER_HOST;
-      return `http://${SERVER_HOST === '127.0.0.1' ? 'localhost' : SERVER_HOST}:${address.port}`;
+      ctx.host = host;
+      if (publicUrl !== undefined) return publicUrl;
+      const local = isLoopbackHost(host) || host === '0.0.0.0' || host === '::';
+      return `http://${local ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${address.port}`;
     },
     close(): Promise<void> {
       closed ??= (async () => {

@@ -28,4 +28,8 @@ export interface ServerContext {
   version: string;
   /** The interface the server listens on, once it does. */
   host: string;
+  /** Accounts on (auth.enabled): every request needs a session or a token. */
+  authEnabled: boolean;
+  /** server.publicUrl: where people reach the server (https there makes cookies Secure). */
+  publicUrl: string | undefined;
 }

@@ -15,6 +15,11 @@ export interface ComputeJobRequest {
   /** Milliseconds the operation may run; 0 = no limit. */
   timeoutMs: number;
   python: string;
+  /**
+   * Project secrets, given to the job as environment variables only: never written to job.json, and their values
+   * are masked (`***`) in the console and in error messages.
+   */
+  secretEnv?: Readonly<Record<string, string>>;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'engine';

@@ -84,10 +84,17 @@ export class LocalCompute implements Compute {
     env.PYTHONIOENCODING ??= 'utf-8:backslashreplace';
     env[JOB_ID_ENV] = request.jobId;
     env[RUNNER_ID_ENV] = request.runnerId;
+    Object.assign(env, request.secretEnv);
 
     let proc: JobProcess;
     try {
-      proc = await this.startProcess(request.python, specFile, spec.workDir, env);
+      proc = await this.startProcess(
+        request.python,
+        specFile,
+        spec.workDir,
+        env,
+        Object.keys(request.secretEnv ?? {}),
+      );
     } catch (err) {
       const message = `cannot start ${request.python}: ${(err as Error).message}`;
       log.writeLine(`[deepforge] ${message}`);
@@ -109,9 +116,13 @@ export class LocalCompute implements Compute {
     specFile: string,
     cwd: string,
     env: Record<string, string>,
+    secretNames: readonly string[],
   ): Promise<JobProcess> {
     if (this.options.warmWorker) {
-      const worker = await this.warmWorker(python, env);
+      // The worker outlives this job and forks others' jobs: it never holds this job's secrets.
+      const shared = { ...env };
+      for (const name of secretNames) delete shared[name];
+      const worker = await this.warmWorker(python, shared);
       if (worker) {
         try {
           return await worker.fork({ spec: specFile, cwd, env });
@@ -187,6 +198,8 @@ class LocalJob {
   private readonly log: ConsoleLog;
 
   private readonly pid: number;
+  /** Masks the values of the job's secrets in what it prints and in its error. */
+  private readonly redact: (text: string) => string;
 
   constructor(
     private readonly proc: JobProcess,
@@ -198,6 +211,7 @@ class LocalJob {
   ) {
     this.log = log;
     this.pid = proc.pid;
+    this.redact = redactor(Object.values(request.secretEnv ?? {}));
     const { stdout, stderr, events } = proc;
     const out = new LineSplitter((l) => this.consoleLine('stdout', l.text, l.transient));
     const err = new LineSplitter((l) => this.consoleLine('stderr', l.text, l.transient));
@@ -324,7 +338,8 @@ class LocalJob {
     this.proc.stderr.resume();
   }
 
-  private consoleLine(stream: LogStream, text: string, transient: boolean): void {
+  private consoleLine(stream: LogStream, raw: string, transient: boolean): void {
+    const text = this.redact(raw);
     if (transient) {
       if (!this.log.truncated) this.handlers.onLog({ stream, text, transient: true });
       return;
@@ -403,6 +418,11 @@ class LocalJob {
         this.outputs.push(event);
         break;
       case 'error':
+        event = {
+          ...event,
+          message: this.redact(event.message),
+          ...(event.traceback !== undefined ? { traceback: this.redact(event.traceback) } : {}),
+        };
         this.error = event;
         break;
       case 'phase':
@@ -415,6 +435,19 @@ class LocalJob {
     }
     this.handlers.onEvent(event);
   }
+}
+
+/** The shortest secret value masked: shorter ones would mask ordinary text and tell what the value is. */
+export const REDACT_MIN_LENGTH = 4;
+
+/** Replaces every occurrence of the values (longest first) by `***`. */
+export function redactor(values: readonly string[]): (text: string) => string {
+  const masked = [...new Set(values.filter((v) => v.length >= REDACT_MIN_LENGTH))].sort(
+    (a, b) => b.length - a.length,
+  );
+  if (masked.length === 0) return (text) => text;
+  const pattern = new RegExp(masked.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  return (text) => text.replace(pattern, '***');
 }
 
 /** Splits the event channel into lines, byte-wise (each line is one JSON document). */

@@ -131,6 +131,64 @@ interface ProjectsTable {
   updated_at: Int;
 }
 
+export interface UsersTable {
+  id: string;
+  name: string;
+  password_hash: string;
+  admin: number;
+  created_at: Int;
+  password_changed_at: Int;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: Int;
+  last_seen_at: Int;
+  expires_at: Int;
+  revoked_at: Int | null;
+  user_agent: string | null;
+}
+
+export interface AccessTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  prefix: string;
+  created_at: Int;
+  expires_at: Int | null;
+  last_used_at: Int | null;
+  revoked_at: Int | null;
+}
+
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  role: string;
+  added_at: Int;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: Int;
+  seq: Int;
+  actor_id: string | null;
+  actor_name: string | null;
+  action: string;
+  target: string | null;
+  detail: string | null;
+  ip: string | null;
+}
+
+export interface ProjectSecretsTable {
+  project_id: string;
+  name: string;
+  ciphertext: string;
+  updated_at: Int;
+  updated_by: string | null;
+}
+
 interface DocumentUpdatesTable {
   document: string;
   seq: Int;
@@ -149,6 +207,12 @@ export interface Database {
   plots: PlotsTable;
   progress: ProgressTable;
   runners: RunnersTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  access_tokens: AccessTokensTable;
+  project_members: ProjectMembersTable;
+  audit_log: AuditLogTable;
+  project_secrets: ProjectSecretsTable;
 }
 
 /** Random, lowercase, 12 characters: short enough to type a prefix of, unique enough for one data store. */

@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { AccountStore } from '../accounts/account.store.js';
+import { KyselyAccountStore } from '../accounts/kysely-account.store.js';
 import type { DocumentStore } from './document.store.js';
 import { KyselyDocumentStore } from './kysely-document.store.js';
 import { KyselyProjectStore } from './kysely-project.store.js';
@@ -21,6 +23,7 @@ export async function openSqliteStore(file: string): Promise<KyselyExecutionStor
 /** Every store of one SQLite database, sharing its connection; `close` closes them all. */
 export interface SqliteStores {
   executions: KyselyExecutionStore;
+  accounts: AccountStore;
   documents: DocumentStore;
   projects: ProjectStore;
   close(): Promise<void>;
@@ -32,6 +35,7 @@ export async function openSqliteStores(file: string): Promise<SqliteStores> {
     executions: new KyselyExecutionStore(options),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(options.db),
+    accounts: new KyselyAccountStore(options.db),
     close: options.close,
   };
 }

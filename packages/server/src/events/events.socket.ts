@@ -41,7 +41,57 @@ function issueText(error: z.ZodError): string {
  * with its current state (execution.status and each job.status), so a client that subscribes late needs no extra
  * request; events that happen meanwhile are held back until that state is sent, so nothing arrives out of order.
  */
-export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger, agent: string): void {
+/**
+ * What the client of a socket may see and do, by execution (accounts: its project's role). Undefined: everything
+ * (accounts off).
+ */
+export interface EventsAccess {
+  canRead(executionId: string): Promise<boolean>;
+  canCancel(executionId: string): Promise<boolean>;
+}
+
+/** How long a decision about an execution holds before it is asked again (a member removed meanwhile). */
+const ACCESS_TTL_MS = 10_000;
+
+type Decision = { allowed: boolean; at: number } | { pending: ExecutionEvent[] };
+
+/**
+ * Filters the events of a `*` subscription by access, keeping each execution's events in order: the events of an
+ * execution not decided yet wait for the decision.
+ */
+function accessGate(
+  access: EventsAccess,
+  deliver: (event: ExecutionEvent) => void,
+): (event: ExecutionEvent) => void {
+  const decisions = new Map<string, Decision>();
+  return (event) => {
+    const id = event.executionId;
+    const d = decisions.get(id);
+    if (d && 'pending' in d) {
+      d.pending.push(event);
+      return;
+    }
+    if (d && Date.now() - d.at < ACCESS_TTL_MS) {
+      if (d.allowed) deliver(event);
+      return;
+    }
+    const pending = [event];
+    decisions.set(id, { pending });
+    const settle = (allowed: boolean): void => {
+      decisions.set(id, { allowed, at: Date.now() });
+      if (allowed) for (const e of pending) deliver(e);
+    };
+    access.canRead(id).then(settle, () => settle(false));
+  };
+}
+
+export function handleEventsSocket(
+  ws: WebSocket,
+  engine: Engine,
+  logger: Logger,
+  agent: string,
+  access?: EventsAccess,
+): void {
   let greeted = false;
   const subscriptions = new Map<string, () => void>();
 
@@ -73,16 +123,24 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
       return;
     }
     let held: ExecutionEvent[] | null = [];
+    const deliver = (event: ExecutionEvent): void => {
+      if (held) held.push(event);
+      else batcher.accept(executionId, event);
+    };
+    const gated = access && executionId === '*' ? accessGate(access, deliver) : deliver;
     const unsubscribe = engine.subscribe(executionId, (event) => {
       const only = wanted.get(executionId);
       if (only && !only.has(liveType(event.type))) return;
-      if (held) held.push(event);
-      else batcher.accept(executionId, event);
+      gated(event);
     });
     subscriptions.set(executionId, unsubscribe);
     try {
       const state: (ExecutionStatusEvent | JobStatusEvent)[] = [];
       if (executionId !== '*') {
+        // Not a member of its project: the same answer as for an execution that does not exist.
+        if (access && !(await access.canRead(executionId).catch(() => false))) {
+          throw new NotFoundError(`no execution with id "${executionId}"`);
+        }
         const e = await engine.getExecution(executionId);
         if (e.id !== executionId) throw new NotFoundError(`no execution with id "${executionId}"`);
         const t = Date.now();
@@ -186,7 +244,23 @@ export function handleEventsSocket(ws: WebSocket, engine: Engine, logger: Logger
         batcher.drop(message.executionId);
         return;
       case 'cancel':
-        engine.cancelExecution(message.executionId).catch((err: unknown) => {
+        void (async () => {
+          if (access) {
+            if (!(await access.canRead(message.executionId).catch(() => false))) {
+              fail('not-found', `there is no execution "${message.executionId}"`, message.executionId);
+              return;
+            }
+            if (!(await access.canCancel(message.executionId).catch(() => false))) {
+              fail(
+                'forbidden',
+                'you can read this project but not run or cancel its executions',
+                message.executionId,
+              );
+              return;
+            }
+          }
+          await engine.cancelExecution(message.executionId);
+        })().catch((err: unknown) => {
           if (err instanceof NotFoundError) fail('not-found', (err as Error).message, message.executionId);
           else fail('execution-state', (err as Error).message, message.executionId);
         });

@@ -29,6 +29,7 @@ export function executionDetailsDto(e: ExecutionDetails): ExecutionDetailsDto {
       overrides: Array.isArray(overrides) ? overrides.filter((o): o is string => typeof o === 'string') : [],
     },
     pipelineSnapshot: e.pipelineSnapshot,
+    startedBy: typeof e.options.startedBy === 'string' ? e.options.startedBy : null,
     jobs: e.jobs.map((j) => ({
       id: j.id,
       node: j.node,

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { stat } from 'node:fs/promises';
 import type { AttributeOverride } from '@deepforge/core';
 import type { ExecutionDetails } from '@deepforge/engine';
@@ -28,6 +29,7 @@ import { folderEntries, zipStream, type ZipEntry } from '../executions/execution
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { folderName } from '../projects/project.service.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
+import { callerOf } from '../auth/request-auth.js';
 
 const tags = ['executions'];
 const errors = {
@@ -64,6 +66,12 @@ async function executionOf(
     throw notFound(`project has no execution "${executionId}"`);
   }
   return details;
+}
+
+/** The signed-in user who starts an execution, recorded with it. */
+function startedBy(request: FastifyRequest): { startedBy?: string } {
+  const user = callerOf(request.auth);
+  return user ? { startedBy: user.name } : {};
 }
 
 export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
@@ -108,6 +116,7 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.cache !== undefined ? { cache: body.cache } : {}),
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
+        ...startedBy(request),
       });
       started.done.catch((err: unknown) =>
         request.log.error({ err, executionId: started.id }, 'execution failed'),
@@ -192,7 +201,7 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId, executionId } = request.params;
       await executionOf(ctx, projectId, executionId);
       requireCompute(ctx);
-      const started = await engine.rerunExecution(executionId, request.body);
+      const started = await engine.rerunExecution(executionId, { ...request.body, ...startedBy(request) });
       started.done.catch((err: unknown) =>
         request.log.error({ err, executionId: started.id }, 'execution failed'),
       );

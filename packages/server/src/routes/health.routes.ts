@@ -9,7 +9,10 @@ import type { ServerContext, ZodApp } from '../server.context.js';
 export function registerHealthRoutes(app: ZodApp, ctx: ServerContext): void {
   app.get(
     '/api/health',
-    { schema: { tags: ['server'], summary: 'Is the server up', response: { 200: HealthResponseSchema } } },
+    {
+      config: { auth: 'public' },
+      schema: { tags: ['server'], summary: 'Is the server up', response: { 200: HealthResponseSchema } },
+    },
     async () => ({
       status: 'ok' as const,
       version: ctx.version,

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   ApiErrorSchema,
@@ -11,6 +12,7 @@ import {
   UpdateProjectBodySchema,
 } from '@deepforge/protocol';
 import { bodyStream, checkDeclaredLength } from '../http/body-stream.js';
+import { callerOf, projectRoleOf } from '../auth/request-auth.js';
 import { checkProject } from '../projects/project-validation.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 import { artifactNamesOf } from './route-helpers.js';
@@ -18,11 +20,34 @@ import { artifactNamesOf } from './route-helpers.js';
 const tags = ['projects'];
 const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema, 413: ApiErrorSchema };
 
+/** With accounts on, whoever makes a project owns it. */
+async function makeOwner(ctx: ServerContext, request: FastifyRequest, projectId: string): Promise<void> {
+  const user = callerOf(request.auth);
+  if (!user) return;
+  await ctx.engine.accounts.setMember(projectId, user, 'owner');
+  await ctx.engine.accounts.audit({
+    actorId: user.id,
+    actorName: user.name,
+    action: 'project-create',
+    target: projectId,
+    detail: null,
+    ip: request.ip,
+  });
+}
+
 export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
   app.get(
     '/api/projects',
     { schema: { tags, summary: 'List projects', response: { 200: ListProjectsResponseSchema } } },
-    async () => ({ items: await ctx.projects.list() }),
+    async (request) => {
+      const items = await ctx.projects.list();
+      if (request.auth.mode === 'off') return { items };
+      // Only the projects the caller may read: others are not there for them.
+      const visible = await Promise.all(
+        items.map(async (p) => (await projectRoleOf(ctx.engine.accounts, request.auth, p.id)) !== undefined),
+      );
+      return { items: items.filter((_, i) => visible[i]) };
+    },
   );
 
   app.get(
@@ -47,7 +72,11 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
         response: { 201: ProjectSummarySchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(201).send(await ctx.projects.create(request.body)),
+    async (request, reply) => {
+      const project = await ctx.projects.create(request.body);
+      await makeOwner(ctx, request, project.id);
+      return reply.code(201).send(project);
+    },
   );
 
   app.post(
@@ -63,7 +92,9 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       checkDeclaredLength(request, ctx.uploadLimit);
       // Unpacked as it arrives: the limits hold for what is read and inflated, not for a whole body in memory.
-      return reply.code(201).send(await ctx.projects.importZip(bodyStream(request), request.query.name));
+      const project = await ctx.projects.importZip(bodyStream(request), request.query.name);
+      await makeOwner(ctx, request, project.id);
+      return reply.code(201).send(project);
     },
   );
 
@@ -97,6 +128,7 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
   app.delete(
     '/api/projects/:projectId',
     {
+      config: { projectRole: 'owner' },
       schema: {
         tags,
         summary: 'Delete a project with its executions and artifacts',
@@ -106,6 +138,7 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request, reply) => {
       await ctx.projects.delete(request.params.projectId);
+      await ctx.engine.accounts.forgetProject(request.params.projectId);
       return reply.code(204).send(null);
     },
   );
