@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawRequest } from '../test-support/raw-http.js';
 import { startFixture, type ServerFixture } from '../test-support/server-fixture.js';
+import type { SettingsValues } from '@deepforge/engine';
 import { BindRefusedError } from '../server.app.js';
 
 const fixtures: ServerFixture[] = [];
@@ -12,7 +13,7 @@ afterEach(async () => {
   for (const f of fixtures.splice(0)) await f.cleanup();
 });
 
-async function fixture(settings: Parameters<typeof startFixture>[0]['settings']): Promise<ServerFixture> {
+async function fixture(settings: Partial<SettingsValues>): Promise<ServerFixture> {
   const f = await startFixture({ settings });
   fixtures.push(f);
   return f;
