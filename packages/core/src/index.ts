@@ -61,7 +61,21 @@ export { ARTIFACT_FILE_MAX_LENGTH, artifactFileProblem, ArtifactFileSchema } fro
 export { identifierProblem, isPythonIdentifier, PYTHON_KEYWORDS } from './python-identifier.js';
 export { evaluatePythonLiteral, toPythonLiteral } from './python-literal.evaluator.js';
 export type { LiteralResult } from './python-literal.evaluator.js';
-export { attributeTypeOfHint, lineColumn, parseOperationSource } from './python-interface.parser.js';
+export {
+  attributeTypeOfHint,
+  lineColumn,
+  OPERATION_MAX_DIAGNOSTICS,
+  parseOperationSource,
+} from './python-interface.parser.js';
+export {
+  BRACKET_MAX_DEPTH,
+  OPERATION_CODE_MAX_BYTES,
+  parsePythonBounded,
+  SYNTAX_RECOVERY_MAX_STEPS,
+  SYNTAX_TREE_MAX_DEPTH,
+} from './python-source.limits.js';
+export type { BoundedParse, SourceLimitOptions, SourceProblem } from './python-source.limits.js';
+export { LineIndex } from './source-lines.js';
 export type { ParseOperationOptions, ParseOperationResult } from './python-interface.parser.js';
 export {
   addAttribute,
@@ -92,11 +106,20 @@ export {
   PIPELINES_DIR,
   ProjectFilesError,
   projectFromFiles,
+  projectFromFilesUnread,
+  projectOperationsOf,
   projectToFiles,
+  readOperationFile,
   SERIALIZERS_DIR,
+  sortDiagnosticsByFile,
   UTILS_DIR,
 } from './project-files.js';
-export type { ProjectFromFilesResult, ProjectOperations } from './project-files.js';
+export type {
+  OperationReading,
+  ProjectFromFilesResult,
+  ProjectOperations,
+  UnreadProjectFiles,
+} from './project-files.js';
 
 // Pipelines: validation, planning, job states, `--set` overrides, cache keys.
 export {

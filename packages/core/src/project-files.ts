@@ -49,6 +49,12 @@ export interface ProjectFromFilesResult {
   diagnostics: Diagnostic[];
 }
 
+/** projectFromFilesUnread's result: the operations are found but their code is not read. */
+export interface UnreadProjectFiles extends ProjectFromFilesResult {
+  /** The operations found, also when the project is broken, for the caller to read. */
+  operations: Project['operations'];
+}
+
 /** Thrown by `projectToFiles` for a project that cannot be written (names that are not file names). */
 export class ProjectFilesError extends Error {
   override readonly name = 'ProjectFilesError';
@@ -166,12 +172,21 @@ function readManifest(
   return parsed.data;
 }
 
+/** What reading one operation file gives. */
+export interface OperationReading {
+  /** Null while the code has errors. */
+  interface: OperationInterface | null;
+  /** Their messages name the file. */
+  diagnostics: Diagnostic[];
+}
+
+/** Reads the operation `name` (operations/<name>.py) from its code, as parseProjectOperations does. */
+export function readOperationFile(name: string, code: string): OperationReading {
+  return parseOperationFile(`${OPERATIONS_DIR}/${name}.py`, name, code);
+}
+
 /** Parses one operation file; its diagnostics name the file. */
-function parseOperationFile(
-  file: string,
-  name: string,
-  code: string,
-): { interface: OperationInterface | null; diagnostics: Diagnostic[] } {
+function parseOperationFile(file: string, name: string, code: string): OperationReading {
   const parsed = parseOperationSource(code, { className: name });
   const diagnostics = parsed.diagnostics.map((d) => {
     const at =
@@ -199,14 +214,21 @@ export interface ProjectOperations {
 
 /** Parses every operation of a project (what pipeline validation and planning need). */
 export function parseProjectOperations(project: Pick<Project, 'operations'>): ProjectOperations {
+  const readings: Record<string, OperationReading> = {};
+  for (const [name, source] of Object.entries(project.operations)) {
+    readings[name] = readOperationFile(name, source.code);
+  }
+  return projectOperationsOf(readings);
+}
+
+/** The readings of a project's operations (by name, however they were made) as parseProjectOperations gives them. */
+export function projectOperationsOf(readings: Readonly<Record<string, OperationReading>>): ProjectOperations {
   const interfaces: Record<string, OperationInterface | null> = {};
   const diagnostics: Diagnostic[] = [];
-  for (const name of Object.keys(project.operations).sort()) {
-    const source = project.operations[name];
-    if (!source) continue;
-    const parsed = parseOperationFile(`${OPERATIONS_DIR}/${name}.py`, name, source.code);
-    interfaces[name] = parsed.interface;
-    diagnostics.push(...parsed.diagnostics);
+  for (const name of Object.keys(readings).sort()) {
+    const reading = readings[name] as OperationReading;
+    interfaces[name] = reading.interface;
+    diagnostics.push(...reading.diagnostics);
   }
   return { interfaces, diagnostics };
 }
@@ -226,6 +248,19 @@ function checkModulePath(file: string, key: string, diagnostics: Diagnostic[]): 
 }
 
 export function projectFromFiles(files: ReadonlyMap<string, string>): ProjectFromFilesResult {
+  const { project, diagnostics } = readProjectFiles(files, true);
+  return { project, diagnostics };
+}
+
+/**
+ * projectFromFiles without parsing operation code, for a server that reads operations off its event loop
+ * (readOperationFile in a worker) and then merges their diagnostics with sortDiagnosticsByFile.
+ */
+export function projectFromFilesUnread(files: ReadonlyMap<string, string>): UnreadProjectFiles {
+  return readProjectFiles(files, false);
+}
+
+function readProjectFiles(files: ReadonlyMap<string, string>, readOperations: boolean): UnreadProjectFiles {
   const diagnostics: Diagnostic[] = [];
   let broken = false;
   const manifest = readManifest(files, diagnostics);
@@ -369,13 +404,14 @@ export function projectFromFiles(files: ReadonlyMap<string, string>): ProjectFro
         `there is no operation ${name} for these dependencies`,
       );
   }
-  diagnostics.push(...parseProjectOperations({ operations }).diagnostics);
+  if (readOperations) diagnostics.push(...parseProjectOperations({ operations }).diagnostics);
   const project: Project | null =
     broken || !manifest ? null : { manifest, operations, pipelines, utils, serializers, artifacts };
-  return { project, diagnostics: sortFileDiagnostics(diagnostics) };
+  return { project, diagnostics: sortDiagnosticsByFile(diagnostics), operations };
 }
 
-function sortFileDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+/** Diagnostics in the order projectFromFiles gives them: by file, each file's in the order they were found. */
+export function sortDiagnosticsByFile(diagnostics: readonly Diagnostic[]): Diagnostic[] {
   // Stable: diagnostics of one file keep the order they were found in (line order for code).
   return diagnostics
     .map((d, i) => ({ d, i }))

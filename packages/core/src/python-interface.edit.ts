@@ -74,6 +74,7 @@ interface Context {
 
 function contextOf(code: string, className: string | undefined): Context | { error: string } {
   const source = analyzeSource(code);
+  if (source.problem) return { error: source.problem.message };
   const selection = selectOperationClass(source, className);
   if (selection.kind === 'no-class') return { error: 'no operation class found in the code' };
   if (selection.kind === 'class-not-found')

@@ -9,7 +9,8 @@ import type {
   SourceRange,
 } from './model.js';
 import { assertNever } from './assert-never.js';
-import { evaluateLiteralNode } from './python-literal.evaluator.js';
+import { evaluateLiteralNode, LITERAL_TOO_DEEP } from './python-literal.evaluator.js';
+import { LineIndex } from './source-lines.js';
 import {
   analyzeSource,
   childNodes,
@@ -43,41 +44,37 @@ export interface ParseOperationResult {
   diagnostics: Diagnostic[];
 }
 
-/** 1-based line and column of a UTF-16 offset; `\r\n`, `\n` and a lone `\r` all end a line, as in Python. */
-export function lineColumn(code: string, offset: number): { line: number; column: number } {
-  const end = Math.max(0, Math.min(offset, code.length));
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < end; i++) {
-    const ch = code.charCodeAt(i);
-    if (ch === 10 /* \n */) {
-      line++;
-      lineStart = i + 1;
-    } else if (ch === 13 /* \r */) {
-      if (code.charCodeAt(i + 1) === 10) {
-        // An offset on the \n of a \r\n is still on the line the \r ends.
-        if (i + 1 >= end) break;
-        i++;
-      }
-      line++;
-      lineStart = i + 1;
-    }
+export { lineColumn } from './source-lines.js';
+
+/**
+ * The line index of the code being read: many lookups per parse (a range per port, a line per diagnostic) would
+ * each walk the code from its start. One entry is enough, as a parse looks up one code at a time.
+ */
+let lastIndex: LineIndex | undefined;
+let lastIndexed: string | undefined;
+function positionIn(code: string, offset: number): { line: number; column: number } {
+  if (lastIndexed !== code || !lastIndex) {
+    lastIndex = new LineIndex(code);
+    lastIndexed = code;
   }
-  return { line, column: end - lineStart + 1 };
+  return lastIndex.at(offset);
 }
 
 export function sourceRange(code: string, span: Span): SourceRange {
-  return { from: span.from, to: span.to, ...lineColumn(code, span.from) };
+  return { from: span.from, to: span.to, ...positionIn(code, span.from) };
 }
 
+/** How much of an error's text is looked at to describe it: error nodes can span most of the code. */
+const DESCRIBE_WINDOW = 256;
+
 function describeUnexpected(code: string, node: Span): string {
-  const text = code.slice(node.from, node.to);
+  const text = code.slice(node.from, Math.min(node.to, node.from + DESCRIBE_WINDOW));
   if (text.length > 0) {
     if (text.trim() === '') return 'unexpected indentation';
     const first = text.trim().split(/[\r\n]/)[0] as string;
     return `unexpected "${first.length > 24 ? `${first.slice(0, 24)}…` : first}"`;
   }
-  const rest = code.slice(node.from).replace(/^[ \t\f]+/, '');
+  const rest = code.slice(node.from, node.from + DESCRIBE_WINDOW).replace(/^[ \t\f]+/, '');
   if (rest === '') return 'unexpected end of file';
   if (/^[\r\n]/.test(rest)) return 'unexpected end of line';
   const token = /^(\w+|\S)/.exec(rest)?.[0] ?? rest[0];
@@ -94,7 +91,7 @@ export function syntaxDiagnostics(code: string, tree: Tree): Diagnostic[] {
   tree.iterate({
     enter: (node) => {
       if (!node.type.isError) return;
-      const { line, column } = lineColumn(code, node.from);
+      const { line, column } = positionIn(code, node.from);
       if (seenLines.has(line)) return;
       seenLines.add(line);
       out.push({
@@ -111,10 +108,14 @@ export function syntaxDiagnostics(code: string, tree: Tree): Diagnostic[] {
 
 /** Collapses the line breaks of a multi-line hint so that it reads as written on one line. */
 function normalizeHint(text: string): string {
+  // Whole runs of whitespace are matched and then looked at: patterns like /\s*[\r\n]\s*/ or /\s+([\]),])/
+  // would scan a long run from each of its spaces (quadratic).
   return text
-    .replace(/\s*[\r\n]\s*/g, ' ')
+    .replace(/\s+/g, (run) => (/[\r\n]/.test(run) ? ' ' : run))
     .replace(/([[(])\s+/g, '$1')
-    .replace(/\s+([\]),])/g, '$1')
+    .replace(/\s+/g, (run, offset: number, all: string) =>
+      /[\]),]/.test(all.charAt(offset + run.length)) ? '' : run,
+    )
     .replace(/,\s*([\])])/g, '$1')
     .trim();
 }
@@ -173,7 +174,7 @@ class DiagnosticSink {
     private readonly operation: string | undefined,
   ) {}
   add(severity: Severity, code: string, message: string, at?: Span): void {
-    const where = at ? lineColumn(this.code, at.from) : undefined;
+    const where = at ? positionIn(this.code, at.from) : undefined;
     this.items.push({
       severity,
       code,
@@ -182,6 +183,11 @@ class DiagnosticSink {
       ...(where ? { line: where.line, column: where.column } : {}),
     });
   }
+}
+
+/** A name quoted in many messages (one per later parameter) is cut short, or the messages grow quadratically. */
+function shortName(name: string | null): string {
+  return name !== null && name.length > 40 ? `${name.slice(0, 40)}…` : String(name);
 }
 
 function checkParams(fn: FunctionSyntax, sink: DiagnosticSink, code: string): void {
@@ -203,21 +209,25 @@ function checkParams(fn: FunctionSyntax, sink: DiagnosticSink, code: string): vo
       sink.add(
         'error',
         'parameter-order',
-        `${fn.name}: parameter "${p.name}" has no default but follows "${withDefault.name}", which has one`,
+        `${fn.name}: parameter "${p.name}" has no default but follows "${shortName(withDefault.name)}", which has one`,
         p,
       );
     }
   }
+  const hasPositionalOnly = fn.args.some((a) => a.positionalOnly);
   for (const p of fn.args) {
     if (p.kind === 'var-positional' || p.kind === 'var-keyword') {
-      const written = sourceOf(code, p).replace(/\s*:.*$/s, '');
+      // Not /\s*:.*$/s, which scans a long run of spaces from each of them.
+      const text = sourceOf(code, p);
+      const colon = text.indexOf(':');
+      const written = colon < 0 ? text : text.slice(0, colon).trimEnd();
       sink.add(
         'error',
         'unsupported-parameter',
         `${fn.name}: "${written}" is not supported: DeepForge passes each ${fn.name === 'execute' ? 'input' : 'attribute and reference'} by name, so every parameter must be named`,
         p,
       );
-    } else if (p.kind === 'positional-marker' && fn.args.some((a) => a.positionalOnly)) {
+    } else if (p.kind === 'positional-marker' && hasPositionalOnly) {
       sink.add(
         'error',
         'unsupported-parameter',
@@ -241,9 +251,17 @@ function portOf(code: string, p: ParamSyntax): PortSpec {
   };
 }
 
-function attributeOf(code: string, p: ParamSyntax): AttributeSpec {
+function attributeOf(code: string, p: ParamSyntax, sink: DiagnosticSink): AttributeSpec {
   const defaultNode = p.default as SyntaxNode;
   const literal = evaluateLiteralNode(code, defaultNode);
+  if (!literal.ok && literal.reason === LITERAL_TOO_DEEP) {
+    sink.add(
+      'warning',
+      'default-too-deep',
+      `__init__: the default of "${shortName(p.name)}" is ${LITERAL_TOO_DEEP}: it is not read as a value`,
+      defaultNode,
+    );
+  }
   const hint = p.hint ? hintText(code, p.hint) : undefined;
   return {
     name: p.name as string,
@@ -317,11 +335,11 @@ function outputsOf(code: string, execute: FunctionSyntax, sink: DiagnosticSink):
   const reference = first ?? usable[0];
   if (reference) {
     const expected = returnCount(code, reference);
-    const line = lineColumn(code, reference.node.from).line;
+    const line = positionIn(code, reference.node.from).line;
     for (const r of usable) {
       const count = returnCount(code, r);
       if (count === expected) continue;
-      const other = lineColumn(code, r.node.from).line;
+      const other = positionIn(code, r.node.from).line;
       const plural = (n: number): string => `${n} value${n === 1 ? '' : 's'}`;
       sink.add(
         'error',
@@ -434,7 +452,7 @@ function interfaceOf(code: string, cls: ClassSyntax, sink: DiagnosticSink): Oper
     }
     checkParams(init, sink, code);
     for (const p of namedArgs(init)) {
-      if (p.default) attributes.push(attributeOf(code, p));
+      if (p.default) attributes.push(attributeOf(code, p, sink));
       else references.push(portOf(code, p));
     }
   }
@@ -442,13 +460,52 @@ function interfaceOf(code: string, cls: ClassSyntax, sink: DiagnosticSink): Oper
   return { className: cls.name, inputs, outputs, attributes, references };
 }
 
+/**
+ * The most diagnostics one operation gets: each of 60,000 duplicate parameters would have one, megabytes of
+ * them for the editor and every response that lists them. The rest are counted in a last diagnostic.
+ */
+export const OPERATION_MAX_DIAGNOSTICS = 100;
+
 /** Reads an operation's interface from its Python source. */
 export function parseOperationSource(
   code: string,
   options: ParseOperationOptions = {},
 ): ParseOperationResult {
+  const result = readOperationSource(code, options);
+  const { diagnostics } = result;
+  if (diagnostics.length <= OPERATION_MAX_DIAGNOSTICS) return result;
+  const kept = diagnostics.slice(0, OPERATION_MAX_DIAGNOSTICS - 1);
+  const rest = diagnostics.slice(OPERATION_MAX_DIAGNOSTICS - 1);
+  const errors = rest.filter((d) => d.severity === 'error').length;
+  const last = diagnostics[diagnostics.length - 1] as Diagnostic;
+  kept.push({
+    severity: errors > 0 ? 'error' : 'warning',
+    code: 'more-diagnostics',
+    message: `${rest.length} more problems (${errors} errors) not listed: fix the ones above first`,
+    ...(last.operation !== undefined ? { operation: last.operation } : {}),
+  });
+  return { interface: result.interface, diagnostics: kept };
+}
+
+function readOperationSource(code: string, options: ParseOperationOptions): ParseOperationResult {
   const source = analyzeSource(code);
   const syntax = syntaxDiagnostics(code, source.tree);
+  if (source.problem) {
+    const { code: problemCode, message, line, column } = source.problem;
+    return {
+      interface: null,
+      diagnostics: [
+        ...syntax,
+        {
+          severity: 'error',
+          code: problemCode,
+          message,
+          ...(options.className !== undefined ? { operation: options.className } : {}),
+          ...(line !== undefined && column !== undefined ? { line, column } : {}),
+        },
+      ],
+    };
+  }
   const selection = selectOperationClass(source, options.className);
   switch (selection.kind) {
     case 'no-class': {

@@ -1,6 +1,8 @@
 import type { SyntaxNode } from '@lezer/common';
+import { JSON_MAX_DEPTH } from './model.js';
 import type { AttributeType, JsonValue } from './model.js';
-import { childNodes, parsePython, sourceOf } from './python-operation.syntax.js';
+import { childNodes, sourceOf } from './python-operation.syntax.js';
+import { parsePythonStrict } from './python-source.limits.js';
 
 /**
  * Python literals (what `ast.literal_eval` accepts, minus what JSON cannot hold) as JSON values: attribute
@@ -121,6 +123,21 @@ function elementsOf(node: SyntaxNode, open: string, close: string): SyntaxNode[]
 
 /** Evaluates an expression node of `code` as a Python literal. */
 export function evaluateLiteralNode(code: string, node: SyntaxNode): LiteralResult {
+  return evaluateAt(code, node, 0);
+}
+
+/** Why a literal nested too deeply is not evaluated. */
+export const LITERAL_TOO_DEEP = `nested deeper than ${JSON_MAX_DEPTH} levels`;
+
+/**
+ * `depth`: how many lists and dicts enclose `node`. One nested deeper than JSON_MAX_DEPTH is not a value
+ * DeepForge can store or send (attribute values are checked against that depth), so it is not evaluated.
+ */
+function evaluateAt(code: string, node: SyntaxNode, depth: number): LiteralResult {
+  const nested = ['ArrayExpression', 'TupleExpression', 'DictionaryExpression'].includes(node.name);
+  if (nested && depth >= JSON_MAX_DEPTH) {
+    return fail(LITERAL_TOO_DEEP, node.name === 'DictionaryExpression' ? 'dict' : 'list');
+  }
   switch (node.name) {
     case 'Number':
       return evaluateNumber(sourceOf(code, node), false);
@@ -130,7 +147,7 @@ export function evaluateLiteralNode(code: string, node: SyntaxNode): LiteralResu
       let value = '';
       for (const part of childNodes(node)) {
         if (part.name === 'Comment') continue;
-        const r = evaluateLiteralNode(code, part);
+        const r = evaluateAt(code, part, depth);
         if (!r.ok) return r;
         value += r.value as string;
       }
@@ -155,7 +172,7 @@ export function evaluateLiteralNode(code: string, node: SyntaxNode): LiteralResu
       }
       if (target.name === 'Number') return evaluateNumber(sourceOf(code, target), sign === '-');
       if (target.name === 'UnaryExpression') {
-        const r = evaluateLiteralNode(code, target);
+        const r = evaluateAt(code, target, depth);
         if (!r.ok || typeof r.value !== 'number' || (r.type !== 'int' && r.type !== 'float')) {
           return fail('not a literal');
         }
@@ -167,7 +184,7 @@ export function evaluateLiteralNode(code: string, node: SyntaxNode): LiteralResu
     case 'ParenthesizedExpression': {
       const inner = elementsOf(node, '(', ')');
       if (!inner || inner.length !== 1) return fail('not a literal');
-      return evaluateLiteralNode(code, inner[0] as SyntaxNode);
+      return evaluateAt(code, inner[0] as SyntaxNode, depth);
     }
     case 'ArrayExpression':
     case 'TupleExpression': {
@@ -175,7 +192,7 @@ export function evaluateLiteralNode(code: string, node: SyntaxNode): LiteralResu
       if (!inner) return fail('starred elements are computed at run time');
       const values: JsonValue[] = [];
       for (const element of inner) {
-        const r = evaluateLiteralNode(code, element);
+        const r = evaluateAt(code, element, depth + 1);
         if (!r.ok) return fail(r.reason);
         values.push(r.value);
       }
@@ -192,10 +209,10 @@ export function evaluateLiteralNode(code: string, node: SyntaxNode): LiteralResu
         const colon = kids[i + 1];
         const value = kids[i + 2];
         if (!key || colon?.name !== ':' || !value) return fail('not a literal');
-        const k = evaluateLiteralNode(code, key);
+        const k = evaluateAt(code, key, depth + 1);
         if (!k.ok || typeof k.value !== 'string')
           return fail('only dicts with string keys are supported (JSON)');
-        const v = evaluateLiteralNode(code, value);
+        const v = evaluateAt(code, value, depth + 1);
         if (!v.ok) return fail(v.reason);
         entries.push([k.value, v.value]);
         i += 3;
@@ -217,14 +234,9 @@ export function parseExpression(
 ): { code: string; node: SyntaxNode; elements: SyntaxNode[] } | null {
   const code = source.trim();
   if (code === '') return null;
-  const tree = parsePython(code);
-  let hasError = false;
-  tree.iterate({
-    enter: (n) => {
-      if (n.type.isError) hasError = true;
-    },
-  });
-  if (hasError) return null;
+  // Strict: an expression with any syntax error is refused, so lezer need not spend time recovering.
+  const tree = parsePythonStrict(code);
+  if (!tree) return null;
   const statements = childNodes(tree.topNode).filter((n) => n.name !== 'Comment');
   const statement = statements[0];
   if (statements.length !== 1 || statement?.name !== 'ExpressionStatement') return null;
@@ -243,7 +255,7 @@ export function evaluatePythonLiteral(source: string): LiteralResult {
   if (!bareTuple) return evaluateLiteralNode(code, elements[0] as SyntaxNode);
   const values: JsonValue[] = [];
   for (const element of elements) {
-    const r = evaluateLiteralNode(code, element);
+    const r = evaluateAt(code, element, 1);
     if (!r.ok) return fail(r.reason);
     values.push(r.value);
   }

@@ -1,5 +1,6 @@
 import type { SyntaxNode, Tree } from '@lezer/common';
-import { parser } from '@lezer/python';
+import { parsePythonBounded } from './python-source.limits.js';
+import type { BoundedParse, SourceLimitOptions, SourceProblem } from './python-source.limits.js';
 
 /**
  * Where the parts of an operation class lie in its source: what both the interface parser and the code edits
@@ -11,8 +12,9 @@ export interface Span {
   to: number;
 }
 
-export function parsePython(code: string): Tree {
-  return parser.parse(code);
+/** Parses Python within the limits of python-source.limits.ts (size, nesting, error recovery). */
+export function parsePython(code: string, options?: SourceLimitOptions): BoundedParse {
+  return parsePythonBounded(code, options);
 }
 
 export function childNodes(node: SyntaxNode): SyntaxNode[] {
@@ -163,7 +165,10 @@ export interface ClassSyntax {
 
 export interface SourceSyntax {
   code: string;
+  /** Empty, or only what was read before giving up, when there is a problem. */
   tree: Tree;
+  /** Why the code was not read (or not all of it): then there are no classes. */
+  problem: SourceProblem | null;
   /** Top-level classes in source order. */
   classes: ClassSyntax[];
 }
@@ -240,12 +245,12 @@ function parseFunction(code: string, node: SyntaxNode, outer: SyntaxNode, isMeth
       ? []
       : childNodes(outer)
           .filter((n) => n.name === 'Decorator')
-          .map((d) =>
-            sourceOf(code, d)
-              .replace(/^@\s*/, '')
-              .replace(/\s*\(.*$/s, '')
-              .trim(),
-          );
+          .map((d) => {
+            // Not a regex like /\s*\(.*$/s: from each of n spaces it would scan the rest (quadratic).
+            const text = sourceOf(code, d).replace(/^@\s*/, '');
+            const paren = text.indexOf('(');
+            return (paren < 0 ? text : text.slice(0, paren)).trim();
+          });
   let list: CommaList | null = null;
   let params: ParamSyntax[] = [];
   if (paramList) {
@@ -319,13 +324,14 @@ function parseClass(code: string, node: SyntaxNode, outer: SyntaxNode): ClassSyn
 }
 
 export function analyzeSource(code: string): SourceSyntax {
-  const tree = parsePython(code);
+  const { tree, problem } = parsePython(code, { subject: 'operation code' });
   const classes: ClassSyntax[] = [];
+  if (problem) return { code, tree, problem, classes };
   for (const statement of childNodes(tree.topNode)) {
     const def = definitionOf(statement);
     if (def?.name === 'ClassDefinition') classes.push(parseClass(code, def, statement));
   }
-  return { code, tree, classes };
+  return { code, tree, problem: null, classes };
 }
 
 export type ClassSelection =

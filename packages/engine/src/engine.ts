@@ -30,6 +30,7 @@ import {
   type ExecutionPlan,
   type OverrideSpec,
 } from './pipeline-plan.js';
+import { OperationReader, type OperationReaderOptions } from './operation-reader.js';
 import { loadProjectFolder, saveProjectFolder } from './project-folder.js';
 import { Runner, recoverDeadRunners, type RecoveryResult } from './runner.service.js';
 import { loadSettings, type Env, type Settings, type SettingsValues } from './settings.js';
@@ -77,6 +78,8 @@ export interface OpenEngineOptions {
   runtimeDir?: string;
   /** Time between SIGTERM and SIGKILL when a job is stopped (default 2000 ms). */
   killGraceMs?: number;
+  /** The worker threads that read operation code: their number, deadline (2 s), cache. */
+  operationReader?: OperationReaderOptions;
 }
 
 export interface StartExecutionRequest {
@@ -167,6 +170,8 @@ export interface Engine {
   readonly documents: DocumentStore;
   /** Users, sessions, tokens, members, the audit log and project secrets (ADR 0009). */
   readonly accounts: AccountService;
+  /** Reads operation code on worker threads (with a deadline), for the engine and the web server. */
+  readonly operationReader: OperationReader;
   /** Validates (throws PipelineValidationError, nothing stored), stores and starts an execution. */
   startExecution(request: StartExecutionRequest): Promise<StartedExecution>;
   /** Live events of one execution, or of all with `'*'`; returns the unsubscribe function. */
@@ -256,6 +261,7 @@ class EngineImpl implements Engine {
   readonly projects: ProjectStore;
   readonly documents: DocumentStore;
   readonly accounts: AccountService;
+  readonly operationReader: OperationReader;
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
   private readonly artifacts: ArtifactService;
@@ -281,6 +287,7 @@ class EngineImpl implements Engine {
     this.dataDir = settings.dataDir;
     this.projects = stores.projects;
     this.documents = stores.documents;
+    this.operationReader = new OperationReader(options.operationReader);
     let box: Promise<SecretBox> | undefined;
     this.accounts = new AccountService(
       stores.accounts,
@@ -385,7 +392,13 @@ class EngineImpl implements Engine {
       ...Object.keys(project.artifacts),
       ...(await this.store.listArtifactNames(projectId)),
     ]);
-    const prepared = preparePipeline(project, pipeline, overrides, artifactNames);
+    const prepared = preparePipeline(
+      project,
+      pipeline,
+      overrides,
+      artifactNames,
+      await this.operationReader.readProject(project),
+    );
     const errors = prepared.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) throw new PipelineValidationError(`cannot run pipeline "${pipelineName}"`, errors);
     let code: Map<string, string>;
@@ -837,7 +850,7 @@ class EngineImpl implements Engine {
   }
 
   loadProjectFolder(dir: string): Promise<{ project: Project; diagnostics: Diagnostic[] }> {
-    return loadProjectFolder(dir);
+    return loadProjectFolder(dir, this.operationReader);
   }
 
   saveProjectFolder(dir: string, project: Project): Promise<{ written: string[]; removed: string[] }> {
@@ -854,6 +867,7 @@ class EngineImpl implements Engine {
     // keeps its marker), but the execution could not be marked then.
     await Promise.all([...this.checking].map((c) => c.catch(() => undefined)));
     this.compute.close();
+    await this.operationReader.close();
     await this.runner.stop();
     await this.store.close();
     this.logger.info({ runnerId: this.runnerId }, 'engine closed');

@@ -65,7 +65,9 @@ export {
   resolvePython,
 } from './compute/python-interpreter.js';
 export type { PythonInfo } from './compute/python-interpreter.js';
-export { loadProjectFolder, saveProjectFolder } from './project-folder.js';
+export { loadProjectFolder, projectFromFilesWith, saveProjectFolder } from './project-folder.js';
+export { OPERATION_READ_DEADLINE_MS, OperationReader } from './operation-reader.js';
+export type { OperationReaderOptions } from './operation-reader.js';
 export type { RecoveryResult } from './runner.service.js';
 export type { JobStatus } from './state-machine.js';
 export type {

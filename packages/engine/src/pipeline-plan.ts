@@ -17,6 +17,7 @@ import {
   type Pipeline,
   type PortRef,
   type Project,
+  type ProjectOperations,
 } from '@deepforge/core';
 
 /**
@@ -63,21 +64,42 @@ export interface PreparedPipeline {
 }
 
 /**
- * Parses the project's operations, applies `--set` overrides and validates the pipeline with core. Diagnostics
- * of operations the pipeline does not use are left out: a broken operation elsewhere does not stop a run.
+ * `--set` values are parsed on the event loop (strictly, so each costs what correct code costs): their total
+ * size is bounded so that a request listing many cannot hold it up for long.
+ */
+export const OVERRIDES_MAX_BYTES = 256 * 1024;
+
+/**
+ * Parses the project's operations (unless `operations` already has them, read off the event loop), applies
+ * `--set` overrides and validates the pipeline with core. Diagnostics of operations the pipeline does not use
+ * are left out: a broken operation elsewhere does not stop a run.
  */
 export function preparePipeline(
   project: Project,
   pipeline: Pipeline,
   overrides: readonly OverrideSpec[],
   artifactNames: ReadonlySet<string>,
+  operations: ProjectOperations = parseProjectOperations(project),
 ): PreparedPipeline {
-  const { interfaces, diagnostics: codeDiagnostics } = parseProjectOperations(project);
+  const { interfaces, diagnostics: codeDiagnostics } = operations;
   const used = new Set(pipeline.nodes.map((n) => n.operation));
   const diagnostics: Diagnostic[] = codeDiagnostics.filter(
     (d) => d.operation === undefined || used.has(d.operation),
   );
   const parsed: AttributeOverride[] = [];
+  const overrideBytes = overrides.reduce(
+    (sum, o) => sum + Buffer.byteLength(typeof o === 'string' ? o : o.raw),
+    0,
+  );
+  if (overrideBytes > OVERRIDES_MAX_BYTES) {
+    diagnostics.push({
+      severity: 'error',
+      code: 'bad-override',
+      message: `the --set values total ${Math.ceil(overrideBytes / 1024)} KiB, more than the ${OVERRIDES_MAX_BYTES / 1024} KiB allowed`,
+      pipeline: pipeline.name,
+    });
+    return { pipeline, interfaces, diagnostics };
+  }
   for (const o of overrides) {
     if (typeof o !== 'string') {
       parsed.push(o);

@@ -1,7 +1,16 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { projectFromFiles, projectToFiles, type Diagnostic, type Project } from '@deepforge/core';
+import {
+  projectFromFiles,
+  projectFromFilesUnread,
+  projectToFiles,
+  sortDiagnosticsByFile,
+  type Diagnostic,
+  type Project,
+  type ProjectFromFilesResult,
+} from '@deepforge/core';
 import { ProjectFolderError } from './errors.js';
+import type { OperationReader } from './operation-reader.js';
 import { writeFileAtomic } from './settings.js';
 
 /** The folders of the project format whose files the model owns (see docs/project-format.md). */
@@ -46,11 +55,26 @@ async function modelFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Reads a project folder: every text file of the format's folders, parsed by core. Errors (a missing folder or
- * manifest, malformed JSON, …) throw a ProjectFolderError carrying the diagnostics; warnings do not.
+ * core's projectFromFiles, with the operations read by `reader` (off the event loop) when one is given.
+ */
+export async function projectFromFilesWith(
+  files: ReadonlyMap<string, string>,
+  reader: OperationReader | undefined,
+): Promise<ProjectFromFilesResult> {
+  if (!reader) return projectFromFiles(files);
+  const { project, diagnostics, operations } = projectFromFilesUnread(files);
+  const read = await reader.readProject({ operations });
+  return { project, diagnostics: sortDiagnosticsByFile([...diagnostics, ...read.diagnostics]) };
+}
+
+/**
+ * Reads a project folder: every text file of the format's folders, parsed by core (operations by `reader` when
+ * given). Errors (a missing folder or manifest, malformed JSON, …) throw a ProjectFolderError carrying the
+ * diagnostics; warnings do not.
  */
 export async function loadProjectFolder(
   dir: string,
+  reader?: OperationReader,
 ): Promise<{ project: Project; diagnostics: Diagnostic[] }> {
   const stat = await lstat(dir).catch(() => undefined);
   if (!stat?.isDirectory()) {
@@ -87,7 +111,7 @@ export async function loadProjectFolder(
     }
     files.set(rel, bytes.toString('utf8'));
   }
-  const result = projectFromFiles(files);
+  const result = await projectFromFilesWith(files, reader);
   const diagnostics = [...problems, ...result.diagnostics];
   if (!result.project || problems.length > 0) {
     throw new ProjectFolderError(

@@ -19,7 +19,13 @@ import {
 } from 'fastify-type-provider-zod';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { openEngine, type Engine, type Env, type SettingsValues } from '@deepforge/engine';
+import {
+  openEngine,
+  type Engine,
+  type Env,
+  type OperationReaderOptions,
+  type SettingsValues,
+} from '@deepforge/engine';
 import { REST_API_VERSION } from '@deepforge/protocol';
 import { CollabAccess, type CollabContext } from './documents/collab-access.js';
 import { DocumentPersistence } from './documents/document.persistence.js';
@@ -80,6 +86,8 @@ export interface ServerOptions {
   documentIdleMs?: number;
   /** Where request logs go; `<dataDir>/logs/server.log` by default. */
   logger?: Logger;
+  /** The worker threads that read operation code (tests shorten the 2 s deadline). */
+  operationReader?: OperationReaderOptions;
 }
 
 export interface DeepForgeServer {
@@ -164,6 +172,7 @@ export async function createServer(options: ServerOptions = {}): Promise<DeepFor
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
     ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.settings !== undefined ? { settings: options.settings } : {}),
+    ...(options.operationReader !== undefined ? { operationReader: options.operationReader } : {}),
   });
   const logger =
     options.logger ??

@@ -52,4 +52,21 @@ describe('document reads', () => {
     expect(ifaces.Multiply?.inputs.map((i) => i.name)).toEqual(['a', 'b']);
     expect(ifaces.Broken).toBeNull();
   });
+
+  it("keeps the last two versions of an operation's code parsed", () => {
+    const code = project.operations.Multiply!.code;
+    const first = parseOperation('Multiply', code);
+    const edited = parseOperation('Multiply', code.replace('a, b', 'a, c'));
+    expect(edited.usable?.inputs.map((i) => i.name)).toEqual(['a', 'c']);
+    // Undoing the edit finds the earlier reading.
+    expect(parseOperation('Multiply', code)).toBe(first);
+  });
+
+  it("answers pathological code with core's limits, not a frozen page", () => {
+    const huge = parseOperation('Huge', '('.repeat(1024 * 1024));
+    expect(huge.usable).toBeNull();
+    expect(huge.diagnostics.map((d) => d.code)).toEqual(['code-too-large']);
+    const deep = parseOperation('Deep', '['.repeat(64 * 1024));
+    expect(deep.diagnostics.map((d) => [d.code, d.line, d.column])).toEqual([['nesting-too-deep', 1, 101]]);
+  });
 });

@@ -74,13 +74,21 @@ export interface ParsedOperation {
   diagnostics: Diagnostic[];
 }
 
-const parseCache = new Map<string, ParsedOperation>();
+/**
+ * The last two readings of each operation, by name. Not a map keyed by name + code: that key is built and
+ * hashed whole on every lookup, and kept for every version (500 versions of 128 KiB code are 64 MB).
+ */
+const parseCache = new Map<string, { code: string; parsed: ParsedOperation }[]>();
 
-/** Parses an operation's code, memoized on (name, code): views re-read the document on every keystroke. */
+/**
+ * Parses an operation's code, memoized on (name, code): views re-read the document on every keystroke, and
+ * every view of the project parses every operation. core bounds one parse (size, nesting, error recovery); this
+ * makes it one per change of the code.
+ */
 export function parseOperation(name: string, code: string): ParsedOperation {
-  const key = `${name}\u0000${code}`;
-  const hit = parseCache.get(key);
-  if (hit) return hit;
+  const recent = parseCache.get(name) ?? [];
+  const hit = recent.find((r) => r.code === code);
+  if (hit) return hit.parsed;
   const parsed = parseOperationSource(code, { className: name });
   const hasError = parsed.diagnostics.some((d) => d.severity === 'error');
   const result: ParsedOperation = {
@@ -89,7 +97,7 @@ export function parseOperation(name: string, code: string): ParsedOperation {
     diagnostics: parsed.diagnostics,
   };
   if (parseCache.size > 500) parseCache.clear();
-  parseCache.set(key, result);
+  parseCache.set(name, [{ code, parsed: result }, ...recent.slice(0, 1)]);
   return result;
 }
 

@@ -7,10 +7,10 @@ import {
   PIPELINES_DIR,
   SERIALIZERS_DIR,
   UTILS_DIR,
-  projectFromFiles,
   type Diagnostic,
   type Project,
 } from '@deepforge/core';
+import { projectFromFilesWith, type OperationReader } from '@deepforge/engine';
 import type { FileMap } from './project-zip.js';
 
 const CODE_DIRS: readonly string[] = [OPERATIONS_DIR, PIPELINES_DIR, UTILS_DIR, SERIALIZERS_DIR];
@@ -30,8 +30,11 @@ export type ReadProjectResult =
   | { ok: true; project: Project; diagnostics: Diagnostic[]; extras: FileMap }
   | { ok: false; diagnostics: Diagnostic[] };
 
-/** Splits a project folder's files into the project (parsed by core) and the other files kept beside it. */
-export function readProjectFiles(files: FileMap): ReadProjectResult {
+/**
+ * Splits a project folder's files into the project (parsed by core, its operations by `reader`, off the event
+ * loop) and the other files kept beside it.
+ */
+export async function readProjectFiles(files: FileMap, reader: OperationReader): Promise<ReadProjectResult> {
   const text = new Map<string, string>();
   const extras: FileMap = new Map();
   const problems: Diagnostic[] = [];
@@ -53,7 +56,7 @@ export function readProjectFiles(files: FileMap): ReadProjectResult {
       });
     }
   }
-  const result = projectFromFiles(text);
+  const result = await projectFromFilesWith(text, reader);
   const diagnostics = [...problems, ...result.diagnostics];
   if (!result.project || problems.length > 0) return { ok: false, diagnostics };
   return { ok: true, project: result.project, diagnostics, extras };

@@ -1,11 +1,11 @@
 import {
   BUILT_IN_INTERFACES,
-  parseProjectOperations,
   validatePipeline,
   type Diagnostic,
   type OperationInterface,
   type Project,
 } from '@deepforge/core';
+import type { OperationReader } from '@deepforge/engine';
 
 export interface ProjectCheck {
   interfaces: Record<string, OperationInterface | null>;
@@ -18,10 +18,15 @@ export interface ProjectCheck {
 /**
  * Parses a project's operations once and validates pipelines against them, as the engine does before it runs
  * one (so the editor shows the errors an execution would be refused for). `artifactNames` are the artifacts the
- * project can read: its references and its stored artifacts.
+ * project can read: its references and its stored artifacts. The operations are read by the engine's
+ * OperationReader: on worker threads, with a deadline, cached by code, never on the event loop.
  */
-export function checkProject(project: Project, artifactNames: ReadonlySet<string>): ProjectCheck {
-  const { interfaces, diagnostics } = parseProjectOperations(project);
+export async function checkProject(
+  reader: OperationReader,
+  project: Project,
+  artifactNames: ReadonlySet<string>,
+): Promise<ProjectCheck> {
+  const { interfaces, diagnostics } = await reader.readProject(project);
   const operationDiagnostics: Record<string, Diagnostic[]> = {};
   for (const name of Object.keys(project.operations)) operationDiagnostics[name] = [];
   for (const d of diagnostics) if (d.operation !== undefined) operationDiagnostics[d.operation]?.push(d);

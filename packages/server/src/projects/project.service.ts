@@ -185,7 +185,7 @@ export class ProjectService {
     description?: string,
     extrasDir?: string,
   ): Promise<ProjectSummary> {
-    const read = readProjectFiles(files);
+    const read = await readProjectFiles(files, this.engine.operationReader);
     if (!read.ok) {
       const errors = read.diagnostics.filter((d) => d.severity === 'error');
       throw new HttpError(

@@ -1,12 +1,6 @@
 import { z } from 'zod';
-import {
-  BUILT_IN_INTERFACES,
-  INPUT_OPERATION,
-  OUTPUT_OPERATION,
-  newOperationSource,
-  parseOperationSource,
-  type Project,
-} from '@deepforge/core';
+import { BUILT_IN_INTERFACES, INPUT_OPERATION, OUTPUT_OPERATION, newOperationSource } from '@deepforge/core';
+import type { OperationReader } from '@deepforge/engine';
 import {
   ApiErrorSchema,
   CreateOperationBodySchema,
@@ -27,35 +21,30 @@ import {
   type OperationSummary,
 } from '@deepforge/protocol';
 import { badRequest, conflict, notFound } from '../http/http-error.js';
-import { checkProject } from '../projects/project-validation.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 
 const tags = ['operations'];
 const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema };
 
 /**
- * The code with its operation class renamed: the `class Old` line of the class the interface parser picked
- * (the one named like the file, else the only class with `execute`). Other mentions of the old name (a
- * docstring, `super(Old, self)`) are the author's to change.
+ * The code with its operation class renamed: the `class Old` line (the class the interface parser reads is the
+ * one named like the file). Other mentions of the old name (a docstring, `super(Old, self)`) are the author's
+ * to change. No parse: the edit runs on the document, where code must not be parsed (it could take long).
  */
 export function renameOperationClass(code: string, from: string, to: string): string {
-  const className = parseOperationSource(code, { className: from }).interface?.className ?? from;
-  const pattern = new RegExp(`^(\\s*class\\s+)${className}(?=\\s*[(:])`, 'm');
+  const pattern = new RegExp(`^(\\s*class\\s+)${from}(?=\\s*[(:])`, 'm');
   return code.replace(pattern, `$1${to}`);
 }
 
-function summaryOf(
-  project: Project,
+/** An operation as a response gives it: read by the engine's OperationReader, off the event loop. */
+async function summaryOf(
+  reader: OperationReader,
   name: string,
+  code: string,
   docUses: { pipeline: string; node: string }[],
-): OperationSummary {
-  const check = checkProject({ ...project, pipelines: {} }, new Set());
-  return {
-    name,
-    interface: check.interfaces[name] ?? null,
-    diagnostics: check.operationDiagnostics[name] ?? [],
-    uses: docUses,
-  };
+): Promise<OperationSummary> {
+  const reading = await reader.read(name, code);
+  return { name, interface: reading.interface, diagnostics: reading.diagnostics, uses: docUses };
 }
 
 function checkNotBuiltIn(name: string, field: string): void {
@@ -66,18 +55,20 @@ function checkNotBuiltIn(name: string, field: string): void {
 
 export function registerOperationRoutes(app: ZodApp, ctx: ServerContext): void {
   const docs = ctx.documents;
+  const reader = ctx.engine.operationReader;
 
-  const operationResponse = async (projectId: string, name: string): Promise<OperationResponse> =>
-    docs.read(projectId, (doc) => {
-      const project = projectFromDoc(doc);
-      const op = project.operations[name];
-      if (!op) throw notFound(`project has no operation "${name}"`);
-      return {
-        ...summaryOf(project, name, operationUses(doc, name)),
-        code: op.code,
-        dependencies: op.dependencies ?? '',
-      };
+  const operationResponse = async (projectId: string, name: string): Promise<OperationResponse> => {
+    const { op, uses } = await docs.read(projectId, (doc) => {
+      const found = projectFromDoc(doc).operations[name];
+      if (!found) throw notFound(`project has no operation "${name}"`);
+      return { op: found, uses: operationUses(doc, name) };
     });
+    return {
+      ...(await summaryOf(reader, name, op.code, uses)),
+      code: op.code,
+      dependencies: op.dependencies ?? '',
+    };
+  };
 
   app.get(
     '/api/projects/:projectId/operations',
@@ -92,21 +83,16 @@ export function registerOperationRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => {
       const { projectId } = request.params;
       await ctx.projects.get(projectId);
-      return docs.read(projectId, (doc) => {
+      const operations = await docs.read(projectId, (doc) => {
         const project = projectFromDoc(doc);
-        const check = checkProject({ ...project, pipelines: {} }, new Set());
-        return {
-          items: Object.keys(project.operations)
-            .sort()
-            .map((name) => ({
-              name,
-              interface: check.interfaces[name] ?? null,
-              diagnostics: check.operationDiagnostics[name] ?? [],
-              uses: operationUses(doc, name),
-            })),
-          builtIns: Object.entries(BUILT_IN_INTERFACES).map(([name, iface]) => ({ name, interface: iface })),
-        };
+        return Object.keys(project.operations)
+          .sort()
+          .map((name) => ({ name, code: project.operations[name]!.code, uses: operationUses(doc, name) }));
       });
+      return {
+        items: await Promise.all(operations.map((o) => summaryOf(reader, o.name, o.code, o.uses))),
+        builtIns: Object.entries(BUILT_IN_INTERFACES).map(([name, iface]) => ({ name, interface: iface })),
+      };
     },
   );
 

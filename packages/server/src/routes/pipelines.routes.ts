@@ -10,6 +10,7 @@ import {
   type JsonValue,
   type PipelineNode,
   type Project,
+  type ProjectOperations,
 } from '@deepforge/core';
 import {
   AddConnectionBodySchema,
@@ -76,13 +77,12 @@ function freeNodeId(operation: string, taken: ReadonlySet<string>): string {
  * an operation with broken code takes any values, and validation reports them once the code is fixed).
  */
 function checkNodeValues(
-  project: Project,
+  interfaces: ProjectOperations['interfaces'],
   operation: string,
   attributes: Record<string, JsonValue | null>,
   references: Record<string, string | null>,
 ): void {
-  const check = checkProject({ ...project, pipelines: {} }, new Set());
-  const iface = interfaceOf(operation, check.interfaces);
+  const iface = interfaceOf(operation, interfaces);
   if (!iface) return;
   for (const [name, value] of Object.entries(attributes)) {
     const spec = iface.attributes.find((a) => a.name === name);
@@ -121,14 +121,23 @@ function operationExists(project: Project, operation: string): boolean {
 
 export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
   const docs = ctx.documents;
+  const reader = ctx.engine.operationReader;
 
   /** The pipeline and its diagnostics as the document holds them now. */
   const pipelineResponse = async (projectId: string, name: string) => {
     const project = await ctx.projects.project(projectId);
     const pipeline = pipelineOf(project, name);
-    const check = checkProject(project, await artifactNamesOf(ctx, projectId, project));
+    const check = await checkProject(reader, project, await artifactNamesOf(ctx, projectId, project));
     return { pipeline, diagnostics: check.pipeline(name) };
   };
+
+  /**
+   * The interfaces of the project's operations, read (off the event loop) before an edit that checks values
+   * against them: an edit runs synchronously on the document, so it cannot wait for a reading. Code changed in
+   * between is checked against the interface it had a moment before, as an editor showing it would be.
+   */
+  const interfacesOf = async (projectId: string): Promise<ProjectOperations['interfaces']> =>
+    (await reader.readProject(await ctx.projects.project(projectId))).interfaces;
 
   const edited = async (projectId: string) => ctx.projects.touch(projectId);
 
@@ -145,7 +154,7 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => {
       const { projectId } = request.params;
       const project = await ctx.projects.project(projectId);
-      const check = checkProject(project, await artifactNamesOf(ctx, projectId, project));
+      const check = await checkProject(reader, project, await artifactNamesOf(ctx, projectId, project));
       return {
         items: Object.values(project.pipelines)
           .sort((a, b) => (a.name < b.name ? -1 : 1))
@@ -290,6 +299,7 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId, pipeline } = request.params;
       const body = request.body;
       await ctx.projects.get(projectId);
+      const interfaces = await interfacesOf(projectId);
       const node = await docs.edit(projectId, (doc) => {
         const project = projectFromDoc(doc);
         const p = pipelineOf(project, pipeline);
@@ -300,7 +310,7 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
         if (body.id !== undefined && taken.has(body.id)) {
           throw conflict(`pipeline "${pipeline}" has a node "${body.id}" already`);
         }
-        checkNodeValues(project, body.operation, body.attributes ?? {}, body.references ?? {});
+        checkNodeValues(interfaces, body.operation, body.attributes ?? {}, body.references ?? {});
         const created: PipelineNode = {
           id: body.id ?? freeNodeId(body.operation, taken),
           operation: body.operation,
@@ -331,10 +341,11 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId, pipeline, node } = request.params;
       const body = request.body;
       await ctx.projects.get(projectId);
+      const interfaces = await interfacesOf(projectId);
       const updated = await docs.edit(projectId, (doc) => {
         const project = projectFromDoc(doc);
         const current = nodeOf(project, pipeline, node);
-        checkNodeValues(project, current.operation, body.attributes ?? {}, body.references ?? {});
+        checkNodeValues(interfaces, current.operation, body.attributes ?? {}, body.references ?? {});
         if (body.position) moveNode(doc, pipeline, node, body.position);
         for (const [name, value] of Object.entries(body.attributes ?? {})) {
           setNodeAttribute(doc, pipeline, node, name, value ?? undefined);
@@ -386,17 +397,17 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId, pipeline } = request.params;
       const c: Connection = request.body;
       await ctx.projects.get(projectId);
+      const interfaces = await interfacesOf(projectId);
       await docs.edit(projectId, (doc) => {
         const project = projectFromDoc(doc);
         const p = pipelineOf(project, pipeline);
-        const check = checkProject({ ...project, pipelines: {} }, new Set());
         for (const [end, ref] of [
           ['from', c.from],
           ['to', c.to],
         ] as const) {
           const n = p.nodes.find((x) => x.id === ref.node);
           if (!n) throw badRequest(`body.${end}.node`, `pipeline "${pipeline}" has no node "${ref.node}"`);
-          const iface = interfaceOf(n.operation, check.interfaces);
+          const iface = interfaceOf(n.operation, interfaces);
           const ports = end === 'from' ? iface?.outputs : iface?.inputs;
           if (ports && !ports.some((x) => x.name === ref.port)) {
             const names = ports.map((x) => x.name);

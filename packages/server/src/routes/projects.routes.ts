@@ -175,7 +175,11 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => {
       const { projectId } = request.params;
       const project = await ctx.projects.project(projectId);
-      const check = checkProject(project, await artifactNamesOf(ctx, projectId, project));
+      const check = await checkProject(
+        ctx.engine.operationReader,
+        project,
+        await artifactNamesOf(ctx, projectId, project),
+      );
       const diagnostics = [
         ...Object.values(check.operationDiagnostics).flat(),
         ...Object.keys(project.pipelines)

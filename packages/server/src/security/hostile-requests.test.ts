@@ -590,3 +590,183 @@ describe('artifact references whose file leaves artifacts/', () => {
     expect(await projectNames()).toEqual(['target']);
   });
 });
+
+describe('pathological operation code', () => {
+  // Operation code is read by worker threads with a deadline (the engine's OperationReader), never on the event
+  // loop, and core refuses code past its limits before parsing it (python-source.limits.ts). The code is stored
+  // as sent, like code with syntax errors: what cannot be read gets an error diagnostic naming the limit.
+  let pid: string;
+  beforeAll(async () => {
+    pid = (await f.createProject({ name: 'pathological', example: 'hello' })).id;
+  });
+
+  const putCode = (code: string, at = base, projectId = pid) =>
+    rawRequest(at, {
+      method: 'PUT',
+      path: `/api/projects/${projectId}/operations/Multiply`,
+      headers: json,
+      body: JSON.stringify({ code }),
+    });
+
+  /** Sends the PUT, and GET /api/health while it is being answered: health must not wait for the reading. */
+  async function putWhileHealthy(
+    code: string,
+    at = base,
+    projectId = pid,
+  ): Promise<{ res: { status: number; body: string }; putAnsweredFirst: boolean }> {
+    let putAnswered = false;
+    const put = putCode(code, at, projectId).then((res) => {
+      putAnswered = true;
+      return res;
+    });
+    const health = await rawRequest(at, { path: '/api/health' });
+    expect(health.status, health.body).toBe(200);
+    const putAnsweredFirst = putAnswered;
+    return { res: await put, putAnsweredFirst };
+  }
+
+  async function laterGetsAnswer(diagnostic: string, at = base, projectId = pid): Promise<void> {
+    const op = await rawRequest(at, { path: `/api/projects/${projectId}/operations/Multiply` });
+    expect(op.status, op.body).toBe(200);
+    expect((JSON.parse(op.body) as OperationResponse).diagnostics.map((d) => d.code)).toEqual([diagnostic]);
+    const list = await rawRequest(at, { path: `/api/projects/${projectId}/operations` });
+    expect(list.status, list.body).toBe(200);
+    const pipeline = await rawRequest(at, { path: `/api/projects/${projectId}/pipelines/hello` });
+    expect(pipeline.status, pipeline.body).toBe(200);
+    expect(JSON.parse(pipeline.body)).toMatchObject({
+      diagnostics: expect.arrayContaining([
+        expect.objectContaining({ code: diagnostic, operation: 'Multiply' }),
+      ]),
+    });
+  }
+
+  const cases: [string, string, string, RegExp][] = [
+    [
+      '1 MB of "("',
+      '('.repeat(1024 * 1024),
+      'code-too-large',
+      /^operations\/Multiply\.py: operation code is 1024 KiB, larger than the 128 KiB limit/,
+    ],
+    [
+      '64k nested brackets',
+      '('.repeat(32 * 1024) + ')'.repeat(32 * 1024),
+      'nesting-too-deep',
+      /^operations\/Multiply\.py: brackets nested deeper than 100 levels at line 1, column 101$/,
+    ],
+    [
+      'lists nested 5,000 deep in an attribute default',
+      `class Multiply:\n    def __init__(self, x=${'['.repeat(5000)}${']'.repeat(5000)}):\n        pass\n\n    def execute(self, a, b):\n        return a * b\n`,
+      'nesting-too-deep',
+      /^operations\/Multiply\.py: brackets nested deeper than 100 levels at line 2, column 125$/,
+    ],
+  ];
+
+  it('stores each, answers with an error naming the limit, answers health meanwhile and later GETs', async () => {
+    for (const [what, code, diagnostic, message] of cases) {
+      const { res } = await putWhileHealthy(code);
+      expect(res.status, `${what}: ${res.body.slice(0, 500)}`).toBe(200);
+      const body = JSON.parse(res.body) as OperationResponse;
+      expect(body.code.length, what).toBe(code.length);
+      expect(body.interface, what).toBeNull();
+      expect(body.diagnostics, what).toEqual([
+        {
+          severity: 'error',
+          code: diagnostic,
+          message: expect.stringMatching(message),
+          file: 'operations/Multiply.py',
+          operation: 'Multiply',
+          ...(diagnostic === 'nesting-too-deep'
+            ? { line: expect.any(Number), column: expect.any(Number) }
+            : {}),
+        },
+      ]);
+      await laterGetsAnswer(diagnostic);
+    }
+  });
+
+  it('answers health before a slow reading ends (40,000 parameters at the size limit) and then reads it', async () => {
+    const code = `class Multiply:\n    def execute(self, ${'a, '.repeat(40_000)}):\n        return a\n`;
+    const { res, putAnsweredFirst } = await putWhileHealthy(code);
+    expect(putAnsweredFirst).toBe(false);
+    expect(res.status, res.body.slice(0, 500)).toBe(200);
+    const body = JSON.parse(res.body) as OperationResponse;
+    expect(body.diagnostics).toHaveLength(100);
+    expect(body.diagnostics.at(-1)).toMatchObject({
+      code: 'more-diagnostics',
+      message:
+        'operations/Multiply.py: 39900 more problems (39900 errors) not listed: fix the ones above first',
+    });
+  });
+
+  it('refuses a run of a pipeline using such code with 422 naming the operation', async () => {
+    await putCode('('.repeat(1024 * 1024));
+    const res = await rawRequest(base, {
+      method: 'POST',
+      path: `/api/projects/${pid}/executions`,
+      headers: json,
+      body: '{"pipeline":"hello"}',
+    });
+    expect(res.status, res.body.slice(0, 500)).toBe(422);
+    expect((JSON.parse(res.body) as ApiError).diagnostics).toEqual(
+      expect.arrayContaining([expect.objectContaining({ code: 'code-too-large', operation: 'Multiply' })]),
+    );
+  });
+
+  it('imports a zipped project holding such code, with the error on that operation', async () => {
+    const res = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/projects/import',
+      headers: { 'content-type': 'application/zip' },
+      body: Buffer.from(
+        zipSync({
+          'deepforge.json': strToU8(JSON.stringify({ name: 'deep-zip', formatVersion: 1 })),
+          'operations/Deep.py': strToU8('['.repeat(64 * 1024)),
+        }),
+      ),
+    });
+    expect(res.status, res.body).toBe(201);
+    const id = (JSON.parse(res.body) as ProjectSummary).id;
+    const diagnostics = await rawRequest(base, { path: `/api/projects/${id}/diagnostics` });
+    expect(diagnostics.status, diagnostics.body).toBe(200);
+    expect(JSON.parse(diagnostics.body)).toMatchObject({
+      diagnostics: [
+        {
+          code: 'nesting-too-deep',
+          operation: 'Deep',
+          message: 'operations/Deep.py: brackets nested deeper than 100 levels at line 1, column 101',
+        },
+      ],
+    });
+  });
+
+  describe('past the reading deadline', () => {
+    let d: ServerFixture;
+    let dbase: string;
+    let did: string;
+    beforeAll(async () => {
+      // A deadline no reading meets, instead of code that takes 2 s: core's limits leave none that slow.
+      d = await startFixture({ operationReader: { deadlineMs: 1 } });
+      dbase = await d.server.listen(0);
+      did = (await d.createProject({ name: 'deadline', example: 'hello' })).id;
+    }, 60_000);
+    afterAll(() => d.cleanup());
+
+    it('answers with "could not be read within" instead of waiting, then answers GETs', async () => {
+      const code = `class Multiply:\n    def execute(self, a, b):\n${'        a = [1, 2, 3, 4, 5, 6, 7, 8, 9]\n'.repeat(3000)}        return a * b\n`;
+      const { res } = await putWhileHealthy(code, dbase, did);
+      expect(res.status, res.body.slice(0, 500)).toBe(200);
+      expect((JSON.parse(res.body) as OperationResponse).diagnostics).toEqual([
+        {
+          severity: 'error',
+          code: 'read-timeout',
+          message: expect.stringMatching(
+            /^operations\/Multiply\.py: could not be read within 0\.001 s: the code is too complex to parse/,
+          ),
+          file: 'operations/Multiply.py',
+          operation: 'Multiply',
+        },
+      ]);
+      await laterGetsAnswer('read-timeout', dbase, did);
+    });
+  });
+});

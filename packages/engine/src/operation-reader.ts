@@ -1,0 +1,269 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import {
+  OPERATIONS_DIR,
+  projectOperationsOf,
+  type OperationReading,
+  type Project,
+  type ProjectOperations,
+} from '@deepforge/core';
+
+export interface OperationReaderOptions {
+  /** Worker threads reading at once. */
+  workers?: number;
+  /** How long one operation may take to read before its worker is stopped (ms). */
+  deadlineMs?: number;
+  /** Readings kept, by code. */
+  cacheEntries?: number;
+  /** The heap a worker may grow to (MiB); past it the worker dies and the operation gets an error. */
+  workerHeapMb?: number;
+}
+
+export const OPERATION_READ_DEADLINE_MS = 2000;
+
+/**
+ * The worker's code (plain JS, evaluated): it loads core (built, from its package's `default` export) and reads
+ * one operation per message with readOperationFile, the function parseProjectOperations uses.
+ */
+const WORKER_SOURCE = `
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.core).then(
+  (core) => {
+    parentPort.on('message', (m) => {
+      let reply;
+      try {
+        reply = { id: m.id, reading: core.readOperationFile(m.name, m.code) };
+      } catch (e) {
+        reply = { id: m.id, error: String((e && e.message) || e) };
+      }
+      parentPort.postMessage(reply);
+    });
+    parentPort.postMessage({ ready: true });
+  },
+  (e) => parentPort.postMessage({ failed: String((e && e.message) || e) }),
+);
+`;
+
+/**
+ * Where the built core is: its package's `default` export. Not simply what `@deepforge/core` resolves to, which
+ * under the `source` condition (tests, dev) is TypeScript that a worker thread cannot load.
+ */
+function builtCoreUrl(): string {
+  let dir = dirname(createRequire(import.meta.url).resolve('@deepforge/core'));
+  while (!existsSync(join(dir, 'package.json'))) {
+    if (dirname(dir) === dir) throw new Error('@deepforge/core has no package.json');
+    dir = dirname(dir);
+  }
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    exports: { '.': { default: string } };
+  };
+  return pathToFileURL(join(dir, manifest.exports['.'].default)).href;
+}
+
+interface Job {
+  id: number;
+  name: string;
+  code: string;
+  resolve(reading: OperationReading): void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job: Job | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type WorkerMessage =
+  | { ready: true }
+  | { failed: string }
+  | { id: number; reading: OperationReading }
+  | { id: number; error: string };
+
+function failedReading(name: string, why: string, code = 'read-failed'): OperationReading {
+  const file = `${OPERATIONS_DIR}/${name}.py`;
+  return {
+    interface: null,
+    diagnostics: [{ severity: 'error', code, message: `${file}: ${why}`, file, operation: name }],
+  };
+}
+
+/**
+ * Reads operation code (core's interface parser) on worker threads, so that no code, however made, holds up
+ * the event loop the web server and the engine share: a reading that takes longer than the deadline has its
+ * worker terminated (and replaced on the next read) and gives the operation an error "could not be read within
+ * 2 s" instead of a hang.
+ *
+ * Nothing is read inline, not even small code: core bounds the parse (size, nesting, error recovery), but
+ * within those bounds pathological code still costs up to some 0.5 ms a character, so no size is cheap enough
+ * to be sure of; a worker round trip costs well under a millisecond. Readings are cached by a hash of name and
+ * code, so that the GETs that list operations parse nothing again until the code changes; a timed-out reading
+ * is cached too, so the same code does not cost a worker 2 s on every request.
+ */
+export class OperationReader {
+  private readonly workers: number;
+  private readonly deadlineMs: number;
+  private readonly cacheEntries: number;
+  private readonly workerHeapMb: number;
+  private readonly slots: (Slot | undefined)[];
+  private readonly queue: Job[] = [];
+  /** Finished and in-flight readings, oldest first (a Map keeps insertion order). */
+  private readonly cache = new Map<string, Promise<OperationReading>>();
+  private nextId = 1;
+  private closed = false;
+  private coreUrl: string | undefined;
+
+  constructor(options: OperationReaderOptions = {}) {
+    this.workers = Math.max(1, options.workers ?? 2);
+    this.deadlineMs = options.deadlineMs ?? OPERATION_READ_DEADLINE_MS;
+    this.cacheEntries = options.cacheEntries ?? 1000;
+    this.workerHeapMb = options.workerHeapMb ?? 256;
+    this.slots = Array.from({ length: this.workers }, () => undefined);
+  }
+
+  /** The interface and diagnostics of operations/<name>.py, as core's readOperationFile gives them. */
+  read(name: string, code: string): Promise<OperationReading> {
+    const key = createHash('sha256').update(name).update('\0').update(code).digest('hex');
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const reading = new Promise<OperationReading>((resolve) => {
+      if (this.closed) {
+        resolve(failedReading(name, 'could not be read: the server is shutting down'));
+        return;
+      }
+      this.queue.push({ id: this.nextId++, name, code, resolve });
+      this.pump();
+    });
+    this.cache.set(key, reading);
+    while (this.cache.size > this.cacheEntries) {
+      this.cache.delete(this.cache.keys().next().value as string);
+    }
+    return reading;
+  }
+
+  /** parseProjectOperations, off the event loop. */
+  async readProject(project: Pick<Project, 'operations'>): Promise<ProjectOperations> {
+    const names = Object.keys(project.operations);
+    const readings = await Promise.all(names.map((name) => this.read(name, project.operations[name]!.code)));
+    return projectOperationsOf(Object.fromEntries(names.map((name, i) => [name, readings[i]!])));
+  }
+
+  /** Stops the workers; what is still waiting is answered with an error. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) {
+      job.resolve(failedReading(job.name, 'could not be read: the server is shutting down'));
+    }
+    await Promise.all(
+      this.slots.map(async (slot, i) => {
+        if (!slot) return;
+        this.slots[i] = undefined;
+        if (slot.timer) clearTimeout(slot.timer);
+        slot.job?.resolve(failedReading(slot.job.name, 'could not be read: the server is shutting down'));
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  /** Hands waiting jobs to idle workers, starting workers (up to the pool's size) for those left waiting. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const i = this.slots.findIndex((s) => s?.ready === true && !s.job);
+      if (i >= 0) {
+        const slot = this.slots[i]!;
+        const job = this.queue.shift()!;
+        slot.job = job;
+        slot.worker.ref();
+        // The deadline counts from here: neither the wait in the queue nor a worker's start-up (loading core
+        // takes a few hundred milliseconds) is the code's doing.
+        slot.timer = setTimeout(() => this.timeOut(i, slot), this.deadlineMs);
+        slot.worker.postMessage({ id: job.id, name: job.name, code: job.code });
+        continue;
+      }
+      const starting = this.slots.filter((s) => s !== undefined && !s.ready).length;
+      const free = this.slots.findIndex((s) => s === undefined);
+      if (starting >= this.queue.length || free < 0) return;
+      this.start(free);
+    }
+  }
+
+  private start(i: number): Slot {
+    this.coreUrl ??= builtCoreUrl();
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { core: this.coreUrl },
+      resourceLimits: { maxOldGenerationSizeMb: this.workerHeapMb },
+    });
+    const slot: Slot = { worker, ready: false, job: undefined, timer: undefined };
+    this.slots[i] = slot;
+    worker.on('message', (m: WorkerMessage) => {
+      if (this.slots[i] !== slot) return;
+      if ('ready' in m) {
+        slot.ready = true;
+        if (!slot.job) worker.unref();
+        this.pump();
+      } else if ('failed' in m) {
+        this.fail(i, slot, `could not be read: the operation reader did not start (${m.failed})`, true);
+      } else {
+        const job = slot.job;
+        if (!job || job.id !== m.id) return;
+        this.finish(slot);
+        job.resolve('reading' in m ? m.reading : failedReading(job.name, `could not be read: ${m.error}`));
+        this.pump();
+      }
+    });
+    const gone = (err?: Error): void => {
+      if (this.slots[i] !== slot) return;
+      this.fail(i, slot, `could not be read: the reader stopped (${err?.message ?? 'it exited'})`, false);
+    };
+    worker.on('error', gone);
+    worker.on('exit', () => gone());
+    // Idle until ready: a worker that is starting does not keep a process alive that has nothing else to do.
+    worker.unref();
+    return slot;
+  }
+
+  private finish(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = undefined;
+    slot.job = undefined;
+    slot.worker.unref();
+  }
+
+  private timeOut(i: number, slot: Slot): void {
+    if (this.slots[i] !== slot || !slot.job) return;
+    const seconds = this.deadlineMs / 1000;
+    this.fail(
+      i,
+      slot,
+      `could not be read within ${seconds} s: the code is too complex to parse (simplify it or split it into utils/ modules)`,
+      false,
+      'read-timeout',
+    );
+  }
+
+  /**
+   * Drops a worker: its job (and, when it never started, everything waiting, since the next one would fail
+   * alike) gets an error; the next read starts a fresh worker.
+   */
+  private fail(i: number, slot: Slot, why: string, everything: boolean, code?: string): void {
+    this.slots[i] = undefined;
+    const job = slot.job;
+    this.finish(slot);
+    void slot.worker.terminate();
+    job?.resolve(failedReading(job.name, why, code));
+    if (everything) {
+      for (const waiting of this.queue.splice(0)) waiting.resolve(failedReading(waiting.name, why, code));
+    }
+    this.pump();
+  }
+}
