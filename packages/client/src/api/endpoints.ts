@@ -1,5 +1,8 @@
 import type {
+  AccessTokenDto,
   ArtifactDto,
+  AuditResponse,
+  AuthStatus,
   ArtifactPreview,
   CreateProjectBody,
   Example,
@@ -8,13 +11,20 @@ import type {
   HealthResponse,
   ImportArtifactBody,
   JobLogResponse,
+  ListMembersResponse,
+  ListSecretsResponseSchema,
   ListMetricsResponseSchema,
   ListPlotsResponseSchema,
   ListProgressResponseSchema,
+  LoginBody,
+  CreateAccessTokenBody,
+  CreatedAccessToken,
   PlatformsResponse,
+  ProjectRoleDto,
   ProjectSummary,
   StartExecutionBody,
   UpdateProjectBody,
+  UserDto,
 } from '@deepforge/protocol';
 import type { z } from 'zod';
 import type { ExecutionListParams } from '../lib/query-params.js';
@@ -24,6 +34,7 @@ import { api } from './http.js';
 export type PlotDto = z.infer<typeof ListPlotsResponseSchema>['items'][number];
 export type MetricDto = z.infer<typeof ListMetricsResponseSchema>['items'][number];
 export type ProgressDto = z.infer<typeof ListProgressResponseSchema>['items'][number];
+export type SecretDto = z.infer<typeof ListSecretsResponseSchema>['items'][number];
 
 const enc = encodeURIComponent;
 const project = (id: string): string => `/api/projects/${enc(id)}`;
@@ -125,6 +136,41 @@ export const artifactUploadUrl = (
   q: { name: string; serializer?: string | undefined; pyType?: string | undefined },
 ): string => `${project(projectId)}/artifacts${queryString(q)}`;
 
+// ── accounts (ADR 0009) ───────────────────────────────────────────────────────────────────────────────────
+export const getAuthStatus = (): Promise<AuthStatus> => api('/api/auth/status');
+export const signIn = (body: LoginBody): Promise<UserDto> =>
+  api('/api/auth/login', { method: 'POST', body, signIn: true });
+export const signOut = (): Promise<void> => api('/api/auth/logout', { method: 'POST', body: {} });
+/** Every session of the user ends with it: sign in again afterwards. */
+export const changePassword = (current: string, password: string): Promise<void> =>
+  api('/api/auth/password', { method: 'POST', body: { current, password } });
+export const listAccessTokens = (): Promise<{ items: AccessTokenDto[] }> => api('/api/auth/tokens');
+export const createAccessToken = (body: CreateAccessTokenBody): Promise<CreatedAccessToken> =>
+  api('/api/auth/tokens', { method: 'POST', body });
+export const revokeAccessToken = (id: string): Promise<void> =>
+  api(`/api/auth/tokens/${enc(id)}`, { method: 'DELETE' });
+export const listUsers = (): Promise<{ items: UserDto[] }> => api('/api/users');
+export const listMembers = (projectId: string): Promise<ListMembersResponse> =>
+  api(`${project(projectId)}/members`);
+export const putMember = (projectId: string, user: string, role: ProjectRoleDto): Promise<void> =>
+  api(`${project(projectId)}/members/${enc(user)}`, { method: 'PUT', body: { role } });
+export const removeMember = (projectId: string, user: string): Promise<void> =>
+  api(`${project(projectId)}/members/${enc(user)}`, { method: 'DELETE' });
+export const listSecrets = (projectId: string): Promise<{ items: SecretDto[] }> =>
+  api(`${project(projectId)}/secrets`);
+export const putSecret = (projectId: string, name: string, value: string): Promise<void> =>
+  api(`${project(projectId)}/secrets/${enc(name)}`, { method: 'PUT', body: { value } });
+export const deleteSecret = (projectId: string, name: string): Promise<void> =>
+  api(`${project(projectId)}/secrets/${enc(name)}`, { method: 'DELETE' });
+export interface AuditParams {
+  limit: number;
+  offset: number;
+  action?: string | undefined;
+  actor?: string | undefined;
+}
+export const getAudit = (params: AuditParams): Promise<AuditResponse> =>
+  api(`/api/admin/audit${queryString({ ...params })}`);
+
 /** Query keys, in one place so invalidations match what the views fetch. */
 export const qk = {
   health: ['health'] as const,
@@ -137,4 +183,9 @@ export const qk = {
   jobData: (projectId: string, id: string) => ['job-data', projectId, id] as const,
   artifacts: (projectId: string) => ['artifacts', projectId] as const,
   artifact: (projectId: string, id: string) => ['artifact', projectId, id] as const,
+  accessTokens: ['access-tokens'] as const,
+  users: ['users'] as const,
+  members: (projectId: string) => ['members', projectId] as const,
+  secrets: (projectId: string) => ['secrets', projectId] as const,
+  audit: (params: AuditParams) => ['audit', params] as const,
 };

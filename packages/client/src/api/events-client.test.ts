@@ -136,6 +136,24 @@ describe('EventsClient', () => {
     await until(() => got.length === 1);
   });
 
+  it('opens a new socket on restart (another user signed in) and subscribes again on it', async () => {
+    const server = await startServer();
+    cleanup.push(() => stop(server));
+    const client = new EventsClient(`ws://127.0.0.1:${server.port}/api/events`, { socket: factory });
+    cleanup.push(() => client.close());
+    let connections = 0;
+    server.wss.on('connection', () => connections++);
+    client.subscribe('a', () => {});
+    await until(() => client.status === 'open');
+    client.restart();
+    await until(() => client.status === 'open' && connections === 2);
+    await until(
+      () => server.received.filter((m) => (m as { type: string }).type === 'subscribe').length === 2,
+    );
+    // The first socket is closed, not left open with the old identity.
+    await until(() => server.wss.clients.size === 1);
+  });
+
   it('unsubscribes when the last listener goes', async () => {
     const server = await startServer();
     cleanup.push(() => stop(server));

@@ -108,6 +108,23 @@ export class EventsClient {
     if (!this.socket) this.connect();
   }
 
+  /**
+   * Drops the connection and, when something is subscribed, opens a new one: who is signed in changed, and a
+   * socket carries the identity it was opened with.
+   */
+  restart(): void {
+    if (this.closed || this.current === 'incompatible') return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const socket = this.socket;
+    this.socket = null;
+    this.ready = false;
+    socket?.close(1000, 'identity changed');
+    this.attempt = 0;
+    if (this.listeners.size > 0) this.connect();
+    else this.setStatus('idle');
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);

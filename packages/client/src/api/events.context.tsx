@@ -8,8 +8,11 @@ import { EventsClient, socketUrl } from './events-client.js';
 
 const EventsContext = createContext<EventsClient | null>(null);
 
-/** The tab's one /api/events connection; after a reconnect every query is refetched (events may be missed). */
-export function EventsProvider({ children }: { children: ReactNode }) {
+/**
+ * The tab's one /api/events connection; after a reconnect every query is refetched (events may be missed). A
+ * new `identity` (someone else signed in) opens the socket again, as that user.
+ */
+export function EventsProvider({ identity, children }: { identity?: string; children: ReactNode }) {
   const queryClient = useQueryClient();
   const [client] = useState(
     () =>
@@ -41,6 +44,14 @@ export function EventsProvider({ children }: { children: ReactNode }) {
       document.removeEventListener('visibilitychange', visible);
     };
   }, [client, queryClient]);
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    client.restart();
+  }, [client, identity]);
   return <EventsContext.Provider value={client}>{children}</EventsContext.Provider>;
 }
 

@@ -8,15 +8,36 @@ export class ApiRequestError extends Error {
   readonly field: string | undefined;
   readonly diagnostics: DiagnosticDto[];
   readonly uses: { pipeline: string; node: string }[];
+  /** Seconds to wait before asking again (a 429's Retry-After), when the server said. */
+  readonly retryAfterS: number | undefined;
 
-  constructor(status: number, body: Partial<ApiError> | null, fallback: string) {
+  constructor(status: number, body: Partial<ApiError> | null, fallback: string, retryAfter?: string | null) {
     super(body?.message ?? fallback);
     this.status = status;
     this.code = body?.error ?? (status === 0 ? 'network' : 'internal');
     this.field = body?.field;
     this.diagnostics = body?.diagnostics ?? [];
     this.uses = body?.uses ?? [];
+    const seconds = retryAfter ? Number(retryAfter) : NaN;
+    this.retryAfterS = Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : undefined;
   }
+}
+
+type ApiErrorListener = (error: ApiRequestError) => void;
+const errorListeners = new Set<ApiErrorListener>();
+
+/**
+ * Hears every failed API call (the sign-in's own wrong password excepted): the auth context sends a 401 (the
+ * session ended) to the sign-in page, a project's access re-reads its role after a 403.
+ */
+export function onApiError(listener: ApiErrorListener): () => void {
+  errorListeners.add(listener);
+  return () => errorListeners.delete(listener);
+}
+
+/** Tells the listeners of onApiError; for requests made without `api` (uploads). */
+export function reportApiError(error: ApiRequestError): void {
+  for (const l of errorListeners) l(error);
 }
 
 async function errorOf(res: Response): Promise<ApiRequestError> {
@@ -26,7 +47,12 @@ async function errorOf(res: Response): Promise<ApiRequestError> {
   } catch {
     body = null;
   }
-  return new ApiRequestError(res.status, body, `${res.status} ${res.statusText || 'request failed'}`);
+  return new ApiRequestError(
+    res.status,
+    body,
+    `${res.status} ${res.statusText || 'request failed'}`,
+    res.headers.get('retry-after'),
+  );
 }
 
 export interface RequestOptions {
@@ -34,11 +60,13 @@ export interface RequestOptions {
   /** JSON body (objects), or raw bytes (Blob/File) sent as they are. */
   body?: unknown;
   signal?: AbortSignal;
+  /** A sign-in: its 401 means a wrong name or password, not an ended session (listeners are not told). */
+  signIn?: boolean;
 }
 
 /** Calls the REST API and returns the parsed JSON (undefined for 204). */
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const { method = 'GET', body, signal } = options;
+  const { method = 'GET', body, signal, signIn = false } = options;
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: BodyInit | undefined;
   if (body instanceof Blob) {
@@ -55,7 +83,11 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiRequestError(0, null, 'cannot reach the DeepForge server');
   }
-  if (!res.ok) throw await errorOf(res);
+  if (!res.ok) {
+    const error = await errorOf(res);
+    if (!signIn) reportApiError(error);
+    throw error;
+  }
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;

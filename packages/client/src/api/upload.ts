@@ -1,4 +1,4 @@
-import { ApiRequestError } from './http.js';
+import { ApiRequestError, reportApiError } from './http.js';
 
 export interface UploadHandle<T> {
   done: Promise<T>;
@@ -33,13 +33,13 @@ export function uploadFile<T>(
         onProgress(1);
         resolve(body as T);
       } else {
-        reject(
-          new ApiRequestError(
-            xhr.status,
-            body as never,
-            `${xhr.status} ${xhr.statusText || 'upload failed'}`,
-          ),
+        const error = new ApiRequestError(
+          xhr.status,
+          body as never,
+          `${xhr.status} ${xhr.statusText || 'upload failed'}`,
         );
+        reportApiError(error);
+        reject(error);
       }
     };
     xhr.onerror = () => reject(new ApiRequestError(0, null, 'the upload was interrupted'));

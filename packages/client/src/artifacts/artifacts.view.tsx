@@ -54,6 +54,7 @@ import { errorMessage } from '../api/http.js';
 import type { UploadHandle } from '../api/upload.js';
 import { uploadFile } from '../api/upload.js';
 import { artifactRefs } from '../collab/doc-read.js';
+import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { formatBytes, formatRelativeTime } from '../lib/job-status.js';
 import { entityNameProblem } from '../lib/names.js';
@@ -74,9 +75,10 @@ export function ArtifactsView() {
   const [importing, setImporting] = useState(false);
   const [preview, setPreview] = useState<StoredArtifact | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
+  const { canEdit } = useProjectAccess();
   useHotkeys([
     ['/', () => searchRef.current?.focus()],
-    ['u', () => setUploading(true)],
+    ['u', () => canEdit && setUploading(true)],
   ]);
   const queryClient = useQueryClient();
   const list = useQuery({
@@ -128,23 +130,27 @@ export function ArtifactsView() {
           aria-label="Search artifacts"
           data-testid="artifacts-search"
         />
-        <Button
-          variant="default"
-          color="blue"
-          leftSection={<IconFileImport size={14} />}
-          onClick={() => setImporting(true)}
-          data-testid="import-artifact"
-        >
-          Import
-        </Button>
-        <Button
-          color="red"
-          leftSection={<IconUpload size={14} />}
-          onClick={() => setUploading(true)}
-          data-testid="upload-artifact"
-        >
-          Upload
-        </Button>
+        {canEdit && (
+          <Button
+            variant="default"
+            color="blue"
+            leftSection={<IconFileImport size={14} />}
+            onClick={() => setImporting(true)}
+            data-testid="import-artifact"
+          >
+            Import
+          </Button>
+        )}
+        {canEdit && (
+          <Button
+            color="red"
+            leftSection={<IconUpload size={14} />}
+            onClick={() => setUploading(true)}
+            data-testid="upload-artifact"
+          >
+            Upload
+          </Button>
+        )}
       </ViewToolbar>
       {hash && (
         <Group
@@ -247,16 +253,18 @@ export function ArtifactsView() {
                           <IconDownload size={16} />
                         </ActionIcon>
                       </Tooltip>
-                      <Tooltip label="Delete">
-                        <ActionIcon
-                          color="red"
-                          aria-label={`Delete ${a.name}`}
-                          onClick={() => remove(a)}
-                          data-testid="artifact-delete"
-                        >
-                          <IconTrash size={16} />
-                        </ActionIcon>
-                      </Tooltip>
+                      {canEdit && (
+                        <Tooltip label="Delete">
+                          <ActionIcon
+                            color="red"
+                            aria-label={`Delete ${a.name}`}
+                            onClick={() => remove(a)}
+                            data-testid="artifact-delete"
+                          >
+                            <IconTrash size={16} />
+                          </ActionIcon>
+                        </Tooltip>
+                      )}
                     </Group>
                   </Table.Td>
                 </Table.Tr>
@@ -638,6 +646,7 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
 /** Artifact references kept in the project document (artifacts/<name>.json in the project folder). */
 function ProjectReferences() {
   const { doc } = useProjectDoc();
+  const { canEdit } = useProjectAccess();
   const refs = useDocSelector((d) => artifactRefs(d), []);
   if (refs.length === 0) return null;
   return (
@@ -666,13 +675,15 @@ function ProjectReferences() {
                 </Text>
               </Table.Td>
               <Table.Td w={40}>
-                <ActionIcon
-                  color="red"
-                  aria-label={`Remove reference ${r.name}`}
-                  onClick={() => deleteArtifactRef(doc, r.name)}
-                >
-                  <IconTrash size={14} />
-                </ActionIcon>
+                {canEdit && (
+                  <ActionIcon
+                    color="red"
+                    aria-label={`Remove reference ${r.name}`}
+                    onClick={() => deleteArtifactRef(doc, r.name)}
+                  >
+                    <IconTrash size={14} />
+                  </ActionIcon>
+                )}
               </Table.Td>
             </Table.Tr>
           ))}

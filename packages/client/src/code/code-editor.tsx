@@ -50,6 +50,18 @@ export interface CodeEditorProps {
   onView?: (view: EditorView | null) => void;
   ariaLabel: string;
   testId?: string;
+  /** Shows the text and others' edits but takes no typing (readers: the server would drop their edits). */
+  readOnly?: boolean;
+}
+
+function readOnlyExtensions(readOnly: boolean): Extension[] {
+  return readOnly
+    ? [
+        EditorState.readOnly.of(true),
+        EditorView.editable.of(false),
+        EditorView.contentAttributes.of({ 'aria-readonly': 'true' }),
+      ]
+    : [];
 }
 
 function baseExtensions(): Extension[] {
@@ -97,10 +109,14 @@ export function CodeEditor({
   onView,
   ariaLabel,
   testId,
+  readOnly = false,
 }: CodeEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const theme = useRef(new Compartment());
+  const access = useRef(new Compartment());
+  const readOnlyRef = useRef(readOnly);
+  readOnlyRef.current = readOnly;
   const scheme = useComputedColorScheme('light');
   const schemeRef = useRef(scheme);
   schemeRef.current = scheme;
@@ -118,6 +134,7 @@ export function CodeEditor({
           ...baseExtensions(),
           language === 'python' ? python() : yaml(),
           theme.current.of(schemeRef.current === 'dark' ? oneDark : []),
+          access.current.of(readOnlyExtensions(readOnlyRef.current)),
           EditorView.contentAttributes.of({ 'aria-label': ariaLabel }),
           yCollab(ytext, awareness, { undoManager }),
         ],
@@ -138,6 +155,10 @@ export function CodeEditor({
   }, [scheme]);
 
   useEffect(() => {
+    view.current?.dispatch({ effects: access.current.reconfigure(readOnlyExtensions(readOnly)) });
+  }, [readOnly]);
+
+  useEffect(() => {
     const v = view.current;
     if (!v || !diagnostics) return;
     const length = v.state.doc.length;
@@ -150,7 +171,7 @@ export function CodeEditor({
     v.dispatch(setDiagnostics(v.state, cm));
   }, [diagnostics]);
 
-  return <div ref={host} className="df-code" data-testid={testId} />;
+  return <div ref={host} className="df-code" data-testid={testId} data-readonly={readOnly || undefined} />;
 }
 
 /** Moves the cursor to a 1-based line (and column) and scrolls it into view. */

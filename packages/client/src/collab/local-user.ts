@@ -18,11 +18,29 @@ export interface LocalUser {
   colorLight: string;
 }
 
+/** Two letters for an avatar: "Ada 12" → A1, "grace.hopper" → GH, "alice" → AL. */
+export function initials(name: string): string {
+  const words = name.split(/[\s._-]+/).filter(Boolean);
+  const letters = words.length > 1 ? words.map((w) => w[0]).join('') : name.slice(0, 2);
+  return letters.slice(0, 2).toUpperCase();
+}
+
+/** A colour of the palette picked by the name, so someone has the same colour in every tab and browser. */
+export function colorOf(name: string): string {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) | 0;
+  return COLORS[Math.abs(h) % COLORS.length] as string;
+}
+
 /**
- * Who this browser is to the others in a project (remote cursors, avatars): a name and colour chosen once and
- * kept in localStorage until accounts exist.
+ * Who this browser is to the others in a project (remote cursors, avatars). Signed in (accounts on): the account
+ * name. Otherwise a name and colour chosen once and kept in localStorage.
  */
-export function localUser(): LocalUser {
+export function localUser(accountName?: string | null): LocalUser {
+  if (accountName) {
+    const color = colorOf(accountName);
+    return { name: accountName, color, colorLight: `${color}33` };
+  }
   const key = 'deepforge.user';
   try {
     const saved = JSON.parse(localStorage.getItem(key) ?? 'null') as LocalUser | null;

@@ -34,7 +34,16 @@ const ProjectDocContext = createContext<ProjectDocValue | null>(null);
  * One Yjs document per open project, synced with the server over /api/collab (Hocuspocus; document name = the
  * project id). The provider reconnects by itself after the server restarts and merges what either side changed.
  */
-export function ProjectDocProvider({ projectId, children }: { projectId: string; children: ReactNode }) {
+export function ProjectDocProvider({
+  projectId,
+  accountName = null,
+  children,
+}: {
+  projectId: string;
+  /** The signed-in user's name (accounts on): presence and cursors show it. */
+  accountName?: string | null;
+  children: ReactNode;
+}) {
   const [value, setValue] = useState<ProjectDocValue | null>(null);
 
   useEffect(() => {
@@ -59,7 +68,7 @@ export function ProjectDocProvider({ projectId, children }: { projectId: string;
       if (origin === provider) queueMicrotask(() => resolveDuplicateNodeIds(doc));
     };
     doc.on('update', onRemoteUpdate);
-    const user = localUser();
+    const user = localUser(accountName);
     provider.awareness?.setLocalStateField('user', user);
     current = { projectId, doc, provider, status: 'connecting', synced: false, unsynced: 0 };
     setValue(current);
@@ -69,7 +78,7 @@ export function ProjectDocProvider({ projectId, children }: { projectId: string;
       provider.destroy();
       doc.destroy();
     };
-  }, [projectId]);
+  }, [projectId, accountName]);
 
   if (!value || value.projectId !== projectId) return null;
   return <ProjectDocContext.Provider value={value}>{children}</ProjectDocContext.Provider>;

@@ -45,9 +45,11 @@ import {
 } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
 import { useExecutionEvents, useOnEventsReconnect } from '../api/events.context.js';
+import { useProjectAccess } from '../auth/project-access.context.js';
 import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
 import { ExecutionLive } from '../lib/execution-live.js';
+import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import {
   formatBytes,
   formatDuration,
@@ -110,6 +112,12 @@ function Execution() {
   const refresh = useThrottledInvalidate(key, 1000);
   const codes = useDocSelector((d) => operationCodes(d), []);
   const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
+  const { canRun } = useProjectAccess();
+  // Run controls stay in place for readers, disabled (data-disabled keeps the tooltip saying why).
+  const runGuard = (label: string) => ({
+    label: canRun ? label : READERS_CANNOT_RUN,
+    props: { 'data-disabled': !canRun || undefined, 'aria-disabled': !canRun || undefined },
+  });
 
   useExecutionEvents(executionId, (e) => {
     if (e.type === 'execution.status' || e.type === 'job.status') {
@@ -284,41 +292,60 @@ function Execution() {
               · {new Date(execution.createdAt).toLocaleString()} ·{' '}
               {formatDuration(liveDuration(execution, serverNow))}
               {execution.options.cache ? ' · cache on' : ''}
+              {execution.startedBy && (
+                <>
+                  {' · started by '}
+                  <Text
+                    span
+                    size="xs"
+                    fw={600}
+                    c="var(--mantine-color-text)"
+                    data-testid="execution-started-by"
+                  >
+                    {execution.startedBy}
+                  </Text>
+                </>
+              )}
             </Text>
           </Group>
         }
       >
         {!finished && (
-          <Button
-            color="orange"
-            variant="light"
-            leftSection={<IconPlayerStop size={14} />}
-            loading={cancel.isPending}
-            onClick={() => cancel.mutate()}
-            data-testid="cancel-execution"
-          >
-            Cancel
-          </Button>
+          <Tooltip label={runGuard('').label} disabled={canRun}>
+            <Button
+              color="orange"
+              variant="light"
+              leftSection={<IconPlayerStop size={14} />}
+              loading={cancel.isPending}
+              {...runGuard('').props}
+              onClick={() => canRun && cancel.mutate()}
+              data-testid="cancel-execution"
+            >
+              Cancel
+            </Button>
+          </Tooltip>
         )}
         {finished && (execution.status === 'failed' || execution.status === 'canceled') && (
-          <Tooltip label="Run again what failed or was canceled; reuse what succeeded">
+          <Tooltip label={runGuard('Run again what failed or was canceled; reuse what succeeded').label}>
             <Button
               variant="light"
               leftSection={<IconPlayerPlay size={14} />}
               loading={resume.isPending}
-              onClick={() => resume.mutate()}
+              {...runGuard('').props}
+              onClick={() => canRun && resume.mutate()}
               data-testid="resume-execution"
             >
               Resume
             </Button>
           </Tooltip>
         )}
-        <Tooltip label="Run the same pipeline snapshot as a new execution">
+        <Tooltip label={runGuard('Run the same pipeline snapshot as a new execution').label}>
           <Button
             variant="default"
             leftSection={<IconRefresh size={14} />}
             loading={rerun.isPending}
-            onClick={() => rerun.mutate()}
+            {...runGuard('').props}
+            onClick={() => canRun && rerun.mutate()}
             data-testid="rerun-execution"
           >
             Re-run

@@ -19,6 +19,7 @@ import { Link, Navigate, useNavigate, useParams } from 'react-router';
 import { CodeEditor } from '../code/code-editor.js';
 import { useDebouncedYText } from '../code/use-ytext.js';
 import { moduleNames, moduleYText } from '../collab/doc-read.js';
+import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { identifierNameProblem } from '../lib/names.js';
 import { toLintDiagnostics } from '../lib/operation-sync.js';
@@ -60,9 +61,10 @@ function ModulesView({ kind }: { kind: Kind }) {
   const navigate = useNavigate();
   const names = useDocSelector((d) => moduleNames(d, kind), [kind]);
   const [creating, setCreating] = useState(false);
+  const { canEdit } = useProjectAccess();
   const t = TEXT[kind];
   const base = `/projects/${projectId}/${kind}`;
-  useHotkeys([['n', () => setCreating(true)]]);
+  useHotkeys([['n', () => canEdit && setCreating(true)]]);
 
   if (!name && names.length > 0) return <Navigate to={`${base}/${names[0]}`} replace />;
   const current = name && names.includes(name) ? name : null;
@@ -83,13 +85,15 @@ function ModulesView({ kind }: { kind: Kind }) {
   return (
     <Box style={{ display: 'flex', flexDirection: 'column', height: '100%' }}>
       <ViewToolbar title={t.title} testId={`${kind}-toolbar`}>
-        <Button
-          leftSection={<IconPlus size={14} />}
-          onClick={() => setCreating(true)}
-          data-testid={`new-${kind}`}
-        >
-          New {t.item}
-        </Button>
+        {canEdit && (
+          <Button
+            leftSection={<IconPlus size={14} />}
+            onClick={() => setCreating(true)}
+            data-testid={`new-${kind}`}
+          >
+            New {t.item}
+          </Button>
+        )}
       </ViewToolbar>
       <Box className="df-fill" style={{ display: 'flex' }}>
         <Box style={{ width: 220, borderRight: '1px solid var(--mantine-color-default-border)' }}>
@@ -112,20 +116,22 @@ function ModulesView({ kind }: { kind: Kind }) {
                   data-testid={`${kind}-item`}
                   data-name={n}
                   rightSection={
-                    <Tooltip label="Delete">
-                      <ActionIcon
-                        size="xs"
-                        color="red"
-                        aria-label={`Delete ${n}`}
-                        onClick={(e) => {
-                          e.preventDefault();
-                          e.stopPropagation();
-                          remove(n);
-                        }}
-                      >
-                        <IconTrash size={12} />
-                      </ActionIcon>
-                    </Tooltip>
+                    canEdit && (
+                      <Tooltip label="Delete">
+                        <ActionIcon
+                          size="xs"
+                          color="red"
+                          aria-label={`Delete ${n}`}
+                          onClick={(e) => {
+                            e.preventDefault();
+                            e.stopPropagation();
+                            remove(n);
+                          }}
+                        >
+                          <IconTrash size={12} />
+                        </ActionIcon>
+                      </Tooltip>
+                    )
                   }
                 />
               ))}
@@ -134,7 +140,13 @@ function ModulesView({ kind }: { kind: Kind }) {
         </Box>
         <Box className="df-fill" style={{ display: 'flex', flexDirection: 'column' }}>
           {current ? (
-            <ModuleEditor key={current} kind={kind} name={current} awareness={provider.awareness} />
+            <ModuleEditor
+              key={current}
+              kind={kind}
+              name={current}
+              awareness={provider.awareness}
+              readOnly={!canEdit}
+            />
           ) : (
             <Center h="100%" data-testid={`${kind}-empty`}>
               <Stack align="center" gap={6} maw={520}>
@@ -142,9 +154,11 @@ function ModulesView({ kind }: { kind: Kind }) {
                 <Text size="sm" c="dimmed" ta="center">
                   {t.empty}
                 </Text>
-                <Button mt="xs" leftSection={<IconPlus size={14} />} onClick={() => setCreating(true)}>
-                  New {t.item}
-                </Button>
+                {canEdit && (
+                  <Button mt="xs" leftSection={<IconPlus size={14} />} onClick={() => setCreating(true)}>
+                    New {t.item}
+                  </Button>
+                )}
               </Stack>
             </Center>
           )}
@@ -172,7 +186,17 @@ function ModulesView({ kind }: { kind: Kind }) {
   );
 }
 
-function ModuleEditor({ kind, name, awareness }: { kind: Kind; name: string; awareness: unknown }) {
+function ModuleEditor({
+  kind,
+  name,
+  awareness,
+  readOnly,
+}: {
+  kind: Kind;
+  name: string;
+  awareness: unknown;
+  readOnly: boolean;
+}) {
   const ytext = useDocSelector((d) => moduleYText(d, kind, name), [kind, name], Object.is);
   const code = useDebouncedYText(ytext, 300);
   const lint = useMemo(() => toLintDiagnostics(code, pythonSyntaxDiagnostics(code)), [code]);
@@ -205,6 +229,7 @@ function ModuleEditor({ kind, name, awareness }: { kind: Kind; name: string; awa
           diagnostics={lint}
           ariaLabel={`${kind}/${name}.py`}
           testId="module-code"
+          readOnly={readOnly}
         />
       </Box>
     </>

@@ -16,7 +16,7 @@ import {
   UnstyledButton,
 } from '@mantine/core';
 import { IconAlertTriangle, IconDots, IconPencil, IconPlus, IconTrash } from '@tabler/icons-react';
-import { useState } from 'react';
+import { createContext, useContext, useState } from 'react';
 import type { InterfaceEdit } from '../lib/operation-sync.js';
 
 export interface InterfacePanelProps {
@@ -25,7 +25,12 @@ export interface InterfacePanelProps {
   diagnostics: readonly Diagnostic[];
   onEdit: (edit: InterfaceEdit) => boolean;
   onReveal: (line: number, column?: number) => void;
+  /** Show the interface without the controls that change it (readers). */
+  readOnly?: boolean;
 }
+
+/** The panel shows, but offers no changes (readers). */
+const ReadOnly = createContext(false);
 
 type PortKind = 'input' | 'output' | 'reference';
 
@@ -35,7 +40,15 @@ const KIND_COLOR: Record<PortKind, string> = { input: 'blue', output: 'teal', re
  * The interface editor: inputs flowing into the operation, references (light blue) beside them, outputs flowing
  * out, attributes inside. Every change rewrites the code through core's edit functions.
  */
-export function InterfacePanel({ iface, unused, diagnostics, onEdit, onReveal }: InterfacePanelProps) {
+export function InterfacePanel(props: InterfacePanelProps) {
+  return (
+    <ReadOnly.Provider value={props.readOnly ?? false}>
+      <Interface {...props} />
+    </ReadOnly.Provider>
+  );
+}
+
+function Interface({ iface, unused, diagnostics, onEdit, onReveal }: InterfacePanelProps) {
   if (!iface) {
     return (
       <Stack gap="xs" p="md" data-testid="interface-panel" data-state="unreadable">
@@ -97,6 +110,9 @@ function PortRow({
   onEdit: (edit: InterfaceEdit) => boolean;
   compact?: boolean;
 }) {
+  const readOnly = useContext(ReadOnly);
+  // Nothing to show and nothing to add: a reader sees no empty references row.
+  if (readOnly && compact && ports.length === 0) return null;
   return (
     <Group justify="center" gap={6} wrap="wrap" data-testid={`interface-${kind}s`}>
       {compact ? (
@@ -111,7 +127,15 @@ function PortRow({
       {ports.map((p) => (
         <PortChip key={p.name} kind={kind} port={p} unused={unused.includes(p.name)} onEdit={onEdit} />
       ))}
-      <AddName kind={kind} onAdd={(name) => onEdit(addEdit(kind, name))} />
+      {readOnly ? (
+        ports.length === 0 && (
+          <Text size="xs" c="dimmed">
+            none
+          </Text>
+        )
+      ) : (
+        <AddName kind={kind} onAdd={(name) => onEdit(addEdit(kind, name))} />
+      )}
     </Group>
   );
 }
@@ -134,6 +158,7 @@ function PortChip({
   onEdit: (edit: InterfaceEdit) => boolean;
 }) {
   const [renaming, setRenaming] = useState(false);
+  const readOnly = useContext(ReadOnly);
   const label = port.type ? `${port.name}: ${port.type}` : port.name;
   const chip = (
     <Badge
@@ -145,38 +170,40 @@ function PortChip({
       style={{ fontFamily: 'var(--mantine-font-family-monospace)', fontWeight: 500 }}
       leftSection={unused ? <IconAlertTriangle size={12} /> : undefined}
       rightSection={
-        <Menu position="bottom-end" withinPortal>
-          <Menu.Target>
-            <ActionIcon
-              size="xs"
-              aria-label={`Change ${kind} ${port.name}`}
-              data-testid={`${kind}-menu-${port.name}`}
-            >
-              <IconDots size={12} />
-            </ActionIcon>
-          </Menu.Target>
-          <Menu.Dropdown>
-            <Menu.Item leftSection={<IconPencil size={14} />} onClick={() => setRenaming(true)}>
-              Rename…
-            </Menu.Item>
-            <Menu.Item
-              color="red"
-              leftSection={<IconTrash size={14} />}
-              onClick={() =>
-                onEdit(
-                  kind === 'input'
-                    ? { kind: 'remove-input', name: port.name }
-                    : kind === 'output'
-                      ? { kind: 'remove-output', name: port.name }
-                      : { kind: 'remove-reference', name: port.name },
-                )
-              }
-              data-testid={`${kind}-remove-${port.name}`}
-            >
-              Remove
-            </Menu.Item>
-          </Menu.Dropdown>
-        </Menu>
+        readOnly ? undefined : (
+          <Menu position="bottom-end" withinPortal>
+            <Menu.Target>
+              <ActionIcon
+                size="xs"
+                aria-label={`Change ${kind} ${port.name}`}
+                data-testid={`${kind}-menu-${port.name}`}
+              >
+                <IconDots size={12} />
+              </ActionIcon>
+            </Menu.Target>
+            <Menu.Dropdown>
+              <Menu.Item leftSection={<IconPencil size={14} />} onClick={() => setRenaming(true)}>
+                Rename…
+              </Menu.Item>
+              <Menu.Item
+                color="red"
+                leftSection={<IconTrash size={14} />}
+                onClick={() =>
+                  onEdit(
+                    kind === 'input'
+                      ? { kind: 'remove-input', name: port.name }
+                      : kind === 'output'
+                        ? { kind: 'remove-output', name: port.name }
+                        : { kind: 'remove-reference', name: port.name },
+                  )
+                }
+                data-testid={`${kind}-remove-${port.name}`}
+              >
+                Remove
+              </Menu.Item>
+            </Menu.Dropdown>
+          </Menu>
+        )
       }
       data-testid={`${kind}-${port.name}`}
       data-unused={unused || undefined}
@@ -293,6 +320,7 @@ function Attributes({
   attributes: readonly AttributeSpec[];
   onEdit: (e: InterfaceEdit) => boolean;
 }) {
+  const readOnly = useContext(ReadOnly);
   return (
     <Stack gap={4} mt={6} data-testid="interface-attributes">
       {attributes.length === 0 && (
@@ -303,7 +331,7 @@ function Attributes({
       {attributes.map((a) => (
         <AttributeRow key={a.name} spec={a} onEdit={onEdit} />
       ))}
-      <AddAttribute onEdit={onEdit} />
+      {!readOnly && <AddAttribute onEdit={onEdit} />}
     </Stack>
   );
 }
@@ -311,6 +339,31 @@ function Attributes({
 function AttributeRow({ spec, onEdit }: { spec: AttributeSpec; onEdit: (e: InterfaceEdit) => boolean }) {
   const [editing, setEditing] = useState(false);
   const [renaming, setRenaming] = useState(false);
+  const readOnly = useContext(ReadOnly);
+  if (readOnly) {
+    return (
+      <Group gap={4} wrap="nowrap" data-testid={`attribute-${spec.name}`}>
+        <Text size="xs" className="df-mono" fw={600}>
+          {spec.name}
+        </Text>
+        <Text size="xs" c="dimmed">
+          =
+        </Text>
+        <Text
+          size="xs"
+          className="df-mono"
+          truncate
+          style={{ minWidth: 0, flex: 1 }}
+          data-testid={`attribute-default-${spec.name}`}
+        >
+          {spec.defaultSource || '—'}
+        </Text>
+        <Badge size="xs" variant="light" color="gray">
+          {spec.hint ?? spec.type}
+        </Badge>
+      </Group>
+    );
+  }
   return (
     <Group gap={4} wrap="nowrap" data-testid={`attribute-${spec.name}`}>
       <Popover opened={renaming} onChange={setRenaming} withArrow trapFocus>

@@ -23,6 +23,7 @@ import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { CodeEditor, revealLine } from '../code/code-editor.js';
 import { useDebouncedYText } from '../code/use-ytext.js';
 import { operationNames, operationYText, parseOperation } from '../collab/doc-read.js';
+import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { identifierNameProblem } from '../lib/names.js';
 import type { InterfaceEdit } from '../lib/operation-sync.js';
@@ -98,10 +99,11 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
   const allNames = useDocSelector((d) => operationNames(d), []);
   const view = useRef<EditorView | null>(null);
   const [renaming, setRenaming] = useState(false);
+  const { canEdit } = useProjectAccess();
   const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
 
   const onEdit = (edit: InterfaceEdit): boolean => {
-    if (!texts) return false;
+    if (!texts || !canEdit) return false;
     // Edit the text as it is now (not the debounced copy): nothing typed in the meantime is lost.
     const result = applyInterfaceEdit(texts.code.toString(), edit, name);
     if ('error' in result) {
@@ -205,21 +207,23 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
             ? 'not used by any pipeline'
             : `used by ${uses.length} node${uses.length === 1 ? '' : 's'}`}
         </Text>
-        <Menu position="bottom-end">
-          <Menu.Target>
-            <ActionIcon aria-label="Operation actions" data-testid="operation-actions">
-              <IconDots size={16} />
-            </ActionIcon>
-          </Menu.Target>
-          <Menu.Dropdown>
-            <Menu.Item leftSection={<IconPencil size={14} />} onClick={() => setRenaming(true)}>
-              Rename…
-            </Menu.Item>
-            <Menu.Item color="red" leftSection={<IconTrash size={14} />} onClick={remove}>
-              Delete…
-            </Menu.Item>
-          </Menu.Dropdown>
-        </Menu>
+        {canEdit && (
+          <Menu position="bottom-end">
+            <Menu.Target>
+              <ActionIcon aria-label="Operation actions" data-testid="operation-actions">
+                <IconDots size={16} />
+              </ActionIcon>
+            </Menu.Target>
+            <Menu.Dropdown>
+              <Menu.Item leftSection={<IconPencil size={14} />} onClick={() => setRenaming(true)}>
+                Rename…
+              </Menu.Item>
+              <Menu.Item color="red" leftSection={<IconTrash size={14} />} onClick={remove}>
+                Delete…
+              </Menu.Item>
+            </Menu.Dropdown>
+          </Menu>
+        )}
       </ViewToolbar>
       <Box className="df-fill" style={{ display: 'flex' }}>
         <Box className="df-fill" style={{ borderRight: '1px solid var(--mantine-color-default-border)' }}>
@@ -237,6 +241,7 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
               }}
               ariaLabel={`Code of ${name}`}
               testId="operation-code"
+              readOnly={!canEdit}
             />
           )}
         </Box>
@@ -261,6 +266,7 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
                   unused={unused}
                   diagnostics={parsed.diagnostics}
                   onEdit={onEdit}
+                  readOnly={!canEdit}
                   onReveal={(line, column) => view.current && revealLine(view.current, line, column)}
                 />
                 <Text size="xs" c="dimmed" px="md" pb="md">
@@ -276,7 +282,12 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
               style={{ display: 'flex', flexDirection: 'column' }}
             >
               {texts && (
-                <Dependencies ytext={texts.dependencies} awareness={provider.awareness} name={name} />
+                <Dependencies
+                  ytext={texts.dependencies}
+                  awareness={provider.awareness}
+                  name={name}
+                  readOnly={!canEdit}
+                />
               )}
             </Tabs.Panel>
           </Tabs>
@@ -299,7 +310,17 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
   );
 }
 
-function Dependencies({ ytext, awareness, name }: { ytext: Y.Text; awareness: unknown; name: string }) {
+function Dependencies({
+  ytext,
+  awareness,
+  name,
+  readOnly,
+}: {
+  ytext: Y.Text;
+  awareness: unknown;
+  name: string;
+  readOnly: boolean;
+}) {
   const text = useDebouncedYText(ytext, 300);
   return (
     <>
@@ -307,7 +328,7 @@ function Dependencies({ ytext, awareness, name }: { ytext: Y.Text; awareness: un
         <Text size="xs" c="dimmed">
           Python dependencies as a conda environment file
         </Text>
-        {text.trim() === '' && (
+        {text.trim() === '' && !readOnly && (
           <Button
             variant="light"
             size="compact-xs"
@@ -330,6 +351,7 @@ function Dependencies({ ytext, awareness, name }: { ytext: Y.Text; awareness: un
           language="yaml"
           ariaLabel={`Environment of ${name}`}
           testId="operation-dependencies"
+          readOnly={readOnly}
         />
       </Box>
     </>

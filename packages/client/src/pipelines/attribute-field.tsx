@@ -10,13 +10,15 @@ export interface AttributeFieldProps {
   value: JsonValue | undefined;
   /** A value to set, or undefined to go back to the default. */
   onCommit: (value: JsonValue | undefined) => void;
+  /** Shows the value, takes no changes (readers). */
+  readOnly?: boolean;
 }
 
 /**
  * One attribute of a node, edited as its type asks: a switch for bool, a number field for int/float, text for
  * str, JSON for lists and dicts. Text is written to the document on Enter or blur, once it reads as the type.
  */
-export function AttributeField({ spec, value, onCommit }: AttributeFieldProps) {
+export function AttributeField({ spec, value, onCommit, readOnly = false }: AttributeFieldProps) {
   const effective = value === undefined ? spec.default : value;
   const overridden = value !== undefined;
   const [text, setText] = useState(formatAttributeValue(effective));
@@ -41,13 +43,14 @@ export function AttributeField({ spec, value, onCommit }: AttributeFieldProps) {
       </Text>
     </Group>
   );
-  const reset = overridden ? (
-    <Tooltip label={`Back to the default (${spec.defaultSource || 'none'})`}>
-      <ActionIcon size="sm" aria-label={`Reset ${spec.name}`} onClick={() => onCommit(undefined)}>
-        <IconArrowBackUp size={14} />
-      </ActionIcon>
-    </Tooltip>
-  ) : null;
+  const reset =
+    overridden && !readOnly ? (
+      <Tooltip label={`Back to the default (${spec.defaultSource || 'none'})`}>
+        <ActionIcon size="sm" aria-label={`Reset ${spec.name}`} onClick={() => onCommit(undefined)}>
+          <IconArrowBackUp size={14} />
+        </ActionIcon>
+      </Tooltip>
+    ) : null;
   const testId = `attr-${spec.name}`;
 
   if (spec.type === 'bool') {
@@ -58,6 +61,7 @@ export function AttributeField({ spec, value, onCommit }: AttributeFieldProps) {
           {reset}
           <Switch
             checked={effective === true}
+            disabled={readOnly}
             onChange={(e) => onCommit(e.currentTarget.checked)}
             aria-label={spec.name}
             data-testid={testId}
@@ -76,6 +80,7 @@ export function AttributeField({ spec, value, onCommit }: AttributeFieldProps) {
       commit();
     },
     rightSection: reset,
+    readOnly,
     'aria-label': spec.name,
     'data-testid': testId,
     description: overridden ? undefined : 'default',

@@ -36,6 +36,8 @@ export interface NodePanelProps {
   interfaces: InterfaceMap;
   diagnostics: readonly Diagnostic[];
   artifactNames: readonly string[];
+  /** Show the node without the controls that change it (readers). */
+  readOnly?: boolean;
   onClose: () => void;
 }
 
@@ -47,14 +49,16 @@ export function NodePanel({
   interfaces,
   diagnostics,
   artifactNames,
+  readOnly = false,
   onClose,
 }: NodePanelProps) {
   const { doc } = useProjectDoc();
   const iface = nodeInterface(node, interfaces);
   const problems = diagnostics.filter((d) => d.node === node.id);
   const builtIn = node.operation === INPUT_OPERATION || node.operation === OUTPUT_OPERATION;
-  const set = (attr: string, value: JsonValue | undefined): void =>
-    setNodeAttribute(doc, pipeline.name, node.id, attr, value);
+  const set = (attr: string, value: JsonValue | undefined): void => {
+    if (!readOnly) setNodeAttribute(doc, pipeline.name, node.id, attr, value);
+  };
   const incoming = (port: string) =>
     pipeline.connections.find((c) => c.to.node === node.id && c.to.port === port);
   const outgoing = (port: string) =>
@@ -100,19 +104,21 @@ export function NodePanel({
               </ActionIcon>
             </Tooltip>
           )}
-          <Tooltip label="Delete node (Del)">
-            <ActionIcon
-              color="red"
-              aria-label="Delete node"
-              onClick={() => {
-                removeNode(doc, pipeline.name, node.id);
-                onClose();
-              }}
-              data-testid="node-delete"
-            >
-              <IconX size={16} />
-            </ActionIcon>
-          </Tooltip>
+          {!readOnly && (
+            <Tooltip label="Delete node (Del)">
+              <ActionIcon
+                color="red"
+                aria-label="Delete node"
+                onClick={() => {
+                  removeNode(doc, pipeline.name, node.id);
+                  onClose();
+                }}
+                data-testid="node-delete"
+              >
+                <IconX size={16} />
+              </ActionIcon>
+            </Tooltip>
+          )}
         </Group>
       </Group>
       <ScrollArea className="df-fill" type="auto">
@@ -154,6 +160,7 @@ export function NodePanel({
               onChange={(v) => set(INPUT_ARTIFACT_ATTRIBUTE, v ?? undefined)}
               filter={showAllUntilTyped(node.attributes[INPUT_ARTIFACT_ATTRIBUTE] as string | undefined)}
               nothingFoundMessage="No artifact by that name: upload or import one in Artifacts"
+              readOnly={readOnly}
               data-testid="input-artifact-select"
             />
           )}
@@ -165,6 +172,7 @@ export function NodePanel({
                   : ''
               }
               artifactNames={artifactNames}
+              readOnly={readOnly}
               onCommit={(v) => set(OUTPUT_SAVE_NAME_ATTRIBUTE, v === '' ? undefined : v)}
             />
           )}
@@ -177,6 +185,7 @@ export function NodePanel({
                   key={spec.name}
                   spec={spec}
                   value={node.attributes[spec.name]}
+                  readOnly={readOnly}
                   onCommit={(v) => set(spec.name, v)}
                 />
               ))}
@@ -195,10 +204,13 @@ export function NodePanel({
                   }
                   placeholder="Choose an artifact"
                   searchable
-                  clearable
+                  clearable={!readOnly}
+                  readOnly={readOnly}
                   data={withCurrent(artifactNames, node.references[r.name])}
                   value={node.references[r.name] ?? null}
-                  onChange={(v) => setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined)}
+                  onChange={(v) => {
+                    if (!readOnly) setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined);
+                  }}
                   filter={showAllUntilTyped(node.references[r.name])}
                   nothingFoundMessage="No artifact by that name"
                   data-testid={`ref-${r.name}`}
@@ -259,10 +271,12 @@ function withCurrent(names: readonly string[], current: JsonValue | undefined): 
 function SaveNameField({
   value,
   artifactNames,
+  readOnly,
   onCommit,
 }: {
   value: string;
   artifactNames: readonly string[];
+  readOnly: boolean;
   onCommit: (v: string) => void;
 }) {
   const [text, setText] = useState(value);
@@ -275,6 +289,7 @@ function SaveNameField({
       label="Save as"
       description="The artifact this Output writes (a new version when the name exists)"
       data={[...artifactNames]}
+      readOnly={readOnly}
       value={text}
       onChange={setText}
       onFocus={() => setFocused(true)}

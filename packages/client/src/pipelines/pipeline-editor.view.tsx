@@ -53,9 +53,11 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useArtifactNames } from '../artifacts/use-artifact-names.js';
 import { operationCodes, operationInterfaces, parseOperation, pipelineOf } from '../collab/doc-read.js';
+import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { anyOverlap, layoutGraph } from '../lib/auto-layout.js';
 import { checkConnection, connectionFromHandles, portOfHandle } from '../lib/connection-rules.js';
+import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import { identifierNameProblem } from '../lib/names.js';
 import { uniqueNodeId } from '../lib/node-id.js';
 import { NamePrompt } from '../shell/name-prompt.js';
@@ -98,6 +100,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const navigate = useNavigate();
   const flow = useReactFlow<OpNode>();
   const scheme = useComputedColorScheme('light');
+  const { canEdit, canRun } = useProjectAccess();
   const name = pipeline.name;
   const codes = useDocSelector((d) => operationCodes(d), []);
   const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
@@ -172,12 +175,14 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       Math.min(...measured.map((n) => n.measured?.width ?? NODE_SIZE.width)) / 2,
       Math.min(...measured.map((n) => n.measured?.height ?? NODE_SIZE.height)) / 2,
     );
-    if (pipeline.nodes.length > 1 && (pipeline.nodes.every((n) => !n.position) || overlapping)) autoLayout();
+    if (canEdit && pipeline.nodes.length > 1 && (pipeline.nodes.every((n) => !n.position) || overlapping))
+      autoLayout();
     else void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [initialized]);
 
   function autoLayout(): void {
+    if (!canEdit) return;
     const current = flow.getNodes();
     const positions = layoutGraph(
       current.map((n) => ({
@@ -243,7 +248,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   }
 
   const tryConnect = (c: CoreConnection | null): void => {
-    if (!c) return;
+    if (!c || !canEdit) return;
     const check = checkConnection(pipeline, interfaces, c);
     if (!check.ok) {
       notifications.show({
@@ -300,17 +305,20 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   };
 
   const onNodeDragStop = (_: unknown, __: OpNode, dragged: OpNode[]) => {
+    if (!canEdit) return;
     doc.transact(() => {
       for (const n of dragged)
         moveNode(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
     });
   };
   const onNodesDelete = (deleted: OpNode[]) => {
+    if (!canEdit) return;
     doc.transact(() => {
       for (const n of deleted) removeNode(doc, name, n.id);
     });
   };
   const onEdgesDelete = (deleted: Edge[]) => {
+    if (!canEdit) return;
     doc.transact(() => {
       for (const e of deleted) {
         const fromPort = portOfHandle(e.sourceHandle);
@@ -324,12 +332,15 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     });
   };
 
+  const openAdd = (): void => {
+    if (canEdit) addSpotlight.open();
+  };
   useHotkeys([
-    ['a', () => addSpotlight.open()],
-    ['shift+a', () => addSpotlight.open()],
+    ['a', openAdd],
+    ['shift+a', openAdd],
     ['l', () => autoLayout()],
     ['f', () => void flow.fitView({ padding: 0.2, duration: 300 })],
-    ['mod+Enter', () => setExecuteOpen(true)],
+    ['mod+Enter', () => canRun && setExecuteOpen(true)],
     ['e', () => setTrayOpen((o) => !o)],
     ['Escape', () => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))],
   ]);
@@ -388,27 +399,31 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
           </Group>
         }
       >
-        <Tooltip label="Add operation (A)">
-          <Button
-            variant="default"
-            leftSection={<IconPlus size={14} />}
-            onClick={() => addSpotlight.open()}
-            data-testid="add-operation"
-          >
-            Add operation
-          </Button>
-        </Tooltip>
-        <Tooltip label="Auto-layout (L)">
-          <ActionIcon
-            variant="default"
-            size="md"
-            onClick={autoLayout}
-            aria-label="Auto-layout"
-            data-testid="auto-layout"
-          >
-            <IconHierarchy2 size={16} />
-          </ActionIcon>
-        </Tooltip>
+        {canEdit && (
+          <Tooltip label="Add operation (A)">
+            <Button
+              variant="default"
+              leftSection={<IconPlus size={14} />}
+              onClick={openAdd}
+              data-testid="add-operation"
+            >
+              Add operation
+            </Button>
+          </Tooltip>
+        )}
+        {canEdit && (
+          <Tooltip label="Auto-layout (L)">
+            <ActionIcon
+              variant="default"
+              size="md"
+              onClick={autoLayout}
+              aria-label="Auto-layout"
+              data-testid="auto-layout"
+            >
+              <IconHierarchy2 size={16} />
+            </ActionIcon>
+          </Tooltip>
+        )}
         <Tooltip label="Fit to view (F)">
           <ActionIcon
             variant="default"
@@ -430,12 +445,15 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             <IconHistory size={16} />
           </ActionIcon>
         </Tooltip>
-        <Tooltip label="Execute pipeline (Ctrl+Enter)">
+        <Tooltip label={canRun ? 'Execute pipeline (Ctrl+Enter)' : READERS_CANNOT_RUN}>
           <Button
             color="yellow"
             c="dark"
             leftSection={<IconPlayerPlayFilled size={14} />}
-            onClick={() => setExecuteOpen(true)}
+            // data-disabled, not disabled: a disabled button gets no hover, and the tooltip says why.
+            data-disabled={!canRun || undefined}
+            aria-disabled={!canRun || undefined}
+            onClick={() => canRun && setExecuteOpen(true)}
             data-testid="execute-pipeline"
           >
             Execute
@@ -456,7 +474,10 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
-            onConnectEnd={onConnectEnd}
+            onConnectEnd={canEdit ? onConnectEnd : undefined}
+            nodesDraggable={canEdit}
+            nodesConnectable={canEdit}
+            edgesReconnectable={false}
             isValidConnection={isValidConnection}
             onNodeDragStop={onNodeDragStop}
             onNodesDelete={onNodesDelete}
@@ -464,7 +485,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             onNodeDoubleClick={(_, n) => {
               if (!n.data.builtIn) void navigate(`/projects/${projectId}/operations/${n.data.operation}`);
             }}
-            deleteKeyCode={['Delete', 'Backspace']}
+            deleteKeyCode={canEdit ? ['Delete', 'Backspace'] : null}
             colorMode={scheme}
             minZoom={0.2}
             maxZoom={2}
@@ -484,27 +505,31 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             >
               <Stack align="center" gap={6}>
                 <Text fw={600}>An empty pipeline</Text>
-                <Text size="sm" c="dimmed">
-                  Press <Kbd>A</Kbd> or the + button to add an operation; drag from an output (bottom) to an
-                  input (top) to connect.
-                </Text>
+                {canEdit && (
+                  <Text size="sm" c="dimmed">
+                    Press <Kbd>A</Kbd> or the + button to add an operation; drag from an output (bottom) to an
+                    input (top) to connect.
+                  </Text>
+                )}
               </Stack>
             </Center>
           )}
-          <Tooltip label="Add operation (A)" position="left">
-            <ActionIcon
-              size={48}
-              radius="xl"
-              variant="filled"
-              color="red"
-              aria-label="Add operation"
-              onClick={() => addSpotlight.open()}
-              style={{ position: 'absolute', right: 24, bottom: 130, zIndex: 5 }}
-              data-testid="add-operation-fab"
-            >
-              <IconPlus size={24} />
-            </ActionIcon>
-          </Tooltip>
+          {canEdit && (
+            <Tooltip label="Add operation (A)" position="left">
+              <ActionIcon
+                size={48}
+                radius="xl"
+                variant="filled"
+                color="red"
+                aria-label="Add operation"
+                onClick={openAdd}
+                style={{ position: 'absolute', right: 24, bottom: 130, zIndex: 5 }}
+                data-testid="add-operation-fab"
+              >
+                <IconPlus size={24} />
+              </ActionIcon>
+            </Tooltip>
+          )}
         </Box>
         {selectedNode && (
           <NodePanel
@@ -515,6 +540,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             interfaces={interfaces}
             diagnostics={diagnostics}
             artifactNames={artifacts.names}
+            readOnly={!canEdit}
             onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))}
           />
         )}
@@ -551,7 +577,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
           testId="new-operation-modal"
         />
       )}
-      {executeOpen && (
+      {executeOpen && canRun && (
         <ExecuteModal
           projectId={projectId}
           pipeline={name}

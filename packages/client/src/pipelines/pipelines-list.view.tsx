@@ -33,6 +33,7 @@ import {
   pipelineNames,
   pipelineOf,
 } from '../collab/doc-read.js';
+import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { entityNameProblem, identifierNameProblem } from '../lib/names.js';
 import { uniqueName } from '../lib/node-id.js';
@@ -67,7 +68,8 @@ export function PipelinesListView() {
   const { doc } = useProjectDoc();
   const navigate = useNavigate();
   const [prompt, setPrompt] = useState<Prompt | null>(null);
-  useHotkeys([['n', () => setPrompt({ kind: 'new-pipeline' })]]);
+  const { canEdit } = useProjectAccess();
+  useHotkeys([['n', () => canEdit && setPrompt({ kind: 'new-pipeline' })]]);
 
   const pipelines = useDocSelector((d): PipelineRow[] => {
     const interfaces = operationInterfaces(operationCodes(d));
@@ -135,20 +137,24 @@ export function PipelinesListView() {
   return (
     <Box style={{ display: 'flex', flexDirection: 'column', height: '100%' }}>
       <ViewToolbar title="Pipelines" testId="pipelines-toolbar">
-        <Button
-          leftSection={<IconPlus size={14} />}
-          onClick={() => setPrompt({ kind: 'new-pipeline' })}
-          data-testid="new-pipeline"
-        >
-          New pipeline
-        </Button>
+        {canEdit && (
+          <Button
+            leftSection={<IconPlus size={14} />}
+            onClick={() => setPrompt({ kind: 'new-pipeline' })}
+            data-testid="new-pipeline"
+          >
+            New pipeline
+          </Button>
+        )}
       </ViewToolbar>
       <Box className="df-fill" style={{ overflow: 'auto' }} p="md">
         {pipelines.length === 0 ? (
           <Stack align="center" py="xl" gap={4} data-testid="pipelines-empty">
             <Text fw={600}>No pipelines yet</Text>
             <Text size="sm" c="dimmed">
-              A pipeline is a graph of operations. Create one, then add operations with the + button.
+              {canEdit
+                ? 'A pipeline is a graph of operations. Create one, then add operations with the + button.'
+                : 'A pipeline is a graph of operations; this project has none yet.'}
             </Text>
           </Stack>
         ) : (
@@ -202,38 +208,40 @@ export function PipelinesListView() {
                     )}
                   </Table.Td>
                   <Table.Td onClick={(e) => e.stopPropagation()}>
-                    <Menu position="bottom-end">
-                      <Menu.Target>
-                        <ActionIcon
-                          aria-label={`Actions for pipeline ${p.name}`}
-                          data-testid="pipeline-actions"
-                        >
-                          <IconDots size={16} />
-                        </ActionIcon>
-                      </Menu.Target>
-                      <Menu.Dropdown>
-                        <Menu.Item
-                          leftSection={<IconPencil size={14} />}
-                          onClick={() => setPrompt({ kind: 'rename-pipeline', name: p.name })}
-                        >
-                          Rename…
-                        </Menu.Item>
-                        <Menu.Item
-                          leftSection={<IconCopy size={14} />}
-                          onClick={() => setPrompt({ kind: 'copy-pipeline', name: p.name })}
-                        >
-                          Duplicate…
-                        </Menu.Item>
-                        <Menu.Divider />
-                        <Menu.Item
-                          color="red"
-                          leftSection={<IconTrash size={14} />}
-                          onClick={() => removePipeline(p.name)}
-                        >
-                          Delete…
-                        </Menu.Item>
-                      </Menu.Dropdown>
-                    </Menu>
+                    {canEdit && (
+                      <Menu position="bottom-end">
+                        <Menu.Target>
+                          <ActionIcon
+                            aria-label={`Actions for pipeline ${p.name}`}
+                            data-testid="pipeline-actions"
+                          >
+                            <IconDots size={16} />
+                          </ActionIcon>
+                        </Menu.Target>
+                        <Menu.Dropdown>
+                          <Menu.Item
+                            leftSection={<IconPencil size={14} />}
+                            onClick={() => setPrompt({ kind: 'rename-pipeline', name: p.name })}
+                          >
+                            Rename…
+                          </Menu.Item>
+                          <Menu.Item
+                            leftSection={<IconCopy size={14} />}
+                            onClick={() => setPrompt({ kind: 'copy-pipeline', name: p.name })}
+                          >
+                            Duplicate…
+                          </Menu.Item>
+                          <Menu.Divider />
+                          <Menu.Item
+                            color="red"
+                            leftSection={<IconTrash size={14} />}
+                            onClick={() => removePipeline(p.name)}
+                          >
+                            Delete…
+                          </Menu.Item>
+                        </Menu.Dropdown>
+                      </Menu>
+                    )}
                   </Table.Td>
                 </Table.Tr>
               ))}
@@ -245,14 +253,16 @@ export function PipelinesListView() {
           <Text fw={600} size="sm">
             Operations
           </Text>
-          <Button
-            variant="default"
-            leftSection={<IconPlus size={14} />}
-            onClick={() => setPrompt({ kind: 'new-operation' })}
-            data-testid="new-operation"
-          >
-            New operation
-          </Button>
+          {canEdit && (
+            <Button
+              variant="default"
+              leftSection={<IconPlus size={14} />}
+              onClick={() => setPrompt({ kind: 'new-operation' })}
+              data-testid="new-operation"
+            >
+              New operation
+            </Button>
+          )}
         </Group>
         {operations.length === 0 ? (
           <Text size="sm" c="dimmed">
@@ -299,7 +309,7 @@ export function PipelinesListView() {
                   </Table.Td>
                   <Table.Td onClick={(e) => e.stopPropagation()}>
                     <Group gap={2} wrap="nowrap">
-                      <Tooltip label="Edit code">
+                      <Tooltip label={canEdit ? 'Edit code' : 'Read the code'}>
                         <ActionIcon
                           component={Link}
                           to={`${base}/operations/${o.name}`}
@@ -309,16 +319,18 @@ export function PipelinesListView() {
                           <IconCode size={16} />
                         </ActionIcon>
                       </Tooltip>
-                      <Tooltip label="Delete">
-                        <ActionIcon
-                          aria-label={`Delete ${o.name}`}
-                          color="red"
-                          onClick={() => removeOperation(o)}
-                          data-testid="delete-operation"
-                        >
-                          <IconTrash size={16} />
-                        </ActionIcon>
-                      </Tooltip>
+                      {canEdit && (
+                        <Tooltip label="Delete">
+                          <ActionIcon
+                            aria-label={`Delete ${o.name}`}
+                            color="red"
+                            onClick={() => removeOperation(o)}
+                            data-testid="delete-operation"
+                          >
+                            <IconTrash size={16} />
+                          </ActionIcon>
+                        </Tooltip>
+                      )}
                     </Group>
                   </Table.Td>
                 </Table.Tr>
@@ -328,21 +340,23 @@ export function PipelinesListView() {
         )}
       </Box>
 
-      <Affix position={{ bottom: 24, right: 24 }} zIndex={50}>
-        <Tooltip label="New pipeline (N)" position="left">
-          <ActionIcon
-            size={48}
-            radius="xl"
-            variant="filled"
-            color="red"
-            aria-label="New pipeline"
-            onClick={() => setPrompt({ kind: 'new-pipeline' })}
-            data-testid="new-pipeline-fab"
-          >
-            <IconPlus size={24} />
-          </ActionIcon>
-        </Tooltip>
-      </Affix>
+      {canEdit && (
+        <Affix position={{ bottom: 24, right: 24 }} zIndex={50}>
+          <Tooltip label="New pipeline (N)" position="left">
+            <ActionIcon
+              size={48}
+              radius="xl"
+              variant="filled"
+              color="red"
+              aria-label="New pipeline"
+              onClick={() => setPrompt({ kind: 'new-pipeline' })}
+              data-testid="new-pipeline-fab"
+            >
+              <IconPlus size={24} />
+            </ActionIcon>
+          </Tooltip>
+        </Affix>
+      )}
 
       {prompt?.kind === 'new-pipeline' && (
         <NamePrompt

@@ -48,8 +48,7 @@ import {
 } from '../api/endpoints.js';
 import { errorMessage } from '../api/http.js';
 import { formatRelativeTime } from '../lib/job-status.js';
-import { ConnectionStatus } from '../shell/connection-status.js';
-import { Logo } from '../shell/logo.js';
+import { TopBar } from '../shell/top-bar.js';
 
 export function ProjectsPage() {
   const queryClient = useQueryClient();
@@ -106,18 +105,7 @@ export function ProjectsPage() {
 
   return (
     <Box style={{ height: '100vh', overflow: 'auto' }}>
-      <Group
-        h={52}
-        px="lg"
-        justify="space-between"
-        style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
-      >
-        <Group gap="xs">
-          <Logo size={28} />
-          <Text fw={700}>DeepForge</Text>
-        </Group>
-        <ConnectionStatus />
-      </Group>
+      <TopBar />
       <Container size="lg" py="xl">
         <Group justify="space-between" mb="md">
           <Title order={2}>Projects</Title>

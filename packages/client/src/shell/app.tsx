@@ -2,8 +2,11 @@ import { MantineProvider } from '@mantine/core';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useState } from 'react';
 import { RouterProvider } from 'react-router';
+import type { ReactNode } from 'react';
 import { EventsProvider } from '../api/events.context.js';
 import { ApiRequestError } from '../api/http.js';
+import { AuthProvider, useAuth } from '../auth/auth.context.js';
+import { identityKey } from '../lib/auth-state.js';
 import { createAppRouter } from './routes.js';
 import { theme } from './theme.js';
 
@@ -26,10 +29,18 @@ export function App() {
   return (
     <MantineProvider theme={theme} defaultColorScheme="light">
       <QueryClientProvider client={queryClient}>
-        <EventsProvider>
-          <RouterProvider router={router} />
-        </EventsProvider>
+        <AuthProvider>
+          <EventsForUser>
+            <RouterProvider router={router} />
+          </EventsForUser>
+        </AuthProvider>
       </QueryClientProvider>
     </MantineProvider>
   );
+}
+
+/** The events socket, opened again whenever someone else signs in (it carries who opened it). */
+function EventsForUser({ children }: { children: ReactNode }) {
+  const { state } = useAuth();
+  return <EventsProvider identity={identityKey(state)}>{children}</EventsProvider>;
 }

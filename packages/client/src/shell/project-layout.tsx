@@ -1,7 +1,9 @@
 import {
   ActionIcon,
   Avatar,
+  Badge,
   Box,
+  Button,
   Center,
   Group,
   Loader,
@@ -15,9 +17,12 @@ import { useHotkeys } from '@mantine/hooks';
 import {
   IconBinaryTree2,
   IconDatabase,
+  IconEye,
   IconFileCode,
   IconHistory,
+  IconKey,
   IconMoon,
+  IconShare,
   IconStack2,
   IconSun,
   IconTool,
@@ -28,6 +33,10 @@ import { useState } from 'react';
 import { Link, Outlet, useLocation, useNavigate, useParams } from 'react-router';
 import { getProject, qk } from '../api/endpoints.js';
 import { ApiRequestError } from '../api/http.js';
+import { useAuth } from '../auth/auth.context.js';
+import { ProjectAccessProvider, useProjectAccess } from '../auth/project-access.context.js';
+import { ShareModal } from '../auth/share.modal.js';
+import { UserMenu } from '../auth/user-menu.js';
 import {
   ProjectDocGate,
   ProjectDocProvider,
@@ -35,6 +44,8 @@ import {
   usePresence,
 } from '../collab/project-doc.context.js';
 import { projectName } from '../collab/doc-read.js';
+import { initials } from '../collab/local-user.js';
+import { READERS_CANNOT_EDIT } from '../lib/project-capabilities.js';
 import { ConnectionStatus } from './connection-status.js';
 import { ShortcutsModal } from './shortcuts.modal.js';
 import { Logo } from './logo.js';
@@ -53,6 +64,7 @@ export function ProjectLayout() {
   const { projectId = '' } = useParams();
   const navigate = useNavigate();
   const project = useQuery({ queryKey: qk.project(projectId), queryFn: () => getProject(projectId) });
+  const { user, enabled } = useAuth();
   const [shortcuts, setShortcuts] = useState(false);
   useHotkeys([
     // Physical keys: Alt+1 types another character on some layouts (macOS).
@@ -70,39 +82,43 @@ export function ProjectLayout() {
         <Stack align="center" gap={4}>
           <Text fw={600}>This project does not exist</Text>
           <Text size="sm" c="dimmed">
-            It may have been deleted. <Link to="/">See all projects</Link>
+            {enabled ? 'It may have been deleted, or not shared with you.' : 'It may have been deleted.'}{' '}
+            <Link to="/">See all projects</Link>
           </Text>
         </Stack>
       </Center>
     );
   }
 
+  const opening = (
+    <Center h="100%" data-testid="project-loading">
+      <Group gap="xs">
+        <Loader size="sm" />
+        <Text size="sm" c="dimmed">
+          Opening the project…
+        </Text>
+      </Group>
+    </Center>
+  );
   return (
-    <ProjectDocProvider projectId={projectId}>
-      <ShortcutsModal opened={shortcuts} onClose={() => setShortcuts(false)} />
-      <Box style={{ display: 'flex', height: '100vh' }}>
-        <IconBar projectId={projectId} />
-        <Box style={{ display: 'flex', flexDirection: 'column' }} className="df-fill">
-          <Header fallbackName={project.data?.name ?? ''} />
-          <Box className="df-fill" style={{ display: 'flex', flexDirection: 'column', overflow: 'hidden' }}>
-            <ProjectDocGate
-              fallback={
-                <Center h="100%" data-testid="project-loading">
-                  <Group gap="xs">
-                    <Loader size="sm" />
-                    <Text size="sm" c="dimmed">
-                      Opening the project…
-                    </Text>
-                  </Group>
-                </Center>
-              }
-            >
-              <Outlet />
-            </ProjectDocGate>
+    <ProjectAccessProvider projectId={projectId}>
+      <ProjectDocProvider projectId={projectId} accountName={user?.name ?? null}>
+        <ShortcutsModal opened={shortcuts} onClose={() => setShortcuts(false)} />
+        <Box style={{ display: 'flex', height: '100vh' }}>
+          <IconBar projectId={projectId} />
+          <Box style={{ display: 'flex', flexDirection: 'column' }} className="df-fill">
+            <Header projectId={projectId} fallbackName={project.data?.name ?? ''} />
+            <Box className="df-fill" style={{ display: 'flex', flexDirection: 'column', overflow: 'hidden' }}>
+              <ProjectDocGate fallback={opening}>
+                <AccessGate fallback={opening}>
+                  <Outlet />
+                </AccessGate>
+              </ProjectDocGate>
+            </Box>
           </Box>
         </Box>
-      </Box>
-    </ProjectDocProvider>
+      </ProjectDocProvider>
+    </ProjectAccessProvider>
   );
 }
 
@@ -155,7 +171,13 @@ function IconBar({ projectId }: { projectId: string }) {
   );
 }
 
-function Header({ fallbackName }: { fallbackName: string }) {
+/** The views wait for the caller's role, so a reader never sees edit controls flash by. */
+function AccessGate({ children, fallback }: { children: ReactNode; fallback: ReactNode }) {
+  const { ready } = useProjectAccess();
+  return <>{ready ? children : fallback}</>;
+}
+
+function Header({ projectId, fallbackName }: { projectId: string; fallbackName: string }) {
   return (
     <Group
       component="header"
@@ -165,12 +187,76 @@ function Header({ fallbackName }: { fallbackName: string }) {
       wrap="nowrap"
       style={{ borderBottom: '1px solid var(--mantine-color-default-border)', flex: '0 0 auto' }}
     >
-      <ProjectTitle fallbackName={fallbackName} />
+      <Group gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
+        <ProjectTitle fallbackName={fallbackName} />
+        <ReadOnlyBadge />
+      </Group>
       <Group gap="md" wrap="nowrap">
         <PresenceAvatars />
+        <ShareButton projectId={projectId} fallbackName={fallbackName} />
         <ConnectionStatus />
+        <UserMenu />
       </Group>
     </Group>
+  );
+}
+
+/** Readers see everything and change nothing: the header says so. */
+function ReadOnlyBadge() {
+  const { ready, canEdit, role } = useProjectAccess();
+  if (!ready || canEdit) return null;
+  return (
+    <Tooltip label={READERS_CANNOT_EDIT}>
+      <Badge
+        variant="light"
+        color="gray"
+        leftSection={<IconEye size={12} />}
+        data-testid="read-only-badge"
+        data-role={role}
+      >
+        read-only
+      </Badge>
+    </Tooltip>
+  );
+}
+
+/**
+ * Share (accounts on): the members and their roles, and the secrets for owners. With accounts off there is
+ * nobody to share with: owners (everyone) get the secrets alone.
+ */
+function ShareButton({ projectId, fallbackName }: { projectId: string; fallbackName: string }) {
+  const { enabled } = useAuth();
+  const { canManageSecrets } = useProjectAccess();
+  const name = useDocSelector((doc) => projectName(doc), []);
+  const [open, setOpen] = useState(false);
+  if (!enabled && !canManageSecrets) return null;
+  return (
+    <>
+      {enabled ? (
+        <Button
+          variant="default"
+          leftSection={<IconShare size={14} />}
+          onClick={() => setOpen(true)}
+          data-testid="share-button"
+        >
+          Share
+        </Button>
+      ) : (
+        <Tooltip label="Project secrets: API keys given to jobs as environment variables">
+          <ActionIcon
+            size="md"
+            aria-label="Project secrets"
+            onClick={() => setOpen(true)}
+            data-testid="secrets-button"
+          >
+            <IconKey size={16} />
+          </ActionIcon>
+        </Tooltip>
+      )}
+      {open && (
+        <ShareModal projectId={projectId} projectName={name || fallbackName} onClose={() => setOpen(false)} />
+      )}
+    </>
   );
 }
 
@@ -212,15 +298,6 @@ function PresenceAvatars() {
       </Avatar.Group>
     </Tooltip.Group>
   );
-}
-
-function initials(name: string): string {
-  return name
-    .split(/\s+/)
-    .map((w) => w[0] ?? '')
-    .join('')
-    .slice(0, 2)
-    .toUpperCase();
 }
 
 /** A view's top bar: title on the left, actions on the right. */

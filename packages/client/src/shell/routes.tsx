@@ -2,6 +2,9 @@ import { Center, Loader } from '@mantine/core';
 import { ModalsProvider } from '@mantine/modals';
 import { Notifications } from '@mantine/notifications';
 import { createBrowserRouter, Navigate, Outlet } from 'react-router';
+import { AuthGate } from '../auth/auth-gate.js';
+import { SignInPage } from '../auth/sign-in.page.js';
+import { SIGN_IN_PATH } from '../lib/return-path.js';
 import { ProjectsPage } from '../projects/projects.page.js';
 import { ProjectLayout } from './project-layout.js';
 import { NotFound, RouteError } from './route-error.js';
@@ -28,7 +31,11 @@ export function createAppRouter() {
           <Loader size="sm" />
         </Center>
       ),
-      children: routes(),
+      children: [
+        { path: SIGN_IN_PATH, element: <SignInPage />, errorElement: <RouteError /> },
+        // Everything else is for the signed-in (or everyone, with accounts off).
+        { element: <AuthGate />, errorElement: <RouteError />, children: routes() },
+      ],
     },
   ]);
 }
@@ -36,6 +43,16 @@ export function createAppRouter() {
 function routes() {
   return [
     { path: '/', element: <ProjectsPage />, errorElement: <RouteError /> },
+    {
+      path: '/profile',
+      errorElement: <RouteError />,
+      lazy: async () => ({ Component: (await import('../auth/profile.page.js')).ProfilePage }),
+    },
+    {
+      path: '/admin/audit',
+      errorElement: <RouteError />,
+      lazy: async () => ({ Component: (await import('../auth/audit.page.js')).AuditPage }),
+    },
     {
       path: '/projects/:projectId',
       element: <ProjectLayout />,
