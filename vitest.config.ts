@@ -5,7 +5,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts'],
-    globalSetup: ['./scripts/vitest-global-setup.ts'],
+    // The second starts the PostgreSQL that the PostgreSQL store tests run against.
+    globalSetup: ['./scripts/vitest-global-setup.ts', './scripts/vitest-postgres.setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores on CI: Python-spawning tests are heavy, keep file parallelism modest.

@@ -2,7 +2,7 @@
 // Makes a fresh machine ready for `npm start` and `npm test`: npm packages and the Debian Python packages that
 // operations run with. Only Node built-ins here: this runs before node_modules exists.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +32,21 @@ const DATA_NEEDS = [
   // DEEPFORGE_CHROMIUM names another Chromium for the e2e tests: then it is not ours to install.
   ...(process.env.DEEPFORGE_CHROMIUM ? [] : [['/usr/bin/chromium', 'chromium']]),
 ];
+
+/**
+ * PostgreSQL's server binaries, for the tests that run every store against a real PostgreSQL (the test setup starts
+ * a throwaway one; nothing runs as a service). Not needed to run DeepForge, so `npm start` does not install them.
+ */
+const wantPostgres = process.env.npm_lifecycle_event !== 'start';
+
+function postgresInstalled() {
+  if (process.env.DEEPFORGE_PG_BIN) return existsSync(join(process.env.DEEPFORGE_PG_BIN, 'initdb'));
+  const debian = '/usr/lib/postgresql';
+  if (existsSync(debian) && readdirSync(debian).some((v) => existsSync(join(debian, v, 'bin', 'initdb')))) {
+    return true;
+  }
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'initdb')));
+}
 
 function fail(lines) {
   console.error(['', ...lines.map((l) => `[setup] ${l}`), ''].join('\n'));
@@ -81,16 +96,23 @@ function missingData() {
 function installPythonPackages() {
   const missing = missingPythonModules();
   const data = missingData();
-  if (missing.length === 0 && data.length === 0) return;
+  const postgres = wantPostgres && !postgresInstalled() ? ['postgresql'] : [];
+  if (missing.length === 0 && data.length === 0 && postgres.length === 0) return;
   const pkgs = [
     ...(missing.length > 0 ? ['python3'] : []),
     ...missing.map(([, p]) => p),
     ...data.map(([, p]) => p),
+    ...postgres,
   ];
   const command = `apt-get install -y ${pkgs.join(' ')}`;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = existsSync('/usr/bin/apt-get');
-  if (!isRoot || !hasApt || PYTHON !== '/usr/bin/python3') {
+  if (missing.length === 0 && data.length === 0 && (!isRoot || !hasApt)) {
+    // Only the tests' PostgreSQL is missing: they say so when they run; DeepForge itself does not need it.
+    say(`PostgreSQL is not installed: the PostgreSQL tests will fail without it (sudo ${command})`);
+    return;
+  }
+  if (!isRoot || !hasApt || (PYTHON !== '/usr/bin/python3' && postgres.length < pkgs.length)) {
     fail([
       ...(missing.length > 0
         ? [`${PYTHON} lacks the Python modules operations need: ${missing.map(([m]) => m).join(', ')}.`]
@@ -109,7 +131,11 @@ function installPythonPackages() {
     stdio: 'inherit',
     env,
   });
-  const still = [...missingPythonModules().map(([m]) => m), ...missingData().map(([f]) => f)];
+  const still = [
+    ...missingPythonModules().map(([m]) => m),
+    ...missingData().map(([f]) => f),
+    ...(postgres.length > 0 && !postgresInstalled() ? ['postgresql (initdb)'] : []),
+  ];
   if (still.length > 0) fail([`still missing after apt-get: ${still.join(', ')}`]);
 }
 

@@ -58,7 +58,7 @@ import type {
 } from './store/execution.store.js';
 import { newId } from './store/kysely.store.js';
 import type { ProjectStore } from './store/project.store.js';
-import { openSqliteStores } from './store/sqlite.store.js';
+import { openDatabase } from './store/database.opener.js';
 import type { AccountStore } from './accounts/account.store.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { SecretBox } from './accounts/secret-box.js';
@@ -243,7 +243,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
       ),
   });
   await storage.init();
-  const stores = await openSqliteStores(join(settings.dataDir, 'deepforge.db'));
+  const stores = await openDatabase(settings);
   const engine = new EngineImpl(settings, env, logger, stores.executions, storage, options, stores);
   try {
     await engine.open(options.recover ?? true);

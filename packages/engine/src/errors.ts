@@ -14,6 +14,7 @@ export type EngineErrorCode =
   | 'interpreter'
   | 'execution-state'
   | 'storage'
+  | 'database'
   | 'closed';
 
 export class EngineError extends Error {
@@ -32,6 +33,17 @@ export class SettingsError extends EngineError {
     super('settings', message);
     this.name = 'SettingsError';
     this.key = key;
+  }
+}
+
+/**
+ * The database cannot be opened or used: unreachable, a refused password, a schema written by a newer DeepForge.
+ * The message names the database with its password masked.
+ */
+export class DatabaseError extends EngineError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('database', message, options);
+    this.name = 'DatabaseError';
   }
 }
 

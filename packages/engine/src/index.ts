@@ -25,6 +25,7 @@ export {
   ProjectFolderError,
   SettingsError,
   StorageError,
+  DatabaseError,
   formatDiagnostic,
   formatDiagnostics,
 } from './errors.js';
@@ -92,6 +93,9 @@ export type { DocumentStore, StoredUpdate } from './store/document.store.js';
 export type { ProjectRecord, ProjectStore, ProjectUpdate } from './store/project.store.js';
 export { openSqliteStores } from './store/sqlite.store.js';
 export type { SqliteStores } from './store/sqlite.store.js';
+export { openDatabase } from './store/database.opener.js';
+export type { DatabaseDialect, DatabaseStores } from './store/database.store.js';
+export { maskDatabaseUrl } from './store/database-url.js';
 export {
   AccountError,
   AccountService,

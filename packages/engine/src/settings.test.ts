@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,7 @@ describe('settings', () => {
       'server.allowedHosts': [],
       'server.uploadLimit': 1024 ** 3,
       'artifacts.importRoots': [homedir()],
+      'database.url': undefined,
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
   });
@@ -134,6 +135,7 @@ describe('settings', () => {
         'server.allowedHosts': ['deepforge.lab'],
         'server.uploadLimit': 1024,
         'artifacts.importRoots': ['/data'],
+        'database.url': 'postgres://df:s3cret@db.lab:5433/deepforge',
       }),
     ).toEqual({
       blob: { dir: '/b' },
@@ -149,6 +151,7 @@ describe('settings', () => {
       },
       auth: { enabled: true },
       artifacts: { importRoots: ['/data'] },
+      database: { url: 'postgres://df:***@db.lab:5433/deepforge' },
     });
   });
 
@@ -213,5 +216,50 @@ describe('settings', () => {
       /DEEPFORGE_IMPORT_ROOTS.*JSON array/,
     );
     await expect(setSetting('artifacts.importRoots', [1], { dataDir, env })).rejects.toThrow(/allowed:/);
+  });
+
+  it('takes a PostgreSQL database.url and never shows its password', async () => {
+    const url = 'postgres://df:s3cr%40t@db.lab:5433/deepforge?sslmode=require';
+    const s = await loadSettings({ dataDir, env: { DEEPFORGE_DATABASE_URL: url } });
+    expect(s.values['database.url']).toBe(url);
+    expect(s.sources['database.url']).toBe('env');
+
+    // Everything meant to be shown masks the password: one value, the list, the tree `deepforge config` prints.
+    const shown = 'postgres://df:***@db.lab:5433/deepforge?sslmode=require';
+    const set = await setSetting('database.url', url.replace('postgres:', 'postgresql:'), { dataDir, env });
+    expect(set.value).toBe(shown.replace('postgres:', 'postgresql:'));
+    expect((await getSetting('database.url', { dataDir, env })).value).toBe(
+      shown.replace('postgres:', 'postgresql:'),
+    );
+    const listed = (await listSettings({ dataDir, env })).find((e) => e.key === 'database.url')!;
+    expect(listed).toMatchObject({ env: 'DEEPFORGE_DATABASE_URL', source: 'config' });
+    expect(JSON.stringify(listed)).not.toContain('s3cr');
+    expect(JSON.stringify(settingsAsTree((await loadSettings({ dataDir, env })).values))).not.toContain(
+      's3cr',
+    );
+    // config.json holds it as written, readable by its owner only.
+    const file = JSON.parse(await readFile(join(dataDir, 'config.json'), 'utf8'));
+    expect(file.database.url).toBe(url.replace('postgres:', 'postgresql:'));
+    expect((await stat(join(dataDir, 'config.json'))).mode & 0o777).toBe(0o600);
+    await unsetSetting('database.url', { dataDir, env });
+    expect((await getSetting('database.url', { dataDir, env })).value).toBeUndefined();
+
+    // Bad values: the error says what is expected and masks what was given.
+    const bad = async (value: string): Promise<string> => {
+      const err = await loadSettings({ dataDir, env: { DEEPFORGE_DATABASE_URL: value } }).catch(
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      return (err as Error).message;
+    };
+    expect(await bad('mysql://root:hunter2@db/x')).toMatch(
+      /invalid value "mysql:\/\/root:\*\*\*@db\/x" for `database.url` \(from environment variable DEEPFORGE_DATABASE_URL\).*postgres:\/\//,
+    );
+    // A `#` in the password ends the URL's authority there: the URL does not parse, and nothing of it is shown.
+    const raw = await bad('postgres://df:p#ss@db.lab/deepforge');
+    expect(raw).toMatch(/percent-encode/);
+    expect(raw).toContain('postgres://df:***@db.lab/deepforge');
+    expect(raw).not.toMatch(/p#ss|#ss/);
+    expect(await bad('postgres:///deepforge')).toMatch(/names no host/);
   });
 });

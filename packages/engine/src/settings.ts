@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SettingsError } from './errors.js';
+import { isPostgresUrl, maskDatabaseUrl } from './store/database-url.js';
 
 /** Environment as the engine reads it; tests pass their own instead of mutating `process.env`. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -41,6 +42,8 @@ export interface SettingsValues {
   'server.uploadLimit': number;
   /** Folders whose files the web server may import as artifacts by path (real paths, symlinks resolved on use). */
   'artifacts.importRoots': string[];
+  /** Absent: the embedded SQLite file in the data dir; `postgres://…`: that PostgreSQL database (ADR 0010). */
+  'database.url': string | undefined;
 }
 export type SettingKey = keyof SettingsValues;
 
@@ -55,6 +58,8 @@ interface SettingDefinition<K extends SettingKey> {
   /** Turns a value from the config file, an environment variable or the CLI into the setting's value. */
   parse(raw: unknown, ctx: { dataDir: string }): SettingsValues[K];
   defaultValue(ctx: { dataDir: string }): SettingsValues[K];
+  /** For values holding a secret: what is shown instead, in `deepforge config` and in error messages. */
+  mask?(raw: unknown): unknown;
 }
 
 type Definitions = { [K in SettingKey]: SettingDefinition<K> };
@@ -340,6 +345,31 @@ const DEFINITIONS: Definitions = {
     parse: (raw) => parseDirectories(raw),
     defaultValue: () => [homedir()],
   },
+  'database.url': {
+    key: 'database.url',
+    env: 'DEEPFORGE_DATABASE_URL',
+    description:
+      'The database of projects, executions and accounts. Unset: the SQLite file deepforge.db in the data dir. A postgres://user:password@host:5432/database URL: that PostgreSQL database (the schema is created or upgraded at start). Shown with the password masked; prefer the environment variable to keeping a password in config.json.',
+    allowed: 'a postgres:// or postgresql:// URL',
+    parse: (raw) => {
+      if (typeof raw !== 'string' || !isPostgresUrl(raw.trim()))
+        throw new BadValue('expected a URL such as postgres://user:password@host:5432/deepforge');
+      const url = raw.trim();
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new BadValue(
+          'not a valid URL (percent-encode characters such as @ / : # in the user name or password)',
+        );
+      }
+      if (parsed.hostname === '' && !parsed.searchParams.has('host'))
+        throw new BadValue('the URL names no host (postgres://user:password@host:5432/database)');
+      return url;
+    },
+    defaultValue: () => undefined,
+    mask: (raw) => (typeof raw === 'string' ? maskDatabaseUrl(raw) : raw),
+  },
 };
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.keys(DEFINITIONS) as SettingKey[];
@@ -459,6 +489,7 @@ export async function writeFileAtomic(
 
 export interface SettingEntry<K extends SettingKey = SettingKey> {
   key: K;
+  /** The value as shown: a secret in it (the password of `database.url`) is masked. */
   value: SettingsValues[K];
   source: SettingSource;
   /** The environment variable that overrides it. */
@@ -491,8 +522,9 @@ export function parseSettingValue<K extends SettingKey>(
   } catch (err) {
     if (!(err instanceof BadValue)) throw err;
     const where = opts.from ? ` (from ${opts.from})` : '';
+    const shown = def.mask ? def.mask(raw) : raw;
     throw new SettingsError(
-      `invalid value ${JSON.stringify(raw)} for \`${key}\`${where}: ${err.message}; allowed: ${def.allowed}`,
+      `invalid value ${JSON.stringify(shown)} for \`${key}\`${where}: ${err.message}; allowed: ${def.allowed}`,
       key,
     );
   }
@@ -531,7 +563,7 @@ function entry(settings: Settings, key: SettingKey): SettingEntry {
   const def = DEFINITIONS[key] as SettingDefinition<SettingKey>;
   return {
     key,
-    value: settings.values[key],
+    value: def.mask ? (def.mask(settings.values[key]) as SettingsValues[SettingKey]) : settings.values[key],
     source: settings.sources[key],
     env: def.env,
     description: def.description,
@@ -550,6 +582,12 @@ export async function getSetting(key: string, opts: SettingsLocation = {}): Prom
   return entry(settings, key as SettingKey);
 }
 
+/** A config file holding a password (in `database.url`) is readable by its owner only. */
+function configFileOptions(tree: ConfigTree): { mode?: number } {
+  const url = getPath(tree, 'database.url');
+  return typeof url === 'string' && maskDatabaseUrl(url) !== url ? { mode: 0o600 } : {};
+}
+
 /**
  * Stores a value in the config file (validated first; the file is replaced atomically). Returns the effective
  * entry, whose source is `env` when an environment variable still overrides what was just written.
@@ -565,7 +603,7 @@ export async function setSetting(
   const value = parseSettingValue(key as SettingKey, raw, { dataDir });
   const tree = await readConfigTree(file);
   setPath(tree, key, value);
-  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n');
+  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n', configFileOptions(tree));
   return getSetting(key, opts);
 }
 
@@ -577,15 +615,19 @@ export async function unsetSetting(key: string, opts: SettingsLocation = {}): Pr
   const tree = await readConfigTree(file);
   setPath(tree, key, undefined);
   prune(tree);
-  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n');
+  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n', configFileOptions(tree));
   return getSetting(key, opts);
 }
 
-/** The effective settings as nested JSON, the shape `deepforge config` prints (and config.json holds). */
+/**
+ * The effective settings as nested JSON, the shape `deepforge config` prints (and config.json holds), secrets
+ * masked.
+ */
 export function settingsAsTree(values: SettingsValues): Record<string, unknown> {
   const tree: ConfigTree = {};
   for (const key of SETTING_KEYS) {
-    const v = values[key];
+    const mask = (DEFINITIONS[key] as SettingDefinition<SettingKey>).mask;
+    const v = mask ? mask(values[key]) : values[key];
     if (v !== undefined) setPath(tree, key, v);
   }
   return tree;

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
@@ -6,11 +6,11 @@ import {
   AccountError,
   AccountService,
   loadSettings,
-  openSqliteStores,
+  openDatabase,
   resolveDataDir,
   userNameProblem,
 } from '@deepforge/engine';
-import type { SqliteStores } from '@deepforge/engine';
+import type { DatabaseStores } from '@deepforge/engine';
 import type { CliContext } from '../cli-context.js';
 import { formatTime, table } from '../render/format.js';
 import { InputPrompt } from './input-prompt.js';
@@ -30,13 +30,14 @@ const DATA_DIR_HELP = 'the data dir whose accounts to change (default: DEEPFORGE
 async function withAccounts<T>(
   ctx: CliContext,
   opts: DataDirOptions,
-  fn: (accounts: AccountService, stores: SqliteStores, dataDir: string) => Promise<T>,
+  fn: (accounts: AccountService, stores: DatabaseStores, dataDir: string) => Promise<T>,
 ): Promise<T> {
   const dataDir = resolveDataDir({
     ...(opts.dataDir !== undefined ? { dataDir: resolve(ctx.cwd, opts.dataDir) } : {}),
     env: ctx.env,
   });
-  const stores = await openSqliteStores(join(dataDir, 'deepforge.db'));
+  // The database the data dir's settings choose: its SQLite file, or the PostgreSQL of database.url.
+  const stores = await openDatabase(await loadSettings({ dataDir, env: ctx.env }));
   try {
     // `users` never reads or writes project secrets, so it never needs the data dir's secret key.
     const accounts = new AccountService(stores.accounts, () =>

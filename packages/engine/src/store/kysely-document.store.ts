@@ -2,11 +2,11 @@ import type { Kysely } from 'kysely';
 import type { DocumentStore, StoredUpdate } from './document.store.js';
 import type { Database, KyselyStoreOptions } from './kysely.store.js';
 
-/** The document store on any SQL database Kysely speaks (SQLite now, PostgreSQL later). */
+/** The document store on any SQL database Kysely speaks (SQLite, PostgreSQL). */
 export class KyselyDocumentStore implements DocumentStore {
   private readonly db: Kysely<Database>;
 
-  constructor(private readonly options: Pick<KyselyStoreOptions, 'db' | 'transaction'>) {
+  constructor(private readonly options: Pick<KyselyStoreOptions, 'db' | 'transaction' | 'lockKey'>) {
     this.db = options.db;
   }
 
@@ -24,8 +24,12 @@ export class KyselyDocumentStore implements DocumentStore {
   }
 
   async appendUpdate(document: string, update: Uint8Array): Promise<number> {
-    // Read the last seq and insert in one write transaction, so two writers never take the same seq.
+    // Read the last seq and insert in one write transaction, so two writers never take the same seq. On
+    // PostgreSQL two transactions would both read the same max (there is no row to lock for a new document, and
+    // FOR UPDATE cannot lock an aggregate), so appends to one document take its lock first; the primary key
+    // (document, seq) refuses a duplicate whatever happens.
     return this.options.transaction(async (trx) => {
+      await this.options.lockKey(trx, `document:${document}`);
       const last = await trx
         .selectFrom('document_updates')
         .select((eb) => eb.fn.max('seq').as('seq'))
@@ -47,6 +51,7 @@ export class KyselyDocumentStore implements DocumentStore {
 
   async compact(document: string, merged: Uint8Array, upTo: number): Promise<void> {
     await this.options.transaction(async (trx) => {
+      await this.options.lockKey(trx, `document:${document}`);
       await trx
         .deleteFrom('document_updates')
         .where('document', '=', document)

@@ -316,9 +316,21 @@ export interface KyselyStoreOptions {
   db: Kysely<Database>;
   /**
    * Runs `fn` in a write transaction. Adapters choose how: SQLite takes the write lock up front (BEGIN
-   * IMMEDIATE) so that two processes never deadlock upgrading a read lock.
+   * IMMEDIATE) so that two processes never deadlock upgrading a read lock; PostgreSQL runs a READ COMMITTED
+   * transaction beside others and runs `fn` again when it was chosen as a deadlock victim, so `fn` must do nothing
+   * but database work.
+   *
+   * What each caller relies on, so that it holds on both: compare-and-set UPDATEs (`… where status = ?`) are atomic
+   * on their own (PostgreSQL re-checks the condition on the row it waited for); inserts under a primary key never
+   * need a lock; a read-then-write that must not interleave with another (the next seq of a document) takes
+   * `lockKey` first.
    */
   transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /**
+   * Inside `transaction`: transactions that lock the same key run one after the other until commit. SQLite needs
+   * nothing (BEGIN IMMEDIATE already admits one writer at a time); PostgreSQL takes a transaction advisory lock.
+   */
+  lockKey(trx: Kysely<Database>, key: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -2,13 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { AccountStore } from '../accounts/account.store.js';
 import { KyselyAccountStore } from '../accounts/kysely-account.store.js';
-import type { DocumentStore } from './document.store.js';
+import type { DatabaseStores } from './database.store.js';
 import { KyselyDocumentStore } from './kysely-document.store.js';
 import { KyselyProjectStore } from './kysely-project.store.js';
 import { KyselyExecutionStore, type Database, type KyselyStoreOptions } from './kysely.store.js';
-import type { ProjectStore } from './project.store.js';
 import { migrateToLatest } from './store.migrations.js';
 
 /**
@@ -20,18 +18,13 @@ export async function openSqliteStore(file: string): Promise<KyselyExecutionStor
   return new KyselyExecutionStore(await openSqliteDatabase(file));
 }
 
-/** Every store of one SQLite database, sharing its connection; `close` closes them all. */
-export interface SqliteStores {
-  executions: KyselyExecutionStore;
-  accounts: AccountStore;
-  documents: DocumentStore;
-  projects: ProjectStore;
-  close(): Promise<void>;
-}
+/** Every store of one SQLite database; the same bundle as any other database (kept for existing callers). */
+export type SqliteStores = DatabaseStores;
 
-export async function openSqliteStores(file: string): Promise<SqliteStores> {
+export async function openSqliteStores(file: string): Promise<DatabaseStores> {
   const options = await openSqliteDatabase(file);
   return {
+    dialect: 'sqlite',
     executions: new KyselyExecutionStore(options),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(options.db),
@@ -53,7 +46,7 @@ async function openSqliteDatabase(file: string): Promise<KyselyStoreOptions> {
     // migration lock is per process for SQLite) and finds the schema in place on the next try.
     for (let attempt = 1; ; attempt++) {
       try {
-        await migrateToLatest(db as Kysely<unknown>);
+        await migrateToLatest(db as Kysely<unknown>, file);
         break;
       } catch (err) {
         if (attempt >= 5 || !/SQLITE_BUSY|database is locked/.test(String((err as Error).cause ?? err)))
@@ -81,6 +74,8 @@ async function openSqliteDatabase(file: string): Promise<KyselyStoreOptions> {
           throw err;
         }
       }),
+    // BEGIN IMMEDIATE has already made this the only writer: nothing more to lock.
+    lockKey: () => Promise.resolve(),
     close: () => db.destroy(),
   };
 }

@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
+import { DatabaseError } from '../errors.js';
 
 /**
  * The schema, as versioned migrations in code (no migration files to ship next to dist/). Only Kysely's schema
@@ -266,14 +267,40 @@ class InCodeMigrationProvider implements MigrationProvider {
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().pop()!;
 
-/** Brings the schema up to date; throws (naming the migration) when one fails, leaving earlier ones applied. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+/** The migrations recorded in the database; none when it was never migrated (no kysely_migration table). */
+async function executedMigrations(db: Kysely<unknown>): Promise<string[]> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    return rows.map((r) => r.name);
+  } catch (err) {
+    // SQLite: "no such table"; PostgreSQL: undefined_table (42P01).
+    const e = err as { code?: string; message?: string };
+    if (e.code === '42P01' || /no such table/i.test(e.message ?? '')) return [];
+    throw err;
+  }
+}
+
+/**
+ * Brings the schema up to date; throws (naming the migration) when one fails, leaving earlier ones applied. A
+ * database that a newer DeepForge migrated (a migration this one does not know) is refused before anything is
+ * written: this code would not know what the newer columns and tables mean, and could lose what is in them.
+ * `where` names the database in the message (password masked).
+ */
+export async function migrateToLatest(db: Kysely<unknown>, where = 'the database'): Promise<void> {
+  const unknown = (await executedMigrations(db)).filter((name) => !(name in MIGRATIONS)).sort();
+  if (unknown.length > 0) {
+    throw new DatabaseError(
+      `${where} was written by a newer DeepForge: it has migration ${unknown.join(', ')}, which this DeepForge ` +
+        `(schema up to ${LATEST_MIGRATION}) does not know. Upgrade DeepForge, or point it at another database.`,
+    );
+  }
   const migrator = new Migrator({ db, provider: new InCodeMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? String(error)}`, {
-      cause: error,
-    });
+    throw new DatabaseError(
+      `database migration ${failed} of ${where} failed: ${(error as Error).message ?? String(error)}`,
+      { cause: error },
+    );
   }
 }

@@ -5,3 +5,11 @@
 export { makeTempDir, removeTree, TEST_PYTHON } from './temp-dir.js';
 export { chain, cleanEnv, py, writeProjectFolder } from './project-files.js';
 export type { TestProjectFiles } from './project-files.js';
+export {
+  createTestDatabase,
+  emptyTestDatabase,
+  findPostgresBin,
+  startTestPostgres,
+  useTestDatabase,
+} from './postgres-server.js';
+export type { FileTestDatabase, TestDatabase, TestPostgresServer } from './postgres-server.js';

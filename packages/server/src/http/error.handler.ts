@@ -34,6 +34,7 @@ function engineStatus(err: EngineError): { status: number; code: ApiError['error
     case 'interpreter':
     case 'settings':
     case 'storage':
+    case 'database':
     case 'closed':
       return { status: 500, code: 'internal' };
     default:
