@@ -147,9 +147,11 @@ describe('access tokens', () => {
     await accounts.revokeToken(ada, record.id);
     expect(await accounts.resolveToken(token)).toBeUndefined();
 
+    clock += 1;
     const short = await accounts.createToken(ada, 'ci', 1);
     clock += 24 * 3600 * 1000 + 1;
     expect(await accounts.resolveToken(short.token)).toBeUndefined();
+    clock += 1;
     const forever = await accounts.createToken(ada, 'forever', null);
     clock += 400 * 24 * 3600 * 1000;
     expect(await accounts.resolveToken(forever.token)).toBeDefined();
