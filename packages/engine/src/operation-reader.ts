@@ -227,8 +227,8 @@ export class OperationReader {
     };
     worker.on('error', gone);
     worker.on('exit', () => gone());
-    // Idle until ready: a worker that is starting does not keep a process alive that has nothing else to do.
-    worker.unref();
+    // Referenced while it starts: it starts only for a queued reading, which someone awaits (a script whose only
+    // pending work is that reading must not exit under it). Once ready and idle it is unreferenced.
     return slot;
   }
 
