@@ -58,7 +58,12 @@ export type { ContentHash, ContentHashScheme } from './content-hash.js';
 export { ARTIFACT_FILE_MAX_LENGTH, artifactFileProblem, ArtifactFileSchema } from './artifact-file.js';
 
 // Python source: names, literals, operation interfaces and edits.
-export { identifierProblem, isPythonIdentifier, PYTHON_KEYWORDS } from './python-identifier.js';
+export {
+  identifierProblem,
+  isPythonIdentifier,
+  NAME_MAX_LENGTH,
+  PYTHON_KEYWORDS,
+} from './python-identifier.js';
 export { evaluatePythonLiteral, toPythonLiteral } from './python-literal.evaluator.js';
 export type { LiteralResult } from './python-literal.evaluator.js';
 export {
