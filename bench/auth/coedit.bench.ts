@@ -1,8 +1,9 @@
 // Co-editing with signed-in clients on one document: N Hocuspocus providers in Node, each on its own WebSocket
 // with its own user's session cookie (users are writers of the project), one of them typing one character into
 // an operation's code every 20–50 ms; per edit, the time until each of the others has it (its Y.Text observer
-// fired). The baseline is a bare Hocuspocus server (no extensions) in the same server process, the same number of
-// clients and the same typing, in blocks alternating with DeepForge's.
+// fired). The baseline is a bare Hocuspocus server (no extensions; in the process of the DeepForge server with
+// accounts off, idle meanwhile), the same number of clients and the same typing, in blocks alternating with
+// DeepForge's.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
@@ -184,7 +185,7 @@ export async function coediting(ctx: AuthBenchContext): Promise<AuthBenchResult>
         blocks: [],
       },
       {
-        label: `bare Hocuspocus server (no extensions), same process, ${n} clients`,
+        label: `bare Hocuspocus server (no extensions), ${n} clients`,
         typist: theirs[0]!.doc.getText('code'),
         receivers: theirs.slice(1).map((c) => c.doc.getText('code')),
         blocks: [],
@@ -218,7 +219,8 @@ export async function coediting(ctx: AuthBenchContext): Promise<AuthBenchResult>
         `DeepForge each sends its own user's session cookie on the upgrade; the users are writers of the ` +
         `project, the \`hello\` example). One of them types a character at the end of operation ${OPERATION}'s ` +
         `code every 20–50 ms; per keystroke, the time from the insert until each of the other ${n - 1} clients' ` +
-        `Y.Text observer fires (one clock: all clients are in one process, the servers in another). ` +
+        `Y.Text observer fires (one clock: all clients are in one process; each server is in a process of its ` +
+        `own). ` +
         `${blocks} blocks of ${edits} keystrokes per server after ${warmup} warm-up ones, DeepForge and the ` +
         `baseline alternating; the ${n} DeepForge clients connected and synced in ${fmtMs(connectMs)}.`,
       '',

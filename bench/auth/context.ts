@@ -1,9 +1,9 @@
-import type { HostReady, HostStats } from './host-protocol.js';
+import type { HostStats, Servers } from './host-protocol.js';
 
 /** What every accounts benchmark gets: the servers, how much to measure, and a place to say what it does. */
 export interface AuthBenchContext {
-  host: HostReady;
-  /** The accounts store's writes so far, counted in the server process. */
+  host: Servers;
+  /** The accounts stores' writes so far, counted in the processes of the servers with accounts on. */
   hostStats(): Promise<HostStats>;
   /** Measured blocks (the spread across them is reported), after a warm-up. */
   blocks: number;

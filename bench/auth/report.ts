@@ -25,8 +25,8 @@ const INTRO = `## Accounts
 
 \`npm run bench:auth\` (bench/auth/; options \`-- --only requests|coedit\`, \`--repeat N\`, \`--clients N\`,
 \`--no-write\`, \`--smoke\`). Real DeepForge servers (\`createServer\`, as \`deepforge start\` makes them) on fresh
-temporary data dirs with real SQLite, in a process of their own, and the clients in the benchmark's process, over
-loopback; the data dirs are deleted afterwards. Raw numbers: \`bench/results/\`.
+temporary data dirs with real SQLite, each in a process of its own, and the clients in the benchmark's process,
+over loopback; the data dirs are deleted afterwards. Raw numbers: \`bench/results/\`.
 `;
 
 const open = (name: string): string => `<!-- bench:auth:${name} -->`;

@@ -1,5 +1,5 @@
 // Accounts benchmarks (issue 8): `npm run bench:auth [-- --only <name>[,<name>…]] [--repeat N] [--clients N]
-// [--no-write] [--smoke]`. The servers run in a process of their own (server-host.ts), the clients here. Each
+// [--no-write] [--smoke]`. Each server runs in a process of its own (server-host.ts), the clients here. Each
 // benchmark prints its numbers against its baseline measured in the same run and, unless --no-write or --smoke,
 // replaces its own block of the `## Accounts` section of docs/benchmarks.md. --smoke: tiny sizes, nothing written,
 // a few seconds: it checks that the benchmarks still run.
@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coediting } from './coedit.bench.js';
 import type { AuthBenchContext, AuthBenchResult } from './context.js';
-import type { HostOptions, HostReady, HostStats } from './host-protocol.js';
+import type { HostOptions, HostReady, HostStats, Servers } from './host-protocol.js';
 import { requestCost } from './requests.bench.js';
 import type { MachineFacts, Section } from './report.js';
 import { writeSections } from './report.js';
@@ -130,13 +130,15 @@ function machineFacts(): MachineFacts {
   };
 }
 
-/** Starts server-host.ts in its own process and waits for what it made. */
-function startHost(options: HostOptions): Promise<{
+interface Host {
   child: ChildProcess;
   ready: HostReady;
   stats(): Promise<HostStats>;
   stop(): Promise<void>;
-}> {
+}
+
+/** Starts server-host.ts in its own process and waits for what it made. */
+function startHost(options: HostOptions): Promise<Host> {
   const child = fork(join(HERE, 'server-host.ts'), [JSON.stringify(options)], {
     cwd: ROOT,
     execArgv: ['--import', 'tsx', '--import', './bench/auth/source-conditions.mjs'],
@@ -184,21 +186,48 @@ async function main(): Promise<void> {
   const clients = opts.clients ?? (opts.smoke ? 3 : 50);
   const selected = BENCHMARKS.filter((b) => !opts.only || opts.only.includes(b.name));
   const t0 = Date.now();
-  const host = await startHost({ users: clients });
+  const facts0 = machineFacts();
+  const hosts = await Promise.allSettled([
+    startHost({ accounts: false, users: 0, baseline: true }),
+    startHost({ accounts: true, users: clients, baseline: false }),
+    startHost({ accounts: true, users: 1, baseline: false }),
+  ]);
+  const started = hosts.flatMap((h) => (h.status === 'fulfilled' ? [h.value] : []));
+  const failed = hosts.find((h): h is PromiseRejectedResult => h.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((h) => h.stop()));
+    throw failed.reason;
+  }
+  const [off, on, onToken] = started as [Host, Host, Host];
+  const servers: Servers = {
+    off: { url: off.ready.url, projectId: off.ready.projectId },
+    on: { url: on.ready.url, projectId: on.ready.projectId, cookies: on.ready.cookies },
+    onToken: { url: onToken.ready.url, projectId: onToken.ready.projectId, token: onToken.ready.token! },
+    baselineCollabUrl: off.ready.baselineCollabUrl!,
+  };
+  const hostStats = async (): Promise<HostStats> => {
+    const [a, b] = await Promise.all([on.stats(), onToken.stats()]);
+    return {
+      sessionTouches: a.sessionTouches + b.sessionTouches,
+      tokenTouches: a.tokenTouches + b.tokenTouches,
+      auditRows: a.auditRows + b.auditRows,
+    };
+  };
   console.log(`servers ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${clients} users)`);
   const sections: Section[] = [];
   const raw: Record<string, unknown> = {};
   try {
     for (const bench of selected) {
       const sizes = opts.smoke ? bench.smoke : bench.full;
-      const facts = machineFacts();
+      // The commit the servers were loaded from, even when HEAD moves while they run.
+      const facts = { ...machineFacts(), commit: facts0.commit };
       const title = bench.title(clients);
       const blocks = opts.repeat ?? sizes.blocks;
       console.log(`${bench.name}: ${title} (${blocks} blocks; load average ${facts.loadBefore})`);
       const t1 = Date.now();
       const result = await bench.run({
-        host: host.ready,
-        hostStats: host.stats,
+        host: servers,
+        hostStats,
         blocks,
         rounds: sizes.rounds,
         warmup: sizes.warmup,
@@ -211,7 +240,7 @@ async function main(): Promise<void> {
       raw[bench.name] = result.raw;
     }
   } finally {
-    await host.stop();
+    await Promise.all(started.map((h) => h.stop()));
   }
   if (opts.smoke) {
     console.log(`bench:auth smoke run passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,8 +1,9 @@
-// The servers the accounts benchmarks talk to, in a process of their own (the clients' work must not share the
-// servers' event loop, as it would not in use): DeepForge with accounts off and with accounts on, each on a fresh
-// temporary data dir, and a bare Hocuspocus server (no extensions) as the co-editing baseline. Started by run.ts
-// with fork(); says what it made in one `ready` message, and closes everything and deletes the data dirs on `stop`
-// or when run.ts goes away.
+// One server the accounts benchmarks talk to, in a process of its own: the clients' work must not share its event
+// loop, and a server with accounts on must not share its heap (and so its garbage collections) with one with
+// accounts off, as they would not in use. DeepForge with accounts on or off on a fresh temporary data dir, and
+// optionally a bare Hocuspocus server (no extensions), the co-editing baseline. Started by run.ts with fork(); says
+// what it made in one `ready` message, and closes everything and deletes the data dir on `stop` or when run.ts
+// goes away.
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,60 +67,59 @@ function countWrites(server: DeepForgeServer, stats: HostStats): void {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
-  const dirs = [await mkdtemp(join(tmpdir(), 'deepforge-bench-auth-off-'))];
-  dirs.push(await mkdtemp(join(tmpdir(), 'deepforge-bench-auth-on-')));
+  const dataDir = await mkdtemp(join(tmpdir(), `deepforge-bench-auth-${options.accounts ? 'on' : 'off'}-`));
   const cleanups: (() => Promise<unknown>)[] = [];
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
-      for (const d of dirs) await rm(d, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
     })());
+  const stats: HostStats = { sessionTouches: 0, tokenTouches: 0, auditRows: 0 };
   process.on('disconnect', () => void stop().then(() => process.exit(0)));
   process.on('message', (m: unknown) => {
     if ((m as { type?: string }).type === 'stats') process.send?.({ type: 'stats', stats });
     if ((m as { type?: string }).type === 'stop') void stop().then(() => process.disconnect());
   });
-  const stats: HostStats = { sessionTouches: 0, tokenTouches: 0, auditRows: 0 };
 
   try {
-    const off = await start(dirs[0]!, false);
-    cleanups.push(() => off.server.close());
-    const on = await start(dirs[1]!, true);
-    cleanups.push(() => on.server.close());
-
-    const offProject = await createProject(off.server, {});
-    const accounts = on.server.engine.accounts;
-    const users = [];
-    for (let i = 0; i < options.users; i++) {
-      users.push(await accounts.createUser(`user${String(i).padStart(2, '0')}`, PASSWORD));
-    }
-    // What POST /api/auth/login makes: a session whose value goes in the cookie.
+    const { server, url } = await start(dataDir, options.accounts);
+    cleanups.push(() => server.close());
     const cookies: string[] = [];
-    for (const user of users) {
-      const { secret } = await accounts.createSession(user, 'deepforge-bench');
-      cookies.push(`${SESSION_COOKIE}=${secret}`);
+    let token: string | null = null;
+    let projectId: string;
+    if (options.accounts) {
+      const accounts = server.engine.accounts;
+      const users = [];
+      for (let i = 0; i < options.users; i++) {
+        users.push(await accounts.createUser(`user${String(i).padStart(2, '0')}`, PASSWORD));
+      }
+      // What POST /api/auth/login makes: a session whose value goes in the cookie.
+      for (const user of users) {
+        const { secret } = await accounts.createSession(user, 'deepforge-bench');
+        cookies.push(`${SESSION_COOKIE}=${secret}`);
+      }
+      projectId = await createProject(server, { cookie: cookies[0]! });
+      for (const user of users.slice(1)) await accounts.setMember(projectId, user, 'writer');
+      token = (await accounts.createToken(users[0]!, 'bench', 1)).token;
+    } else {
+      projectId = await createProject(server, {});
     }
-    const onProject = await createProject(on.server, { cookie: cookies[0]! });
-    for (const user of users.slice(1)) await accounts.setMember(onProject, user, 'writer');
-    const { token } = await accounts.createToken(users[0]!, 'bench', 1);
-    countWrites(on.server, stats);
+    countWrites(server, stats);
 
-    const baseline = new HocuspocusServer({
-      port: 0,
-      address: '127.0.0.1',
-      quiet: true,
-      stopOnSignals: false,
-    });
-    await baseline.listen();
-    cleanups.push(() => baseline.destroy());
-
-    const ready: HostReady = {
-      type: 'ready',
-      off: { url: off.url, projectId: offProject },
-      on: { url: on.url, projectId: onProject, cookies, token },
-      baselineCollabUrl: `ws://127.0.0.1:${baseline.address.port}`,
-    };
+    let baselineCollabUrl: string | null = null;
+    if (options.baseline) {
+      const baseline = new HocuspocusServer({
+        port: 0,
+        address: '127.0.0.1',
+        quiet: true,
+        stopOnSignals: false,
+      });
+      await baseline.listen();
+      cleanups.push(() => baseline.destroy());
+      baselineCollabUrl = `ws://127.0.0.1:${baseline.address.port}`;
+    }
+    const ready: HostReady = { type: 'ready', url, projectId, cookies, token, baselineCollabUrl };
     process.send?.(ready);
   } catch (err) {
     console.error(err);
