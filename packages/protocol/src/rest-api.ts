@@ -158,6 +158,8 @@ export const ProjectSummarySchema = z.strictObject({
     executions: z.number().int(),
     artifacts: z.number().int(),
   }),
+  /** The caller's role in it, when accounts are on (ADR 0009). */
+  role: z.enum(['owner', 'writer', 'reader']).optional(),
 });
 export type ProjectSummary = z.infer<typeof ProjectSummarySchema>;
 

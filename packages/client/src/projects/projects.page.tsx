@@ -203,9 +203,11 @@ export function ProjectsPage() {
                         >
                           Open
                         </Menu.Item>
-                        <Menu.Item leftSection={<IconPencil size={14} />} onClick={() => setRenaming(p)}>
-                          Rename…
-                        </Menu.Item>
+                        {p.role !== 'reader' && (
+                          <Menu.Item leftSection={<IconPencil size={14} />} onClick={() => setRenaming(p)}>
+                            Rename…
+                          </Menu.Item>
+                        )}
                         <Menu.Item
                           leftSection={<IconDownload size={14} />}
                           component="a"
@@ -214,14 +216,18 @@ export function ProjectsPage() {
                         >
                           Export .zip
                         </Menu.Item>
-                        <Menu.Divider />
-                        <Menu.Item
-                          color="red"
-                          leftSection={<IconTrash size={14} />}
-                          onClick={() => remove(p)}
-                        >
-                          Delete…
-                        </Menu.Item>
+                        {(p.role === undefined || p.role === 'owner') && (
+                          <>
+                            <Menu.Divider />
+                            <Menu.Item
+                              color="red"
+                              leftSection={<IconTrash size={14} />}
+                              onClick={() => remove(p)}
+                            >
+                              Delete…
+                            </Menu.Item>
+                          </>
+                        )}
                       </Menu.Dropdown>
                     </Menu>
                   </Table.Td>

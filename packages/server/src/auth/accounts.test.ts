@@ -263,11 +263,11 @@ describe('roles', () => {
         { name: 'carol', role: 'writer' },
       ],
     });
+    const listed = await call<{ items: ProjectSummary[] }>('GET', '/api/projects', { auth: bob });
+    expect(listed.body.items.map((p) => [p.name, p.role])).toEqual([['vision', 'reader']]);
     expect(
-      (await call<{ items: ProjectSummary[] }>('GET', '/api/projects', { auth: bob })).body.items.map(
-        (p) => p.name,
-      ),
-    ).toEqual(['vision']);
+      (await call<ProjectSummary>('GET', `/api/projects/${project.id}`, { auth: carol })).body.role,
+    ).toBe('writer');
   });
 
   it('lets a reader read everything and change and run nothing', async () => {

@@ -43,10 +43,15 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
       const items = await ctx.projects.list();
       if (request.auth.mode === 'off') return { items };
       // Only the projects the caller may read: others are not there for them.
-      const visible = await Promise.all(
-        items.map(async (p) => (await projectRoleOf(ctx.engine.accounts, request.auth, p.id)) !== undefined),
+      const roles = await Promise.all(
+        items.map((p) => projectRoleOf(ctx.engine.accounts, request.auth, p.id)),
       );
-      return { items: items.filter((_, i) => visible[i]) };
+      return {
+        items: items.flatMap((p, i) => {
+          const role = roles[i];
+          return role === undefined ? [] : [{ ...p, role }];
+        }),
+      };
     },
   );
 
@@ -108,7 +113,12 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
         response: { 200: ProjectSummarySchema, ...errors },
       },
     },
-    async (request) => ctx.projects.summary(await ctx.projects.get(request.params.projectId)),
+    async (request) => {
+      const summary = await ctx.projects.summary(await ctx.projects.get(request.params.projectId));
+      if (request.auth.mode === 'off') return summary;
+      const role = await projectRoleOf(ctx.engine.accounts, request.auth, summary.id);
+      return role === undefined ? summary : { ...summary, role };
+    },
   );
 
   app.patch(
