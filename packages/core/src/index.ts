@@ -137,19 +137,28 @@ export {
 } from './pipeline.validation.js';
 export type { ValidatePipelineOptions } from './pipeline.validation.js';
 export {
-  canTransition,
   descendants,
-  DONE_STATUSES,
   findCycle,
   findCycles,
-  JOB_STATUSES,
   nextRunnable,
   PipelineCycleError,
   PipelinePlanError,
   planPipeline,
-  TERMINAL_STATUSES,
 } from './pipeline.plan.js';
-export type { JobStatus, PipelinePlan, PipelinePlanErrorKind } from './pipeline.plan.js';
+export type { PipelinePlan, PipelinePlanErrorKind } from './pipeline.plan.js';
+export {
+  canTransitionExecution,
+  canTransitionJob,
+  EXECUTION_STATUSES,
+  isActiveExecutionStatus,
+  isResumableExecutionStatus,
+  isSuccessfulJobStatus,
+  isTerminalExecutionStatus,
+  isTerminalJobStatus,
+  isWaitingJobStatus,
+  JOB_STATUSES,
+} from './execution-state.machine.js';
+export type { ExecutionStatus, JobStatus } from './execution-state.machine.js';
 export { applyAttributeOverrides, convertAttributeValue, parseSetOption } from './attribute-overrides.js';
 export type { ApplyOverridesResult, AttributeOverride, ConvertResult } from './attribute-overrides.js';
 export { CACHE_KEY_VERSION, cacheKeyMaterial, canonicalJson } from './cache-key.js';

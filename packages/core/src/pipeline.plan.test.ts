@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Pipeline } from './model.js';
 import {
-  canTransition,
   descendants,
   findCycle,
   findCycles,
-  JOB_STATUSES,
   nextRunnable,
   PipelineCycleError,
   PipelinePlanError,
   planPipeline,
-  TERMINAL_STATUSES,
 } from './pipeline.plan.js';
-import type { JobStatus } from './pipeline.plan.js';
 
 /** A pipeline from `a>b` edge strings; nodes in the order given, then any only named by edges. */
 function graph(nodes: string[], edges: string[]): Pipeline {
@@ -157,39 +153,5 @@ describe('nextRunnable', () => {
     expect(nextRunnable(plan, { load: 'failed' })).toEqual([]);
     expect(nextRunnable(plan, { load: 'success', a: 'failed', b: 'success' })).toEqual([]);
     expect(nextRunnable(plan, { load: 'canceled' })).toEqual([]);
-  });
-});
-
-describe('job state machine', () => {
-  const allowed: [JobStatus, JobStatus][] = [
-    ['pending', 'queued'],
-    ['pending', 'canceled'],
-    ['pending', 'cached'],
-    ['queued', 'running'],
-    ['queued', 'canceled'],
-    ['running', 'success'],
-    ['running', 'failed'],
-    ['running', 'canceled'],
-    ['failed', 'pending'],
-    ['canceled', 'pending'],
-  ];
-
-  it('allows exactly the documented transitions', () => {
-    for (const from of JOB_STATUSES) {
-      for (const to of JOB_STATUSES) {
-        const expected = allowed.some(([f, t]) => f === from && t === to);
-        expect(canTransition(from, to), `${from} → ${to}`).toBe(expected);
-      }
-    }
-  });
-
-  it('refuses statuses it does not know', () => {
-    expect(canTransition('done' as JobStatus, 'pending')).toBe(false);
-    expect(canTransition('pending', 'done' as JobStatus)).toBe(false);
-    expect(canTransition('toString' as JobStatus, 'pending')).toBe(false);
-  });
-
-  it('knows the terminal statuses', () => {
-    expect([...TERMINAL_STATUSES].sort()).toEqual(['cached', 'canceled', 'failed', 'success']);
   });
 });

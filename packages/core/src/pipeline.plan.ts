@@ -1,45 +1,5 @@
+import { isSuccessfulJobStatus, type JobStatus } from './execution-state.machine.js';
 import type { Pipeline } from './model.js';
-
-/** The status of one job (one operation of an execution). */
-export type JobStatus = 'pending' | 'queued' | 'running' | 'success' | 'failed' | 'canceled' | 'cached';
-
-export const JOB_STATUSES: readonly JobStatus[] = [
-  'pending',
-  'queued',
-  'running',
-  'success',
-  'failed',
-  'canceled',
-  'cached',
-];
-
-/** Statuses a job stays in unless an execution is resumed. */
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>([
-  'success',
-  'failed',
-  'canceled',
-  'cached',
-]);
-
-/** Statuses whose outputs downstream jobs can use. */
-export const DONE_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>(['success', 'cached']);
-
-const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
-  pending: ['queued', 'canceled', 'cached'],
-  queued: ['running', 'canceled'],
-  running: ['success', 'failed', 'canceled'],
-  // Resuming an execution puts failed and canceled jobs back in line.
-  failed: ['pending'],
-  canceled: ['pending'],
-  success: [],
-  cached: [],
-};
-
-/** The job state machine: whether a job may go from `from` to `to`. */
-export function canTransition(from: JobStatus, to: JobStatus): boolean {
-  // Statuses come from stored data and the wire too: anything not in the table is refused, not trusted.
-  return Object.hasOwn(TRANSITIONS, from) && TRANSITIONS[from].includes(to);
-}
 
 export interface PipelinePlan {
   /** Node ids in a topological order; ties keep the pipeline's node order. */
@@ -281,6 +241,6 @@ export function nextRunnable(plan: PipelinePlan, statuses: Readonly<Record<strin
     Object.hasOwn(statuses, id) ? (statuses[id] as JobStatus) : 'pending';
   return plan.order.filter(
     (id) =>
-      status(id) === 'pending' && (plan.upstream[id] ?? []).every((up) => DONE_STATUSES.has(status(up))),
+      status(id) === 'pending' && (plan.upstream[id] ?? []).every((up) => isSuccessfulJobStatus(status(up))),
   );
 }

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import pino, { type Logger } from 'pino';
-import type { Diagnostic, JsonValue, Project } from '@deepforge/core';
+import {
+  canTransitionJob,
+  isActiveExecutionStatus,
+  isResumableExecutionStatus,
+  isTerminalJobStatus,
+  type Diagnostic,
+  type JsonValue,
+  type Project,
+} from '@deepforge/core';
 import { ArtifactService } from './artifact.service.js';
 import { codeFiles, readCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
 import { LocalCompute } from './compute/local.compute.js';
@@ -43,7 +51,6 @@ import {
   type ExecutionRunOptions,
   type ExecutionSnapshot,
 } from './snapshot.js';
-import { isTerminalJobStatus } from './state-machine.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { LocalBlobStorage } from './storage/local-blob.storage.js';
 import type { DocumentStore } from './store/document.store.js';
@@ -574,7 +581,7 @@ class EngineImpl implements Engine {
       return;
     }
     const execution = (await this.store.getExecution(id))!;
-    if (execution.status === 'running' || execution.status === 'pending') {
+    if (isActiveExecutionStatus(execution.status)) {
       throw new ExecutionStateError(
         `execution ${id} is run by another DeepForge process (runner ${execution.runnerId}); cancel it there`,
       );
@@ -588,7 +595,7 @@ class EngineImpl implements Engine {
     const execution = (await this.store.getExecution(id))!;
     if (execution.status === 'success')
       throw new ExecutionStateError(`execution ${id} succeeded: nothing to resume`);
-    if (execution.status !== 'failed' && execution.status !== 'canceled') {
+    if (!isResumableExecutionStatus(execution.status)) {
       throw new ExecutionStateError(
         `execution ${id} is ${execution.status}: only failed or canceled executions resume`,
       );
@@ -633,7 +640,7 @@ class EngineImpl implements Engine {
       }
     }
     for (const job of jobs) {
-      if (job.status === 'failed' || job.status === 'canceled') {
+      if (canTransitionJob(job.status, 'pending')) {
         await this.store.transitionJob(job.id, 'pending', {
           error: null,
           exitCode: null,
@@ -686,7 +693,7 @@ class EngineImpl implements Engine {
     this.assertOpen();
     const id = await this.resolveExecutionId(idOrPrefix);
     const execution = (await this.store.getExecution(id))!;
-    if (this.runs.has(id) || execution.status === 'running' || execution.status === 'pending') {
+    if (this.runs.has(id) || isActiveExecutionStatus(execution.status)) {
       throw new ExecutionStateError(`execution ${id} is ${execution.status}: cancel it before deleting it`);
     }
     await this.store.deleteExecution(id);

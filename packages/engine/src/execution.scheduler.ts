@@ -6,7 +6,6 @@ import {
   EXECUTION_EVENTS_VERSION,
   outputExpectedHash,
   RUNTIME_PROTOCOL_VERSION,
-  type ExecutionStatus,
   type InputSpec,
   type JobError,
   type RuntimeEvent,
@@ -16,7 +15,17 @@ import type { Compute, ComputeResult, RunningJob } from './compute/job.compute.j
 import type { PythonInfo } from './compute/python-interpreter.js';
 import type { EventBus } from './event-bus.js';
 import { executionDetails, type ExecutionDetails } from './execution.views.js';
-import { assertNever, descendants, nextRunnable, type PipelinePlan } from '@deepforge/core';
+import {
+  assertNever,
+  descendants,
+  isSuccessfulJobStatus,
+  isTerminalJobStatus,
+  isWaitingJobStatus,
+  nextRunnable,
+  type ExecutionStatus,
+  type JobStatus,
+  type PipelinePlan,
+} from '@deepforge/core';
 import { cacheKey, type PlannedNode } from './pipeline-plan.js';
 import type { SlotPool } from './slot-pool.js';
 import {
@@ -26,7 +35,6 @@ import {
   type ExecutionRunOptions,
   type ExecutionSnapshot,
 } from './snapshot.js';
-import { isSuccessfulJobStatus, isTerminalJobStatus, type JobStatus } from './state-machine.js';
 import { CorruptBlobError, type ArtifactStorage, type BlobVerification } from './storage/artifact.storage.js';
 import type {
   ExecutionRecord,
@@ -227,7 +235,7 @@ export class ExecutionRun {
     if (this.canceled) {
       for (const node of order) {
         const job = this.job(node);
-        if ((job.status === 'pending' || job.status === 'queued') && !this.active.has(node)) {
+        if (isWaitingJobStatus(job.status) && !this.active.has(node)) {
           this.ready.delete(node);
           await this.setStatus(node, 'canceled', {
             endedAt: this.ctx.now(),
@@ -760,7 +768,7 @@ export class ExecutionRun {
     for (const d of this.plan.order.filter((n) => affected.has(n))) {
       const job = this.job(d);
       const error: JobError = { kind: 'upstream-failed', message: reason, upstream: node };
-      if ((job.status === 'pending' || job.status === 'queued') && !this.active.has(d)) {
+      if (isWaitingJobStatus(job.status) && !this.active.has(d)) {
         this.ready.delete(d);
         await this.setStatus(d, 'canceled', {
           endedAt: this.ctx.now(),
@@ -881,7 +889,7 @@ export class ExecutionRun {
     await this.logLine(node, `[deepforge] failed: ${error.message}`);
     for (const d of descendants(this.plan, [node])) {
       const job = this.job(d);
-      if ((job.status === 'pending' || job.status === 'queued') && !this.active.has(d)) {
+      if (isWaitingJobStatus(job.status) && !this.active.has(d)) {
         this.ready.delete(d);
         await this.setStatus(d, 'canceled', {
           endedAt: this.ctx.now(),

@@ -1,7 +1,6 @@
-import type { JsonValue, Pipeline } from '@deepforge/core';
-import type { ExecutionStatus, JobError } from '@deepforge/protocol';
+import type { ExecutionStatus, JobStatus, JsonValue, Pipeline } from '@deepforge/core';
+import type { JobError } from '@deepforge/protocol';
 import { codeDirOf, consoleLogOf, executionDir } from './snapshot.js';
-import type { JobStatus } from './state-machine.js';
 import type { ExecutionRecord, ExecutionStore, JobOutputRecord, JobRecord } from './store/execution.store.js';
 
 export interface JobOutputView {

@@ -70,7 +70,6 @@ export { loadProjectFolder, projectFromFilesWith, saveProjectFolder } from './pr
 export { OPERATION_READ_DEADLINE_MS, OperationReader } from './operation-reader.js';
 export type { OperationReaderOptions } from './operation-reader.js';
 export type { RecoveryResult } from './runner.service.js';
-export type { JobStatus } from './state-machine.js';
 export type {
   ArtifactProvenance,
   ArtifactQuery,

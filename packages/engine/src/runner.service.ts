@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { isTerminalJobStatus } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
 import { IllegalTransitionError } from './errors.js';
 import { isProcessAlive, killJobProcesses, waitForExit } from './compute/process-tree.js';
-import { isTerminalJobStatus } from './state-machine.js';
 import type { ExecutionStore, RunnerRecord } from './store/execution.store.js';
 
 /** How often a live engine says so. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobStatus } from '@deepforge/core';
+import { EXECUTION_STATUSES, JOB_STATUSES } from '@deepforge/core';
 import {
   ErrorKindSchema,
   PlotAxesSchema,
@@ -21,24 +21,9 @@ import {
  */
 export const EXECUTION_EVENTS_VERSION = 2;
 
-/** Core's job statuses as a tuple zod can enumerate. */
-export const JOB_STATUSES = [
-  'pending',
-  'queued',
-  'running',
-  'success',
-  'failed',
-  'canceled',
-  'cached',
-] as const satisfies readonly JobStatus[];
+/** Core's job and execution statuses (its state model, execution-state.machine.ts) as the wire carries them. */
 export const JobStatusSchema = z.enum(JOB_STATUSES);
-// Compile-time check that no status of core's is missing here.
-type MissingStatus = Exclude<JobStatus, (typeof JOB_STATUSES)[number]>;
-const _noMissingStatus: [MissingStatus] extends [never] ? true : MissingStatus = true;
-
-export const EXECUTION_STATUSES = ['pending', 'running', 'success', 'failed', 'canceled'] as const;
 export const ExecutionStatusSchema = z.enum(EXECUTION_STATUSES);
-export type ExecutionStatus = z.infer<typeof ExecutionStatusSchema>;
 
 /**
  * Why a job did not succeed. `kind` is one of the harness's error kinds (the operation raised, could not be

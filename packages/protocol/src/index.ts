@@ -39,9 +39,7 @@ export type {
 
 export {
   EXECUTION_EVENTS_VERSION,
-  JOB_STATUSES,
   JobStatusSchema,
-  EXECUTION_STATUSES,
   ExecutionStatusSchema,
   JobErrorKindSchema,
   JobErrorSchema,
@@ -73,7 +71,6 @@ export {
   EVENTS_CLOSE_PROTOCOL_ERROR,
 } from './execution-events.js';
 export type {
-  ExecutionStatus,
   JobErrorKind,
   JobError,
   ExecutionEvent,

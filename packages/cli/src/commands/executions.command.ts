@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { isResumableExecutionStatus } from '@deepforge/core';
 import type { ExecutionDetails, ExecutionSummary } from '@deepforge/engine';
 import type { CliContext } from '../cli-context.js';
 import { formatBytes, formatDuration, formatTime, table } from '../render/format.js';
@@ -126,7 +127,7 @@ function describe(d: ExecutionDetails, c: Colors): string {
   if (d.failure?.error.traceback) {
     lines.push('', c.bold(`Traceback of ${d.failure.node}:`), d.failure.error.traceback.trimEnd());
   }
-  if (d.status === 'failed' || d.status === 'canceled') {
+  if (isResumableExecutionStatus(d.status)) {
     lines.push('', c.dim(`Re-run what did not succeed: deepforge resume ${d.id}`));
   }
   lines.push(c.dim(`A console log: deepforge executions ${d.id} --log <node>`));

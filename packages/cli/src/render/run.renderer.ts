@@ -1,7 +1,8 @@
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import { assertNever } from '@deepforge/core';
-import type { ExecutionEvent, ExecutionStatus, JobError, JobStatusEvent } from '@deepforge/protocol';
+import { isResumableExecutionStatus, isTerminalJobStatus, type ExecutionStatus } from '@deepforge/core';
+import type { ExecutionEvent, JobError, JobStatusEvent } from '@deepforge/protocol';
 import { formatDuration, progressBar, table } from './format.js';
 
 type JobStatus = JobStatusEvent['status'];
@@ -166,7 +167,7 @@ export class RunRenderer {
       `${head} in ${formatDuration(summary.durationMs)} ${c.dim(`(${countText}) · execution ${summary.executionId}`)}`,
       table(rows),
     ];
-    if (summary.status === 'failed' || summary.status === 'canceled') {
+    if (isResumableExecutionStatus(summary.status)) {
       lines.push('', c.dim(`Re-run what did not succeed with: deepforge resume ${summary.executionId}`));
     }
     this.options.out.write(lines.join('\n') + '\n');
@@ -182,12 +183,7 @@ export class RunRenderer {
       job.endedAt = undefined;
       job.error = undefined;
     }
-    if (
-      event.status === 'success' ||
-      event.status === 'failed' ||
-      event.status === 'canceled' ||
-      event.status === 'cached'
-    ) {
+    if (isTerminalJobStatus(event.status)) {
       job.endedAt = event.t;
       if (job.startedAt === undefined) job.startedAt = event.t;
     }

@@ -1,4 +1,4 @@
-import type { JobStatus } from '@deepforge/core';
+import { isWaitingJobStatus, type JobStatus } from '@deepforge/core';
 import { Badge, Group, Loader, Tooltip } from '@mantine/core';
 import { jobStatusStyle } from '../lib/job-status.js';
 
@@ -7,7 +7,7 @@ export function StatusBadge({ status }: { status: JobStatus }) {
   return (
     <Badge
       color={s.badge}
-      variant={status === 'queued' || status === 'pending' ? 'light' : 'filled'}
+      variant={isWaitingJobStatus(status) ? 'light' : 'filled'}
       c={status === 'running' ? 'dark' : undefined}
       leftSection={status === 'running' ? <Loader size={8} color="dark" /> : undefined}
       data-testid="status-badge"

@@ -1,4 +1,9 @@
-import type { JobStatus } from '@deepforge/core';
+import {
+  isResumableExecutionStatus,
+  isSuccessfulJobStatus,
+  isTerminalExecutionStatus,
+  type JobStatus,
+} from '@deepforge/core';
 import type { ExecutionDetailsDto, JobDto, LiveEvent } from '@deepforge/protocol';
 import {
   Alert,
@@ -50,14 +55,7 @@ import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
 import { ExecutionLive } from '../lib/execution-live.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
-import {
-  formatBytes,
-  formatDuration,
-  isExecutionFinished,
-  jobStatusStyle,
-  isUnderway,
-  liveDuration,
-} from '../lib/job-status.js';
+import { formatBytes, formatDuration, jobStatusStyle, isUnderway, liveDuration } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import { ViewToolbar } from '../shell/project-layout.js';
@@ -247,7 +245,7 @@ function Execution() {
     );
   }
 
-  const finished = isExecutionFinished(execution.status);
+  const finished = isTerminalExecutionStatus(execution.status);
   const statuses: Record<string, JobStatus> = Object.fromEntries(jobs.map((j) => [j.node, j.status]));
   const progress: Record<string, number | undefined> = Object.fromEntries(
     jobs.map((j) => [j.node, live.job(j.node).fraction()]),
@@ -325,7 +323,7 @@ function Execution() {
             </Button>
           </Tooltip>
         )}
-        {finished && (execution.status === 'failed' || execution.status === 'canceled') && (
+        {isResumableExecutionStatus(execution.status) && (
           <Tooltip label={runGuard('Run again what failed or was canceled; reuse what succeeded').label}>
             <Button
               variant="light"
@@ -506,9 +504,7 @@ function Outputs({ projectId, job }: { projectId: string; job: JobDto }) {
   if (job.outputs.length === 0)
     return (
       <Text size="sm" c="dimmed" p="md">
-        {job.status === 'success' || job.status === 'cached'
-          ? 'This operation has no outputs.'
-          : 'No outputs yet.'}
+        {isSuccessfulJobStatus(job.status) ? 'This operation has no outputs.' : 'No outputs yet.'}
       </Text>
     );
   return (

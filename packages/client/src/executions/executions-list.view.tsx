@@ -1,5 +1,6 @@
-import type { ExecutionSort, ExecutionStatus, ExecutionSummaryDto, SortOrder } from '@deepforge/protocol';
-import { EXECUTION_SORT_KEYS, EXECUTION_STATUSES } from '@deepforge/protocol';
+import { EXECUTION_STATUSES, type ExecutionStatus } from '@deepforge/core';
+import type { ExecutionSort, ExecutionSummaryDto, SortOrder } from '@deepforge/protocol';
+import { EXECUTION_SORT_KEYS } from '@deepforge/protocol';
 import {
   Box,
   Button,

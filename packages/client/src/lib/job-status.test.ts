@@ -1,4 +1,4 @@
-import { JOB_STATUSES } from '@deepforge/protocol';
+import { JOB_STATUSES } from '@deepforge/core';
 import { describe, expect, it } from 'vitest';
 import {
   formatBytes,

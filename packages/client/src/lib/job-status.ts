@@ -1,6 +1,4 @@
-import type { JobStatus } from '@deepforge/core';
-import { assertNever } from '@deepforge/core';
-import type { ExecutionStatus } from '@deepforge/protocol';
+import { assertNever, type ExecutionStatus, type JobStatus } from '@deepforge/core';
 
 export interface StatusStyle {
   /** Fill of the node in the execution trace. */
@@ -48,11 +46,6 @@ export function executionStatusStyle(status: ExecutionStatus): StatusStyle {
     default:
       return assertNever(status);
   }
-}
-
-/** Statuses after which nothing changes any more. */
-export function isExecutionFinished(status: ExecutionStatus): boolean {
-  return status === 'success' || status === 'failed' || status === 'canceled';
 }
 
 /**

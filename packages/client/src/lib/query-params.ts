@@ -1,4 +1,5 @@
-import type { ExecutionSort, ExecutionStatus, SortOrder } from '@deepforge/protocol';
+import type { ExecutionStatus } from '@deepforge/core';
+import type { ExecutionSort, SortOrder } from '@deepforge/protocol';
 
 type QueryValue = string | number | boolean | null | undefined | readonly string[];
 

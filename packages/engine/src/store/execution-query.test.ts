@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecutionStatus } from '@deepforge/protocol';
+import type { ExecutionStatus } from '@deepforge/core';
 import type { NewExecution } from './execution.store.js';
 import { openSqliteStores, type SqliteStores } from './sqlite.store.js';
 

@@ -1,14 +1,13 @@
-import type { JsonValue } from '@deepforge/core';
-import type { ExecutionStatus, JobError } from '@deepforge/protocol';
-import type { JobStatus } from '../state-machine.js';
+import type { ExecutionStatus, JobStatus, JsonValue } from '@deepforge/core';
+import type { JobError } from '@deepforge/protocol';
 
 /**
  * The store port: everything the engine remembers about executions, jobs, artifacts and their telemetry.
  * Adapters: SQLite (embedded default, sqlite.store.ts) and PostgreSQL (later). Both share the dialect-neutral
  * Kysely implementation in kysely.store.ts; every adapter passes store.conformance.ts.
  *
- * Times are milliseconds since the Unix epoch. Every status change is checked against the state machines in
- * state-machine.ts and applied as a compare-and-set, so two engines on one database cannot both move a job.
+ * Times are milliseconds since the Unix epoch. Every status change is checked against core's state machines
+ * (execution-state.machine.ts) and applied as a compare-and-set, so two engines on one database cannot both move a job.
  */
 
 export interface ExecutionRecord {

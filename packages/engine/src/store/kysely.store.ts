@@ -8,10 +8,16 @@ import {
   type SqlBool,
 } from 'kysely';
 import type { JsonValue } from '@deepforge/core';
-import type { ExecutionStatus, JobError } from '@deepforge/protocol';
+import type { JobError } from '@deepforge/protocol';
 import { IllegalTransitionError, NotFoundError } from '../errors.js';
-import { assertNever, CONTENT_HASH_SCHEMES } from '@deepforge/core';
-import { canTransitionExecution, canTransitionJob, type JobStatus } from '../state-machine.js';
+import {
+  assertNever,
+  canTransitionExecution,
+  canTransitionJob,
+  CONTENT_HASH_SCHEMES,
+  type ExecutionStatus,
+  type JobStatus,
+} from '@deepforge/core';
 import type {
   ArtifactProvenance,
   ArtifactQuery,

@@ -2,7 +2,12 @@ import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { PROJECT_FORMAT_VERSION, projectToFiles, type Project } from '@deepforge/core';
+import {
+  isActiveExecutionStatus,
+  PROJECT_FORMAT_VERSION,
+  projectToFiles,
+  type Project,
+} from '@deepforge/core';
 import type { Engine, ProjectRecord } from '@deepforge/engine';
 import {
   projectFromDoc,
@@ -266,7 +271,7 @@ export class ProjectService {
       const { items } = await this.engine.queryExecutions({ projectId, limit: 500, offset: 0 });
       if (items.length === 0) break;
       for (const e of items) {
-        if (e.status === 'running' || e.status === 'pending') {
+        if (isActiveExecutionStatus(e.status)) {
           await this.engine.cancelExecution(e.id).catch(() => undefined);
         }
         await this.engine.deleteExecution(e.id);
