@@ -5,7 +5,13 @@ import { artifactFileProblem, contentHashProblem, type ArtifactRef } from '@deep
 import { AmbiguousError, EngineError, NotFoundError } from './errors.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { hashFile } from './storage/local-blob.storage.js';
-import type { ArtifactProvenance, ArtifactRecord, ExecutionStore } from './store/execution.store.js';
+import type {
+  ArtifactProvenance,
+  ArtifactRecord,
+  ArtifactStore,
+  NewArtifact,
+} from './store/artifact.store.js';
+import type { ExecutionStore } from './store/execution.store.js';
 
 export const DEFAULT_SERIALIZER = 'pickle';
 
@@ -46,7 +52,9 @@ export interface ImportOptions {
 
 export class ArtifactService {
   constructor(
-    private readonly store: ExecutionStore,
+    private readonly store: ArtifactStore,
+    /** For the job outputs that use content too (a blob may go only when nothing uses it). */
+    private readonly executions: Pick<ExecutionStore, 'countOutputsWithHash'>,
     private readonly storage: ArtifactStorage,
   ) {}
 
@@ -178,6 +186,11 @@ export class ArtifactService {
     });
   }
 
+  /** Records content the storage has (an execution's output saved by an Output node). */
+  record(artifact: NewArtifact): Promise<ArtifactRecord> {
+    return this.store.insertArtifact(artifact);
+  }
+
   /** Records content already in the store under a new name (an import by hash); the blob must be there. */
   async importHash(hash: string, name: string, options: ImportOptions = {}): Promise<ArtifactRecord> {
     const problem = contentHashProblem(hash);
@@ -205,7 +218,10 @@ export class ArtifactService {
     const a = await this.store.getArtifact(id);
     if (!a) throw new NotFoundError(`no artifact with id "${id}"`);
     await this.store.deleteArtifact(id);
-    if ((await this.store.countHashUses(a.hash)) > 0) return { blobRemoved: false };
+    const uses =
+      (await this.store.countArtifactsWithHash(a.hash)) +
+      (await this.executions.countOutputsWithHash(a.hash));
+    if (uses > 0) return { blobRemoved: false };
     await this.storage.delete(a.hash);
     return { blobRemoved: true };
   }

@@ -54,19 +54,13 @@ import {
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { LocalBlobStorage } from './storage/local-blob.storage.js';
 import type { DocumentStore } from './store/document.store.js';
-import type {
-  ArtifactQuery,
-  ArtifactRecord,
-  ExecutionQuery,
-  ExecutionStore,
-  MetricRecord,
-  PlotRecord,
-  ProgressRecord,
-} from './store/execution.store.js';
-import { newId } from './store/kysely.store.js';
+import type { ArtifactQuery, ArtifactRecord } from './store/artifact.store.js';
+import type { DatabaseStores } from './store/database.store.js';
+import type { ExecutionQuery, ExecutionStore } from './store/execution.store.js';
+import { newId } from './store/new-id.js';
+import type { MetricRecord, PlotRecord, ProgressRecord } from './store/telemetry.store.js';
 import type { ProjectStore } from './store/project.store.js';
 import { openDatabase } from './store/database.opener.js';
-import type { AccountStore } from './accounts/account.store.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { SecretBox } from './accounts/secret-box.js';
 
@@ -251,7 +245,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
   });
   await storage.init();
   const stores = await openDatabase(settings);
-  const engine = new EngineImpl(settings, env, logger, stores.executions, storage, options, stores);
+  const engine = new EngineImpl(settings, env, logger, stores, storage, options);
   try {
     await engine.open(options.recover ?? true);
   } catch (err) {
@@ -274,6 +268,7 @@ class EngineImpl implements Engine {
   private readonly artifacts: ArtifactService;
   private readonly compute: LocalCompute;
   private readonly runner: Runner;
+  private readonly store: ExecutionStore;
   private readonly runs = new Map<string, ExecutionRun>();
   /** Runs whose outputs are still being checked in the background (close waits for them). */
   private readonly checking = new Set<Promise<unknown>>();
@@ -286,12 +281,12 @@ class EngineImpl implements Engine {
     readonly settings: Settings,
     private readonly env: Env,
     private readonly logger: Logger,
-    private readonly store: ExecutionStore,
+    private readonly stores: DatabaseStores,
     private readonly storage: ArtifactStorage & { sweep?: (ms: number) => Promise<number> },
     options: OpenEngineOptions,
-    stores: { projects: ProjectStore; documents: DocumentStore; accounts: AccountStore },
   ) {
     this.dataDir = settings.dataDir;
+    this.store = stores.executions;
     this.projects = stores.projects;
     this.documents = stores.documents;
     this.operationReader = new OperationReader(options.operationReader);
@@ -302,7 +297,7 @@ class EngineImpl implements Engine {
     );
     this.bus = new EventBus(logger);
     this.slots = new SlotPool(settings.values['executions.concurrency']);
-    this.artifacts = new ArtifactService(store, storage);
+    this.artifacts = new ArtifactService(stores.artifacts, stores.executions, storage);
     this.runtimeDir = options.runtimeDir ?? findRuntimeDir();
     this.compute = new LocalCompute({
       runtimeDir: this.runtimeDir,
@@ -311,7 +306,7 @@ class EngineImpl implements Engine {
       killGraceMs: options.killGraceMs,
       warmWorker: settings.values['executions.warmWorker'],
     });
-    this.runner = new Runner(this.runnerId, store, logger, () => this.now());
+    this.runner = new Runner(this.runnerId, stores.runners, logger, () => this.now());
   }
 
   /**
@@ -331,6 +326,7 @@ class EngineImpl implements Engine {
     if (recover) {
       this.recovery = await recoverDeadRunners({
         store: this.store,
+        runners: this.stores.runners,
         logger: this.logger,
         selfId: this.runnerId,
         now: () => this.now(),
@@ -397,7 +393,7 @@ class EngineImpl implements Engine {
     const projectId = request.projectId ?? '';
     const artifactNames = new Set([
       ...Object.keys(project.artifacts),
-      ...(await this.store.listArtifactNames(projectId)),
+      ...(await this.stores.artifacts.listArtifactNames(projectId)),
     ]);
     const prepared = preparePipeline(
       project,
@@ -522,6 +518,7 @@ class EngineImpl implements Engine {
         dataDir: this.dataDir,
         runnerId: this.runnerId,
         store: this.store,
+        telemetry: this.stores.telemetry,
         storage: this.storage,
         artifacts: this.artifacts,
         compute: this.compute,
@@ -764,9 +761,9 @@ class EngineImpl implements Engine {
   async getJobTelemetry(executionId: string, node: string): Promise<JobTelemetry> {
     const { job } = await this.jobOf(executionId, node);
     return {
-      metrics: await this.store.listMetrics(job.id),
-      plots: await this.store.listPlots(job.id),
-      progress: await this.store.listProgress(job.id),
+      metrics: await this.stores.telemetry.listMetrics(job.id),
+      plots: await this.stores.telemetry.listPlots(job.id),
+      progress: await this.stores.telemetry.listProgress(job.id),
     };
   }
 
@@ -777,19 +774,19 @@ class EngineImpl implements Engine {
   }
 
   async listArtifacts(options: ArtifactQuery = {}): Promise<ArtifactInfo[]> {
-    return (await this.store.listArtifacts(options)).map((a) => this.info(a));
+    return (await this.stores.artifacts.listArtifacts(options)).map((a) => this.info(a));
   }
 
   countArtifacts(options: Omit<ArtifactQuery, 'limit' | 'offset'> = {}): Promise<number> {
-    return this.store.countArtifacts(options);
+    return this.stores.artifacts.countArtifacts(options);
   }
 
   listArtifactNames(projectId?: string): Promise<string[]> {
-    return this.store.listArtifactNames(projectId);
+    return this.stores.artifacts.listArtifactNames(projectId);
   }
 
   async getArtifactById(id: string): Promise<ArtifactInfo> {
-    const a = await this.store.getArtifact(id);
+    const a = await this.stores.artifacts.getArtifact(id);
     if (!a) throw new NotFoundError(`no artifact with id "${id}"`);
     return this.info(a);
   }
@@ -876,7 +873,7 @@ class EngineImpl implements Engine {
     this.compute.close();
     await this.operationReader.close();
     await this.runner.stop();
-    await this.store.close();
+    await this.stores.close();
     this.logger.info({ runnerId: this.runnerId }, 'engine closed');
     this.logger.flush?.();
   }

@@ -42,16 +42,15 @@ import type {
   JobOutputRecord,
   JobPatch,
   JobRecord,
-  MetricRecord,
-  PlotRecord,
-  ProgressRecord,
 } from './store/execution.store.js';
+import type { MetricRecord, PlotRecord, ProgressRecord, TelemetryStore } from './store/telemetry.store.js';
 
 /** What an execution run needs from the engine around it. */
 export interface RunContext {
   dataDir: string;
   runnerId: string;
   store: ExecutionStore;
+  telemetry: TelemetryStore;
   storage: ArtifactStorage;
   artifacts: ArtifactService;
   compute: Compute;
@@ -170,7 +169,7 @@ export class ExecutionRun {
     // `checked` follows `done`, and also settles when the run failed inside (with the details as stored).
     this.done.catch(() => this.settleChecked());
     this.unsubscribeSlots = ctx.slots.onRelease(() => this.requestPump());
-    this.telemetry = new TelemetryBuffer(ctx.store, ctx.logger);
+    this.telemetry = new TelemetryBuffer(ctx.telemetry, ctx.logger);
   }
 
   /** Marks the execution running (it must be pending, failed or canceled) and starts scheduling. */
@@ -483,7 +482,7 @@ export class ExecutionRun {
         const out = this.outputs.get(from.node)?.get(from.port);
         if (!out) throw new Error(`the output ${from.node}.${from.port} it saves was not recorded`);
         const saveName = String(attributes.saveName);
-        const artifact = await this.ctx.store.insertArtifact({
+        const artifact = await this.ctx.artifacts.record({
           projectId: this.execution.projectId,
           name: saveName,
           hash: out.hash,
@@ -517,7 +516,7 @@ export class ExecutionRun {
     const logFile = consoleLogOf(this.ctx.dataDir, this.id, node);
     await mkdir(jobDir, { recursive: true });
     if (attempt > 1) {
-      await this.ctx.store.clearTelemetry(job.id);
+      await this.ctx.telemetry.clearTelemetry(job.id);
       await appendFile(logFile, `\n[deepforge] ── attempt ${attempt} ──\n`);
     }
     const running: JobPatch = {
@@ -1057,7 +1056,7 @@ class TelemetryBuffer {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly store: ExecutionStore,
+    private readonly store: TelemetryStore,
     private readonly logger: Logger,
   ) {}
 

@@ -71,19 +71,21 @@ export { OPERATION_READ_DEADLINE_MS, OperationReader } from './operation-reader.
 export type { OperationReaderOptions } from './operation-reader.js';
 export type { RecoveryResult } from './runner.service.js';
 export type {
-  ArtifactProvenance,
-  ArtifactQuery,
-  ArtifactRecord,
   ExecutionQuery,
   ExecutionRecord,
   ExecutionSortKey,
   ExecutionStore,
   JobOutputRecord,
   JobRecord,
-  MetricRecord,
-  PlotRecord,
-  ProgressRecord,
 } from './store/execution.store.js';
+export type {
+  ArtifactProvenance,
+  ArtifactQuery,
+  ArtifactRecord,
+  ArtifactStore,
+} from './store/artifact.store.js';
+export type { MetricRecord, PlotRecord, ProgressRecord, TelemetryStore } from './store/telemetry.store.js';
+export type { RunnerRecord, RunnerStore } from './store/runner.store.js';
 export { EXECUTION_SORT_KEYS } from './store/execution.store.js';
 export type { ArtifactStorage, ContentHash, StoredBlob } from './storage/artifact.storage.js';
 export { ContentHasher, contentHashOf } from './storage/content-hasher.js';
@@ -93,7 +95,7 @@ export type { ProjectRecord, ProjectStore, ProjectUpdate } from './store/project
 export { openSqliteStores } from './store/sqlite.store.js';
 export type { SqliteStores } from './store/sqlite.store.js';
 export { openDatabase } from './store/database.opener.js';
-export type { DatabaseDialect, DatabaseStores } from './store/database.store.js';
+export type { DatabaseDialect, DatabaseStores, EngineStores } from './store/database.store.js';
 export { maskDatabaseUrl } from './store/database-url.js';
 export {
   AccountError,

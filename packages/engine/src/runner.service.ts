@@ -4,7 +4,8 @@ import { isTerminalJobStatus } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
 import { IllegalTransitionError } from './errors.js';
 import { isProcessAlive, killJobProcesses, waitForExit } from './compute/process-tree.js';
-import type { ExecutionStore, RunnerRecord } from './store/execution.store.js';
+import type { ExecutionStore } from './store/execution.store.js';
+import type { RunnerRecord, RunnerStore } from './store/runner.store.js';
 
 /** How often a live engine says so. */
 export const HEARTBEAT_MS = 2000;
@@ -21,7 +22,7 @@ export class Runner {
 
   constructor(
     readonly id: string,
-    private readonly store: ExecutionStore,
+    private readonly store: RunnerStore,
     private readonly logger: Logger,
     private readonly now: () => number,
   ) {
@@ -82,13 +83,14 @@ async function isDead(r: RunnerRecord, now: number, host: string): Promise<boole
  */
 export async function recoverDeadRunners(opts: {
   store: ExecutionStore;
+  runners: RunnerStore;
   logger: Logger;
   selfId: string;
   now: () => number;
 }): Promise<RecoveryResult> {
   const { store, logger, selfId, now } = opts;
   const host = hostname();
-  const runners = new Map((await store.listRunners()).map((r) => [r.id, r]));
+  const runners = new Map((await opts.runners.listRunners()).map((r) => [r.id, r]));
   const dead = new Set<string>();
   for (const r of runners.values()) if (r.id !== selfId && (await isDead(r, now(), host))) dead.add(r.id);
   const activeJobs = await store.listJobsByStatus(['queued', 'running']);
@@ -165,7 +167,7 @@ export async function recoverDeadRunners(opts: {
     if (updated) result.failedExecutions.push(execution.id);
   }
 
-  for (const id of dead) await store.removeRunner(id);
+  for (const id of dead) await opts.runners.removeRunner(id);
   if (result.failedJobs.length > 0 || result.failedExecutions.length > 0) {
     logger.warn(result, 'recovered from engines that died');
   }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
-import { newId } from '../store/kysely.store.js';
+import { newId } from '../store/new-id.js';
 import type {
   AccessTokenRecord,
   AccountStore,

@@ -7,8 +7,8 @@ import type {
   ProjectSecretsTable,
   SessionsTable,
   UsersTable,
-} from '../store/kysely.store.js';
-import { newId } from '../store/kysely.store.js';
+} from '../store/kysely.database.js';
+import { newId } from '../store/new-id.js';
 import {
   PROJECT_ROLES,
   type AccessTokenRecord,

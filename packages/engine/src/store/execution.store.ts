@@ -2,12 +2,15 @@ import type { ExecutionStatus, JobStatus, JsonValue } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
 
 /**
- * The store port: everything the engine remembers about executions, jobs, artifacts and their telemetry.
- * Adapters: SQLite (embedded default, sqlite.store.ts) and PostgreSQL (later). Both share the dialect-neutral
- * Kysely implementation in kysely.store.ts; every adapter passes store.conformance.ts.
+ * The execution store port: executions, their jobs and the outputs each job recorded. One of the four ports a
+ * database gives the engine (with artifact.store.ts, telemetry.store.ts and runner.store.ts; DatabaseStores holds
+ * them); each has its conformance suite (execution.store.conformance.ts), run against every adapter. Adapter:
+ * kysely-execution.store.ts on SQLite and PostgreSQL.
  *
  * Times are milliseconds since the Unix epoch. Every status change is checked against core's state machines
- * (execution-state.machine.ts) and applied as a compare-and-set, so two engines on one database cannot both move a job.
+ * (execution-state.machine.ts) and applied as a compare-and-set, so two engines on one database cannot both move
+ * a job. A job belongs to its execution: deleting the execution deletes its jobs, their outputs and whatever the
+ * other ports of the same database keep for those jobs (their telemetry).
  */
 
 export interface ExecutionRecord {
@@ -83,31 +86,6 @@ export interface JobOutputRecord {
   pyType: string;
 }
 
-export type ArtifactProvenance =
-  | { kind: 'execution'; executionId: string; jobId: string; node: string; output: string }
-  | { kind: 'upload' }
-  /** Imported from a file: a project's artifacts/ file or `deepforge artifacts import`. */
-  | { kind: 'import'; source: string };
-
-export interface ArtifactRecord {
-  id: string;
-  /** The project (web server) it belongs to; '' for the unnamed scope of the CLI. */
-  projectId: string;
-  name: string;
-  hash: string;
-  size: number;
-  serializer: string;
-  pyType: string | null;
-  createdAt: number;
-  provenance: ArtifactProvenance;
-}
-
-export type NewArtifact = Omit<ArtifactRecord, 'id' | 'createdAt' | 'projectId'> & {
-  id?: string;
-  createdAt?: number;
-  projectId?: string;
-};
-
 export const EXECUTION_SORT_KEYS = ['created', 'started', 'duration', 'name', 'status'] as const;
 export type ExecutionSortKey = (typeof EXECUTION_SORT_KEYS)[number];
 
@@ -125,49 +103,6 @@ export interface ExecutionQuery {
   offset: number;
   /** Duration of executions still running is counted up to this time (ms). */
   now?: number;
-}
-
-export interface ArtifactQuery {
-  /** Only this project's; every project's when absent. */
-  projectId?: string;
-  /** Exactly this name. */
-  name?: string;
-  /** Case-insensitive substring of the name. */
-  search?: string;
-  limit?: number;
-  offset?: number;
-}
-
-export interface MetricRecord {
-  jobId: string;
-  step: number | null;
-  name: string;
-  value: number;
-  t: number;
-}
-
-export interface PlotRecord {
-  jobId: string;
-  figure: number;
-  seq: number;
-  /** The plot as the job.plot event carries it (title, svg/png, axes). */
-  payload: Record<string, JsonValue>;
-  t: number;
-}
-
-export interface ProgressRecord {
-  jobId: string;
-  bar: string;
-  payload: Record<string, JsonValue>;
-  t: number;
-}
-
-export interface RunnerRecord {
-  id: string;
-  pid: number;
-  host: string;
-  startedAt: number;
-  heartbeatAt: number;
 }
 
 export interface ExecutionUpdate {
@@ -240,44 +175,6 @@ export interface ExecutionStore {
     cacheKey: string,
     limit: number,
   ): Promise<{ job: JobRecord; outputs: JobOutputRecord[] }[]>;
-
-  insertArtifact(artifact: NewArtifact): Promise<ArtifactRecord>;
-  getArtifact(id: string): Promise<ArtifactRecord | undefined>;
-  /** The newest artifact with this name (in that project when `projectId` is given). */
-  getLatestArtifact(name: string, projectId?: string): Promise<ArtifactRecord | undefined>;
-  /** Newest first; with `name`, only the versions of that artifact. */
-  listArtifacts(opts?: ArtifactQuery): Promise<ArtifactRecord[]>;
-  countArtifacts(opts?: Omit<ArtifactQuery, 'limit' | 'offset'>): Promise<number>;
-  /** Every artifact name there is a version of (in that project when given), sorted. */
-  listArtifactNames(projectId?: string): Promise<string[]>;
-  /** Forgets an artifact record (not its bytes); false when there was none. */
-  deleteArtifact(id: string): Promise<boolean>;
-  /** How many artifact records and job outputs use this content: its blob may go only at 0. */
-  countHashUses(hash: string): Promise<number>;
-  /**
-   * Artifacts whose content id starts with `prefix`, newest first: `<scheme>:<hex prefix>` (`sha256:ab12`,
-   * `sha256t:ab12`, or a whole id) for that scheme, or a bare hex prefix for any scheme.
-   */
-  findArtifactsByHashPrefix(prefix: string, limit: number): Promise<ArtifactRecord[]>;
-  /** Artifacts whose id starts with `prefix`, newest first. */
-  findArtifactsByIdPrefix(prefix: string, limit: number): Promise<ArtifactRecord[]>;
-
-  appendMetrics(rows: readonly MetricRecord[]): Promise<void>;
-  /** Keeps the latest plot per (job, figure): a row with a lower seq than the stored one is ignored. */
-  upsertPlots(rows: readonly PlotRecord[]): Promise<void>;
-  /** Keeps the latest state per (job, bar). */
-  upsertProgress(rows: readonly ProgressRecord[]): Promise<void>;
-  listMetrics(jobId: string): Promise<MetricRecord[]>;
-  listPlots(jobId: string): Promise<PlotRecord[]>;
-  listProgress(jobId: string): Promise<ProgressRecord[]>;
-  /** Forgets a job's telemetry, when it starts again. */
-  clearTelemetry(jobId: string): Promise<void>;
-
-  registerRunner(runner: RunnerRecord): Promise<void>;
-  /** False when the runner's record is gone (another engine declared it dead). */
-  heartbeatRunner(id: string, t: number): Promise<boolean>;
-  listRunners(): Promise<RunnerRecord[]>;
-  removeRunner(id: string): Promise<void>;
-
-  close(): Promise<void>;
+  /** How many job outputs hold this content (with ArtifactStore.countWithHash: its blob may go only at 0). */
+  countOutputsWithHash(hash: string): Promise<number>;
 }

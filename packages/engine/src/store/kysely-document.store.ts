@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DocumentStore, StoredUpdate } from './document.store.js';
-import type { Database, KyselyStoreOptions } from './kysely.store.js';
+import type { Database, KyselyStoreOptions } from './kysely.database.js';
 
 /** The document store on any SQL database Kysely speaks (SQLite, PostgreSQL). */
 export class KyselyDocumentStore implements DocumentStore {

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database } from './kysely.store.js';
+import type { Database } from './kysely.database.js';
 import type { ProjectRecord, ProjectStore, ProjectUpdate } from './project.store.js';
 
 type ProjectRow = Selectable<Database['projects']>;

@@ -1,20 +1,28 @@
 import { useTestDatabase } from '../test-support/postgres-server.js';
-import type { ExecutionStore } from './execution.store.js';
+import { describeArtifactStoreConformance } from './artifact.store.conformance.js';
+import { describeExecutionStoreConformance } from './execution.store.conformance.js';
 import { openPostgresStores } from './postgres.store.js';
-import { describeExecutionStoreConformance } from './store.conformance.js';
+import { describeRunnerStoreConformance } from './runner.store.conformance.js';
+import type { StoreHarness } from './store.harness.js';
+import { describeTelemetryStoreConformance } from './telemetry.store.conformance.js';
 
 const database = useTestDatabase('store');
 
-describeExecutionStoreConformance('PostgreSQL', async () => {
+async function postgresHarness(): Promise<StoreHarness> {
   const url = await database.fresh();
-  let store: ExecutionStore = (await openPostgresStores(url)).executions;
+  let stores = await openPostgresStores(url);
   return {
-    store,
+    stores,
     reopen: async () => {
-      await store.close();
-      store = (await openPostgresStores(url)).executions;
-      return store;
+      await stores.close();
+      stores = await openPostgresStores(url);
+      return stores;
     },
-    cleanup: () => store.close(),
+    cleanup: () => stores.close(),
   };
-});
+}
+
+describeExecutionStoreConformance('PostgreSQL', postgresHarness);
+describeArtifactStoreConformance('PostgreSQL', postgresHarness);
+describeTelemetryStoreConformance('PostgreSQL', postgresHarness);
+describeRunnerStoreConformance('PostgreSQL', postgresHarness);

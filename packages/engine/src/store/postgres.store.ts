@@ -6,7 +6,11 @@ import type { DatabaseStores } from './database.store.js';
 import { describeDatabaseUrl, type DatabaseAddress } from './database-url.js';
 import { KyselyDocumentStore } from './kysely-document.store.js';
 import { KyselyProjectStore } from './kysely-project.store.js';
-import { KyselyExecutionStore, type Database, type KyselyStoreOptions } from './kysely.store.js';
+import { KyselyArtifactStore } from './kysely-artifact.store.js';
+import { KyselyExecutionStore } from './kysely-execution.store.js';
+import { KyselyRunnerStore } from './kysely-runner.store.js';
+import { KyselyTelemetryStore } from './kysely-telemetry.store.js';
+import type { Database, KyselyStoreOptions } from './kysely.database.js';
 import { migrateToLatest } from './store.migrations.js';
 
 /**
@@ -149,6 +153,9 @@ export async function openPostgresStores(url: string): Promise<DatabaseStores> {
   return {
     dialect: 'postgres',
     executions: new KyselyExecutionStore(options),
+    artifacts: new KyselyArtifactStore(db),
+    telemetry: new KyselyTelemetryStore(options),
+    runners: new KyselyRunnerStore(db),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(db),
     accounts: new KyselyAccountStore(db),

@@ -3,33 +3,42 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnScript, waitForScript } from '../test-support/node-script.js';
-import type { ExecutionStore } from './execution.store.js';
-import { openSqliteStore } from './sqlite.store.js';
-import { describeExecutionStoreConformance } from './store.conformance.js';
+import { describeArtifactStoreConformance } from './artifact.store.conformance.js';
+import { describeExecutionStoreConformance } from './execution.store.conformance.js';
+import { describeRunnerStoreConformance } from './runner.store.conformance.js';
+import { openSqliteStores } from './sqlite.store.js';
+import type { StoreHarness } from './store.harness.js';
+import { describeTelemetryStoreConformance } from './telemetry.store.conformance.js';
 
-describeExecutionStoreConformance('SQLite', async () => {
+async function sqliteHarness(): Promise<StoreHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'df-store-'));
   const file = join(dir, 'deepforge.db');
-  let store: ExecutionStore = await openSqliteStore(file);
+  let stores = await openSqliteStores(file);
   return {
-    store,
+    stores,
     reopen: async () => {
-      await store.close();
-      store = await openSqliteStore(file);
-      return store;
+      await stores.close();
+      stores = await openSqliteStores(file);
+      return stores;
     },
     cleanup: async () => {
-      await store.close();
+      await stores.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+}
+
+describeExecutionStoreConformance('SQLite', sqliteHarness);
+describeArtifactStoreConformance('SQLite', sqliteHarness);
+describeTelemetryStoreConformance('SQLite', sqliteHarness);
+describeRunnerStoreConformance('SQLite', sqliteHarness);
 
 describe('SQLite store', () => {
   it('takes writes from several processes at once without "database is locked"', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'df-store-'));
     const file = join(dir, 'deepforge.db');
-    const store = await openSqliteStore(file);
+    const stores = await openSqliteStores(file);
+    const store = stores.executions;
     try {
       const writers = ['a', 'b', 'c'].map((p) =>
         waitForScript(spawnScript('store-writer.script.ts', [file, p, '40'])),
@@ -60,7 +69,7 @@ describe('SQLite store', () => {
       expect((await store.listExecutions({ limit: 1000, offset: 0 })).length).toBe(160);
       expect((await store.listJobsByStatus(['cached'])).length).toBe(120);
     } finally {
-      await store.close();
+      await stores.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -6,26 +6,29 @@ import { KyselyAccountStore } from '../accounts/kysely-account.store.js';
 import type { DatabaseStores } from './database.store.js';
 import { KyselyDocumentStore } from './kysely-document.store.js';
 import { KyselyProjectStore } from './kysely-project.store.js';
-import { KyselyExecutionStore, type Database, type KyselyStoreOptions } from './kysely.store.js';
+import { KyselyArtifactStore } from './kysely-artifact.store.js';
+import { KyselyExecutionStore } from './kysely-execution.store.js';
+import { KyselyRunnerStore } from './kysely-runner.store.js';
+import { KyselyTelemetryStore } from './kysely-telemetry.store.js';
+import type { Database, KyselyStoreOptions } from './kysely.database.js';
 import { migrateToLatest } from './store.migrations.js';
-
-/**
- * The embedded store: one SQLite file (`<dataDir>/deepforge.db`) that several engine processes (the CLI, the web
- * server) may open at once. WAL lets readers run beside the writer; busy_timeout makes a second writer wait
- * instead of failing; synchronous=FULL makes a committed job survive a power cut, not only a crash.
- */
-export async function openSqliteStore(file: string): Promise<KyselyExecutionStore> {
-  return new KyselyExecutionStore(await openSqliteDatabase(file));
-}
 
 /** Every store of one SQLite database; the same bundle as any other database (kept for existing callers). */
 export type SqliteStores = DatabaseStores;
 
+/**
+ * The embedded stores: one SQLite file (`<dataDir>/deepforge.db`) that several engine processes (the CLI, the web
+ * server) may open at once. WAL lets readers run beside the writer; busy_timeout makes a second writer wait
+ * instead of failing; synchronous=FULL makes a committed job survive a power cut, not only a crash.
+ */
 export async function openSqliteStores(file: string): Promise<DatabaseStores> {
   const options = await openSqliteDatabase(file);
   return {
     dialect: 'sqlite',
     executions: new KyselyExecutionStore(options),
+    artifacts: new KyselyArtifactStore(options.db),
+    telemetry: new KyselyTelemetryStore(options),
+    runners: new KyselyRunnerStore(options.db),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(options.db),
     accounts: new KyselyAccountStore(options.db),

@@ -1,11 +1,11 @@
 // A second process writing to the same SQLite file: `store-writer.script.ts <db file> <id prefix> <count>`.
-import { openSqliteStore } from '../store/sqlite.store.js';
+import { openSqliteStores } from '../store/sqlite.store.js';
 
 const [file, prefix, count] = process.argv.slice(2);
-const store = await openSqliteStore(file!);
+const stores = await openSqliteStores(file!);
 for (let i = 0; i < Number(count); i++) {
   const id = `${prefix}${i}`;
-  await store.insertExecution(
+  await stores.executions.insertExecution(
     {
       id,
       name: id,
@@ -18,9 +18,9 @@ for (let i = 0; i < Number(count); i++) {
     },
     [{ id: `${id}.n`, executionId: id, node: 'n', operation: 'Op' }],
   );
-  await store.completeJob(`${id}.n`, 'cached', [
+  await stores.executions.completeJob(`${id}.n`, 'cached', [
     { name: 'o', hash: `sha256:${'0'.repeat(64)}`, size: 1, serializer: 'pickle', pyType: 'int' },
   ]);
-  await store.appendMetrics([{ jobId: `${id}.n`, step: i, name: 'm', value: i, t: Date.now() }]);
+  await stores.telemetry.appendMetrics([{ jobId: `${id}.n`, step: i, name: 'm', value: i, t: Date.now() }]);
 }
-await store.close();
+await stores.close();
