@@ -870,7 +870,7 @@ class EngineImpl implements Engine {
     // Checks of outputs that outlived their execution: a check cut short is redone by the next open (its blob
     // keeps its marker), but the execution could not be marked then.
     await Promise.all([...this.checking].map((c) => c.catch(() => undefined)));
-    this.compute.close();
+    await this.compute.close();
     await this.operationReader.close();
     await this.runner.stop();
     await this.stores.close();

@@ -64,8 +64,13 @@ export interface RunningJob {
   cancel(): void;
 }
 
-/** The compute port: runs harness jobs somewhere. Adapters: local processes (now), remote workers, Slurm (later). */
+/**
+ * The compute port: runs harness jobs somewhere. Adapters: local processes (local.compute.ts, with or without the
+ * warm worker), remote workers and Slurm (later); every adapter passes compute.conformance.ts.
+ */
 export interface Compute {
   /** Resolves once the job's process exists; rejects when it cannot be started at all. */
   start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob>;
+  /** Releases what the adapter keeps between jobs (warm workers, connections); jobs still running may die. */
+  close(): Promise<void>;
 }

@@ -105,10 +105,11 @@ export class LocalCompute implements Compute {
   }
 
   /** Stops the warm workers (jobs still running in them die with them). */
-  close(): void {
+  close(): Promise<void> {
     for (const worker of [...this.warm.values(), ...this.retired]) worker.close();
     this.warm.clear();
     this.retired.clear();
+    return Promise.resolve();
   }
 
   private async startProcess(
