@@ -12,9 +12,12 @@ import {
   type JsonValue,
   type Project,
 } from '@deepforge/core';
+import type { ArtifactPreview } from '@deepforge/protocol';
+import { previewArtifactFile } from './artifact.preview.js';
 import { ArtifactService } from './artifact.service.js';
+import { withBlobFile } from './blob-file.js';
 import { codeFiles, readCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
-import { LocalCompute } from './compute/local.compute.js';
+import type { Compute } from './compute/job.compute.js';
 import { findRuntimeDir, resolvePython, type PythonInfo } from './compute/python-interpreter.js';
 import {
   EngineError,
@@ -23,6 +26,7 @@ import {
   NotFoundError,
   PipelineValidationError,
 } from './errors.js';
+import { openEngineAdapters, type EngineAdapters, type EngineStorage } from './engine.adapters.js';
 import { EventBus, type ExecutionListener } from './event-bus.js';
 import { ExecutionRun } from './execution.scheduler.js';
 import {
@@ -51,8 +55,6 @@ import {
   type ExecutionRunOptions,
   type ExecutionSnapshot,
 } from './snapshot.js';
-import type { ArtifactStorage } from './storage/artifact.storage.js';
-import { LocalBlobStorage } from './storage/local-blob.storage.js';
 import type { DocumentStore } from './store/document.store.js';
 import type { ArtifactQuery, ArtifactRecord } from './store/artifact.store.js';
 import type { DatabaseStores } from './store/database.store.js';
@@ -60,7 +62,6 @@ import type { ExecutionQuery, ExecutionStore } from './store/execution.store.js'
 import { newId } from './store/new-id.js';
 import type { MetricRecord, PlotRecord, ProgressRecord } from './store/telemetry.store.js';
 import type { ProjectStore } from './store/project.store.js';
-import { openDatabase } from './store/database.opener.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { SecretBox } from './accounts/secret-box.js';
 
@@ -81,6 +82,15 @@ export interface OpenEngineOptions {
   killGraceMs?: number;
   /** The worker threads that read operation code: their number, deadline (2 s), cache. */
   operationReader?: OperationReaderOptions;
+  /**
+   * The stores of one database; absent: opened as `database.url` says (engine.adapters.ts builds every default).
+   * Whatever adapter is given, the engine owns it from then on: close() closes it, as does a failed open.
+   */
+  store?: DatabaseStores;
+  /** The artifact storage; absent: the local blob directory `blob.dir`. */
+  storage?: EngineStorage;
+  /** Where jobs run; absent: local processes (`executions.warmWorker`). */
+  compute?: Compute;
 }
 
 export interface StartExecutionRequest {
@@ -206,6 +216,15 @@ export interface Engine {
   /** By exact id; NotFoundError otherwise. */
   getArtifactById(id: string): Promise<ArtifactInfo>;
   openArtifact(nameOrPrefix: string): Promise<Readable>;
+  /**
+   * What an artifact's data looks like (type, shape, range, an image), read by Python with the interpreter
+   * operations use, after registering the project's `serializers/` code. Works on every storage: when it keeps no
+   * local file, the bytes are fetched to one first. By exact id; NotFoundError otherwise.
+   */
+  previewArtifact(
+    id: string,
+    options?: { serializers?: Readonly<Record<string, string>> },
+  ): Promise<ArtifactPreview>;
   importArtifact(file: string, name: string, options?: ArtifactImportOptions): Promise<ArtifactInfo>;
   /** Streams content into the store; when the stream fails nothing is recorded (a partial blob is removed). */
   importArtifactStream(
@@ -235,21 +254,22 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
       { level: env.DEEPFORGE_LOG_LEVEL ?? 'info' },
       pino.destination({ dest: join(settings.dataDir, 'logs', 'engine.log'), mkdir: true, sync: true }),
     );
-  const storage = new LocalBlobStorage(settings.values['blob.dir'], {
-    // Every corrupt blob, also those found by checks resumed after a restart that no execution waits for.
-    onCorrupt: (report) =>
-      logger.error(
-        { hash: report.hash, actual: report.actual, quarantinedTo: report.quarantinedTo },
-        `CORRUPT BLOB ${report.hash}: ${report.message}`,
-      ),
-  });
-  await storage.init();
-  const stores = await openDatabase(settings);
-  const engine = new EngineImpl(settings, env, logger, stores, storage, options);
+  const runtimeDir = options.runtimeDir ?? findRuntimeDir();
+  const adapters = await openEngineAdapters(
+    settings,
+    { env, logger, runtimeDir, killGraceMs: options.killGraceMs },
+    {
+      ...(options.store ? { store: options.store } : {}),
+      ...(options.storage ? { storage: options.storage } : {}),
+      ...(options.compute ? { compute: options.compute } : {}),
+    },
+  );
+  const engine = new EngineImpl(settings, env, logger, adapters, runtimeDir, options);
   try {
     await engine.open(options.recover ?? true);
   } catch (err) {
-    await stores.close();
+    await adapters.compute.close().catch(() => undefined);
+    await adapters.store.close();
     throw err;
   }
   return engine;
@@ -266,13 +286,14 @@ class EngineImpl implements Engine {
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
   private readonly artifacts: ArtifactService;
-  private readonly compute: LocalCompute;
+  private readonly stores: DatabaseStores;
+  private readonly storage: EngineStorage;
+  private readonly compute: Compute;
   private readonly runner: Runner;
   private readonly store: ExecutionStore;
   private readonly runs = new Map<string, ExecutionRun>();
   /** Runs whose outputs are still being checked in the background (close waits for them). */
   private readonly checking = new Set<Promise<unknown>>();
-  private readonly runtimeDir: string;
   private pythonInfo: Promise<PythonInfo> | undefined;
   private closed = false;
   private lastTime = 0;
@@ -281,12 +302,16 @@ class EngineImpl implements Engine {
     readonly settings: Settings,
     private readonly env: Env,
     private readonly logger: Logger,
-    private readonly stores: DatabaseStores,
-    private readonly storage: ArtifactStorage & { sweep?: (ms: number) => Promise<number> },
+    adapters: EngineAdapters,
+    private readonly runtimeDir: string,
     options: OpenEngineOptions,
   ) {
+    const stores = adapters.store;
     this.dataDir = settings.dataDir;
+    this.stores = stores;
     this.store = stores.executions;
+    this.storage = adapters.storage;
+    this.compute = adapters.compute;
     this.projects = stores.projects;
     this.documents = stores.documents;
     this.operationReader = new OperationReader(options.operationReader);
@@ -297,15 +322,7 @@ class EngineImpl implements Engine {
     );
     this.bus = new EventBus(logger);
     this.slots = new SlotPool(settings.values['executions.concurrency']);
-    this.artifacts = new ArtifactService(stores.artifacts, stores.executions, storage);
-    this.runtimeDir = options.runtimeDir ?? findRuntimeDir();
-    this.compute = new LocalCompute({
-      runtimeDir: this.runtimeDir,
-      env,
-      logger,
-      killGraceMs: options.killGraceMs,
-      warmWorker: settings.values['executions.warmWorker'],
-    });
+    this.artifacts = new ArtifactService(stores.artifacts, stores.executions, adapters.storage);
     this.runner = new Runner(this.runnerId, stores.runners, logger, () => this.now());
   }
 
@@ -836,6 +853,28 @@ class EngineImpl implements Engine {
   async openArtifact(nameOrPrefix: string): Promise<Readable> {
     const a = await this.artifacts.get(nameOrPrefix);
     return this.storage.openRead(a.hash);
+  }
+
+  async previewArtifact(
+    id: string,
+    options: { serializers?: Readonly<Record<string, string>> } = {},
+  ): Promise<ArtifactPreview> {
+    const a = await this.getArtifactById(id);
+    if (!(await this.storage.has(a.hash))) {
+      return { pyType: a.pyType ?? 'unknown', error: `its content ${a.hash} is no longer in the data store` };
+    }
+    const python = await this.python();
+    return withBlobFile(this.storage, a.hash, (file) =>
+      previewArtifactFile({
+        file,
+        serializer: a.serializer,
+        pyType: a.pyType,
+        serializers: options.serializers ?? {},
+        python: python.executable,
+        runtimeDir: this.runtimeDir,
+        env: this.env,
+      }),
+    );
   }
 
   async importArtifact(

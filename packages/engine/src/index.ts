@@ -11,6 +11,8 @@ export type {
   StartedExecution,
   StartExecutionRequest,
 } from './engine.js';
+export type { EngineAdapters, EngineStorage } from './engine.adapters.js';
+export type { Compute } from './compute/job.compute.js';
 export type { ExecutionDetails, ExecutionSummary, JobOutputView, JobView } from './execution.views.js';
 export type { ExecutionListener } from './event-bus.js';
 export type { OverrideSpec } from './pipeline-plan.js';

@@ -12,7 +12,6 @@ import {
   UploadArtifactQuerySchema,
   type ArtifactDto,
 } from '@deepforge/protocol';
-import { previewArtifact } from '../artifacts/artifact-preview.js';
 import { importablePath } from '../artifacts/import-roots.js';
 import { bodyStream, byteLimit, checkDeclaredLength } from '../http/body-stream.js';
 import { badRequest, notFound } from '../http/http-error.js';
@@ -193,7 +192,8 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request) => {
       const a = await artifactOf(request.params.projectId, request.params.artifactId);
-      return previewArtifact(engine, a, await ctx.projects.project(request.params.projectId));
+      const { serializers } = await ctx.projects.project(request.params.projectId);
+      return engine.previewArtifact(a.id, { serializers });
     },
   );
 

@@ -2,53 +2,51 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Project } from '@deepforge/core';
-import { findRuntimeDir, type Engine, type ArtifactInfo } from '@deepforge/engine';
 import { ArtifactPreviewSchema, type ArtifactPreview } from '@deepforge/protocol';
 
 const PREVIEW_TIMEOUT_MS = 60_000;
 const MAX_OUTPUT = 32 * 1024 * 1024;
 
-/**
- * Runs `python -m deepforge.preview` on an artifact's stored bytes, with the interpreter operations use. A
- * custom serializer is registered from the project's `serializers/` code first.
- */
-export async function previewArtifact(
-  engine: Engine,
-  artifact: ArtifactInfo,
-  project: Project,
-  runtimeDir: string = findRuntimeDir(),
-): Promise<ArtifactPreview> {
-  if (artifact.path === undefined) {
-    return { pyType: artifact.pyType ?? 'unknown', error: 'the data store keeps no local file to preview' };
-  }
-  const python = await engine.python();
+export interface PreviewRequest {
+  /** A local file holding the artifact's bytes (withBlobFile). */
+  file: string;
+  serializer: string;
+  /** Shown when the preview itself cannot say. */
+  pyType: string | null;
+  /** The project's `serializers/` code (file stem → source), registered before the bytes are read. */
+  serializers: Readonly<Record<string, string>>;
+  /** The interpreter operations run with. */
+  python: string;
+  /** The directory holding the `deepforge` Python package. */
+  runtimeDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs `python -m deepforge.preview` on a file of an artifact's bytes: what the data looks like, or why not. */
+export async function previewArtifactFile(request: PreviewRequest): Promise<ArtifactPreview> {
+  const pyType = request.pyType ?? 'unknown';
   let codeDir: string | undefined;
   try {
-    if (Object.keys(project.serializers).length > 0) {
+    if (Object.keys(request.serializers).length > 0) {
       codeDir = await mkdtemp(join(tmpdir(), 'df-preview-'));
       await mkdir(join(codeDir, 'serializers'));
-      for (const [name, code] of Object.entries(project.serializers)) {
+      for (const [name, code] of Object.entries(request.serializers)) {
         await writeFile(join(codeDir, 'serializers', `${name}.py`), code);
       }
     }
-    const args = ['-m', 'deepforge.preview', artifact.path, '--serializer', artifact.serializer];
+    const args = ['-m', 'deepforge.preview', request.file, '--serializer', request.serializer];
     if (codeDir) args.push('--code-dir', codeDir);
-    const { code, stdout, stderr } = await run(python.executable, args, {
-      ...process.env,
-      PYTHONPATH: [runtimeDir, process.env.PYTHONPATH].filter(Boolean).join(':'),
+    const { code, stdout, stderr } = await run(request.python, args, {
+      ...request.env,
+      PYTHONPATH: [request.runtimeDir, request.env.PYTHONPATH].filter(Boolean).join(':'),
       PYTHONDONTWRITEBYTECODE: '1',
       MPLBACKEND: 'Agg',
     });
     if (code !== 0) {
-      return {
-        pyType: artifact.pyType ?? 'unknown',
-        error: `the preview failed: ${stderr.trim().split('\n').pop() ?? ''}`,
-      };
+      return { pyType, error: `the preview failed: ${stderr.trim().split('\n').pop() ?? ''}` };
     }
     const parsed = ArtifactPreviewSchema.safeParse(JSON.parse(stdout));
-    if (!parsed.success)
-      return { pyType: artifact.pyType ?? 'unknown', error: 'the preview gave an unreadable answer' };
+    if (!parsed.success) return { pyType, error: 'the preview gave an unreadable answer' };
     return parsed.data;
   } finally {
     if (codeDir) await rm(codeDir, { recursive: true, force: true });

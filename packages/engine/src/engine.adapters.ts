@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { Compute } from './compute/job.compute.js';
+import { LocalCompute } from './compute/local.compute.js';
+import type { Env, Settings } from './settings.js';
+import type { ArtifactStorage } from './storage/artifact.storage.js';
+import { LocalBlobStorage } from './storage/local-blob.storage.js';
+import type { DatabaseStores } from './store/database.store.js';
+import { openDatabase } from './store/database.opener.js';
+
+/**
+ * Artifact storage as the engine uses it: the port, and the housekeeping an adapter may offer (removing what
+ * writes cut short by a crash left behind, older than `maxAgeMs`), which the engine runs when it recovers.
+ */
+export type EngineStorage = ArtifactStorage & { sweep?(maxAgeMs: number): Promise<number> };
+
+/** The adapters an engine runs on; the engine sees only their ports. */
+export interface EngineAdapters {
+  /** Every store of one database (executions, artifacts, telemetry, runners, accounts, documents, projects). */
+  store: DatabaseStores;
+  storage: EngineStorage;
+  compute: Compute;
+}
+
+export interface DefaultAdapterContext {
+  env: Env;
+  logger: Logger;
+  /** The directory holding the `deepforge` Python package. */
+  runtimeDir: string;
+  /** Time between SIGTERM and SIGKILL when a job is stopped. */
+  killGraceMs?: number;
+}
+
+/**
+ * The one place the engine's default adapters are built from the settings; `given` ones are used as they are.
+ * Store: `database.url` (the SQLite file in the data dir, or PostgreSQL). Storage: the local blob directory
+ * `blob.dir`. Compute: local processes, forked from a warm worker when `executions.warmWorker` is on.
+ */
+export async function openEngineAdapters(
+  settings: Settings,
+  context: DefaultAdapterContext,
+  given: Partial<EngineAdapters> = {},
+): Promise<EngineAdapters> {
+  const { logger } = context;
+  let storage = given.storage;
+  if (!storage) {
+    const local = new LocalBlobStorage(settings.values['blob.dir'], {
+      // Every corrupt blob, also those found by checks resumed after a restart that no execution waits for.
+      onCorrupt: (report) =>
+        logger.error(
+          { hash: report.hash, actual: report.actual, quarantinedTo: report.quarantinedTo },
+          `CORRUPT BLOB ${report.hash}: ${report.message}`,
+        ),
+    });
+    await local.init();
+    storage = local;
+  }
+  const store = given.store ?? (await openDatabase(settings));
+  const compute =
+    given.compute ??
+    new LocalCompute({
+      runtimeDir: context.runtimeDir,
+      env: context.env,
+      logger,
+      killGraceMs: context.killGraceMs,
+      warmWorker: settings.values['executions.warmWorker'],
+    });
+  return { store, storage, compute };
+}
