@@ -47,14 +47,13 @@ import { loadProjectFolder, saveProjectFolder } from './project-folder.js';
 import { Runner, recoverDeadRunners, type RecoveryResult } from './runner.service.js';
 import { loadSettings, type Env, type Settings, type SettingsValues } from './settings.js';
 import { SlotPool } from './slot-pool.js';
+import { codeDirOf, consoleLogOf, executionDir, jobIdOf } from './execution/execution-files.js';
 import {
-  codeDirOf,
-  consoleLogOf,
-  executionDir,
-  jobIdOf,
+  readExecutionSnapshot,
+  readRunOptions,
   type ExecutionRunOptions,
   type ExecutionSnapshot,
-} from './snapshot.js';
+} from './execution/execution-snapshot.js';
 import type { DocumentStore } from './store/document.store.js';
 import type { ArtifactQuery, ArtifactRecord } from './store/artifact.store.js';
 import type { DatabaseStores } from './store/database.store.js';
@@ -620,13 +619,13 @@ class EngineImpl implements Engine {
     ) {
       throw new ExecutionStateError(`concurrency must be an integer ≥ 1, not ${options.concurrency}`);
     }
+    const snapshot = readExecutionSnapshot(execution);
+    const previous = readRunOptions(execution);
     const python = await this.python();
-    const snapshot = execution.snapshot as unknown as ExecutionSnapshot;
-    const previous = execution.options as unknown as ExecutionRunOptions;
     const runOptions: ExecutionRunOptions = {
       cache: options.cache ?? previous.cache,
       concurrency: options.concurrency ?? previous.concurrency,
-      overrides: previous.overrides ?? {},
+      overrides: previous.overrides,
       ...(previous.startedBy !== undefined ? { startedBy: previous.startedBy } : {}),
     };
     // Claim it first, so two engines resuming at once cannot both run it.
@@ -678,9 +677,9 @@ class EngineImpl implements Engine {
     ) {
       throw new ExecutionStateError(`concurrency must be an integer ≥ 1, not ${options.concurrency}`);
     }
+    const snapshot = readExecutionSnapshot(execution);
+    const previous = readRunOptions(execution);
     const python = await this.python();
-    const snapshot = execution.snapshot as unknown as ExecutionSnapshot;
-    const previous = execution.options as unknown as ExecutionRunOptions;
     const code = await readCodeSnapshot(codeDirOf(this.dataDir, id));
     this.logger.info({ executionId: id }, 'execution re-run');
     return this.create(
@@ -695,7 +694,7 @@ class EngineImpl implements Engine {
       {
         cache: options.cache ?? previous.cache,
         concurrency: options.concurrency ?? previous.concurrency,
-        overrides: previous.overrides ?? [],
+        overrides: previous.overrides,
         ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}),
       },
       python,

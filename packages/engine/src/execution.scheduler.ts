@@ -28,13 +28,8 @@ import {
 } from '@deepforge/core';
 import { cacheKey, type PlannedNode } from './pipeline-plan.js';
 import type { SlotPool } from './slot-pool.js';
-import {
-  codeDirOf,
-  consoleLogOf,
-  jobDirOf,
-  type ExecutionRunOptions,
-  type ExecutionSnapshot,
-} from './snapshot.js';
+import { codeDirOf, consoleLogOf, jobDirOf } from './execution/execution-files.js';
+import type { ExecutionRunOptions, ExecutionSnapshot } from './execution/execution-snapshot.js';
 import { CorruptBlobError, type ArtifactStorage, type BlobVerification } from './storage/artifact.storage.js';
 import type {
   ExecutionRecord,

@@ -1,6 +1,7 @@
 import type { ExecutionStatus, JobStatus, JsonValue, Pipeline } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
-import { codeDirOf, consoleLogOf, executionDir } from './snapshot.js';
+import { codeDirOf, consoleLogOf, executionDir } from './execution/execution-files.js';
+import { readExecutionSnapshot } from './execution/execution-snapshot.js';
 import type { ExecutionRecord, ExecutionStore, JobOutputRecord, JobRecord } from './store/execution.store.js';
 
 export interface JobOutputView {
@@ -133,7 +134,7 @@ export async function executionDetails(
   return {
     ...summarize(e, jobs, now),
     options: e.options,
-    pipelineSnapshot: (e.snapshot as unknown as { pipeline: Pipeline }).pipeline,
+    pipelineSnapshot: readExecutionSnapshot(e).pipeline,
     dir: executionDir(dataDir, e.id),
     codeDir: codeDirOf(dataDir, e.id),
     jobs: views,
