@@ -28,7 +28,7 @@ import {
 } from './errors.js';
 import { openEngineAdapters, type EngineAdapters, type EngineStorage } from './engine.adapters.js';
 import { EventBus, type ExecutionListener } from './event-bus.js';
-import { ExecutionRun } from './execution.scheduler.js';
+import { ExecutionRun } from './execution/execution-run.js';
 import {
   executionDetails,
   summarize,

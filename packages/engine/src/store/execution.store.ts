@@ -86,6 +86,9 @@ export interface JobOutputRecord {
   pyType: string;
 }
 
+/** An output as a job records it (the job is given apart). */
+export type NewJobOutput = Omit<JobOutputRecord, 'jobId'>;
+
 export const EXECUTION_SORT_KEYS = ['created', 'started', 'duration', 'name', 'status'] as const;
 export type ExecutionSortKey = (typeof EXECUTION_SORT_KEYS)[number];
 
@@ -165,7 +168,7 @@ export interface ExecutionStore {
   completeJob(
     id: string,
     to: 'success' | 'cached',
-    outputs: Omit<JobOutputRecord, 'jobId'>[],
+    outputs: NewJobOutput[],
     patch?: JobPatch,
   ): Promise<JobRecord>;
   listJobOutputs(jobId: string): Promise<JobOutputRecord[]>;

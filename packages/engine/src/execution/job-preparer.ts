@@ -1,0 +1,140 @@
+import type { PortRef } from '@deepforge/core';
+import type { InputSpec, JobError } from '@deepforge/protocol';
+import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
+import type { PythonInfo } from '../compute/python-interpreter.js';
+import { cacheKey } from '../pipeline-plan.js';
+import type { ArtifactStorage } from '../storage/artifact.storage.js';
+import type { ExecutionStore, JobPatch, JobRecord, NewJobOutput } from '../store/execution.store.js';
+import type { ExecutionEvents } from './execution-events.js';
+import type { ExecutionSnapshot } from './execution-snapshot.js';
+import { jobErrorOf } from './job-error.js';
+
+/** A job waiting for a slot, with everything it needs to start. */
+export interface ReadyJob {
+  inputs: Record<string, InputSpec>;
+  references: Record<string, InputSpec>;
+  cacheKey: string | null;
+  /** Set when the job cannot run (a reference that cannot be found): it fails as soon as it starts. */
+  error?: JobError;
+}
+
+export interface JobPreparerContext {
+  artifacts: ArtifactService;
+  store: Pick<ExecutionStore, 'findCacheCandidates'>;
+  storage: ArtifactStorage;
+  python: PythonInfo;
+  now(): number;
+  snapshot: ExecutionSnapshot;
+  /** Reuse the outputs of an earlier identical job. */
+  cache: boolean;
+  /** The code snapshot's files by relative path: part of every cache key. */
+  code: ReadonlyMap<string, string>;
+  /** Where artifact names in references are looked up. */
+  artifactContext: ArtifactContext;
+}
+
+/** What the preparer reads and changes of the run it works for. */
+export interface JobPreparerHost {
+  job(node: string): JobRecord;
+  /** An output recorded by a job of this run. */
+  outputOf(from: PortRef): NewJobOutput | undefined;
+  /** Records a cache hit: the job `cached`, with the outputs it reuses. */
+  completeCached(node: string, outputs: NewJobOutput[], patch: JobPatch): Promise<void>;
+}
+
+/**
+ * Works out what a runnable operation needs while it is still pending: the files of its inputs and references
+ * and its cache key, or the outputs of an identical earlier job when the cache has them.
+ */
+export class JobPreparer {
+  constructor(
+    private readonly ctx: JobPreparerContext,
+    private readonly host: JobPreparerHost,
+    private readonly events: Pick<ExecutionEvents, 'logLine'>,
+  ) {}
+
+  /**
+   * `cached` when the cache had the job's outputs (the job is `cached` then), what it needs to start otherwise
+   * (with an `error` when it cannot run), or undefined for a node that is not an operation.
+   */
+  async prepare(node: string): Promise<ReadyJob | 'cached' | undefined> {
+    const { ctx } = this;
+    const planned = ctx.snapshot.plan.nodes[node]!;
+    if (planned.kind !== 'operation') return undefined;
+    const job = this.host.job(node);
+    const inputs: Record<string, InputSpec> = {};
+    const inputKeys: Record<string, string> = {};
+    const notReady = (error: JobError): ReadyJob => ({ inputs, references: {}, cacheKey: null, error });
+    for (const [port, from] of Object.entries(planned.inputs)) {
+      const out = this.host.outputOf(from);
+      if (!out)
+        return notReady({
+          kind: 'engine',
+          message: `the output ${from.node}.${from.port} it needs was not recorded`,
+        });
+      inputs[port] = { path: this.blobPath(out.hash), serializer: out.serializer };
+      inputKeys[port] = out.hash;
+    }
+    const references: Record<string, InputSpec> = {};
+    const referenceKeys: Record<string, string> = {};
+    const pipelineNode = ctx.snapshot.pipeline.nodes.find((n) => n.id === node)!;
+    for (const [ref, artifactName] of Object.entries(pipelineNode.references)) {
+      try {
+        const a = await ctx.artifacts.resolve(artifactName, ctx.artifactContext);
+        references[ref] = { path: this.blobPath(a.hash), serializer: a.serializer };
+        referenceKeys[ref] = a.hash;
+      } catch (err) {
+        return notReady(jobErrorOf(err, `reference ${ref}`));
+      }
+    }
+    const key = cacheKey({
+      operationCode: ctx.code.get(`operations/${planned.operation}.py`) ?? '',
+      supportCode: Object.fromEntries(
+        [...ctx.code].filter(([rel]) => rel.startsWith('utils/') || rel.startsWith('serializers/')),
+      ),
+      attributes: ctx.snapshot.effectiveAttributes[node] ?? {},
+      inputs: inputKeys,
+      references: referenceKeys,
+      runtimeVersion: ctx.python.runtimeVersion,
+      interpreter: `${ctx.python.executable} ${ctx.python.version}`,
+    });
+    if (ctx.cache) {
+      for (const candidate of await ctx.store.findCacheCandidates(key, 5)) {
+        if (candidate.job.id === job.id) continue;
+        const names = new Set(candidate.outputs.map((o) => o.name));
+        if (!planned.outputs.every((o) => names.has(o))) continue;
+        const present = await Promise.all(candidate.outputs.map((o) => ctx.storage.has(o.hash)));
+        if (!present.every(Boolean)) continue;
+        const outs = candidate.outputs.map(({ name, hash, size, serializer, pyType }) => ({
+          name,
+          hash,
+          size,
+          serializer,
+          pyType,
+        }));
+        const now = ctx.now();
+        await this.host.completeCached(node, outs, {
+          cacheKey: key,
+          cachedFrom: candidate.job.id,
+          startedAt: now,
+          endedAt: now,
+          error: null,
+          exitCode: null,
+        });
+        await this.events.logLine(
+          node,
+          `[deepforge] cached: reusing the outputs of ${candidate.job.id} (cache key ${key.slice(0, 12)})`,
+        );
+        return 'cached';
+      }
+    }
+    return { inputs, references, cacheKey: key };
+  }
+
+  private blobPath(hash: string): string {
+    const p = this.ctx.storage.path(hash);
+    // Only local stores can run local jobs; a remote store will stage inputs through a cache dir instead.
+    if (p === undefined) throw new Error('the artifact storage has no local paths; local compute needs one');
+    return p;
+  }
+}

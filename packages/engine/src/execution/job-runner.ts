@@ -1,0 +1,353 @@
+import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertNever, INPUT_PORT, OUTPUT_PORT, type PortRef } from '@deepforge/core';
+import { outputExpectedHash, RUNTIME_PROTOCOL_VERSION, type JobError } from '@deepforge/protocol';
+import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
+import type { Compute, ComputeResult, RunningJob } from '../compute/job.compute.js';
+import type { PythonInfo } from '../compute/python-interpreter.js';
+import {
+  CorruptBlobError,
+  type ArtifactStorage,
+  type BlobVerification,
+} from '../storage/artifact.storage.js';
+import type { JobPatch, JobRecord, NewJobOutput } from '../store/execution.store.js';
+import type { JobStatus } from '@deepforge/core';
+import type { ExecutionEvents } from './execution-events.js';
+import { codeDirOf, consoleLogOf, jobDirOf } from './execution-files.js';
+import type { ExecutionSnapshot } from './execution-snapshot.js';
+import { jobErrorOf } from './job-error.js';
+import type { ReadyJob } from './job-preparer.js';
+import type { JobTelemetry } from './job-telemetry.js';
+import type { OutputChecks } from './output-checks.js';
+
+export interface JobRunnerContext {
+  dataDir: string;
+  runnerId: string;
+  executionId: string;
+  /** The project the execution belongs to: its secrets go to its jobs. */
+  projectId: string;
+  snapshot: ExecutionSnapshot;
+  artifacts: ArtifactService;
+  /** Where artifact names of Input nodes are looked up. */
+  artifactContext: ArtifactContext;
+  storage: ArtifactStorage;
+  compute: Compute;
+  python: PythonInfo;
+  /** Milliseconds one operation may run; 0 = no limit. */
+  timeoutMs: number;
+  logMaxBytes: number;
+  now(): number;
+  /** The secrets of a project, as environment variables for its jobs (read when each job starts). */
+  secretsFor(projectId: string): Promise<Record<string, string>>;
+}
+
+/** What the runner reads and changes of the run it works for. */
+export interface JobRunnerHost {
+  job(node: string): JobRecord;
+  /** An output recorded by a job of this run. */
+  outputOf(from: PortRef): NewJobOutput | undefined;
+  /** The run was canceled (by the user, or by an engine error): a job that has not started must not. */
+  isCanceled(): boolean;
+  /** Why the run was canceled. */
+  cancelReason(): string;
+  setStatus(node: string, to: JobStatus, patch?: JobPatch): Promise<void>;
+  /** Records a job's success with its outputs, in one write. */
+  complete(node: string, outputs: NewJobOutput[], patch?: JobPatch): Promise<void>;
+  /** Fails a job (and cancels what can no longer run). */
+  fail(node: string, error: JobError, patch?: JobPatch): Promise<void>;
+}
+
+/**
+ * Runs one job from `queued` to its end: Input and Output nodes inline, operations as harness jobs on the compute
+ * port (staging their outputs into the storage), and keeps the handles of those running, to stop them.
+ */
+export class JobRunner {
+  private readonly handles = new Map<string, RunningJob>();
+
+  constructor(
+    private readonly ctx: JobRunnerContext,
+    private readonly host: JobRunnerHost,
+    private readonly events: ExecutionEvents,
+    private readonly telemetry: JobTelemetry,
+    private readonly checks: OutputChecks,
+  ) {}
+
+  /** Stops the running job of a node (it ends canceled); nothing when none runs. */
+  stop(node: string): void {
+    this.handles.get(node)?.cancel();
+  }
+
+  /** Stops every running job. */
+  stopAll(): void {
+    for (const h of this.handles.values()) h.cancel();
+  }
+
+  /** Resolves once every job running now has ended. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.handles.values()].map((h) => h.result.catch(() => undefined)));
+  }
+
+  /** A job that cannot run still starts (the state machine goes through running) and fails at once. */
+  async failAtStart(node: string, error: JobError): Promise<void> {
+    const job = this.host.job(node);
+    await this.host.setStatus(node, 'running', {
+      attempt: job.attempt + 1,
+      startedAt: this.ctx.now(),
+      endedAt: null,
+      error: null,
+      exitCode: null,
+      runnerId: this.ctx.runnerId,
+    });
+    await this.host.fail(node, error);
+  }
+
+  /** Input (artifact → data) and Output (data → artifact) need no process. */
+  async runInline(node: string): Promise<void> {
+    const { ctx, host } = this;
+    const planned = ctx.snapshot.plan.nodes[node]!;
+    const job = host.job(node);
+    await host.setStatus(node, 'running', {
+      attempt: job.attempt + 1,
+      startedAt: ctx.now(),
+      endedAt: null,
+      error: null,
+      exitCode: null,
+      runnerId: ctx.runnerId,
+    });
+    const attributes = ctx.snapshot.attributes[node] ?? {};
+    try {
+      if (planned.kind === 'input') {
+        const name = String(attributes.artifact);
+        const a = await ctx.artifacts.resolve(name, ctx.artifactContext);
+        const out: NewJobOutput = {
+          name: INPUT_PORT,
+          hash: a.hash,
+          size: a.size,
+          serializer: a.serializer,
+          pyType: a.pyType ?? 'unknown',
+        };
+        await host.complete(node, [out]);
+        await this.events.logLine(
+          node,
+          `[deepforge] artifact "${name}": ${a.hash} (${a.size} bytes, ${a.serializer})`,
+        );
+      } else if (planned.kind === 'output') {
+        const from = planned.inputs[OUTPUT_PORT]!;
+        const out = host.outputOf(from);
+        if (!out) throw new Error(`the output ${from.node}.${from.port} it saves was not recorded`);
+        const saveName = String(attributes.saveName);
+        const artifact = await ctx.artifacts.record({
+          projectId: ctx.projectId,
+          name: saveName,
+          hash: out.hash,
+          size: out.size,
+          serializer: out.serializer,
+          pyType: out.pyType,
+          provenance: {
+            kind: 'execution',
+            executionId: ctx.executionId,
+            jobId: host.job(from.node).id,
+            node: from.node,
+            output: from.port,
+          },
+        });
+        await host.complete(node, []);
+        await this.events.logLine(
+          node,
+          `[deepforge] saved artifact "${saveName}" (${artifact.id}): ${out.hash}`,
+        );
+      }
+    } catch (err) {
+      await host.fail(node, jobErrorOf(err, planned.kind === 'input' ? 'Input' : 'Output'));
+    }
+    await this.checks.markIfStopped(node);
+  }
+
+  /** An operation as a harness job on the compute port, with what `ready` says it needs. */
+  async runOperation(node: string, ready: ReadyJob): Promise<void> {
+    const { ctx, host } = this;
+    const planned = ctx.snapshot.plan.nodes[node]!;
+    const job = host.job(node);
+    const attempt = job.attempt + 1;
+    const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
+    const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
+    await mkdir(jobDir, { recursive: true });
+    if (attempt > 1) {
+      await this.telemetry.clear(job.id);
+      await appendFile(logFile, `\n[deepforge] ── attempt ${attempt} ──\n`);
+    }
+    const running: JobPatch = {
+      attempt,
+      startedAt: ctx.now(),
+      endedAt: null,
+      error: null,
+      exitCode: null,
+      pid: null,
+      pgid: null,
+      runnerId: ctx.runnerId,
+      cacheKey: ready.cacheKey,
+    };
+    if (host.isCanceled() || this.checks.isStopping(node)) {
+      // Still queued: it may go straight to canceled.
+      await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
+      return;
+    }
+    const outputDir = await ctx.storage.createStagingDir(`${ctx.executionId}-${node}-${attempt}`);
+    try {
+      let handle: RunningJob;
+      try {
+        handle = await ctx.compute.start(
+          {
+            jobId: job.id,
+            runnerId: ctx.runnerId,
+            spec: {
+              v: RUNTIME_PROTOCOL_VERSION,
+              codeDir: codeDirOf(ctx.dataDir, ctx.executionId),
+              operation: { file: `operations/${planned.operation}.py`, className: planned.operation },
+              attributes: ctx.snapshot.attributes[node] ?? {},
+              references: ready.references,
+              inputs: ready.inputs,
+              outputs: planned.outputs,
+              outputDir,
+              workDir: join(jobDir, 'work'),
+              debug: false,
+              // Big outputs come with their content id: stored at once, checked in the background. Both asks:
+              // an older harness knows only outputHashes (docs/adr/0006).
+              outputHashes: true,
+              outputContentIds: true,
+            },
+            jobDir,
+            logFile,
+            logMaxBytes: ctx.logMaxBytes,
+            timeoutMs: ctx.timeoutMs,
+            python: ctx.python.command,
+            secretEnv: await ctx.secretsFor(ctx.projectId),
+          },
+          {
+            onEvent: (e) => this.telemetry.record(node, host.job(node).id, e),
+            onLog: (l) =>
+              this.events.emitJob(node, {
+                type: 'job.log',
+                stream: l.stream,
+                text: l.text,
+                ...(l.transient ? { transient: true } : {}),
+              }),
+          },
+        );
+      } catch (err) {
+        // Every failure passes through running (core's state machine).
+        await host.setStatus(node, 'running', running);
+        await host.fail(node, { kind: 'engine', message: (err as Error).message });
+        return;
+      }
+      this.handles.set(node, handle);
+      // `running` is recorded once the process exists, with its pid, in one write. Should the engine die before
+      // this write, the job is still `queued` and recovery finds its process by the job's marker.
+      await host.setStatus(node, 'running', { ...running, pid: handle.pid, pgid: handle.pgid });
+      if (host.isCanceled() || this.checks.isStopping(node)) handle.cancel();
+      const result = await handle.result;
+      this.handles.delete(node);
+      await this.telemetry.flush();
+      await this.finishOperation(node, result, outputDir);
+    } finally {
+      await rm(outputDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private stopError(node: string): JobError {
+    return this.checks.stopError(node, this.host.cancelReason());
+  }
+
+  private async finishOperation(node: string, result: ComputeResult, outputDir: string): Promise<void> {
+    const { ctx, host } = this;
+    const planned = ctx.snapshot.plan.nodes[node]!;
+    const endedAt = ctx.now();
+    switch (result.outcome) {
+      case 'canceled':
+        await host.setStatus(node, 'canceled', {
+          endedAt,
+          exitCode: result.exitCode,
+          error: this.stopError(node),
+        });
+        return;
+      case 'timeout':
+        await host.fail(
+          node,
+          {
+            kind: 'timeout',
+            message: `ran longer than ${ctx.timeoutMs / 1000} s (executions.timeout) and was stopped`,
+          },
+          { exitCode: result.exitCode },
+        );
+        return;
+      case 'exited':
+        break;
+      default:
+        assertNever(result.outcome, 'compute outcome');
+    }
+    if (result.exitCode !== 0 || result.error) {
+      const e = result.error;
+      const error: JobError = e
+        ? {
+            kind: e.kind,
+            message: e.message,
+            ...(e.traceback !== undefined ? { traceback: e.traceback } : {}),
+            ...(e.frames !== undefined ? { frames: e.frames } : {}),
+            ...(e.location !== undefined ? { location: e.location } : {}),
+          }
+        : {
+            kind: 'crash',
+            message:
+              (result.signal
+                ? `the Python process was killed by ${result.signal}`
+                : `the Python process exited with code ${result.exitCode}`) +
+              (result.stderrTail.length > 0 ? `: ${result.stderrTail[result.stderrTail.length - 1]}` : ''),
+          };
+      await host.fail(node, error, { exitCode: result.exitCode });
+      return;
+    }
+    // Success: every declared output must be there; each is renamed into the blob store (durably) before the
+    // job and its outputs are recorded, together, in one transaction. An output that came with its sha256 (the
+    // harness hashed it while writing it) is stored under that hash without being read first; its check runs in
+    // the background, downstream jobs may start meanwhile, and the execution ends only once it is done.
+    const events = new Map(result.outputs.map((o) => [o.name, o]));
+    const outs: NewJobOutput[] = [];
+    const checks: { name: string; hash: string; verified: Promise<BlobVerification> }[] = [];
+    for (const name of planned.outputs) {
+      const ev = events.get(name);
+      if (!ev) {
+        await host.fail(
+          node,
+          { kind: 'output', message: `the operation finished but did not save its output ${name}` },
+          { exitCode: 0 },
+        );
+        return;
+      }
+      try {
+        const blob = await ctx.storage.putFile(join(outputDir, ev.file), {
+          move: true,
+          expectedHash: outputExpectedHash(ev),
+        });
+        outs.push({ name, hash: blob.hash, size: blob.size, serializer: ev.serializer, pyType: ev.pyType });
+        if (blob.verified) checks.push({ name, hash: blob.hash, verified: blob.verified });
+      } catch (err) {
+        if (err instanceof CorruptBlobError) this.checks.logCorrupt(node, name, err.expected, err.message);
+        await host.fail(
+          node,
+          {
+            kind: 'output',
+            message:
+              err instanceof CorruptBlobError
+                ? `output ${name} is corrupt: ${err.message}`
+                : `output ${name} could not be stored: ${(err as Error).message}`,
+          },
+          { exitCode: 0 },
+        );
+        return;
+      }
+    }
+    await host.complete(node, outs, { exitCode: 0, endedAt });
+    for (const c of checks) this.checks.track(node, c.name, c.hash, c.verified);
+    await this.checks.markIfStopped(node);
+  }
+}
