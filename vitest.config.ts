@@ -5,8 +5,13 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts'],
-    // The second starts the PostgreSQL that the PostgreSQL store tests run against.
-    globalSetup: ['./scripts/vitest-global-setup.ts', './scripts/vitest-postgres.setup.ts'],
+    // The second starts the PostgreSQL that the PostgreSQL store tests run against, the third the S3 emulator of
+    // the S3 storage tests.
+    globalSetup: [
+      './scripts/vitest-global-setup.ts',
+      './scripts/vitest-postgres.setup.ts',
+      './scripts/vitest-s3.setup.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores on CI: Python-spawning tests are heavy, keep file parallelism modest.

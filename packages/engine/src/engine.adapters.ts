@@ -3,7 +3,7 @@ import type { Compute } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
 import type { Env, Settings } from './settings.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
-import { LocalBlobStorage } from './storage/local-blob.storage.js';
+import { openArtifactStorage } from './storage/storage.opener.js';
 import type { DatabaseStores } from './store/database.store.js';
 import { openDatabase } from './store/database.opener.js';
 
@@ -11,7 +11,11 @@ import { openDatabase } from './store/database.opener.js';
  * Artifact storage as the engine uses it: the port, and the housekeeping an adapter may offer (removing what
  * writes cut short by a crash left behind, older than `maxAgeMs`), which the engine runs when it recovers.
  */
-export type EngineStorage = ArtifactStorage & { sweep?(maxAgeMs: number): Promise<number> };
+export type EngineStorage = ArtifactStorage & {
+  sweep?(maxAgeMs: number): Promise<number>;
+  /** Releases what the adapter holds (an S3 client's connections); the engine calls it when it closes. */
+  close?(): Promise<void>;
+};
 
 /** The adapters an engine runs on; the engine sees only their ports. */
 export interface EngineAdapters {
@@ -32,8 +36,9 @@ export interface DefaultAdapterContext {
 
 /**
  * The one place the engine's default adapters are built from the settings; `given` ones are used as they are.
- * Store: `database.url` (the SQLite file in the data dir, or PostgreSQL). Storage: the local blob directory
- * `blob.dir`. Compute: local processes, forked from a warm worker when `executions.warmWorker` is on.
+ * Store: `database.url` (the SQLite file in the data dir, or PostgreSQL). Storage: `storage.backend`, the local
+ * blob directory `blob.dir` or an S3 bucket (storage.s3.*). Compute: local processes, forked from a warm worker
+ * when `executions.warmWorker` is on.
  */
 export async function openEngineAdapters(
   settings: Settings,
@@ -43,7 +48,10 @@ export async function openEngineAdapters(
   const { logger } = context;
   let storage = given.storage;
   if (!storage) {
-    const local = new LocalBlobStorage(settings.values['blob.dir'], {
+    // `storage.backend`: the local blob directory, or an S3 bucket (checked here: a missing bucket or refused
+    // credentials fail the open, naming the bucket and the endpoint).
+    storage = await openArtifactStorage(settings, {
+      env: context.env,
       // Every corrupt blob, also those found by checks resumed after a restart that no execution waits for.
       onCorrupt: (report) =>
         logger.error(
@@ -51,8 +59,6 @@ export async function openEngineAdapters(
           `CORRUPT BLOB ${report.hash}: ${report.message}`,
         ),
     });
-    await local.init();
-    storage = local;
   }
   const store = given.store ?? (await openDatabase(settings));
   const compute =

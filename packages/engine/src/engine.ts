@@ -269,6 +269,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
   } catch (err) {
     await adapters.compute.close().catch(() => undefined);
     await adapters.store.close();
+    await adapters.storage.close?.();
     throw err;
   }
   return engine;
@@ -912,6 +913,7 @@ class EngineImpl implements Engine {
     await this.operationReader.close();
     await this.runner.stop();
     await this.stores.close();
+    await this.storage.close?.();
     this.logger.info({ runnerId: this.runnerId }, 'engine closed');
     this.logger.flush?.();
   }

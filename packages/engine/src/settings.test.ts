@@ -49,6 +49,12 @@ describe('settings', () => {
       'server.uploadLimit': 1024 ** 3,
       'artifacts.importRoots': [homedir()],
       'database.url': undefined,
+      'storage.backend': 'local',
+      'storage.s3.bucket': undefined,
+      'storage.s3.prefix': '',
+      'storage.s3.endpoint': undefined,
+      'storage.s3.region': undefined,
+      'storage.s3.forcePathStyle': false,
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
   });
@@ -136,6 +142,12 @@ describe('settings', () => {
         'server.uploadLimit': 1024,
         'artifacts.importRoots': ['/data'],
         'database.url': 'postgres://df:s3cret@db.lab:5433/deepforge',
+        'storage.backend': 's3',
+        'storage.s3.bucket': 'df-artifacts',
+        'storage.s3.prefix': 'lab/prod',
+        'storage.s3.endpoint': 'http://minio.lab:9000',
+        'storage.s3.region': undefined,
+        'storage.s3.forcePathStyle': true,
       }),
     ).toEqual({
       blob: { dir: '/b' },
@@ -152,7 +164,79 @@ describe('settings', () => {
       auth: { enabled: true },
       artifacts: { importRoots: ['/data'] },
       database: { url: 'postgres://df:***@db.lab:5433/deepforge' },
+      storage: {
+        backend: 's3',
+        s3: {
+          bucket: 'df-artifacts',
+          prefix: 'lab/prod',
+          endpoint: 'http://minio.lab:9000',
+          forcePathStyle: true,
+        },
+      },
     });
+  });
+
+  it('chooses the artifact storage: local by default, or an S3 bucket, credentials never among the settings', async () => {
+    const s = await loadSettings({
+      dataDir,
+      env: {
+        DEEPFORGE_STORAGE_BACKEND: 'S3',
+        DEEPFORGE_S3_BUCKET: 'df-artifacts',
+        DEEPFORGE_S3_PREFIX: '/lab/prod/',
+        DEEPFORGE_S3_ENDPOINT: 'http://127.0.0.1:9000/',
+        DEEPFORGE_S3_REGION: 'eu-west-1',
+        DEEPFORGE_S3_FORCE_PATH_STYLE: 'true',
+        AWS_SECRET_ACCESS_KEY: 'never-a-setting',
+      },
+    });
+    expect(s.values).toMatchObject({
+      'storage.backend': 's3',
+      'storage.s3.bucket': 'df-artifacts',
+      'storage.s3.prefix': 'lab/prod',
+      'storage.s3.endpoint': 'http://127.0.0.1:9000',
+      'storage.s3.region': 'eu-west-1',
+      'storage.s3.forcePathStyle': true,
+    });
+    expect(s.sources['storage.s3.bucket']).toBe('env');
+    expect(JSON.stringify(s.values)).not.toContain('never-a-setting');
+    // No setting holds a credential: the keys are the AWS SDK's own variables and profiles.
+    expect(Object.keys(s.values).filter((k) => /secret|password|key|token|credential/i.test(k))).toEqual([]);
+
+    // Written to config.json as a nested tree, and read back.
+    await setSetting('storage.backend', 's3', { dataDir, env });
+    await setSetting('storage.s3.bucket', 'my-bucket', { dataDir, env });
+    await setSetting('storage.s3.forcePathStyle', 'true', { dataDir, env });
+    const file = JSON.parse(await readFile(join(dataDir, 'config.json'), 'utf8'));
+    expect(file.storage).toEqual({ backend: 's3', s3: { bucket: 'my-bucket', forcePathStyle: true } });
+    expect((await loadSettings({ dataDir, env })).values['storage.s3.bucket']).toBe('my-bucket');
+  });
+
+  it('refuses bad storage settings, naming the setting, and never echoes credentials put in an endpoint', async () => {
+    const bad: [string, string, RegExp][] = [
+      ['DEEPFORGE_STORAGE_BACKEND', 'gcs', /storage.backend.*`local` or `s3`/],
+      ['DEEPFORGE_S3_BUCKET', 's3://bucket/path', /storage.s3.bucket.*without s3:\/\//],
+      ['DEEPFORGE_S3_BUCKET', 'a b', /storage.s3.bucket/],
+      ['DEEPFORGE_S3_BUCKET', 'ab', /storage.s3.bucket/],
+      ['DEEPFORGE_S3_PREFIX', 'a/../b', /storage.s3.prefix/],
+      ['DEEPFORGE_S3_PREFIX', 'a//b', /storage.s3.prefix/],
+      ['DEEPFORGE_S3_ENDPOINT', 'minio.lab:9000', /storage.s3.endpoint.*http or https/],
+      ['DEEPFORGE_S3_ENDPOINT', 'ftp://minio.lab', /storage.s3.endpoint/],
+      ['DEEPFORGE_S3_REGION', 'eu west', /storage.s3.region/],
+      ['DEEPFORGE_S3_FORCE_PATH_STYLE', 'yes', /storage.s3.forcePathStyle/],
+    ];
+    for (const [variable, value, message] of bad) {
+      await expect(
+        loadSettings({ dataDir, env: { [variable]: value } }),
+        `${variable}=${value}`,
+      ).rejects.toThrow(message);
+    }
+    const withSecret = loadSettings({
+      dataDir,
+      env: { DEEPFORGE_S3_ENDPOINT: 'http://AKIAEXAMPLE:wJalrXUtnFEMI@minio.lab:9000' },
+    });
+    await expect(withSecret).rejects.toThrow(/credentials never go in the URL.*AWS_ACCESS_KEY_ID/);
+    await expect(withSecret).rejects.not.toThrow(/wJalrXUtnFEMI/);
+    await expect(withSecret).rejects.toThrow(/http:\/\/\*\*\*@minio.lab:9000/);
   });
 
   it('checks the network settings: host, public URL, trusted proxies, accounts', async () => {

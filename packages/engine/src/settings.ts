@@ -13,6 +13,7 @@ export const DATA_DIR_ENV = 'DEEPFORGE_DATA_DIR';
 export const CONFIG_FILE_NAME = 'config.json';
 
 export type OnRestart = 'fail' | 'requeue';
+export type StorageBackend = 'local' | 's3';
 
 /** Every setting, by its dotted key (as `deepforge config <key>` names it). */
 export interface SettingsValues {
@@ -44,6 +45,17 @@ export interface SettingsValues {
   'artifacts.importRoots': string[];
   /** Absent: the embedded SQLite file in the data dir; `postgres://…`: that PostgreSQL database (ADR 0010). */
   'database.url': string | undefined;
+  /** Where artifact contents live: `local` (blob.dir) or `s3` (the storage.s3.* bucket; ADR 0012). */
+  'storage.backend': StorageBackend;
+  'storage.s3.bucket': string | undefined;
+  /** Key prefix inside the bucket, without leading or trailing slashes; '' for none. */
+  'storage.s3.prefix': string;
+  /** An S3-compatible server (MinIO…) instead of AWS: its base URL. */
+  'storage.s3.endpoint': string | undefined;
+  /** Absent: AWS_REGION / AWS_DEFAULT_REGION, then the profile's, then us-east-1. */
+  'storage.s3.region': string | undefined;
+  /** `http://endpoint/bucket/key` rather than `http://bucket.endpoint/key` (MinIO and most emulators need it). */
+  'storage.s3.forcePathStyle': boolean;
 }
 export type SettingKey = keyof SettingsValues;
 
@@ -148,6 +160,18 @@ function parseDirectories(raw: unknown): string[] {
       throw new BadValue(`${JSON.stringify(d)} is not an absolute path (start it with / or ~/)`);
   }
   return [...new Set(dirs.map((d) => resolve(expandHome(d))))];
+}
+
+function parseBoolean(raw: unknown): boolean {
+  if (raw === true || raw === 'true' || raw === '1') return true;
+  if (raw === false || raw === 'false' || raw === '0') return false;
+  throw new BadValue('expected `true` or `false`');
+}
+
+/** An endpoint URL with its user-info part hidden: credentials never belong there, and are never shown. */
+function maskEndpoint(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
 }
 
 const DEFINITIONS: Definitions = {
@@ -369,6 +393,109 @@ const DEFINITIONS: Definitions = {
     },
     defaultValue: () => undefined,
     mask: (raw) => (typeof raw === 'string' ? maskDatabaseUrl(raw) : raw),
+  },
+  'storage.backend': {
+    key: 'storage.backend',
+    env: 'DEEPFORGE_STORAGE_BACKEND',
+    description:
+      'Where artifact contents are stored: `local` in blob.dir, or `s3` in the bucket storage.s3.bucket (AWS S3 or an S3-compatible server such as MinIO). Credentials for S3 come only from the standard AWS variables and profiles (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws), never from a setting.',
+    allowed: '`local` or `s3`',
+    parse: (raw) => {
+      const v = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+      if (v === 'local' || v === 's3') return v;
+      throw new BadValue('expected `local` or `s3`');
+    },
+    defaultValue: () => 'local',
+  },
+  'storage.s3.bucket': {
+    key: 'storage.s3.bucket',
+    env: 'DEEPFORGE_S3_BUCKET',
+    description: 'The bucket artifact contents go to when storage.backend is `s3`; it must exist.',
+    allowed: 'a bucket name: 3 to 255 letters, digits, dots, dashes or underscores (AWS: 3 to 63, lowercase)',
+    parse: (raw) => {
+      if (typeof raw !== 'string') throw new BadValue('expected a bucket name');
+      const name = raw.trim();
+      if (/^s3:\/\//i.test(name))
+        throw new BadValue(
+          'give the bucket name alone, without s3:// (a key prefix goes in storage.s3.prefix)',
+        );
+      // Lenient beyond AWS's rule for new buckets: S3-compatible servers and old buckets allow capitals and `_`.
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/.test(name))
+        throw new BadValue('expected a bucket name of letters, digits, dots, dashes and underscores');
+      return name;
+    },
+    defaultValue: () => undefined,
+  },
+  'storage.s3.prefix': {
+    key: 'storage.s3.prefix',
+    env: 'DEEPFORGE_S3_PREFIX',
+    description:
+      'A key prefix inside the bucket (say `deepforge/prod`), so that several installations or other data can share it. Blobs go to `<prefix>/<scheme>/<2 hex>/<hex>`.',
+    allowed: 'path segments of letters, digits, `.`, `_` and `-`, separated by `/`; empty for none',
+    parse: (raw) => {
+      if (typeof raw !== 'string') throw new BadValue('expected a key prefix such as deepforge/prod');
+      const prefix = raw.trim().replace(/^\/+|\/+$/g, '');
+      if (prefix === '') return '';
+      const segments = prefix.split('/');
+      if (
+        prefix.length > 200 ||
+        segments.some((seg) => !/^[A-Za-z0-9._-]+$/.test(seg) || seg === '.' || seg === '..')
+      ) {
+        throw new BadValue(
+          'expected at most 200 characters: path segments of letters, digits, `.`, `_` and `-` separated by single slashes',
+        );
+      }
+      return prefix;
+    },
+    defaultValue: () => '',
+  },
+  'storage.s3.endpoint': {
+    key: 'storage.s3.endpoint',
+    env: 'DEEPFORGE_S3_ENDPOINT',
+    description:
+      "The base URL of an S3-compatible server (MinIO, Ceph RGW, an emulator: http://minio.lab:9000). Unset: AWS's own endpoint for the region. Such servers usually need storage.s3.forcePathStyle.",
+    allowed: 'an http or https URL without credentials',
+    parse: (raw) => {
+      if (typeof raw !== 'string') throw new BadValue('expected a URL such as http://minio.lab:9000');
+      let url: URL;
+      try {
+        url = new URL(raw.trim());
+      } catch {
+        throw new BadValue('expected a URL such as http://minio.lab:9000');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new BadValue('expected an http or https URL');
+      if (url.username !== '' || url.password !== '')
+        throw new BadValue(
+          'credentials never go in the URL: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE',
+        );
+      if (url.search !== '' || url.hash !== '') throw new BadValue('expected a URL without ? or #');
+      return url.toString().replace(/\/+$/, '');
+    },
+    defaultValue: () => undefined,
+    mask: maskEndpoint,
+  },
+  'storage.s3.region': {
+    key: 'storage.s3.region',
+    env: 'DEEPFORGE_S3_REGION',
+    description:
+      "The bucket's region (eu-west-1). Unset: AWS_REGION or AWS_DEFAULT_REGION, then the AWS profile's region, then us-east-1 (what most S3-compatible servers expect).",
+    allowed: 'a region name such as eu-west-1',
+    parse: (raw) => {
+      if (typeof raw !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(raw.trim()))
+        throw new BadValue('expected a region name such as eu-west-1');
+      return raw.trim();
+    },
+    defaultValue: () => undefined,
+  },
+  'storage.s3.forcePathStyle': {
+    key: 'storage.s3.forcePathStyle',
+    env: 'DEEPFORGE_S3_FORCE_PATH_STYLE',
+    description:
+      'Address the bucket in the path (http://endpoint/bucket/key) instead of the host name (http://bucket.endpoint/key). MinIO and most S3-compatible servers need `true`.',
+    allowed: '`true` or `false`',
+    parse: (raw) => parseBoolean(raw),
+    defaultValue: () => false,
   },
 };
 

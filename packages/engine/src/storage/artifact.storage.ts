@@ -52,6 +52,15 @@ export type BlobVerification =
       message: string;
     };
 
+/** A blob found corrupt (its bytes do not hash to its name) and taken out of the store. */
+export interface CorruptBlobReport {
+  hash: ContentHash;
+  actual: ContentHash | null;
+  /** Where the bytes were moved (a path, or `s3://bucket/key`), or null when there was nothing left to move. */
+  quarantinedTo: string | null;
+  message: string;
+}
+
 export interface PutResult extends StoredBlob {
   /**
    * Present when the blob was stored under `expectedHash` before its bytes were read. Settles (never rejects)
@@ -62,7 +71,8 @@ export interface PutResult extends StoredBlob {
 }
 
 /**
- * The artifact storage port: immutable, content-addressed blobs. Adapters: local directory (now), S3 (later).
+ * The artifact storage port: immutable, content-addressed blobs. Adapters: a local directory (LocalBlobStorage),
+ * an S3 bucket (S3Storage, docs/adr/0012).
  * Same bytes → same hash → one blob, however often they are put.
  */
 export interface ArtifactStorage {

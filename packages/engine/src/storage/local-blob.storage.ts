@@ -30,6 +30,7 @@ import {
   type ArtifactStorage,
   type BlobVerification,
   type ContentHash,
+  type CorruptBlobReport,
   type PutFileOptions,
   type PutResult,
   type StoredBlob,
@@ -50,13 +51,7 @@ export const VERIFY_LATER_MIN_BYTES = 1024 * 1024;
 /** At most this many blobs wait for their background check; past it a put checks at once (back-pressure). */
 export const MAX_PENDING_CHECKS = 32;
 
-export interface CorruptBlobReport {
-  hash: ContentHash;
-  actual: ContentHash | null;
-  /** Where the bytes were moved, or null when there was nothing left to move. */
-  quarantinedTo: string | null;
-  message: string;
-}
+export type { CorruptBlobReport } from './artifact.storage.js';
 
 export interface LocalBlobStorageOptions {
   /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -171,6 +171,31 @@ export function describeArtifactStorageConformance(
         expect(await h.storage.has(claimed)).toBe(false);
         expect(await h.storage.has(sha(bytes))).toBe(false);
       }
+    });
+
+    it('stores nothing from a stream that fails part way', async () => {
+      const before = await h.countBlobs();
+      const start = Buffer.alloc(3 * 1024 * 1024, 'f');
+      async function* failing(): AsyncGenerator<Buffer> {
+        yield start;
+        throw new Error('the uploading client went away');
+      }
+      await expect(h.storage.putStream(Readable.from(failing()))).rejects.toThrow(/client went away/);
+      expect(await h.countBlobs()).toBe(before);
+      expect(await h.storage.has(sha(start))).toBe(false);
+    });
+
+    it('sweeps staging directories left by a process that died, when the adapter sweeps', async () => {
+      const sweeper = h.storage as ArtifactStorage & { sweep?(maxAgeMs: number): Promise<number> };
+      if (!sweeper.sweep) return;
+      const old = await h.storage.createStagingDir('dead-job');
+      await writeFile(join(old, 'out'), 'left behind');
+      const hourAgo = new Date(Date.now() - 3600 * 1000);
+      await utimes(old, hourAgo, hourAgo);
+      const fresh = await h.storage.createStagingDir('live-job');
+      expect(await sweeper.sweep(60 * 1000)).toBeGreaterThanOrEqual(1);
+      await expect(stat(old)).rejects.toThrow();
+      expect((await stat(fresh)).isDirectory()).toBe(true);
     });
 
     it('gives fresh, empty, distinct staging directories', async () => {

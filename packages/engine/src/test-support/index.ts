@@ -13,3 +13,15 @@ export {
   useTestDatabase,
 } from './postgres-server.js';
 export type { FileTestDatabase, TestDatabase, TestPostgresServer } from './postgres-server.js';
+export {
+  createTestBucket,
+  listTestKeys,
+  startFlakyProxy,
+  startTestS3,
+  testS3Client,
+  testS3Endpoint,
+  testS3Env,
+  useTestBucket,
+  TEST_S3_CREDENTIALS,
+} from './s3-server.js';
+export type { FlakyProxy, TestBucket, TestS3Server } from './s3-server.js';
