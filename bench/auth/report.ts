@@ -2,6 +2,8 @@
 // when it is not there yet). Each benchmark owns the text between `<!-- bench:auth:NAME -->` and
 // `<!-- /bench:auth:NAME -->`; the rest of the file (other sections, hand-written notes) is left as it is.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { MeasuredAt } from '../provenance.mjs';
+import { provenanceLine } from '../provenance.mjs';
 
 export interface MachineFacts {
   date: string;
@@ -19,6 +21,9 @@ export interface Section {
   title: string;
   markdown: string;
   facts: MachineFacts;
+  /** The commit measured (HEAD when the servers were loaded) and the code measured, for the freshness check. */
+  at: MeasuredAt;
+  measures: readonly string[];
 }
 
 const INTRO = `## Accounts
@@ -32,9 +37,10 @@ over loopback; the data dirs are deleted afterwards. Raw numbers: \`bench/result
 const open = (name: string): string => `<!-- bench:auth:${name} -->`;
 const close = (name: string): string => `<!-- /bench:auth:${name} -->`;
 
-function block({ name, title, markdown, facts }: Section): string {
+function block({ name, title, markdown, facts, at, measures }: Section): string {
   return [
     open(name),
+    provenanceLine(at, measures),
     `### ${title}`,
     '',
     `_Measured ${facts.date} on ${facts.nproc} × ${facts.cpu} (\`nproc\` ${facts.nproc}, ${facts.memory} RAM), ` +

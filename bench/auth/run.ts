@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { coediting } from './coedit.bench.js';
 import type { AuthBenchContext, AuthBenchResult } from './context.js';
 import type { HostOptions, HostReady, HostStats, Servers } from './host-protocol.js';
+import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { requestCost } from './requests.bench.js';
 import type { MachineFacts, Section } from './report.js';
 import { writeSections } from './report.js';
@@ -18,6 +19,15 @@ import { writeSections } from './report.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
+/** The code the accounts numbers depend on (git pathspecs), for the freshness check. */
+const MEASURES = [
+  'packages/server/src',
+  'packages/engine/src',
+  'packages/core/src',
+  'packages/protocol/src',
+  'bench/auth',
+  ...NOT_MEASURED,
+];
 
 interface Sizes {
   blocks: number;
@@ -187,6 +197,7 @@ async function main(): Promise<void> {
   const selected = BENCHMARKS.filter((b) => !opts.only || opts.only.includes(b.name));
   const t0 = Date.now();
   const facts0 = machineFacts();
+  const at = measuredAt(ROOT, MEASURES);
   const hosts = await Promise.allSettled([
     startHost({ accounts: false, users: 0, baseline: true }),
     startHost({ accounts: true, users: clients, baseline: false }),
@@ -236,7 +247,7 @@ async function main(): Promise<void> {
       });
       facts.loadAfter = loadAverage();
       console.log(`${bench.name}: ${result.summaryLine}  [${((Date.now() - t1) / 1000).toFixed(0)} s]\n`);
-      sections.push({ name: bench.name, title, markdown: result.markdown, facts });
+      sections.push({ name: bench.name, title, markdown: result.markdown, facts, at, measures: MEASURES });
       raw[bench.name] = result.raw;
     }
   } finally {
@@ -252,6 +263,8 @@ async function main(): Promise<void> {
   writeFileSync(rawFile, JSON.stringify(raw));
   console.log(`raw numbers: ${rawFile}`);
   if (opts.write) {
+    const warning = uncommittedWarning('bench:auth', at);
+    if (warning) console.warn(warning);
     writeSections(DOC, sections);
     console.log(`wrote ${sections.map((s) => s.name).join(', ')} to ${DOC}`);
   }

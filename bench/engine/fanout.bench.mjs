@@ -18,10 +18,10 @@ import {
 export const name = 'fanout';
 export const title = 'Fan-out: 8 × sleep(1) at concurrency 4';
 
-const JOBS = 8;
-const CONCURRENCY = 4;
-const SLEEP_S = 1;
-const IDEAL_MS = (JOBS / CONCURRENCY) * SLEEP_S * 1000;
+const FULL = { jobs: 8, concurrency: 4, sleepS: 1 };
+/** A smoke run: 4 × sleep(0.2) at concurrency 2. */
+const SMOKE = { jobs: 4, concurrency: 2, sleepS: 0.2 };
+const idealMs = (shape) => (shape.jobs / shape.concurrency) * shape.sleepS * 1000;
 
 const NAP = `import time
 
@@ -34,12 +34,12 @@ class Nap():
         time.sleep(self.seconds)
 `;
 
-function pipeline() {
+function pipeline(shape) {
   return {
-    nodes: Array.from({ length: JOBS }, (_, i) => ({
+    nodes: Array.from({ length: shape.jobs }, (_, i) => ({
       id: `nap${i + 1}`,
       operation: 'Nap',
-      attributes: { seconds: SLEEP_S },
+      attributes: { seconds: shape.sleepS },
     })),
     connections: [],
   };
@@ -65,11 +65,11 @@ function maxRunning(jobs) {
  * Two engines: one with the engine-wide limit (`executions.concurrency`) set to 4, and one with its default (the
  * number of CPUs), to show whether an execution's own `concurrency: 4` gets past a smaller default.
  */
-const VARIANTS = [
+const variants = (shape) => [
   {
     key: 'set',
-    label: `\`executions.concurrency\` = ${CONCURRENCY}`,
-    settings: { 'executions.concurrency': CONCURRENCY },
+    label: `\`executions.concurrency\` = ${shape.concurrency}`,
+    settings: { 'executions.concurrency': shape.concurrency },
   },
   {
     key: 'default',
@@ -78,16 +78,18 @@ const VARIANTS = [
   },
 ];
 
-export async function run({ repeat, log }) {
+export async function run({ repeat, log, smoke = false }) {
+  const shape = smoke ? SMOKE : FULL;
+  const ideal = idealMs(shape);
   const projectDir = await makeTempDir('fanout-project');
   try {
     await writeProject(projectDir, {
       name: 'fanout',
       operations: { Nap: NAP },
-      pipelines: { fanout: pipeline() },
+      pipelines: { fanout: pipeline(shape) },
     });
     const results = {};
-    for (const variant of VARIANTS) {
+    for (const variant of variants(shape)) {
       results[variant.key] = await withEngine(
         async (engine) => {
           const project = await loadProject(engine, projectDir);
@@ -96,7 +98,7 @@ export async function run({ repeat, log }) {
               project,
               projectDir,
               pipelineName: 'fanout',
-              concurrency: CONCURRENCY,
+              concurrency: shape.concurrency,
             });
             const jobs = r.details.jobs;
             const firstStart = Math.min(...jobs.map((j) => j.startedAt));
@@ -108,13 +110,13 @@ export async function run({ repeat, log }) {
               span: lastEnd - firstStart,
             };
           };
-          await once(); // warm-up, not counted
+          if (!smoke) await once(); // warm-up, not counted
           const rows = [];
           for (let i = 0; i < repeat; i++) {
             const row = await once();
             rows.push(row);
             log(
-              `  ${variant.key} ${i + 1}/${repeat}: wall ${ms(row.wall)} (${ratio(row.wall / IDEAL_MS)} of ${IDEAL_MS / 1000} s), ` +
+              `  ${variant.key} ${i + 1}/${repeat}: wall ${ms(row.wall)} (${ratio(row.wall / ideal)} of ${ideal / 1000} s), ` +
                 `at most ${row.maxRunning} running at once`,
             );
           }
@@ -123,19 +125,22 @@ export async function run({ repeat, log }) {
         { settings: variant.settings },
       );
     }
-    return report(results);
+    return report(results, shape);
   } finally {
     await removeDir(projectDir);
   }
 }
 
-function report(results) {
+function report(results, shape) {
+  const ideal = idealMs(shape);
+  const { jobs, concurrency, sleepS } = shape;
+  const all = variants(shape);
   const line = (variant) => {
     const rows = results[variant.key];
     const wall = summary(rows.map((r) => r.wall));
     const most = rows.map((r) => r.maxRunning);
     const job = summary(rows.flatMap((r) => r.jobMs));
-    const r = wall.median / IDEAL_MS;
+    const r = wall.median / ideal;
     return {
       wall,
       r,
@@ -144,7 +149,7 @@ function report(results) {
       cells: [
         variant.label,
         spread(wall, sec),
-        `**${ratio(r)}** (${ratio(wall.min / IDEAL_MS)}–${ratio(wall.max / IDEAL_MS)})`,
+        `**${ratio(r)}** (${ratio(wall.min / ideal)}–${ratio(wall.max / ideal)})`,
         Math.min(...most) === Math.max(...most)
           ? String(most[0])
           : `${Math.min(...most)}–${Math.max(...most)}`,
@@ -152,34 +157,34 @@ function report(results) {
       ],
     };
   };
-  const set = line(VARIANTS[0]);
-  const deflt = line(VARIANTS[1]);
+  const set = line(all[0]);
+  const deflt = line(all[1]);
   const summaryLine =
-    `wall ${sec(set.wall.median)} = ${ratio(set.r)} of ${IDEAL_MS / 1000} s (min ${ratio(set.wall.min / IDEAL_MS)}), ` +
+    `wall ${sec(set.wall.median)} = ${ratio(set.r)} of ${ideal / 1000} s (min ${ratio(set.wall.min / ideal)}), ` +
     `at most ${set.most.max} at once; default engine settings ${sec(deflt.wall.median)} = ${ratio(deflt.r)}, ` +
     `at most ${deflt.most.max} at once`;
-  const capped = deflt.most.max < CONCURRENCY;
+  const capped = deflt.most.max < concurrency;
   const markdown = [
-    `${JOBS} independent operations, each \`time.sleep(${SLEEP_S})\` with no outputs, started with ` +
-      `\`concurrency: ${CONCURRENCY}\`. Expected: ${JOBS / CONCURRENCY} waves of ${SLEEP_S} s, about ` +
-      `${IDEAL_MS / 1000} s of wall; ratio = wall / ${IDEAL_MS / 1000} s. Wall from \`startExecution\` to \`done\`; ` +
+    `${jobs} independent operations, each \`time.sleep(${sleepS})\` with no outputs, started with ` +
+      `\`concurrency: ${concurrency}\`. Expected: ${jobs / concurrency} waves of ${sleepS} s, about ` +
+      `${ideal / 1000} s of wall; ratio = wall / ${ideal / 1000} s. Wall from \`startExecution\` to \`done\`; ` +
       '“at once” is the most jobs whose [startedAt, endedAt] intervals overlap. ' +
-      `${results[VARIANTS[0].key].length} runs per row after one warm-up; median (min–max).`,
+      `${results[all[0].key].length} runs per row after one warm-up; median (min–max).`,
     '',
     table(
-      ['engine', 'wall', `ratio to ${IDEAL_MS / 1000} s`, 'at once', 'one job (started → ended)'],
+      ['engine', 'wall', `ratio to ${ideal / 1000} s`, 'at once', 'one job (started → ended)'],
       [set.cells, deflt.cells],
     ),
     '',
-    `The ${ms(set.wall.median - IDEAL_MS)} above ${IDEAL_MS / 1000} s is mostly each job’s own process cost, paid ` +
-      `once per wave: a job takes ${ms(set.job.median - SLEEP_S * 1000)} more than its sleep (start-up, harness, ` +
-      `exit; ${CONCURRENCY} Python processes starting at once on ${availableParallelism()} CPUs), plus the ` +
+    `The ${ms(set.wall.median - ideal)} above ${ideal / 1000} s is mostly each job’s own process cost, paid ` +
+      `once per wave: a job takes ${ms(set.job.median - sleepS * 1000)} more than its sleep (start-up, harness, ` +
+      `exit; ${concurrency} Python processes starting at once on ${availableParallelism()} CPUs), plus the ` +
       'execution’s setup and the scheduling between waves. ' +
       (capped
         ? `With the default \`executions.concurrency\` (${availableParallelism()}) the engine-wide limit caps the ` +
-          `execution’s \`concurrency: ${CONCURRENCY}\`: only ${deflt.most.max} ran at once.`
+          `execution’s \`concurrency: ${concurrency}\`: only ${deflt.most.max} ran at once.`
         : `With the default \`executions.concurrency\` (${availableParallelism()}, the CPUs) the execution’s explicit ` +
-          `\`concurrency: ${CONCURRENCY}\` is honoured too (${deflt.most.max} at once).`),
+          `\`concurrency: ${concurrency}\` is honoured too (${deflt.most.max} at once).`),
   ].join('\n');
   return { summaryLine, markdown };
 }

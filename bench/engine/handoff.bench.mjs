@@ -27,11 +27,13 @@ export const name = 'handoff';
 export const title = 'Handing a 500 MiB array between operations';
 
 const BIG = (500 * 2 ** 20) / 8; // float64 elements: 500 MiB
+/** A smoke run hands over 1 MiB, without the memory warm-up. */
+const SMOKE_BIG = 2 ** 20 / 8;
 const TINY = 128;
 const TARGET = 1.5;
 const PREFIX = 'bench-sum ';
 /** Space needed at once: the blob, its temp copy while it is stored, the baseline's file, and slack. */
-const NEEDED_BYTES = 3 * 500 * 2 ** 20 + 512 * 2 ** 20;
+const neededBytes = (big) => 3 * big * 8 + 512 * 2 ** 20;
 /**
  * Memory touched and freed by a helper process just before every run, on both sides. This VM's balloon has free
  * page reporting: free memory goes back to the host in 2 MiB blocks, and the first touch of memory handed back
@@ -111,12 +113,13 @@ function jobTimes(run) {
   };
 }
 
-export async function run({ repeat, log }) {
+export async function run({ repeat, log, smoke = false }) {
+  const big = smoke ? SMOKE_BIG : BIG;
   const free = await freeBytes(tmpdir());
   log(`  free space in ${tmpdir()}: ${(free / 2 ** 30).toFixed(1)} GiB`);
-  if (free < NEEDED_BYTES) {
+  if (free < neededBytes(big)) {
     throw new Error(
-      `handoff needs ${(NEEDED_BYTES / 2 ** 30).toFixed(1)} GiB free in ${tmpdir()}, there is ${(free / 2 ** 30).toFixed(1)} GiB`,
+      `handoff needs ${(neededBytes(big) / 2 ** 30).toFixed(1)} GiB free in ${tmpdir()}, there is ${(free / 2 ** 30).toFixed(1)} GiB`,
     );
   }
   const projectDir = await makeTempDir('handoff-project');
@@ -127,7 +130,7 @@ export async function run({ repeat, log }) {
     await writeProject(projectDir, {
       name: 'handoff',
       operations: { MakeArray: MAKE, SumArray: SUM },
-      pipelines: { big: pipeline(BIG), tiny: pipeline(TINY) },
+      pipelines: { big: pipeline(big), tiny: pipeline(TINY) },
     });
     const script = join(projectDir, 'baseline.py');
     await writeFile(script, BASELINE);
@@ -152,7 +155,7 @@ export async function run({ repeat, log }) {
         const r = await runPipeline(engine, {
           project,
           projectDir,
-          pipelineName: n === BIG ? 'big' : 'tiny',
+          pipelineName: n === big ? 'big' : 'tiny',
           concurrency: 1,
           overrides: [`make.fill=${fill}`],
         });
@@ -163,13 +166,17 @@ export async function run({ repeat, log }) {
       };
 
       const warmUps = [];
-      const warm = async () => warmUps.push((await runPython(['-c', WARM_UP], { cwd: projectDir })).wallMs);
+      const warm = async () => {
+        if (!smoke) warmUps.push((await runPython(['-c', WARM_UP], { cwd: projectDir })).wallMs);
+      };
 
       // Warm-up (not counted).
-      await warm();
-      await scriptOnce(BIG);
-      await warm();
-      await pipelineOnce(BIG);
+      if (!smoke) {
+        await warm();
+        await scriptOnce(big);
+        await warm();
+        await pipelineOnce(big);
+      }
 
       const rows = [];
       for (let r = 0; r < repeat; r++) {
@@ -177,7 +184,7 @@ export async function run({ repeat, log }) {
         const row = {};
         for (const side of order) {
           for (const size of ['big', 'tiny']) {
-            const n = size === 'big' ? BIG : TINY;
+            const n = size === 'big' ? big : TINY;
             await warm();
             row[`${side}_${size}`] = side === 'script' ? await scriptOnce(n) : await pipelineOnce(n);
           }
@@ -190,7 +197,7 @@ export async function run({ repeat, log }) {
             `${ratio(row.pipeline_big.wall / row.script_big.wall)}`,
         );
       }
-      return report(rows, warmUps);
+      return report(rows, warmUps, big);
     });
   } finally {
     await rm(npyPath, { force: true });
@@ -206,7 +213,8 @@ export async function run({ repeat, log }) {
 /** np.load this much slower than its fastest run in the same benchmark: fresh memory was slow to touch. */
 const SLOW_LOAD_FACTOR = 3;
 
-function report(rows, warmUps) {
+function report(rows, warmUps, bigElements) {
+  const mib = `${(bigElements * 8) / 2 ** 20} MiB`;
   const s = (f) => summary(rows.map(f));
   const big = (side) => (r) => r[`${side}_big`].wall;
   const data = (side) => (r) => r[`${side}_big`].wall - r[`${side}_tiny`].wall;
@@ -234,7 +242,7 @@ function report(rows, warmUps) {
       ],
     };
   };
-  const e2e = compare('**end-to-end wall, 500 MiB**', big('pipeline'), big('script'), true);
+  const e2e = compare(`**end-to-end wall, ${mib}**`, big('pipeline'), big('script'), true);
   const tiny = compare(
     'end-to-end wall, 128 elements',
     (r) => r.pipeline_tiny.wall,
@@ -242,7 +250,7 @@ function report(rows, warmUps) {
     false,
   );
   const sameWork = compare(
-    'data part: 500 MiB wall − 128-element wall',
+    `data part: ${mib} wall − 128-element wall`,
     data('pipeline'),
     data('script'),
     false,
@@ -273,7 +281,7 @@ function report(rows, warmUps) {
     `${ratio(isolated.perRun.median)} (best runs ${ratio(isolated.best)}); slow np.load in ${slowRuns}/${rows.length}`;
 
   const markdown = [
-    `Operation A returns \`np.full(${BIG}, k)\` (500 MiB of float64; stored as a ${blobMiB} MiB .npy blob) ` +
+    `Operation A returns \`np.full(${bigElements}, k)\` (${mib} of float64; stored as a ${blobMiB} MiB .npy blob) ` +
       'with a new k in every run, so that each run hands over new content (the same output again would be a ' +
       'blob the store already has), operation B receives it and returns `float(arr.sum())`. Baseline: one ' +
       'plain Python process (same interpreter) doing the same `np.full` and sum with `np.save` + `np.load` of ' +
@@ -294,7 +302,7 @@ function report(rows, warmUps) {
       'against one process doing `np.save` + `np.load`, i.e. the end-to-end row. The isolated rows are ' +
       'diagnostics: they set everything the pipeline does with the big array (fsync, content hashing, the array ' +
       'work) against the bare page-cache write and read of the baseline. ' +
-      'What each number includes. *Pipeline data part* (500 MiB wall − 128-element wall): making the array, ' +
+      `What each number includes. *Pipeline data part* (${mib} wall − 128-element wall): making the array, ` +
       'writing it as .npy with fsync and rename while two threads hash its 8 MiB blocks (its `sha256t:` ' +
       'content id, docs/adr/0006; A), the engine renaming it into the blob store under that id, B mapping the ' +
       'file and summing it. The engine’s background check of the blob (a re-read and the same id on one thread, ' +
@@ -319,7 +327,7 @@ function report(rows, warmUps) {
     'Job timings (engine clock; A = make, B = use):',
     '',
     table(
-      ['segment', '500 MiB', '128 elements'],
+      ['segment', mib, '128 elements'],
       [
         ['setup: `startExecution` → A started', ...phase('setup')],
         [
@@ -341,7 +349,7 @@ function report(rows, warmUps) {
       ],
     ),
     '',
-    'Inside the script (500 MiB): ' +
+    `Inside the script (${mib}): ` +
       ['create', 'save', 'load', 'sum']
         .map((k) => `${k} ${spread(s((r) => r.script_big[k] * 1000))}`)
         .join(', ') +

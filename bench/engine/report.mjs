@@ -2,6 +2,7 @@
 // (`<!-- bench:engine:NAME -->` … `<!-- /bench:engine:NAME -->`) under `## Engine`; everything else in the file
 // (other sections, hand-written analysis) is left as it is.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { provenanceLine } from '../provenance.mjs';
 
 const HEADER = `# Benchmarks
 
@@ -12,7 +13,8 @@ reports the ratio to its target. Every section names the machine and the date it
 
 const ENGINE_INTRO = `## Engine
 
-\`npm run bench:engine\` (bench/engine/; options \`-- --only overhead|handoff|fanout\`, \`--repeat N\`, \`--no-write\`).
+\`npm run bench:engine\` (bench/engine/; options \`-- --only overhead|handoff|fanout\`, \`--repeat N\`, \`--no-write\`,
+\`--smoke\`).
 Each benchmark writes its project folder (real Python operation files) into a temp dir and runs it with a fresh
 engine on a fresh temp data dir, both deleted afterwards.
 `;
@@ -23,10 +25,12 @@ const close = (name) => `<!-- /bench:engine:${name} -->`;
 function block({ name, title, markdown, facts }) {
   return [
     open(name),
+    provenanceLine(facts.at, facts.measures),
     `### ${title}`,
     '',
     `_Measured ${facts.date} on ${facts.nproc} × ${facts.cpu} (\`nproc\` ${facts.nproc}), Node ${facts.node}, ` +
-      `${facts.python} (${facts.pythonEnv}), commit ${facts.commit}; load average before the run ` +
+      `${facts.python} (${facts.pythonEnv}), commit ${facts.at.short}` +
+      `${facts.at.uncommitted.length > 0 ? ' with uncommitted changes' : ''}; load average before the run ` +
       `${facts.loadBefore}, after ${facts.loadAfter}._`,
     '',
     markdown.trim(),

@@ -1,6 +1,7 @@
-// Engine benchmarks: `npm run bench:engine [-- --only <name>[,<name>…]] [--repeat N] [--no-write]`.
-// Each prints its numbers as ratios against a baseline measured in the same run and, unless --no-write,
-// replaces its own section of docs/benchmarks.md (under `## Engine`), leaving the other sections alone.
+// Engine benchmarks: `npm run bench:engine [-- --only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]`.
+// Each prints its numbers as ratios against a baseline measured in the same run and, unless --no-write or
+// --smoke, replaces its own section of docs/benchmarks.md (under `## Engine`), leaving the other sections alone.
+// --smoke: tiny sizes, one run, no warm-up, nothing written: checks that every benchmark still runs (npm test).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,20 +9,31 @@ import { fileURLToPath } from 'node:url';
 import * as fanout from './fanout.bench.mjs';
 import * as handoff from './handoff.bench.mjs';
 import * as overhead from './overhead.bench.mjs';
+import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { PYTHON } from './lib.mjs';
 import { writeSections } from './report.mjs';
 
 const BENCHMARKS = [overhead, handoff, fanout];
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
+/** The code every engine benchmark's numbers depend on (git pathspecs), for the freshness check. */
+const MEASURES = [
+  'packages/engine/src',
+  'packages/core/src',
+  'packages/protocol/src',
+  'python/deepforge',
+  'bench/engine',
+  ...NOT_MEASURED,
+];
 
-const USAGE = `usage: npm run bench:engine -- [--only <name>[,<name>…]] [--repeat N] [--no-write]
+const USAGE = `usage: npm run bench:engine -- [--only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]
   --only      run only these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
   --repeat N  measured runs per benchmark (default 5), after one warm-up
-  --no-write  print only; leave docs/benchmarks.md alone`;
+  --no-write  print only; leave docs/benchmarks.md alone
+  --smoke     tiny sizes, one run, no warm-up, nothing written: checks that they run`;
 
 function parseArgs(argv) {
-  const opts = { only: null, repeat: 5, write: true };
+  const opts = { only: null, repeat: 5, write: true, smoke: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -40,12 +52,18 @@ function parseArgs(argv) {
       opts.repeat = n;
     } else if (a === '--no-write') {
       opts.write = false;
+    } else if (a === '--smoke') {
+      opts.smoke = true;
     } else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${a}`);
     }
+  }
+  if (opts.smoke) {
+    opts.repeat = 1;
+    opts.write = false;
   }
   if (opts.only) {
     const known = new Set(BENCHMARKS.map((b) => b.name));
@@ -70,12 +88,6 @@ function machineFacts() {
     .trim()
     .split(' ');
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const pycache = existsSync(join(ROOT, 'python', 'deepforge', '__pycache__'));
   const bytecode = process.env.PYTHONDONTWRITEBYTECODE
     ? `PYTHONDONTWRITEBYTECODE=${process.env.PYTHONDONTWRITEBYTECODE}`
@@ -87,7 +99,6 @@ function machineFacts() {
     node: process.version,
     python: `${PYTHON} ${python[0]} (numpy ${python[1]})`,
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
-    commit,
     loadBefore: load,
   };
 }
@@ -102,16 +113,31 @@ async function main() {
   }
   const selected = BENCHMARKS.filter((b) => !opts.only || opts.only.includes(b.name));
   const results = [];
+  const started = Date.now();
+  // What is measured: HEAD when the run starts (a commit made meanwhile is not what ran).
+  const at = measuredAt(ROOT, MEASURES);
   for (const bench of selected) {
-    const facts = machineFacts();
-    console.log(`${bench.name}: ${bench.title} (${opts.repeat} runs; load average ${facts.loadBefore})`);
+    const facts = { ...machineFacts(), at, measures: MEASURES };
+    console.log(
+      `${bench.name}: ${opts.smoke ? '(smoke) ' : ''}${bench.title} (${opts.repeat} runs; load average ${facts.loadBefore})`,
+    );
     const t0 = Date.now();
-    const result = await bench.run({ repeat: opts.repeat, log: (line) => console.log(line) });
+    const result = await bench.run({
+      repeat: opts.repeat,
+      smoke: opts.smoke,
+      log: (line) => console.log(line),
+    });
     console.log(`${bench.name}: ${result.summaryLine}  [${((Date.now() - t0) / 1000).toFixed(0)} s]\n`);
     facts.loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     results.push({ bench, result, facts });
   }
+  if (opts.smoke) {
+    console.log(`bench:engine smoke run passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
   if (opts.write) {
+    const warning = uncommittedWarning('bench:engine', at);
+    if (warning) console.warn(warning);
     writeSections(
       DOC,
       results.map(({ bench, result, facts }) => ({

@@ -154,6 +154,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--setups", default="tensors,dataset")
     parser.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc settings alone")
+    parser.add_argument("--no-warmup", action="store_true", help="no warm-up round (the smoke run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # For both loops alike: without it, every step page-faults its activations back from the kernel, and the
@@ -174,8 +175,9 @@ def main():
     results = {}
     for setup in args.setups.split(","):
         # Warm-up (allocator, oneDNN kernels, worker start) for both, not measured.
-        hand_written(fresh(), images[:1024], labels[:1024], args.batch_size, setup, 0)
-        library(fresh(), images[:1024], labels[:1024], args.batch_size, setup, 0)
+        if not args.no_warmup:
+            hand_written(fresh(), images[:1024], labels[:1024], args.batch_size, setup, 0)
+            library(fresh(), images[:1024], labels[:1024], args.batch_size, setup, 0)
         rounds = []
         settings = None
         steps = {"library": [], "hand": []}

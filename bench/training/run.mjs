@@ -1,13 +1,15 @@
-// Training benchmark: `node bench/training/run.mjs [--rounds N] [--images N] [--threads N] [--no-write]`.
+// Training benchmark: `node bench/training/run.mjs [--rounds N] [--images N] [--threads N] [--no-write] [--smoke]`.
 // deepforge.training's loop against a hand-written PyTorch loop (bench/training/loop.py: same model, data, batch
 // size and optimizer, rounds alternating in one process). Target: library images/s ≥ 0.95 × hand-written.
 // Unless --no-write, replaces the `## Training` section of docs/benchmarks.md (appended at the end when it is not
-// there yet), leaving every other section alone.
+// there yet), leaving every other section alone. --smoke: one round of 128 images in batches of 32 per loop and data
+// setup, no warm-up, nothing written: checks that it still runs (npm test), in a few seconds on the CPU.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NOT_MEASURED, measuredAt, provenanceLine, uncommittedWarning } from '../provenance.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
@@ -15,15 +17,23 @@ const PYTHON = process.env.DEEPFORGE_PYTHON || '/usr/bin/python3';
 const TARGET = 0.95;
 const OPEN = '<!-- bench:training -->';
 const CLOSE = '<!-- /bench:training -->';
+/** The code the numbers depend on (git pathspecs), for the freshness check. */
+const MEASURES = [
+  'python/deepforge',
+  'bench/training',
+  'examples/fashion-mnist/utils/models.py',
+  ...NOT_MEASURED,
+];
 
-const USAGE = `usage: node bench/training/run.mjs [--rounds N] [--images N] [--threads N] [--no-write]
+const USAGE = `usage: node bench/training/run.mjs [--rounds N] [--images N] [--threads N] [--no-write] [--smoke]
   --rounds N   measured rounds per data setup, after a warm-up (default 30)
   --images N   images per round, one epoch (default 1920)
   --threads N  torch CPU threads (default 1: see the note written with the results)
-  --no-write   print only; leave docs/benchmarks.md alone`;
+  --no-write   print only; leave docs/benchmarks.md alone
+  --smoke      1 round of 128 images in batches of 32, no warm-up, nothing written: checks that it runs`;
 
 function parseArgs(argv) {
-  const opts = { rounds: 30, images: 1920, threads: 1, write: true };
+  const opts = { rounds: 30, images: 1920, threads: 1, write: true, smoke: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const number = (name) => {
@@ -36,11 +46,13 @@ function parseArgs(argv) {
     else if (a === '--images' || a.startsWith('--images=')) opts.images = number('--images');
     else if (a === '--threads' || a.startsWith('--threads=')) opts.threads = number('--threads');
     else if (a === '--no-write') opts.write = false;
+    else if (a === '--smoke') opts.smoke = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
+  if (opts.smoke) Object.assign(opts, { rounds: 1, images: 128, write: false });
   return opts;
 }
 
@@ -51,12 +63,6 @@ function loadAverage() {
 function machineFacts() {
   const cpu =
     /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const gpu = spawnSync(PYTHON, ['-c', 'import torch; print(torch.cuda.device_count())'], {
     encoding: 'utf8',
   });
@@ -66,7 +72,8 @@ function machineFacts() {
     cores: cpus().length,
     gpus: gpu.status === 0 ? Number(gpu.stdout.trim()) : 0,
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
-    commit,
+    // What is measured: HEAD when the run starts (a commit made meanwhile is not what ran).
+    at: measuredAt(ROOT, MEASURES),
     loadBefore: loadAverage(),
   };
 }
@@ -103,14 +110,16 @@ function markdown(result, facts) {
   return [
     '## Training',
     '',
-    '`node bench/training/run.mjs` (bench/training/; options `--rounds N`, `--images N`, `--threads N`, ' +
-      '`--no-write`; not part of `npm test`).',
+    '`npm run bench:training` (bench/training/; options `-- --rounds N`, `--images N`, `--threads N`, ' +
+      '`--no-write`, `--smoke`; `npm test` runs it with `--smoke`).',
     '',
     OPEN,
+    provenanceLine(facts.at, MEASURES),
     `_Measured ${facts.date} on ${facts.nproc} × ${facts.cpu} (\`nproc\` ${facts.nproc}), ` +
       `${PYTHON} ${result.python}, torch ${result.torch} (CPU), ${result.threads} torch ` +
       `thread${result.threads === 1 ? '' : 's'}, ` +
-      `OMP_WAIT_POLICY=${result.omp_wait_policy}, malloc ${result.malloc} for both loops, commit ${facts.commit}; ` +
+      `OMP_WAIT_POLICY=${result.omp_wait_policy}, malloc ${result.malloc} for both loops, commit ${facts.at.short}` +
+      `${facts.at.uncommitted.length > 0 ? ' with uncommitted changes' : ''}; ` +
       `load average before ` +
       `${facts.loadBefore}, after ${facts.loadAfter}. ` +
       (facts.gpus > 0
@@ -168,10 +177,11 @@ function main() {
     console.error(`${err.message}\n${USAGE}`);
     process.exit(2);
   }
+  const started = Date.now();
   const facts = machineFacts();
   console.log(
-    `training loop vs hand-written loop: ${opts.rounds} rounds × ${opts.images} images, ${opts.threads} threads ` +
-      `(load average ${facts.loadBefore})`,
+    `training loop vs hand-written loop${opts.smoke ? ' (smoke)' : ''}: ${opts.rounds} rounds × ${opts.images} ` +
+      `images, ${opts.threads} threads (load average ${facts.loadBefore})`,
   );
   const env = {
     ...process.env,
@@ -188,6 +198,7 @@ function main() {
     String(opts.images),
     '--threads',
     String(opts.threads),
+    ...(opts.smoke ? ['--batch-size', '32', '--no-warmup'] : []),
   ];
   const r = spawnSync(PYTHON, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) {
@@ -203,7 +214,14 @@ function main() {
         `${ratioText(res)}; best ÷ best ${fmt(res.best_ratio, 3)}; per CPU second ${cpuRatioText(res)}`,
     );
   }
+  if (opts.smoke) {
+    markdown(result, facts); // the report must still build from what loop.py prints
+    console.log(`bench:training smoke run passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
   if (opts.write) {
+    const warning = uncommittedWarning('bench:training', facts.at);
+    if (warning) console.warn(warning);
     writeSection(markdown(result, facts));
     console.log(`wrote the Training section of ${DOC}`);
   }

@@ -1,27 +1,37 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BenchContext, BenchResult, UiBenchmark } from './context.js';
-import { benchShot, freshPage } from './context.js';
+import { UI_MEASURES, benchShot, freshPage } from './context.js';
 import { ms, quantile, ratio, table } from './stats.js';
 
 const LINES = 60;
+const SMOKE_LINES = 5;
 const INTERVAL_MS = 100;
-/** Before the first line: the page opens the execution, subscribes, and installs its observer meanwhile. */
-const DELAY_S = 2.5;
 const TARGET_P95_MS = 100;
 /** The original DeepForge polled the console every 1.5 s. */
 const POLL_MS = 1500;
 
-/** Prints `tick <i> <epoch ms>` every 100 ms on a fixed schedule (no drift), flushing each line. */
-const TICKER = `import time
+/**
+ * Prints `tick <i> <epoch ms>` every 100 ms on a fixed schedule (no drift), flushing each line. It starts once the
+ * file `go` exists: the benchmark makes it when the page has opened the execution and its observer is installed.
+ */
+const ticker = (lines: number, go: string): string => `import os
+import time
 
 
 class Ticker:
-    def __init__(self, lines=${LINES}, interval=${INTERVAL_MS / 1000}, delay=${DELAY_S}):
+    def __init__(self, lines=${lines}, interval=${INTERVAL_MS / 1000}, go=${JSON.stringify(go)}):
         self.lines = lines
         self.interval = interval
-        self.delay = delay
+        self.go = go
 
     def execute(self):
-        time.sleep(self.delay)
+        waited = time.time()
+        while not os.path.exists(self.go):
+            if time.time() - waited > 60:
+                raise RuntimeError('the benchmark never said go: ' + self.go)
+            time.sleep(0.01)
         start = time.time()
         for i in range(self.lines):
             wait = start + i * self.interval - time.time()
@@ -104,7 +114,10 @@ async function oneRun(
   ctx: BenchContext,
   projectId: string,
   run: number,
+  lines: number,
+  go: string,
 ): Promise<{ ticks: Tick[]; missed: number }> {
+  await rm(go, { force: true });
   const { context, page } = await freshPage(ctx.browser, ctx.server.url);
   try {
     await page.addInitScript(watchSockets);
@@ -116,11 +129,22 @@ async function oneRun(
     await page.getByRole('log').waitFor();
     await page.locator('[data-testid=connection-status][data-state=ok]').waitFor();
     const observing = await page.evaluate(observeConsole);
+    await writeFile(go, '');
     const done = await ctx.rest.waitForExecution(projectId, execution.id, 60_000);
     if (done.status !== 'success')
       throw new Error(`the ticker ${done.status}: ${JSON.stringify(done.failure)}`);
-    await page.waitForTimeout(500);
-    if (run === 0) await benchShot(page, 'console');
+    // Every line on screen, as the observer recorded them (or 10 s: then the missing ones are counted below).
+    await page
+      .waitForFunction(
+        (n) => {
+          const t = (window as unknown as { __ticks: Map<number, { frame?: number }> }).__ticks;
+          return t.size >= n && [...t.values()].every((x) => x.frame !== undefined);
+        },
+        lines,
+        { timeout: 10_000, polling: 50 },
+      )
+      .catch(() => undefined);
+    if (run === 0 && !ctx.smoke) await benchShot(page, 'console');
     const { seen, ws } = await page.evaluate(() => {
       const w = window as unknown as {
         __ticks: Map<number, { text: string; dom: number; frame?: number }>;
@@ -139,9 +163,9 @@ async function oneRun(
         frame: t.frame ?? Number.NaN,
       };
     });
-    // Lines printed before the observer was there are not measured (there should be none: DELAY_S).
+    // Lines printed before the observer was there are not measured (there can be none: the ticker waits for `go`).
     const measured = ticks.filter((t) => t.printed > observing);
-    return { ticks: measured, missed: LINES - measured.length };
+    return { ticks: measured, missed: lines - measured.length };
   } finally {
     await context.close();
   }
@@ -150,10 +174,18 @@ async function oneRun(
 export const consoleLatency: UiBenchmark = {
   name: 'console',
   title: "From an operation's print to the line in the browser console",
+  // The operation's prints go through the Python runtime's harness.
+  measures: [...UI_MEASURES, 'python/deepforge'],
   async run(ctx: BenchContext): Promise<BenchResult> {
     const { rest } = ctx;
+    const lines = ctx.smoke ? SMOKE_LINES : LINES;
+    const goDir = await mkdtemp(join(tmpdir(), 'deepforge-bench-console-'));
+    const go = join(goDir, 'go');
     const project = await rest.createProject('bench console');
-    await rest.ok('POST', `/api/projects/${project.id}/operations`, { name: 'Ticker', code: TICKER });
+    await rest.ok('POST', `/api/projects/${project.id}/operations`, {
+      name: 'Ticker',
+      code: ticker(lines, go),
+    });
     await rest.ok('POST', `/api/projects/${project.id}/pipelines`, {
       name: 'ticker',
       nodes: [{ id: 'ticker', operation: 'Ticker', position: { x: 0, y: 0 } }],
@@ -161,14 +193,18 @@ export const consoleLatency: UiBenchmark = {
     });
     const all: Tick[] = [];
     let missed = 0;
-    for (let run = 0; run < ctx.repeat; run++) {
-      const r = await oneRun(ctx, project.id, run);
-      all.push(...r.ticks);
-      missed += r.missed;
-      const lat = r.ticks.map((t) => t.frame - t.printed);
-      ctx.log(
-        `  run ${run + 1}: ${r.ticks.length} lines, p50 ${ms(quantile(lat, 0.5))}, p95 ${ms(quantile(lat, 0.95))}`,
-      );
+    try {
+      for (let run = 0; run < ctx.repeat; run++) {
+        const r = await oneRun(ctx, project.id, run, lines, go);
+        all.push(...r.ticks);
+        missed += r.missed;
+        const lat = r.ticks.map((t) => t.frame - t.printed);
+        ctx.log(
+          `  run ${run + 1}: ${r.ticks.length} lines, p50 ${ms(quantile(lat, 0.5))}, p95 ${ms(quantile(lat, 0.95))}`,
+        );
+      }
+    } finally {
+      await rm(goDir, { recursive: true, force: true });
     }
     if (missed > 0) throw new Error(`${missed} printed lines never appeared in the console`);
     const frame = all.map((t) => t.frame - t.printed);
@@ -185,7 +221,7 @@ export const consoleLatency: UiBenchmark = {
     const pollP50 = POLL_MS * 0.5;
     const pollP95 = POLL_MS * 0.95;
     const markdown = [
-      `One operation prints \`tick <i> <time.time() in ms>\` every ${INTERVAL_MS} ms (${LINES} lines per run, flushed; a fixed schedule, so no drift), its execution view open on the console in a fresh context. In the page a MutationObserver notes when each line's element is added, and the next animation frame (when it is on screen); latency = that time − the printed time (epoch ms on both sides, the same machine clock). ${ctx.repeat} runs, ${all.length} lines, none missing. Path: Python stdout → engine (line splitting, log file) → \`job.logs\` batch (the first line after a quiet spell goes at once) → \`/api/events\` WebSocket → React console.`,
+      `One operation prints \`tick <i> <time.time() in ms>\` every ${INTERVAL_MS} ms (${lines} lines per run, flushed; a fixed schedule, so no drift), its execution view open on the console in a fresh context; it starts printing once the page is watching (it waits for a file the benchmark creates when its observer is installed). In the page a MutationObserver notes when each line's element is added, and the next animation frame (when it is on screen); latency = that time − the printed time (epoch ms on both sides, the same machine clock). ${ctx.repeat} runs, ${all.length} lines, none missing. Path: Python stdout → engine (line splitting, log file) → \`job.logs\` batch (the first line after a quiet spell goes at once) → \`/api/events\` WebSocket → React console.`,
       '',
       table(
         ['print → line …', 'p50', 'p95', 'max', 'target', 'ratio'],

@@ -13,6 +13,8 @@ export interface BenchContext {
   browser: Browser;
   /** Measured runs (after a warm-up). */
   repeat: number;
+  /** `--smoke`: tiny sizes, no warm-up, no screenshots; checks that the benchmark runs, its numbers are not kept. */
+  smoke: boolean;
   log: (line: string) => void;
 }
 
@@ -28,8 +30,25 @@ export interface BenchResult {
 export interface UiBenchmark {
   name: string;
   title: string;
+  /** The code its numbers depend on, as git pathspecs (docs/benchmarks.md: the freshness check); tests aside. */
+  measures: readonly string[];
   run(ctx: BenchContext): Promise<BenchResult>;
 }
+
+/** What every UI benchmark measures: the client it loads, the server and engine behind it, how both are started. */
+export const UI_MEASURES = [
+  'packages/client/src',
+  'packages/client/index.html',
+  'packages/client/vite.config.ts',
+  'packages/server/src',
+  'packages/engine/src',
+  'packages/core/src',
+  'packages/protocol/src',
+  'packages/cli/src',
+  'bench/ui',
+  'e2e/support/server.ts',
+  'e2e/support/browser.ts',
+] as const;
 
 export { CHROMIUM_ARGS };
 

@@ -3,11 +3,12 @@ import { performance } from 'node:perf_hooks';
 import { openSqliteStores } from '@deepforge/engine';
 import type { ExecutionSummaryDto } from '@deepforge/protocol';
 import type { BenchContext, BenchResult, UiBenchmark } from './context.js';
-import { benchShot, freshPage } from './context.js';
+import { UI_MEASURES, benchShot, freshPage } from './context.js';
 import { median, ms, ratio, spread, table } from './stats.js';
 
-const BIG = 10_000;
-const SMALL = 100;
+const FULL = { big: 10_000, small: 100 };
+/** Smoke: over a thousand, so that the footer's numbers are formatted ("1,001–1,050") as in the full run. */
+const SMOKE = { big: 1_050, small: 20 };
 const PAGE = 50;
 const STATUSES = ['success', 'failed', 'canceled'] as const;
 
@@ -53,9 +54,10 @@ async function insertExecutions(
   return performance.now() - t0;
 }
 
-/** What the list must show for a step to be done. */
+/** What the list must show for a step to be done (read from the attributes the view exposes for tests). */
 interface Until {
-  totalStartsWith: string;
+  /** The footer's first row number (its `data-first`). */
+  first: number;
   rows?: number;
   firstRow?: string;
 }
@@ -67,13 +69,13 @@ interface Until {
 function clickAndWait(spec: { click: string; pageNumber?: string; until: Until }): Promise<Step> {
   const shows = (u: Until): boolean => {
     const rows = document.querySelectorAll('[data-testid=execution-row]');
-    const total = document.querySelector('[data-testid=executions-total]')?.textContent ?? '';
+    const first = document.querySelector('[data-testid=executions-total]')?.getAttribute('data-first');
     // While the next page loads, the view keeps the previous rows, dimmed: those do not count.
     const placeholder =
-      document.querySelector<HTMLElement>('[data-testid=executions-table]')?.style.opacity === '0.6';
+      document.querySelector('[data-testid=executions-table]')?.getAttribute('data-placeholder') !== 'false';
     return (
       !placeholder &&
-      total.startsWith(u.totalStartsWith) &&
+      first === String(u.first) &&
       (u.rows === undefined || rows.length === u.rows) &&
       (u.firstRow === undefined || rows[0]?.getAttribute('data-execution-id') === u.firstRow)
     );
@@ -105,12 +107,12 @@ function clickAndWait(spec: { click: string; pageNumber?: string; until: Until }
   });
 }
 
-/** Before any page script: notes when the first page of rows and the total (`of <want>`) are on screen. */
-function watchList(want: string): void {
+/** Before any page script: notes when the first page of rows and the total (`want`) are on screen. */
+function watchList(want: number): void {
   const frame = (): void => {
     const rows = document.querySelectorAll('[data-testid=execution-row]').length;
-    const total = document.querySelector('[data-testid=executions-total]')?.textContent ?? '';
-    if (rows > 0 && total.includes(`of ${want}`))
+    const total = document.querySelector('[data-testid=executions-total]')?.getAttribute('data-total');
+    if (rows > 0 && total === String(want))
       (window as unknown as { __listShown: number }).__listShown = performance.now();
     else requestAnimationFrame(frame);
   };
@@ -149,10 +151,9 @@ async function oneRun(
   const byName = await api('sort=name&order=asc');
   const byDuration = await api('sort=duration&order=desc');
   const pages = Math.ceil(total / PAGE);
-  const n = total.toLocaleString('en-US');
   try {
     // First render: from navigation start to the first page of rows and the total.
-    await page.addInitScript(watchList, n);
+    await page.addInitScript(watchList, total);
     await page.goto(`/projects/${projectId}/executions`);
     await page.waitForFunction(
       () => (window as unknown as { __listShown?: number }).__listShown !== undefined,
@@ -169,7 +170,7 @@ async function oneRun(
       click: '[data-testid=executions-pagination] button',
       pageNumber: String(pages),
       until: {
-        totalStartsWith: `${(pages - 1) * PAGE + 1}–`,
+        first: (pages - 1) * PAGE + 1,
         rows: total - (pages - 1) * PAGE,
         firstRow: lastFirst ?? '',
       },
@@ -178,11 +179,11 @@ async function oneRun(
     // Sort by name, then by duration (each back to page 1).
     const byNameStep = await page.evaluate(clickAndWait, {
       click: '[data-testid=sort-name]',
-      until: { totalStartsWith: '1–', firstRow: byName ?? '' },
+      until: { first: 1, firstRow: byName ?? '' },
     });
     const byDurationStep = await page.evaluate(clickAndWait, {
       click: '[data-testid=sort-duration]',
-      until: { totalStartsWith: '1–', firstRow: byDuration ?? '' },
+      until: { first: 1, firstRow: byDuration ?? '' },
     });
     if (shots) await benchShot(page, `list-${total}-by-duration`);
     steps.push(last, byNameStep, byDurationStep);
@@ -228,7 +229,9 @@ async function restTimes(
 export const executionsList: UiBenchmark = {
   name: 'list',
   title: 'The executions list with 10,000 executions',
+  measures: UI_MEASURES,
   async run(ctx: BenchContext): Promise<BenchResult> {
+    const { big: BIG, small: SMALL } = ctx.smoke ? SMOKE : FULL;
     const big = await ctx.rest.createProject('bench list');
     const small = await ctx.rest.createProject('bench list small');
     const insertMs = await insertExecutions(ctx.server.dataDir, big.id, BIG, 'b');
@@ -236,16 +239,19 @@ export const executionsList: UiBenchmark = {
     ctx.log(`  stored ${BIG} executions in ${ms(insertMs)}`);
 
     const runs: Record<'big' | 'small', ListRun[]> = { big: [], small: [] };
-    /** Every click on the 10,000 list, for where its time goes. */
+    /** Every click on the big list, for where its time goes. */
     const steps: Step[] = [];
-    await oneRun(ctx, small.id, SMALL, false);
-    await oneRun(ctx, big.id, BIG, false);
+    const shots = (i: number): boolean => i === 0 && !ctx.smoke;
+    if (!ctx.smoke) {
+      await oneRun(ctx, small.id, SMALL, false);
+      await oneRun(ctx, big.id, BIG, false);
+    }
     for (let i = 0; i < ctx.repeat; i++) {
-      runs.small.push(await oneRun(ctx, small.id, SMALL, i === 0));
-      const r = await oneRun(ctx, big.id, BIG, i === 0, steps);
+      runs.small.push(await oneRun(ctx, small.id, SMALL, shots(i)));
+      const r = await oneRun(ctx, big.id, BIG, shots(i), steps);
       runs.big.push(r);
       ctx.log(
-        `  10,000: first render ${ms(r.firstRender)}, last page ${ms(r.lastPage)}, sort by name ${ms(r.sortName)}, by duration ${ms(r.sortDuration)}`,
+        `  ${BIG.toLocaleString('en-US')}: first render ${ms(r.firstRender)}, last page ${ms(r.lastPage)}, sort by name ${ms(r.sortName)}, by duration ${ms(r.sortDuration)}`,
       );
     }
     const server = await restTimes(ctx, big.id, BIG);
@@ -258,7 +264,7 @@ export const executionsList: UiBenchmark = {
       ms(median(server[f])),
     ];
     const markdown = [
-      `A project with ${BIG.toLocaleString('en-US')} finished executions (stored through the engine's store port into the running server's SQLite database, one execution with its job per transaction as the engine stores them: ${ms(insertMs)} on tmpfs), the Executions view opened in a fresh context each run. Paging, sorting and counting happen in the database; the view shows ${PAGE} rows a page. Times in the page (\`performance.now()\`, checked each animation frame): first render from navigation start to the first page of rows with its total; the others from the click to the new rows on screen (a REST request each). Baseline: the same view of a project with ${SMALL} executions (2 pages). ${ctx.repeat} runs of each after one warm-up; median (min–max).`,
+      `A project with ${BIG.toLocaleString('en-US')} finished executions (stored through the engine's store port into the running server's SQLite database, one execution with its job per transaction as the engine stores them: ${ms(insertMs)} on tmpfs), the Executions view opened in a fresh context each run. Paging, sorting and counting happen in the database; the view shows ${PAGE} rows a page. Times in the page (\`performance.now()\`, checked each animation frame): first render from navigation start to the first page of rows with its total; the others from the click to the new rows on screen (a REST request each). Baseline: the same view of a project with ${SMALL} executions (${Math.ceil(SMALL / PAGE)} pages). ${ctx.repeat} runs of each after one warm-up; median (min–max).`,
       '',
       table(
         [
@@ -266,7 +272,7 @@ export const executionsList: UiBenchmark = {
           `${SMALL} executions (baseline)`,
           `${BIG.toLocaleString('en-US')} executions`,
           'ratio',
-          'its REST request alone (10,000)',
+          `its REST request alone (${BIG.toLocaleString('en-US')})`,
         ],
         [
           row('**first render** (navigation → rows and total)', 'firstRender'),
@@ -276,10 +282,10 @@ export const executionsList: UiBenchmark = {
         ],
       ),
       '',
-      `The last column is the same REST request timed from Node (median of ${ctx.repeat}): the server pages, sorts and counts 10,000 executions in ${ms(median(Object.values(server).flat()))} (median over all four), so nearly all of each step is the page. Over the ${steps.length} clicks on the 10,000 list (medians, from the click): the page sends its request after ${ms(median(steps.map((x) => x.sent)))}, has the answer at ${ms(median(steps.map((x) => x.answered)))}, and shows the new rows at ${ms(median(steps.map((x) => x.shown)))}: it re-renders before asking (URL state, the previous rows dimmed) and renders the 50 new rows after.`,
+      `The last column is the same REST request timed from Node (median of ${ctx.repeat}): the server pages, sorts and counts ${BIG.toLocaleString('en-US')} executions in ${ms(median(Object.values(server).flat()))} (median over all four), so nearly all of each step is the page. Over the ${steps.length} clicks on the ${BIG.toLocaleString('en-US')} list (medians, from the click): the page sends its request after ${ms(median(steps.map((x) => x.sent)))}, has the answer at ${ms(median(steps.map((x) => x.answered)))}, and shows the new rows at ${ms(median(steps.map((x) => x.shown)))}: it re-renders before asking (URL state, the previous rows dimmed) and renders the 50 new rows after.`,
     ].join('\n');
     return {
-      summaryLine: `10,000 executions: first render ${ms(median(col('big', 'firstRender')))} (${ratio(median(col('big', 'firstRender')), median(col('small', 'firstRender')))} of 100), last page ${ms(median(col('big', 'lastPage')))}, sort ${ms(median(col('big', 'sortName')))} / ${ms(median(col('big', 'sortDuration')))}`,
+      summaryLine: `${BIG.toLocaleString('en-US')} executions: first render ${ms(median(col('big', 'firstRender')))} (${ratio(median(col('big', 'firstRender')), median(col('small', 'firstRender')))} of ${SMALL}), last page ${ms(median(col('big', 'lastPage')))}, sort ${ms(median(col('big', 'sortName')))} / ${ms(median(col('big', 'sortDuration')))}`,
       markdown,
       raw: { insertMs, runs, steps, server },
     };

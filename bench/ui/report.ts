@@ -2,6 +2,8 @@
 // owns the text between `<!-- bench:ui:NAME -->` and `<!-- /bench:ui:NAME -->`; the rest of the file (other
 // sections, hand-written notes under `## UI`) is left as it is.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { MeasuredAt } from '../provenance.mjs';
+import { provenanceLine } from '../provenance.mjs';
 
 export interface MachineFacts {
   date: string;
@@ -10,7 +12,6 @@ export interface MachineFacts {
   memory: string;
   node: string;
   chromium: string;
-  commit: string;
   loadBefore: string;
   loadAfter?: string;
 }
@@ -20,11 +21,14 @@ export interface Section {
   title: string;
   markdown: string;
   facts: MachineFacts;
+  /** The commit measured (HEAD when the run started) and the code measured, for the freshness check. */
+  at: MeasuredAt;
+  measures: readonly string[];
 }
 
 const UI_INTRO = `## UI
 
-\`npm run bench:ui\` (bench/ui/; options \`-- --only load|console|list\`, \`--repeat N\`, \`--no-write\`). A real
+\`npm run bench:ui\` (bench/ui/; options \`-- --only load|console|list\`, \`--repeat N\`, \`--no-write\`, \`--smoke\`). A real
 \`deepforge start\` on a fresh temporary data dir (tmpfs) and Debian's Chromium driven by playwright-core (headless,
 the e2e tests' flags), on the same machine over loopback; every measured page load is a fresh browser context.
 Screenshots of what was measured: \`test-results/bench-ui/\`; raw numbers: \`bench/results/\`.
@@ -33,13 +37,15 @@ Screenshots of what was measured: \`test-results/bench-ui/\`; raw numbers: \`ben
 const open = (name: string): string => `<!-- bench:ui:${name} -->`;
 const close = (name: string): string => `<!-- /bench:ui:${name} -->`;
 
-function block({ name, title, markdown, facts }: Section): string {
+function block({ name, title, markdown, facts, at, measures }: Section): string {
   return [
     open(name),
+    provenanceLine(at, measures),
     `### ${title}`,
     '',
     `_Measured ${facts.date} on ${facts.nproc} × ${facts.cpu} (\`nproc\` ${facts.nproc}, ${facts.memory} RAM), ` +
-      `Node ${facts.node}, ${facts.chromium}, commit ${facts.commit}; load average before the run ` +
+      `Node ${facts.node}, ${facts.chromium}, commit ${at.short}` +
+      `${at.uncommitted.length > 0 ? ' with uncommitted changes' : ''}; load average before the run ` +
       `${facts.loadBefore}, after ${facts.loadAfter ?? '?'}._`,
     '',
     markdown.trim(),

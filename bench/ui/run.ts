@@ -1,6 +1,7 @@
-// UI benchmarks: `npm run bench:ui [-- --only <name>[,<name>…]] [--repeat N] [--no-write]`.
+// UI benchmarks: `npm run bench:ui [-- --only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]`.
 // One real server and one Chromium for all of them; each prints its numbers against its baseline and, unless
-// --no-write, replaces its own block of the `## UI` section of docs/benchmarks.md.
+// --no-write or --smoke, replaces its own block of the `## UI` section of docs/benchmarks.md. --smoke: tiny sizes,
+// one run, no warm-up, nothing written (no raw numbers, no screenshots): checks that every benchmark still runs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
@@ -9,7 +10,9 @@ import { ensureBuilt } from '../../e2e/global-setup.js';
 import { launchBrowser } from '../../e2e/support/browser.js';
 import { Rest } from '../../e2e/support/rest.js';
 import { removeDir, ROOT, startServer } from '../../e2e/support/server.js';
+import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { consoleLatency } from './console.bench.js';
+import type { MeasuredAt } from '../provenance.mjs';
 import type { UiBenchmark } from './context.js';
 import { executionsList } from './list.bench.js';
 import { load } from './load.bench.js';
@@ -19,19 +22,21 @@ import { writeSections } from './report.js';
 const BENCHMARKS: UiBenchmark[] = [load, consoleLatency, executionsList];
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 
-const USAGE = `usage: npm run bench:ui -- [--only <name>[,<name>…]] [--repeat N] [--no-write]
+const USAGE = `usage: npm run bench:ui -- [--only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]
   --only      run only these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
   --repeat N  measured runs per benchmark (default 5), after one warm-up
-  --no-write  print only; leave docs/benchmarks.md alone`;
+  --no-write  print only; leave docs/benchmarks.md alone
+  --smoke     tiny sizes, one run, no warm-up, nothing written: checks that they run`;
 
 interface Options {
   only: string[] | null;
   repeat: number;
   write: boolean;
+  smoke: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { only: null, repeat: 5, write: true };
+  const opts: Options = { only: null, repeat: 5, write: true, smoke: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -50,12 +55,18 @@ function parseArgs(argv: string[]): Options {
       opts.repeat = n;
     } else if (a === '--no-write') {
       opts.write = false;
+    } else if (a === '--smoke') {
+      opts.smoke = true;
     } else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${a}`);
     }
+  }
+  if (opts.smoke) {
+    opts.repeat = 1;
+    opts.write = false;
   }
   const known = new Set(BENCHMARKS.map((b) => b.name));
   const unknown = (opts.only ?? []).filter((n) => !known.has(n));
@@ -69,12 +80,6 @@ const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' 
 function machineFacts(chromium: string): MachineFacts {
   const cpu =
     /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   return {
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     cpu,
@@ -82,7 +87,6 @@ function machineFacts(chromium: string): MachineFacts {
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     node: process.version,
     chromium: `Chromium ${chromium} (headless)`,
-    commit,
     loadBefore: loadAverage(),
   };
 }
@@ -96,7 +100,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const selected = BENCHMARKS.filter((b) => !opts.only || opts.only.includes(b.name));
+  const started = Date.now();
   ensureBuilt();
+  // What is measured: HEAD when the server starts (a commit made meanwhile is not what runs).
+  const measures = (bench: UiBenchmark): string[] => [...bench.measures, ...NOT_MEASURED];
+  const at = new Map(selected.map((b) => [b.name, measuredAt(ROOT, measures(b))]));
   const [server, browser] = await Promise.all([startServer(), launchBrowser()]);
   const sections: Section[] = [];
   const raw: Record<string, unknown> = {};
@@ -104,18 +112,28 @@ async function main(): Promise<void> {
     const rest = new Rest(server.url);
     for (const bench of selected) {
       const facts = machineFacts(browser.version());
-      console.log(`${bench.name}: ${bench.title} (${opts.repeat} runs; load average ${facts.loadBefore})`);
+      console.log(
+        `${bench.name}: ${opts.smoke ? '(smoke) ' : ''}${bench.title} (${opts.repeat} runs; load average ${facts.loadBefore})`,
+      );
       const t0 = Date.now();
       const result = await bench.run({
         server,
         rest,
         browser,
         repeat: opts.repeat,
+        smoke: opts.smoke,
         log: (l) => console.log(l),
       });
       facts.loadAfter = loadAverage();
       console.log(`${bench.name}: ${result.summaryLine}  [${((Date.now() - t0) / 1000).toFixed(0)} s]\n`);
-      sections.push({ name: bench.name, title: bench.title, markdown: result.markdown, facts });
+      sections.push({
+        name: bench.name,
+        title: bench.title,
+        markdown: result.markdown,
+        facts,
+        at: at.get(bench.name) as MeasuredAt,
+        measures: measures(bench),
+      });
       raw[bench.name] = result.raw;
     }
   } finally {
@@ -123,12 +141,20 @@ async function main(): Promise<void> {
     await server.stop();
     await removeDir(server.dataDir);
   }
+  if (opts.smoke) {
+    console.log(`bench:ui smoke run passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
   const rawFile = join(results, `ui-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(rawFile, JSON.stringify(raw));
   console.log(`raw numbers: ${rawFile}`);
   if (opts.write) {
+    for (const s of sections) {
+      const warning = uncommittedWarning(`bench:ui ${s.name}`, s.at);
+      if (warning) console.warn(warning);
+    }
     writeSections(DOC, sections);
     console.log(`wrote ${sections.map((s) => s.name).join(', ')} to ${DOC}`);
   }

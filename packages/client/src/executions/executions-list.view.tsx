@@ -102,6 +102,9 @@ export function ExecutionsListView() {
 
   const total = list.data?.total ?? 0;
   const pages = pageCount(total, PAGE_SIZE);
+  // The rows shown, 1-based; also as data attributes of the footer, for tests to read unformatted.
+  const first = (page - 1) * PAGE_SIZE + 1;
+  const last = Math.min(page * PAGE_SIZE, total);
   useEffect(() => {
     if (list.data && page > pages) update({ page: String(pages) });
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -204,6 +207,7 @@ export function ExecutionsListView() {
             highlightOnHover
             stickyHeader
             data-testid="executions-table"
+            data-placeholder={list.isPlaceholderData}
             style={{ opacity: list.isPlaceholderData ? 0.6 : 1 }}
           >
             <Table.Thead>
@@ -300,10 +304,17 @@ export function ExecutionsListView() {
         justify="space-between"
         style={{ borderTop: '1px solid var(--mantine-color-default-border)', flex: '0 0 auto' }}
       >
-        <Text size="xs" c="dimmed" data-testid="executions-total">
+        <Text
+          size="xs"
+          c="dimmed"
+          data-testid="executions-total"
+          data-first={total === 0 ? 0 : first}
+          data-last={last}
+          data-total={total}
+        >
           {total === 0
             ? ''
-            : `${((page - 1) * PAGE_SIZE + 1).toLocaleString()}–${Math.min(page * PAGE_SIZE, total).toLocaleString()} of ${total.toLocaleString()}`}
+            : `${first.toLocaleString()}–${last.toLocaleString()} of ${total.toLocaleString()}`}
           {selected.size > 0 && ` · ${selected.size} selected`}
           {selected.size >= MAX_COMPARE && ` (at most ${MAX_COMPARE})`}
         </Text>
