@@ -1,9 +1,11 @@
-import { open, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import pino, { type Logger } from 'pino';
 import {
+  assertNever,
   canTransitionJob,
   isActiveExecutionStatus,
   isResumableExecutionStatus,
@@ -45,8 +47,15 @@ import {
 import { OperationReader, type OperationReaderOptions } from './operation-reader.js';
 import { loadProjectFolder, saveProjectFolder } from './project-folder.js';
 import { Runner, recoverDeadRunners, type RecoveryResult } from './runner.service.js';
-import { loadSettings, type Env, type Settings, type SettingsValues } from './settings.js';
+import {
+  loadSettings,
+  type Env,
+  type Settings,
+  type SettingsValues,
+  type StorageBackend,
+} from './settings.js';
 import { SlotPool } from './slot-pool.js';
+import { JobInputFiles } from './storage/read-through.cache.js';
 import { codeDirOf, consoleLogOf, executionDir, jobIdOf } from './execution/execution-files.js';
 import {
   readExecutionSnapshot,
@@ -163,6 +172,19 @@ export interface ArtifactInfo extends ArtifactRecord {
   path: string | undefined;
 }
 
+/** The artifact storage in use, as /api/platforms shows it. Never holds a credential. */
+export interface StorageStatus {
+  /** `storage.backend`. */
+  backend: StorageBackend;
+  /** Where artifact contents go, for people: the blob dir, or `s3://bucket/prefix` and the endpoint. */
+  location: string;
+  /**
+   * The local blob dir (`blob.dir`): the store itself with `local`, staging for job outputs with every backend.
+   * `problem` says why this process cannot use it (missing, not a directory, not writable).
+   */
+  blobDir: { path: string; problem?: string };
+}
+
 export interface JobTelemetry {
   metrics: MetricRecord[];
   plots: PlotRecord[];
@@ -239,6 +261,8 @@ export interface Engine {
   saveProjectFolder(dir: string, project: Project): Promise<{ written: string[]; removed: string[] }>;
   /** The interpreter operations run with (checked once, then remembered). */
   python(): Promise<PythonInfo>;
+  /** Which artifact storage the settings chose, where it is, and whether the local blob dir can be used now. */
+  storageStatus(): Promise<StorageStatus>;
   /** Cancels what runs here, waits for it, and releases the database. */
   close(): Promise<void>;
 }
@@ -289,6 +313,8 @@ class EngineImpl implements Engine {
   private readonly stores: DatabaseStores;
   private readonly storage: EngineStorage;
   private readonly compute: Compute;
+  /** Jobs' input files: the storage's own, or the read-through cache of `worker.cache.*` (ADR 0012). */
+  private readonly inputFiles: JobInputFiles;
   private readonly runner: Runner;
   private readonly store: ExecutionStore;
   private readonly runs = new Map<string, ExecutionRun>();
@@ -312,6 +338,10 @@ class EngineImpl implements Engine {
     this.store = stores.executions;
     this.storage = adapters.storage;
     this.compute = adapters.compute;
+    this.inputFiles = new JobInputFiles(adapters.storage, {
+      dir: settings.values['worker.cache.dir'],
+      maxBytes: settings.values['worker.cache.maxBytes'],
+    });
     this.projects = stores.projects;
     this.documents = stores.documents;
     this.operationReader = new OperationReader(options.operationReader);
@@ -377,6 +407,42 @@ class EngineImpl implements Engine {
       });
     }
     return this.pythonInfo;
+  }
+
+  async storageStatus(): Promise<StorageStatus> {
+    const v = this.settings.values;
+    const backend = v['storage.backend'];
+    const dir = v['blob.dir'];
+    let problem: string | undefined;
+    try {
+      if (!(await stat(dir)).isDirectory()) problem = 'is not a directory';
+      else await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problem =
+        code === 'ENOENT'
+          ? 'does not exist'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'cannot be written by this server'
+            : `cannot be used (${code ?? (err as Error).message})`;
+    }
+    let location: string;
+    switch (backend) {
+      case 'local':
+        location = dir;
+        break;
+      case 's3': {
+        const prefix = v['storage.s3.prefix'];
+        const endpoint = v['storage.s3.endpoint'];
+        location =
+          `s3://${v['storage.s3.bucket'] ?? ''}${prefix === '' ? '' : `/${prefix}`}` +
+          (endpoint !== undefined ? ` at ${endpoint}` : '');
+        break;
+      }
+      default:
+        assertNever(backend, 'storage backend');
+    }
+    return { backend, location, blobDir: { path: dir, ...(problem !== undefined ? { problem } : {}) } };
   }
 
   // ── executions ────────────────────────────────────────────────────────────────────────────────────────
@@ -537,6 +603,7 @@ class EngineImpl implements Engine {
         store: this.store,
         telemetry: this.stores.telemetry,
         storage: this.storage,
+        blobFiles: this.inputFiles,
         artifacts: this.artifacts,
         compute: this.compute,
         bus: this.bus,

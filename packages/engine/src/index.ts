@@ -10,6 +10,7 @@ export type {
   ResumeExecutionOptions,
   StartedExecution,
   StartExecutionRequest,
+  StorageStatus,
 } from './engine.js';
 export type { EngineAdapters, EngineStorage } from './engine.adapters.js';
 export type { Compute } from './compute/job.compute.js';

@@ -55,6 +55,8 @@ describe('settings', () => {
       'storage.s3.endpoint': undefined,
       'storage.s3.region': undefined,
       'storage.s3.forcePathStyle': false,
+      'worker.cache.dir': join(dataDir, 'cache'),
+      'worker.cache.maxBytes': 20 * 1024 ** 3,
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
   });
@@ -148,6 +150,8 @@ describe('settings', () => {
         'storage.s3.endpoint': 'http://minio.lab:9000',
         'storage.s3.region': undefined,
         'storage.s3.forcePathStyle': true,
+        'worker.cache.dir': '/c',
+        'worker.cache.maxBytes': 2048,
       }),
     ).toEqual({
       blob: { dir: '/b' },
@@ -173,6 +177,7 @@ describe('settings', () => {
           forcePathStyle: true,
         },
       },
+      worker: { cache: { dir: '/c', maxBytes: 2048 } },
     });
   });
 
@@ -209,6 +214,37 @@ describe('settings', () => {
     const file = JSON.parse(await readFile(join(dataDir, 'config.json'), 'utf8'));
     expect(file.storage).toEqual({ backend: 's3', s3: { bucket: 'my-bucket', forcePathStyle: true } });
     expect((await loadSettings({ dataDir, env })).values['storage.s3.bucket']).toBe('my-bucket');
+  });
+
+  it('sets the job input cache: worker.cache.dir and worker.cache.maxBytes, from the environment or config.json', async () => {
+    const fromEnv = await loadSettings({
+      dataDir,
+      env: { DEEPFORGE_WORKER_CACHE: '~/df-cache', DEEPFORGE_WORKER_CACHE_MAX_BYTES: '5GiB' },
+    });
+    expect(fromEnv.values['worker.cache.dir']).toBe(join(homedir(), 'df-cache'));
+    expect(fromEnv.values['worker.cache.maxBytes']).toBe(5 * 1024 ** 3);
+    expect(fromEnv.sources['worker.cache.dir']).toBe('env');
+
+    await setSetting('worker.cache.dir', '/tmp/df-cache', { dataDir, env });
+    await setSetting('worker.cache.maxBytes', '500MB', { dataDir, env });
+    const file = JSON.parse(await readFile(join(dataDir, 'config.json'), 'utf8'));
+    expect(file.worker).toEqual({ cache: { dir: '/tmp/df-cache', maxBytes: 500_000_000 } });
+    const s = await loadSettings({ dataDir, env });
+    expect(s.values['worker.cache.dir']).toBe('/tmp/df-cache');
+    expect(s.values['worker.cache.maxBytes']).toBe(500_000_000);
+    // The data dir moves the default with it.
+    await unsetSetting('worker.cache.dir', { dataDir, env });
+    expect((await loadSettings({ dataDir, env })).values['worker.cache.dir']).toBe(join(dataDir, 'cache'));
+
+    await expect(
+      loadSettings({ dataDir, env: { DEEPFORGE_WORKER_CACHE_MAX_BYTES: 'lots' } }),
+    ).rejects.toThrow(/worker.cache.maxBytes.*DEEPFORGE_WORKER_CACHE_MAX_BYTES.*byte count/);
+    await expect(loadSettings({ dataDir, env: { DEEPFORGE_WORKER_CACHE_MAX_BYTES: '0' } })).rejects.toThrow(
+      /worker.cache.maxBytes/,
+    );
+    await expect(loadSettings({ dataDir, env: { DEEPFORGE_WORKER_CACHE: ' ' } })).rejects.toThrow(
+      /worker.cache.dir.*non-empty path/,
+    );
   });
 
   it('refuses bad storage settings, naming the setting, and never echoes credentials put in an endpoint', async () => {

@@ -56,6 +56,10 @@ export interface SettingsValues {
   'storage.s3.region': string | undefined;
   /** `http://endpoint/bucket/key` rather than `http://bucket.endpoint/key` (MinIO and most emulators need it). */
   'storage.s3.forcePathStyle': boolean;
+  /** Where jobs' inputs fetched from a storage without local files are kept (the read-through cache). */
+  'worker.cache.dir': string;
+  /** The most bytes that cache keeps; least recently used blobs beyond it are removed (not those in use). */
+  'worker.cache.maxBytes': number;
 }
 export type SettingKey = keyof SettingsValues;
 
@@ -496,6 +500,25 @@ const DEFINITIONS: Definitions = {
     allowed: '`true` or `false`',
     parse: (raw) => parseBoolean(raw),
     defaultValue: () => false,
+  },
+  'worker.cache.dir': {
+    key: 'worker.cache.dir',
+    // The name the DeepForge docs give it (DEEPFORGE_WORKER_CACHE).
+    env: 'DEEPFORGE_WORKER_CACHE',
+    description:
+      'Where jobs read their inputs from when the artifact storage keeps no local files (storage.backend `s3`): each blob is downloaded once per machine into this folder, under its content id, and jobs read it there. Unused with `local` storage: jobs read the blob dir in place.',
+    allowed: 'a directory path',
+    parse: (raw) => parsePath(raw),
+    defaultValue: ({ dataDir }) => join(dataDir, 'cache'),
+  },
+  'worker.cache.maxBytes': {
+    key: 'worker.cache.maxBytes',
+    env: 'DEEPFORGE_WORKER_CACHE_MAX_BYTES',
+    description:
+      'The most bytes worker.cache.dir keeps: beyond it the blobs used least recently are removed, never one a running job reads (those can take it over the bound while they run). A blob bigger than this cannot be fetched, and the job needing it fails.',
+    allowed: 'a byte count such as 21474836480, 20GiB or 500GB',
+    parse: (raw) => parseByteSize(raw),
+    defaultValue: () => 20 * 1024 ** 3,
   },
 };
 

@@ -133,11 +133,32 @@ export const HealthResponseSchema = z.strictObject({
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
-/** GET /api/platforms: what the "run pipeline" dialog offers. */
-export const PlatformSchema = z.strictObject({ id: z.string(), name: z.string(), available: z.boolean() });
+/**
+ * Where artifact contents are stored (the engine's `storage.backend`, docs/adr/0012): `local` (the blob dir) or
+ * `s3` (a bucket). One server stores in one of them.
+ */
+export const STORAGE_BACKENDS = ['local', 's3'] as const;
+export const StorageBackendSchema = z.enum(STORAGE_BACKENDS);
+export type StorageBackendId = z.infer<typeof StorageBackendSchema>;
+
+/** A compute or storage platform. `available`: a request may name it; else `reason` says why not. */
+export const PlatformSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  available: z.boolean(),
+  reason: z.string().optional(),
+});
+export type Platform = z.infer<typeof PlatformSchema>;
+export const StoragePlatformSchema = PlatformSchema.extend({ id: StorageBackendSchema });
+export type StoragePlatform = z.infer<typeof StoragePlatformSchema>;
+/**
+ * GET /api/platforms: what the execute, upload and import dialogs offer. `storage` lists the configured backend
+ * (available when it can be used), and `local`, unavailable with its reason, when another one is configured: a
+ * request naming a backend that is not available is refused (400).
+ */
 export const PlatformsResponseSchema = z.strictObject({
   compute: z.array(PlatformSchema),
-  storage: z.array(PlatformSchema),
+  storage: z.array(StoragePlatformSchema),
 });
 export type PlatformsResponse = z.infer<typeof PlatformsResponseSchema>;
 
@@ -448,7 +469,8 @@ export const StartExecutionBodySchema = z.strictObject({
   cache: z.boolean().optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
   compute: z.literal('local').optional(),
-  storage: z.literal('local').optional(),
+  /** Where its inputs are read from and its outputs stored: the configured backend (else 400). */
+  storage: StorageBackendSchema.optional(),
 });
 export type StartExecutionBody = z.infer<typeof StartExecutionBodySchema>;
 
@@ -645,6 +667,8 @@ export const UploadArtifactQuerySchema = z.strictObject({
   name: ArtifactNameSchema,
   serializer: z.string().min(1).max(200).optional(),
   pyType: z.string().min(1).max(200).optional(),
+  /** Where it is stored: the configured backend (else 400, nothing read or stored). */
+  storage: StorageBackendSchema.optional(),
 });
 
 /**
@@ -659,6 +683,8 @@ export const ImportArtifactBodySchema = z
     hash: ContentHashSchema.optional(),
     serializer: z.string().min(1).max(200).optional(),
     pyType: z.string().min(1).max(200).optional(),
+    /** Where it is stored: the configured backend (else 400). */
+    storage: StorageBackendSchema.optional(),
   })
   .refine((b) => (b.path === undefined) !== (b.hash === undefined), {
     message: 'give exactly one of `path` or `hash`',

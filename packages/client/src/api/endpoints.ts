@@ -23,6 +23,7 @@ import type {
   ProjectRoleDto,
   ProjectSummary,
   StartExecutionBody,
+  StorageBackendId,
   UpdateProjectBody,
   UserDto,
 } from '@deepforge/protocol';
@@ -133,7 +134,12 @@ export const artifactContentUrl = (projectId: string, id: string): string =>
   `${project(projectId)}/artifacts/${enc(id)}/content`;
 export const artifactUploadUrl = (
   projectId: string,
-  q: { name: string; serializer?: string | undefined; pyType?: string | undefined },
+  q: {
+    name: string;
+    serializer?: string | undefined;
+    pyType?: string | undefined;
+    storage?: StorageBackendId | undefined;
+  },
 ): string => `${project(projectId)}/artifacts${queryString(q)}`;
 
 // ── accounts (ADR 0009) ───────────────────────────────────────────────────────────────────────────────────

@@ -19,7 +19,6 @@ import {
   Pagination,
   Progress,
   SegmentedControl,
-  Select,
   Stack,
   Table,
   Text,
@@ -57,6 +56,7 @@ import { artifactRefs } from '../collab/doc-read.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { formatBytes, formatRelativeTime } from '../lib/job-status.js';
+import { StorageSelect, useStorageChoice } from '../platforms/storage-select.js';
 import { entityNameProblem } from '../lib/names.js';
 import { pageCount } from '../lib/query-params.js';
 import { ViewToolbar } from '../shell/project-layout.js';
@@ -411,9 +411,10 @@ function UploadModal({ projectId, onClose }: { projectId: string; onClose: () =>
   const [error, setError] = useState<string | null>(null);
   const handle = useRef<UploadHandle<StoredArtifact> | null>(null);
   const problem = entityNameProblem(name.trim(), [], 'artifact');
+  const storage = useStorageChoice();
 
   const start = (): void => {
-    if (!file || problem) return;
+    if (!file || problem || storage.storage === null) return;
     setError(null);
     setProgress(0);
     const h = uploadFile<StoredArtifact>(
@@ -421,6 +422,7 @@ function UploadModal({ projectId, onClose }: { projectId: string; onClose: () =>
         name: name.trim(),
         ...(serializer.trim() ? { serializer: serializer.trim() } : {}),
         ...(pyType.trim() ? { pyType: pyType.trim() } : {}),
+        storage: storage.storage,
       }),
       file,
       setProgress,
@@ -484,12 +486,7 @@ function UploadModal({ projectId, onClose }: { projectId: string; onClose: () =>
             onChange={(e) => setPyType(e.currentTarget.value)}
           />
         </Group>
-        <Select
-          label="Storage"
-          data={[{ value: 'local', label: 'This server (local)' }]}
-          value="local"
-          readOnly
-        />
+        <StorageSelect choice={storage} description="Where its bytes are kept" testId="upload-storage" />
         {progress !== null && (
           <Stack gap={2} data-testid="upload-progress">
             <Progress value={progress * 100} animated={progress < 1} />
@@ -515,7 +512,7 @@ function UploadModal({ projectId, onClose }: { projectId: string; onClose: () =>
           </Button>
           <Button
             onClick={start}
-            disabled={!file || problem !== null || progress !== null}
+            disabled={!file || problem !== null || progress !== null || storage.storage === null}
             data-testid="upload-submit"
           >
             Upload
@@ -536,6 +533,7 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
   const [pyType, setPyType] = useState('');
   const [reference, setReference] = useState(true);
   const problem = entityNameProblem(name.trim(), [], 'artifact');
+  const storage = useStorageChoice();
   const mutation = useMutation({
     mutationFn: () =>
       importArtifact(projectId, {
@@ -543,6 +541,7 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
         ...(mode === 'path' ? { path: source.trim() } : { hash: source.trim() }),
         ...(serializer.trim() ? { serializer: serializer.trim() } : {}),
         ...(pyType.trim() ? { pyType: pyType.trim() } : {}),
+        ...(storage.storage !== null ? { storage: storage.storage } : {}),
       }),
     onSuccess: (a) => {
       if (reference) {
@@ -564,7 +563,7 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          if (!problem && source.trim()) mutation.mutate();
+          if (!problem && source.trim() && storage.storage !== null) mutation.mutate();
         }}
       >
         <Stack gap="sm">
@@ -614,6 +613,7 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
               onChange={(e) => setPyType(e.currentTarget.value)}
             />
           </Group>
+          <StorageSelect choice={storage} description="Where its bytes are kept" testId="import-storage" />
           <Checkbox
             label="Also reference it in the project (artifacts/<name>.json, kept on export)"
             checked={reference}
@@ -631,7 +631,7 @@ function ImportModal({ projectId, onClose }: { projectId: string; onClose: () =>
             <Button
               type="submit"
               loading={mutation.isPending}
-              disabled={problem !== null || !source.trim()}
+              disabled={problem !== null || !source.trim() || storage.storage === null}
               data-testid="import-submit"
             >
               Import

@@ -1,9 +1,10 @@
-import type { ExecutionDetailsDto } from '@deepforge/protocol';
+import type { ExecutionDetailsDto, Platform } from '@deepforge/protocol';
 import { Alert, Button, Checkbox, Group, List, Modal, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { getPlatforms, qk, startExecution } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
+import { StorageSelect, useStorageChoice } from '../platforms/storage-select.js';
 
 export interface ExecuteModalProps {
   projectId: string;
@@ -26,7 +27,8 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
   const platforms = useQuery({ queryKey: qk.platforms, queryFn: getPlatforms, staleTime: 60_000 });
   const [name, setName] = useState(() => defaultName(pipeline));
   const [compute, setCompute] = useState<string | null>('local');
-  const [storage, setStorage] = useState<string | null>('local');
+  // One server stores in one backend: the configured one is offered and sent; the others are shown, disabled.
+  const storage = useStorageChoice();
   const [cache, setCache] = useState(false);
   const mutation = useMutation({
     mutationFn: () =>
@@ -34,7 +36,7 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
         pipeline,
         name: name.trim() || defaultName(pipeline),
         compute: 'local',
-        storage: 'local',
+        ...(storage.storage !== null ? { storage: storage.storage } : {}),
         cache,
       }),
     onSuccess: (e) => {
@@ -43,10 +45,10 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
       onClose();
     },
   });
-  const options = (list: { id: string; name: string; available: boolean }[] | undefined, fallback: string) =>
+  const options = (list: Platform[] | undefined, fallback: string) =>
     (list ?? [{ id: fallback, name: fallback, available: true }]).map((p) => ({
       value: p.id,
-      label: p.available ? p.name : `${p.name} (unavailable)`,
+      label: p.available ? p.name : `${p.name} (${p.reason ?? 'unavailable'})`,
       disabled: !p.available,
     }));
   const computeUnavailable = platforms.data && !platforms.data.compute.some((c) => c.available);
@@ -76,14 +78,10 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
             allowDeselect={false}
             data-testid="execution-compute"
           />
-          <Select
-            label="Storage"
-            description="Where inputs, outputs and saved artifacts are kept"
-            data={options(platforms.data?.storage, 'local')}
-            value={storage}
-            onChange={setStorage}
-            allowDeselect={false}
-            data-testid="execution-storage"
+          <StorageSelect
+            choice={storage}
+            description="Where inputs are read from and outputs and saved artifacts are kept"
+            testId="execution-storage"
           />
           <Checkbox
             label="Reuse results of unchanged operations (cache)"
@@ -129,6 +127,7 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
               color="yellow"
               c="dark"
               loading={mutation.isPending}
+              disabled={storage.storage === null}
               data-testid="execute-submit"
             >
               Execute

@@ -18,6 +18,7 @@ import type { EventBus } from '../event-bus.js';
 import { executionDetails, type ExecutionDetails } from '../execution.views.js';
 import type { SlotPool } from '../slot-pool.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
+import type { BlobFiles } from '../storage/read-through.cache.js';
 import type {
   ExecutionRecord,
   ExecutionStore,
@@ -41,6 +42,8 @@ export interface RunContext {
   store: ExecutionStore;
   telemetry: TelemetryStore;
   storage: ArtifactStorage;
+  /** Local files of jobs' inputs: the storage's own, or through the read-through input cache. */
+  blobFiles: BlobFiles;
   artifacts: ArtifactService;
   compute: Compute;
   bus: EventBus;
@@ -210,6 +213,7 @@ export class ExecutionRun {
         artifacts: ctx.artifacts,
         artifactContext,
         storage: ctx.storage,
+        blobFiles: ctx.blobFiles,
         compute: ctx.compute,
         python: ctx.python,
         timeoutMs: ctx.timeoutMs,

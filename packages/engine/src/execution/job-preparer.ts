@@ -1,5 +1,5 @@
 import type { PortRef } from '@deepforge/core';
-import type { InputSpec, JobError } from '@deepforge/protocol';
+import type { JobError } from '@deepforge/protocol';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
 import { cacheKey } from '../pipeline-plan.js';
@@ -9,10 +9,21 @@ import type { ExecutionEvents } from './execution-events.js';
 import type { ExecutionSnapshot } from './execution-snapshot.js';
 import { jobErrorOf } from './job-error.js';
 
+/**
+ * A blob a job reads (an input or a reference). Its local file is only got when the job starts (JobRunner), from
+ * the storage in place or through the input cache: a job waiting in the queue holds no file and no download.
+ */
+export interface JobBlob {
+  hash: string;
+  serializer: string;
+  /** For messages: `input data (artifact "six", sha256:…)`. */
+  what: string;
+}
+
 /** A job waiting for a slot, with everything it needs to start. */
 export interface ReadyJob {
-  inputs: Record<string, InputSpec>;
-  references: Record<string, InputSpec>;
+  inputs: Record<string, JobBlob>;
+  references: Record<string, JobBlob>;
   cacheKey: string | null;
   /** Set when the job cannot run (a reference that cannot be found): it fails as soon as it starts. */
   error?: JobError;
@@ -62,7 +73,7 @@ export class JobPreparer {
     const planned = ctx.snapshot.plan.nodes[node]!;
     if (planned.kind !== 'operation') return undefined;
     const job = this.host.job(node);
-    const inputs: Record<string, InputSpec> = {};
+    const inputs: Record<string, JobBlob> = {};
     const inputKeys: Record<string, string> = {};
     const notReady = (error: JobError): ReadyJob => ({ inputs, references: {}, cacheKey: null, error });
     for (const [port, from] of Object.entries(planned.inputs)) {
@@ -72,16 +83,24 @@ export class JobPreparer {
           kind: 'engine',
           message: `the output ${from.node}.${from.port} it needs was not recorded`,
         });
-      inputs[port] = { path: this.blobPath(out.hash), serializer: out.serializer };
+      inputs[port] = {
+        hash: out.hash,
+        serializer: out.serializer,
+        what: `input ${port} (${this.sourceOf(from)}, ${out.hash})`,
+      };
       inputKeys[port] = out.hash;
     }
-    const references: Record<string, InputSpec> = {};
+    const references: Record<string, JobBlob> = {};
     const referenceKeys: Record<string, string> = {};
     const pipelineNode = ctx.snapshot.pipeline.nodes.find((n) => n.id === node)!;
     for (const [ref, artifactName] of Object.entries(pipelineNode.references)) {
       try {
         const a = await ctx.artifacts.resolve(artifactName, ctx.artifactContext);
-        references[ref] = { path: this.blobPath(a.hash), serializer: a.serializer };
+        references[ref] = {
+          hash: a.hash,
+          serializer: a.serializer,
+          what: `reference ${ref} (artifact "${artifactName}", ${a.hash})`,
+        };
         referenceKeys[ref] = a.hash;
       } catch (err) {
         return notReady(jobErrorOf(err, `reference ${ref}`));
@@ -131,10 +150,13 @@ export class JobPreparer {
     return { inputs, references, cacheKey: key };
   }
 
-  private blobPath(hash: string): string {
-    const p = this.ctx.storage.path(hash);
-    // Only local stores can run local jobs; a remote store will stage inputs through a cache dir instead.
-    if (p === undefined) throw new Error('the artifact storage has no local paths; local compute needs one');
-    return p;
+  /** Where an input comes from, for messages: the artifact of an Input node, or another job's output. */
+  private sourceOf(from: PortRef): string {
+    const { snapshot } = this.ctx;
+    if (snapshot.plan.nodes[from.node]?.kind === 'input') {
+      const artifact = snapshot.attributes[from.node]?.artifact;
+      if (typeof artifact === 'string') return `artifact "${artifact}"`;
+    }
+    return `output ${from.node}.${from.port}`;
   }
 }

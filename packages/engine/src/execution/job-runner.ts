@@ -1,22 +1,29 @@
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertNever, INPUT_PORT, OUTPUT_PORT, type PortRef } from '@deepforge/core';
-import { outputExpectedHash, RUNTIME_PROTOCOL_VERSION, type JobError } from '@deepforge/protocol';
+import {
+  outputExpectedHash,
+  RUNTIME_PROTOCOL_VERSION,
+  type InputSpec,
+  type JobError,
+} from '@deepforge/protocol';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { Compute, ComputeResult, RunningJob } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
+import { NotFoundError } from '../errors.js';
 import {
   CorruptBlobError,
   type ArtifactStorage,
   type BlobVerification,
 } from '../storage/artifact.storage.js';
+import type { BlobFiles, BlobLease } from '../storage/read-through.cache.js';
 import type { JobPatch, JobRecord, NewJobOutput } from '../store/execution.store.js';
 import type { JobStatus } from '@deepforge/core';
 import type { ExecutionEvents } from './execution-events.js';
 import { codeDirOf, consoleLogOf, jobDirOf } from './execution-files.js';
 import type { ExecutionSnapshot } from './execution-snapshot.js';
 import { jobErrorOf } from './job-error.js';
-import type { ReadyJob } from './job-preparer.js';
+import type { JobBlob, ReadyJob } from './job-preparer.js';
 import type { JobTelemetry } from './job-telemetry.js';
 import type { OutputChecks } from './output-checks.js';
 
@@ -31,6 +38,8 @@ export interface JobRunnerContext {
   /** Where artifact names of Input nodes are looked up. */
   artifactContext: ArtifactContext;
   storage: ArtifactStorage;
+  /** Local files of inputs and references: the storage's own, or fetched into the input cache. */
+  blobFiles: BlobFiles;
   compute: Compute;
   python: PythonInfo;
   /** Milliseconds one operation may run; 0 = no limit. */
@@ -63,6 +72,8 @@ export interface JobRunnerHost {
  */
 export class JobRunner {
   private readonly handles = new Map<string, RunningJob>();
+  /** Jobs getting their input files: aborted to stop them before their process exists. */
+  private readonly fetching = new Map<string, { abort: AbortController; done: Promise<unknown> }>();
 
   constructor(
     private readonly ctx: JobRunnerContext,
@@ -75,16 +86,21 @@ export class JobRunner {
   /** Stops the running job of a node (it ends canceled); nothing when none runs. */
   stop(node: string): void {
     this.handles.get(node)?.cancel();
+    this.fetching.get(node)?.abort.abort();
   }
 
   /** Stops every running job. */
   stopAll(): void {
     for (const h of this.handles.values()) h.cancel();
+    for (const f of this.fetching.values()) f.abort.abort();
   }
 
   /** Resolves once every job running now has ended. */
   async settled(): Promise<void> {
-    await Promise.all([...this.handles.values()].map((h) => h.result.catch(() => undefined)));
+    await Promise.all([
+      ...[...this.handles.values()].map((h) => h.result.catch(() => undefined)),
+      ...[...this.fetching.values()].map((f) => f.done.catch(() => undefined)),
+    ]);
   }
 
   /** A job that cannot run still starts (the state machine goes through running) and fails at once. */
@@ -166,7 +182,6 @@ export class JobRunner {
   /** An operation as a harness job on the compute port, with what `ready` says it needs. */
   async runOperation(node: string, ready: ReadyJob): Promise<void> {
     const { ctx, host } = this;
-    const planned = ctx.snapshot.plan.nodes[node]!;
     const job = host.job(node);
     const attempt = job.attempt + 1;
     const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
@@ -192,6 +207,105 @@ export class JobRunner {
       await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
       return;
     }
+    // The job's files are pinned in the input cache until it has ended: nothing it reads is evicted under it.
+    const leases: BlobLease[] = [];
+    try {
+      let files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> };
+      try {
+        files = await this.fetchFiles(node, ready, leases);
+      } catch (err) {
+        if (host.isCanceled() || this.checks.isStopping(node)) {
+          await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
+          return;
+        }
+        // Every failure passes through running (core's state machine). Only this job fails: others run on.
+        await host.setStatus(node, 'running', running);
+        await host.fail(node, {
+          kind: err instanceof NotFoundError ? 'missing-artifact' : 'engine',
+          message: (err as Error).message,
+        });
+        return;
+      }
+      if (host.isCanceled() || this.checks.isStopping(node)) {
+        await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
+        return;
+      }
+      await this.runProcess(node, files, running, attempt);
+    } finally {
+      for (const l of leases) l.release();
+    }
+  }
+
+  /**
+   * Gets a local file for each input and reference (all at once), into `leases`; throws the first failure,
+   * naming the input and its blob. Stopping the job stops the downloads nobody else waits for.
+   */
+  private async fetchFiles(
+    node: string,
+    ready: ReadyJob,
+    leases: BlobLease[],
+  ): Promise<{ inputs: Record<string, InputSpec>; references: Record<string, InputSpec> }> {
+    const abort = new AbortController();
+    const one = async (blob: JobBlob): Promise<InputSpec> => {
+      let lease: BlobLease;
+      try {
+        lease = await this.ctx.blobFiles.acquire(blob.hash, {
+          signal: abort.signal,
+          onDownload: (size) =>
+            void this.events
+              .logLine(
+                node,
+                `[deepforge] ${blob.what}: downloading ${size} bytes from the artifact storage into the input cache`,
+              )
+              .catch(() => undefined),
+        });
+      } catch (err) {
+        const message = (err as Error).message ?? String(err);
+        const e =
+          err instanceof NotFoundError
+            ? new NotFoundError(`${blob.what} could not be fetched: ${message}`)
+            : new Error(`${blob.what} could not be fetched: ${message}`);
+        throw e;
+      }
+      leases.push(lease);
+      if (lease.source === 'cache') {
+        await this.events.logLine(node, `[deepforge] ${blob.what}: read from the input cache`);
+      }
+      return { path: lease.path, serializer: blob.serializer };
+    };
+    const all = async (blobs: Record<string, JobBlob>): Promise<Record<string, InputSpec>> => {
+      const entries = Object.entries(blobs);
+      const settled = await Promise.allSettled(entries.map(([, b]) => one(b)));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return Object.fromEntries(
+        entries.map(([name], i) => [name, (settled[i] as PromiseFulfilledResult<InputSpec>).value]),
+      );
+    };
+    const done = (async () => ({
+      inputs: await all(ready.inputs),
+      references: await all(ready.references),
+    }))();
+    this.fetching.set(node, { abort, done });
+    try {
+      return await done;
+    } finally {
+      this.fetching.delete(node);
+    }
+  }
+
+  /** The operation's process, from its start to its end, with its files at hand. */
+  private async runProcess(
+    node: string,
+    files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> },
+    running: JobPatch,
+    attempt: number,
+  ): Promise<void> {
+    const { ctx, host } = this;
+    const planned = ctx.snapshot.plan.nodes[node]!;
+    const job = host.job(node);
+    const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
+    const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
     const outputDir = await ctx.storage.createStagingDir(`${ctx.executionId}-${node}-${attempt}`);
     try {
       let handle: RunningJob;
@@ -205,8 +319,8 @@ export class JobRunner {
               codeDir: codeDirOf(ctx.dataDir, ctx.executionId),
               operation: { file: `operations/${planned.operation}.py`, className: planned.operation },
               attributes: ctx.snapshot.attributes[node] ?? {},
-              references: ready.references,
-              inputs: ready.inputs,
+              references: files.references,
+              inputs: files.inputs,
               outputs: planned.outputs,
               outputDir,
               workDir: join(jobDir, 'work'),

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEngine } from '../engine.js';
 import { engineFixture, type EngineFixture } from '../test-support/engine-fixture.js';
@@ -132,6 +132,141 @@ describe('engine on S3 storage (storage.backend = s3)', () => {
     for (const file of await filesUnder(f.dataDir)) {
       expect((await readFile(file)).includes(SECRET), file).toBe(false);
     }
+  });
+
+  /** Two operations reading the same input from the bucket, and their outputs saved. */
+  const fanOut = {
+    operations: {
+      AddOne: py(
+        'class AddOne():',
+        '    def execute(self, data):',
+        '        total = data + 1',
+        '        return total',
+      ),
+      Twice: py(
+        'class Twice():',
+        '    def execute(self, data):',
+        '        doubled = data * 2',
+        '        return doubled',
+      ),
+    },
+    pipelines: {
+      main: chain(
+        [
+          { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
+          { id: 'add', operation: 'AddOne' },
+          { id: 'twice', operation: 'Twice' },
+          { id: 'seven', operation: 'Output', attributes: { saveName: 'seven' } },
+          { id: 'twelve', operation: 'Output', attributes: { saveName: 'twelve' } },
+        ],
+        [
+          ['six.data', 'add.data'],
+          ['six.data', 'twice.data'],
+          ['add.total', 'seven.data'],
+          ['twice.doubled', 'twelve.data'],
+        ],
+      ),
+    },
+  };
+
+  async function logOf(executionId: string, node: string): Promise<string> {
+    return (await f!.engine.readJobLog(executionId, node)).text;
+  }
+
+  it('runs operations on an input from the bucket: fetched once into the input cache, read there after', async () => {
+    const b = bucket.current;
+    f = await engineFixture(b.settings('inputs'), { env: env() });
+    const sixFile = join(f.root, 'six.pkl');
+    await writeFile(sixFile, 'I6\n.');
+    const six = await f.engine.importArtifact(sixFile, 'six');
+    const { dir, project } = await f.project(fanOut);
+
+    const first = await (
+      await f.engine.startExecution({ project, projectDir: dir, pipelineName: 'main', concurrency: 2 })
+    ).done;
+    expect(first.status).toBe('success');
+    expect(unpickle(await readAll(await f.engine.openArtifact('seven')))).toBe('7');
+    expect(unpickle(await readAll(await f.engine.openArtifact('twelve')))).toBe('12');
+    // Both jobs wanted it at about the same time: one download, the other job read the same file.
+    const logs = [await logOf(first.id, 'add'), await logOf(first.id, 'twice')].join('\n');
+    const downloading = `[deepforge] input data (artifact "six", ${six.hash}): downloading 4 bytes from the artifact storage into the input cache`;
+    expect(logs.split(downloading)).toHaveLength(2);
+    expect(logs).toContain(`[deepforge] input data (artifact "six", ${six.hash}): read from the input cache`);
+
+    // The next execution reads it from the cache: no download at all.
+    const second = await (
+      await f.engine.startExecution({ project, projectDir: dir, pipelineName: 'main' })
+    ).done;
+    expect(second.status).toBe('success');
+    for (const node of ['add', 'twice']) {
+      const log = await logOf(second.id, node);
+      expect(log).toContain(`input data (artifact "six", ${six.hash}): read from the input cache`);
+      expect(log).not.toContain('downloading');
+    }
+    // One read-only file under its content id in <data dir>/cache, nothing half-written beside it.
+    const hex = six.hash.slice('sha256:'.length);
+    const cached = join(f.dataDir, 'cache', 'sha256', hex.slice(0, 2), hex);
+    expect((await filesUnder(join(f.dataDir, 'cache'))).sort()).toEqual([cached]);
+    expect((await readFile(cached)).toString()).toBe('I6\n.');
+  });
+
+  it('fails only the job whose input is corrupt in the bucket, naming it; the object is quarantined', async () => {
+    const b = bucket.current;
+    f = await engineFixture(b.settings('corrupt'), { env: env() });
+    const sixFile = join(f.root, 'six.pkl');
+    await writeFile(sixFile, 'I6\n.');
+    const six = await f.engine.importArtifact(sixFile, 'six');
+    // Same length, other bytes: a stray writer or a failing server.
+    await b.client.send(
+      new PutObjectCommand({ Bucket: b.bucket, Key: keyOf('corrupt', six.hash), Body: 'I7\n.' }),
+    );
+    const { dir, project } = await f.project({
+      operations: {
+        ...fanOut.operations,
+        Make: py('class Make():', '    def execute(self):', '        made = 5', '        return made'),
+      },
+      pipelines: {
+        main: chain(
+          [
+            { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
+            { id: 'add', operation: 'AddOne' },
+            { id: 'seven', operation: 'Output', attributes: { saveName: 'seven' } },
+            { id: 'make', operation: 'Make' },
+            { id: 'save', operation: 'Output', attributes: { saveName: 'made' } },
+          ],
+          [
+            ['six.data', 'add.data'],
+            ['add.total', 'seven.data'],
+            ['make.made', 'save.data'],
+          ],
+        ),
+      },
+    });
+    const done = await (
+      await f.engine.startExecution({ project, projectDir: dir, pipelineName: 'main' })
+    ).done;
+    expect(done.status).toBe('failed');
+    const status = Object.fromEntries(done.jobs.map((j) => [j.node, j.status]));
+    expect(status).toEqual({
+      six: 'success',
+      add: 'failed',
+      seven: 'canceled',
+      make: 'success',
+      save: 'success',
+    });
+    const add = done.jobs.find((j) => j.node === 'add')!;
+    expect(add.error?.kind).toBe('engine');
+    expect(add.error?.message).toMatch(
+      new RegExp(
+        `^input data \\(artifact "six", ${six.hash}\\) could not be fetched: blob ${six.hash} is corrupt: ` +
+          `its bytes hash to sha256:[0-9a-f]{64}, not to ${six.hash}; the object was moved to s3://`,
+      ),
+    );
+    expect(await logOf(done.id, 'add')).toContain('[deepforge] failed: input data (artifact "six"');
+    expect(await listTestKeys(b.client, b.bucket, 'corrupt/quarantine/')).toHaveLength(2);
+    expect(await listTestKeys(b.client, b.bucket, keyOf('corrupt', six.hash))).toEqual([]);
+    // Nothing of it in the input cache.
+    expect(await filesUnder(join(f.dataDir, 'cache'))).toEqual([]);
   });
 
   it('refuses to open on a bucket that does not exist, naming the bucket and the endpoint', async () => {

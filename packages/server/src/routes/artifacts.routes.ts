@@ -13,6 +13,7 @@ import {
   type ArtifactDto,
 } from '@deepforge/protocol';
 import { importablePath } from '../artifacts/import-roots.js';
+import { checkStorageChoice } from '../artifacts/storage-choice.js';
 import { bodyStream, byteLimit, checkDeclaredLength } from '../http/body-stream.js';
 import { badRequest, notFound } from '../http/http-error.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
@@ -92,8 +93,9 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request, reply) => {
       const { projectId } = request.params;
-      const { name, serializer, pyType } = request.query;
+      const { name, serializer, pyType, storage } = request.query;
       await ctx.projects.get(projectId);
+      await checkStorageChoice(engine, storage, 'query.storage');
       checkDeclaredLength(request, ctx.uploadLimit);
       const body = bodyStream(request);
       const limited = body.pipe(byteLimit(ctx.uploadLimit));
@@ -126,8 +128,9 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request, reply) => {
       const { projectId } = request.params;
-      const { name, path, hash, serializer, pyType } = request.body;
+      const { name, path, hash, serializer, pyType, storage } = request.body;
       await ctx.projects.get(projectId);
+      await checkStorageChoice(engine, storage, 'body.storage');
       const options = {
         projectId,
         ...(serializer !== undefined ? { serializer } : {}),

@@ -25,6 +25,7 @@ import {
   plotsDto,
   progressDto,
 } from '../executions/execution.dto.js';
+import { checkStorageChoice } from '../artifacts/storage-choice.js';
 import { folderEntries, zipStream, type ZipEntry } from '../executions/execution-zip.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { folderName } from '../projects/project.service.js';
@@ -92,6 +93,7 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId } = request.params;
       const body = request.body;
       requireCompute(ctx);
+      await checkStorageChoice(engine, body.storage, 'body.storage');
       const project = await ctx.projects.project(projectId);
       if (!Object.hasOwn(project.pipelines, body.pipeline)) {
         const known = Object.keys(project.pipelines).sort();

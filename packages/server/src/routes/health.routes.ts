@@ -4,6 +4,7 @@ import {
   PlatformsResponseSchema,
   REST_API_VERSION,
 } from '@deepforge/protocol';
+import { storagePlatforms } from '../artifacts/storage-choice.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 
 export function registerHealthRoutes(app: ZodApp, ctx: ServerContext): void {
@@ -28,13 +29,23 @@ export function registerHealthRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags: ['server'],
-        summary: 'Compute and storage platforms an execution can use',
+        summary:
+          'Compute and storage platforms executions, uploads and imports can use (the configured storage backend; `local` unavailable, with its reason, when another is configured)',
         response: { 200: PlatformsResponseSchema },
       },
     },
     async () => ({
-      compute: [{ id: 'local', name: 'This machine', available: ctx.compute === 'local' }],
-      storage: [{ id: 'local', name: 'Local blob store', available: true }],
+      compute: [
+        ctx.compute === 'local'
+          ? { id: 'local', name: 'This machine', available: true }
+          : {
+              id: 'local',
+              name: 'This machine',
+              available: false,
+              reason: 'this server was started with --server: it runs no operations itself',
+            },
+      ],
+      storage: await storagePlatforms(ctx.engine),
     }),
   );
 }
