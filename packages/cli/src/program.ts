@@ -7,6 +7,7 @@ import { registerArtifactsCommand } from './commands/artifacts.command.js';
 import { registerConfigCommand } from './commands/config.command.js';
 import { registerExecutionsCommand } from './commands/executions.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
+import { registerMigrateCommand } from './commands/migrate.command.js';
 import { registerResumeCommand } from './commands/resume.command.js';
 import { registerRunCommand } from './commands/run.command.js';
 import { registerStartCommand } from './commands/start.command.js';
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerStartCommand(program, ctx);
   registerUsersCommand(program, ctx);
   registerLoginCommands(program, ctx);
+  registerMigrateCommand(program, ctx);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

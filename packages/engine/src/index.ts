@@ -100,6 +100,14 @@ export type { SqliteStores } from './store/sqlite.store.js';
 export { openDatabase } from './store/database.opener.js';
 export type { DatabaseDialect, DatabaseStores, EngineStores } from './store/database.store.js';
 export { maskDatabaseUrl } from './store/database-url.js';
+export { MIGRATE_BATCH_ROWS, migrateInstallation } from './migrate/installation-migration.js';
+export type {
+  MigrateInstallationOptions,
+  MigrationEvent,
+  MigrationReport,
+  MigrationStorage,
+} from './migrate/installation-migration.js';
+export type { BlobOutcome } from './migrate/copy-blobs.js';
 export {
   AccountError,
   AccountService,

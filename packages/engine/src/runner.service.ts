@@ -70,7 +70,15 @@ export interface RecoveryResult {
   killedPids: number[];
 }
 
-async function isDead(r: RunnerRecord, now: number, host: string): Promise<boolean> {
+/**
+ * Whether a runner is gone: silent for STALE_MS, or on this host with its process no longer alive. Also used by
+ * `deepforge migrate`, which refuses to copy a database that a live engine is still writing.
+ */
+export async function isRunnerDead(
+  r: RunnerRecord,
+  now: number,
+  host: string = hostname(),
+): Promise<boolean> {
   if (now - r.heartbeatAt > STALE_MS) return true;
   return r.host === host && !(await isProcessAlive(r.pid));
 }
@@ -92,7 +100,8 @@ export async function recoverDeadRunners(opts: {
   const host = hostname();
   const runners = new Map((await opts.runners.listRunners()).map((r) => [r.id, r]));
   const dead = new Set<string>();
-  for (const r of runners.values()) if (r.id !== selfId && (await isDead(r, now(), host))) dead.add(r.id);
+  for (const r of runners.values())
+    if (r.id !== selfId && (await isRunnerDead(r, now(), host))) dead.add(r.id);
   const activeJobs = await store.listJobsByStatus(['queued', 'running']);
   const activeExecutions = await store.listExecutionsByStatus(['pending', 'running']);
   // A runner id nobody registers any more is dead too (its row was removed by a recovery that raced us).

@@ -88,6 +88,27 @@ export function connectionProblem(err: unknown, at: DatabaseAddress): DatabaseEr
  * created or upgraded first (the same migrations as SQLite).
  */
 export async function openPostgresStores(url: string): Promise<DatabaseStores> {
+  const options = await openPostgresDatabase(url);
+  const { db } = options;
+  return {
+    dialect: 'postgres',
+    executions: new KyselyExecutionStore(options),
+    artifacts: new KyselyArtifactStore(db),
+    telemetry: new KyselyTelemetryStore(options),
+    runners: new KyselyRunnerStore(db),
+    documents: new KyselyDocumentStore(options),
+    projects: new KyselyProjectStore(db),
+    accounts: new KyselyAccountStore(db),
+    close: options.close,
+  };
+}
+
+/**
+ * The PostgreSQL database of `url` as the Kysely stores use it (also `deepforge migrate`, which copies into it
+ * table by table): connected, checked (server version), its schema brought up to date. Connection problems are
+ * DatabaseErrors naming host and port, never the password.
+ */
+export async function openPostgresDatabase(url: string): Promise<KyselyStoreOptions> {
   const at = describeDatabaseUrl(url);
   const pool = new Pool({
     connectionString: url,
@@ -150,15 +171,5 @@ export async function openPostgresStores(url: string): Promise<DatabaseStores> {
     },
     close: () => db.destroy(),
   };
-  return {
-    dialect: 'postgres',
-    executions: new KyselyExecutionStore(options),
-    artifacts: new KyselyArtifactStore(db),
-    telemetry: new KyselyTelemetryStore(options),
-    runners: new KyselyRunnerStore(db),
-    documents: new KyselyDocumentStore(options),
-    projects: new KyselyProjectStore(db),
-    accounts: new KyselyAccountStore(db),
-    close: options.close,
-  };
+  return options;
 }

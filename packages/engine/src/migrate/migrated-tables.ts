@@ -1,0 +1,42 @@
+import type { Database } from '../store/kysely.database.js';
+
+/** The tables `deepforge migrate` copies: every table of the schema but `runners`. */
+export type MigratedTable = Exclude<keyof Database, 'runners'>;
+
+/**
+ * Each copied table with its primary key, parents before children (PostgreSQL checks the foreign keys as rows
+ * arrive). Typed over the schema: a table added to kysely.database.ts does not compile until it is listed here.
+ * `metrics` has no key: its rows are copied exactly once by the progress cursor alone (see copy-rows.ts).
+ *
+ * `runners` is left out on purpose: its rows are the engine processes of the source machine, not data. A job or an
+ * execution that a dead source runner left active names a runner id that nobody registers in the new database,
+ * which the first engine opened on it recovers as dead (runner.service.ts), as it would have on the source.
+ */
+const TABLE_KEYS: { readonly [T in MigratedTable]: readonly (keyof Database[T] & string)[] } = {
+  projects: ['id'],
+  document_updates: ['document', 'seq'],
+  users: ['id'],
+  sessions: ['id_hash'],
+  access_tokens: ['id'],
+  project_members: ['project_id', 'user_id'],
+  audit_log: ['id'],
+  project_secrets: ['project_id', 'name'],
+  executions: ['id'],
+  jobs: ['id'],
+  job_outputs: ['job_id', 'name'],
+  metrics: [],
+  plots: ['job_id', 'figure'],
+  progress: ['job_id', 'bar'],
+  artifacts: ['id'],
+};
+
+export interface TableSpec {
+  table: MigratedTable;
+  /** Primary key columns; empty for a table without one. */
+  key: readonly string[];
+}
+
+/** In copy order (parents first). */
+export const MIGRATED_TABLES: readonly TableSpec[] = (Object.keys(TABLE_KEYS) as MigratedTable[]).map(
+  (table) => ({ table, key: TABLE_KEYS[table] }),
+);
