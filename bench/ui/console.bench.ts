@@ -254,7 +254,7 @@ export const consoleLatency: UiBenchmark = {
         ],
       ),
       '',
-      `Per line, medians: print → event received ${ms(quantile(ws, 0.5))}, event → element in the DOM ${ms(quantile(pageSide, 0.5))} (p95 ${ms(quantile(pageSide, 0.95))}), DOM → next frame ${ms(quantile(paint, 0.5))}. The page's own part is most of it: \`ExecutionLive\` (packages/client/src/lib/execution-live.ts) notifies the view 50 ms after the first change it batches (a trailing \`setTimeout(…, 50)\`), so a line printed alone waits those 50 ms before React renders it. Notifying at once when nothing is pending and batching only what follows within 50 ms would keep floods cheap and take ~50 ms off a sparse line's latency.`,
+      `Per line, medians: print → event received ${ms(quantile(ws, 0.5))}, event → element in the DOM ${ms(quantile(pageSide, 0.5))} (p95 ${ms(quantile(pageSide, 0.95))}), DOM → next frame ${ms(quantile(paint, 0.5))}. Both ends batch without waiting on a quiet console: the server sends a job's first line after a quiet spell at once and then at most one \`job.logs\` frame per job every 50 ms, and \`ExecutionLive\` (packages/client/src/lib/execution-live.ts) renders the first change after a quiet spell at once and what follows at least 50 ms after its last render, so a line printed alone is not held back.`,
     ].join('\n');
     return {
       summaryLine: `print → on screen p50 ${ms(p50)}, p95 ${ms(p95)} (target ≤ ${TARGET_P95_MS} ms: ${ratio(p95, TARGET_P95_MS)}; vs 1500 ms polling ${ratio(p95, POLL_MS)})`,
