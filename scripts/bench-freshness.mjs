@@ -41,6 +41,12 @@ function gitOk(args) {
   }
 }
 
+/** A pathspec as a shell reads it back (`:!*.test.ts` quoted). */
+const shellArg = (a) => (/^[\w./-]+$/.test(a) ? a : `'${a}'`);
+
+/** Where the check cannot see the history it needs: fetching it, not measuring again, is the fix. */
+class MissingHistory extends Error {}
+
 /** What is wrong with the section ("is stale: …", "cannot be checked: …"), or null when it is fresh. */
 function staleness(head, body, prov) {
   if (prov.commit === 'unknown')
@@ -49,11 +55,11 @@ function staleness(head, body, prov) {
   if (prov.uncommitted)
     return `is stale: it was measured at ${short} with uncommitted changes to the code it measures, so its numbers belong to no commit`;
   if (!gitOk(['cat-file', '-e', `${prov.commit}^{commit}`])) {
-    const shallow = git(['rev-parse', '--is-shallow-repository']) === 'true';
-    return (
-      `cannot be checked: its commit ${short} is not in this clone` +
-      (shallow ? ' (a shallow clone: `git fetch --unshallow` and run the check again)' : '')
-    );
+    if (git(['rev-parse', '--is-shallow-repository']) === 'true')
+      throw new MissingHistory(
+        `cannot be checked: its commit ${short} is not in this shallow clone; \`git fetch --unshallow\` and run the check again`,
+      );
+    return `cannot be checked: its commit ${short} is not in this clone`;
   }
   if (!gitOk(['merge-base', '--is-ancestor', prov.commit, head]))
     return `is stale: its commit ${short} is not in HEAD's history (measured on another branch, or rebased since)`;
@@ -63,7 +69,7 @@ function staleness(head, body, prov) {
     const subject = changed.length > 90 ? `${changed.slice(0, 87)}…` : changed;
     return (
       `is stale: measured at ${short}, but the code it measures changed after it in ${count} commit(s), the last ${subject} ` +
-      `(git log ${short}..HEAD -- ${prov.measures.join(' ')})`
+      `(git log ${short}..HEAD -- ${prov.measures.map(shellArg).join(' ')})`
     );
   }
   if (!body.includes(`commit ${short}`))
@@ -93,7 +99,13 @@ function main() {
       }
       why = 'cannot be checked: it has no `<!-- measured-at …; measures … -->` line (every bench writes one)';
     } else {
-      why = staleness(head, body, prov);
+      try {
+        why = staleness(head, body, prov);
+      } catch (err) {
+        if (!(err instanceof MissingHistory)) throw err;
+        problems.push(`${DOC}: section bench:${name} ("${title}") ${err.message}.`);
+        continue;
+      }
     }
     if (why === null) fresh.push(name);
     else
