@@ -103,7 +103,9 @@ function main() {
         why = staleness(head, body, prov);
       } catch (err) {
         if (!(err instanceof MissingHistory)) throw err;
-        problems.push(`${DOC}: section bench:${name} ("${title}") ${err.message}.`);
+        // A shallow clone (some CI checkouts) holds no history to compare with: say so, do not fail on it.
+        console.warn(`${DOC}: section bench:${name} ("${title}") ${err.message}.`);
+        unchecked.push(name);
         continue;
       }
     }
