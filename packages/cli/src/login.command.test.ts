@@ -60,7 +60,7 @@ describe('deepforge login and logout', () => {
     expect(login.code).toBe(0);
     expect(login.stdout).toMatch(
       new RegExp(
-        `^Signed in to ${url} as ann \\(admin\\)\\.\\n  access token "deepforge CLI on ${hostname()}" \\(dfp_\\w{6}…, expires \\d{4}-\\d\\d-\\d\\d [\\d:]+\\) stored in ${join(clientDir, 'credentials.json')}\\n$`,
+        `^Signed in to ${url} as ann \\(admin\\)\\.\\n  access token "deepforge CLI on ${hostname()}" \\(dfp_[\\w-]{6}…, expires \\d{4}-\\d\\d-\\d\\d [\\d:]+\\) stored in ${join(clientDir, 'credentials.json')}\\n$`,
       ),
     );
     const first = await credentials();

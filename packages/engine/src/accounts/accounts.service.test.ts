@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redactor } from '../compute/local.compute.js';
 import { openSqliteStores, type SqliteStores } from '../store/sqlite.store.js';
 import { makeTempDir, removeTree } from '../test-support/index.js';
-import { AccountService, SESSION_IDLE_MS, SESSION_MAX_MS } from './accounts.service.js';
+import { ACCESS_CACHE_MS, AccountService, SESSION_IDLE_MS, SESSION_MAX_MS } from './accounts.service.js';
 import { SecretBox } from './secret-box.js';
 
 let dir: string;
@@ -123,6 +123,36 @@ describe('sessions', () => {
     clock += 1;
     await accounts.setPassword('ada', 'battery staple');
     expect(await accounts.resolveSession(b.secret)).toBeUndefined();
+  });
+});
+
+describe('the access cache', () => {
+  it("reuses what it resolved for a few seconds; its own changes apply at once, another process's within ACCESS_CACHE_MS", async () => {
+    const ada = await accounts.createUser('ada', 'correct horse');
+    const { secret } = await accounts.createSession(ada, undefined);
+    await accounts.setMember('p1', ada, 'writer');
+    expect(await accounts.resolveSession(secret)).toBeDefined();
+    expect(await accounts.roleOf('p1', ada)).toBe('writer');
+    // Another process (the CLI) on the same database revokes the sessions and changes the role.
+    const other = new AccountService(
+      stores.accounts,
+      () => SecretBox.open(join(dir, 'secret.key')),
+      () => clock,
+    );
+    await other.setPassword('ada', 'battery staple');
+    await stores.accounts.setMember({ projectId: 'p1', userId: ada.id, role: 'reader', addedAt: clock });
+    expect(await accounts.resolveSession(secret)).toBeDefined();
+    expect(await accounts.roleOf('p1', ada)).toBe('writer');
+    clock += ACCESS_CACHE_MS;
+    expect(await accounts.resolveSession(secret)).toBeUndefined();
+    expect(await accounts.roleOf('p1', ada)).toBe('reader');
+    // This process's own changes apply at once.
+    await accounts.setMember('p1', ada, 'owner');
+    expect(await accounts.roleOf('p1', ada)).toBe('owner');
+    const again = await accounts.createSession(ada, undefined);
+    expect(await accounts.resolveSession(again.secret)).toBeDefined();
+    await accounts.revokeSession(again.secret);
+    expect(await accounts.resolveSession(again.secret)).toBeUndefined();
   });
 });
 

@@ -49,6 +49,14 @@ export const SESSION_MAX_MS = 30 * 24 * 3600 * 1000;
 /** A session's last-seen time is written at most this often. */
 const TOUCH_EVERY_MS = 60 * 1000;
 export const TOKEN_PREFIX = 'dfp_';
+/**
+ * How long a resolved session, token or project role is reused without asking the database. Changes made through
+ * this service (sign-out, revocation, a new password, a role change) take effect at once in this process; changes
+ * made by another process (the CLI's `users passwd`, another server) within this time.
+ */
+export const ACCESS_CACHE_MS = 5000;
+/** Entries kept at most in each cache (the oldest go first). */
+const ACCESS_CACHE_ENTRIES = 10_000;
 export const TOKEN_MAX_DAYS = 366;
 
 export function userNameProblem(name: string): string | null {
@@ -98,6 +106,10 @@ export interface SecretInfo {
 export class AccountService {
   /** A hash of nothing anyone knows: unknown names are verified against it, so they cost as much as known ones. */
   private dummyHash: Promise<string> | undefined;
+  /** `s:<session hash>` / `t:<token hash>` → the identity, until a time (every request asks: ADR 0009). */
+  private readonly identities = new Map<string, { identity: Identity; until: number }>();
+  /** `<project id> <user id>` → the role (or none), until a time. */
+  private readonly roles = new Map<string, { role: ProjectRole | undefined; until: number }>();
 
   constructor(
     readonly store: AccountStore,
@@ -155,6 +167,7 @@ export class AccountService {
     const at = this.now();
     await this.store.updateUser(user.id, { passwordHash: await argon2Hash(password), passwordChangedAt: at });
     await this.store.revokeSessionsOf(user.id, at);
+    this.forgetUser(user.id);
   }
 
   async setAdmin(name: string, admin: boolean): Promise<UserRecord> {
@@ -163,6 +176,7 @@ export class AccountService {
       throw new AccountError('last-admin', `"${name}" is the last admin: make another user admin first`);
     }
     await this.store.updateUser(user.id, { admin });
+    this.forgetUser(user.id);
     return { ...user, admin };
   }
 
@@ -185,6 +199,7 @@ export class AccountService {
       );
     }
     await this.store.deleteUser(user.id);
+    this.forgetUser(user.id);
   }
 
   /**
@@ -226,8 +241,10 @@ export class AccountService {
   async resolveSession(value: string): Promise<Identity | undefined> {
     if (value.length === 0 || value.length > 200) return undefined;
     const idHash = sha256(value);
-    const session = await this.store.getSession(idHash);
     const at = this.now();
+    const cached = this.cachedIdentity(`s:${idHash}`, at);
+    if (cached) return cached;
+    const session = await this.store.getSession(idHash);
     if (!session || session.revokedAt !== null || session.expiresAt <= at) return undefined;
     if (at - session.createdAt >= SESSION_MAX_MS) return undefined;
     const user = await this.store.getUser(session.userId);
@@ -239,11 +256,16 @@ export class AccountService {
         Math.min(at + SESSION_IDLE_MS, session.createdAt + SESSION_MAX_MS),
       );
     }
-    return { user, via: { kind: 'session', idHash } };
+    const identity: Identity = { user, via: { kind: 'session', idHash } };
+    const ends = Math.min(Math.max(session.expiresAt, at + 1), session.createdAt + SESSION_MAX_MS);
+    this.cacheIdentity(`s:${idHash}`, identity, Math.min(at + ACCESS_CACHE_MS, ends));
+    return identity;
   }
 
   async revokeSession(value: string): Promise<boolean> {
-    return this.store.revokeSession(sha256(value), this.now());
+    const idHash = sha256(value);
+    this.identities.delete(`s:${idHash}`);
+    return this.store.revokeSession(idHash, this.now());
   }
 
   // ── access tokens ────────────────────────────────────────────────────────────────────────────────────────
@@ -280,6 +302,8 @@ export class AccountService {
   async resolveToken(token: string): Promise<Identity | undefined> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
     const digest = sha256(token);
+    const cached = this.cachedIdentity(`t:${digest}`, this.now());
+    if (cached) return cached;
     const record = await this.store.getTokenByHash(digest);
     // The lookup is by hash; compare again in constant time so no timing tells how much of a guess matched.
     if (!record || !timingSafeEqual(Buffer.from(record.tokenHash), Buffer.from(digest))) return undefined;
@@ -289,7 +313,29 @@ export class AccountService {
     if (!user) return undefined;
     if (record.lastUsedAt === null || at - record.lastUsedAt >= TOUCH_EVERY_MS)
       await this.store.touchToken(record.id, at);
-    return { user, via: { kind: 'token', tokenId: record.id, tokenName: record.name } };
+    const identity: Identity = { user, via: { kind: 'token', tokenId: record.id, tokenName: record.name } };
+    this.cacheIdentity(`t:${digest}`, identity, Math.min(at + ACCESS_CACHE_MS, record.expiresAt ?? Infinity));
+    return identity;
+  }
+
+  private cachedIdentity(key: string, at: number): Identity | undefined {
+    const hit = this.identities.get(key);
+    if (hit && hit.until > at) return hit.identity;
+    if (hit) this.identities.delete(key);
+    return undefined;
+  }
+
+  private cacheIdentity(key: string, identity: Identity, until: number): void {
+    this.identities.set(key, { identity, until });
+    if (this.identities.size > ACCESS_CACHE_ENTRIES)
+      this.identities.delete(this.identities.keys().next().value!);
+  }
+
+  /** Forgets what this process resolved for a user (a new password, admin rights changed, the user removed). */
+  private forgetUser(userId: string): void {
+    for (const [key, { identity }] of this.identities)
+      if (identity.user.id === userId) this.identities.delete(key);
+    for (const key of this.roles.keys()) if (key.endsWith(` ${userId}`)) this.roles.delete(key);
   }
 
   listTokens(user: UserRecord): Promise<AccessTokenRecord[]> {
@@ -297,6 +343,9 @@ export class AccountService {
   }
 
   async revokeToken(user: UserRecord, id: string): Promise<void> {
+    for (const [key, { identity }] of this.identities) {
+      if (identity.via.kind === 'token' && identity.via.tokenId === id) this.identities.delete(key);
+    }
     if (!(await this.store.revokeToken(id, user.id, this.now()))) {
       throw new AccountError('not-found', `you have no live token ${id.slice(0, 40)}`);
     }
@@ -304,8 +353,19 @@ export class AccountService {
 
   // ── project members ──────────────────────────────────────────────────────────────────────────────────────
 
-  roleOf(projectId: string, user: UserRecord): Promise<ProjectRole | undefined> {
-    return this.store.getMember(projectId, user.id).then((m) => m?.role);
+  async roleOf(projectId: string, user: UserRecord): Promise<ProjectRole | undefined> {
+    const key = `${projectId} ${user.id}`;
+    const at = this.now();
+    const hit = this.roles.get(key);
+    if (hit && hit.until > at) return hit.role;
+    const role = (await this.store.getMember(projectId, user.id))?.role;
+    this.roles.set(key, { role, until: at + ACCESS_CACHE_MS });
+    if (this.roles.size > ACCESS_CACHE_ENTRIES) this.roles.delete(this.roles.keys().next().value!);
+    return role;
+  }
+
+  private forgetProjectRoles(projectId: string): void {
+    for (const key of this.roles.keys()) if (key.startsWith(`${projectId} `)) this.roles.delete(key);
   }
 
   listMembers(projectId: string): Promise<MemberRecord[]> {
@@ -321,6 +381,7 @@ export class AccountService {
     const current = await this.store.getMember(projectId, user.id);
     if (current?.role === 'owner' && role !== 'owner') await this.requireAnotherOwner(projectId, user);
     await this.store.setMember({ projectId, userId: user.id, role, addedAt: current?.addedAt ?? this.now() });
+    this.forgetProjectRoles(projectId);
   }
 
   /** The last owner cannot leave or be removed. */
@@ -329,6 +390,7 @@ export class AccountService {
     if (!current) throw new AccountError('not-found', `"${user.name}" is not a member of this project`);
     if (current.role === 'owner') await this.requireAnotherOwner(projectId, user);
     await this.store.removeMember(projectId, user.id);
+    this.forgetProjectRoles(projectId);
   }
 
   private async requireAnotherOwner(projectId: string, user: UserRecord): Promise<void> {
@@ -344,6 +406,7 @@ export class AccountService {
   async forgetProject(projectId: string): Promise<void> {
     await this.store.removeProjectMembers(projectId);
     await this.store.removeProjectSecrets(projectId);
+    this.forgetProjectRoles(projectId);
   }
 
   // ── audit ────────────────────────────────────────────────────────────────────────────────────────────────
