@@ -6,48 +6,12 @@ import { openEngine } from './engine.js';
 import { DatabaseError } from './errors.js';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
 import { useTestDatabase } from './test-support/postgres-server.js';
-import { chain, cleanEnv, py } from './test-support/project-files.js';
+import { cleanEnv, REPORTING_CHAIN } from './test-support/project-files.js';
 import { makeTempDir, removeTree } from './test-support/temp-dir.js';
 
 const database = useTestDatabase('engine');
 
-const files = {
-  operations: {
-    Double: py(
-      'class Double():',
-      '    def execute(self, x):',
-      '        doubled = x * 2',
-      '        return doubled',
-    ),
-    Report: py(
-      'import deepforge',
-      'class Report():',
-      '    def execute(self, value):',
-      '        for step in range(3):',
-      '            deepforge.log(step=step, value=value + step)',
-      '        print("value is", value)',
-      '        reported = value + 1',
-      '        return reported',
-    ),
-  },
-  artifacts: { six: { file: 'six.pkl', type: 'builtins.int' } },
-  files: { 'artifacts/six.pkl': 'I6\n.' },
-  pipelines: {
-    main: chain(
-      [
-        { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
-        { id: 'double', operation: 'Double' },
-        { id: 'report', operation: 'Report' },
-        { id: 'save', operation: 'Output', attributes: { saveName: 'result' } },
-      ],
-      [
-        ['six.data', 'double.x'],
-        ['double.doubled', 'report.value'],
-        ['report.reported', 'save.data'],
-      ],
-    ),
-  },
-};
+const files = REPORTING_CHAIN;
 
 describe('engine on PostgreSQL', () => {
   let f: EngineFixture | undefined;

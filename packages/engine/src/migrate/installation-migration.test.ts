@@ -11,50 +11,14 @@ import { openSqliteStores } from '../store/sqlite.store.js';
 import { engineFixture } from '../test-support/engine-fixture.js';
 import { spawnScript, waitForScript } from '../test-support/node-script.js';
 import { createTestDatabase, useTestDatabase } from '../test-support/postgres-server.js';
-import { chain, cleanEnv, py } from '../test-support/project-files.js';
+import { cleanEnv, REPORTING_CHAIN } from '../test-support/project-files.js';
 import { TEST_PYTHON, makeTempDir, removeTree } from '../test-support/temp-dir.js';
 import { migrateInstallation, type MigrationEvent, type MigrationReport } from './installation-migration.js';
 import { MIGRATED_TABLES } from './migrated-tables.js';
 
 const database = useTestDatabase('migrate');
 
-const files = {
-  operations: {
-    Double: py(
-      'class Double():',
-      '    def execute(self, x):',
-      '        doubled = x * 2',
-      '        return doubled',
-    ),
-    Report: py(
-      'import deepforge',
-      'class Report():',
-      '    def execute(self, value):',
-      '        for step in range(3):',
-      '            deepforge.log(step=step, value=value + step)',
-      '        print("value is", value)',
-      '        reported = value + 1',
-      '        return reported',
-    ),
-  },
-  artifacts: { six: { file: 'six.pkl', type: 'builtins.int' } },
-  files: { 'artifacts/six.pkl': 'I6\n.' },
-  pipelines: {
-    main: chain(
-      [
-        { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
-        { id: 'double', operation: 'Double' },
-        { id: 'report', operation: 'Report' },
-        { id: 'save', operation: 'Output', attributes: { saveName: 'result' } },
-      ],
-      [
-        ['six.data', 'double.x'],
-        ['double.doubled', 'report.value'],
-        ['report.reported', 'save.data'],
-      ],
-    ),
-  },
-};
+const files = REPORTING_CHAIN;
 
 const PASSWORD = 'correct horse battery';
 

@@ -62,3 +62,45 @@ export function chain(
     }),
   };
 }
+
+/**
+ * Input six → Double → Report (three metrics and a line) → Output `result`: a small project that exercises the
+ * store's every table (jobs, outputs, metrics, logs, artifacts), for tests that move or reopen a data store.
+ */
+export const REPORTING_CHAIN: TestProjectFiles = {
+  operations: {
+    Double: py(
+      'class Double():',
+      '    def execute(self, x):',
+      '        doubled = x * 2',
+      '        return doubled',
+    ),
+    Report: py(
+      'import deepforge',
+      'class Report():',
+      '    def execute(self, value):',
+      '        for step in range(3):',
+      '            deepforge.log(step=step, value=value + step)',
+      '        print("value is", value)',
+      '        reported = value + 1',
+      '        return reported',
+    ),
+  },
+  artifacts: { six: { file: 'six.pkl', type: 'builtins.int' } },
+  files: { 'artifacts/six.pkl': 'I6\n.' },
+  pipelines: {
+    main: chain(
+      [
+        { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
+        { id: 'double', operation: 'Double' },
+        { id: 'report', operation: 'Report' },
+        { id: 'save', operation: 'Output', attributes: { saveName: 'result' } },
+      ],
+      [
+        ['six.data', 'double.x'],
+        ['double.doubled', 'report.value'],
+        ['report.reported', 'save.data'],
+      ],
+    ),
+  },
+};
