@@ -3,7 +3,6 @@ import { createWriteStream } from 'node:fs';
 import {
   chmod,
   mkdir,
-  mkdtemp,
   open,
   readdir,
   rename,
@@ -36,6 +35,7 @@ import {
   type StoredBlob,
 } from './artifact.storage.js';
 import { ContentHasher } from './content-hasher.js';
+import { createStagingDir, removeOldEntries } from './local-leftovers.js';
 
 /**
  * Files are hashed in reads this big. Node's default 64 KiB stream chunks made the sha256 of a 500 MiB file take
@@ -430,10 +430,8 @@ export class LocalBlobStorage implements ArtifactStorage {
     await rm(this.blobPath(hash), { force: true });
   }
 
-  async createStagingDir(label: string): Promise<string> {
-    await mkdir(this.stagingRoot, { recursive: true });
-    const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
-    return mkdtemp(join(this.stagingRoot, `${safe}-`));
+  createStagingDir(label: string): Promise<string> {
+    return createStagingDir(this.stagingRoot, label);
   }
 
   /**
@@ -442,20 +440,12 @@ export class LocalBlobStorage implements ArtifactStorage {
    */
   async sweep(maxAgeMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const dir of [this.tmpDir, this.stagingRoot, this.unverifiedDir]) {
-      const names = await readdir(dir).catch(() => [] as string[]);
-      for (const name of names) {
-        const p = join(dir, name);
-        const s = await stat(p).catch(() => undefined);
-        if (!s || now - s.mtimeMs <= maxAgeMs) continue;
-        if (dir === this.unverifiedDir) {
-          const hash = hashOfFileName(name);
-          if (hash === undefined || (await this.has(hash))) continue;
-        }
-        await rm(p, { recursive: true, force: true });
-        removed++;
-      }
-    }
+    for (const dir of [this.tmpDir, this.stagingRoot]) removed += await removeOldEntries(dir, maxAgeMs, now);
+    // A marker stays while its blob is there (or it names none): only markers of blobs that never arrived go.
+    removed += await removeOldEntries(this.unverifiedDir, maxAgeMs, now, async (name) => {
+      const hash = hashOfFileName(name);
+      return hash === undefined || (await this.has(hash));
+    });
     return removed;
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +32,7 @@ import {
   type StoredBlob,
 } from './artifact.storage.js';
 import { ContentHasher } from './content-hasher.js';
+import { createStagingDir, removeOldEntries } from './local-leftovers.js';
 import { fileNameOf, hashFile } from './local-blob.storage.js';
 import { describeS3Error, isS3NotFound, s3ClientConfig, s3Where, type S3Location } from './s3-client.js';
 
@@ -509,10 +510,8 @@ export class S3Storage implements ArtifactStorage {
     }
   }
 
-  async createStagingDir(label: string): Promise<string> {
-    await mkdir(this.stagingRoot, { recursive: true });
-    const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
-    return mkdtemp(join(this.stagingRoot, `${safe}-`));
+  createStagingDir(label: string): Promise<string> {
+    return createStagingDir(this.stagingRoot, label);
   }
 
   /**
@@ -522,15 +521,7 @@ export class S3Storage implements ArtifactStorage {
    */
   async sweep(maxAgeMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const dir of [this.tmpDir, this.stagingRoot]) {
-      for (const name of await readdir(dir).catch(() => [] as string[])) {
-        const p = join(dir, name);
-        const s = await stat(p).catch(() => undefined);
-        if (!s || now - s.mtimeMs <= maxAgeMs) continue;
-        await rm(p, { recursive: true, force: true });
-        removed++;
-      }
-    }
+    for (const dir of [this.tmpDir, this.stagingRoot]) removed += await removeOldEntries(dir, maxAgeMs, now);
     try {
       let keyMarker: string | undefined;
       let uploadIdMarker: string | undefined;
