@@ -18,7 +18,7 @@ import type { EventBus } from '../event-bus.js';
 import { executionDetails, type ExecutionDetails } from '../execution.views.js';
 import type { SlotPool } from '../slot-pool.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
-import type { BlobFiles } from '../storage/read-through.cache.js';
+import type { JobFiles } from '../storage/read-through.cache.js';
 import type {
   ExecutionRecord,
   ExecutionStore,
@@ -43,7 +43,7 @@ export interface RunContext {
   telemetry: TelemetryStore;
   storage: ArtifactStorage;
   /** Local files of jobs' inputs: the storage's own, or through the read-through input cache. */
-  blobFiles: BlobFiles;
+  blobFiles: JobFiles;
   artifacts: ArtifactService;
   compute: Compute;
   bus: EventBus;

@@ -16,7 +16,7 @@ import {
   type ArtifactStorage,
   type BlobVerification,
 } from '../storage/artifact.storage.js';
-import type { BlobFiles, BlobLease } from '../storage/read-through.cache.js';
+import type { BlobLease, JobFiles } from '../storage/read-through.cache.js';
 import type { JobPatch, JobRecord, NewJobOutput } from '../store/execution.store.js';
 import type { JobStatus } from '@deepforge/core';
 import type { ExecutionEvents } from './execution-events.js';
@@ -39,7 +39,7 @@ export interface JobRunnerContext {
   artifactContext: ArtifactContext;
   storage: ArtifactStorage;
   /** Local files of inputs and references: the storage's own, or fetched into the input cache. */
-  blobFiles: BlobFiles;
+  blobFiles: JobFiles;
   compute: Compute;
   python: PythonInfo;
   /** Milliseconds one operation may run; 0 = no limit. */
@@ -420,10 +420,11 @@ export class JobRunner {
       await host.fail(node, error, { exitCode: result.exitCode });
       return;
     }
-    // Success: every declared output must be there; each is renamed into the blob store (durably) before the
-    // job and its outputs are recorded, together, in one transaction. An output that came with its sha256 (the
-    // harness hashed it while writing it) is stored under that hash without being read first; its check runs in
-    // the background, downstream jobs may start meanwhile, and the execution ends only once it is done.
+    // Success: every declared output must be there; each is stored durably (renamed into a local blob store; an
+    // upload that keeps the file in the input cache otherwise) before the job and its outputs are recorded,
+    // together, in one transaction. An output that came with its sha256 (the harness hashed it while writing it) is
+    // stored in a local store under that hash without being read first; its check runs in the background (ADR
+    // 0005), downstream jobs may start meanwhile.
     const events = new Map(result.outputs.map((o) => [o.name, o]));
     const outs: NewJobOutput[] = [];
     const checks: { name: string; hash: string; verified: Promise<BlobVerification> }[] = [];
@@ -438,8 +439,7 @@ export class JobRunner {
         return;
       }
       try {
-        const blob = await ctx.storage.putFile(join(outputDir, ev.file), {
-          move: true,
+        const blob = await ctx.blobFiles.putOutput(join(outputDir, ev.file), {
           expectedHash: outputExpectedHash(ev),
         });
         outs.push({ name, hash: blob.hash, size: blob.size, serializer: ev.serializer, pyType: ev.pyType });

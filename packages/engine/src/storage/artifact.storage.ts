@@ -68,6 +68,12 @@ export interface PutResult extends StoredBlob {
    * so `has(hash)` is false from then on.
    */
   verified?: Promise<BlobVerification>;
+  /**
+   * True when the storage read every byte of the given file as it stored it and they hash to `hash` (an upload):
+   * the file is then a checked copy of the blob. Absent when it took the file unread (a rename, or a blob it had
+   * already, which the file's bytes were not compared with).
+   */
+  readFile?: boolean;
 }
 
 /**

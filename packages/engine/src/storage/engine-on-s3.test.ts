@@ -203,11 +203,67 @@ describe('engine on S3 storage (storage.backend = s3)', () => {
       expect(log).toContain(`input data (artifact "six", ${six.hash}): read from the input cache`);
       expect(log).not.toContain('downloading');
     }
-    // One read-only file under its content id in <data dir>/cache, nothing half-written beside it.
-    const hex = six.hash.slice('sha256:'.length);
-    const cached = join(f.dataDir, 'cache', 'sha256', hex.slice(0, 2), hex);
-    expect((await filesUnder(join(f.dataDir, 'cache'))).sort()).toEqual([cached]);
-    expect((await readFile(cached)).toString()).toBe('I6\n.');
+    // Read-only files under their content ids in <data dir>/cache, nothing half-written beside them: the input,
+    // and the outputs of the last jobs, kept there as they were uploaded (the jobs that read them next on this
+    // machine need no download).
+    const cacheFile = (hash: string): string => {
+      const [scheme, hex] = hash.split(':') as [string, string];
+      return join(f!.dataDir, 'cache', scheme, hex.slice(0, 2), hex);
+    };
+    const seven = await f.engine.getArtifact('seven');
+    const twelve = await f.engine.getArtifact('twelve');
+    expect((await filesUnder(join(f.dataDir, 'cache'))).sort()).toEqual(
+      [cacheFile(six.hash), cacheFile(seven.hash), cacheFile(twelve.hash)].sort(),
+    );
+    expect((await readFile(cacheFile(six.hash))).toString()).toBe('I6\n.');
+    expect(unpickle(await readFile(cacheFile(seven.hash)))).toBe('7');
+  });
+
+  it('reads an output of the job before from the input cache: kept there as it was uploaded, no download', async () => {
+    const b = bucket.current;
+    f = await engineFixture(b.settings('handoff'), { env: env() });
+    const { dir, project } = await f.project({
+      operations: {
+        Make: py(
+          'class Make():',
+          '    def execute(self):',
+          '        made = [1, 2, 3]',
+          '        return made',
+        ),
+        Total: py(
+          'class Total():',
+          '    def execute(self, data):',
+          '        total = sum(data)',
+          '        return total',
+        ),
+      },
+      pipelines: {
+        main: chain(
+          [
+            { id: 'make', operation: 'Make' },
+            { id: 'total', operation: 'Total' },
+            { id: 'save', operation: 'Output', attributes: { saveName: 'total' } },
+          ],
+          [
+            ['make.made', 'total.data'],
+            ['total.total', 'save.data'],
+          ],
+        ),
+      },
+    });
+    const done = await (
+      await f.engine.startExecution({ project, projectDir: dir, pipelineName: 'main' })
+    ).done;
+    expect(done.status).toBe('success');
+    const made = done.jobs.find((j) => j.node === 'make')!.outputs.find((o) => o.name === 'made')!;
+    const log = await logOf(done.id, 'total');
+    expect(log).toContain(`read from the input cache`);
+    expect(log).not.toContain('downloading');
+    // In the bucket all the same, under its content id.
+    expect(await listTestKeys(b.client, b.bucket, keyOf('handoff', made.hash))).toEqual([
+      keyOf('handoff', made.hash),
+    ]);
+    expect(unpickle(await readAll(await f.engine.openArtifact('total')))).toBe('6');
   });
 
   it('fails only the job whose input is corrupt in the bucket, naming it; the object is quarantined', async () => {
@@ -265,8 +321,11 @@ describe('engine on S3 storage (storage.backend = s3)', () => {
     expect(await logOf(done.id, 'add')).toContain('[deepforge] failed: input data (artifact "six"');
     expect(await listTestKeys(b.client, b.bucket, 'corrupt/quarantine/')).toHaveLength(2);
     expect(await listTestKeys(b.client, b.bucket, keyOf('corrupt', six.hash))).toEqual([]);
-    // Nothing of it in the input cache.
-    expect(await filesUnder(join(f.dataDir, 'cache'))).toEqual([]);
+    // Nothing of it in the input cache (only the output of make, kept there as it was uploaded).
+    const madeHash = (await f.engine.getArtifact('made')).hash.split(':')[1]!;
+    expect(await filesUnder(join(f.dataDir, 'cache'))).toEqual([
+      join(f.dataDir, 'cache', 'sha256', madeHash.slice(0, 2), madeHash),
+    ]);
   });
 
   it('refuses to open on a bucket that does not exist, naming the bucket and the endpoint', async () => {

@@ -130,6 +130,53 @@ describe('ReadThroughCache on S3 storage', () => {
     third.release();
   });
 
+  it("keeps a job's output it stored as the cache's copy: read there next, no download", async () => {
+    const files = new JobInputFiles(s3, { dir: cacheDir, maxBytes: 10 * MiB });
+    const staged = join(root, 'out.bin');
+    const bytes = content(MiB + 5, 7);
+    await writeFile(staged, bytes);
+    const stored = await files.putOutput(staged, { expectedHash: contentHashOf(bytes) });
+    expect(stored).toMatchObject({ hash: contentHashOf(bytes), size: bytes.length, readFile: true });
+    // In the bucket, and the staged file became the cache's read-only copy (nothing left where it was).
+    expect(await s3.size(stored.hash)).toBe(bytes.length);
+    await expect(stat(staged)).rejects.toThrow(/ENOENT/);
+    expect(await filesUnder(cacheDir)).toEqual([cacheFileOf(stored.hash)]);
+    const lease = await files.acquire(stored.hash, { onDownload: () => expect.unreachable('a download') });
+    expect(lease.source).toBe('cache');
+    expect((await readFile(lease.path)).equals(bytes)).toBe(true);
+    expect((await stat(lease.path)).mode & 0o222).toBe(0);
+    expect(files.cache!.stats).toMatchObject({ adopted: 1, downloads: 0, hits: 1, blobs: 1 });
+    lease.release();
+
+    // The same bytes again: the bucket has them, the file was not compared with them, so it is only removed.
+    await writeFile(staged, bytes);
+    const again = await files.putOutput(staged, { expectedHash: stored.hash });
+    expect(again.readFile).toBeUndefined();
+    await expect(stat(staged)).rejects.toThrow(/ENOENT/);
+    expect(files.cache!.stats).toMatchObject({ adopted: 1, blobs: 1 });
+
+    // Bigger than the cache may hold: stored, the file removed, nothing kept.
+    const small = new JobInputFiles(s3, { dir: join(root, 'small'), maxBytes: 1024 });
+    const big = content(4096, 8);
+    await writeFile(staged, big);
+    const bigStored = await small.putOutput(staged, { expectedHash: contentHashOf(big) });
+    expect(await s3.size(bigStored.hash)).toBe(4096);
+    await expect(stat(staged)).rejects.toThrow(/ENOENT/);
+    expect(await filesUnder(join(root, 'small'))).toEqual([]);
+  });
+
+  it('keeps nothing of an output whose bytes are not what its writer said, and stores nothing', async () => {
+    const files = new JobInputFiles(s3, { dir: cacheDir, maxBytes: 10 * MiB });
+    const staged = join(root, 'out.bin');
+    await writeFile(staged, content(2048, 9));
+    await expect(files.putOutput(staged, { expectedHash: contentHashOf(content(2048, 10)) })).rejects.toThrow(
+      /hash to sha256:[0-9a-f]{64}, not to/,
+    );
+    await expect(stat(staged)).rejects.toThrow(/ENOENT/);
+    expect(await filesUnder(cacheDir)).toEqual([]);
+    expect(await s3.has(contentHashOf(content(2048, 10)))).toBe(false);
+  });
+
   it('evicts the least recently used blobs beyond maxBytes, never one that is leased', async () => {
     const blobs = await Promise.all([1, 2, 3, 4, 5].map((seed) => put(content(100, seed))));
     const [A, B, C, D, E] = blobs as [ContentHash, ContentHash, ContentHash, ContentHash, ContentHash];
@@ -270,5 +317,19 @@ describe('JobInputFiles', () => {
     await expect(files.acquire(contentHashOf(Buffer.from('never stored')))).rejects.toThrow(
       /blob sha256:[0-9a-f]{64} is not in the artifact storage/,
     );
+  });
+
+  it("moves a job's output into a local storage: a rename, no cache", async () => {
+    const storage = new LocalBlobStorage(join(root, 'blob'));
+    await storage.init();
+    const files = new JobInputFiles(storage, { dir: join(root, 'cache'), maxBytes: 1024 });
+    const staged = join(await storage.createStagingDir('job'), 'out.bin');
+    await writeFile(staged, 'made by a job');
+    const stored = await files.putOutput(staged, {});
+    expect(stored.hash).toBe(contentHashOf(Buffer.from('made by a job')));
+    expect((await readFile(storage.path(stored.hash))).toString()).toBe('made by a job');
+    await expect(stat(staged)).rejects.toThrow(/ENOENT/);
+    expect(files.cache).toBeUndefined();
+    expect(await readdir(root)).toEqual(['blob']);
   });
 });

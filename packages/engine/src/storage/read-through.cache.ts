@@ -5,7 +5,13 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { contentHashProblem, splitContentHash } from '@deepforge/core';
 import { NotFoundError, StorageError } from '../errors.js';
-import { isContentHash, type ArtifactStorage, type ContentHash } from './artifact.storage.js';
+import {
+  isContentHash,
+  type ArtifactStorage,
+  type ContentHash,
+  type PutFileOptions,
+  type PutResult,
+} from './artifact.storage.js';
 
 /** A local file holding a blob's bytes, kept for its holder until `release()`. */
 export interface BlobLease {
@@ -34,6 +40,15 @@ export interface BlobFiles {
   acquire(hash: string, options?: AcquireOptions): Promise<BlobLease>;
 }
 
+/** A job's files: its inputs as local files, and its outputs stored. */
+export interface JobFiles extends BlobFiles {
+  /**
+   * Stores a job's output file in the storage (its file is gone afterwards). Where inputs come through the cache,
+   * the file becomes the cache's copy of the blob, so the jobs that read it next on this machine find it there.
+   */
+  putOutput(path: string, options: Pick<PutFileOptions, 'expectedHash'>): Promise<PutResult>;
+}
+
 export interface ReadThroughCacheOptions {
   /** `worker.cache.dir`: blobs under `<dir>/<scheme>/<2 hex>/<hex>`, downloads in progress under `<dir>/tmp`. */
   dir: string;
@@ -47,6 +62,8 @@ export interface ReadThroughCacheStats {
   hits: number;
   /** Blobs fetched from the storage. */
   downloads: number;
+  /** Blobs whose local file was taken in when it was stored (a job's output), without a download. */
+  adopted: number;
   evictions: number;
   /** Bytes of the blobs the cache holds now, and how many. */
   bytes: number;
@@ -73,6 +90,9 @@ interface Download {
   abort: AbortController;
   settled: boolean;
 }
+
+/** A well-formed content id, only asked about to learn whether a storage has local files. */
+const NO_BLOB = `sha256:${'0'.repeat(64)}`;
 
 /** Part files of a process that is gone, or older than this, are removed when a cache opens. */
 const STALE_PART_MS = 24 * 3600 * 1000;
@@ -117,7 +137,7 @@ export class ReadThroughCache implements BlobFiles {
   /** Bytes of downloads in progress: room is made for them before they start. */
   private reserved = 0;
   private opened: Promise<void> | undefined;
-  private counters = { hits: 0, downloads: 0, evictions: 0 };
+  private counters = { hits: 0, downloads: 0, evictions: 0, adopted: 0 };
 
   constructor(
     private readonly storage: Pick<ArtifactStorage, 'size' | 'openRead'>,
@@ -358,6 +378,34 @@ export class ReadThroughCache implements BlobFiles {
     }
   }
 
+  /**
+   * Takes in a file whose bytes are known to hash to `hash` (a job's output, checked on its way into the storage)
+   * as the cache's copy of that blob: renamed into place, read-only, without a copy or a download. The file is
+   * gone afterwards whatever happens: a blob the cache has already, one bigger than `maxBytes`, or a rename that
+   * fails (another filesystem) only remove it. Returns whether it was taken.
+   */
+  async adopt(path: string, hash: string, size: number): Promise<boolean> {
+    let taken = false;
+    try {
+      if (!isContentHash(hash) || size > this.options.maxBytes) return false;
+      await this.open();
+      if (this.entries.has(hash) || this.downloads.has(hash) || this.evicting.has(hash)) return false;
+      const final = this.fileOf(hash);
+      await chmod(path, 0o444);
+      await mkdir(dirname(final), { recursive: true });
+      await rename(path, final);
+      taken = true;
+      this.counters.adopted++;
+      this.add({ hash, file: final, size, lastUsed: this.now(), pins: 0 });
+      this.makeRoom();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      if (!taken) await rm(path, { force: true });
+    }
+  }
+
   private forget(entry: Entry): void {
     this.entries.delete(entry.hash);
     this.used -= entry.size;
@@ -392,19 +440,46 @@ export class ReadThroughCache implements BlobFiles {
 
 /**
  * Jobs' inputs as local files: a storage's own file where it has one (the local blob dir: read in place, no copy,
- * no cache), else the read-through cache, made (and its directory created) on first use.
+ * no cache), else the read-through cache, made (and its directory created) on first use. Jobs' outputs: renamed
+ * into a local storage; uploaded to another, their files then kept as the cache's copies, so that a job reading an
+ * output made on the same machine finds it without a download.
  */
-export class JobInputFiles implements BlobFiles {
+export class JobInputFiles implements JobFiles {
   private cached: ReadThroughCache | undefined;
 
   constructor(
-    private readonly storage: Pick<ArtifactStorage, 'path' | 'size' | 'openRead'>,
+    private readonly storage: Pick<ArtifactStorage, 'path' | 'size' | 'openRead' | 'putFile'>,
     private readonly cacheOptions: ReadThroughCacheOptions,
   ) {}
 
   /** The cache, once a storage without local files needed it. */
   get cache(): ReadThroughCache | undefined {
     return this.cached;
+  }
+
+  /** Whether the storage keeps its blobs as local files (read in place): then there is no cache. */
+  private get inPlace(): boolean {
+    return this.storage.path(NO_BLOB) !== undefined;
+  }
+
+  async putOutput(path: string, options: Pick<PutFileOptions, 'expectedHash'>): Promise<PutResult> {
+    // A local store takes the file by a rename; another keeps a copy of the bytes it was sent.
+    if (this.inPlace) return this.storage.putFile(path, { ...options, move: true });
+    let stored: PutResult;
+    try {
+      stored = await this.storage.putFile(path, options);
+    } catch (err) {
+      await rm(path, { force: true });
+      throw err;
+    }
+    // Taken only when the storage read every byte and they hash to the id (S3: checked before the upload's last
+    // part): the cache holds checked bytes only. A blob the bucket had already was not compared with the file.
+    if (!stored.readFile) await rm(path, { force: true });
+    else {
+      this.cached ??= new ReadThroughCache(this.storage, this.cacheOptions);
+      await this.cached.adopt(path, stored.hash, stored.size);
+    }
+    return stored;
   }
 
   async acquire(hash: string, options: AcquireOptions = {}): Promise<BlobLease> {

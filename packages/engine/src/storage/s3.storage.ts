@@ -213,7 +213,7 @@ export class S3Storage implements ArtifactStorage {
       // The key is the id: hash the file first (locally, fast), then check the same id again as it is sent.
       claimed = (await hashFile(path)).hash;
     }
-    let blob: StoredBlob;
+    let blob: PutResult;
     try {
       blob = await this.upload(claimed, st.size, () =>
         createReadStream(path, { highWaterMark: 1024 * 1024 }),
@@ -248,9 +248,10 @@ export class S3Storage implements ArtifactStorage {
       }
       const spooled = h.digest();
       try {
-        return await this.upload(spooled.hash, spooled.size, () =>
+        const { hash, size } = await this.upload(spooled.hash, spooled.size, () =>
           createReadStream(tmp, { highWaterMark: 1024 * 1024 }),
         );
+        return { hash, size };
       } catch (err) {
         if (err instanceof CorruptBlobError) {
           throw new StorageError(`cannot store stream: its spool file changed on disk (${err.message})`);
@@ -267,7 +268,7 @@ export class S3Storage implements ArtifactStorage {
    * bytes go out, and a mismatch fails the body stream before its last part is handed over: the upload is
    * aborted and CorruptBlobError says what the bytes hash to.
    */
-  private async upload(hash: ContentHash, size: number, open: () => Readable): Promise<StoredBlob> {
+  private async upload(hash: ContentHash, size: number, open: () => Readable): Promise<PutResult> {
     // The same content being uploaded by another caller: once it is there, so is ours.
     const running = this.inflight.get(hash);
     if (running) {
@@ -287,7 +288,7 @@ export class S3Storage implements ArtifactStorage {
     }
   }
 
-  private async uploadOnce(hash: ContentHash, open: () => Readable): Promise<StoredBlob> {
+  private async uploadOnce(hash: ContentHash, open: () => Readable): Promise<PutResult> {
     const source = open();
     let actual: StoredBlob | undefined;
     async function* verified(): AsyncGenerator<Buffer> {
@@ -322,7 +323,7 @@ export class S3Storage implements ArtifactStorage {
       throw this.fail(`cannot upload ${hash}`, err);
     }
     if (!actual) throw new StorageError(`cannot upload ${hash}: the upload ended before its bytes did`);
-    return { hash, size: actual.size };
+    return { hash, size: actual.size, readFile: true };
   }
 
   async has(hash: string): Promise<boolean> {
