@@ -311,3 +311,43 @@ export type {
   AuditEntry,
   AuditResponse,
 } from './auth-api.js';
+
+// Remote workers (docs/adr/0015): the /api/workers/connect socket's messages, worker tokens, connected workers.
+export {
+  WORKER_PROTOCOL_VERSION,
+  WORKER_CLOSE_REFUSED,
+  WORKER_REFUSAL_CODES,
+  WorkerLabelSchema,
+  LeaseRefSchema,
+  WorkerHelloSchema,
+  WorkerHeartbeatSchema,
+  WorkerJobStartedSchema,
+  WorkerJobStartFailedSchema,
+  WorkerJobLogSchema,
+  WorkerJobEventSchema,
+  WorkerJobFinishedSchema,
+  WorkerMessageSchema,
+  ServerWelcomeSchema,
+  ServerRefusedSchema,
+  WorkerBlobSchema,
+  ServerJobAssignSchema,
+  ServerJobCancelSchema,
+  ServerJobResultSchema,
+  ServerMessageSchema,
+  workerVersionProblem,
+  CreateWorkerTokenBodySchema,
+  WorkerTokenSummarySchema,
+  CreateWorkerTokenResponseSchema,
+  ConnectedWorkerSchema,
+  ListWorkersResponseSchema,
+} from './worker-messages.js';
+export type {
+  LeaseRef,
+  WorkerHello,
+  WorkerJobFinished,
+  WorkerMessage,
+  WorkerBlob,
+  ServerJobAssign,
+  ServerMessage,
+  ConnectedWorker,
+} from './worker-messages.js';

@@ -1,7 +1,7 @@
 import type { Database } from '../store/kysely.database.js';
 
-/** The tables `deepforge migrate` copies: every table of the schema but `runners`. */
-export type MigratedTable = Exclude<keyof Database, 'runners'>;
+/** The tables `deepforge migrate` copies: every table of the schema but `runners` and `job_leases`. */
+export type MigratedTable = Exclude<keyof Database, 'runners' | 'job_leases'>;
 
 /**
  * Each copied table with its primary key, parents before children (PostgreSQL checks the foreign keys as rows
@@ -11,6 +11,7 @@ export type MigratedTable = Exclude<keyof Database, 'runners'>;
  * `runners` is left out on purpose: its rows are the engine processes of the source machine, not data. A job or an
  * execution that a dead source runner left active names a runner id that nobody registers in the new database,
  * which the first engine opened on it recovers as dead (runner.service.ts), as it would have on the source.
+ * `job_leases` likewise: a lease is held by a worker connected to the source's server, which recovery ends.
  */
 const TABLE_KEYS: { readonly [T in MigratedTable]: readonly (keyof Database[T] & string)[] } = {
   projects: ['id'],
@@ -18,6 +19,7 @@ const TABLE_KEYS: { readonly [T in MigratedTable]: readonly (keyof Database[T] &
   users: ['id'],
   sessions: ['id_hash'],
   access_tokens: ['id'],
+  worker_tokens: ['id'],
   project_members: ['project_id', 'user_id'],
   audit_log: ['id'],
   project_secrets: ['project_id', 'name'],

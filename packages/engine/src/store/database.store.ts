@@ -5,6 +5,7 @@ import type { ExecutionStore } from './execution.store.js';
 import type { ProjectStore } from './project.store.js';
 import type { RunnerStore } from './runner.store.js';
 import type { TelemetryStore } from './telemetry.store.js';
+import type { WorkerStore } from './worker.store.js';
 
 /** The SQL dialects DeepForge's stores run on (ADR 0010). */
 export type DatabaseDialect = 'sqlite' | 'postgres';
@@ -15,6 +16,8 @@ export interface EngineStores {
   artifacts: ArtifactStore;
   telemetry: TelemetryStore;
   runners: RunnerStore;
+  /** Worker tokens and the leases of jobs on remote workers (docs/adr/0015). */
+  workers: WorkerStore;
 }
 
 /** Every store of one database, sharing its connection (SQLite) or pool (PostgreSQL); `close` closes them all. */

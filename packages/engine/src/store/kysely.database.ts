@@ -169,6 +169,30 @@ export interface DocumentUpdatesTable {
   created_at: Int;
 }
 
+export interface WorkerTokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  prefix: string;
+  created_at: Int;
+  created_by: string;
+  last_used_at: Int | null;
+  revoked_at: Int | null;
+}
+
+export interface JobLeasesTable {
+  job_id: string;
+  epoch: number;
+  state: string;
+  /** JSON array of label strings. */
+  labels: string;
+  queued_at: Int;
+  worker_id: string | null;
+  token_id: string | null;
+  leased_at: Int | null;
+  expires_at: Int | null;
+}
+
 export interface Database {
   projects: ProjectsTable;
   document_updates: DocumentUpdatesTable;
@@ -186,6 +210,8 @@ export interface Database {
   project_members: ProjectMembersTable;
   audit_log: AuditLogTable;
   project_secrets: ProjectSecretsTable;
+  worker_tokens: WorkerTokensTable;
+  job_leases: JobLeasesTable;
 }
 
 export const num = (v: Int): number => Number(v);

@@ -5,6 +5,7 @@ import { openPostgresStores } from './postgres.store.js';
 import { describeRunnerStoreConformance } from './runner.store.conformance.js';
 import type { StoreHarness } from './store.harness.js';
 import { describeTelemetryStoreConformance } from './telemetry.store.conformance.js';
+import { describeWorkerStoreConformance } from './worker.store.conformance.js';
 
 const database = useTestDatabase('store');
 
@@ -26,3 +27,4 @@ describeExecutionStoreConformance('PostgreSQL', postgresHarness);
 describeArtifactStoreConformance('PostgreSQL', postgresHarness);
 describeTelemetryStoreConformance('PostgreSQL', postgresHarness);
 describeRunnerStoreConformance('PostgreSQL', postgresHarness);
+describeWorkerStoreConformance('PostgreSQL', postgresHarness);

@@ -10,6 +10,7 @@ import { KyselyArtifactStore } from './kysely-artifact.store.js';
 import { KyselyExecutionStore } from './kysely-execution.store.js';
 import { KyselyRunnerStore } from './kysely-runner.store.js';
 import { KyselyTelemetryStore } from './kysely-telemetry.store.js';
+import { KyselyWorkerStore } from './kysely-worker.store.js';
 import type { Database, KyselyStoreOptions } from './kysely.database.js';
 import { migrateToLatest } from './store.migrations.js';
 
@@ -96,6 +97,7 @@ export async function openPostgresStores(url: string): Promise<DatabaseStores> {
     artifacts: new KyselyArtifactStore(db),
     telemetry: new KyselyTelemetryStore(options),
     runners: new KyselyRunnerStore(db),
+    workers: new KyselyWorkerStore(db),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(db),
     accounts: new KyselyAccountStore(db),

@@ -9,6 +9,7 @@ import { describeRunnerStoreConformance } from './runner.store.conformance.js';
 import { openSqliteStores } from './sqlite.store.js';
 import type { StoreHarness } from './store.harness.js';
 import { describeTelemetryStoreConformance } from './telemetry.store.conformance.js';
+import { describeWorkerStoreConformance } from './worker.store.conformance.js';
 
 async function sqliteHarness(): Promise<StoreHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'df-store-'));
@@ -32,6 +33,7 @@ describeExecutionStoreConformance('SQLite', sqliteHarness);
 describeArtifactStoreConformance('SQLite', sqliteHarness);
 describeTelemetryStoreConformance('SQLite', sqliteHarness);
 describeRunnerStoreConformance('SQLite', sqliteHarness);
+describeWorkerStoreConformance('SQLite', sqliteHarness);
 
 describe('SQLite store', () => {
   it('takes writes from several processes at once without "database is locked"', async () => {

@@ -10,6 +10,7 @@ import { KyselyArtifactStore } from './kysely-artifact.store.js';
 import { KyselyExecutionStore } from './kysely-execution.store.js';
 import { KyselyRunnerStore } from './kysely-runner.store.js';
 import { KyselyTelemetryStore } from './kysely-telemetry.store.js';
+import { KyselyWorkerStore } from './kysely-worker.store.js';
 import type { Database, KyselyStoreOptions } from './kysely.database.js';
 import { migrateToLatest } from './store.migrations.js';
 
@@ -29,6 +30,7 @@ export async function openSqliteStores(file: string): Promise<DatabaseStores> {
     artifacts: new KyselyArtifactStore(options.db),
     telemetry: new KyselyTelemetryStore(options),
     runners: new KyselyRunnerStore(options.db),
+    workers: new KyselyWorkerStore(options.db),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(options.db),
     accounts: new KyselyAccountStore(options.db),

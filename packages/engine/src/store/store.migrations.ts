@@ -257,6 +257,48 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Remote workers (docs/adr/0015): worker tokens (sha256 of the secret, never the secret) and the leases of jobs
+   * that run on workers. No foreign key from job_leases to jobs: a lease is removed by the engine that made it,
+   * and a job deleted with its execution leaves nothing a worker could act on (its lease no longer matches).
+   */
+  '0004_workers': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('worker_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('job_leases')
+        .addColumn('job_id', 'text', (c) => c.primaryKey())
+        .addColumn('epoch', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('labels', 'text', (c) => c.notNull())
+        .addColumn('queued_at', 'bigint', (c) => c.notNull())
+        .addColumn('worker_id', 'text')
+        .addColumn('token_id', 'text')
+        .addColumn('leased_at', 'bigint')
+        .addColumn('expires_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('job_leases_queue')
+        .on('job_leases')
+        .columns(['state', 'queued_at', 'job_id'])
+        .execute();
+      await db.schema
+        .createIndex('job_leases_expiry')
+        .on('job_leases')
+        .columns(['state', 'expires_at'])
+        .execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -1,0 +1,271 @@
+import type { Kysely, Selectable } from 'kysely';
+import {
+  num,
+  numOrNull,
+  type Database,
+  type JobLeasesTable,
+  type WorkerTokensTable,
+} from './kysely.database.js';
+import type {
+  LeaseCandidate,
+  LeaseRecord,
+  LeaseState,
+  WorkerStore,
+  WorkerTokenRecord,
+} from './worker.store.js';
+
+/** Candidates read per round of leaseNext: a worker lacking labels skips those jobs without reading the queue. */
+const CANDIDATES_PER_ROUND = 200;
+
+function tokenOf(r: Selectable<WorkerTokensTable>): WorkerTokenRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    tokenHash: r.token_hash,
+    prefix: r.prefix,
+    createdAt: num(r.created_at),
+    createdBy: r.created_by,
+    lastUsedAt: numOrNull(r.last_used_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function leaseOf(r: Selectable<JobLeasesTable>): LeaseRecord {
+  return {
+    jobId: r.job_id,
+    epoch: Number(r.epoch),
+    state: r.state as LeaseState,
+    labels: JSON.parse(r.labels) as string[],
+    queuedAt: num(r.queued_at),
+    workerId: r.worker_id,
+    tokenId: r.token_id,
+    leasedAt: numOrNull(r.leased_at),
+    expiresAt: numOrNull(r.expires_at),
+  };
+}
+
+/**
+ * The worker store, written once with Kysely's query builder. Every change of a lease is one compare-and-set
+ * UPDATE (`… where state = ? and epoch = ?`), atomic on both dialects without a transaction: PostgreSQL re-checks
+ * the condition on the row it waited for, SQLite has one writer at a time.
+ */
+export class KyselyWorkerStore implements WorkerStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertWorkerToken(t: WorkerTokenRecord): Promise<void> {
+    await this.db
+      .insertInto('worker_tokens')
+      .values({
+        id: t.id,
+        name: t.name,
+        token_hash: t.tokenHash,
+        prefix: t.prefix,
+        created_at: t.createdAt,
+        created_by: t.createdBy,
+        last_used_at: t.lastUsedAt,
+        revoked_at: t.revokedAt,
+      })
+      .execute();
+  }
+
+  async getWorkerTokenByHash(tokenHash: string): Promise<WorkerTokenRecord | undefined> {
+    const r = await this.db
+      .selectFrom('worker_tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return r && tokenOf(r);
+  }
+
+  async getWorkerToken(id: string): Promise<WorkerTokenRecord | undefined> {
+    const r = await this.db.selectFrom('worker_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && tokenOf(r);
+  }
+
+  async listWorkerTokens(): Promise<WorkerTokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('worker_tokens')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(tokenOf);
+  }
+
+  async revokeWorkerToken(id: string, at: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('worker_tokens')
+      .set({ revoked_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async touchWorkerToken(id: string, at: number): Promise<void> {
+    await this.db.updateTable('worker_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  async enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<boolean> {
+    const text = JSON.stringify([...new Set(labels)].sort());
+    const res = await this.db
+      .insertInto('job_leases')
+      .values({ job_id: jobId, epoch: 0, state: 'queued', labels: text, queued_at: at })
+      .onConflict((oc) => oc.column('job_id').doNothing())
+      .executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 1) return true;
+    // A lost lease is queued again with its epoch: the next lease is newer than any a lost worker may hold.
+    const again = await this.db
+      .updateTable('job_leases')
+      .set({ state: 'queued', labels: text, queued_at: at, expires_at: null })
+      .where('job_id', '=', jobId)
+      .where('state', '=', 'lost')
+      .executeTakeFirst();
+    return Number(again.numUpdatedRows) === 1;
+  }
+
+  async leaseNext(
+    candidate: LeaseCandidate,
+    at: number,
+    timeoutMs: number,
+    jobIds?: readonly string[],
+  ): Promise<LeaseRecord | undefined> {
+    if (jobIds && jobIds.length === 0) return undefined;
+    const has = new Set(candidate.labels);
+    let after: { queuedAt: number; jobId: string } | undefined;
+    for (;;) {
+      let q = this.db
+        .selectFrom('job_leases')
+        .selectAll()
+        .where('state', '=', 'queued')
+        .orderBy('queued_at')
+        .orderBy('job_id')
+        .limit(CANDIDATES_PER_ROUND);
+      if (jobIds) q = q.where('job_id', 'in', [...jobIds]);
+      if (after) {
+        const { queuedAt, jobId } = after;
+        q = q.where((eb) =>
+          eb.or([
+            eb('queued_at', '>', queuedAt),
+            eb.and([eb('queued_at', '=', queuedAt), eb('job_id', '>', jobId)]),
+          ]),
+        );
+      }
+      const rows = (await q.execute()).map(leaseOf);
+      for (const row of rows) {
+        if (!row.labels.every((l) => has.has(l))) continue;
+        const epoch = row.epoch + 1;
+        // Compare-and-set on the row as read: another worker that leased it first makes this update match nothing.
+        const res = await this.db
+          .updateTable('job_leases')
+          .set({
+            state: 'leased',
+            epoch,
+            worker_id: candidate.workerId,
+            token_id: candidate.tokenId,
+            leased_at: at,
+            expires_at: at + timeoutMs,
+          })
+          .where('job_id', '=', row.jobId)
+          .where('state', '=', 'queued')
+          .where('epoch', '=', row.epoch)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 1) {
+          return {
+            ...row,
+            epoch,
+            state: 'leased',
+            workerId: candidate.workerId,
+            tokenId: candidate.tokenId,
+            leasedAt: at,
+            expiresAt: at + timeoutMs,
+          };
+        }
+      }
+      if (rows.length < CANDIDATES_PER_ROUND) return undefined;
+      const last = rows[rows.length - 1]!;
+      after = { queuedAt: last.queuedAt, jobId: last.jobId };
+    }
+  }
+
+  async renewLeases(
+    workerId: string,
+    leases: readonly { jobId: string; epoch: number }[],
+    at: number,
+    timeoutMs: number,
+  ): Promise<{ jobId: string; epoch: number }[]> {
+    const renewed: { jobId: string; epoch: number }[] = [];
+    for (const l of leases) {
+      const res = await this.db
+        .updateTable('job_leases')
+        .set({ expires_at: at + timeoutMs })
+        .where('job_id', '=', l.jobId)
+        .where('epoch', '=', l.epoch)
+        .where('worker_id', '=', workerId)
+        .where('state', '=', 'leased')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) renewed.push({ jobId: l.jobId, epoch: l.epoch });
+    }
+    return renewed;
+  }
+
+  async expireLeases(at: number, then: 'queued' | 'lost'): Promise<LeaseRecord[]> {
+    const rows = (
+      await this.db
+        .selectFrom('job_leases')
+        .selectAll()
+        .where('state', '=', 'leased')
+        .where('expires_at', '<', at)
+        .orderBy('expires_at')
+        .execute()
+    ).map(leaseOf);
+    const expired: LeaseRecord[] = [];
+    for (const row of rows) {
+      // Only as read: a heartbeat that renewed it meanwhile (a later expires_at) keeps it.
+      const res = await this.db
+        .updateTable('job_leases')
+        .set(then === 'queued' ? { state: 'queued', queued_at: at, expires_at: null } : { state: 'lost' })
+        .where('job_id', '=', row.jobId)
+        .where('state', '=', 'leased')
+        .where('epoch', '=', row.epoch)
+        .where('expires_at', '<', at)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) expired.push(row);
+    }
+    return expired;
+  }
+
+  async completeLease(jobId: string, epoch: number, workerId: string): Promise<boolean> {
+    const res = await this.db
+      .deleteFrom('job_leases')
+      .where('job_id', '=', jobId)
+      .where('epoch', '=', epoch)
+      .where('worker_id', '=', workerId)
+      .where('state', '=', 'leased')
+      .executeTakeFirst();
+    return Number(res.numDeletedRows) === 1;
+  }
+
+  async getLease(jobId: string): Promise<LeaseRecord | undefined> {
+    const r = await this.db
+      .selectFrom('job_leases')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .executeTakeFirst();
+    return r && leaseOf(r);
+  }
+
+  async listLeases(): Promise<LeaseRecord[]> {
+    const rows = await this.db
+      .selectFrom('job_leases')
+      .selectAll()
+      .orderBy('queued_at')
+      .orderBy('job_id')
+      .execute();
+    return rows.map(leaseOf);
+  }
+
+  async removeLease(jobId: string): Promise<void> {
+    await this.db.deleteFrom('job_leases').where('job_id', '=', jobId).execute();
+  }
+}

@@ -1,0 +1,190 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StoreHarness } from './store.harness.js';
+import type { WorkerStore, WorkerTokenRecord } from './worker.store.js';
+
+const TIMEOUT = 1000;
+
+function token(id: string, overrides: Partial<WorkerTokenRecord> = {}): WorkerTokenRecord {
+  return {
+    id,
+    name: `w-${id}`,
+    tokenHash: `hash-${id}`,
+    prefix: 'dfw_abc',
+    createdAt: 1,
+    createdBy: 'admin',
+    lastUsedAt: null,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+const gpuWorker = { workerId: 'w-gpu', tokenId: 't1', labels: ['gpu', 'a100'] };
+const cpuWorker = { workerId: 'w-cpu', tokenId: 't2', labels: [] };
+
+/** The behaviour every WorkerStore adapter must have. Call it in a test file with the adapter's harness. */
+export function describeWorkerStoreConformance(name: string, create: () => Promise<StoreHarness>): void {
+  describe(`WorkerStore conformance: ${name}`, () => {
+    let h: StoreHarness;
+    let workers: WorkerStore;
+    beforeEach(async () => {
+      h = await create();
+      workers = h.stores.workers;
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    it('keeps worker tokens by hash, revokes them once, and keeps them across a reopen', async () => {
+      await workers.insertWorkerToken(token('t1'));
+      await workers.insertWorkerToken(token('t2', { createdAt: 2 }));
+      await expect(workers.insertWorkerToken(token('t3', { tokenHash: 'hash-t1' }))).rejects.toThrow();
+      expect((await workers.getWorkerTokenByHash('hash-t2'))?.id).toBe('t2');
+      expect(await workers.getWorkerTokenByHash('nope')).toBeUndefined();
+      await workers.touchWorkerToken('t1', 5);
+      expect(await workers.revokeWorkerToken('t2', 9)).toBe(true);
+      expect(await workers.revokeWorkerToken('t2', 10)).toBe(false);
+      expect(await workers.revokeWorkerToken('nobody', 10)).toBe(false);
+      workers = (await h.reopen()).workers;
+      expect(await workers.listWorkerTokens()).toEqual([
+        token('t1', { lastUsedAt: 5 }),
+        token('t2', { createdAt: 2, revokedAt: 9 }),
+      ]);
+      expect(await workers.getWorkerToken('t2')).toEqual(token('t2', { createdAt: 2, revokedAt: 9 }));
+    });
+
+    it('leases the longest-queued job a worker has the labels for, with the next epoch', async () => {
+      expect(await workers.enqueueJob('j-gpu', ['gpu'], 1)).toBe(true);
+      expect(await workers.enqueueJob('j-any', [], 2)).toBe(true);
+      // Queued already: left as it is.
+      expect(await workers.enqueueJob('j-gpu', [], 3)).toBe(false);
+      const a = await workers.leaseNext(cpuWorker, 10, TIMEOUT);
+      expect(a).toMatchObject({
+        jobId: 'j-any',
+        epoch: 1,
+        state: 'leased',
+        workerId: 'w-cpu',
+        expiresAt: 1010,
+      });
+      expect(await workers.leaseNext(cpuWorker, 10, TIMEOUT)).toBeUndefined();
+      const b = await workers.leaseNext(gpuWorker, 11, TIMEOUT);
+      expect(b).toMatchObject({ jobId: 'j-gpu', epoch: 1, labels: ['gpu'], tokenId: 't1' });
+      expect(await workers.leaseNext(gpuWorker, 11, TIMEOUT)).toBeUndefined();
+      // Restricted to some jobs.
+      await workers.enqueueJob('j-x', [], 12);
+      await workers.enqueueJob('j-y', [], 13);
+      expect((await workers.leaseNext(cpuWorker, 14, TIMEOUT, ['j-y']))?.jobId).toBe('j-y');
+      expect(await workers.leaseNext(cpuWorker, 14, TIMEOUT, [])).toBeUndefined();
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state])).toEqual([
+        ['j-gpu', 'leased'],
+        ['j-any', 'leased'],
+        ['j-x', 'queued'],
+        ['j-y', 'leased'],
+      ]);
+    });
+
+    it('never leases one job to two workers asking at once', async () => {
+      for (let i = 0; i < 20; i++) await workers.enqueueJob(`j${String(i).padStart(2, '0')}`, [], i);
+      const askers = Array.from({ length: 8 }, (_, w) => ({ workerId: `w${w}`, tokenId: 't', labels: [] }));
+      const got: string[] = [];
+      await Promise.all(
+        askers.map(async (w) => {
+          for (;;) {
+            const l = await workers.leaseNext(w, 100, TIMEOUT);
+            if (!l) return;
+            got.push(l.jobId);
+          }
+        }),
+      );
+      expect(got.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `j${String(i).padStart(2, '0')}`));
+    });
+
+    it('renews leases by heartbeat only for the worker and epoch that hold them', async () => {
+      await workers.enqueueJob('j1', [], 1);
+      const l = (await workers.leaseNext(cpuWorker, 10, TIMEOUT))!;
+      expect(
+        await workers.renewLeases(
+          'w-cpu',
+          [
+            { jobId: 'j1', epoch: l.epoch },
+            { jobId: 'j1', epoch: l.epoch + 1 },
+            { jobId: 'nope', epoch: 1 },
+          ],
+          500,
+          TIMEOUT,
+        ),
+      ).toEqual([{ jobId: 'j1', epoch: 1 }]);
+      expect(await workers.renewLeases('w-other', [{ jobId: 'j1', epoch: 1 }], 600, TIMEOUT)).toEqual([]);
+      expect((await workers.getLease('j1'))?.expiresAt).toBe(1500);
+      // Renewed in time: not expired at 1200.
+      expect(await workers.expireLeases(1200, 'queued')).toEqual([]);
+    });
+
+    it('re-queues an expired lease; the next lease fences out the lost worker', async () => {
+      await workers.enqueueJob('j1', ['gpu'], 1);
+      const first = (await workers.leaseNext(gpuWorker, 10, TIMEOUT))!;
+      const expired = await workers.expireLeases(2000, 'queued');
+      expect(expired).toEqual([first]);
+      expect(await workers.getLease('j1')).toMatchObject({ state: 'queued', epoch: 1, queuedAt: 2000 });
+      // The lost worker's heartbeat and result are refused from now on.
+      expect(await workers.renewLeases('w-gpu', [{ jobId: 'j1', epoch: 1 }], 2001, TIMEOUT)).toEqual([]);
+      expect(await workers.completeLease('j1', 1, 'w-gpu')).toBe(false);
+      const other = { workerId: 'w-gpu2', tokenId: 't9', labels: ['gpu'] };
+      const second = (await workers.leaseNext(other, 2002, TIMEOUT))!;
+      expect(second.epoch).toBe(2);
+      // Even once it asks again after the job was leased elsewhere.
+      expect(await workers.completeLease('j1', 1, 'w-gpu')).toBe(false);
+      expect(await workers.completeLease('j1', 2, 'w-gpu')).toBe(false);
+      expect(await workers.completeLease('j1', 2, 'w-gpu2')).toBe(true);
+      expect(await workers.getLease('j1')).toBeUndefined();
+      expect(await workers.completeLease('j1', 2, 'w-gpu2')).toBe(false);
+    });
+
+    it('marks an expired lease lost when jobs are not to run again, and queues a lost job with its epoch', async () => {
+      await workers.enqueueJob('j1', [], 1);
+      await workers.leaseNext(cpuWorker, 10, TIMEOUT);
+      expect((await workers.expireLeases(5000, 'lost')).map((l) => [l.jobId, l.workerId, l.epoch])).toEqual([
+        ['j1', 'w-cpu', 1],
+      ]);
+      expect(await workers.getLease('j1')).toMatchObject({ state: 'lost', epoch: 1 });
+      expect(await workers.leaseNext(cpuWorker, 5001, TIMEOUT)).toBeUndefined();
+      expect(await workers.completeLease('j1', 1, 'w-cpu')).toBe(false);
+      expect(await workers.expireLeases(9000, 'queued')).toEqual([]);
+      expect(await workers.enqueueJob('j1', [], 6000)).toBe(true);
+      expect((await workers.leaseNext(cpuWorker, 6001, TIMEOUT))?.epoch).toBe(2);
+    });
+
+    it('keeps leases across a reopen and forgets removed ones', async () => {
+      await workers.enqueueJob('j1', ['b', 'a', 'a'], 1);
+      await workers.enqueueJob('j2', [], 2);
+      await workers.leaseNext(cpuWorker, 3, TIMEOUT);
+      workers = (await h.reopen()).workers;
+      expect(await workers.listLeases()).toEqual([
+        {
+          jobId: 'j1',
+          epoch: 0,
+          state: 'queued',
+          labels: ['a', 'b'],
+          queuedAt: 1,
+          workerId: null,
+          tokenId: null,
+          leasedAt: null,
+          expiresAt: null,
+        },
+        {
+          jobId: 'j2',
+          epoch: 1,
+          state: 'leased',
+          labels: [],
+          queuedAt: 2,
+          workerId: 'w-cpu',
+          tokenId: 't2',
+          leasedAt: 3,
+          expiresAt: 1003,
+        },
+      ]);
+      await workers.removeLease('j2');
+      await workers.removeLease('nothing');
+      expect((await workers.listLeases()).map((l) => l.jobId)).toEqual(['j1']);
+    });
+  });
+}

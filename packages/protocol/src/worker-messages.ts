@@ -1,0 +1,250 @@
+import { z } from 'zod';
+import { RuntimeEventSchema } from './runtime-events.js';
+
+// ── the /api/workers/connect WebSocket (docs/adr/0015-remote-workers.md) ────────────────────────────────────
+//
+// A worker connects out to the server (so it works behind NAT and firewalls) with its worker token as a bearer
+// token, and speaks first: `hello` with the WORKER_PROTOCOL_VERSION it speaks, its labels, slots and the jobs it
+// still runs (after a reconnect). The server answers `welcome` (the lease timeout and how often to heartbeat) or
+// `refused` and closes. Then the server sends `job.assign` for each job it leases to the worker, and `job.cancel`;
+// the worker sends `heartbeat` (its running jobs), `job.started`, `job.log`, `job.event` and `job.finished`. Every
+// job message carries the lease's `epoch`: a message under an epoch the lease no longer has (the worker was
+// lost and the job leased again) is refused, never applied. Bytes travel over HTTP, not this socket: inputs from
+// GET /api/workers/blobs/<hash>, outputs to PUT /api/workers/jobs/<job>/outputs/<file>, both with the token.
+
+/**
+ * Bump on any change an older peer would misread; both sides refuse a version they do not know, saying which
+ * side is too old.
+ */
+export const WORKER_PROTOCOL_VERSION = 1;
+
+/** The close code after `refused` (a version mismatch, a broken handshake, a bad message). */
+export const WORKER_CLOSE_REFUSED = 4001;
+
+/** A label: lowercase letters, digits, `.`, `_`, `-`, `:` (e.g. `gpu`, `a100`, `zone:eu`). */
+export const WorkerLabelSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._:-]*$/, 'a label is lowercase letters, digits, ".", "_", "-" or ":"');
+
+/** A job under one lease: the lease's epoch grows by one each time the job is leased. */
+export const LeaseRefSchema = z.strictObject({
+  jobId: z.string().min(1).max(200),
+  epoch: z.number().int().min(1),
+});
+export type LeaseRef = z.infer<typeof LeaseRefSchema>;
+
+const jobMessage = {
+  jobId: z.string().min(1).max(200),
+  epoch: z.number().int().min(1),
+};
+
+// ── worker → server ────────────────────────────────────────────────────────────────────────────────────────
+
+/** Not `v: literal`: a peer must be able to read the version it does not speak, to say so. */
+export const WorkerHelloSchema = z.strictObject({
+  type: z.literal('hello'),
+  v: z.number().int(),
+  /** This worker process, stable across its reconnects (host, pid and a random part). */
+  workerId: z.string().min(1).max(200),
+  /** For people: the host name, by default. */
+  name: z.string().min(1).max(200),
+  labels: z.array(WorkerLabelSchema).max(64),
+  /** Jobs it runs at once. */
+  slots: z.number().int().min(1).max(1024),
+  /** Jobs it still runs (after a reconnect): each stays its own only while its lease is live. */
+  running: z.array(LeaseRefSchema),
+  /** Who is speaking (`deepforge-worker 0.1.0`), for logs. */
+  agent: z.string().max(200).optional(),
+});
+export type WorkerHello = z.infer<typeof WorkerHelloSchema>;
+
+/** Renews the leases of the jobs named; a job the worker no longer has is not named. */
+export const WorkerHeartbeatSchema = z.strictObject({
+  type: z.literal('heartbeat'),
+  running: z.array(LeaseRefSchema),
+});
+
+/** The job's process exists (its pid on the worker's machine). */
+export const WorkerJobStartedSchema = z.strictObject({
+  type: z.literal('job.started'),
+  ...jobMessage,
+  pid: z.number().int(),
+});
+
+/** The job could not be started at all (no interpreter, a missing input): it fails with this message. */
+export const WorkerJobStartFailedSchema = z.strictObject({
+  type: z.literal('job.start-failed'),
+  ...jobMessage,
+  message: z.string().max(64 * 1024),
+});
+
+export const WorkerJobLogSchema = z.strictObject({
+  type: z.literal('job.log'),
+  ...jobMessage,
+  stream: z.enum(['stdout', 'stderr', 'engine']),
+  text: z.string(),
+  transient: z.boolean().optional(),
+});
+
+/** A runtime event of the job's harness other than `log` (plots, metrics, progress, outputs, errors). */
+export const WorkerJobEventSchema = z.strictObject({
+  type: z.literal('job.event'),
+  ...jobMessage,
+  event: RuntimeEventSchema,
+});
+
+/**
+ * The job ended. Its outputs' files were uploaded before this is sent; the server refuses it (`job.refused`)
+ * when the lease is no longer this worker's under this epoch.
+ */
+export const WorkerJobFinishedSchema = z.strictObject({
+  type: z.literal('job.finished'),
+  ...jobMessage,
+  outcome: z.enum(['exited', 'timeout', 'canceled']),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  stderrTail: z.array(z.string()).max(1000),
+  logTruncated: z.boolean(),
+  badEvents: z.number().int().min(0),
+});
+export type WorkerJobFinished = z.infer<typeof WorkerJobFinishedSchema>;
+
+export const WorkerMessageSchema = z.discriminatedUnion('type', [
+  WorkerHelloSchema,
+  WorkerHeartbeatSchema,
+  WorkerJobStartedSchema,
+  WorkerJobStartFailedSchema,
+  WorkerJobLogSchema,
+  WorkerJobEventSchema,
+  WorkerJobFinishedSchema,
+]);
+export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
+
+// ── server → worker ────────────────────────────────────────────────────────────────────────────────────────
+
+export const ServerWelcomeSchema = z.strictObject({
+  type: z.literal('welcome'),
+  v: z.number().int(),
+  /** A lease not renewed for this long is lost: the job runs elsewhere and this worker's result is refused. */
+  leaseTimeoutMs: z.number().int().min(1),
+  /** How often to send `heartbeat`. */
+  heartbeatMs: z.number().int().min(1),
+  /** Of the jobs `hello` named, those whose leases are gone: stop them. */
+  lost: z.array(LeaseRefSchema),
+});
+
+export const WORKER_REFUSAL_CODES = [
+  'worker-too-old',
+  'server-too-old',
+  'hello-expected',
+  'bad-message',
+  /** Another connection of the same worker id is live. */
+  'duplicate-worker',
+] as const;
+export const ServerRefusedSchema = z.strictObject({
+  type: z.literal('refused'),
+  code: z.enum(WORKER_REFUSAL_CODES),
+  message: z.string(),
+});
+
+/** An input or reference: fetched by content id (GET /api/workers/blobs/<hash>) into the worker's cache. */
+export const WorkerBlobSchema = z.strictObject({
+  hash: z.string().min(1).max(200),
+  size: z.number().int().min(0),
+  serializer: z.string(),
+});
+export type WorkerBlob = z.infer<typeof WorkerBlobSchema>;
+
+/** One job leased to the worker: everything it needs to run it but the bytes of its inputs. */
+export const ServerJobAssignSchema = z.strictObject({
+  type: z.literal('job.assign'),
+  ...jobMessage,
+  /** For the worker's console and directories. */
+  executionId: z.string(),
+  node: z.string(),
+  /** The execution's code snapshot: relative path → text. */
+  code: z.record(z.string(), z.string()),
+  operation: z.strictObject({ file: z.string(), className: z.string() }),
+  attributes: z.record(z.string(), z.unknown()),
+  inputs: z.record(z.string(), WorkerBlobSchema),
+  references: z.record(z.string(), WorkerBlobSchema),
+  outputs: z.array(z.string()),
+  /** Milliseconds the operation may run; 0 = no limit. */
+  timeoutMs: z.number().int().min(0),
+  logMaxBytes: z.number().int().min(1),
+  /** The project's secrets, as environment variables only (never written to disk by the worker). */
+  secretEnv: z.record(z.string(), z.string()),
+});
+export type ServerJobAssign = z.infer<typeof ServerJobAssignSchema>;
+
+/** Stop the job: canceled by a user, or its lease is gone (the worker was taken for lost). */
+export const ServerJobCancelSchema = z.strictObject({
+  type: z.literal('job.cancel'),
+  ...jobMessage,
+  reason: z.string(),
+});
+
+/** The answer to `job.finished`: accepted (the job's result is recorded), or refused (a lost lease). */
+export const ServerJobResultSchema = z.strictObject({
+  type: z.literal('job.result'),
+  ...jobMessage,
+  accepted: z.boolean(),
+  message: z.string().optional(),
+});
+
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  ServerWelcomeSchema,
+  ServerRefusedSchema,
+  ServerJobAssignSchema,
+  ServerJobCancelSchema,
+  ServerJobResultSchema,
+]);
+export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+
+/** The first words of a refusal when the versions differ, so each side says which one is too old. */
+export function workerVersionProblem(
+  workerV: number,
+): { code: 'worker-too-old' | 'server-too-old'; message: string } | undefined {
+  if (workerV === WORKER_PROTOCOL_VERSION) return undefined;
+  return workerV < WORKER_PROTOCOL_VERSION
+    ? {
+        code: 'worker-too-old',
+        message: `this worker speaks worker protocol ${workerV}, the server ${WORKER_PROTOCOL_VERSION}: update the worker's DeepForge`,
+      }
+    : {
+        code: 'server-too-old',
+        message: `this worker speaks worker protocol ${workerV}, the server only ${WORKER_PROTOCOL_VERSION}: update the server's DeepForge`,
+      };
+}
+
+// ── worker tokens (REST) ───────────────────────────────────────────────────────────────────────────────────
+
+export const CreateWorkerTokenBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+});
+export const WorkerTokenSummarySchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
+export const CreateWorkerTokenResponseSchema = z.strictObject({
+  /** Shown once: only its sha256 is stored. */
+  token: z.string(),
+  record: WorkerTokenSummarySchema,
+});
+export const ConnectedWorkerSchema = z.strictObject({
+  workerId: z.string(),
+  name: z.string(),
+  tokenName: z.string(),
+  labels: z.array(z.string()),
+  slots: z.number().int(),
+  running: z.array(LeaseRefSchema),
+  connectedAt: z.number(),
+});
+export const ListWorkersResponseSchema = z.strictObject({ items: z.array(ConnectedWorkerSchema) });
+export type ConnectedWorker = z.infer<typeof ConnectedWorkerSchema>;
