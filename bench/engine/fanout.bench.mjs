@@ -1,5 +1,6 @@
 // Fan-out: 8 independent operations that each sleep 1 s, at concurrency 4: ideally 2 s of wall.
 import { availableParallelism } from 'node:os';
+import { POSTGRES_S3, withBackends } from './backends.mjs';
 import {
   loadProject,
   makeTempDir,
@@ -62,8 +63,9 @@ function maxRunning(jobs) {
 }
 
 /**
- * Two engines: one with the engine-wide limit (`executions.concurrency`) set to 4, and one with its default (the
- * number of CPUs), to show whether an execution's own `concurrency: 4` gets past a smaller default.
+ * Three engines: one with the engine-wide limit (`executions.concurrency`) set to 4, one with its default (the
+ * number of CPUs), to show whether an execution's own `concurrency: 4` gets past a smaller default, and the first
+ * again on PostgreSQL + S3 (started for the run: bench/engine/backends.mjs).
  */
 const variants = (shape) => [
   {
@@ -75,6 +77,12 @@ const variants = (shape) => [
     key: 'default',
     label: `\`executions.concurrency\` default (${availableParallelism()} = CPUs)`,
     settings: {},
+  },
+  {
+    key: 'postgres-s3',
+    label: `\`executions.concurrency\` = ${shape.concurrency}, on ${POSTGRES_S3.label}`,
+    settings: { 'executions.concurrency': shape.concurrency },
+    backend: POSTGRES_S3,
   },
 ];
 
@@ -89,42 +97,50 @@ export async function run({ repeat, log, smoke = false }) {
       pipelines: { fanout: pipeline(shape) },
     });
     const results = {};
-    for (const variant of variants(shape)) {
-      results[variant.key] = await withEngine(
-        async (engine) => {
-          const project = await loadProject(engine, projectDir);
-          const once = async () => {
-            const r = await runPipeline(engine, {
-              project,
-              projectDir,
-              pipelineName: 'fanout',
-              concurrency: shape.concurrency,
-            });
-            const jobs = r.details.jobs;
-            const firstStart = Math.min(...jobs.map((j) => j.startedAt));
-            const lastEnd = Math.max(...jobs.map((j) => j.endedAt));
-            return {
-              wall: r.wallMs,
-              maxRunning: maxRunning(jobs),
-              jobMs: jobs.map((j) => j.endedAt - j.startedAt),
-              span: lastEnd - firstStart,
+    await withBackends(async (backends) => {
+      for (const variant of variants(shape)) {
+        const backend = variant.backend
+          ? await backends.settings(variant.backend)
+          : { settings: {}, env: undefined };
+        results[variant.key] = await withEngine(
+          async (engine) => {
+            const project = await loadProject(engine, projectDir);
+            const once = async () => {
+              const r = await runPipeline(engine, {
+                project,
+                projectDir,
+                pipelineName: 'fanout',
+                concurrency: shape.concurrency,
+              });
+              const jobs = r.details.jobs;
+              const firstStart = Math.min(...jobs.map((j) => j.startedAt));
+              const lastEnd = Math.max(...jobs.map((j) => j.endedAt));
+              return {
+                wall: r.wallMs,
+                maxRunning: maxRunning(jobs),
+                jobMs: jobs.map((j) => j.endedAt - j.startedAt),
+                span: lastEnd - firstStart,
+              };
             };
-          };
-          if (!smoke) await once(); // warm-up, not counted
-          const rows = [];
-          for (let i = 0; i < repeat; i++) {
-            const row = await once();
-            rows.push(row);
-            log(
-              `  ${variant.key} ${i + 1}/${repeat}: wall ${ms(row.wall)} (${ratio(row.wall / ideal)} of ${ideal / 1000} s), ` +
-                `at most ${row.maxRunning} running at once`,
-            );
-          }
-          return rows;
-        },
-        { settings: variant.settings },
-      );
-    }
+            if (!smoke) await once(); // warm-up, not counted
+            const rows = [];
+            for (let i = 0; i < repeat; i++) {
+              const row = await once();
+              rows.push(row);
+              log(
+                `  ${variant.key} ${i + 1}/${repeat}: wall ${ms(row.wall)} (${ratio(row.wall / ideal)} of ${ideal / 1000} s), ` +
+                  `at most ${row.maxRunning} running at once`,
+              );
+            }
+            return rows;
+          },
+          {
+            settings: { ...backend.settings, ...variant.settings },
+            ...(backend.env ? { env: backend.env } : {}),
+          },
+        );
+      }
+    });
     return report(results, shape);
   } finally {
     await removeDir(projectDir);
@@ -159,10 +175,11 @@ function report(results, shape) {
   };
   const set = line(all[0]);
   const deflt = line(all[1]);
+  const pg = line(all[2]);
   const summaryLine =
     `wall ${sec(set.wall.median)} = ${ratio(set.r)} of ${ideal / 1000} s (min ${ratio(set.wall.min / ideal)}), ` +
     `at most ${set.most.max} at once; default engine settings ${sec(deflt.wall.median)} = ${ratio(deflt.r)}, ` +
-    `at most ${deflt.most.max} at once`;
+    `at most ${deflt.most.max} at once; on PostgreSQL + S3 ${sec(pg.wall.median)} = ${ratio(pg.r)}`;
   const capped = deflt.most.max < concurrency;
   const markdown = [
     `${jobs} independent operations, each \`time.sleep(${sleepS})\` with no outputs, started with ` +
@@ -173,7 +190,7 @@ function report(results, shape) {
     '',
     table(
       ['engine', 'wall', `ratio to ${ideal / 1000} s`, 'at once', 'one job (started → ended)'],
-      [set.cells, deflt.cells],
+      [set.cells, deflt.cells, pg.cells],
     ),
     '',
     `The ${ms(set.wall.median - ideal)} above ${ideal / 1000} s is mostly each job’s own process cost, paid ` +
@@ -184,7 +201,10 @@ function report(results, shape) {
         ? `With the default \`executions.concurrency\` (${availableParallelism()}) the engine-wide limit caps the ` +
           `execution’s \`concurrency: ${concurrency}\`: only ${deflt.most.max} ran at once.`
         : `With the default \`executions.concurrency\` (${availableParallelism()}, the CPUs) the execution’s explicit ` +
-          `\`concurrency: ${concurrency}\` is honoured too (${deflt.most.max} at once).`),
+          `\`concurrency: ${concurrency}\` is honoured too (${deflt.most.max} at once).`) +
+      ` The last row is the first engine again on PostgreSQL (durable, on loopback) and S3 (s3rver): these jobs ` +
+      `have no outputs, so only where the job records go differs (${ratio(pg.wall.median / set.wall.median)} ` +
+      'the first row’s wall).',
   ].join('\n');
   return { summaryLine, markdown };
 }

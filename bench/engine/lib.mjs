@@ -114,6 +114,18 @@ export async function withEngine(fn, { settings = {}, env = cleanEnv() } = {}) {
 }
 
 /**
+ * Opens one engine per config (`{ settings, env }`, see withEngine), all at once, and runs `fn(engines, infos)`
+ * with them in the same order; closes them all (and deletes their data dirs) afterwards.
+ */
+export async function withEngines(configs, fn, engines = [], infos = []) {
+  if (engines.length === configs.length) return fn(engines, infos);
+  return withEngine(
+    (engine, info) => withEngines(configs, fn, [...engines, engine], [...infos, info]),
+    configs[engines.length],
+  );
+}
+
+/**
  * Runs one pipeline to the end and collects what tells where the time went: the wall time from the call to
  * `startExecution` to `done`, then to `checked` (the background checks of its outputs ended too; the next run
  * does not start before), the job records, every job.status event (engine time, ms) and every console line.

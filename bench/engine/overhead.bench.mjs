@@ -5,6 +5,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { findRuntimeDir } from '@deepforge/engine';
+import { POSTGRES_LOCAL, POSTGRES_S3, SQLITE_LOCAL, withBackends } from './backends.mjs';
 import {
   PYTHON,
   cleanEnv,
@@ -21,7 +22,7 @@ import {
   statusTime,
   summary,
   table,
-  withEngine,
+  withEngines,
   writeProject,
 } from './lib.mjs';
 
@@ -32,6 +33,10 @@ export const title = 'Per-operation overhead';
 const N = 20;
 const SMOKE_N = 3;
 const TARGET_MS = 100;
+/** Per-operation overhead on PostgreSQL against SQLite's, measured in the same run (scale-out issue). */
+const POSTGRES_TARGET = 1.5;
+/** Every run times the chain on each, in an order that rotates; the breakdown and replays are SQLite's. */
+const VARIANTS = [SQLITE_LOCAL, POSTGRES_LOCAL, POSTGRES_S3];
 const PREFIX = 'bench-timing ';
 /** How many times one job's harness is re-run on its own, per repetition (a smoke run: once). */
 const REPLAYS = 3;
@@ -194,61 +199,79 @@ export async function run({ repeat, log, smoke = false }) {
     const script = await writeChainProject(projectDir, n);
     const runtimeDir = findRuntimeDir();
 
-    return await withEngine(async (engine, info) => {
-      const project = await loadProject(engine, projectDir);
-      const once = async () => {
-        const scriptRun = await runPython([script], { cwd: projectDir });
-        const lines = scriptRun.stdout.split('\n').filter((l) => l.startsWith(PREFIX));
-        if (lines.length !== n) throw new Error(`the baseline printed ${lines.length} lines, expected ${n}`);
-        return scriptRun;
-      };
-      const pipelineOnce = () =>
-        runPipeline(engine, { project, projectDir, pipelineName: 'chain', concurrency: 1 });
+    return await withBackends(async (backends) => {
+      const configs = [];
+      for (const v of VARIANTS) configs.push(await backends.settings(v));
+      return withEngines(configs, async (engines, infos) => {
+        const [engine] = engines;
+        const project = await loadProject(engine, projectDir);
+        const once = async () => {
+          const scriptRun = await runPython([script], { cwd: projectDir });
+          const lines = scriptRun.stdout.split('\n').filter((l) => l.startsWith(PREFIX));
+          if (lines.length !== n)
+            throw new Error(`the baseline printed ${lines.length} lines, expected ${n}`);
+          return scriptRun;
+        };
+        const pipelineOnce = (e = engine) =>
+          runPipeline(e, { project, projectDir, pipelineName: 'chain', concurrency: 1 });
 
-      // Warm-up (not counted): page cache, Node's JIT, SQLite's first writes.
-      if (!smoke) {
-        await once();
-        await pipelineOnce();
-      }
+        // Warm-up (not counted): page cache, Node's JIT, each database's first writes.
+        if (!smoke) {
+          await once();
+          for (const e of engines) await pipelineOnce(e);
+        }
 
-      const rows = [];
-      for (let r = 0; r < repeat; r++) {
-        let scriptRun;
-        let pipeRun;
-        // Alternate the order so a drift in machine load does not always favour one side.
-        if (r % 2 === 0) {
-          scriptRun = await once();
-          pipeRun = await pipelineOnce();
-        } else {
-          pipeRun = await pipelineOnce();
-          scriptRun = await once();
+        const rows = [];
+        for (let r = 0; r < repeat; r++) {
+          // The script, then each engine, in an order rotating with r, so that a drift in machine load does not
+          // always favour one side.
+          const sides = ['script', ...VARIANTS.map((v) => v.key)];
+          const order = sides.map((_, i) => sides[(i + r) % sides.length]);
+          const runs = {};
+          for (const side of order) {
+            runs[side] =
+              side === 'script'
+                ? await once()
+                : await pipelineOnce(engines[VARIANTS.findIndex((v) => v.key === side)]);
+          }
+          const scriptRun = runs.script;
+          const pipeRun = runs[SQLITE_LOCAL.key];
+          const seg = breakdown(pipeRun, n);
+          for (const v of VARIANTS.slice(1)) breakdown(runs[v.key], n); // checks their values too
+          const specFile = join(pipeRun.details.dir, 'jobs', replayed, 'job.json');
+          await stat(specFile);
+          const replayRuns = [];
+          for (let k = 0; k < replays; k++) {
+            const dir = join(replayDir, `r${r}`);
+            await mkdir(dir, { recursive: true });
+            replayRuns.push(await replayHarness(specFile, dir, runtimeDir, k));
+            // The floor of a process per operation: the interpreter starting and exiting, nothing imported.
+            replayRuns[k].bare = (await runPython(['-c', 'pass'], { cwd: dir })).wallMs;
+          }
+          const perOp = (pipeRun.wallMs - scriptRun.wallMs) / n;
+          const variants = Object.fromEntries(
+            VARIANTS.map((v) => [
+              v.key,
+              { wall: runs[v.key].wallMs, perOp: (runs[v.key].wallMs - scriptRun.wallMs) / n },
+            ]),
+          );
+          rows.push({
+            pipeline: pipeRun.wallMs,
+            pipelineEpoch: pipeRun.endEpoch - pipeRun.startEpoch,
+            script: scriptRun.wallMs,
+            perOp,
+            seg,
+            replays: replayRuns,
+            variants,
+          });
+          log(
+            `  run ${r + 1}/${repeat}: script ${ms(scriptRun.wallMs)}; overhead per operation ` +
+              VARIANTS.map((v) => `${v.key} ${ms(variants[v.key].perOp)}`).join(', ') +
+              `; harness alone ${ms(median(replayRuns.map((x) => x.wall)))}`,
+          );
         }
-        const seg = breakdown(pipeRun, n);
-        const specFile = join(pipeRun.details.dir, 'jobs', replayed, 'job.json');
-        await stat(specFile);
-        const replayRuns = [];
-        for (let k = 0; k < replays; k++) {
-          const dir = join(replayDir, `r${r}`);
-          await mkdir(dir, { recursive: true });
-          replayRuns.push(await replayHarness(specFile, dir, runtimeDir, k));
-          // The floor of a process per operation: the interpreter starting and exiting, nothing imported.
-          replayRuns[k].bare = (await runPython(['-c', 'pass'], { cwd: dir })).wallMs;
-        }
-        const perOp = (pipeRun.wallMs - scriptRun.wallMs) / n;
-        rows.push({
-          pipeline: pipeRun.wallMs,
-          pipelineEpoch: pipeRun.endEpoch - pipeRun.startEpoch,
-          script: scriptRun.wallMs,
-          perOp,
-          seg,
-          replays: replayRuns,
-        });
-        log(
-          `  run ${r + 1}/${repeat}: pipeline ${ms(pipeRun.wallMs)}, script ${ms(scriptRun.wallMs)}, ` +
-            `overhead ${ms(perOp)}/operation; harness alone ${ms(median(replayRuns.map((x) => x.wall)))}`,
-        );
-      }
-      return report(rows, info, n, replayed);
+        return report(rows, infos, n, replayed, backends);
+      });
     });
   } finally {
     await removeDir(projectDir);
@@ -260,7 +283,8 @@ export async function run({ repeat, log, smoke = false }) {
 const ENGINE_SEGMENTS = ['setup', 'gap', 'runningWrite', 'store', 'teardown'];
 const PROCESS_SEGMENTS = ['start', 'inputs', 'execute', 'exit'];
 
-function report(rows, info, n, replayed) {
+function report(rows, infos, n, replayed, backends) {
+  const info = infos[0];
   const perOp = summary(rows.map((r) => r.perOp));
   const pipelineWall = summary(rows.map((r) => r.pipeline));
   const scriptWall = summary(rows.map((r) => r.script));
@@ -336,9 +360,38 @@ function report(rows, info, n, replayed) {
       : '.') +
     ' The harness re-runs above are separate runs of one job’s process and are not part of this sum.';
 
+  // The same chain on each set of adapters, against the same script run: the ratio of each run's overhead to
+  // SQLite's in that run, then the median of those.
+  const adapterRows = VARIANTS.map((v, i) => {
+    const wall = summary(rows.map((r) => r.variants[v.key].wall));
+    const over = summary(rows.map((r) => r.variants[v.key].perOp));
+    const toSqlite = summary(rows.map((r) => r.variants[v.key].perOp / r.variants[SQLITE_LOCAL.key].perOp));
+    const target = v.key === POSTGRES_LOCAL.key;
+    const bold = (x) => (target ? `**${x}**` : x);
+    return {
+      key: v.key,
+      toSqlite,
+      cells: [
+        v.label,
+        spread(wall),
+        bold(spread(over)),
+        i === 0 ? '1×' : `${bold(ratio(toSqlite.median))} (${ratio(toSqlite.min)}–${ratio(toSqlite.max)})`,
+        target
+          ? `≤ ${POSTGRES_TARGET}× (${toSqlite.median <= POSTGRES_TARGET ? 'meets' : 'misses'})`
+          : i === 0
+            ? ''
+            : 'reported',
+        ms(infos[i].openMs),
+      ],
+    };
+  });
+  const pgRatio = adapterRows.find((r) => r.key === POSTGRES_LOCAL.key).toSqlite.median;
+  const s3Ratio = adapterRows.find((r) => r.key === POSTGRES_S3.key).toSqlite.median;
+
   const summaryLine =
     `overhead ${ms(perOp.median)}/operation (min ${ms(perOp.min)}), target ≤ ${TARGET_MS} ms: ` +
-    `${ratio(perOp.median / TARGET_MS)} of target (${verdict})`;
+    `${ratio(perOp.median / TARGET_MS)} of target (${verdict}); on PostgreSQL ${ratio(pgRatio)} SQLite's ` +
+    `(target ≤ ${POSTGRES_TARGET}×), PostgreSQL + S3 ${ratio(s3Ratio)}`;
 
   const markdown = [
     `${n} trivial operations in a chain (the first returns 1, each next one returns its input + 1), run by the ` +
@@ -362,6 +415,27 @@ function report(rows, info, n, replayed) {
           `**${ratio(perOp.median / TARGET_MS)}** (${verdict})`,
         ],
       ],
+    ),
+    '',
+    `The same chain on each set of adapters, in the same runs (each run times the script and the ${VARIANTS.length} ` +
+      'engines in an order that rotates; every engine is open at once, each on its own data dir, database and ' +
+      `bucket). PostgreSQL ${backends.postgresVersion} runs on loopback with its default durability (fsync and ` +
+      'synchronous commit on, as the engine’s SQLite has `synchronous = FULL`); the S3 side is s3rver (an ' +
+      'emulator in a Node process on loopback, docs/adr/0012), with the engine’s input cache: each output is ' +
+      'uploaded and its file kept in the cache, so the next job reads it there. Ratio: each run’s overhead ' +
+      'against SQLite’s in the same run, median (min–max). The breakdown and the harness re-runs below are ' +
+      'SQLite’s.',
+    '',
+    table(
+      [
+        'adapters',
+        `pipeline wall (${n} jobs)`,
+        'overhead per operation',
+        'ratio to SQLite + local',
+        'target',
+        'engine open',
+      ],
+      adapterRows.map((r) => r.cells),
     ),
     '',
     'Where the pipeline wall goes (medians over the runs of each segment summed over the jobs; times from job ' +

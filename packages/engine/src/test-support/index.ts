@@ -12,7 +12,12 @@ export {
   startTestPostgres,
   useTestDatabase,
 } from './postgres-server.js';
-export type { FileTestDatabase, TestDatabase, TestPostgresServer } from './postgres-server.js';
+export type {
+  FileTestDatabase,
+  TestDatabase,
+  TestPostgresOptions,
+  TestPostgresServer,
+} from './postgres-server.js';
 export {
   createTestBucket,
   listTestKeys,

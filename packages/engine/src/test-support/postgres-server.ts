@@ -95,10 +95,18 @@ exit $code
 
 class PortTaken extends Error {}
 
-export async function startTestPostgres(): Promise<TestPostgresServer> {
+export interface TestPostgresOptions {
+  /**
+   * Keep PostgreSQL's flushes (fsync, synchronous commit, full-page writes) as a real installation has them. Tests
+   * turn them off (a lost test server loses nothing); a benchmark comparing it with SQLite must not.
+   */
+  durable?: boolean;
+}
+
+export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgresServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce();
+      return await startOnce(options);
     } catch (err) {
       // Another process took the port between our probe and the server's bind: a new cluster on another port.
       if (!(err instanceof PortTaken) || attempt >= 3) throw err;
@@ -106,7 +114,7 @@ export async function startTestPostgres(): Promise<TestPostgresServer> {
   }
 }
 
-async function startOnce(): Promise<TestPostgresServer> {
+async function startOnce(options: TestPostgresOptions): Promise<TestPostgresServer> {
   const bin = findPostgresBin();
   if (!bin) {
     throw new Error(
@@ -138,7 +146,7 @@ async function startOnce(): Promise<TestPostgresServer> {
     'UTF8',
     // C.UTF-8 orders text by code point, as SQLite does, so both dialects pass the same ordering tests.
     '--locale=C.UTF-8',
-    '--no-sync',
+    ...(options.durable ? [] : ['--no-sync']),
   ]);
   try {
     execFileSync(initdb, initArgs, { stdio: 'pipe' });
@@ -164,13 +172,10 @@ async function startOnce(): Promise<TestPostgresServer> {
     'listen_addresses=127.0.0.1',
     '-c',
     `unix_socket_directories=${dir}`,
-    // A test server: losing it in a power cut loses nothing, so skip the flushes.
-    '-c',
-    'fsync=off',
-    '-c',
-    'synchronous_commit=off',
-    '-c',
-    'full_page_writes=off',
+    // A test server: losing it in a power cut loses nothing, so skip the flushes (unless asked to be durable).
+    ...(options.durable
+      ? []
+      : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
     '-c',
     'max_connections=300',
     '-c',
