@@ -163,3 +163,19 @@ export { applyAttributeOverrides, convertAttributeValue, parseSetOption } from '
 export type { ApplyOverridesResult, AttributeOverride, ConvertResult } from './attribute-overrides.js';
 export { CACHE_KEY_VERSION, cacheKeyMaterial, canonicalJson } from './cache-key.js';
 export type { CacheKeyParts } from './cache-key.js';
+
+// Metric series drawn at once: min-max summaries, the pyramid's levels, the view plan, smoothing (ADR 0014).
+export {
+  addPoint,
+  bucketPoints,
+  bucketSize,
+  emptyColumns,
+  groupSummaries,
+  mergeSummaries,
+  planView,
+  pushColumn,
+  PYRAMID_BASE,
+  PYRAMID_LEVELS,
+  smoothEma,
+} from './metric-summary.js';
+export type { PointSummary, SummaryColumns, ViewPlan } from './metric-summary.js';

@@ -68,7 +68,15 @@ import type { ArtifactQuery, ArtifactRecord } from './store/artifact.store.js';
 import type { DatabaseStores } from './store/database.store.js';
 import type { ExecutionQuery, ExecutionStore } from './store/execution.store.js';
 import { newId } from './store/new-id.js';
-import type { MetricRecord, PlotRecord, ProgressRecord } from './store/telemetry.store.js';
+import type {
+  MetricPointRow,
+  MetricRecord,
+  MetricSeriesInfo,
+  MetricView,
+  MetricViewQuery,
+  PlotRecord,
+  ProgressRecord,
+} from './store/telemetry.store.js';
 import type { ProjectStore } from './store/project.store.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { SecretBox } from './accounts/secret-box.js';
@@ -228,6 +236,22 @@ export interface Engine {
     options?: { offset?: number; limit?: number },
   ): Promise<JobLogChunk>;
   getJobTelemetry(executionId: string, node: string): Promise<JobTelemetry>;
+  /** The job's metric series (ADR 0014), by name. */
+  listMetricSeries(executionId: string, node: string): Promise<MetricSeriesInfo[]>;
+  /** One series for a view of `query.width` columns; NotFoundError when the job has no series of that name. */
+  readMetricView(
+    executionId: string,
+    node: string,
+    name: string,
+    query: MetricViewQuery,
+  ): Promise<MetricView>;
+  /** Every point of a series in pages of `pageSize`, in the order logged, each page one bounded query. */
+  readMetricPoints(
+    executionId: string,
+    node: string,
+    name: string,
+    pageSize?: number,
+  ): AsyncIterable<MetricPointRow[]>;
   listArtifacts(options?: ArtifactQuery): Promise<ArtifactInfo[]>;
   countArtifacts(options?: Omit<ArtifactQuery, 'limit' | 'offset'>): Promise<number>;
   /** Names there is a stored artifact of (in that project when given), sorted. */
@@ -839,6 +863,38 @@ class EngineImpl implements Engine {
       return { text, offset, nextOffset: offset + end, size, complete };
     } finally {
       await fh.close();
+    }
+  }
+
+  async listMetricSeries(executionId: string, node: string): Promise<MetricSeriesInfo[]> {
+    const { job } = await this.jobOf(executionId, node);
+    return this.stores.telemetry.listMetricSeries(job.id);
+  }
+
+  async readMetricView(
+    executionId: string,
+    node: string,
+    name: string,
+    query: MetricViewQuery,
+  ): Promise<MetricView> {
+    const { job } = await this.jobOf(executionId, node);
+    const view = await this.stores.telemetry.readMetricView(job.id, name, query);
+    if (!view) throw new NotFoundError(`job ${node} of execution ${executionId} has no metric "${name}"`);
+    return view;
+  }
+
+  async *readMetricPoints(
+    executionId: string,
+    node: string,
+    name: string,
+    pageSize = 10_000,
+  ): AsyncIterable<MetricPointRow[]> {
+    const { job } = await this.jobOf(executionId, node);
+    for (let seq = 0; ;) {
+      const page = await this.stores.telemetry.readMetricPoints(job.id, name, seq, pageSize);
+      if (page.length === 0) return;
+      yield page;
+      seq = (page[page.length - 1] as MetricPointRow).seq + 1;
     }
   }
 

@@ -87,7 +87,18 @@ export type {
   ArtifactRecord,
   ArtifactStore,
 } from './store/artifact.store.js';
-export type { MetricRecord, PlotRecord, ProgressRecord, TelemetryStore } from './store/telemetry.store.js';
+export type {
+  MetricPointRow,
+  MetricRecord,
+  MetricSeriesInfo,
+  MetricView,
+  MetricViewQuery,
+  PlotRecord,
+  ProgressRecord,
+  TelemetryStore,
+} from './store/telemetry.store.js';
+export { MetricValueError } from './store/metric-points.writer.js';
+export { UNSORTED_VIEW_READ_LIMIT } from './store/kysely-telemetry.store.js';
 export type { RunnerRecord, RunnerStore } from './store/runner.store.js';
 export { EXECUTION_SORT_KEYS } from './store/execution.store.js';
 export type { ArtifactStorage, ContentHash, StoredBlob } from './storage/artifact.storage.js';

@@ -351,3 +351,16 @@ export type {
   ServerMessage,
   ConnectedWorker,
 } from './worker-messages.js';
+
+// Metric series drawn for a view, and their downloads (ADR 0014).
+export {
+  decodeFloat64,
+  encodeFloat64,
+  ListMetricSeriesResponseSchema,
+  MAX_METRIC_VIEW_WIDTH,
+  MetricDownloadQuerySchema,
+  MetricSeriesInfoSchema,
+  MetricViewQuerySchema,
+  MetricViewResponseSchema,
+} from './metric-view.js';
+export type { MetricSeriesInfoDto, MetricViewResponse } from './metric-view.js';

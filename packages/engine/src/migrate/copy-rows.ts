@@ -28,7 +28,7 @@ export interface CopyTableOptions {
 /**
  * Copies one table in batches ordered by the source's rowid. Each batch and the new cursor are committed in one
  * destination transaction, so a migrate killed anywhere leaves either both or neither: the next run starts after
- * the last committed row, and no row is copied twice (which matters for `metrics`, whose rows have no key). Rows
+ * the last committed row, and no row is copied twice (which matters for a table without a key). Rows
  * are upserted by their primary key all the same, so a row the source changed between two runs is brought up to
  * date rather than refused.
  */

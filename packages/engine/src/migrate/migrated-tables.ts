@@ -6,7 +6,6 @@ export type MigratedTable = Exclude<keyof Database, 'runners' | 'job_leases'>;
 /**
  * Each copied table with its primary key, parents before children (PostgreSQL checks the foreign keys as rows
  * arrive). Typed over the schema: a table added to kysely.database.ts does not compile until it is listed here.
- * `metrics` has no key: its rows are copied exactly once by the progress cursor alone (see copy-rows.ts).
  *
  * `runners` is left out on purpose: its rows are the engine processes of the source machine, not data. A job or an
  * execution that a dead source runner left active names a runner id that nobody registers in the new database,
@@ -26,7 +25,9 @@ const TABLE_KEYS: { readonly [T in MigratedTable]: readonly (keyof Database[T] &
   executions: ['id'],
   jobs: ['id'],
   job_outputs: ['job_id', 'name'],
-  metrics: [],
+  metric_series: ['id'],
+  metrics: ['series_id', 'seq'],
+  metric_buckets: ['series_id', 'level', 'bucket'],
   plots: ['job_id', 'figure'],
   progress: ['job_id', 'bar'],
   artifacts: ['id'],

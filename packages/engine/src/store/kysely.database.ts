@@ -65,12 +65,44 @@ export interface ArtifactsTable {
   job_id: string | null;
 }
 
-export interface MetricsTable {
+/** One series: a job's values of one metric name (ADR 0014). `id` is given by the store, not the database. */
+export interface MetricSeriesTable {
+  id: number;
   job_id: string;
-  step: number | null;
   name: string;
+  /** Points stored; the next point's seq. */
+  n: Int;
+  min_x: number | null;
+  max_x: number | null;
+  /** The last point (by seq): where a value logged without a step goes next (last_x + 1). */
+  last_x: number | null;
+  last_y: number | null;
+  /** 1 while x never went down from one point to the next: seq ranges are then x ranges. */
+  sorted: number;
+}
+
+/** Every point, in the order logged (`seq` from 0 within its series); `x` is the step, or last x + 1 without one. */
+export interface MetricsTable {
+  series_id: number;
+  seq: Int;
+  x: number;
+  step: number | null;
   value: number;
   t: Int;
+}
+
+/** The min-max pyramid: per level (1…10) and bucket (seq / 8^level), the summary of the bucket's points. */
+export interface MetricBucketsTable {
+  series_id: number;
+  level: number;
+  bucket: Int;
+  n: Int;
+  first_x: number;
+  first_y: number;
+  last_x: number;
+  last_y: number;
+  min_y: number;
+  max_y: number;
 }
 
 export interface PlotsTable {
@@ -200,7 +232,9 @@ export interface Database {
   jobs: JobsTable;
   job_outputs: JobOutputsTable;
   artifacts: ArtifactsTable;
+  metric_series: MetricSeriesTable;
   metrics: MetricsTable;
+  metric_buckets: MetricBucketsTable;
   plots: PlotsTable;
   progress: ProgressTable;
   runners: RunnersTable;

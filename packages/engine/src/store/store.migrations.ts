@@ -1,6 +1,8 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import { Migrator, sql } from 'kysely';
+import { Migrator, PostgresAdapter, sql } from 'kysely';
 import { DatabaseError } from '../errors.js';
+import type { Database } from './kysely.database.js';
+import { writeMetricPoints } from './metric-points.writer.js';
 
 /**
  * The schema, as versioned migrations in code (no migration files to ship next to dist/). Only Kysely's schema
@@ -299,6 +301,81 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Metric series drawn at once (ADR 0014): `metrics` becomes one row per point keyed by (series, seq) with its x,
+   * beside `metric_series` (one per job and name) and the min-max pyramid `metric_buckets`. Rows stored before are
+   * converted series by series in the order they were logged (by time, then as stored); a value they hold without a
+   * step gets the x it was always drawn at (the previous x + 1).
+   */
+  '0005_metric_series': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      await db.schema.alterTable('metrics').renameTo('metrics_0004').execute();
+      await db.schema
+        .createTable('metric_series')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('n', 'bigint', (c) => c.notNull())
+        .addColumn('min_x', 'double precision')
+        .addColumn('max_x', 'double precision')
+        .addColumn('last_x', 'double precision')
+        .addColumn('last_y', 'double precision')
+        .addColumn('sorted', 'integer', (c) => c.notNull())
+        .addUniqueConstraint('metric_series_job_name', ['job_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('metrics')
+        .addColumn('series_id', 'integer', (c) =>
+          c.notNull().references('metric_series.id').onDelete('cascade'),
+        )
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('x', 'double precision', (c) => c.notNull())
+        .addColumn('step', 'double precision')
+        .addColumn('value', 'double precision', (c) => c.notNull())
+        .addColumn('t', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('metrics_pk', ['series_id', 'seq'])
+        .execute();
+      await db.schema.createIndex('metrics_series_x').on('metrics').columns(['series_id', 'x']).execute();
+      await db.schema
+        .createTable('metric_buckets')
+        .addColumn('series_id', 'integer', (c) =>
+          c.notNull().references('metric_series.id').onDelete('cascade'),
+        )
+        .addColumn('level', 'integer', (c) => c.notNull())
+        .addColumn('bucket', 'integer', (c) => c.notNull())
+        .addColumn('n', 'bigint', (c) => c.notNull())
+        .addColumn('first_x', 'double precision', (c) => c.notNull())
+        .addColumn('first_y', 'double precision', (c) => c.notNull())
+        .addColumn('last_x', 'double precision', (c) => c.notNull())
+        .addColumn('last_y', 'double precision', (c) => c.notNull())
+        .addColumn('min_y', 'double precision', (c) => c.notNull())
+        .addColumn('max_y', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('metric_buckets_pk', ['series_id', 'level', 'bucket'])
+        .execute();
+
+      const typed = db as unknown as Kysely<Database>;
+      // Rows as stored: PostgreSQL's ctid and SQLite's rowid are the order they were written in.
+      const stored = postgres ? sql.raw('ctid') : sql.raw('rowid');
+      const jobs = await sql<{
+        job_id: string;
+      }>`select distinct job_id from metrics_0004 order by job_id`.execute(db);
+      for (const { job_id } of jobs.rows) {
+        const old = await sql<{ name: string; step: number | null; value: number; t: number | string }>`
+          select name, step, value, t from metrics_0004 where job_id = ${job_id} order by name, t, ${stored}`.execute(
+          db,
+        );
+        await writeMetricPoints(
+          typed,
+          old.rows
+            .filter((r) => Number.isFinite(r.value) && (r.step === null || Number.isFinite(r.step)))
+            .map((r) => ({ jobId: job_id, name: r.name, step: r.step, value: r.value, t: Number(r.t) })),
+          () => Promise.resolve(),
+        );
+      }
+      await db.schema.dropTable('metrics_0004').execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {
@@ -308,6 +385,16 @@ class InCodeMigrationProvider implements MigrationProvider {
 }
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().pop()!;
+
+/** Tests: the schema as it was after migration `last` (to check what a later migration does with its data). */
+export async function migrateUpTo(db: Kysely<unknown>, last: string): Promise<void> {
+  const provider: MigrationProvider = {
+    getMigrations: () =>
+      Promise.resolve(Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name <= last))),
+  };
+  const { error } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) throw error;
+}
 
 /** The migrations recorded in the database; none when it was never migrated (no kysely_migration table). */
 async function executedMigrations(db: Kysely<unknown>): Promise<string[]> {

@@ -11,7 +11,11 @@ import {
   JobParamsSchema,
   ListExecutionsQuerySchema,
   ListExecutionsResponseSchema,
+  ListMetricSeriesResponseSchema,
   ListMetricsResponseSchema,
+  MetricDownloadQuerySchema,
+  MetricViewQuerySchema,
+  MetricViewResponseSchema,
   ListPlotsResponseSchema,
   ListProgressResponseSchema,
   ProjectParamsSchema,
@@ -30,6 +34,7 @@ import { folderEntries, zipStream, type ZipEntry } from '../executions/execution
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { folderName } from '../projects/project.service.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
+import { metricDownload, metricViewDto } from '../executions/metric-view.dto.js';
 import { callerOf } from '../auth/request-auth.js';
 
 const tags = ['executions'];
@@ -314,6 +319,66 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
       const t = await engine.getJobTelemetry(executionId, node);
       return { items: t.metrics.map((m) => ({ step: m.step, name: m.name, value: m.value, t: m.t })) };
     });
+  }
+  {
+    const r = jobRoute('/metrics/series', "The job's metric series: name, points, step range, last value", {
+      200: ListMetricSeriesResponseSchema,
+      ...errors,
+    });
+    app.get(r.url, { schema: r.schema }, async (request) => {
+      const { projectId, executionId, node } = request.params;
+      await jobOf(projectId, executionId, node);
+      return { items: await engine.listMetricSeries(executionId, node) };
+    });
+  }
+  {
+    const r = jobRoute(
+      '/metrics/view',
+      'One metric series drawn for a chart of `width` pixels: exact points, or per column count, first, last, min and max (f64le-base64 arrays)',
+      { 200: MetricViewResponseSchema, ...errors },
+    );
+    app.get(r.url, { schema: { ...r.schema, querystring: MetricViewQuerySchema } }, async (request) => {
+      const { projectId, executionId, node } = request.params;
+      const { name, from, to, width } = request.query;
+      await jobOf(projectId, executionId, node);
+      const view = await engine.readMetricView(executionId, node, name, {
+        width,
+        ...(from !== undefined ? { from } : {}),
+        ...(to !== undefined ? { to } : {}),
+      });
+      return metricViewDto(view, width);
+    });
+  }
+  {
+    app.get(
+      `/api/projects/:projectId/executions/:executionId/jobs/:node/metrics/download`,
+      {
+        schema: {
+          tags,
+          summary: 'Every point of one metric series (or all), streamed as CSV or JSON lines',
+          params: JobParamsSchema,
+          querystring: MetricDownloadQuerySchema,
+          produces: ['text/csv', 'application/x-ndjson'],
+        },
+      },
+      async (request, reply) => {
+        const { projectId, executionId, node } = request.params;
+        const { format, name } = request.query;
+        const details = await jobOf(projectId, executionId, node);
+        const all = await engine.listMetricSeries(executionId, node);
+        if (name !== undefined && !all.some((s) => s.name === name))
+          throw notFound(`job ${node} of execution ${executionId} has no metric "${name}"`);
+        const names = name !== undefined ? [name] : all.map((s) => s.name);
+        const file = folderName(`${details.name}-${node}${name !== undefined ? `-${name}` : ''}`);
+        return reply
+          .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+          .header(
+            'content-disposition',
+            `attachment; filename="${file}.${format === 'csv' ? 'csv' : 'jsonl'}"`,
+          )
+          .send(metricDownload(engine, executionId, node, names, format));
+      },
+    );
   }
   {
     const r = jobRoute('/progress', 'The latest state of each progress bar of a job', {

@@ -1,0 +1,228 @@
+import type { Kysely } from 'kysely';
+import {
+  bucketPoints,
+  bucketSize,
+  mergeSummaries,
+  PYRAMID_BASE,
+  PYRAMID_LEVELS,
+  type PointSummary,
+} from '@deepforge/core';
+import type { Database, MetricBucketsTable, MetricSeriesTable } from './kysely.database.js';
+import type { MetricRecord } from './telemetry.store.js';
+
+/** Rows per INSERT: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const POINT_ROWS_PER_INSERT = 2000;
+const BUCKET_ROWS_PER_INSERT = 1000;
+
+/** A metric value or step that is not a finite number (the store keeps none: ADR 0014). */
+export class MetricValueError extends Error {
+  override name = 'MetricValueError';
+}
+
+/**
+ * Appends metric values to their series (ADR 0014), inside the caller's write transaction: the points (seq and x
+ * assigned), the series' counters, and the min-max pyramid's buckets that the new points fall into, merged with the
+ * stored partial bucket of each level. `lockKey` keeps two processes from giving two new series the same id.
+ *
+ * Also used by migration 0005 to convert the rows stored before it.
+ */
+export async function writeMetricPoints(
+  trx: Kysely<Database>,
+  rows: readonly MetricRecord[],
+  lockKey: (trx: Kysely<Database>, key: string) => Promise<void>,
+): Promise<void> {
+  const groups = new Map<string, MetricRecord[]>();
+  for (const r of rows) {
+    if (!Number.isFinite(r.value))
+      throw new MetricValueError(
+        `metric "${r.name}" of job ${r.jobId}: the value ${r.value} is not a finite number`,
+      );
+    if (r.step !== null && !Number.isFinite(r.step))
+      throw new MetricValueError(
+        `metric "${r.name}" of job ${r.jobId}: the step ${r.step} is not a finite number`,
+      );
+    const key = `${r.jobId}\u0000${r.name}`;
+    const list = groups.get(key);
+    if (list) list.push(r);
+    else groups.set(key, [r]);
+  }
+  for (const list of groups.values()) await appendToSeries(trx, list, lockKey);
+}
+
+async function seriesOf(
+  trx: Kysely<Database>,
+  jobId: string,
+  name: string,
+  lockKey: (trx: Kysely<Database>, key: string) => Promise<void>,
+): Promise<MetricSeriesTable> {
+  const found = await trx
+    .selectFrom('metric_series')
+    .selectAll()
+    .where('job_id', '=', jobId)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (found) return found;
+  await lockKey(trx, 'metric_series');
+  const { max } = await trx
+    .selectFrom('metric_series')
+    .select((eb) => eb.fn.max('id').as('max'))
+    .executeTakeFirstOrThrow();
+  const row: MetricSeriesTable = {
+    id: Number(max ?? 0) + 1,
+    job_id: jobId,
+    name,
+    n: 0,
+    min_x: null,
+    max_x: null,
+    last_x: null,
+    last_y: null,
+    sorted: 1,
+  };
+  await trx.insertInto('metric_series').values(row).execute();
+  return row;
+}
+
+async function appendToSeries(
+  trx: Kysely<Database>,
+  rows: readonly MetricRecord[],
+  lockKey: (trx: Kysely<Database>, key: string) => Promise<void>,
+): Promise<void> {
+  const first = rows[0] as MetricRecord;
+  const series = await seriesOf(trx, first.jobId, first.name, lockKey);
+  const start = Number(series.n);
+  const xs = new Float64Array(rows.length);
+  const ys = new Float64Array(rows.length);
+  let lastX = series.last_x;
+  let sorted = series.sorted === 1;
+  let minX = series.min_x ?? Infinity;
+  let maxX = series.max_x ?? -Infinity;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as MetricRecord;
+    // A value without a step goes one after the series' last point, as the chart always drew it.
+    const x = r.step ?? (lastX === null ? 0 : lastX + 1);
+    if (lastX !== null && x < lastX) sorted = false;
+    lastX = x;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    xs[i] = x;
+    ys[i] = r.value;
+  }
+  for (let i = 0; i < rows.length; i += POINT_ROWS_PER_INSERT) {
+    await trx
+      .insertInto('metrics')
+      .values(
+        rows.slice(i, i + POINT_ROWS_PER_INSERT).map((r, j) => ({
+          series_id: series.id,
+          seq: start + i + j,
+          x: xs[i + j] as number,
+          step: r.step,
+          value: r.value,
+          t: r.t,
+        })),
+      )
+      .execute();
+  }
+  await updatePyramid(trx, series.id, start, xs, ys);
+  const last = rows[rows.length - 1] as MetricRecord;
+  await trx
+    .updateTable('metric_series')
+    .set({
+      n: start + rows.length,
+      min_x: minX,
+      max_x: maxX,
+      last_x: lastX,
+      last_y: last.value,
+      sorted: sorted ? 1 : 0,
+    })
+    .where('id', '=', series.id)
+    .execute();
+}
+
+/** The buckets of every level that points `start`… fall into, merged with the partial buckets already stored. */
+async function updatePyramid(
+  trx: Kysely<Database>,
+  seriesId: number,
+  start: number,
+  xs: Float64Array,
+  ys: Float64Array,
+): Promise<void> {
+  const levels: Map<number, PointSummary>[] = [];
+  let previous = bucketPoints(xs, ys, start, bucketSize(1));
+  levels.push(previous);
+  for (let level = 2; level <= PYRAMID_LEVELS; level++) {
+    // Level k+1 from level k: eight buckets make one, in order.
+    const next = new Map<number, PointSummary>();
+    for (const [b, s] of previous) {
+      const up = Math.floor(b / PYRAMID_BASE);
+      const acc = next.get(up);
+      next.set(up, acc ? mergeSummaries(acc, s) : s);
+    }
+    levels.push(next);
+    previous = next;
+  }
+  // The bucket holding `start` already has the points before it when `start` is not on a bucket boundary.
+  const partial: { level: number; bucket: number }[] = [];
+  for (let level = 1; level <= PYRAMID_LEVELS; level++) {
+    if (start % bucketSize(level) !== 0)
+      partial.push({ level, bucket: Math.floor(start / bucketSize(level)) });
+  }
+  if (partial.length > 0) {
+    const stored = await trx
+      .selectFrom('metric_buckets')
+      .selectAll()
+      .where('series_id', '=', seriesId)
+      .where((eb) =>
+        eb.or(partial.map((p) => eb.and([eb('level', '=', p.level), eb('bucket', '=', p.bucket)]))),
+      )
+      .execute();
+    for (const row of stored) {
+      const level = levels[row.level - 1] as Map<number, PointSummary>;
+      const b = Number(row.bucket);
+      const fresh = level.get(b);
+      const old: PointSummary = {
+        n: Number(row.n),
+        firstX: row.first_x,
+        firstY: row.first_y,
+        lastX: row.last_x,
+        lastY: row.last_y,
+        minY: row.min_y,
+        maxY: row.max_y,
+      };
+      level.set(b, fresh ? mergeSummaries(old, fresh) : old);
+    }
+  }
+  const rows: MetricBucketsTable[] = [];
+  levels.forEach((level, i) => {
+    for (const [bucket, s] of level) {
+      rows.push({
+        series_id: seriesId,
+        level: i + 1,
+        bucket,
+        n: s.n,
+        first_x: s.firstX,
+        first_y: s.firstY,
+        last_x: s.lastX,
+        last_y: s.lastY,
+        min_y: s.minY,
+        max_y: s.maxY,
+      });
+    }
+  });
+  for (let i = 0; i < rows.length; i += BUCKET_ROWS_PER_INSERT) {
+    await trx
+      .insertInto('metric_buckets')
+      .values(rows.slice(i, i + BUCKET_ROWS_PER_INSERT))
+      .onConflict((oc) =>
+        oc.columns(['series_id', 'level', 'bucket']).doUpdateSet((eb) => ({
+          n: eb.ref('excluded.n'),
+          first_x: eb.ref('excluded.first_x'),
+          first_y: eb.ref('excluded.first_y'),
+          last_x: eb.ref('excluded.last_x'),
+          last_y: eb.ref('excluded.last_y'),
+          min_y: eb.ref('excluded.min_y'),
+          max_y: eb.ref('excluded.max_y'),
+        })),
+      )
+      .execute();
+  }
+}
