@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Compute } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
+import { markCorruptOutputs } from './execution/stored-corruption.js';
 import type { Env, Settings } from './settings.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { openArtifactStorage } from './storage/storage.opener.js';
@@ -46,21 +47,34 @@ export async function openEngineAdapters(
   given: Partial<EngineAdapters> = {},
 ): Promise<EngineAdapters> {
   const { logger } = context;
+  // The store opens after the storage, whose checks resumed at open may report before it has.
+  let storeOpened!: (store: DatabaseStores) => void;
+  const storeReady = new Promise<DatabaseStores>((resolve) => (storeOpened = resolve));
   let storage = given.storage;
   if (!storage) {
     // `storage.backend`: the local blob directory, or an S3 bucket (checked here: a missing bucket or refused
     // credentials fail the open, naming the bucket and the endpoint).
     storage = await openArtifactStorage(settings, {
       env: context.env,
-      // Every corrupt blob, also those found by checks resumed after a restart that no execution waits for.
-      onCorrupt: (report) =>
+      // Every corrupt blob, also those found by checks resumed after a restart that no execution waits for:
+      // those mark what made the blob here (a run of this process marks its own).
+      onCorrupt: (report) => {
         logger.error(
           { hash: report.hash, actual: report.actual, quarantinedTo: report.quarantinedTo },
           `CORRUPT BLOB ${report.hash}: ${report.message}`,
-        ),
+        );
+        if (report.resumed) {
+          void storeReady
+            .then((store) => markCorruptOutputs(store.executions, report, logger))
+            .catch((err: unknown) =>
+              logger.error({ err, hash: report.hash }, 'could not mark the outputs of a corrupt blob'),
+            );
+        }
+      },
     });
   }
   const store = given.store ?? (await openDatabase(settings));
+  storeOpened(store);
   const compute =
     given.compute ??
     new LocalCompute({

@@ -118,6 +118,81 @@ describe('engine: outputs stored under the harness hash, checked in the backgrou
     expect(await readdir(join(f.engine.settings.values['blob.dir'], 'unverified'))).toEqual([]);
   });
 
+  it('closes without waiting for a check when asked (`deepforge run`): the next engine to open does it', async () => {
+    f = await engineFixture({ 'executions.concurrency': 2 });
+    const { project } = await f.project({ operations: ops, pipelines });
+    const held: string[] = [];
+    // The check never gets past its start in this engine.
+    blobStorageTestHooks.beforeCheck = (path) => {
+      held.push(path);
+      return new Promise<void>(() => undefined);
+    };
+    const started = await f.engine.startExecution({ project, pipelineName: 'pair' });
+    const done = await started.done;
+    expect(done.status).toBe('success');
+    await until('the check to start', () => held.length === 1);
+    const unverified = join(f.engine.settings.values['blob.dir'], 'unverified');
+    const closing = f.engine.close({ leaveChecks: true });
+    const closed = await Promise.race([
+      closing.then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 10_000)),
+    ]);
+    expect(closed).toBe('closed');
+    // The blob keeps its marker: it is still to be checked.
+    const hash = done.jobs.find((j) => j.node === 'make')!.outputs[0]!.hash;
+    expect(await readdir(unverified)).toEqual([hash.slice('sha256:'.length)]);
+
+    const checked: string[] = [];
+    blobStorageTestHooks.beforeCheck = (path) => {
+      checked.push(path);
+    };
+    const engine = await f.reopen();
+    await until('the left check to be redone', () => checked.length === 1);
+    expect(checked).toEqual(held);
+    for (let i = 0; i < 100 && (await readdir(unverified)).length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await readdir(unverified)).toEqual([]);
+    expect(await sha256(held[0]!)).toBe(hash);
+    expect((await engine.getExecution(started.id)).status).toBe('success');
+  });
+
+  it('a check left at close and failing in the next engine marks the job and fails its execution', async () => {
+    f = await engineFixture({ 'executions.concurrency': 2 });
+    const { project } = await f.project({ operations: ops, pipelines });
+    blobStorageTestHooks.beforeCheck = () => new Promise<void>(() => undefined);
+    const started = await f.engine.startExecution({ project, pipelineName: 'pair', cache: true });
+    const done = await started.done;
+    expect(done.status).toBe('success');
+    await f.engine.close({ leaveChecks: true });
+    // Between the two processes, a byte of the stored output changes.
+    const arr = done.jobs.find((j) => j.node === 'make')!.outputs[0]!;
+    const blob = join(f.dataDir, 'blob', 'sha256', arr.hash.slice(7, 9), arr.hash.slice(7));
+    await chmod(blob, 0o644);
+    const fh = await open(blob, 'r+');
+    await fh.write(Buffer.from([0x42]), 0, 1, 1000);
+    await fh.close();
+    delete blobStorageTestHooks.beforeCheck;
+
+    const engine = await f.reopen();
+    let after = await engine.getExecution(started.id);
+    for (let i = 0; i < 200 && after.status === 'success'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await engine.getExecution(started.id);
+    }
+    expect(after.status).toBe('failed');
+    const make = after.jobs.find((j) => j.node === 'make')!;
+    expect(make.error).toMatchObject({ kind: 'output' });
+    expect(make.error!.message).toMatch(
+      /^output arr is corrupt: its bytes hash to sha256:[0-9a-f]{64}, not to /,
+    );
+    expect(make.cacheKey).toBeNull();
+    // Quarantined: no longer in the store under its id, and the engine's log says what happened.
+    await expect(readFile(blob)).rejects.toThrow(/ENOENT/);
+    const log = await readFile(join(f.dataDir, 'logs', 'engine.log'), 'utf8');
+    expect(log).toContain(`CORRUPT OUTPUT: make.arr of execution ${started.id}`);
+  });
+
   it('a check failing after the end turns the execution failed and marks what used the output', async () => {
     f = await engineFixture({ 'executions.concurrency': 2 });
     const { project } = await f.project({ operations: ops, pipelines });

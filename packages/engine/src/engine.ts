@@ -199,6 +199,16 @@ export interface JobTelemetry {
   progress: ProgressRecord[];
 }
 
+export interface CloseOptions {
+  /**
+   * Do not wait for the background checks of outputs still running (docs/adr/0005): their blobs keep their
+   * markers and are checked when an engine next opens the blob store. For a process that exits once its
+   * execution is done (`deepforge run`), so that re-reading what it has just written is not on the path of its
+   * exit. Without it, closing waits for them.
+   */
+  leaveChecks?: boolean;
+}
+
 export interface Engine {
   readonly dataDir: string;
   readonly settings: Settings;
@@ -288,7 +298,8 @@ export interface Engine {
   /** Which artifact storage the settings chose, where it is, and whether the local blob dir can be used now. */
   storageStatus(): Promise<StorageStatus>;
   /** Cancels what runs here, waits for it, and releases the database. */
-  close(): Promise<void>;
+  /** Stops what runs and closes the adapters; see CloseOptions for the checks of outputs still running. */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /** Opens the data store (creating it on first use), registers this process as a runner and recovers. */
@@ -1023,15 +1034,23 @@ class EngineImpl implements Engine {
     return saveProjectFolder(dir, project);
   }
 
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const runs = [...this.runs.values()];
     for (const run of runs) run.cancel('canceled: the engine was closed');
     await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
-    // Checks of outputs that outlived their execution: a check cut short is redone by the next open (its blob
-    // keeps its marker), but the execution could not be marked then.
-    await Promise.all([...this.checking].map((c) => c.catch(() => undefined)));
+    // Checks of outputs that outlived their execution: waited for, or left to the next open (their blobs keep
+    // their markers), whose check cannot mark the execution any more (docs/adr/0005).
+    if (options.leaveChecks && this.checking.size > 0) {
+      this.logger.info(
+        { executions: this.checking.size },
+        'closing with output checks still running: they are redone when the blob store is opened again',
+      );
+      this.storage.leaveChecks?.();
+    } else {
+      await Promise.all([...this.checking].map((c) => c.catch(() => undefined)));
+    }
     await this.compute.close();
     await this.operationReader.close();
     await this.runner.stop();

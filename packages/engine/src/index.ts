@@ -2,6 +2,7 @@ export { openEngine } from './engine.js';
 export type {
   ArtifactImportOptions,
   ArtifactInfo,
+  CloseOptions,
   Engine,
   JobLogChunk,
   JobTelemetry,

@@ -506,7 +506,7 @@ const DEFINITIONS: Definitions = {
     // The name the DeepForge docs give it (DEEPFORGE_WORKER_CACHE).
     env: 'DEEPFORGE_WORKER_CACHE',
     description:
-      'Where jobs read their inputs from when the artifact storage keeps no local files (storage.backend `s3`): each blob is downloaded once per machine into this folder, under its content id, and jobs read it there. Unused with `local` storage: jobs read the blob dir in place.',
+      'Where jobs read their inputs from when the artifact storage keeps no local files (storage.backend `s3`): each blob is downloaded once per machine into this folder, under its content id, and jobs read it there; the outputs jobs make on this machine are kept there too once uploaded. Unused with `local` storage: jobs read the blob dir in place.',
     allowed: 'a directory path',
     parse: (raw) => parsePath(raw),
     defaultValue: ({ dataDir }) => join(dataDir, 'cache'),

@@ -59,6 +59,11 @@ export interface CorruptBlobReport {
   /** Where the bytes were moved (a path, or `s3://bucket/key`), or null when there was nothing left to move. */
   quarantinedTo: string | null;
   message: string;
+  /**
+   * Found by a check that an earlier process stored the blob for and did not finish (redone when the storage
+   * opened): no execution of this process waits for it, so whoever made the blob must be told apart.
+   */
+  resumed?: boolean;
 }
 
 export interface PutResult extends StoredBlob {
@@ -105,4 +110,9 @@ export interface ArtifactStorage {
    * when it has one, so the move is a rename.
    */
   createStagingDir(label: string): Promise<string>;
+  /**
+   * For adapters that check blobs in the background (PutResult.verified): stop those checks without waiting for
+   * them; each is redone when the storage is opened again, and its `verified` never settles. Only when closing.
+   */
+  leaveChecks?(): void;
 }

@@ -138,6 +138,16 @@ export class LocalBlobStorage implements ArtifactStorage {
     return this.pending.size;
   }
 
+  /**
+   * Stops the background checks still running or queued, without waiting for them (a process about to exit that
+   * should not spend its last moments re-reading what it has just written): their blobs keep their markers, so the
+   * next storage opened on this directory checks them (`init`), and their `verified` promises never settle.
+   * The last call on a storage being closed: a blob stored after it would never be checked by this process.
+   */
+  leaveChecks(): void {
+    this.hasher.stop();
+  }
+
   /** Resolves once every background check started so far has finished. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending.values()]);
@@ -316,8 +326,8 @@ export class LocalBlobStorage implements ArtifactStorage {
   }
 
   /** Queues the background check of a blob just stored under its writer's hash. */
-  private check(hash: ContentHash, final: string): Promise<BlobVerification> {
-    const verified: Promise<BlobVerification> = this.runCheck(hash, final)
+  private check(hash: ContentHash, final: string, resumed = false): Promise<BlobVerification> {
+    const verified: Promise<BlobVerification> = this.runCheck(hash, final, resumed)
       .catch((err: unknown): BlobVerification => ({
         ok: false,
         actual: null,
@@ -330,7 +340,7 @@ export class LocalBlobStorage implements ArtifactStorage {
     return verified;
   }
 
-  private async runCheck(hash: ContentHash, final: string): Promise<BlobVerification> {
+  private async runCheck(hash: ContentHash, final: string, resumed: boolean): Promise<BlobVerification> {
     await blobStorageTestHooks.beforeCheck?.(final, hash);
     let found: HashedFile;
     try {
@@ -342,13 +352,13 @@ export class LocalBlobStorage implements ArtifactStorage {
         await this.unmark(hash);
         return { ok: true };
       }
-      return this.quarantine(hash, final, null, undefined, (err as Error).message);
+      return this.quarantine(hash, final, null, undefined, resumed, (err as Error).message);
     }
     if (found.hash === hash) {
       await this.unmark(hash);
       return { ok: true };
     }
-    return this.quarantine(hash, final, found.hash, found.ino);
+    return this.quarantine(hash, final, found.hash, found.ino, resumed);
   }
 
   /** Moves a blob whose bytes do not match its name out of the store, and says so loudly. */
@@ -357,6 +367,7 @@ export class LocalBlobStorage implements ArtifactStorage {
     final: string,
     actual: ContentHash | null,
     ino: number | undefined,
+    resumed: boolean,
     readError?: string,
   ): Promise<BlobVerification> {
     const current = await stat(final).catch(() => undefined);
@@ -388,7 +399,13 @@ export class LocalBlobStorage implements ArtifactStorage {
       await writeFile(`${quarantinedTo}.json`, JSON.stringify(why, null, 2) + '\n').catch(() => undefined);
     }
     await this.unmark(hash);
-    const report: CorruptBlobReport = { hash, actual, quarantinedTo, message };
+    const report: CorruptBlobReport = {
+      hash,
+      actual,
+      quarantinedTo,
+      message,
+      ...(resumed ? { resumed } : {}),
+    };
     if (this.options.onCorrupt) this.options.onCorrupt(report);
     else process.emitWarning(`corrupt blob ${hash}: ${message}`, { code: 'DEEPFORGE_CORRUPT_BLOB' });
     return { ok: false, actual, message };
@@ -403,7 +420,7 @@ export class LocalBlobStorage implements ArtifactStorage {
       const final = this.blobPath(hash);
       // No blob: a put still in progress in another process, or one that died before its rename (swept later).
       if (!(await stat(final).catch(() => undefined))) continue;
-      void this.check(hash, final);
+      void this.check(hash, final, true);
     }
   }
 
@@ -629,6 +646,17 @@ class BackgroundHasher {
   private readonly queue: HashRequest[] = [];
   private current: HashRequest | undefined;
   private nextId = 1;
+  private stopped = false;
+
+  /** Drops every hash asked for and not done (their promises never settle) and ends the worker thread. */
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+    this.current = undefined;
+    const worker = this.worker;
+    this.worker = undefined;
+    void worker?.terminate();
+  }
 
   /** The content id of a file, or with `plain` the `sha256:` of all of it (see ContentHasher). */
   hash(path: string, plain: boolean): Promise<HashedFile> {
@@ -639,7 +667,7 @@ class BackgroundHasher {
   }
 
   private pump(): void {
-    if (this.current) return;
+    if (this.current || this.stopped) return;
     const request = this.queue.shift();
     if (!request) {
       this.worker?.unref();

@@ -203,11 +203,16 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
         { name: 'out', hash: h, size: 1, serializer: 'pickle', pyType: 'int' },
       ]);
       expect(await executions.countOutputsWithHash(h)).toBe(1);
+      expect(await executions.listOutputsWithHash(h)).toEqual([
+        { jobId: `${ex.id}.a`, name: 'out', hash: h, size: 1, serializer: 'pickle', pyType: 'int' },
+      ]);
+      expect(await executions.listOutputsWithHash(`sha256:${'4'.repeat(64)}`)).toEqual([]);
       expect((await executions.countJobsByStatus([ex.id])).get(ex.id)).toEqual({ success: 1 });
       expect(await executions.deleteExecution(ex.id)).toBe(true);
       expect(await executions.getExecution(ex.id)).toBeUndefined();
       expect(await executions.listJobs(ex.id)).toEqual([]);
       expect(await executions.countOutputsWithHash(h)).toBe(0);
+      expect(await executions.listOutputsWithHash(h)).toEqual([]);
       expect(await executions.deleteExecution(ex.id)).toBe(false);
     });
 

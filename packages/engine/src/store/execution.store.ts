@@ -180,4 +180,6 @@ export interface ExecutionStore {
   ): Promise<{ job: JobRecord; outputs: JobOutputRecord[] }[]>;
   /** How many job outputs hold this content (with ArtifactStore.countWithHash: its blob may go only at 0). */
   countOutputsWithHash(hash: string): Promise<number>;
+  /** The job outputs that hold this content, by job id and name (when its blob is found corrupt: what made it). */
+  listOutputsWithHash(hash: string): Promise<JobOutputRecord[]>;
 }

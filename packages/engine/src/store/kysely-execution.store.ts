@@ -463,6 +463,17 @@ export class KyselyExecutionStore implements ExecutionStore {
     return out;
   }
 
+  async listOutputsWithHash(hash: string): Promise<JobOutputRecord[]> {
+    const rows = await this.db
+      .selectFrom('job_outputs')
+      .selectAll()
+      .where('hash', '=', hash)
+      .orderBy('job_id')
+      .orderBy('name')
+      .execute();
+    return rows.map(toOutput);
+  }
+
   async countOutputsWithHash(hash: string): Promise<number> {
     const row = await this.db
       .selectFrom('job_outputs')
