@@ -34,10 +34,30 @@ const DATA_NEEDS = [
 ];
 
 /**
- * PostgreSQL's server binaries, for the tests that run every store against a real PostgreSQL (the test setup starts
- * a throwaway one; nothing runs as a service). Not needed to run DeepForge, so `npm start` does not install them.
+ * What only the tests and benchmarks use, not DeepForge itself, so `npm start` does not install them: PostgreSQL's
+ * server binaries, for the tests that run every store against a real PostgreSQL (the test setup starts a throwaway
+ * one; nothing runs as a service), and the peers the compute benchmark runs beside DeepForge (Dask's
+ * distributed scheduler, snakemake). Each: [what it is, whether it is there, the Debian package].
  */
-const wantPostgres = process.env.npm_lifecycle_event !== 'start';
+const wantTestTools = process.env.npm_lifecycle_event !== 'start';
+const TEST_TOOLS = [
+  ['PostgreSQL (initdb)', () => postgresInstalled(), 'postgresql'],
+  ['dask.distributed', () => pythonHas('distributed'), 'python3-distributed'],
+  ['snakemake', () => existsSync('/usr/bin/snakemake'), 'snakemake'],
+];
+
+function pythonHas(module) {
+  if (!existsSync(PYTHON)) return false;
+  const r = spawnSync(PYTHON, [
+    '-c',
+    `import importlib.util,sys\nsys.exit(importlib.util.find_spec(${JSON.stringify(module)}) is None)`,
+  ]);
+  return r.status === 0;
+}
+
+function missingTestTools() {
+  return wantTestTools ? TEST_TOOLS.filter(([, present]) => !present()) : [];
+}
 
 function postgresInstalled() {
   if (process.env.DEEPFORGE_PG_BIN) return existsSync(join(process.env.DEEPFORGE_PG_BIN, 'initdb'));
@@ -96,23 +116,25 @@ function missingData() {
 function installPythonPackages() {
   const missing = missingPythonModules();
   const data = missingData();
-  const postgres = wantPostgres && !postgresInstalled() ? ['postgresql'] : [];
-  if (missing.length === 0 && data.length === 0 && postgres.length === 0) return;
+  const tools = missingTestTools();
+  if (missing.length === 0 && data.length === 0 && tools.length === 0) return;
   const pkgs = [
     ...(missing.length > 0 ? ['python3'] : []),
     ...missing.map(([, p]) => p),
     ...data.map(([, p]) => p),
-    ...postgres,
+    ...tools.map(([, , p]) => p),
   ];
   const command = `apt-get install -y ${pkgs.join(' ')}`;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = existsSync('/usr/bin/apt-get');
   if (missing.length === 0 && data.length === 0 && (!isRoot || !hasApt)) {
-    // Only the tests' PostgreSQL is missing: they say so when they run; DeepForge itself does not need it.
-    say(`PostgreSQL is not installed: the PostgreSQL tests will fail without it (sudo ${command})`);
+    // Only what the tests use is missing: they say so when they run; DeepForge itself does not need it.
+    say(
+      `not installed: ${tools.map(([what]) => what).join(', ')}: the tests that use them will fail (sudo ${command})`,
+    );
     return;
   }
-  if (!isRoot || !hasApt || (PYTHON !== '/usr/bin/python3' && postgres.length < pkgs.length)) {
+  if (!isRoot || !hasApt || (PYTHON !== '/usr/bin/python3' && tools.length < pkgs.length)) {
     fail([
       ...(missing.length > 0
         ? [`${PYTHON} lacks the Python modules operations need: ${missing.map(([m]) => m).join(', ')}.`]
@@ -134,7 +156,7 @@ function installPythonPackages() {
   const still = [
     ...missingPythonModules().map(([m]) => m),
     ...missingData().map(([f]) => f),
-    ...(postgres.length > 0 && !postgresInstalled() ? ['postgresql (initdb)'] : []),
+    ...missingTestTools().map(([what]) => what),
   ];
   if (still.length > 0) fail([`still missing after apt-get: ${still.join(', ')}`]);
 }
