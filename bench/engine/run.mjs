@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import * as fanout from './fanout.bench.mjs';
 import * as handoff from './handoff.bench.mjs';
 import * as overhead from './overhead.bench.mjs';
+import * as peers from './peers.bench.mjs';
 import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { PYTHON } from './lib.mjs';
 import { writeSections } from './report.mjs';
 
-const BENCHMARKS = [overhead, handoff, fanout];
+const BENCHMARKS = [overhead, handoff, fanout, peers];
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 /** The code every engine benchmark's numbers depend on (git pathspecs), for the freshness check. */
@@ -114,10 +115,13 @@ async function main() {
   const selected = BENCHMARKS.filter((b) => !opts.only || opts.only.includes(b.name));
   const results = [];
   const started = Date.now();
-  // What is measured: HEAD when the run starts (a commit made meanwhile is not what ran).
-  const at = measuredAt(ROOT, MEASURES);
   for (const bench of selected) {
-    const facts = { ...machineFacts(), at, measures: MEASURES };
+    // What is measured: HEAD when the bench starts (a commit made meanwhile is not what ran), and the code its
+    // numbers depend on: the engine's, and what else it runs (the CLI, for whole commands).
+    const measures = bench.measuresAlso
+      ? [...MEASURES.filter((m) => !m.startsWith(':!')), ...bench.measuresAlso, ...NOT_MEASURED]
+      : MEASURES;
+    const facts = { ...machineFacts(), at: measuredAt(ROOT, measures), measures };
     console.log(
       `${bench.name}: ${opts.smoke ? '(smoke) ' : ''}${bench.title} (${opts.repeat} runs; load average ${facts.loadBefore})`,
     );
@@ -136,8 +140,10 @@ async function main() {
     return;
   }
   if (opts.write) {
-    const warning = uncommittedWarning('bench:engine', at);
-    if (warning) console.warn(warning);
+    for (const { bench, facts } of results) {
+      const warning = uncommittedWarning(`bench:engine ${bench.name}`, facts.at);
+      if (warning) console.warn(warning);
+    }
     writeSections(
       DOC,
       results.map(({ bench, result, facts }) => ({
