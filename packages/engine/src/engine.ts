@@ -246,7 +246,7 @@ export interface Engine {
     options?: { offset?: number; limit?: number },
   ): Promise<JobLogChunk>;
   getJobTelemetry(executionId: string, node: string): Promise<JobTelemetry>;
-  /** The job's metric series (ADR 0014), by name. */
+  /** The job's metric series (ADR 0014), in the order each was first logged. */
   listMetricSeries(executionId: string, node: string): Promise<MetricSeriesInfo[]>;
   /** One series for a view of `query.width` columns; NotFoundError when the job has no series of that name. */
   readMetricView(

@@ -17,6 +17,8 @@ import type {
   ListPlotsResponseSchema,
   ListProgressResponseSchema,
   LoginBody,
+  MetricSeriesInfoDto,
+  MetricViewResponse,
   CreateAccessTokenBody,
   CreatedAccessToken,
   PlatformsResponse,
@@ -104,6 +106,28 @@ export const listMetrics = (
   executionId: string,
   node: string,
 ): Promise<{ items: MetricDto[] }> => api(`${job(projectId, executionId, node)}/metrics`);
+export const listMetricSeries = (
+  projectId: string,
+  executionId: string,
+  node: string,
+): Promise<{ items: MetricSeriesInfoDto[] }> => api(`${job(projectId, executionId, node)}/metrics/series`);
+/** One series drawn for a chart `width` pixels wide (ADR 0014). */
+export const getMetricView = (
+  projectId: string,
+  executionId: string,
+  node: string,
+  query: { name: string; from?: number | undefined; to?: number | undefined; width: number },
+  signal?: AbortSignal,
+): Promise<MetricViewResponse> =>
+  api(`${job(projectId, executionId, node)}/metrics/view${queryString(query)}`, signal ? { signal } : {});
+/** Every point of a series, as a file: CSV or JSON lines. */
+export const metricDownloadUrl = (
+  projectId: string,
+  executionId: string,
+  node: string,
+  name: string,
+  format: 'csv' | 'jsonl',
+): string => `${job(projectId, executionId, node)}/metrics/download${queryString({ format, name })}`;
 export const listProgress = (
   projectId: string,
   executionId: string,

@@ -41,7 +41,7 @@ import {
   executionDownloadUrl,
   getExecution,
   getJobLog,
-  listMetrics,
+  listMetricSeries,
   listPlots,
   listProgress,
   qk,
@@ -61,7 +61,8 @@ import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { StatusBadge } from './execution-status-badge.js';
 import { JobConsole } from './job-console.js';
-import { JobMetrics, JobPlots } from './job-plots.js';
+import { JobMetrics } from './job-metrics.js';
+import { JobPlots } from './job-plots.js';
 import { TraceGraph } from './trace-graph.js';
 
 /** How much of a stored log to fetch at first: its tail (older output is in the execution download). */
@@ -180,7 +181,7 @@ function Execution() {
       state.extrasState = 'loading';
       void Promise.all([
         listPlots(projectId, executionId, node).then((r) => r.items.forEach((p) => state.plot(p))),
-        listMetrics(projectId, executionId, node).then((r) => state.metric(r.items)),
+        listMetricSeries(projectId, executionId, node).then((r) => state.metricSeries(r.items)),
         listProgress(projectId, executionId, node).then((r) =>
           r.items.forEach((p) => state.progressEvent(p)),
         ),
@@ -444,9 +445,9 @@ function Execution() {
                 </Tabs.Tab>
                 <Tabs.Tab value="metrics" leftSection={<IconChartLine size={14} />} data-testid="tab-metrics">
                   Metrics{' '}
-                  {state.metrics.length > 0 && (
+                  {state.metricNames.size > 0 && (
                     <Badge size="xs" variant="light">
-                      {new Set(state.metrics.map((m) => m.name)).size}
+                      {state.metricNames.size}
                     </Badge>
                   )}
                 </Tabs.Tab>
@@ -482,7 +483,13 @@ function Execution() {
                 <JobPlots plots={plots} />
               </Tabs.Panel>
               <Tabs.Panel value="metrics" className="df-fill" style={{ minHeight: 0 }}>
-                <JobMetrics metrics={state.metrics} version={version} />
+                <JobMetrics
+                  projectId={projectId}
+                  executionId={executionId}
+                  node={job.node}
+                  job={state}
+                  version={version}
+                />
               </Tabs.Panel>
               <Tabs.Panel value="outputs" className="df-fill" style={{ minHeight: 0 }}>
                 <Outputs projectId={projectId} job={job} />

@@ -1,20 +1,9 @@
 import type { PlotSchema } from '@deepforge/protocol';
-import {
-  Badge,
-  Box,
-  Card,
-  Group,
-  ScrollArea,
-  SegmentedControl,
-  SimpleGrid,
-  Stack,
-  Text,
-} from '@mantine/core';
+import { Badge, Card, Group, ScrollArea, SegmentedControl, SimpleGrid, Stack, Text } from '@mantine/core';
 import { useState } from 'react';
 import type { z } from 'zod';
 import { LineChart } from '../charts/line-chart.js';
-import type { MetricPoint } from '../lib/metric-series.js';
-import { metricSeries, seriesColor } from '../lib/metric-series.js';
+import { seriesColor } from '../lib/metric-series.js';
 
 type Plot = z.infer<typeof PlotSchema>;
 
@@ -117,43 +106,6 @@ export function JobPlots({ plots }: { plots: readonly Plot[] }) {
             <PlotCard key={p.figure} plot={p} />
           ))}
       </SimpleGrid>
-    </ScrollArea>
-  );
-}
-
-/** One chart per metric name, updating as values arrive. */
-export function JobMetrics({ metrics, version }: { metrics: readonly MetricPoint[]; version: number }) {
-  const series = metricSeries(metrics);
-  void version;
-  if (series.size === 0)
-    return (
-      <Text size="sm" c="dimmed" p="md" data-testid="metrics-empty">
-        No metrics. Values logged with deepforge.metrics.log(step=…, loss=…) are charted here as they come.
-      </Text>
-    );
-  return (
-    <ScrollArea h="100%">
-      <Box p="xs" data-testid="job-metrics">
-        <SimpleGrid type="container" cols={{ base: 1, '800px': 2 }}>
-          {[...series.entries()].map(([name, points], i) => (
-            <Card key={name} withBorder padding="xs">
-              <Group justify="space-between">
-                <Text size="xs" fw={600}>
-                  {name}
-                </Text>
-                <Text size="xs" c="dimmed" className="df-mono">
-                  {points[points.length - 1]?.y.toPrecision(4)}
-                </Text>
-              </Group>
-              <LineChart
-                series={[{ label: name, points, color: seriesColor(i) }]}
-                height={180}
-                testId="metric-chart"
-              />
-            </Card>
-          ))}
-        </SimpleGrid>
-      </Box>
     </ScrollArea>
   );
 }

@@ -103,32 +103,48 @@ describe('ExecutionLive', () => {
     expect(live.job('train').plots.get(1)?.seq).toBe(2);
   });
 
-  it('collects metrics without duplicates and reports progress', () => {
+  it('hands live metric values to the charts that follow their series, steps resolved, and reports progress', () => {
     const live = new ExecutionLive();
-    const metrics: LiveEvent = {
+    const job = live.job('train');
+    job.metricSeries([{ name: 'acc', count: 3, minX: 0, maxX: 2, lastX: 2, lastY: 0.7, sorted: true }]);
+    const loss: unknown[] = [];
+    const acc: unknown[] = [];
+    job.subscribeMetric('loss', (u) => loss.push(u));
+    const stop = job.subscribeMetric('acc', (u) => acc.push(u));
+    live.apply({
       ...base,
       t: 6,
       type: 'job.metrics',
       points: [
         { t: 5, step: 1, values: { loss: 0.5, acc: 0.8 } },
-        { t: 6, step: 2, values: { loss: 0.4 } },
+        { t: 6, step: null, values: { loss: 0.4, acc: 0.9 } },
       ],
-    };
-    live.apply(metrics);
-    live.job('train').metric([{ name: 'loss', step: 1, t: 5, value: 0.5 }]);
-    expect(live.job('train').metrics).toHaveLength(3);
-    expect(live.job('train').metrics[2]).toEqual({ name: 'loss', step: 2, t: 6, value: 0.4 });
-    // Values skipped by the server: the live ones are dropped, to be read again over REST.
-    live.job('train').extrasState = 'ready';
+    });
+    // One call per series and batch; a value without a step goes after the last x (the stored one for acc).
+    expect(loss).toEqual([
+      [
+        { x: 1, y: 0.5 },
+        { x: 2, y: 0.4 },
+      ],
+    ]);
+    expect(acc).toEqual([
+      [
+        { x: 1, y: 0.8 },
+        { x: 2, y: 0.9 },
+      ],
+    ]);
+    expect([...job.metricNames].sort()).toEqual(['acc', 'loss']);
+    stop();
+    // Values skipped by the server: the charts read their views again.
     live.apply({
       ...base,
       t: 9,
       type: 'job.metrics',
-      points: [{ t: 9, step: 5, values: { loss: 0.1 } }],
+      points: [{ t: 9, step: 5, values: { loss: 0.1, acc: 1 } }],
       skipped: 2,
     });
-    expect(live.job('train').metrics).toEqual([{ name: 'loss', step: 5, t: 9, value: 0.1 }]);
-    expect(live.job('train').extrasState).toBe('idle');
+    expect(loss.slice(1)).toEqual(['skipped', [{ x: 5, y: 0.1 }]]);
+    expect(acc).toHaveLength(1);
     live.apply({ ...base, t: 6, type: 'job.progress', bar: 'b', n: 25, total: 100 });
     expect(live.job('train').fraction()).toBe(0.25);
   });

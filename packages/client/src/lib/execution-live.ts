@@ -1,9 +1,19 @@
-import type { JobLogsEvent, JobProgressEvent, LiveEvent, PlotSchema } from '@deepforge/protocol';
+import type {
+  JobLogsEvent,
+  JobProgressEvent,
+  LiveEvent,
+  MetricSeriesInfoDto,
+  PlotSchema,
+} from '@deepforge/protocol';
 import type { z } from 'zod';
 import { LogBuffer, overlapCount } from './log-buffer.js';
 import type { LogStream } from './log-buffer.js';
 import type { MetricPoint } from './metric-series.js';
 import { pointsOfEvent } from './metric-series.js';
+import type { LivePoint } from './metric-view.js';
+
+/** Live values of one series as they come, or word that the server skipped some (read the view again). */
+export type MetricListener = (update: readonly LivePoint[] | 'skipped') => void;
 
 type Plot = z.infer<typeof PlotSchema>;
 export interface ProgressState {
@@ -41,8 +51,13 @@ export class JobLive {
   skippedLines = 0;
   private pending: PendingLine[] = [];
   readonly plots = new Map<number, Plot>();
-  readonly metrics: MetricPoint[] = [];
-  private metricKeys = new Set<string>();
+  /** Names of the job's metric series: stored (listMetricSeries) and seen live. */
+  readonly metricNames = new Set<string>();
+  /** Each series' last x, for values logged without a step (x = last + 1, as the server places them). */
+  private readonly lastX = new Map<string, number>();
+  /** Each series' latest value, shown beside its name. */
+  readonly latest = new Map<string, number>();
+  private readonly metricListeners = new Map<string, Set<MetricListener>>();
   readonly progress = new Map<string, ProgressState>();
   extrasState: 'idle' | 'loading' | 'ready' = 'idle';
 
@@ -114,23 +129,51 @@ export class JobLive {
     if (!current || current.seq <= p.seq) this.plots.set(p.figure, p);
   }
 
-  /**
-   * The server skipped metric values this client read too slowly for: forget the live ones and read them all
-   * again over REST (the stored values and the live ones do not share times, so they cannot be merged).
-   */
-  metricsSkipped(): void {
-    this.metrics.length = 0;
-    this.metricKeys.clear();
-    if (this.extrasState === 'ready') this.extrasState = 'idle';
+  /** The stored series (REST): their names, and where values without a step continue. */
+  metricSeries(items: readonly MetricSeriesInfoDto[]): void {
+    for (const s of items) {
+      this.metricNames.add(s.name);
+      const known = this.lastX.get(s.name);
+      if (s.lastX !== null && (known === undefined || s.lastX > known)) {
+        this.lastX.set(s.name, s.lastX);
+        if (s.lastY !== null) this.latest.set(s.name, s.lastY);
+      }
+    }
   }
 
-  metric(points: readonly MetricPoint[]): void {
-    for (const p of points) {
-      const key = `${p.name}\u0000${p.step}\u0000${p.t}\u0000${p.value}`;
-      if (this.metricKeys.has(key)) continue;
-      this.metricKeys.add(key);
-      this.metrics.push(p);
+  /** Live values of `name` go to `listener` from now on (charts append them to the view they drew). */
+  subscribeMetric(name: string, listener: MetricListener): () => void {
+    let set = this.metricListeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.metricListeners.set(name, set);
     }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /**
+   * The server skipped metric values this client read too slowly for: charts read their views again (the stored
+   * series has them all).
+   */
+  metricsSkipped(): void {
+    for (const set of this.metricListeners.values()) for (const l of set) l('skipped');
+  }
+
+  /** Live values: each series' x resolved, then handed to the charts that follow it. Nothing is kept. */
+  metric(points: readonly MetricPoint[]): void {
+    const byName = new Map<string, LivePoint[]>();
+    for (const p of points) {
+      this.metricNames.add(p.name);
+      const last = this.lastX.get(p.name);
+      const x = p.step ?? (last === undefined ? 0 : last + 1);
+      this.lastX.set(p.name, x);
+      this.latest.set(p.name, p.value);
+      const list = byName.get(p.name);
+      if (list) list.push({ x, y: p.value });
+      else byName.set(p.name, [{ x, y: p.value }]);
+    }
+    for (const [name, list] of byName) for (const l of this.metricListeners.get(name) ?? []) l(list);
   }
 
   progressEvent(p: ProgressState): void {
@@ -221,7 +264,7 @@ export class ExecutionLive {
       case 'job.metrics': {
         const job = this.job(e.node);
         if (e.skipped) job.metricsSkipped();
-        for (const p of e.points) job.metric(pointsOfEvent(p));
+        job.metric(e.points.flatMap(pointsOfEvent));
         break;
       }
       case 'job.progress':

@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { alignSeries, metricSeries, pointsOfEvent, seriesColor } from './metric-series.js';
+import { alignSeries, pointsOfEvent, seriesColor } from './metric-series.js';
 
-describe('metricSeries', () => {
-  it('groups by name and numbers values without steps', () => {
-    const s = metricSeries([
-      { step: null, name: 'loss', value: 3, t: 1 },
-      { step: null, name: 'loss', value: 2, t: 2 },
-      { step: 10, name: 'acc', value: 0.5, t: 3 },
-      { step: null, name: 'loss', value: Number.NaN, t: 4 },
-    ]);
-    expect(s.get('loss')).toEqual([
-      { x: 0, y: 3 },
-      { x: 1, y: 2 },
-    ]);
-    expect(s.get('acc')).toEqual([{ x: 10, y: 0.5 }]);
-  });
+describe('pointsOfEvent', () => {
   it('reads events with several values', () => {
     expect(pointsOfEvent({ step: 2, values: { loss: 1, acc: 0.9 }, t: 5 })).toEqual([
       { step: 2, name: 'loss', value: 1, t: 5 },

@@ -11,22 +11,6 @@ export interface XY {
   y: number;
 }
 
-/**
- * Groups metric values by name, in arrival order. A value without a step is placed after the previous one of
- * its name (step = previous + 1, from 0), so `log(loss=…)` without steps still draws a line.
- */
-export function metricSeries(points: readonly MetricPoint[]): Map<string, XY[]> {
-  const out = new Map<string, XY[]>();
-  for (const p of points) {
-    if (!Number.isFinite(p.value)) continue;
-    const list = out.get(p.name) ?? [];
-    const prev = list[list.length - 1];
-    list.push({ x: p.step ?? (prev ? prev.x + 1 : 0), y: p.value });
-    out.set(p.name, list);
-  }
-  return out;
-}
-
 /** Metric points from a `job.metric` event (several values at one step). */
 export function pointsOfEvent(e: {
   step: number | null;

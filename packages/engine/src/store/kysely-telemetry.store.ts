@@ -105,7 +105,7 @@ export class KyselyTelemetryStore implements TelemetryStore {
       .selectFrom('metric_series')
       .selectAll()
       .where('job_id', '=', jobId)
-      .orderBy('name')
+      .orderBy('id')
       .execute();
     return rows.map(seriesInfo);
   }

@@ -97,7 +97,7 @@ export interface TelemetryStore {
   upsertProgress(rows: readonly ProgressRecord[]): Promise<void>;
   /** In the order of `t` (then as logged). */
   listMetrics(jobId: string): Promise<MetricRecord[]>;
-  /** The job's series, by name. */
+  /** The job's series, in the order each was first logged. */
   listMetricSeries(jobId: string): Promise<MetricSeriesInfo[]>;
   /**
    * One series for a view; undefined when the job has no series of that name. Reads O(width) rows: exact points by

@@ -64,12 +64,12 @@ async function view(query: string): Promise<MetricViewResponse> {
 }
 
 describe('metric series over REST', () => {
-  it('lists the series with their size, step range and last value', async () => {
+  it('lists the series in the order first logged, with their size, step range and last value', async () => {
     const res = await get(`${jobBase}/series`);
     expect(res.statusCode, res.body).toBe(200);
     expect((res.json() as { items: MetricSeriesInfoDto[] }).items).toEqual([
-      { name: 'acc, top-1', count: 3, minX: 0, maxX: 2, lastX: 2, lastY: 0.7, sorted: true },
       { name: 'loss', count: 5000, minX: 0, maxX: 4999, lastX: 4999, lastY: 1 / 5000, sorted: true },
+      { name: 'acc, top-1', count: 3, minX: 0, maxX: 2, lastX: 2, lastY: 0.7, sorted: true },
     ]);
   });
 
@@ -136,7 +136,7 @@ describe('metric series over REST', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { name: string; step: number; value: number; t: number });
     expect(rows).toHaveLength(5003);
-    expect(rows.slice(0, 3).map((r) => [r.name, r.step, r.value])).toEqual([
+    expect(rows.slice(-3).map((r) => [r.name, r.step, r.value])).toEqual([
       ['acc, top-1', 0, 0.5],
       ['acc, top-1', 1, 0.6],
       ['acc, top-1', 2, 0.7],
