@@ -12,6 +12,7 @@ import { registerResumeCommand } from './commands/resume.command.js';
 import { registerRunCommand } from './commands/run.command.js';
 import { registerStartCommand } from './commands/start.command.js';
 import { registerUsersCommand } from './commands/users.command.js';
+import { registerWorkerCommands } from './commands/worker.command.js';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerUsersCommand(program, ctx);
   registerLoginCommands(program, ctx);
   registerMigrateCommand(program, ctx);
+  registerWorkerCommands(program, ctx);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Compute } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
+import { RemoteCompute } from './compute/remote.compute.js';
 import { markCorruptOutputs } from './execution/stored-corruption.js';
 import type { Env, Settings } from './settings.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
@@ -33,13 +34,15 @@ export interface DefaultAdapterContext {
   runtimeDir: string;
   /** Time between SIGTERM and SIGKILL when a job is stopped. */
   killGraceMs?: number;
+  /** `local` processes (default), or remote `workers` (docs/adr/0015). */
+  computeBackend?: 'local' | 'workers';
 }
 
 /**
  * The one place the engine's default adapters are built from the settings; `given` ones are used as they are.
  * Store: `database.url` (the SQLite file in the data dir, or PostgreSQL). Storage: `storage.backend`, the local
  * blob directory `blob.dir` or an S3 bucket (storage.s3.*). Compute: local processes, forked from a warm worker
- * when `executions.warmWorker` is on.
+ * when `executions.warmWorker` is on, or remote workers (`computeBackend: 'workers'`, docs/adr/0015).
  */
 export async function openEngineAdapters(
   settings: Settings,
@@ -77,6 +80,15 @@ export async function openEngineAdapters(
   storeOpened(store);
   const compute =
     given.compute ??
+    (context.computeBackend === 'workers'
+      ? new RemoteCompute({
+          store: store.workers,
+          storage,
+          logger,
+          leaseTimeoutMs: Math.round(settings.values['workers.leaseTimeout'] * 1000),
+          onLost: settings.values['executions.onRestart'],
+        })
+      : undefined) ??
     new LocalCompute({
       runtimeDir: context.runtimeDir,
       env: context.env,

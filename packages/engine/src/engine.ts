@@ -14,7 +14,7 @@ import {
   type JsonValue,
   type Project,
 } from '@deepforge/core';
-import type { ArtifactPreview } from '@deepforge/protocol';
+import { WorkerLabelSchema, type ArtifactPreview } from '@deepforge/protocol';
 import { previewArtifactFile } from './artifact.preview.js';
 import { ArtifactService } from './artifact.service.js';
 import { withBlobFile } from './blob-file.js';
@@ -80,6 +80,8 @@ import type {
 import type { ProjectStore } from './store/project.store.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { SecretBox } from './accounts/secret-box.js';
+import { WorkerTokens } from './accounts/worker-tokens.service.js';
+import { RemoteCompute } from './compute/remote.compute.js';
 
 export interface OpenEngineOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */
@@ -107,6 +109,11 @@ export interface OpenEngineOptions {
   storage?: EngineStorage;
   /** Where jobs run; absent: local processes (`executions.warmWorker`). */
   compute?: Compute;
+  /**
+   * When `compute` is absent: `local` processes (the default), or remote `workers` that connect to the web server
+   * (`deepforge start --server`, docs/adr/0015).
+   */
+  computeBackend?: 'local' | 'workers';
 }
 
 export interface StartExecutionRequest {
@@ -127,6 +134,12 @@ export interface StartExecutionRequest {
   name?: string;
   /** Who starts it (an account name), recorded with it. */
   startedBy?: string;
+  /**
+   * Labels a remote worker must have to run its operations (docs/adr/0015): all of them (`labels`), or some
+   * nodes' (`nodeLabels`). Local compute runs everything.
+   */
+  labels?: readonly string[];
+  nodeLabels?: Readonly<Record<string, readonly string[]>>;
   /**
    * The project (web server) it belongs to: artifact names resolve among that project's artifacts, and the
    * artifacts it saves belong to it. '' (the default) is the CLI's unnamed scope.
@@ -220,6 +233,10 @@ export interface Engine {
   readonly documents: DocumentStore;
   /** Users, sessions, tokens, members, the audit log and project secrets (ADR 0009). */
   readonly accounts: AccountService;
+  /** The tokens remote workers connect with (docs/adr/0015). */
+  readonly workerTokens: WorkerTokens;
+  /** The remote workers' compute, when jobs run on workers (`computeBackend: 'workers'`); the web server connects them. */
+  readonly remoteCompute: RemoteCompute | undefined;
   /** Reads operation code on worker threads (with a deadline), for the engine and the web server. */
   readonly operationReader: OperationReader;
   /** Validates (throws PipelineValidationError, nothing stored), stores and starts an execution. */
@@ -315,7 +332,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
   const runtimeDir = options.runtimeDir ?? findRuntimeDir();
   const adapters = await openEngineAdapters(
     settings,
-    { env, logger, runtimeDir, killGraceMs: options.killGraceMs },
+    { env, logger, runtimeDir, killGraceMs: options.killGraceMs, computeBackend: options.computeBackend },
     {
       ...(options.store ? { store: options.store } : {}),
       ...(options.storage ? { storage: options.storage } : {}),
@@ -341,6 +358,8 @@ class EngineImpl implements Engine {
   readonly projects: ProjectStore;
   readonly documents: DocumentStore;
   readonly accounts: AccountService;
+  readonly workerTokens: WorkerTokens;
+  readonly remoteCompute: RemoteCompute | undefined;
   readonly operationReader: OperationReader;
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
@@ -389,6 +408,8 @@ class EngineImpl implements Engine {
     this.slots = new SlotPool(settings.values['executions.concurrency']);
     this.artifacts = new ArtifactService(stores.artifacts, stores.executions, adapters.storage);
     this.runner = new Runner(this.runnerId, stores.runners, logger, () => this.now());
+    this.workerTokens = new WorkerTokens(stores.workers);
+    this.remoteCompute = adapters.compute instanceof RemoteCompute ? adapters.compute : undefined;
   }
 
   /**
@@ -551,6 +572,7 @@ class EngineImpl implements Engine {
       concurrency,
       overrides: overrides.map((o) => (typeof o === 'string' ? o : `${o.node}.${o.attr}=${o.raw}`)),
       ...(request.startedBy !== undefined ? { startedBy: request.startedBy } : {}),
+      ...labelOptions(request),
     };
     return this.create(
       {
@@ -730,6 +752,7 @@ class EngineImpl implements Engine {
       concurrency: options.concurrency ?? previous.concurrency,
       overrides: previous.overrides,
       ...(previous.startedBy !== undefined ? { startedBy: previous.startedBy } : {}),
+      ...labelOptions(previous),
     };
     // Claim it first, so two engines resuming at once cannot both run it.
     const claimed = await this.store.updateExecution(
@@ -799,6 +822,7 @@ class EngineImpl implements Engine {
         concurrency: options.concurrency ?? previous.concurrency,
         overrides: previous.overrides,
         ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}),
+        ...labelOptions(previous),
       },
       python,
       code,
@@ -1059,4 +1083,35 @@ class EngineImpl implements Engine {
     this.logger.info({ runnerId: this.runnerId }, 'engine closed');
     this.logger.flush?.();
   }
+}
+
+/**
+ * The labels of a run (docs/adr/0015), checked: a label a worker could never have is refused, naming it, before
+ * anything is stored.
+ */
+function labelOptions(from: {
+  labels?: readonly string[];
+  nodeLabels?: Readonly<Record<string, readonly string[]>>;
+}): Pick<ExecutionRunOptions, 'labels' | 'nodeLabels'> {
+  const check = (labels: readonly string[], where: string): string[] => {
+    for (const label of labels) {
+      const parsed = WorkerLabelSchema.safeParse(label);
+      if (!parsed.success) {
+        throw new EngineError(
+          'invalid-pipeline',
+          `${where}: ${JSON.stringify(label)} is not a label (${parsed.error.issues[0]?.message ?? 'invalid'})`,
+        );
+      }
+    }
+    return [...new Set(labels)].sort();
+  };
+  const out: Pick<ExecutionRunOptions, 'labels' | 'nodeLabels'> = {};
+  if (from.labels && from.labels.length > 0) out.labels = check(from.labels, 'labels');
+  if (from.nodeLabels) {
+    const entries = Object.entries(from.nodeLabels).filter(([, l]) => l.length > 0);
+    if (entries.length > 0) {
+      out.nodeLabels = Object.fromEntries(entries.map(([node, l]) => [node, check(l, `labels of ${node}`)]));
+    }
+  }
+  return out;
 }

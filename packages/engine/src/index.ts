@@ -149,3 +149,11 @@ export type {
   UserRecord,
 } from './accounts/account.store.js';
 export { redactor } from './compute/local.compute.js';
+export { RemoteCompute } from './compute/remote.compute.js';
+export type { RemoteComputeOptions, WorkerLink } from './compute/remote.compute.js';
+export { LocalCompute } from './compute/local.compute.js';
+export type { ComputeJobRequest, ComputeResult, RunningJob } from './compute/job.compute.js';
+export { ReadThroughCache } from './storage/read-through.cache.js';
+export { WORKER_TOKEN_PREFIX, WorkerTokens } from './accounts/worker-tokens.service.js';
+export type { NewWorkerToken } from './accounts/worker-tokens.service.js';
+export type { LeaseRecord, WorkerStore, WorkerTokenRecord } from './store/worker.store.js';

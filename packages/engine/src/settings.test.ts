@@ -57,8 +57,20 @@ describe('settings', () => {
       'storage.s3.forcePathStyle': false,
       'worker.cache.dir': join(dataDir, 'cache'),
       'worker.cache.maxBytes': 20 * 1024 ** 3,
+      'workers.leaseTimeout': 30,
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
+  });
+
+  it('takes the workers lease timeout in seconds, fractions too, and refuses one too short to heartbeat', async () => {
+    expect(
+      (await loadSettings({ dataDir, env: { DEEPFORGE_WORKER_LEASE_TIMEOUT: '2.5' } })).values[
+        'workers.leaseTimeout'
+      ],
+    ).toBe(2.5);
+    await expect(loadSettings({ dataDir, env: { DEEPFORGE_WORKER_LEASE_TIMEOUT: '0.1' } })).rejects.toThrow(
+      /DEEPFORGE_WORKER_LEASE_TIMEOUT.*from 0.5 to 86400/,
+    );
   });
 
   it('writes dotted keys as nested JSON, atomically, keeping keys it does not know', async () => {
@@ -152,6 +164,7 @@ describe('settings', () => {
         'storage.s3.forcePathStyle': true,
         'worker.cache.dir': '/c',
         'worker.cache.maxBytes': 2048,
+        'workers.leaseTimeout': 2.5,
       }),
     ).toEqual({
       blob: { dir: '/b' },
@@ -178,6 +191,7 @@ describe('settings', () => {
         },
       },
       worker: { cache: { dir: '/c', maxBytes: 2048 } },
+      workers: { leaseTimeout: 2.5 },
     });
   });
 

@@ -60,6 +60,8 @@ export interface SettingsValues {
   'worker.cache.dir': string;
   /** The most bytes that cache keeps; least recently used blobs beyond it are removed (not those in use). */
   'worker.cache.maxBytes': number;
+  /** Seconds a remote worker's lease on a job lasts without a heartbeat (docs/adr/0015). */
+  'workers.leaseTimeout': number;
 }
 export type SettingKey = keyof SettingsValues;
 
@@ -519,6 +521,21 @@ const DEFINITIONS: Definitions = {
     allowed: 'a byte count such as 21474836480, 20GiB or 500GB',
     parse: (raw) => parseByteSize(raw),
     defaultValue: () => 20 * 1024 ** 3,
+  },
+  'workers.leaseTimeout': {
+    key: 'workers.leaseTimeout',
+    env: 'DEEPFORGE_WORKER_LEASE_TIMEOUT',
+    description:
+      'Seconds a remote worker keeps a job without a heartbeat (it sends one every quarter of this): a worker silent for longer (dead, cut off, paused) loses the job, which runs again on another worker, or fails, as executions.onRestart says, and whatever the lost worker reports later is refused.',
+    allowed: 'a number of seconds from 0.5 to 86400',
+    parse: (raw) => {
+      const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw.trim()) : raw;
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0.5 || n > 86400) {
+        throw new BadValue('expected a number of seconds from 0.5 to 86400');
+      }
+      return n;
+    },
+    defaultValue: () => 30,
   },
 };
 

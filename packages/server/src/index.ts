@@ -10,3 +10,5 @@ export {
 } from './server.app.js';
 export type { DeepForgeServer, ServerOptions } from './server.app.js';
 export type { ComputeMode } from './server.context.js';
+export { WorkerAgent } from './workers/worker.agent.js';
+export type { WorkerAgentOptions } from './workers/worker.agent.js';

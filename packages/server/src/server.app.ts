@@ -31,6 +31,8 @@ import { CollabAccess, type CollabContext } from './documents/collab-access.js';
 import { DocumentPersistence } from './documents/document.persistence.js';
 import { ProjectDocuments } from './documents/project-documents.js';
 import { handleEventsSocket, type EventsAccess } from './events/events.socket.js';
+import { handleWorkerSocket } from './workers/workers.socket.js';
+import { bearerOf, registerWorkerRoutes } from './routes/workers.routes.js';
 import { installStreamParsers } from './http/body-stream.js';
 import { answerFrameworkError, installErrorHandler } from './http/error.handler.js';
 import { installRequestGuard, refuseUpgrade } from './http/request-guard.hook.js';
@@ -69,6 +71,7 @@ export function bindProblem(host: string, authEnabled: boolean): string | undefi
 }
 export const COLLAB_PATH = '/api/collab';
 export const EVENTS_PATH = '/api/events';
+export const WORKERS_PATH = '/api/workers/connect';
 
 export interface ServerOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */
@@ -173,6 +176,8 @@ export async function createServer(options: ServerOptions = {}): Promise<DeepFor
     ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.settings !== undefined ? { settings: options.settings } : {}),
     ...(options.operationReader !== undefined ? { operationReader: options.operationReader } : {}),
+    // --server: no local compute, jobs run on the remote workers that connect (docs/adr/0015).
+    computeBackend: options.compute === 'none' ? 'workers' : 'local',
   });
   const logger =
     options.logger ??
@@ -280,6 +285,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerModuleRoutes(app, ctx);
   registerExecutionRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
+  registerWorkerRoutes(app, ctx);
   const clientDir = options.clientDir ?? defaultDir('../../client/dist');
   if (existsSync(join(clientDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: clientDir, wildcard: false, index: ['index.html'] });
@@ -290,9 +296,44 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   const eventSockets = new Set<WebSocket>();
   let closing = false;
+  // A worker has no account: its worker token is its only credential, checked before the upgrade.
+  const upgradeWorker = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const refuse = (status: string, message: string): void => {
+      const body = Buffer.from(`${message}\n`);
+      socket.end(
+        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`,
+      );
+    };
+    void (async () => {
+      const compute = engine.remoteCompute;
+      if (!compute) {
+        refuse('409 Conflict', 'this server runs jobs itself: start it with --server to attach workers');
+        return;
+      }
+      const bearer = bearerOf(request.headers.authorization);
+      const token = bearer === undefined ? undefined : await engine.workerTokens.resolve(bearer);
+      if (!token) {
+        refuse(
+          '401 Unauthorized',
+          'a valid worker token is needed (Authorization: Bearer dfw_…): unknown or revoked',
+        );
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        handleWorkerSocket(ws, compute, engine.workerTokens, token, logger);
+      });
+    })().catch((err: unknown) => {
+      logger.error({ err }, 'worker WebSocket upgrade failed');
+      socket.destroy();
+    });
+  };
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (refuseUpgrade(request, socket, allowedHosts)) return;
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === WORKERS_PATH && !closing) {
+      upgradeWorker(request, socket, head);
+      return;
+    }
     if (closing || (path !== COLLAB_PATH && path !== EVENTS_PATH)) {
       socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\n\r\n');
       return;

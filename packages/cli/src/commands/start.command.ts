@@ -77,7 +77,7 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
     )
     .option(
       '-s, --server',
-      'the server only, no local compute: executions are refused until a worker is attached',
+      'the server only, no local compute: jobs run on remote workers (`deepforge worker`) and wait for one',
     )
     .option(
       '--data-dir <dir>',
@@ -150,7 +150,7 @@ Examples:
       }
       ctx.out.write(
         opts.server
-          ? '  no local compute (--server): executions are refused until a worker is attached\n'
+          ? '  no local compute (--server): jobs wait for remote workers; `deepforge workers token <name>` makes a token for `deepforge worker --server <url>`\n'
           : '  operations run on this machine\n',
       );
       ctx.out.write(`  data: ${server.engine.dataDir}\n  API docs: ${url}/api/docs\n  Ctrl-C stops it\n`);

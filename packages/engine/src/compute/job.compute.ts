@@ -20,6 +20,18 @@ export interface ComputeJobRequest {
    * are masked (`***`) in the console and in error messages.
    */
   secretEnv?: Readonly<Record<string, string>>;
+  /**
+   * The content ids of the files in `spec.inputs` and `spec.references`, for adapters that run the job on another
+   * machine, which fetches them by id (remote workers); local compute reads the paths.
+   */
+  blobs?: { inputs: Readonly<Record<string, string>>; references: Readonly<Record<string, string>> };
+  /** Labels the machine running the job must have (remote workers); local compute has every label. */
+  labels?: readonly string[];
+  /**
+   * Aborted when the job is stopped before `start` resolves (an adapter may wait, e.g. for a worker): `start`
+   * then rejects with an AbortError and nothing of the job runs.
+   */
+  signal?: AbortSignal;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'engine';
@@ -39,7 +51,14 @@ export interface ComputeHandlers {
 
 export type ComputeOutcome =
   /** The harness exited by itself; exitCode/signal and the events say how it went. */
-  'exited' | 'timeout' | 'canceled';
+  | 'exited'
+  | 'timeout'
+  | 'canceled'
+  /**
+   * The machine running it was lost (a remote worker stopped renewing its lease) and the job is not to run again
+   * (`executions.onRestart` = fail); `lostReason` says what happened.
+   */
+  | 'lost';
 
 export interface ComputeResult {
   outcome: ComputeOutcome;
@@ -53,6 +72,8 @@ export interface ComputeResult {
   logTruncated: boolean;
   /** Event lines that could not be understood (each was logged as a warning). */
   badEvents: number;
+  /** With outcome `lost`: which machine was lost, and how. */
+  lostReason?: string;
 }
 
 export interface RunningJob {
@@ -66,7 +87,8 @@ export interface RunningJob {
 
 /**
  * The compute port: runs harness jobs somewhere. Adapters: local processes (local.compute.ts, with or without the
- * warm worker), remote workers and Slurm (later); every adapter passes compute.conformance.ts.
+ * warm worker), remote workers (remote.compute.ts, docs/adr/0015) and Slurm (later); every adapter passes
+ * compute.conformance.ts.
  */
 export interface Compute {
   /** Resolves once the job's process exists; rejects when it cannot be started at all. */

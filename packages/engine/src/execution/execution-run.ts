@@ -220,6 +220,7 @@ export class ExecutionRun {
         logMaxBytes: ctx.logMaxBytes,
         now: () => ctx.now(),
         secretsFor: (projectId) => ctx.secretsFor(projectId),
+        labelsFor: (node) => [...(options.labels ?? []), ...(options.nodeLabels?.[node] ?? [])],
       },
       {
         job,

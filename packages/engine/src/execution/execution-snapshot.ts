@@ -32,6 +32,9 @@ export interface ExecutionRunOptions {
   overrides: string[];
   /** Who started it (an account name), when accounts are on. */
   startedBy?: string;
+  /** Labels a remote worker needs to run its operations: every node's, and the node's own (docs/adr/0015). */
+  labels?: string[];
+  nodeLabels?: Record<string, string[]>;
 }
 
 /*
@@ -109,6 +112,8 @@ export const ExecutionRunOptionsSchema = z.object({
   concurrency: z.number().int().min(1),
   overrides: z.array(z.string()),
   startedBy: z.string().optional(),
+  labels: z.array(z.string()).optional(),
+  nodeLabels: z.record(z.string(), z.array(z.string())).optional(),
 }) satisfies z.ZodType<ExecutionRunOptions>;
 
 function parseStored<T>(schema: z.ZodType<T>, value: unknown, what: string, executionId: string): T {

@@ -33,6 +33,8 @@ export interface JobRunnerContext {
   executionId: string;
   /** The project the execution belongs to: its secrets go to its jobs. */
   projectId: string;
+  /** The labels a machine needs to run the node's job (remote workers); none when absent. */
+  labelsFor?(node: string): readonly string[];
   snapshot: ExecutionSnapshot;
   artifacts: ArtifactService;
   /** Where artifact names of Input nodes are looked up. */
@@ -230,7 +232,7 @@ export class JobRunner {
         await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
         return;
       }
-      await this.runProcess(node, files, running, attempt);
+      await this.runProcess(node, files, running, attempt, ready);
     } finally {
       for (const l of leases) l.release();
     }
@@ -300,6 +302,7 @@ export class JobRunner {
     files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> },
     running: JobPatch,
     attempt: number,
+    ready: ReadyJob,
   ): Promise<void> {
     const { ctx, host } = this;
     const planned = ctx.snapshot.plan.nodes[node]!;
@@ -309,8 +312,12 @@ export class JobRunner {
     const outputDir = await ctx.storage.createStagingDir(`${ctx.executionId}-${node}-${attempt}`);
     try {
       let handle: RunningJob;
+      // An adapter may wait before the process exists (remote workers): stopping the job stops that wait.
+      const starting = new AbortController();
+      const hashes = (blobs: Record<string, JobBlob>): Record<string, string> =>
+        Object.fromEntries(Object.entries(blobs).map(([name, b]) => [name, b.hash]));
       try {
-        handle = await ctx.compute.start(
+        const started = ctx.compute.start(
           {
             jobId: job.id,
             runnerId: ctx.runnerId,
@@ -336,6 +343,9 @@ export class JobRunner {
             timeoutMs: ctx.timeoutMs,
             python: ctx.python.command,
             secretEnv: await ctx.secretsFor(ctx.projectId),
+            blobs: { inputs: hashes(ready.inputs), references: hashes(ready.references) },
+            labels: ctx.labelsFor?.(node) ?? [],
+            signal: starting.signal,
           },
           {
             onEvent: (e) => this.telemetry.record(node, host.job(node).id, e),
@@ -348,11 +358,19 @@ export class JobRunner {
               }),
           },
         );
+        this.fetching.set(node, { abort: starting, done: started });
+        handle = await started;
       } catch (err) {
+        if (starting.signal.aborted) {
+          await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
+          return;
+        }
         // Every failure passes through running (core's state machine).
         await host.setStatus(node, 'running', running);
         await host.fail(node, { kind: 'engine', message: (err as Error).message });
         return;
+      } finally {
+        this.fetching.delete(node);
       }
       this.handles.set(node, handle);
       // `running` is recorded once the process exists, with its pid, in one write. Should the engine die before
@@ -377,6 +395,12 @@ export class JobRunner {
     const planned = ctx.snapshot.plan.nodes[node]!;
     const endedAt = ctx.now();
     switch (result.outcome) {
+      case 'lost':
+        await host.fail(node, {
+          kind: 'runner-died',
+          message: result.lostReason ?? 'the machine running the job was lost',
+        });
+        return;
       case 'canceled':
         await host.setStatus(node, 'canceled', {
           endedAt,

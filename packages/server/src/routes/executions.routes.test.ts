@@ -285,7 +285,7 @@ describe('executions', () => {
 });
 
 describe('a server started with --server', () => {
-  it('refuses to execute with 409: no compute is attached', async () => {
+  it('takes executions whose jobs wait for a remote worker, and says so in their console', async () => {
     const g = await startFixture({ compute: 'none' });
     try {
       const p = await g.createProject({ name: 'x', example: 'hello' });
@@ -294,15 +294,34 @@ describe('a server started with --server', () => {
         url: `/api/projects/${p.id}/executions`,
         payload: { pipeline: 'hello' },
       });
-      expect(res.statusCode).toBe(409);
-      expect(res.json()).toMatchObject({
-        error: 'no-compute',
-        message: expect.stringMatching(/no compute is attached/),
-      });
+      expect(res.statusCode, res.body).toBe(201);
+      const { id } = res.json() as ExecutionDetailsDto;
+      const engine = g.server.engine;
+      const deadline = Date.now() + 20_000;
+      let waiting = '';
+      while (Date.now() < deadline) {
+        const execution = await engine.getExecution(id);
+        const queued = execution.jobs.find((j) => j.status === 'queued');
+        if (queued) {
+          waiting = (await engine.readJobLog(id, queued.node)).text;
+          if (waiting.includes('waiting for a worker')) break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(waiting).toMatch(/waiting for a worker: no worker is connected/);
       expect((await g.server.app.inject({ url: '/api/health' })).json()).toMatchObject({ compute: 'none' });
       expect((await g.server.app.inject({ url: '/api/platforms' })).json()).toMatchObject({
-        compute: [{ id: 'local', available: false }],
+        compute: [
+          { id: 'local', available: false },
+          { id: 'workers', name: 'Remote workers (0 connected)', available: true },
+        ],
       });
+      await engine.cancelExecution(id);
+      // Stopping a job that waits for a worker ends it at once: nothing of it ran.
+      await engine.waitForExecution(id);
+      const canceled = await engine.getExecution(id);
+      expect(canceled.status).toBe('canceled');
+      expect(canceled.jobs.map((j) => j.status)).not.toContain('running');
     } finally {
       await g.cleanup();
     }

@@ -31,7 +31,7 @@ import {
 } from '../executions/execution.dto.js';
 import { checkStorageChoice } from '../artifacts/storage-choice.js';
 import { folderEntries, zipStream, type ZipEntry } from '../executions/execution-zip.js';
-import { HttpError, badRequest, notFound } from '../http/http-error.js';
+import { badRequest, notFound } from '../http/http-error.js';
 import { folderName } from '../projects/project.service.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 import { metricDownload, metricViewDto } from '../executions/metric-view.dto.js';
@@ -44,16 +44,6 @@ const errors = {
   409: ApiErrorSchema,
   422: ApiErrorSchema,
 };
-
-function requireCompute(ctx: ServerContext): void {
-  if (ctx.compute === 'none') {
-    throw new HttpError(
-      409,
-      'no-compute',
-      'no compute is attached: this server was started with --server, so executions would wait for a worker, and none can be attached yet; start it without --server to run pipelines on this machine',
-    );
-  }
-}
 
 /** An execution of the project; 404 when it does not exist or belongs to another project. */
 async function executionOf(
@@ -97,7 +87,6 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       const { projectId } = request.params;
       const body = request.body;
-      requireCompute(ctx);
       await checkStorageChoice(engine, body.storage, 'body.storage');
       const project = await ctx.projects.project(projectId);
       if (!Object.hasOwn(project.pipelines, body.pipeline)) {
@@ -207,7 +196,6 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       const { projectId, executionId } = request.params;
       await executionOf(ctx, projectId, executionId);
-      requireCompute(ctx);
       const started = await engine.rerunExecution(executionId, { ...request.body, ...startedBy(request) });
       started.done.catch((err: unknown) =>
         request.log.error({ err, executionId: started.id }, 'execution failed'),
@@ -230,7 +218,6 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => {
       const { projectId, executionId } = request.params;
       await executionOf(ctx, projectId, executionId);
-      requireCompute(ctx);
       const started = await engine.resumeExecution(executionId, request.body);
       started.done.catch((err: unknown) => request.log.error({ err, executionId }, 'execution failed'));
       return executionDetailsDto(await engine.getExecution(executionId));

@@ -1,0 +1,750 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { assertNever } from '@deepforge/core';
+import {
+  type ErrorEvent,
+  type HelloEvent,
+  type LeaseRef,
+  type OutputEvent,
+  type RuntimeEvent,
+  type ServerMessage,
+  type WorkerBlob,
+  type WorkerHello,
+  type WorkerMessage,
+  type ConnectedWorker,
+} from '@deepforge/protocol';
+import { EngineError } from '../errors.js';
+import type { OnRestart } from '../settings.js';
+import type { ArtifactStorage } from '../storage/artifact.storage.js';
+import type { WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
+import { ConsoleLog } from './console-log.js';
+import type {
+  Compute,
+  ComputeHandlers,
+  ComputeJobRequest,
+  ComputeResult,
+  LogStream,
+  RunningJob,
+} from './job.compute.js';
+
+/** One worker's socket, as the web server hands it over: the adapter sends on it and may close it. */
+export interface WorkerLink {
+  send(message: ServerMessage): void;
+  close(code: number, reason: string): void;
+}
+
+export interface RemoteComputeOptions {
+  store: WorkerStore;
+  /** Where inputs are read from for workers (GET /api/workers/blobs/<hash>). */
+  storage: Pick<ArtifactStorage, 'openRead' | 'size'>;
+  logger: Logger;
+  /** `workers.leaseTimeout` in milliseconds. */
+  leaseTimeoutMs: number;
+  /** `executions.onRestart`: a job whose worker was lost runs again elsewhere (`requeue`) or fails (`fail`). */
+  onLost: OnRestart;
+  now?: () => number;
+}
+
+/** The code snapshot travels in `job.assign`; far bigger than any project's code, and within a socket frame. */
+const MAX_CODE_BYTES = 8 * 1024 * 1024;
+
+interface Worker {
+  workerId: string;
+  token: WorkerTokenRecord;
+  name: string;
+  labels: ReadonlySet<string>;
+  slots: number;
+  link: WorkerLink;
+  connectedAt: number;
+  /** Jobs leased to it: job id → epoch. */
+  running: Map<string, number>;
+  /**
+   * One of its leases expired and it has said nothing since (paused, cut off with the socket still open): no job
+   * is leased to it until it speaks again, or a paused worker would get back the job it just lost.
+   */
+  silent: boolean;
+}
+
+function abortError(): Error {
+  const err = new Error('the job was stopped while it waited for a worker');
+  err.name = 'AbortError';
+  return err;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Every file of a code snapshot, by path relative to it (`operations/A.py`). */
+async function readCode(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) {
+        const text = await readFile(path, 'utf8');
+        total += Buffer.byteLength(text);
+        if (total > MAX_CODE_BYTES) {
+          throw new EngineError(
+            'interpreter',
+            `the code snapshot is over ${MAX_CODE_BYTES} bytes: too big for a worker`,
+          );
+        }
+        files[relative(dir, path)] = text;
+      }
+    }
+  };
+  await walk(dir);
+  return files;
+}
+
+/** A job of this engine that runs (or waits to run) on a worker. */
+class RemoteJob {
+  /** The lease it runs under now; 0 while it waits for its first. */
+  epoch = 0;
+  worker: Worker | undefined;
+  state: 'waiting' | 'leased' | 'done' = 'waiting';
+  started = false;
+  canceled = false;
+  waitReason: string | undefined;
+  private hello: HelloEvent | undefined;
+  private outputs: OutputEvent[] = [];
+  private error: ErrorEvent | undefined;
+  private resolveStart!: (job: RunningJob) => void;
+  private rejectStart!: (err: Error) => void;
+  private resolveResult!: (result: ComputeResult) => void;
+  readonly start: Promise<RunningJob>;
+  readonly result: Promise<ComputeResult>;
+
+  constructor(
+    readonly request: ComputeJobRequest,
+    readonly handlers: ComputeHandlers,
+    readonly log: ConsoleLog,
+    readonly code: Record<string, string>,
+    readonly blobs: { inputs: Record<string, WorkerBlob>; references: Record<string, WorkerBlob> },
+    readonly labels: readonly string[],
+    private readonly onCancel: (job: RemoteJob) => void,
+  ) {
+    this.start = new Promise((resolve, reject) => {
+      this.resolveStart = resolve;
+      this.rejectStart = reject;
+    });
+    this.result = new Promise((resolve) => (this.resolveResult = resolve));
+  }
+
+  get jobId(): string {
+    return this.request.jobId;
+  }
+
+  /** Content ids a worker holding the lease may read. */
+  hasBlob(hash: string): boolean {
+    return [...Object.values(this.blobs.inputs), ...Object.values(this.blobs.references)].some(
+      (b) => b.hash === hash,
+    );
+  }
+
+  engineLine(text: string): void {
+    const line = `[deepforge] ${text}`;
+    this.log.writeLine(line);
+    this.handlers.onLog({ stream: 'engine', text: line });
+  }
+
+  consoleLine(stream: LogStream, text: string, transient: boolean): void {
+    if (transient) {
+      if (!this.log.truncated) this.handlers.onLog({ stream, text, transient: true });
+      return;
+    }
+    if (this.log.truncated) return;
+    this.log.writeLine(text);
+    if (this.log.truncated) {
+      this.handlers.onLog({
+        stream: 'engine',
+        text: `[deepforge] output truncated at ${this.request.logMaxBytes} bytes (logs.maxBytes)`,
+      });
+    } else {
+      this.handlers.onLog({ stream, text });
+    }
+  }
+
+  event(event: RuntimeEvent): void {
+    switch (event.type) {
+      case 'log':
+        this.consoleLine(event.stream, event.text, false);
+        return;
+      case 'hello':
+        this.hello = event;
+        break;
+      case 'output':
+        this.outputs.push(event);
+        break;
+      case 'error':
+        this.error = event;
+        break;
+      case 'phase':
+      case 'plot':
+      case 'metric':
+      case 'progress':
+        break;
+      default:
+        assertNever(event, 'runtime event');
+    }
+    this.handlers.onEvent(event);
+  }
+
+  /** Leased (again): what an earlier lease reported no longer counts. */
+  leased(worker: Worker, epoch: number): void {
+    this.state = 'leased';
+    this.worker = worker;
+    this.epoch = epoch;
+    this.waitReason = undefined;
+    this.hello = undefined;
+    this.outputs = [];
+    this.error = undefined;
+  }
+
+  /** The worker started its process: the first time, `start` resolves. */
+  processStarted(pid: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.resolveStart({
+      pid,
+      // Not a process group of this machine: nothing here may signal it (recovery skips pgid ≤ 1).
+      pgid: 0,
+      result: this.result,
+      cancel: () => this.onCancel(this),
+    });
+  }
+
+  /** It cannot run (before its process existed). */
+  failStart(err: Error): void {
+    this.state = 'done';
+    if (!this.started) {
+      this.rejectStart(err);
+      void this.log.close();
+      return;
+    }
+    this.end({ outcome: 'exited', exitCode: null, signal: null, stderrTail: [err.message] });
+  }
+
+  end(
+    result: Pick<ComputeResult, 'outcome' | 'exitCode' | 'signal' | 'stderrTail'> &
+      Partial<Pick<ComputeResult, 'logTruncated' | 'badEvents' | 'lostReason'>>,
+  ): void {
+    this.state = 'done';
+    if (!this.started) {
+      // It never ran: a stop or a loss before the process existed.
+      this.started = true;
+      if (result.outcome === 'canceled') {
+        this.rejectStart(abortError());
+        void this.log.close();
+        return;
+      }
+      this.resolveStart({ pid: 0, pgid: 0, result: this.result, cancel: () => undefined });
+    }
+    void this.log.close().then(() =>
+      this.resolveResult({
+        outcome: result.outcome,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        hello: this.hello,
+        outputs: this.outputs,
+        error: this.error,
+        stderrTail: result.stderrTail,
+        logTruncated: Boolean(result.logTruncated) || this.log.truncated,
+        badEvents: result.badEvents ?? 0,
+        ...(result.lostReason !== undefined ? { lostReason: result.lostReason } : {}),
+      }),
+    );
+  }
+}
+
+/**
+ * The compute port on remote workers (docs/adr/0015). `start` queues the job in the worker store and resolves
+ * once a worker holding its lease has started the process; meanwhile the job's console says what it waits for
+ * ("no connected worker has label gpu"). Workers connect to the web server, which hands their sockets here
+ * (`connect`, `receive`, `disconnect`); every job message is checked against the lease it names, so a worker
+ * taken for lost cannot change a job after its lease is gone. A lease not renewed within `leaseTimeoutMs` is
+ * lost: the job is queued again for another worker (`executions.onRestart` = requeue) or fails.
+ */
+export class RemoteCompute implements Compute {
+  private readonly jobs = new Map<string, RemoteJob>();
+  private readonly workers = new Map<string, Worker>();
+  private readonly store: WorkerStore;
+  private readonly now: () => number;
+  private readonly timer: NodeJS.Timeout;
+  private dispatching: Promise<void> | undefined;
+  private dispatchAgain = false;
+  private expiring = false;
+  private closed = false;
+
+  constructor(private readonly options: RemoteComputeOptions) {
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+    // Expiry is checked four times per lease timeout: a lost lease is noticed at most a quarter late.
+    this.timer = setInterval(() => void this.expire(), Math.max(50, Math.floor(options.leaseTimeoutMs / 4)));
+    this.timer.unref();
+  }
+
+  get leaseTimeoutMs(): number {
+    return this.options.leaseTimeoutMs;
+  }
+
+  // ── the compute port ─────────────────────────────────────────────────────────────────────────────────────
+
+  async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
+    if (this.closed) throw new EngineError('closed', 'remote compute is closed');
+    if (request.signal?.aborted) throw abortError();
+    const code = await readCode(request.spec.codeDir);
+    const blobsOf = async (
+      specs: Record<string, { serializer: string }>,
+      hashes: Readonly<Record<string, string>> | undefined,
+    ): Promise<Record<string, WorkerBlob>> => {
+      const out: Record<string, WorkerBlob> = {};
+      for (const [name, spec] of Object.entries(specs)) {
+        const hash = hashes?.[name];
+        if (!hash)
+          throw new EngineError('interpreter', `input ${name} has no content id: a worker cannot fetch it`);
+        const size = await this.options.storage.size(hash);
+        if (size === undefined)
+          throw new EngineError('storage', `input ${name}: blob ${hash} is not in the storage`);
+        out[name] = { hash, size, serializer: spec.serializer };
+      }
+      return out;
+    };
+    const blobs = {
+      inputs: await blobsOf(request.spec.inputs, request.blobs?.inputs),
+      references: await blobsOf(request.spec.references, request.blobs?.references),
+    };
+    const labels = [...new Set(request.labels ?? [])].sort();
+    const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
+    const job = new RemoteJob(request, handlers, log, code, blobs, labels, (j) => this.cancel(j));
+    const previous = this.jobs.get(request.jobId);
+    if (previous && previous.state !== 'done') {
+      await log.close();
+      throw new EngineError('execution-state', `job ${request.jobId} is running on a worker already`);
+    }
+    this.jobs.set(request.jobId, job);
+    try {
+      // A lease left by an earlier run of this job (an engine that died) is replaced: its epoch goes on.
+      await this.store.removeLease(request.jobId);
+      await this.store.enqueueJob(request.jobId, labels, this.now());
+    } catch (err) {
+      this.jobs.delete(request.jobId);
+      await log.close();
+      throw err;
+    }
+    request.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
+    this.noteWaiting(job);
+    this.requestDispatch();
+    return job.start;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const job of this.jobs.values()) {
+      if (job.state === 'done') continue;
+      if (job.worker)
+        job.worker.link.send({
+          type: 'job.cancel',
+          jobId: job.jobId,
+          epoch: job.epoch,
+          reason: 'the server is closing',
+        });
+      job.end({ outcome: 'canceled', exitCode: null, signal: null, stderrTail: [] });
+      await this.store.removeLease(job.jobId).catch(() => undefined);
+    }
+    this.jobs.clear();
+    for (const w of this.workers.values()) w.link.close(1001, 'the server is closing');
+    this.workers.clear();
+    await this.dispatching;
+  }
+
+  // ── workers (called by the web server's socket) ──────────────────────────────────────────────────────────
+
+  /**
+   * A worker said hello with a valid token. Jobs it still runs keep their leases when they are still its own
+   * (a reconnect within the lease timeout); the others are in `lost`, for it to stop.
+   */
+  async connect(
+    link: WorkerLink,
+    token: WorkerTokenRecord,
+    hello: WorkerHello,
+  ): Promise<{ leaseTimeoutMs: number; heartbeatMs: number; lost: LeaseRef[] }> {
+    const old = this.workers.get(hello.workerId);
+    // The same worker process again: its earlier socket is dead even if this end has not noticed yet.
+    if (old) old.link.close(4002, 'replaced by a new connection of the same worker');
+    const renewed = await this.store.renewLeases(
+      hello.workerId,
+      hello.running,
+      this.now(),
+      this.leaseTimeoutMs,
+    );
+    const kept = new Set(renewed.map((r) => `${r.jobId}@${r.epoch}`));
+    const worker: Worker = {
+      workerId: hello.workerId,
+      token,
+      name: hello.name,
+      labels: new Set(hello.labels),
+      slots: hello.slots,
+      link,
+      connectedAt: this.now(),
+      running: new Map(renewed.map((r) => [r.jobId, r.epoch])),
+      silent: false,
+    };
+    this.workers.set(worker.workerId, worker);
+    for (const r of renewed) {
+      const job = this.jobs.get(r.jobId);
+      if (job && job.epoch === r.epoch) job.worker = worker;
+    }
+    this.options.logger.info(
+      {
+        workerId: worker.workerId,
+        name: worker.name,
+        labels: hello.labels,
+        slots: hello.slots,
+        token: token.name,
+      },
+      'worker connected',
+    );
+    this.requestDispatch();
+    return {
+      leaseTimeoutMs: this.leaseTimeoutMs,
+      heartbeatMs: Math.max(20, Math.floor(this.leaseTimeoutMs / 4)),
+      lost: hello.running.filter((r) => !kept.has(`${r.jobId}@${r.epoch}`)),
+    };
+  }
+
+  /** The worker's socket closed. Its leases stay until they expire: it may come back in time. */
+  disconnect(link: WorkerLink): void {
+    for (const [id, w] of this.workers) {
+      if (w.link !== link) continue;
+      this.workers.delete(id);
+      this.options.logger.info({ workerId: id, name: w.name }, 'worker disconnected');
+    }
+    for (const job of this.jobs.values()) if (job.state === 'waiting') this.noteWaiting(job);
+  }
+
+  /** A message of a connected worker (already validated against the protocol). */
+  async receive(link: WorkerLink, message: WorkerMessage): Promise<void> {
+    const worker = [...this.workers.values()].find((w) => w.link === link);
+    if (!worker) return;
+    if (worker.silent) {
+      worker.silent = false;
+      this.requestDispatch();
+    }
+    switch (message.type) {
+      case 'hello':
+        return;
+      case 'heartbeat': {
+        const renewed = await this.store.renewLeases(
+          worker.workerId,
+          message.running,
+          this.now(),
+          this.leaseTimeoutMs,
+        );
+        const kept = new Set(renewed.map((r) => `${r.jobId}@${r.epoch}`));
+        for (const r of message.running) {
+          if (kept.has(`${r.jobId}@${r.epoch}`)) continue;
+          worker.running.delete(r.jobId);
+          link.send({ type: 'job.cancel', ...r, reason: 'this worker no longer holds the lease of the job' });
+        }
+        return;
+      }
+      case 'job.started': {
+        const job = this.current(worker, message);
+        if (!job) {
+          link.send({
+            type: 'job.cancel',
+            jobId: message.jobId,
+            epoch: message.epoch,
+            reason: 'this worker no longer holds the lease of the job',
+          });
+          return;
+        }
+        job.engineLine(`running on worker ${worker.name} (lease ${job.epoch}, pid ${message.pid})`);
+        job.processStarted(message.pid);
+        return;
+      }
+      case 'job.log':
+        this.current(worker, message)?.consoleLine(message.stream, message.text, message.transient ?? false);
+        return;
+      case 'job.event':
+        this.current(worker, message)?.event(message.event);
+        return;
+      case 'job.start-failed':
+      case 'job.finished': {
+        const accepted = await this.store.completeLease(message.jobId, message.epoch, worker.workerId);
+        if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
+        const job = this.jobs.get(message.jobId);
+        if (!accepted) {
+          const now =
+            job && job.state !== 'done' && job.epoch > message.epoch
+              ? ` (it runs under lease ${job.epoch} now)`
+              : '';
+          const why = `the lease ${message.epoch} of job ${message.jobId} is no longer this worker's${now}`;
+          this.options.logger.warn(
+            { workerId: worker.workerId, jobId: message.jobId, epoch: message.epoch },
+            `refused a late result: ${why}`,
+          );
+          job?.engineLine(`refused a late result from worker ${worker.name} (lease ${message.epoch})${now}`);
+          link.send({
+            type: 'job.result',
+            jobId: message.jobId,
+            epoch: message.epoch,
+            accepted: false,
+            message: why,
+          });
+          this.requestDispatch();
+          return;
+        }
+        link.send({ type: 'job.result', jobId: message.jobId, epoch: message.epoch, accepted: true });
+        this.requestDispatch();
+        if (!job || job.state === 'done') return;
+        this.jobs.delete(job.jobId);
+        if (message.type === 'job.start-failed') {
+          job.failStart(
+            new EngineError(
+              'interpreter',
+              `worker ${worker.name} could not start the job: ${message.message}`,
+            ),
+          );
+        } else {
+          job.end({
+            outcome: job.canceled ? 'canceled' : message.outcome,
+            exitCode: message.exitCode,
+            signal: message.signal,
+            stderrTail: message.stderrTail,
+            logTruncated: message.logTruncated,
+            badEvents: message.badEvents,
+          });
+        }
+        return;
+      }
+      default:
+        assertNever(message, 'worker message');
+    }
+  }
+
+  /** The connected workers, for people. */
+  listWorkers(): ConnectedWorker[] {
+    return [...this.workers.values()].map((w) => ({
+      workerId: w.workerId,
+      name: w.name,
+      tokenName: w.token.name,
+      labels: [...w.labels].sort(),
+      slots: w.slots,
+      running: [...w.running].map(([jobId, epoch]) => ({ jobId, epoch })),
+      connectedAt: w.connectedAt,
+    }));
+  }
+
+  /** Why a job waits for a worker; undefined when it does not (wait). */
+  waitingReason(jobId: string): string | undefined {
+    const job = this.jobs.get(jobId);
+    return job?.state === 'waiting' ? this.reasonFor(job.labels) : undefined;
+  }
+
+  /**
+   * The bytes of an input for the worker holding the job's lease under `epoch` with this token; undefined when
+   * it does not (or the job has no such input): the worker may read nothing else.
+   */
+  async openInput(
+    tokenId: string,
+    jobId: string,
+    epoch: number,
+    hash: string,
+  ): Promise<{ size: number; stream: () => Promise<Readable> } | undefined> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.state !== 'leased' || job.epoch !== epoch || job.worker?.token.id !== tokenId)
+      return undefined;
+    if (!job.hasBlob(hash)) return undefined;
+    const size = await this.options.storage.size(hash);
+    if (size === undefined) return undefined;
+    return { size, stream: () => this.options.storage.openRead(hash) };
+  }
+
+  /**
+   * Where the worker holding the job's lease under `epoch` with this token puts an output file: the job's
+   * staging directory. Undefined when the lease is not that worker's (any more).
+   */
+  outputDirFor(tokenId: string, jobId: string, epoch: number): string | undefined {
+    const job = this.jobs.get(jobId);
+    if (!job || job.state !== 'leased' || job.epoch !== epoch || job.worker?.token.id !== tokenId)
+      return undefined;
+    return job.request.spec.outputDir;
+  }
+
+  // ── leases ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  private current(worker: Worker, ref: LeaseRef): RemoteJob | undefined {
+    const job = this.jobs.get(ref.jobId);
+    if (!job || job.state !== 'leased' || job.epoch !== ref.epoch || job.worker?.workerId !== worker.workerId)
+      return undefined;
+    return job;
+  }
+
+  private cancel(job: RemoteJob): void {
+    if (job.state === 'done' || job.canceled) return;
+    job.canceled = true;
+    if (job.state === 'waiting') {
+      this.jobs.delete(job.jobId);
+      job.end({ outcome: 'canceled', exitCode: null, signal: null, stderrTail: [] });
+      void this.store.removeLease(job.jobId).catch(() => undefined);
+      return;
+    }
+    // Leased: the worker stops it and reports `canceled`; a worker gone meanwhile loses the lease, which ends it.
+    job.worker?.link.send({ type: 'job.cancel', jobId: job.jobId, epoch: job.epoch, reason: 'canceled' });
+  }
+
+  private reasonFor(labels: readonly string[]): string {
+    const workers = [...this.workers.values()];
+    if (workers.length === 0) {
+      return 'no worker is connected (start one: deepforge worker --server <url> --token <worker token>)';
+    }
+    const missing = labels.filter((l) => !workers.some((w) => w.labels.has(l)));
+    if (missing.length > 0) {
+      return `no connected worker has label${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`;
+    }
+    const able = workers.filter((w) => labels.every((l) => w.labels.has(l)));
+    if (able.length === 0) return `no connected worker has all of the labels ${labels.join(', ')}`;
+    const slots = able.reduce((n, w) => n + w.slots, 0);
+    return `every worker that can run it is busy (${plural(able.length, 'worker')}, ${plural(slots, 'slot')})`;
+  }
+
+  /** Writes why a waiting job waits to its console, when that changed. */
+  private noteWaiting(job: RemoteJob): void {
+    const reason = this.reasonFor(job.labels);
+    if (reason === job.waitReason) return;
+    job.waitReason = reason;
+    job.engineLine(`waiting for a worker: ${reason}`);
+  }
+
+  private requestDispatch(): void {
+    if (this.closed) return;
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = (async () => {
+      try {
+        do {
+          this.dispatchAgain = false;
+          await this.dispatchOnce();
+        } while (this.dispatchAgain && !this.closed);
+      } catch (err) {
+        this.options.logger.error({ err }, 'leasing jobs to workers failed');
+      } finally {
+        this.dispatching = undefined;
+      }
+    })();
+  }
+
+  /** Leases waiting jobs to workers with free slots, oldest job first, workers in the order they connected. */
+  private async dispatchOnce(): Promise<void> {
+    for (const worker of [...this.workers.values()]) {
+      while (
+        !worker.silent &&
+        worker.running.size < worker.slots &&
+        this.workers.get(worker.workerId) === worker
+      ) {
+        const waiting = [...this.jobs.values()].filter((j) => j.state === 'waiting').map((j) => j.jobId);
+        if (waiting.length === 0) return;
+        const lease = await this.store.leaseNext(
+          { workerId: worker.workerId, tokenId: worker.token.id, labels: [...worker.labels] },
+          this.now(),
+          this.leaseTimeoutMs,
+          waiting,
+        );
+        if (!lease) break;
+        const job = this.jobs.get(lease.jobId);
+        if (!job || job.state !== 'waiting') {
+          // Canceled while it was being leased.
+          await this.store.removeLease(lease.jobId);
+          continue;
+        }
+        job.leased(worker, lease.epoch);
+        worker.running.set(job.jobId, lease.epoch);
+        job.engineLine(`leased to worker ${worker.name} (lease ${lease.epoch})`);
+        const { request } = job;
+        worker.link.send({
+          type: 'job.assign',
+          jobId: job.jobId,
+          epoch: lease.epoch,
+          // Job ids are `<execution id>.<node>` (execution-files.ts jobIdOf).
+          executionId: request.jobId.slice(0, Math.max(0, request.jobId.indexOf('.'))),
+          node: request.jobId.slice(request.jobId.indexOf('.') + 1),
+          code: job.code,
+          operation: request.spec.operation,
+          attributes: request.spec.attributes,
+          inputs: job.blobs.inputs,
+          references: job.blobs.references,
+          outputs: request.spec.outputs,
+          timeoutMs: request.timeoutMs,
+          logMaxBytes: request.logMaxBytes,
+          secretEnv: { ...request.secretEnv },
+        });
+      }
+    }
+    for (const job of this.jobs.values()) if (job.state === 'waiting') this.noteWaiting(job);
+  }
+
+  /** Leases not renewed in time: their jobs are queued again for another worker, or fail. */
+  private async expire(): Promise<void> {
+    if (this.expiring || this.closed) return;
+    this.expiring = true;
+    try {
+      const requeue = this.options.onLost === 'requeue';
+      const expired = await this.store.expireLeases(this.now(), requeue ? 'queued' : 'lost');
+      for (const lease of expired) {
+        const lost = lease.workerId ? this.workers.get(lease.workerId) : undefined;
+        if (lost) lost.silent = true;
+        if (lost && lost.running.get(lease.jobId) === lease.epoch) {
+          lost.running.delete(lease.jobId);
+          lost.link.send({
+            type: 'job.cancel',
+            jobId: lease.jobId,
+            epoch: lease.epoch,
+            reason: 'the lease expired: the job was taken from this worker',
+          });
+        }
+        const job = this.jobs.get(lease.jobId);
+        if (!job || job.state !== 'leased' || job.epoch !== lease.epoch) {
+          // Not a job of this engine (one that died left it): nobody here will run it.
+          if (!job) await this.store.removeLease(lease.jobId);
+          continue;
+        }
+        const seconds = this.leaseTimeoutMs / 1000;
+        const who = `worker ${job.worker?.name ?? lease.workerId ?? '?'}`;
+        const what = `${who} was lost: no heartbeat for ${seconds} s (workers.leaseTimeout), lease ${lease.epoch} expired`;
+        this.options.logger.warn({ jobId: job.jobId, workerId: lease.workerId, epoch: lease.epoch }, what);
+        if (job.canceled) {
+          this.jobs.delete(job.jobId);
+          await this.store.removeLease(job.jobId);
+          job.end({ outcome: 'canceled', exitCode: null, signal: null, stderrTail: [] });
+        } else if (requeue) {
+          job.state = 'waiting';
+          job.worker = undefined;
+          job.engineLine(
+            `${what}; the job is queued again for another worker (executions.onRestart = requeue)`,
+          );
+        } else {
+          this.jobs.delete(job.jobId);
+          await this.store.removeLease(job.jobId);
+          job.engineLine(`${what}; the job fails (executions.onRestart = fail)`);
+          job.end({ outcome: 'lost', exitCode: null, signal: null, stderrTail: [], lostReason: what });
+        }
+      }
+      if (expired.length > 0) this.requestDispatch();
+    } catch (err) {
+      this.options.logger.error({ err }, 'expiring worker leases failed');
+    } finally {
+      this.expiring = false;
+    }
+  }
+}

@@ -1,0 +1,487 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import pino, { type Logger } from 'pino';
+import { WebSocket, type RawData } from 'ws';
+import {
+  ContentHasher,
+  LocalCompute,
+  NotFoundError,
+  ReadThroughCache,
+  type ComputeJobRequest,
+  type ContentHash,
+  type Env,
+  type RunningJob,
+} from '@deepforge/engine';
+import {
+  RUNTIME_PROTOCOL_VERSION,
+  ServerMessageSchema,
+  WORKER_PROTOCOL_VERSION,
+  type InputSpec,
+  type ServerJobAssign,
+  type WorkerBlob,
+  type WorkerMessage,
+} from '@deepforge/protocol';
+import { assertNever } from '@deepforge/core';
+
+export interface WorkerAgentOptions {
+  /** The web server's base URL (`http://host:8888`): the worker connects out to it. */
+  serverUrl: string;
+  /** A worker token (`dfw_…`). */
+  token: string;
+  labels: readonly string[];
+  slots: number;
+  /** Jobs' files (code, work dirs, outputs) and the input cache (`<workDir>/cache`). */
+  workDir: string;
+  /** For people: the host name by default. */
+  name?: string;
+  /** The interpreter jobs run with. */
+  python: string;
+  /** The directory holding the `deepforge` Python package. */
+  runtimeDir: string;
+  env: Env;
+  /** Where the worker logs; by default `logFile`, else nowhere. */
+  logger?: Logger;
+  logFile?: string;
+  warmWorker: boolean;
+  /** The most bytes the input cache keeps. */
+  cacheMaxBytes: number;
+  /** Time between SIGTERM and SIGKILL when a job is stopped. */
+  killGraceMs?: number;
+  /** Lines for the person running the worker (connected, each job, refusals). */
+  report(line: string): void;
+}
+
+/** Messages kept while the socket is down (a reconnect sends them); beyond this, console lines are dropped. */
+const MAX_OUTBOX = 50_000;
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+interface AgentJob {
+  jobId: string;
+  epoch: number;
+  abort: AbortController;
+  canceled: boolean;
+  handle: RunningJob | undefined;
+}
+
+/** Fails the stream at its end when the bytes are not those of `hash` (nothing is cached then). */
+function verifying(hash: ContentHash): Transform {
+  const hasher = ContentHasher.toCheck(hash);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      hasher.update(chunk);
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      const got = hasher.digest().hash;
+      done(got === hash ? null : new Error(`the server sent bytes of ${got}, not of ${hash}`));
+    },
+  });
+}
+
+/** A path of the code snapshot, kept inside `root`. */
+function inside(root: string, path: string): string {
+  const n = normalize(path);
+  if (isAbsolute(n) || n === '..' || n.startsWith(`..${sep}`)) {
+    throw new Error(`the server sent a code file outside the snapshot: ${JSON.stringify(path)}`);
+  }
+  return join(root, n);
+}
+
+/**
+ * `deepforge worker` (docs/adr/0015): connects out to the server (so it works behind NAT), says which labels and
+ * slots it has, and runs the jobs leased to it with the same local compute as `deepforge start` (warm worker,
+ * process groups, console, events), streaming console lines and runtime events back as they come. Inputs come
+ * through its read-through cache from the server's worker routes, checked against their content id; outputs are
+ * uploaded before it says a job finished. Cut off, it reconnects and reports the jobs it still runs: those whose
+ * leases are still its own go on.
+ */
+export class WorkerAgent {
+  readonly workerId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Resolves with the exit code once the worker has stopped (1 after a refusal it cannot get past). */
+  readonly done: Promise<number>;
+  private resolveDone!: (code: number) => void;
+  private readonly compute: LocalCompute;
+  private readonly cache: ReadThroughCache;
+  private readonly jobs = new Map<string, AgentJob>();
+  /** Which job's lease a blob is fetched under, and its size: set before the cache asks. */
+  private readonly blobs = new Map<string, { jobId: string; epoch: number; size: number }>();
+  private ws: WebSocket | undefined;
+  private welcomed = false;
+  private outbox: WorkerMessage[] = [];
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectMs = RECONNECT_MIN_MS;
+  private stopped = false;
+  private everConnected = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: WorkerAgentOptions) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.logger =
+      options.logger ??
+      (options.logFile !== undefined
+        ? pino(
+            { level: options.env.DEEPFORGE_LOG_LEVEL ?? 'info' },
+            pino.destination({ dest: options.logFile, mkdir: true, sync: true }),
+          )
+        : pino({ enabled: false }));
+    this.compute = new LocalCompute({
+      runtimeDir: options.runtimeDir,
+      env: options.env,
+      logger: this.logger,
+      warmWorker: options.warmWorker,
+      killGraceMs: options.killGraceMs,
+    });
+    this.cache = new ReadThroughCache(
+      {
+        size: (hash) => Promise.resolve(this.blobs.get(hash)?.size),
+        openRead: (hash) => this.download(hash),
+      },
+      { dir: join(options.workDir, 'cache'), maxBytes: options.cacheMaxBytes },
+    );
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Stops taking jobs, stops those running, and closes the connection. */
+  async stop(code = 0): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    for (const job of this.jobs.values()) this.cancelJob(job, 'the worker is stopping');
+    const running = [...this.jobs.values()].map((j) => j.handle?.result.catch(() => undefined));
+    await Promise.all(running);
+    this.ws?.close(1000, 'the worker is stopping');
+    await this.compute.close();
+    this.resolveDone(code);
+  }
+
+  // ── the connection ───────────────────────────────────────────────────────────────────────────────────────
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = new URL('/api/workers/connect', this.options.serverUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.options.token}` },
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.ws = ws;
+    let ended = false;
+    const retry = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      this.welcomed = false;
+      clearInterval(this.heartbeat);
+      if (this.stopped) return;
+      this.options.report(`disconnected (${why}); connecting again in ${this.reconnectMs / 1000} s`);
+      this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectMs);
+      this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MAX_MS);
+    };
+    ws.on('unexpected-response', (_req, res) => {
+      ended = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8').trim();
+        const status = res.statusCode ?? 0;
+        ws.terminate();
+        if (status === 401 || status === 403 || status === 409) {
+          // A wrong or revoked token, or a server that takes no workers: trying again cannot help.
+          this.options.report(`the server refused this worker (HTTP ${status}): ${text}`);
+          void this.stop(1);
+          return;
+        }
+        ended = false;
+        retry(`HTTP ${status}: ${text}`);
+      });
+    });
+    ws.on('open', () => {
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          v: WORKER_PROTOCOL_VERSION,
+          workerId: this.workerId,
+          name: this.options.name ?? hostname(),
+          labels: [...this.options.labels],
+          slots: this.options.slots,
+          running: this.running(),
+          agent: 'deepforge-worker',
+        } satisfies WorkerMessage),
+      );
+    });
+    ws.on('message', (data: RawData) => this.onMessage(data));
+    ws.on('error', (err) => {
+      if (!this.everConnected) this.logger.warn({ err }, 'worker connection failed');
+    });
+    ws.on('close', (code, reason) => {
+      if (code === 4001) {
+        // Refused: the message came before the close.
+        ended = true;
+        void this.stop(1);
+        return;
+      }
+      retry(reason.toString() || `code ${code}`);
+    });
+  }
+
+  private running(): { jobId: string; epoch: number }[] {
+    return [...this.jobs.values()]
+      .filter((j) => !j.canceled)
+      .map((j) => ({ jobId: j.jobId, epoch: j.epoch }));
+  }
+
+  private send(message: WorkerMessage): void {
+    const ws = this.ws;
+    if (ws && this.welcomed && ws.readyState === ws.OPEN) {
+      ws.send(JSON.stringify(message));
+      return;
+    }
+    if (this.outbox.length >= MAX_OUTBOX && message.type === 'job.log') return;
+    this.outbox.push(message);
+  }
+
+  private onMessage(data: RawData): void {
+    let parsed;
+    try {
+      parsed = ServerMessageSchema.safeParse(JSON.parse(String(data)));
+    } catch {
+      this.logger.warn('the server sent something that is not JSON');
+      return;
+    }
+    if (!parsed.success) {
+      this.logger.warn(
+        { issues: parsed.error.issues },
+        'the server sent a message this worker does not know',
+      );
+      return;
+    }
+    const message = parsed.data;
+    switch (message.type) {
+      case 'welcome': {
+        this.welcomed = true;
+        this.reconnectMs = RECONNECT_MIN_MS;
+        this.options.report(
+          `${this.everConnected ? 'connected again' : 'connected'} to ${this.options.serverUrl} as ${this.workerId} (labels: ${this.options.labels.join(', ') || 'none'}; ${this.options.slots} slot${this.options.slots === 1 ? '' : 's'}; lease timeout ${message.leaseTimeoutMs / 1000} s)`,
+        );
+        this.everConnected = true;
+        for (const lost of message.lost) {
+          const job = this.jobs.get(lost.jobId);
+          if (job && job.epoch === lost.epoch)
+            this.cancelJob(job, 'its lease was lost while this worker was away');
+        }
+        const queued = this.outbox;
+        this.outbox = [];
+        for (const m of queued) this.send(m);
+        clearInterval(this.heartbeat);
+        this.heartbeat = setInterval(
+          () => this.send({ type: 'heartbeat', running: this.running() }),
+          message.heartbeatMs,
+        );
+        return;
+      }
+      case 'refused':
+        this.options.report(`the server refused this worker: ${message.message}`);
+        void this.stop(1);
+        return;
+      case 'job.assign':
+        void this.runJob(message).catch((err: unknown) =>
+          this.logger.error({ err, jobId: message.jobId }, 'a job failed in the worker'),
+        );
+        return;
+      case 'job.cancel': {
+        const job = this.jobs.get(message.jobId);
+        if (job && job.epoch === message.epoch) this.cancelJob(job, message.reason);
+        return;
+      }
+      case 'job.result':
+        if (!message.accepted) {
+          this.options.report(
+            `job ${message.jobId} (lease ${message.epoch}): result refused: ${message.message ?? ''}`,
+          );
+        }
+        return;
+      default:
+        assertNever(message, 'server message');
+    }
+  }
+
+  private cancelJob(job: AgentJob, why: string): void {
+    if (job.canceled) return;
+    job.canceled = true;
+    this.options.report(`job ${job.jobId} (lease ${job.epoch}): stopping: ${why}`);
+    job.abort.abort();
+    job.handle?.cancel();
+  }
+
+  // ── jobs ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private async download(hash: string): Promise<Readable> {
+    const ref = this.blobs.get(hash);
+    if (!ref) throw new NotFoundError(`no job of this worker needs ${hash}`);
+    const url = new URL(`/api/workers/blobs/${encodeURIComponent(hash)}`, this.options.serverUrl);
+    url.searchParams.set('job', ref.jobId);
+    url.searchParams.set('epoch', String(ref.epoch));
+    const res = await fetch(url, { headers: { authorization: `Bearer ${this.options.token}` } });
+    if (!res.ok || !res.body) {
+      const text = await res.text().catch(() => '');
+      const message = `the server refused input ${hash} (HTTP ${res.status}): ${text.slice(0, 500)}`;
+      throw res.status === 404 ? new NotFoundError(message) : new Error(message);
+    }
+    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>).pipe(verifying(hash as ContentHash));
+  }
+
+  private async upload(job: AgentJob, file: string, path: string): Promise<void> {
+    const url = new URL(
+      `/api/workers/jobs/${encodeURIComponent(job.jobId)}/outputs/${encodeURIComponent(file)}`,
+      this.options.serverUrl,
+    );
+    url.searchParams.set('epoch', String(job.epoch));
+    const { size } = await stat(path);
+    const res = await fetch(url, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${this.options.token}`,
+        'content-type': 'application/octet-stream',
+        'content-length': String(size),
+      },
+      body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    } as RequestInit);
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new Error(`the server refused output ${file} (HTTP ${res.status}): ${text.slice(0, 500)}`);
+    }
+  }
+
+  private async fetchInputs(
+    job: AgentJob,
+    blobs: Record<string, WorkerBlob>,
+    release: (() => void)[],
+  ): Promise<Record<string, InputSpec>> {
+    const out: Record<string, InputSpec> = {};
+    for (const [name, blob] of Object.entries(blobs)) {
+      this.blobs.set(blob.hash, { jobId: job.jobId, epoch: job.epoch, size: blob.size });
+      const lease = await this.cache.acquire(blob.hash, { signal: job.abort.signal });
+      release.push(() => lease.release());
+      out[name] = { path: lease.path, serializer: blob.serializer };
+    }
+    return out;
+  }
+
+  private async runJob(assign: ServerJobAssign): Promise<void> {
+    const earlier = this.jobs.get(assign.jobId);
+    if (earlier) this.cancelJob(earlier, `leased to this worker again (lease ${assign.epoch})`);
+    const job: AgentJob = {
+      jobId: assign.jobId,
+      epoch: assign.epoch,
+      abort: new AbortController(),
+      canceled: false,
+      handle: undefined,
+    };
+    this.jobs.set(job.jobId, job);
+    const ref = { jobId: job.jobId, epoch: job.epoch };
+    const dir = join(
+      this.options.workDir,
+      'jobs',
+      `${job.jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${job.epoch}`,
+    );
+    const release: (() => void)[] = [];
+    this.options.report(`job ${job.jobId} (lease ${job.epoch}): ${assign.node} started`);
+    try {
+      let handle: RunningJob;
+      const outputDir = join(dir, 'outputs');
+      try {
+        const codeDir = join(dir, 'code');
+        for (const [path, text] of Object.entries(assign.code)) {
+          const file = inside(codeDir, path);
+          await mkdir(dirname(file), { recursive: true });
+          await writeFile(file, text);
+        }
+        const inputs = await this.fetchInputs(job, assign.inputs, release);
+        const references = await this.fetchInputs(job, assign.references, release);
+        if (job.canceled) throw new Error('canceled before it started');
+        const request: ComputeJobRequest = {
+          jobId: job.jobId,
+          // The worker's own marker: a server on this machine recovering its dead runners never takes these.
+          runnerId: this.workerId,
+          spec: {
+            v: RUNTIME_PROTOCOL_VERSION,
+            codeDir,
+            operation: assign.operation,
+            attributes: assign.attributes,
+            references,
+            inputs,
+            outputs: assign.outputs,
+            outputDir,
+            workDir: join(dir, 'work'),
+            debug: false,
+            outputHashes: true,
+            outputContentIds: true,
+          },
+          jobDir: dir,
+          logFile: join(dir, 'console.log'),
+          logMaxBytes: assign.logMaxBytes,
+          timeoutMs: assign.timeoutMs,
+          python: this.options.python,
+          secretEnv: assign.secretEnv,
+        };
+        handle = await this.compute.start(request, {
+          onEvent: (event) => this.send({ type: 'job.event', ...ref, event }),
+          onLog: (line) =>
+            this.send({
+              type: 'job.log',
+              ...ref,
+              stream: line.stream,
+              text: line.text,
+              ...(line.transient ? { transient: true } : {}),
+            }),
+        });
+      } catch (err) {
+        const message = (err as Error).message ?? String(err);
+        this.options.report(`job ${job.jobId} (lease ${job.epoch}): could not start: ${message}`);
+        this.send({ type: 'job.start-failed', ...ref, message });
+        return;
+      }
+      job.handle = handle;
+      this.send({ type: 'job.started', ...ref, pid: handle.pid });
+      if (job.canceled) handle.cancel();
+      const result = await handle.result;
+      let outcome = result.outcome;
+      if (outcome === 'exited' && result.exitCode === 0 && !result.error && !job.canceled) {
+        try {
+          for (const o of result.outputs) await this.upload(job, o.file, join(outputDir, o.file));
+        } catch (err) {
+          this.options.report(`job ${job.jobId} (lease ${job.epoch}): ${(err as Error).message}`);
+        }
+      }
+      if (outcome === 'lost') outcome = 'exited';
+      this.send({
+        type: 'job.finished',
+        ...ref,
+        outcome,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        stderrTail: result.stderrTail.slice(-1000),
+        logTruncated: result.logTruncated,
+        badEvents: result.badEvents,
+      });
+      this.options.report(
+        `job ${job.jobId} (lease ${job.epoch}): ${outcome}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}`,
+      );
+    } finally {
+      for (const r of release) r();
+      if (this.jobs.get(job.jobId) === job) this.jobs.delete(job.jobId);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+}
