@@ -381,7 +381,7 @@ export class RemoteCompute implements Compute {
     if (old) old.link.close(4002, 'replaced by a new connection of the same worker');
     const renewed = await this.store.renewLeases(
       hello.workerId,
-      hello.running,
+      this.ownJobs(hello.workerId, hello.running),
       this.now(),
       this.leaseTimeoutMs,
     );
@@ -444,7 +444,7 @@ export class RemoteCompute implements Compute {
       case 'heartbeat': {
         const renewed = await this.store.renewLeases(
           worker.workerId,
-          message.running,
+          this.ownJobs(worker.workerId, message.running),
           this.now(),
           this.leaseTimeoutMs,
         );
@@ -581,6 +581,18 @@ export class RemoteCompute implements Compute {
   }
 
   // ── leases ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Of the jobs a worker says it runs, those this engine leased to it under those epochs. A job of an engine
+   * that is gone (a server restarted) has nobody to take its result here: the worker is told to stop it, and the
+   * job, recovered by the new engine, runs again under a newer lease when executions.onRestart is requeue.
+   */
+  private ownJobs(workerId: string, refs: readonly LeaseRef[]): LeaseRef[] {
+    return refs.filter((r) => {
+      const job = this.jobs.get(r.jobId);
+      return job?.state === 'leased' && job.epoch === r.epoch && job.worker?.workerId === workerId;
+    });
+  }
 
   private current(worker: Worker, ref: LeaseRef): RemoteJob | undefined {
     const job = this.jobs.get(ref.jobId);
