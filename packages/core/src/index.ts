@@ -126,6 +126,25 @@ export type {
   UnreadProjectFiles,
 } from './project-files.js';
 
+// Operation environments: the conda-style environment file read into pip requirements (docs/adr/0017).
+export {
+  ENVIRONMENT_FILE_MAX_BYTES,
+  ENVIRONMENT_FILE_MAX_LINES,
+  ENVIRONMENT_LINE_MAX_CHARS,
+  ENVIRONMENT_MAX_PACKAGES,
+  environmentMaterial,
+  needsEnvironment,
+  parseEnvironmentFile,
+  pipRequirementProblem,
+  pythonVersionProblem,
+} from './environment-file.parser.js';
+export type {
+  EnvironmentFileProblem,
+  EnvironmentFileResult,
+  EnvironmentPlan,
+  EnvironmentRequirement,
+} from './environment-file.parser.js';
+
 // Pipelines: validation, planning, job states, `--set` overrides, cache keys.
 export {
   attributeValueFits,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Compute } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
+import { EnvironmentCompute, openEnvironmentCache } from './environments/environment.compute.js';
 import { RemoteCompute } from './compute/remote.compute.js';
 import { markCorruptOutputs } from './execution/stored-corruption.js';
 import type { Env, Settings } from './settings.js';
@@ -89,12 +90,16 @@ export async function openEngineAdapters(
           onLost: settings.values['executions.onRestart'],
         })
       : undefined) ??
-    new LocalCompute({
-      runtimeDir: context.runtimeDir,
-      env: context.env,
-      logger,
-      killGraceMs: context.killGraceMs,
-      warmWorker: settings.values['executions.warmWorker'],
-    });
+    // Jobs of operations with an environment file run in its venv, built on this machine (docs/adr/0017).
+    new EnvironmentCompute(
+      new LocalCompute({
+        runtimeDir: context.runtimeDir,
+        env: context.env,
+        logger,
+        killGraceMs: context.killGraceMs,
+        warmWorker: settings.values['executions.warmWorker'],
+      }),
+      openEnvironmentCache(settings, context.env),
+    );
   return { store, storage, compute };
 }

@@ -12,6 +12,7 @@ export type EngineErrorCode =
   | 'ambiguous'
   | 'illegal-transition'
   | 'interpreter'
+  | 'environment'
   | 'execution-state'
   | 'storage'
   | 'database'
@@ -137,4 +138,15 @@ export function formatDiagnostic(d: Diagnostic): string {
 
 export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string {
   return diagnostics.map(formatDiagnostic).join('\n');
+}
+
+/**
+ * An operation's environment could not be had: its file does not read, it asks for another Python, or pip could
+ * not install it. The job fails with this message (kind `environment`); nothing half-built is kept.
+ */
+export class EnvironmentError extends EngineError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('environment', message, options);
+    this.name = 'EnvironmentError';
+  }
 }

@@ -55,6 +55,9 @@ describe('settings', () => {
       'storage.s3.endpoint': undefined,
       'storage.s3.region': undefined,
       'storage.s3.forcePathStyle': false,
+      'environments.dir': join(dataDir, 'environments'),
+      'environments.maxBytes': 10 * 1024 ** 3,
+      'environments.pipArgs': [],
       'worker.cache.dir': join(dataDir, 'cache'),
       'worker.cache.maxBytes': 20 * 1024 ** 3,
       'workers.leaseTimeout': 30,
@@ -71,6 +74,20 @@ describe('settings', () => {
     await expect(loadSettings({ dataDir, env: { DEEPFORGE_WORKER_LEASE_TIMEOUT: '0.1' } })).rejects.toThrow(
       /DEEPFORGE_WORKER_LEASE_TIMEOUT.*from 0.5 to 86400/,
     );
+  });
+
+  it('reads pip arguments as words or a JSON array', async () => {
+    const read = async (v: string): Promise<string[]> =>
+      (await loadSettings({ dataDir, env: { DEEPFORGE_ENVIRONMENTS_PIP_ARGS: v } })).values[
+        'environments.pipArgs'
+      ];
+    expect(await read(' --no-index  --find-links /srv/wheels ')).toEqual([
+      '--no-index',
+      '--find-links',
+      '/srv/wheels',
+    ]);
+    expect(await read('["--find-links", "/a dir"]')).toEqual(['--find-links', '/a dir']);
+    await expect(read('[1]')).rejects.toThrow(/DEEPFORGE_ENVIRONMENTS_PIP_ARGS.*JSON array of strings/);
   });
 
   it('writes dotted keys as nested JSON, atomically, keeping keys it does not know', async () => {
@@ -162,6 +179,9 @@ describe('settings', () => {
         'storage.s3.endpoint': 'http://minio.lab:9000',
         'storage.s3.region': undefined,
         'storage.s3.forcePathStyle': true,
+        'environments.dir': '/e',
+        'environments.maxBytes': 4096,
+        'environments.pipArgs': ['--index-url', 'https://me:token@pypi.lab/simple'],
         'worker.cache.dir': '/c',
         'worker.cache.maxBytes': 2048,
         'workers.leaseTimeout': 2.5,
@@ -190,6 +210,7 @@ describe('settings', () => {
           forcePathStyle: true,
         },
       },
+      environments: { dir: '/e', maxBytes: 4096, pipArgs: ['--index-url', 'https://***@pypi.lab/simple'] },
       worker: { cache: { dir: '/c', maxBytes: 2048 } },
       workers: { leaseTimeout: 2.5 },
     });

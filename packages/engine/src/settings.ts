@@ -56,6 +56,12 @@ export interface SettingsValues {
   'storage.s3.region': string | undefined;
   /** `http://endpoint/bucket/key` rather than `http://bucket.endpoint/key` (MinIO and most emulators need it). */
   'storage.s3.forcePathStyle': boolean;
+  /** Where operations' environments (venvs built from their environment files) are kept (docs/adr/0017). */
+  'environments.dir': string;
+  /** The most bytes those environments take; least recently used ones beyond it are removed (not those in use). */
+  'environments.maxBytes': number;
+  /** Arguments added to every `pip install` of an environment: the package index, proxies, trusted hosts. */
+  'environments.pipArgs': string[];
   /** Where jobs' inputs fetched from a storage without local files are kept (the read-through cache). */
   'worker.cache.dir': string;
   /** The most bytes that cache keeps; least recently used blobs beyond it are removed (not those in use). */
@@ -172,6 +178,25 @@ function parseBoolean(raw: unknown): boolean {
   if (raw === true || raw === 'true' || raw === '1') return true;
   if (raw === false || raw === 'false' || raw === '0') return false;
   throw new BadValue('expected `true` or `false`');
+}
+
+/** Command-line arguments: a JSON array of strings, or words separated by white space. */
+function parseArguments(raw: unknown): string[] {
+  let items: unknown = raw;
+  if (typeof raw === 'string') {
+    const text = raw.trim();
+    if (text.startsWith('[')) {
+      try {
+        items = JSON.parse(text);
+      } catch {
+        throw new BadValue('expected a JSON array of strings');
+      }
+    } else items = text === '' ? [] : text.split(/\s+/);
+  }
+  if (!Array.isArray(items) || !items.every((x) => typeof x === 'string')) {
+    throw new BadValue('expected arguments separated by spaces, or a JSON array of strings');
+  }
+  return items;
 }
 
 /** An endpoint URL with its user-info part hidden: credentials never belong there, and are never shown. */
@@ -502,6 +527,34 @@ const DEFINITIONS: Definitions = {
     allowed: '`true` or `false`',
     parse: (raw) => parseBoolean(raw),
     defaultValue: () => false,
+  },
+  'environments.dir': {
+    key: 'environments.dir',
+    env: 'DEEPFORGE_ENVIRONMENTS_DIR',
+    description:
+      'Where the environments of operations with an environment file are built and kept, on the machine that runs their jobs: one venv per distinct file (by the packages it lists and the interpreter), built once and reused (docs/adr/0017).',
+    allowed: 'a directory path',
+    parse: (raw) => parsePath(raw),
+    defaultValue: ({ dataDir }) => join(dataDir, 'environments'),
+  },
+  'environments.maxBytes': {
+    key: 'environments.maxBytes',
+    env: 'DEEPFORGE_ENVIRONMENTS_MAX_BYTES',
+    description:
+      'The most bytes environments.dir keeps: after a build, the environments used least recently are removed until it fits, never one a job of this process runs in, nor one used in the last hour (another process may run it).',
+    allowed: 'a byte count such as 10737418240, 10GiB or 500MB',
+    parse: (raw) => parseByteSize(raw),
+    defaultValue: () => 10 * 1024 ** 3,
+  },
+  'environments.pipArgs': {
+    key: 'environments.pipArgs',
+    env: 'DEEPFORGE_ENVIRONMENTS_PIP_ARGS',
+    description:
+      "Arguments given to every `pip install` that builds an environment, e.g. `--index-url https://pypi.example/simple` or `--no-index --find-links /srv/wheels`: where packages come from is the machine's choice, never the environment file's. pip's own configuration (pip.conf, PIP_* variables) applies as well.",
+    allowed: 'arguments separated by spaces, or a JSON array of strings',
+    parse: (raw) => parseArguments(raw),
+    defaultValue: () => [],
+    mask: (raw) => (Array.isArray(raw) ? raw.map(maskEndpoint) : maskEndpoint(raw)),
   },
   'worker.cache.dir': {
     key: 'worker.cache.dir',

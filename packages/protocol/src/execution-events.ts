@@ -46,6 +46,8 @@ export const JobErrorKindSchema = z.union([
     'missing-artifact',
     /** The harness reported success but an output it declared is missing or unreadable. */
     'output',
+    /** The operation's environment file does not read, or pip could not build its environment. */
+    'environment',
     /** The engine itself failed (could not start the process, could not store an output). */
     'engine',
   ]),

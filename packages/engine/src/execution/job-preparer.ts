@@ -1,4 +1,4 @@
-import type { PortRef } from '@deepforge/core';
+import { DEPENDENCIES_SUFFIX, type PortRef } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
@@ -109,7 +109,13 @@ export class JobPreparer {
     const key = cacheKey({
       operationCode: ctx.code.get(`operations/${planned.operation}.py`) ?? '',
       supportCode: Object.fromEntries(
-        [...ctx.code].filter(([rel]) => rel.startsWith('utils/') || rel.startsWith('serializers/')),
+        // The environment file too: other packages can compute other outputs (docs/adr/0017).
+        [...ctx.code].filter(
+          ([rel]) =>
+            rel.startsWith('utils/') ||
+            rel.startsWith('serializers/') ||
+            rel === `operations/${planned.operation}${DEPENDENCIES_SUFFIX}`,
+        ),
       ),
       attributes: ctx.snapshot.effectiveAttributes[node] ?? {},
       inputs: inputKeys,

@@ -10,7 +10,7 @@ import {
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { Compute, ComputeResult, RunningJob } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
-import { NotFoundError } from '../errors.js';
+import { EnvironmentError, NotFoundError } from '../errors.js';
 import {
   CorruptBlobError,
   type ArtifactStorage,
@@ -367,7 +367,10 @@ export class JobRunner {
         }
         // Every failure passes through running (core's state machine).
         await host.setStatus(node, 'running', running);
-        await host.fail(node, { kind: 'engine', message: (err as Error).message });
+        await host.fail(node, {
+          kind: err instanceof EnvironmentError ? 'environment' : 'engine',
+          message: (err as Error).message,
+        });
         return;
       } finally {
         this.fetching.delete(node);

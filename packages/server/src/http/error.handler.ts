@@ -32,6 +32,7 @@ function engineStatus(err: EngineError): { status: number; code: ApiError['error
     case 'illegal-transition':
       return { status: 409, code: 'conflict' };
     case 'interpreter':
+    case 'environment':
     case 'settings':
     case 'storage':
     case 'database':

@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DEPENDENCIES_SUFFIX,
+  needsEnvironment,
+  parseEnvironmentFile,
+  pythonVersionProblem,
+} from '@deepforge/core';
+import { RUNTIME_PROTOCOL_VERSION } from '@deepforge/protocol';
+import { ConsoleLog } from '../compute/console-log.js';
+import type { Compute, ComputeHandlers, ComputeJobRequest, RunningJob } from '../compute/job.compute.js';
+import { EnvironmentError } from '../errors.js';
+import type { Env, Settings } from '../settings.js';
+import { EnvironmentCache } from './environment.cache.js';
+
+/** The environment cache the settings describe (environments.dir, environments.maxBytes, environments.pipArgs). */
+export function openEnvironmentCache(settings: Settings, env: Env): EnvironmentCache {
+  return new EnvironmentCache({
+    dir: settings.values['environments.dir'],
+    maxBytes: settings.values['environments.maxBytes'],
+    pipArgs: settings.values['environments.pipArgs'],
+    env,
+  });
+}
+
+/** The progress bar the job panel shows while a job's environment is prepared. */
+export const ENVIRONMENT_PROGRESS_BAR = 'environment';
+
+/**
+ * The environment file of the job's operation, in its code snapshot (`operations/<Name>.environment.yml`, beside
+ * `operations/<Name>.py`): the same place on a remote worker, which gets the snapshot with the job.
+ */
+export function environmentFileOf(request: Pick<ComputeJobRequest, 'spec'>): { path: string; name: string } {
+  const name = request.spec.operation.file.replace(/\.py$/, DEPENDENCIES_SUFFIX);
+  return { path: join(request.spec.codeDir, name), name };
+}
+
+/**
+ * Runs each job in its operation's environment (docs/adr/0017): a compute adapter around another, on the machine
+ * that runs the job. A job whose operation has an environment file listing packages gets its venv from the cache
+ * (built first when this machine does not have it; the build's lines go to the job's console and its steps to a
+ * progress bar), and runs with the venv's interpreter; any other job runs as it would without this adapter. A
+ * file that does not read, a Python it does not allow, or a build pip fails on, fail the job before it starts,
+ * with an EnvironmentError naming the line or pip's message.
+ */
+export class EnvironmentCompute implements Compute {
+  constructor(
+    private readonly inner: Compute,
+    private readonly cache: EnvironmentCache,
+  ) {}
+
+  async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
+    const file = environmentFileOf(request);
+    let text: string;
+    try {
+      text = await readFile(file.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.inner.start(request, handlers);
+      throw new EnvironmentError(`cannot read ${file.name}: ${(err as Error).message}`);
+    }
+    const parsed = parseEnvironmentFile(text);
+    if (parsed.ok && !needsEnvironment(parsed.plan) && !parsed.plan.python) {
+      return this.inner.start(request, handlers);
+    }
+    // The build's lines go to the job's console log (before the job's own) as well as live.
+    const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
+    const line = (text: string): void => {
+      log.writeLine(text);
+      handlers.onLog({ stream: 'engine', text });
+    };
+    const fail = (message: string): never => {
+      line(`[deepforge] ${message}`);
+      throw new EnvironmentError(message);
+    };
+    let ready: Awaited<ReturnType<EnvironmentCache['ensure']>> | undefined;
+    try {
+      if (!parsed.ok) {
+        const first = parsed.problems[0]!;
+        for (const p of parsed.problems) line(`[deepforge] ${file.name}:${p.line}:${p.column}: ${p.message}`);
+        return fail(
+          `${file.name} line ${first.line}: ${first.message}` +
+            (parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more problems)` : ''),
+        );
+      }
+      const plan = parsed.plan;
+      if (plan.python) {
+        const identity = await this.cache.interpreter(request.python);
+        const problem = pythonVersionProblem(plan.python.constraint, identity.version);
+        if (problem) {
+          fail(
+            `${file.name} line ${plan.python.line}: ${problem} (${identity.executable}); an environment is a venv of the interpreter that runs the job, set with the python setting`,
+          );
+        }
+      }
+      if (!needsEnvironment(plan)) {
+        await log.close();
+        return await this.inner.start(request, handlers);
+      }
+      ready = await this.cache.ensure({
+        python: request.python,
+        plan,
+        ...(request.signal ? { signal: request.signal } : {}),
+        onLine: line,
+        onProgress: (p) =>
+          handlers.onEvent({
+            v: RUNTIME_PROTOCOL_VERSION,
+            t: Date.now(),
+            type: 'progress',
+            bar: ENVIRONMENT_PROGRESS_BAR,
+            desc: p.desc,
+            n: p.n,
+            total: p.total,
+            unit: 'steps',
+            ...(p.done ? { done: true } : {}),
+          }),
+      });
+    } catch (err) {
+      await log.close();
+      if (err instanceof EnvironmentError || (err as Error).name === 'AbortError') throw err;
+      line(`[deepforge] the environment could not be prepared: ${(err as Error).message}`);
+      throw new EnvironmentError(`the environment could not be prepared: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    await log.close();
+    const env = ready;
+    let running: RunningJob;
+    try {
+      running = await this.inner.start({ ...request, python: env.python }, handlers);
+    } catch (err) {
+      env.release();
+      throw err;
+    }
+    void running.result.finally(() => env.release()).catch(() => undefined);
+    return running;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
