@@ -262,7 +262,11 @@ export interface Engine {
     node: string,
     options?: { offset?: number; limit?: number },
   ): Promise<JobLogChunk>;
-  getJobTelemetry(executionId: string, node: string): Promise<JobTelemetry>;
+  /**
+   * Everything a job reported; `metrics: false` leaves its metric values out (a plot or progress answer must not
+   * read a million points: ADR 0014).
+   */
+  getJobTelemetry(executionId: string, node: string, options?: { metrics?: boolean }): Promise<JobTelemetry>;
   /** The job's metric series (ADR 0014), in the order each was first logged. */
   listMetricSeries(executionId: string, node: string): Promise<MetricSeriesInfo[]>;
   /** One series for a view of `query.width` columns; NotFoundError when the job has no series of that name. */
@@ -933,10 +937,14 @@ class EngineImpl implements Engine {
     }
   }
 
-  async getJobTelemetry(executionId: string, node: string): Promise<JobTelemetry> {
+  async getJobTelemetry(
+    executionId: string,
+    node: string,
+    options: { metrics?: boolean } = {},
+  ): Promise<JobTelemetry> {
     const { job } = await this.jobOf(executionId, node);
     return {
-      metrics: await this.stores.telemetry.listMetrics(job.id),
+      metrics: options.metrics === false ? [] : await this.stores.telemetry.listMetrics(job.id),
       plots: await this.stores.telemetry.listPlots(job.id),
       progress: await this.stores.telemetry.listProgress(job.id),
     };

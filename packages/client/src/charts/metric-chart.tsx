@@ -31,8 +31,10 @@ export interface MetricChartProps {
   testId?: string;
 }
 
-/** Room the y axis takes from the chart's width: the rest is the pixel columns a view is read for. */
+/** Room the y axis takes from the chart's width: the rest is where the columns a view is read for go. */
 const Y_AXIS_PX = 64;
+/** Columns per CSS pixel a view is read for, at least. */
+const COLUMNS_PER_PX = 2;
 /** Wheel zooming re-reads the view once the wheel has rested this long; the scale follows at once. */
 const WHEEL_SETTLE_MS = 120;
 
@@ -46,8 +48,8 @@ function withAlpha(color: string, alpha: number): string {
 }
 
 /**
- * A metric series (or several overlaid) drawn from views the server reads for this chart's pixel width
- * (ADR 0014): drag to zoom into a step range, the wheel to zoom around the pointer, shift+wheel (or a sideways
+ * A metric series (or several overlaid) drawn from views the server reads for this chart's width in device
+ * pixels, at least two columns per CSS pixel (ADR 0014): drag to zoom into a step range, the wheel to zoom around the pointer, shift+wheel (or a sideways
  * wheel) to pan, double-click for the whole series. Each change of range reads the views again; while the chart
  * shows the whole series, live values are appended without asking the server.
  *
@@ -80,11 +82,18 @@ export function MetricChart({
   const viewsRead = useRef(0);
   const sourceKey = sources.map((s) => `${s.key}|${s.label}|${s.color}`).join('\u0000');
 
-  // The width in pixels the views are read for.
+  // The columns the views are read for: the plot's device pixels, at least two per CSS pixel, so that lines stay
+  // crisp on any screen and a 1,000-step window of a half-screen chart is exact points.
   useEffect(() => {
     const el = host.current;
     if (!el) return;
-    const measure = (): void => setWidth(Math.max(50, Math.floor(el.clientWidth - Y_AXIS_PX)));
+    const measure = (): void =>
+      setWidth(
+        Math.max(
+          50,
+          Math.floor((el.clientWidth - Y_AXIS_PX) * Math.max(COLUMNS_PER_PX, window.devicePixelRatio || 1)),
+        ),
+      );
     measure();
     const ro = new ResizeObserver(measure);
     ro.observe(el);

@@ -209,26 +209,21 @@ export class KyselyTelemetryStore implements TelemetryStore {
   }
 
   /**
-   * The first seq with x ≥ `x` (or the last with x ≤ `x`): one step along the (series, x) index, then the ties of
-   * that x, which are consecutive seqs in a series whose x never goes down.
+   * The first seq with x ≥ `x` (or the last with x ≤ `x`): one probe of the (series, x, seq) index. In a series
+   * whose x never goes down, the points of a step range are the seqs between the two.
    */
   private async edgeSeq(seriesId: number, x: number, edge: 'first' | 'last'): Promise<number | undefined> {
-    const near = await this.db
+    const order = edge === 'first' ? 'asc' : 'desc';
+    const row = await this.db
       .selectFrom('metrics')
-      .select('x')
+      .select('seq')
       .where('series_id', '=', seriesId)
       .where('x', edge === 'first' ? '>=' : '<=', x)
-      .orderBy('x', edge === 'first' ? 'asc' : 'desc')
+      .orderBy('x', order)
+      .orderBy('seq', order)
       .limit(1)
       .executeTakeFirst();
-    if (!near) return undefined;
-    const tie = await this.db
-      .selectFrom('metrics')
-      .select((eb) => (edge === 'first' ? eb.fn.min('seq') : eb.fn.max('seq')).as('seq'))
-      .where('series_id', '=', seriesId)
-      .where('x', '=', near.x)
-      .executeTakeFirst();
-    return tie?.seq === undefined || tie.seq === null ? undefined : num(tie.seq);
+    return row ? num(row.seq) : undefined;
   }
 
   /** x went down somewhere: the points of the range in x order, bounded, into columns of equal x width. */

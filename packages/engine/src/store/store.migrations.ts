@@ -336,7 +336,12 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('t', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('metrics_pk', ['series_id', 'seq'])
         .execute();
-      await db.schema.createIndex('metrics_series_x').on('metrics').columns(['series_id', 'x']).execute();
+      // (series, x, seq): a step range's first and last points are one probe each, ties of x in logging order.
+      await db.schema
+        .createIndex('metrics_series_x')
+        .on('metrics')
+        .columns(['series_id', 'x', 'seq'])
+        .execute();
       await db.schema
         .createTable('metric_buckets')
         .addColumn('series_id', 'integer', (c) =>

@@ -295,7 +295,7 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
     app.get(r.url, { schema: r.schema }, async (request) => {
       const { projectId, executionId, node } = request.params;
       await jobOf(projectId, executionId, node);
-      return { items: plotsDto(await engine.getJobTelemetry(executionId, node)) };
+      return { items: plotsDto(await engine.getJobTelemetry(executionId, node, { metrics: false })) };
     });
   }
   {
@@ -375,7 +375,7 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
     app.get(r.url, { schema: r.schema }, async (request) => {
       const { projectId, executionId, node } = request.params;
       await jobOf(projectId, executionId, node);
-      return { items: progressDto(await engine.getJobTelemetry(executionId, node)) };
+      return { items: progressDto(await engine.getJobTelemetry(executionId, node, { metrics: false })) };
     });
   }
 }
