@@ -1,6 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine, SettingsValues } from '@deepforge/engine';
 import {
@@ -316,6 +318,67 @@ describe('deepforge worker', () => {
     expect(log).toMatch(/refused a late result from worker w1 \(lease 1\)/);
     // Its upload was refused too: the output the job recorded is w2's, under lease 2.
     expect(first.output()).toMatch(/refused output slowed \(HTTP 403\)|result refused/);
+  });
+
+  it('survives the server killed with SIGKILL: the worker reconnects, stops the orphaned job, and runs it again', async () => {
+    const dataDir = join(tmp, 'server');
+    const projectDir = await writeProjectFolder(join(tmp, 'project'), PIPELINE);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    const script = fileURLToPath(new URL('./test-support/worker-server.script.ts', import.meta.url));
+    const env = cleanEnv({ DEEPFORGE_PYTHON: TEST_PYTHON });
+    const serverProcess = (args: string[]) => {
+      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+      const exited = once(child, 'exit');
+      return { child, output: () => text, exited };
+    };
+    const tokenValue = await token('w1');
+    const first = serverProcess(['start', dataDir, projectDir, String(port)]);
+    try {
+      const [, id, serverUrl] = await until(
+        'the first server',
+        () => /started (\S+) (\S+)\n/.exec(first.output()) ?? undefined,
+      );
+      url = serverUrl!;
+      const worker = startWorker('w1', tokenValue);
+      await until('the job on w1', () => /slow started/.test(worker.output()) || undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await until('w1 to notice', () => /disconnected/.test(worker.output()) || undefined);
+      const second = serverProcess(['resume', dataDir, id!, String(port)]);
+      try {
+        await until(
+          'the execution to end on the second server',
+          () => /--end--/.test(second.output()) || undefined,
+          60_000,
+        );
+        expect(second.output()).toMatch(/finished success/);
+        // The worker came back by itself and ran the job again under lease 2; what it reported for lease 1 (its
+        // process outlived the server) was refused.
+        expect(worker.output()).toMatch(/connected again to http:\/\/localhost:\d+/);
+        expect(worker.output()).toMatch(/\.slow \(lease 2\): slow started/);
+        expect(worker.output()).toMatch(
+          /\.slow \(lease 1\): (result refused: the lease 1 of job \S+ is no longer this worker's|stopping: its lease was lost)/,
+        );
+        expect(second.output()).toMatch(/leased to worker w1 \(lease 2\)/);
+      } finally {
+        second.child.kill('SIGKILL');
+        await second.exited;
+      }
+    } finally {
+      first.child.kill('SIGKILL');
+    }
   });
 
   it('refuses a wrong or revoked token, and a worker token opens nothing but its own jobs', async () => {

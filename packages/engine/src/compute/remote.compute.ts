@@ -329,8 +329,8 @@ export class RemoteCompute implements Compute {
     }
     this.jobs.set(request.jobId, job);
     try {
-      // A lease left by an earlier run of this job (an engine that died) is replaced: its epoch goes on.
-      await this.store.removeLease(request.jobId);
+      // A lease left by an earlier attempt (an engine that died) is queued again, its epoch going on: a worker
+      // still running that attempt is fenced out.
       await this.store.enqueueJob(request.jobId, labels, this.now());
     } catch (err) {
       this.jobs.delete(request.jobId);
@@ -727,8 +727,8 @@ export class RemoteCompute implements Compute {
         }
         const job = this.jobs.get(lease.jobId);
         if (!job || job.state !== 'leased' || job.epoch !== lease.epoch) {
-          // Not a job of this engine (one that died left it): nobody here will run it.
-          if (!job) await this.store.removeLease(lease.jobId);
+          // Not a job of this engine (one that died left it): its record stays, queued with its epoch, for the
+          // attempt recovery may start, which is then leased under a newer epoch than the lost one.
           continue;
         }
         const seconds = this.leaseTimeoutMs / 1000;

@@ -106,22 +106,24 @@ export class KyselyWorkerStore implements WorkerStore {
     await this.db.updateTable('worker_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
   }
 
-  async enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<boolean> {
+  async enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<void> {
     const text = JSON.stringify([...new Set(labels)].sort());
-    const res = await this.db
+    // The epoch is never reset: the next lease is newer than any an earlier worker may still hold.
+    await this.db
       .insertInto('job_leases')
       .values({ job_id: jobId, epoch: 0, state: 'queued', labels: text, queued_at: at })
-      .onConflict((oc) => oc.column('job_id').doNothing())
-      .executeTakeFirst();
-    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 1) return true;
-    // A lost lease is queued again with its epoch: the next lease is newer than any a lost worker may hold.
-    const again = await this.db
-      .updateTable('job_leases')
-      .set({ state: 'queued', labels: text, queued_at: at, expires_at: null })
-      .where('job_id', '=', jobId)
-      .where('state', '=', 'lost')
-      .executeTakeFirst();
-    return Number(again.numUpdatedRows) === 1;
+      .onConflict((oc) =>
+        oc.column('job_id').doUpdateSet({
+          state: 'queued',
+          labels: text,
+          queued_at: at,
+          worker_id: null,
+          token_id: null,
+          leased_at: null,
+          expires_at: null,
+        }),
+      )
+      .execute();
   }
 
   async leaseNext(
@@ -237,13 +239,14 @@ export class KyselyWorkerStore implements WorkerStore {
 
   async completeLease(jobId: string, epoch: number, workerId: string): Promise<boolean> {
     const res = await this.db
-      .deleteFrom('job_leases')
+      .updateTable('job_leases')
+      .set({ state: 'done', expires_at: null })
       .where('job_id', '=', jobId)
       .where('epoch', '=', epoch)
       .where('worker_id', '=', workerId)
       .where('state', '=', 'leased')
       .executeTakeFirst();
-    return Number(res.numDeletedRows) === 1;
+    return Number(res.numUpdatedRows) === 1;
   }
 
   async getLease(jobId: string): Promise<LeaseRecord | undefined> {
@@ -266,6 +269,11 @@ export class KyselyWorkerStore implements WorkerStore {
   }
 
   async removeLease(jobId: string): Promise<void> {
-    await this.db.deleteFrom('job_leases').where('job_id', '=', jobId).execute();
+    // Marked, not deleted: the epoch must go on growing if the job runs again.
+    await this.db
+      .updateTable('job_leases')
+      .set({ state: 'done', expires_at: null })
+      .where('job_id', '=', jobId)
+      .execute();
   }
 }

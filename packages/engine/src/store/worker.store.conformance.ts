@@ -53,10 +53,8 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
     });
 
     it('leases the longest-queued job a worker has the labels for, with the next epoch', async () => {
-      expect(await workers.enqueueJob('j-gpu', ['gpu'], 1)).toBe(true);
-      expect(await workers.enqueueJob('j-any', [], 2)).toBe(true);
-      // Queued already: left as it is.
-      expect(await workers.enqueueJob('j-gpu', [], 3)).toBe(false);
+      await workers.enqueueJob('j-gpu', ['gpu'], 1);
+      await workers.enqueueJob('j-any', [], 2);
       const a = await workers.leaseNext(cpuWorker, 10, TIMEOUT);
       expect(a).toMatchObject({
         jobId: 'j-any',
@@ -135,8 +133,11 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       expect(await workers.completeLease('j1', 1, 'w-gpu')).toBe(false);
       expect(await workers.completeLease('j1', 2, 'w-gpu')).toBe(false);
       expect(await workers.completeLease('j1', 2, 'w-gpu2')).toBe(true);
-      expect(await workers.getLease('j1')).toBeUndefined();
+      expect(await workers.getLease('j1')).toMatchObject({ state: 'done', epoch: 2, workerId: 'w-gpu2' });
       expect(await workers.completeLease('j1', 2, 'w-gpu2')).toBe(false);
+      // A later attempt of the job (a resume) is leased under a newer epoch still.
+      await workers.enqueueJob('j1', ['gpu'], 3000);
+      expect((await workers.leaseNext(other, 3001, TIMEOUT))?.epoch).toBe(3);
     });
 
     it('marks an expired lease lost when jobs are not to run again, and queues a lost job with its epoch', async () => {
@@ -149,11 +150,33 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       expect(await workers.leaseNext(cpuWorker, 5001, TIMEOUT)).toBeUndefined();
       expect(await workers.completeLease('j1', 1, 'w-cpu')).toBe(false);
       expect(await workers.expireLeases(9000, 'queued')).toEqual([]);
-      expect(await workers.enqueueJob('j1', [], 6000)).toBe(true);
+      await workers.enqueueJob('j1', [], 6000);
       expect((await workers.leaseNext(cpuWorker, 6001, TIMEOUT))?.epoch).toBe(2);
     });
 
-    it('keeps leases across a reopen and forgets removed ones', async () => {
+    it('queues a job again for a new attempt whatever its state, keeping its epoch to fence out earlier holders', async () => {
+      await workers.enqueueJob('j1', ['gpu'], 1);
+      expect((await workers.leaseNext(gpuWorker, 2, TIMEOUT))?.epoch).toBe(1);
+      // An engine restarted the job while a worker still held lease 1 (a server that died and came back).
+      await workers.enqueueJob('j1', [], 3);
+      expect(await workers.getLease('j1')).toMatchObject({
+        state: 'queued',
+        epoch: 1,
+        labels: [],
+        workerId: null,
+      });
+      expect(await workers.renewLeases('w-gpu', [{ jobId: 'j1', epoch: 1 }], 4, TIMEOUT)).toEqual([]);
+      expect(await workers.completeLease('j1', 1, 'w-gpu')).toBe(false);
+      expect((await workers.leaseNext(gpuWorker, 5, TIMEOUT))?.epoch).toBe(2);
+      // Queued twice: still one record, the labels of the last call.
+      await workers.enqueueJob('j2', ['a'], 6);
+      await workers.enqueueJob('j2', ['b'], 7);
+      expect((await workers.listLeases()).filter((l) => l.jobId === 'j2').map((l) => l.labels)).toEqual([
+        ['b'],
+      ]);
+    });
+
+    it('keeps leases across a reopen, and removed ones as done with their epoch', async () => {
       await workers.enqueueJob('j1', ['b', 'a', 'a'], 1);
       await workers.enqueueJob('j2', [], 2);
       await workers.leaseNext(cpuWorker, 3, TIMEOUT);
@@ -184,7 +207,12 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       ]);
       await workers.removeLease('j2');
       await workers.removeLease('nothing');
-      expect((await workers.listLeases()).map((l) => l.jobId)).toEqual(['j1']);
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state, l.epoch])).toEqual([
+        ['j1', 'queued', 0],
+        ['j2', 'done', 1],
+      ]);
+      expect(await workers.renewLeases('w-cpu', [{ jobId: 'j2', epoch: 1 }], 4, TIMEOUT)).toEqual([]);
+      expect(await workers.completeLease('j2', 1, 'w-cpu')).toBe(false);
     });
   });
 }

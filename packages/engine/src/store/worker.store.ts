@@ -4,7 +4,8 @@
  *
  * A lease is the one record of who may run a job. A job is queued for workers (`enqueueJob`), leased by exactly
  * one worker at a time (`leaseNext`, a compare-and-set on the queued row: two workers asking at once never both
- * get it), kept by heartbeats (`renewLeases`) and lost when they stop (`expireLeases`). Each lease of a job has
+ * get it), kept by heartbeats (`renewLeases`) and lost when they stop (`expireLeases`); a record is never
+ * deleted, only marked `done`. Each lease of a job has
  * the next `epoch`; everything a worker reports names the epoch it holds, and only the holder of the current
  * epoch may finish the job (`completeLease`), so a worker taken for lost cannot overwrite the work of the worker
  * that ran the job after it.
@@ -31,7 +32,12 @@ export type LeaseState =
   /** `workerId` runs it until `expiresAt` unless it renews the lease. */
   | 'leased'
   /** Its worker stopped renewing the lease and the job is not to run again (executions.onRestart = fail). */
-  | 'lost';
+  | 'lost'
+  /**
+   * Finished by its holder, or no longer wanted (canceled). Kept, not deleted, so that a later attempt of the job
+   * is leased under a newer epoch than every earlier one.
+   */
+  | 'done';
 
 export interface LeaseRecord {
   jobId: string;
@@ -66,11 +72,12 @@ export interface WorkerStore {
   touchWorkerToken(id: string, at: number): Promise<void>;
 
   /**
-   * Puts a job in the queue for workers, with the labels it needs: a new lease record (epoch 0), or a `lost` one
-   * queued again (its epoch kept, so the next lease is newer than every one before). A job that is queued or
-   * leased already is left as it is (false).
+   * Puts a job in the queue for workers, with the labels it needs: a new lease record (epoch 0), or the job's
+   * record queued again whatever its state (a new attempt: an engine restarted it, or its worker was lost). The
+   * epoch is kept, so the next lease is newer than every one before and a worker still holding an old one is
+   * fenced out.
    */
-  enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<boolean>;
+  enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<void>;
   /**
    * Leases to the candidate the job queued longest among those it has the labels for (one of `jobIds` when
    * given): its epoch grows by one, it expires at `at + timeoutMs`. Atomic: a job is leased to one worker only.
@@ -94,13 +101,13 @@ export interface WorkerStore {
    */
   expireLeases(at: number, then: 'queued' | 'lost'): Promise<LeaseRecord[]>;
   /**
-   * Fenced: ends the lease (removes its record) only when the worker holds it under that epoch and it has not
-   * expired into another state; false otherwise, and nothing changes.
+   * Fenced: ends the lease (`done`) only when the worker holds it under that epoch and it has not expired into
+   * another state; false otherwise, and nothing changes.
    */
   completeLease(jobId: string, epoch: number, workerId: string): Promise<boolean>;
   getLease(jobId: string): Promise<LeaseRecord | undefined>;
   /** By queue order (queued time, then job id). */
   listLeases(): Promise<LeaseRecord[]>;
-  /** The job no longer needs a worker (canceled, or its engine gave up on it). */
+  /** The job no longer needs a worker (canceled, or its engine gave up on it): `done`, its epoch kept. */
   removeLease(jobId: string): Promise<void>;
 }
