@@ -397,6 +397,15 @@ describe('deepforge worker', () => {
     expect(revoked.output()).toMatch(/HTTP 401/);
 
     const valid = await token('w1');
+    // A machine that cannot run operations takes no job: it says why and never connects.
+    const noPython = spawnCli(
+      ['worker', '--server', url, '--token', valid, '--data-dir', join(tmp, 'data-nopython')],
+      cleanEnv({ DEEPFORGE_PYTHON: '/nonexistent/python3', NO_COLOR: '1' }),
+    );
+    let said = '';
+    noPython.stderr!.on('data', (c: Buffer) => (said += c.toString()));
+    expect((await once(noPython, 'exit'))[0]).toBe(1);
+    expect(said).toMatch(/the configured Python interpreter \/nonexistent\/python3 cannot run operations/);
     const auth = { authorization: `Bearer ${valid}` };
     // Not an account token: every route of the REST API refuses it.
     expect((await fetch(`${url}/api/projects`, { headers: auth })).status).toBe(401);
