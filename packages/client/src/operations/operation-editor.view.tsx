@@ -3,7 +3,6 @@ import {
   ActionIcon,
   Badge,
   Box,
-  Button,
   Center,
   Group,
   Menu,
@@ -18,7 +17,6 @@ import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle, IconArrowLeft, IconDots, IconPencil, IconTrash } from '@tabler/icons-react';
 import type { EditorView } from '@codemirror/view';
 import { useMemo, useRef, useState } from 'react';
-import type * as Y from 'yjs';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { CodeEditor, revealLine } from '../code/code-editor.js';
 import { useDebouncedYText } from '../code/use-ytext.js';
@@ -30,18 +28,8 @@ import type { InterfaceEdit } from '../lib/operation-sync.js';
 import { applyInterfaceEdit, toLintDiagnostics, unusedInputs } from '../lib/operation-sync.js';
 import { NamePrompt } from '../shell/name-prompt.js';
 import { ViewToolbar } from '../shell/project-layout.js';
+import { EnvironmentPanel } from './environment-panel.js';
 import { InterfacePanel } from './interface-panel.js';
-
-const ENVIRONMENT_TEMPLATE = `# A conda environment for this operation (conda env create -f …).
-name: operation
-channels:
-  - conda-forge
-dependencies:
-  - python=3.11
-  - numpy
-  # - pip:
-  #   - some-package==1.0
-`;
 
 export function OperationEditorView() {
   const { projectId = '', operation = '' } = useParams();
@@ -282,7 +270,7 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
               style={{ display: 'flex', flexDirection: 'column' }}
             >
               {texts && (
-                <Dependencies
+                <EnvironmentPanel
                   ytext={texts.dependencies}
                   awareness={provider.awareness}
                   name={name}
@@ -307,53 +295,5 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
         />
       )}
     </Box>
-  );
-}
-
-function Dependencies({
-  ytext,
-  awareness,
-  name,
-  readOnly,
-}: {
-  ytext: Y.Text;
-  awareness: unknown;
-  name: string;
-  readOnly: boolean;
-}) {
-  const text = useDebouncedYText(ytext, 300);
-  return (
-    <>
-      <Group px="sm" py={6} justify="space-between" style={{ flex: '0 0 auto' }}>
-        <Text size="xs" c="dimmed">
-          Python dependencies as a conda environment file
-        </Text>
-        {text.trim() === '' && !readOnly && (
-          <Button
-            variant="light"
-            size="compact-xs"
-            onClick={() =>
-              replaceText(
-                ytext,
-                ENVIRONMENT_TEMPLATE.replace('name: operation', `name: ${name.toLowerCase()}`),
-              )
-            }
-            data-testid="dependencies-template"
-          >
-            Insert template
-          </Button>
-        )}
-      </Group>
-      <Box className="df-fill" style={{ borderTop: '1px solid var(--mantine-color-default-border)' }}>
-        <CodeEditor
-          ytext={ytext}
-          awareness={awareness}
-          language="yaml"
-          ariaLabel={`Environment of ${name}`}
-          testId="operation-dependencies"
-          readOnly={readOnly}
-        />
-      </Box>
-    </>
   );
 }

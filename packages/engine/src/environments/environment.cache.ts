@@ -283,7 +283,7 @@ export class EnvironmentCache {
       // A venv without its marker is what a crashed build left: it is never used, and goes now.
       await rm(dir, { recursive: true, force: true });
       try {
-        b.step({ n: 0, total, desc: 'preparing environment: creating the venv' });
+        b.step({ n: 0, total, desc: 'preparing environment' });
         // pip comes from the system packages too: no ensurepip, no copy of pip in every environment.
         const venv = await this.run(
           python,
@@ -297,7 +297,7 @@ export class EnvironmentCache {
           );
         }
         await writeFile(join(dir, REQUIREMENTS_FILE), packages.join('\n') + '\n');
-        b.step({ n: 1, total, desc: `preparing environment: pip install (${packages.length})` });
+        b.step({ n: 1, total, desc: 'preparing environment' });
         const args = [
           '-m',
           'pip',
