@@ -22,6 +22,8 @@ const PYTHON_NEEDS = [
   ['pytest_timeout', 'python3-pytest-timeout'],
   ['torch', 'python3-torch'],
   ['torchvision', 'python3-torchvision'],
+  // pip builds operations' environments (venvs over these packages, docs/adr/0017).
+  ['pip', 'python3-pip'],
 ];
 /**
  * Files the examples, their tests and the browser tests need, and the Debian packages that install them: the
@@ -36,7 +38,8 @@ const DATA_NEEDS = [
 /**
  * What only the tests and benchmarks use, not DeepForge itself, so `npm start` does not install them: PostgreSQL's
  * server binaries, for the tests that run every store against a real PostgreSQL (the test setup starts a throwaway
- * one; nothing runs as a service), and the peers the compute benchmark runs beside DeepForge (Dask's
+ * one; nothing runs as a service), Slurm and munge, for the tests of the Slurm compute (the test setup starts a
+ * throwaway single-node cluster the same way), and the peers the compute benchmark runs beside DeepForge (Dask's
  * distributed scheduler, snakemake). Each: [what it is, whether it is there, the Debian package].
  */
 const wantTestTools = process.env.npm_lifecycle_event !== 'start';
@@ -44,6 +47,12 @@ const TEST_TOOLS = [
   ['PostgreSQL (initdb)', () => postgresInstalled(), 'postgresql'],
   ['dask.distributed', () => pythonHas('distributed'), 'python3-distributed'],
   ['snakemake', () => existsSync('/usr/bin/snakemake'), 'snakemake'],
+  // slurmctld and slurmd depend on munge.
+  [
+    'Slurm (slurmctld, slurmd, munged)',
+    () => ['munged', 'slurmctld', 'slurmd'].every((d) => existsSync(`/usr/sbin/${d}`)),
+    'slurm-wlm',
+  ],
 ];
 
 function pythonHas(module) {

@@ -3,6 +3,7 @@ import type { Compute } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
 import { EnvironmentCompute, openEnvironmentCache } from './environments/environment.compute.js';
 import { RemoteCompute } from './compute/remote.compute.js';
+import { SlurmCompute } from './compute/slurm.compute.js';
 import { markCorruptOutputs } from './execution/stored-corruption.js';
 import type { Env, Settings } from './settings.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
@@ -43,7 +44,8 @@ export interface DefaultAdapterContext {
  * The one place the engine's default adapters are built from the settings; `given` ones are used as they are.
  * Store: `database.url` (the SQLite file in the data dir, or PostgreSQL). Storage: `storage.backend`, the local
  * blob directory `blob.dir` or an S3 bucket (storage.s3.*). Compute: local processes, forked from a warm worker
- * when `executions.warmWorker` is on, or remote workers (`computeBackend: 'workers'`, docs/adr/0015).
+ * when `executions.warmWorker` is on, or remote workers (`computeBackend: 'workers'`, docs/adr/0015), or Slurm
+ * batch jobs (`compute.backend = slurm`, docs/adr/0016).
  */
 export async function openEngineAdapters(
   settings: Settings,
@@ -81,6 +83,22 @@ export async function openEngineAdapters(
   storeOpened(store);
   const compute =
     given.compute ??
+    // Batch jobs on a Slurm cluster that shares this filesystem (docs/adr/0016). It wins over remote workers: a
+    // server started with --server runs nothing itself either way.
+    (settings.values['compute.backend'] === 'slurm'
+      ? new SlurmCompute({
+          runtimeDir: context.runtimeDir,
+          env: context.env,
+          logger,
+          killGraceMs: context.killGraceMs,
+          defaults: {
+            partition: settings.values['compute.slurm.partition'],
+            account: settings.values['compute.slurm.account'],
+            time: settings.values['compute.slurm.time'],
+            gres: settings.values['compute.slurm.gres'],
+          },
+        })
+      : undefined) ??
     (context.computeBackend === 'workers'
       ? new RemoteCompute({
           store: store.workers,

@@ -14,7 +14,12 @@ import {
   type JsonValue,
   type Project,
 } from '@deepforge/core';
-import { WorkerLabelSchema, type ArtifactPreview } from '@deepforge/protocol';
+import {
+  SlurmJobOptionsSchema,
+  WorkerLabelSchema,
+  type ArtifactPreview,
+  type SlurmJobOptions,
+} from '@deepforge/protocol';
 import { previewArtifactFile } from './artifact.preview.js';
 import { ArtifactService } from './artifact.service.js';
 import { withBlobFile } from './blob-file.js';
@@ -140,6 +145,13 @@ export interface StartExecutionRequest {
    */
   labels?: readonly string[];
   nodeLabels?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Where and how long its jobs run on Slurm (`compute.backend = slurm`, docs/adr/0016): every job's options
+   * (`slurm`), and some nodes' own (`nodeSlurm`, by node id), which win key by key; both over the compute.slurm.*
+   * settings. Checked before anything is stored. Other compute ignores them.
+   */
+  slurm?: SlurmJobOptions;
+  nodeSlurm?: Readonly<Record<string, SlurmJobOptions>>;
   /**
    * The project (web server) it belongs to: artifact names resolve among that project's artifacts, and the
    * artifacts it saves belong to it. '' (the default) is the CLI's unnamed scope.
@@ -577,6 +589,7 @@ class EngineImpl implements Engine {
       overrides: overrides.map((o) => (typeof o === 'string' ? o : `${o.node}.${o.attr}=${o.raw}`)),
       ...(request.startedBy !== undefined ? { startedBy: request.startedBy } : {}),
       ...labelOptions(request),
+      ...slurmOptions(request),
     };
     return this.create(
       {
@@ -757,6 +770,7 @@ class EngineImpl implements Engine {
       overrides: previous.overrides,
       ...(previous.startedBy !== undefined ? { startedBy: previous.startedBy } : {}),
       ...labelOptions(previous),
+      ...slurmOptions(previous),
     };
     // Claim it first, so two engines resuming at once cannot both run it.
     const claimed = await this.store.updateExecution(
@@ -827,6 +841,7 @@ class EngineImpl implements Engine {
         overrides: previous.overrides,
         ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}),
         ...labelOptions(previous),
+        ...slurmOptions(previous),
       },
       python,
       code,
@@ -1119,6 +1134,33 @@ function labelOptions(from: {
     const entries = Object.entries(from.nodeLabels).filter(([, l]) => l.length > 0);
     if (entries.length > 0) {
       out.nodeLabels = Object.fromEntries(entries.map(([node, l]) => [node, check(l, `labels of ${node}`)]));
+    }
+  }
+  return out;
+}
+
+/** The Slurm options of a run (docs/adr/0016), checked: a value sbatch would not take is refused, naming it. */
+function slurmOptions(from: {
+  slurm?: SlurmJobOptions;
+  nodeSlurm?: Readonly<Record<string, SlurmJobOptions>>;
+}): Pick<ExecutionRunOptions, 'slurm' | 'nodeSlurm'> {
+  const check = (options: unknown, where: string): SlurmJobOptions => {
+    const parsed = SlurmJobOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.length ? `.${issue.path.join('.')}` : '';
+      throw new EngineError('invalid-pipeline', `${where}${field}: ${issue?.message ?? 'invalid'}`);
+    }
+    return parsed.data;
+  };
+  const out: Pick<ExecutionRunOptions, 'slurm' | 'nodeSlurm'> = {};
+  if (from.slurm && Object.keys(from.slurm).length > 0) out.slurm = check(from.slurm, 'slurm');
+  if (from.nodeSlurm) {
+    const entries = Object.entries(from.nodeSlurm).filter(([, o]) => Object.keys(o).length > 0);
+    if (entries.length > 0) {
+      out.nodeSlurm = Object.fromEntries(
+        entries.map(([node, o]) => [node, check(o, `slurm options of ${node}`)]),
+      );
     }
   }
   return out;

@@ -61,8 +61,36 @@ describe('settings', () => {
       'worker.cache.dir': join(dataDir, 'cache'),
       'worker.cache.maxBytes': 20 * 1024 ** 3,
       'workers.leaseTimeout': 30,
+      'compute.backend': 'local',
+      'compute.slurm.partition': undefined,
+      'compute.slurm.account': undefined,
+      'compute.slurm.time': undefined,
+      'compute.slurm.gres': undefined,
     });
     expect(new Set(Object.values(s.sources))).toEqual(new Set(['default']));
+  });
+
+  it('chooses Slurm compute, with defaults checked as sbatch takes them', async () => {
+    const s = await loadSettings({
+      dataDir,
+      env: {
+        DEEPFORGE_COMPUTE_BACKEND: 'Slurm',
+        DEEPFORGE_SLURM_PARTITION: 'gpu',
+        DEEPFORGE_SLURM_TIME: '1-00:00',
+      },
+    });
+    expect(s.values['compute.backend']).toBe('slurm');
+    expect(s.values['compute.slurm.partition']).toBe('gpu');
+    expect(s.values['compute.slurm.time']).toBe('1-00:00');
+    await expect(loadSettings({ dataDir, env: { DEEPFORGE_COMPUTE_BACKEND: 'k8s' } })).rejects.toThrow(
+      /compute.backend.*`local` or `slurm`/,
+    );
+    await expect(
+      loadSettings({ dataDir, env: { DEEPFORGE_SLURM_PARTITION: 'gpu --wrap=evil' } }),
+    ).rejects.toThrow(/compute.slurm.partition.*partition name/);
+    await expect(loadSettings({ dataDir, env: { DEEPFORGE_SLURM_TIME: 'an hour' } })).rejects.toThrow(
+      /compute.slurm.time.*time limit/,
+    );
   });
 
   it('takes the workers lease timeout in seconds, fractions too, and refuses one too short to heartbeat', async () => {
@@ -185,6 +213,11 @@ describe('settings', () => {
         'worker.cache.dir': '/c',
         'worker.cache.maxBytes': 2048,
         'workers.leaseTimeout': 2.5,
+        'compute.backend': 'slurm',
+        'compute.slurm.partition': 'gpu',
+        'compute.slurm.account': undefined,
+        'compute.slurm.time': '2:00:00',
+        'compute.slurm.gres': undefined,
       }),
     ).toEqual({
       blob: { dir: '/b' },
@@ -213,6 +246,7 @@ describe('settings', () => {
       environments: { dir: '/e', maxBytes: 4096, pipArgs: ['--index-url', 'https://***@pypi.lab/simple'] },
       worker: { cache: { dir: '/c', maxBytes: 2048 } },
       workers: { leaseTimeout: 2.5 },
+      compute: { backend: 'slurm', slurm: { partition: 'gpu', time: '2:00:00' } },
     });
   });
 

@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { SlurmJobOptionsSchema } from '@deepforge/protocol';
 import { SettingsError } from './errors.js';
 import { isPostgresUrl, maskDatabaseUrl } from './store/database-url.js';
 
@@ -14,6 +15,7 @@ export const CONFIG_FILE_NAME = 'config.json';
 
 export type OnRestart = 'fail' | 'requeue';
 export type StorageBackend = 'local' | 's3';
+export type ComputeBackend = 'local' | 'slurm';
 
 /** Every setting, by its dotted key (as `deepforge config <key>` names it). */
 export interface SettingsValues {
@@ -68,6 +70,13 @@ export interface SettingsValues {
   'worker.cache.maxBytes': number;
   /** Seconds a remote worker's lease on a job lasts without a heartbeat (docs/adr/0015). */
   'workers.leaseTimeout': number;
+  /** Where jobs run: `local` processes, or `slurm` batch jobs (docs/adr/0016). */
+  'compute.backend': ComputeBackend;
+  /** What every Slurm job gets unless its execution or node says otherwise (sbatch's options of the same names). */
+  'compute.slurm.partition': string | undefined;
+  'compute.slurm.account': string | undefined;
+  'compute.slurm.time': string | undefined;
+  'compute.slurm.gres': string | undefined;
 }
 export type SettingKey = keyof SettingsValues;
 
@@ -590,7 +599,63 @@ const DEFINITIONS: Definitions = {
     },
     defaultValue: () => 30,
   },
+  'compute.backend': {
+    key: 'compute.backend',
+    env: 'DEEPFORGE_COMPUTE_BACKEND',
+    description:
+      "Where operations run: `local` processes on this machine, or `slurm` batch jobs submitted with sbatch (the Slurm clients sbatch, squeue, scontrol and scancel on PATH, SLURM_CONF if the cluster needs it). Slurm nodes must share this machine's filesystem: the data dir, the blob dir and the Python runtime (docs/adr/0016).",
+    allowed: '`local` or `slurm`',
+    parse: (raw) => {
+      const v = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+      if (v === 'local' || v === 'slurm') return v;
+      throw new BadValue('expected `local` or `slurm`');
+    },
+    defaultValue: () => 'local',
+  },
+  'compute.slurm.partition': slurmDefault(
+    'partition',
+    'DEEPFORGE_SLURM_PARTITION',
+    "The Slurm partition jobs go to (sbatch --partition) unless an execution or node names another; unset: the cluster's default partition.",
+  ),
+  'compute.slurm.account': slurmDefault(
+    'account',
+    'DEEPFORGE_SLURM_ACCOUNT',
+    "The Slurm account jobs are charged to (sbatch --account) unless an execution or node names another; unset: the user's default account.",
+  ),
+  'compute.slurm.time': slurmDefault(
+    'time',
+    'DEEPFORGE_SLURM_TIME',
+    "The time limit of every Slurm job (sbatch --time: minutes, HH:MM:SS, D-HH:MM…) unless an execution or node sets another; Slurm ends a job that reaches it, and the job fails saying so. Unset: the partition's default.",
+  ),
+  'compute.slurm.gres': slurmDefault(
+    'gres',
+    'DEEPFORGE_SLURM_GRES',
+    'Generic resources every Slurm job asks for (sbatch --gres, e.g. gpu:1) unless an execution or node asks for others.',
+  ),
 };
+
+/** A `compute.slurm.*` default, checked as a job's own Slurm option of that name is. */
+function slurmDefault<K extends 'partition' | 'account' | 'time' | 'gres'>(
+  option: K,
+  env: string,
+  description: string,
+): SettingDefinition<`compute.slurm.${K}`> {
+  const schema = SlurmJobOptionsSchema.shape[option];
+  return {
+    key: `compute.slurm.${option}`,
+    env,
+    description,
+    allowed: `an sbatch --${option} value`,
+    parse: (raw) => {
+      if (raw === '') return undefined;
+      const parsed = schema.safeParse(typeof raw === 'string' ? raw.trim() : raw);
+      if (!parsed.success)
+        throw new BadValue(parsed.error.issues[0]?.message ?? `expected an sbatch --${option} value`);
+      return parsed.data;
+    },
+    defaultValue: () => undefined,
+  };
+}
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.keys(DEFINITIONS) as SettingKey[];
 

@@ -364,3 +364,5 @@ export {
   MetricViewResponseSchema,
 } from './metric-view.js';
 export type { MetricSeriesInfoDto, MetricViewResponse } from './metric-view.js';
+export { SlurmJobOptionsSchema, mergeSlurmOptions } from './slurm-options.js';
+export type { SlurmJobOptions } from './slurm-options.js';

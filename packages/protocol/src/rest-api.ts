@@ -14,6 +14,7 @@ import {
 } from '@deepforge/core';
 import { ExecutionStatusSchema, JobErrorSchema, JobStatusSchema } from './execution-events.js';
 import { PlotAxesSchema } from './runtime-events.js';
+import { WorkerLabelSchema } from './worker-messages.js';
 
 /**
  * The web server's REST API: every route's params, query, body and response as zod schemas. The server validates
@@ -471,6 +472,9 @@ export const StartExecutionBodySchema = z.strictObject({
   compute: z.literal('local').optional(),
   /** Where its inputs are read from and its outputs stored: the configured backend (else 400). */
   storage: StorageBackendSchema.optional(),
+  /** Labels a remote worker must have to run its operations (`deepforge worker --labels`), all or per node. */
+  labels: z.array(WorkerLabelSchema).max(64).optional(),
+  nodeLabels: z.record(IdentifierSchema, z.array(WorkerLabelSchema).max(64)).optional(),
 });
 export type StartExecutionBody = z.infer<typeof StartExecutionBodySchema>;
 

@@ -1,4 +1,11 @@
-import type { ErrorEvent, HelloEvent, JobSpec, OutputEvent, RuntimeEvent } from '@deepforge/protocol';
+import type {
+  ErrorEvent,
+  HelloEvent,
+  JobSpec,
+  OutputEvent,
+  RuntimeEvent,
+  SlurmJobOptions,
+} from '@deepforge/protocol';
 
 /** What the engine asks a compute adapter to run: one operation, as a harness job. */
 export interface ComputeJobRequest {
@@ -20,6 +27,8 @@ export interface ComputeJobRequest {
    * are masked (`***`) in the console and in error messages.
    */
   secretEnv?: Readonly<Record<string, string>>;
+  /** Where and how long the job runs on Slurm (docs/adr/0016); adapters other than Slurm ignore it. */
+  slurm?: SlurmJobOptions;
   /**
    * The content ids of the files in `spec.inputs` and `spec.references`, for adapters that run the job on another
    * machine, which fetches them by id (remote workers); local compute reads the paths.
@@ -72,6 +81,11 @@ export interface ComputeResult {
   logTruncated: boolean;
   /** Event lines that could not be understood (each was logged as a warning). */
   badEvents: number;
+  /**
+   * With outcome `exited`: why the system running the job ended it, when it did (Slurm: its state and reason,
+   * e.g. a time limit, a preemption, out of memory); the job fails with it when no error event says more.
+   */
+  endedBy?: string;
   /** With outcome `lost`: which machine was lost, and how. */
   lostReason?: string;
 }

@@ -76,15 +76,7 @@ export class LocalCompute implements Compute {
     await writeFile(specFile, JSON.stringify(spec, null, 2) + '\n');
     const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
 
-    const base = this.options.env;
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-    env.PYTHONPATH = [this.options.runtimeDir, base.PYTHONPATH].filter(Boolean).join(':');
-    env.PYTHONUNBUFFERED = '1';
-    env.PYTHONIOENCODING ??= 'utf-8:backslashreplace';
-    env[JOB_ID_ENV] = request.jobId;
-    env[RUNNER_ID_ENV] = request.runnerId;
-    Object.assign(env, request.secretEnv);
+    const env = harnessEnvironment(this.options.env, this.options.runtimeDir, request);
 
     let proc: JobProcess;
     try {
@@ -101,7 +93,7 @@ export class LocalCompute implements Compute {
       await log.close();
       throw new EngineError('interpreter', message, { cause: err });
     }
-    return new LocalJob(proc, request, handlers, log, this.options.logger, this.killGraceMs).running();
+    return watchJob(proc, request, handlers, log, this.options.logger, this.killGraceMs);
   }
 
   /** Stops the warm workers (jobs still running in them die with them). */
@@ -181,6 +173,42 @@ export class LocalCompute implements Compute {
   }
 }
 
+/**
+ * The environment a harness job runs with, on any machine: `base`, the runtime on PYTHONPATH, unbuffered UTF-8
+ * output, the job's marker (process-tree.ts) and its secrets.
+ */
+export function harnessEnvironment(
+  base: Env,
+  runtimeDir: string,
+  request: ComputeJobRequest,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  env.PYTHONPATH = [runtimeDir, base.PYTHONPATH].filter(Boolean).join(':');
+  env.PYTHONUNBUFFERED = '1';
+  env.PYTHONIOENCODING ??= 'utf-8:backslashreplace';
+  env[JOB_ID_ENV] = request.jobId;
+  env[RUNNER_ID_ENV] = request.runnerId;
+  Object.assign(env, request.secretEnv);
+  return env;
+}
+
+/**
+ * Follows a started job's process to its end: its console lines (into the log file, bounded, secrets masked), its
+ * runtime events, its timeout and cancel. Shared by every adapter whose job shows up as a JobProcess (local
+ * processes, Slurm jobs whose files are tailed).
+ */
+export function watchJob(
+  proc: JobProcess,
+  request: ComputeJobRequest,
+  handlers: ComputeHandlers,
+  log: ConsoleLog,
+  logger: Logger,
+  killGraceMs: number,
+): RunningJob {
+  return new LocalJob(proc, request, handlers, log, logger, killGraceMs).running();
+}
+
 class LocalJob {
   private outcome: ComputeOutcome = 'exited';
   private readonly outputs: OutputEvent[] = [];
@@ -229,19 +257,26 @@ class LocalJob {
     }
 
     if (request.timeoutMs > 0) {
-      this.timeoutTimer = setTimeout(() => {
-        if (this.exited || this.stopping) return;
-        this.outcome = 'timeout';
-        this.engineLine(
-          `the operation ran longer than ${request.timeoutMs / 1000} s (executions.timeout) and was stopped`,
-        );
-        this.terminate();
-      }, request.timeoutMs);
+      const startTimer = (): void => {
+        if (this.exited) return;
+        this.timeoutTimer = setTimeout(() => {
+          if (this.exited || this.stopping) return;
+          this.outcome = 'timeout';
+          this.engineLine(
+            `the operation ran longer than ${request.timeoutMs / 1000} s (executions.timeout) and was stopped`,
+          );
+          this.terminate();
+        }, request.timeoutMs);
+      };
+      // A batch job's time waiting in its queue is not time it ran.
+      if (proc.running) void proc.running.then(startTimer);
+      else startTimer();
     }
 
     this.result = new Promise<ComputeResult>((resolve) => {
       let exitCode: number | null = null;
       let signal: string | null = null;
+      let endedBy: string | undefined;
       let closed = false;
       const finish = async (): Promise<void> => {
         clearTimeout(this.timeoutTimer);
@@ -260,6 +295,7 @@ class LocalJob {
           stderrTail: this.stderrTail,
           logTruncated: this.log.truncated,
           badEvents: this.badEvents,
+          ...(endedBy !== undefined ? { endedBy } : {}),
         });
       };
       let openStreams = 3;
@@ -273,15 +309,16 @@ class LocalJob {
           openStreams--;
           maybeClosed();
         });
-      void proc.exit.then(({ code, signal: sig }) => {
+      void proc.exit.then(({ code, signal: sig, endedBy: by }) => {
         this.exited = true;
         exitCode = code;
         signal = sig;
+        endedBy = by;
         // The harness is gone; whatever it left running in its process group (a background subprocess) goes
         // with it. No scan of /proc for the job's marker here: reading every process's environment after every
         // job cost 4–6 ms each (more with more processes). A process that left the group (setsid) outlives the
         // job, as it would outlive a shell; recovery of a dead engine still finds such processes by the marker.
-        signalGroup(this.pid, 'SIGKILL');
+        if (!this.proc.kill) signalGroup(this.pid, 'SIGKILL');
         // Normally the streams close at once. A process that escaped the group may still hold them: do not
         // wait for it forever.
         setTimeout(() => {
@@ -296,7 +333,7 @@ class LocalJob {
   running(): RunningJob {
     return {
       pid: this.pid,
-      pgid: this.pid,
+      pgid: this.proc.pgid ?? this.pid,
       result: this.result,
       cancel: () => {
         if (this.exited || this.stopping) return;
@@ -311,10 +348,15 @@ class LocalJob {
     this.stopping = true;
     // Resume reading so a process blocked on a full pipe can receive and act on the signal.
     this.resume();
-    signalGroup(this.pid, 'SIGTERM');
+    this.kill('SIGTERM');
     this.killTimer = setTimeout(() => {
-      signalGroup(this.pid, 'SIGKILL');
+      this.kill('SIGKILL');
     }, this.killGraceMs);
+  }
+
+  private kill(signal: 'SIGTERM' | 'SIGKILL'): void {
+    if (this.proc.kill) this.proc.kill(signal);
+    else signalGroup(this.pid, signal);
   }
 
   private pause(): void {

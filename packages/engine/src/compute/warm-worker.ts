@@ -12,11 +12,23 @@ import { signalGroup } from './process-tree.js';
 /** A job's process as the local compute adapter watches it, however it was started. */
 export interface JobProcess {
   pid: number;
+  /** The process group to kill the job's tree with; absent: `pid`; 0: none on this machine (see `kill`). */
+  pgid?: number;
   stdout: Readable;
   stderr: Readable;
   events: Readable;
-  /** Resolves once the process has exited (not waiting for its streams). */
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Resolves once the process has exited (not waiting for its streams); `endedBy` when the system running it
+   * killed it (a batch system's state and reason).
+   */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; endedBy?: string }>;
+  /**
+   * Stops the job where it runs (a batch system's cancel); absent: signals go to the process group `pid` here, and
+   * whatever is left in the group is killed once the process exits.
+   */
+  kill?(signal: 'SIGTERM' | 'SIGKILL'): void;
+  /** Resolves when the job leaves a batch queue and runs (executions.timeout counts from then); absent: at once. */
+  running?: Promise<void>;
 }
 
 /** A started interpreter (`child_process.spawn`) as a JobProcess. */

@@ -10,7 +10,7 @@ import {
   type PipelinePlan,
   type PortRef,
 } from '@deepforge/core';
-import type { JobError } from '@deepforge/protocol';
+import { mergeSlurmOptions, type JobError } from '@deepforge/protocol';
 import type { ArtifactService } from '../artifact.service.js';
 import type { Compute } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
@@ -221,6 +221,7 @@ export class ExecutionRun {
         now: () => ctx.now(),
         secretsFor: (projectId) => ctx.secretsFor(projectId),
         labelsFor: (node) => [...(options.labels ?? []), ...(options.nodeLabels?.[node] ?? [])],
+        slurmFor: (node) => mergeSlurmOptions(options.slurm, options.nodeSlurm?.[node]),
       },
       {
         job,

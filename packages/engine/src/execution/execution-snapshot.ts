@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JsonValueSchema, type ArtifactRef, type JsonValue, type Pipeline } from '@deepforge/core';
+import { SlurmJobOptionsSchema, type SlurmJobOptions } from '@deepforge/protocol';
 import { DatabaseError } from '../errors.js';
 import type { ExecutionPlan } from '../pipeline-plan.js';
 import type { ExecutionRecord } from '../store/execution.store.js';
@@ -35,6 +36,9 @@ export interface ExecutionRunOptions {
   /** Labels a remote worker needs to run its operations: every node's, and the node's own (docs/adr/0015). */
   labels?: string[];
   nodeLabels?: Record<string, string[]>;
+  /** Slurm options of every job (`slurm`) and of some nodes' (`nodeSlurm`, winning key by key; docs/adr/0016). */
+  slurm?: SlurmJobOptions;
+  nodeSlurm?: Record<string, SlurmJobOptions>;
 }
 
 /*
@@ -114,6 +118,8 @@ export const ExecutionRunOptionsSchema = z.object({
   startedBy: z.string().optional(),
   labels: z.array(z.string()).optional(),
   nodeLabels: z.record(z.string(), z.array(z.string())).optional(),
+  slurm: SlurmJobOptionsSchema.optional(),
+  nodeSlurm: z.record(z.string(), SlurmJobOptionsSchema).optional(),
 }) satisfies z.ZodType<ExecutionRunOptions>;
 
 function parseStored<T>(schema: z.ZodType<T>, value: unknown, what: string, executionId: string): T {

@@ -6,6 +6,7 @@ import {
   RUNTIME_PROTOCOL_VERSION,
   type InputSpec,
   type JobError,
+  type SlurmJobOptions,
 } from '@deepforge/protocol';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { Compute, ComputeResult, RunningJob } from '../compute/job.compute.js';
@@ -35,6 +36,8 @@ export interface JobRunnerContext {
   projectId: string;
   /** The labels a machine needs to run the node's job (remote workers); none when absent. */
   labelsFor?(node: string): readonly string[];
+  /** The node's Slurm options (its execution's, then its own); only the Slurm compute reads them. */
+  slurmFor?(node: string): SlurmJobOptions;
   snapshot: ExecutionSnapshot;
   artifacts: ArtifactService;
   /** Where artifact names of Input nodes are looked up. */
@@ -345,6 +348,7 @@ export class JobRunner {
             secretEnv: await ctx.secretsFor(ctx.projectId),
             blobs: { inputs: hashes(ready.inputs), references: hashes(ready.references) },
             labels: ctx.labelsFor?.(node) ?? [],
+            slurm: ctx.slurmFor?.(node) ?? {},
             signal: starting.signal,
           },
           {
@@ -439,10 +443,11 @@ export class JobRunner {
         : {
             kind: 'crash',
             message:
+              result.endedBy ??
               (result.signal
                 ? `the Python process was killed by ${result.signal}`
                 : `the Python process exited with code ${result.exitCode}`) +
-              (result.stderrTail.length > 0 ? `: ${result.stderrTail[result.stderrTail.length - 1]}` : ''),
+                (result.stderrTail.length > 0 ? `: ${result.stderrTail[result.stderrTail.length - 1]}` : ''),
           };
       await host.fail(node, error, { exitCode: result.exitCode });
       return;

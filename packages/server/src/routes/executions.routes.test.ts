@@ -316,6 +316,21 @@ describe('a server started with --server', () => {
           { id: 'workers', name: 'Remote workers (0 connected)', available: true },
         ],
       });
+      // Labels an execution requires are labels: anything else is a 400 naming the field.
+      const bad = await g.server.app.inject({
+        method: 'POST',
+        url: `/api/projects/${p.id}/executions`,
+        payload: { pipeline: 'hello', labels: ['GPU'] },
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ field: expect.stringMatching(/labels/) });
+      const labeled = await g.server.app.inject({
+        method: 'POST',
+        url: `/api/projects/${p.id}/executions`,
+        payload: { pipeline: 'hello', labels: ['gpu'], nodeLabels: { multiply: ['a100'] } },
+      });
+      expect(labeled.statusCode, labeled.body).toBe(201);
+      await engine.cancelExecution((labeled.json() as ExecutionDetailsDto).id);
       await engine.cancelExecution(id);
       // Stopping a job that waits for a worker ends it at once: nothing of it ran.
       await engine.waitForExecution(id);

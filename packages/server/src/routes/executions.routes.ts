@@ -112,6 +112,8 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.cache !== undefined ? { cache: body.cache } : {}),
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
+        ...(body.labels !== undefined ? { labels: body.labels } : {}),
+        ...(body.nodeLabels !== undefined ? { nodeLabels: body.nodeLabels } : {}),
         ...startedBy(request),
       });
       started.done.catch((err: unknown) =>
