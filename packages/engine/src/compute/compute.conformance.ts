@@ -13,7 +13,20 @@ import { isProcessAlive } from './process-tree.js';
  * The adapter's jobs must run where this process can see their pids and files (a remote adapter's test runs its
  * worker on loopback). Call it in a test file with a factory of the adapter; it is closed after the suite.
  */
-export function describeComputeConformance(name: string, create: () => Compute): void {
+export interface ComputeConformanceOptions {
+  /**
+   * Jobs run on a worker, in work dirs of its own and with its own interpreter (remote workers): the spec's
+   * `workDir` and the request's `python` are the server's, not the worker's. A worker without a usable
+   * interpreter takes no job at all (tested with the worker).
+   */
+  workerOwnsWorkDirAndPython?: boolean;
+}
+
+export function describeComputeConformance(
+  name: string,
+  create: () => Compute,
+  options: ComputeConformanceOptions = {},
+): void {
   describe(`Compute conformance: ${name}`, () => {
     let compute: Compute;
     let dir: string;
@@ -101,8 +114,9 @@ export function describeComputeConformance(name: string, create: () => Compute):
       expect(logs.find((l) => l.text === 'on stderr')?.stream).toBe('stderr');
       expect(text).toContain('100%');
       expect(text).toContain('no newline at the end');
-      // The job runs in the work dir of its spec.
-      expect(text).toContain(`cwd ${join(dir, 'job', 'work')}`);
+      // The job runs in the work dir of its spec (or of the worker, for a worker with its own).
+      if (!options.workerOwnsWorkDirAndPython) expect(text).toContain(`cwd ${join(dir, 'job', 'work')}`);
+      else expect(text.some((t) => t.startsWith('cwd /'))).toBe(true);
       expect(text.filter((t) => /^x+$/.test(t)).map((t) => t.length)).toEqual([16384, 16384, 40000 - 32768]);
       const file = await readFile(logFile, 'utf8');
       expect(file).toContain('hello\n');
@@ -240,18 +254,21 @@ export function describeComputeConformance(name: string, create: () => Compute):
       }
     });
 
-    it('refuses to start a job whose interpreter does not exist, saying which', async () => {
-      const request = await opJob({
-        codeDir: join(dir, 'code'),
-        jobDir: join(dir, 'j'),
-        outputDir: join(dir, 'o'),
-        jobId: 'j',
-        code: 'class Op():\n    def execute(self):\n        pass\n',
-        python: '/nonexistent/python3',
-      });
-      await expect(
-        compute.start(request, { onEvent: () => undefined, onLog: () => undefined }),
-      ).rejects.toThrow(/cannot start \/nonexistent\/python3/);
-    });
+    it.skipIf(options.workerOwnsWorkDirAndPython)(
+      'refuses to start a job whose interpreter does not exist, saying which',
+      async () => {
+        const request = await opJob({
+          codeDir: join(dir, 'code'),
+          jobDir: join(dir, 'j'),
+          outputDir: join(dir, 'o'),
+          jobId: 'j',
+          code: 'class Op():\n    def execute(self):\n        pass\n',
+          python: '/nonexistent/python3',
+        });
+        await expect(
+          compute.start(request, { onEvent: () => undefined, onLog: () => undefined }),
+        ).rejects.toThrow(/cannot start \/nonexistent\/python3/);
+      },
+    );
   });
 }

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -46,6 +46,9 @@ export interface RemoteComputeOptions {
   onLost: OnRestart;
   now?: () => number;
 }
+
+/** How much further than the server's log the worker's own copy of a job's console goes. */
+const WORKER_LOG_SLACK_BYTES = 1024 * 1024;
 
 /** The code snapshot travels in `job.assign`; far bigger than any project's code, and within a socket frame. */
 const MAX_CODE_BYTES = 8 * 1024 * 1024;
@@ -320,6 +323,9 @@ export class RemoteCompute implements Compute {
       references: await blobsOf(request.spec.references, request.blobs?.references),
     };
     const labels = [...new Set(request.labels ?? [])].sort();
+    // Like local compute: the job's folders exist once it is started (outputs are uploaded into outputDir).
+    await mkdir(request.jobDir, { recursive: true });
+    await mkdir(request.spec.outputDir, { recursive: true });
     const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
     const job = new RemoteJob(request, handlers, log, code, blobs, labels, (j) => this.cancel(j));
     const previous = this.jobs.get(request.jobId);
@@ -698,7 +704,9 @@ export class RemoteCompute implements Compute {
           references: job.blobs.references,
           outputs: request.spec.outputs,
           timeoutMs: request.timeoutMs,
-          logMaxBytes: request.logMaxBytes,
+          // The server's log is the job's record and truncates itself at logs.maxBytes (with its notice); the
+          // worker's own copy may go a little further, so that it never stops sending first.
+          logMaxBytes: request.logMaxBytes + WORKER_LOG_SLACK_BYTES,
           secretEnv: { ...request.secretEnv },
         });
       }

@@ -30,3 +30,5 @@ export {
   TEST_S3_CREDENTIALS,
 } from './s3-server.js';
 export type { FlakyProxy, TestBucket, TestS3Server } from './s3-server.js';
+export { describeComputeConformance } from '../compute/compute.conformance.js';
+export type { ComputeConformanceOptions } from '../compute/compute.conformance.js';
