@@ -21,6 +21,21 @@ class Logger:
         return done
 `;
 
+/** Logs a value every 50 ms for 6 s: the chart of a running job. */
+const TICKER = `import time
+
+import deepforge
+
+
+class Ticker:
+    def execute(self):
+        for i in range(120):
+            deepforge.log(step=i, acc=i / 120)
+            time.sleep(0.05)
+        done = 1
+        return done
+`;
+
 /** The chart's test attributes (MetricChart). */
 async function chartState(chart: Locator) {
   return chart.evaluate((el: HTMLElement) => ({ ...el.dataset }));
@@ -134,6 +149,35 @@ describe('metric charts drawn from views', () => {
     expect(lines).toHaveLength(POINTS + 1);
     expect(lines[123458]).toMatch(/^loss,123457,50,\d+$/);
 
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+  it('appends the values of a running job to the chart it drew, without reading the view again', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-live`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('live metrics');
+    const base = `/api/projects/${project.id}`;
+    await rest.ok('POST', `${base}/operations`, { name: 'Ticker', code: TICKER });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'ticks',
+      nodes: [{ id: 'tick', operation: 'Ticker', attributes: {}, references: {}, position: { x: 0, y: 0 } }],
+      connections: [],
+    });
+    const started = await rest.ok<ExecutionDetailsDto>('POST', `${base}/executions`, { pipeline: 'ticks' });
+    await page.goto(`/projects/${project.id}/executions/${started.id}?node=tick&tab=metrics`);
+    const chart = page.locator('[data-testid=metric-card][data-name=acc]').getByTestId('metric-chart');
+    await expect.poll(async () => (await chartState(chart)).state, { timeout: 30_000 }).toBe('drawn');
+    const first = await chartState(chart);
+    // More values drawn as they come, from the one view read when the chart opened.
+    await expect
+      .poll(async () => Number((await chartState(chart)).points), { timeout: 30_000 })
+      .toBeGreaterThan(Number(first.points) + 20);
+    expect((await chartState(chart)).views).toBe(first.views);
+    expect((await rest.execution(project.id, started.id)).status).toBe('running');
+    await snap(page, TEST, '04-live');
+    const done = await rest.waitForExecution(project.id, started.id, 60_000);
+    expect(done.status).toBe('success');
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });

@@ -13,7 +13,7 @@ reports the ratio to its target. Every section names the machine and the date it
 
 const ENGINE_INTRO = `## Engine
 
-\`npm run bench:engine\` (bench/engine/; options \`-- --only overhead|handoff|fanout|peers\`, \`--repeat N\`, \`--no-write\`,
+\`npm run bench:engine\` (bench/engine/; options \`-- --only overhead|handoff|fanout|peers|metrics\`, \`--repeat N\`, \`--no-write\`,
 \`--smoke\`).
 Each benchmark writes its project folder (real Python operation files) into a temp dir and runs it with a fresh
 engine on a fresh temp data dir, both deleted afterwards.

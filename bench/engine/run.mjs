@@ -8,13 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as fanout from './fanout.bench.mjs';
 import * as handoff from './handoff.bench.mjs';
+import * as metrics from './metrics.bench.mjs';
 import * as overhead from './overhead.bench.mjs';
 import * as peers from './peers.bench.mjs';
 import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { PYTHON } from './lib.mjs';
 import { writeSections } from './report.mjs';
 
-const BENCHMARKS = [overhead, handoff, fanout, peers];
+const BENCHMARKS = [overhead, handoff, fanout, peers, metrics];
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 /** The code every engine benchmark's numbers depend on (git pathspecs), for the freshness check. */

@@ -28,7 +28,7 @@ export interface Section {
 
 const UI_INTRO = `## UI
 
-\`npm run bench:ui\` (bench/ui/; options \`-- --only load|console|list\`, \`--repeat N\`, \`--no-write\`, \`--smoke\`). A real
+\`npm run bench:ui\` (bench/ui/; options \`-- --only load|console|list|metrics\`, \`--repeat N\`, \`--no-write\`, \`--smoke\`). A real
 \`deepforge start\` on a fresh temporary data dir (tmpfs) and Debian's Chromium driven by playwright-core (headless,
 the e2e tests' flags), on the same machine over loopback; every measured page load is a fresh browser context.
 Screenshots of what was measured: \`test-results/bench-ui/\`; raw numbers: \`bench/results/\`.

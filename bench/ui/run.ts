@@ -16,10 +16,11 @@ import type { MeasuredAt } from '../provenance.mjs';
 import type { UiBenchmark } from './context.js';
 import { executionsList } from './list.bench.js';
 import { load } from './load.bench.js';
+import { metrics } from './metrics.bench.js';
 import type { MachineFacts, Section } from './report.js';
 import { writeSections } from './report.js';
 
-const BENCHMARKS: UiBenchmark[] = [load, consoleLatency, executionsList];
+const BENCHMARKS: UiBenchmark[] = [load, consoleLatency, executionsList, metrics];
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 
 const USAGE = `usage: npm run bench:ui -- [--only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]

@@ -33,6 +33,8 @@ export interface MetricChartProps {
 
 /** Room the y axis takes from the chart's width: the rest is where the columns a view is read for go. */
 const Y_AXIS_PX = 64;
+/** A series first seen live is read again this long after its first values (the store writes every 500 ms). */
+const EMPTY_RELOAD_MS = 1500;
 /** Columns per CSS pixel a view is read for, at least. */
 const COLUMNS_PER_PX = 2;
 /** Wheel zooming re-reads the view once the wheel has rested this long; the scale follows at once. */
@@ -199,6 +201,10 @@ export function MetricChart({
     const stops: (() => void)[] = [];
     let ready = false;
     let frame = 0;
+    let soon: ReturnType<typeof setTimeout> | undefined;
+    const reloadSoon = (): void => {
+      soon ??= setTimeout(() => setReload((r) => r + 1), EMPTY_RELOAD_MS);
+    };
     const redraw = (): void => {
       if (frame) return;
       frame = requestAnimationFrame(() => {
@@ -221,6 +227,9 @@ export function MetricChart({
             }
             const view = views.current[i];
             if (view?.append(update)) {
+              // A series read before anything was stored misses the values logged before this chart listened:
+              // read it once more, a moment later, when the store has them.
+              if (view.empty) reloadSoon();
               const b = bounds.current;
               const last = update[update.length - 1] as LivePoint;
               if (b && last.x > b.to) b.to = last.x;
@@ -265,6 +274,7 @@ export function MetricChart({
       });
     return () => {
       abort.abort();
+      clearTimeout(soon);
       cancelAnimationFrame(frame);
       for (const stop of stops) stop();
     };

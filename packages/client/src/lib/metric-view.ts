@@ -33,12 +33,15 @@ export class SeriesView {
   private count: number;
   private lastX = Number.NEGATIVE_INFINITY;
   readonly exact: boolean;
+  /** The series had no stored point when the view was read (its first values were only live). */
+  readonly empty: boolean;
   readonly from: number;
   readonly to: number;
   readonly width: number;
 
   constructor(view: MetricViewResponse) {
     this.exact = view.points !== undefined;
+    this.empty = view.count === 0;
     this.from = view.from;
     this.to = view.to;
     this.width = view.width;
