@@ -68,3 +68,33 @@ export function metricDownload(
   }
   return Readable.from(lines(), { objectMode: false });
 }
+
+/**
+ * GET …/metrics (every value as `{items: [{step, name, value, t}]}`, `step` as logged), written page by page as
+ * the client takes it: series by series in the order first logged, each in the order logged. Building a million
+ * points in memory and serializing them at once held the server for seconds.
+ */
+export function metricListStream(
+  engine: Engine,
+  executionId: string,
+  node: string,
+  names: readonly string[],
+): Readable {
+  async function* chunks(): AsyncGenerator<string> {
+    yield '{"items":[';
+    let first = true;
+    for (const name of names) {
+      const quoted = JSON.stringify(name);
+      for await (const page of engine.readMetricPoints(executionId, node, name)) {
+        let text = '';
+        for (const p of page) {
+          text += `${first ? '' : ','}{"step":${p.step === null ? 'null' : p.step},"name":${quoted},"value":${p.value},"t":${p.t}}`;
+          first = false;
+        }
+        yield text;
+      }
+    }
+    yield ']}';
+  }
+  return Readable.from(chunks(), { objectMode: false });
+}

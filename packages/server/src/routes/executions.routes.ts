@@ -34,7 +34,7 @@ import { folderEntries, zipStream, type ZipEntry } from '../executions/execution
 import { badRequest, notFound } from '../http/http-error.js';
 import { folderName } from '../projects/project.service.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
-import { metricDownload, metricViewDto } from '../executions/metric-view.dto.js';
+import { metricDownload, metricListStream, metricViewDto } from '../executions/metric-view.dto.js';
 import { callerOf } from '../auth/request-auth.js';
 
 const tags = ['executions'];
@@ -301,12 +301,19 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
     });
   }
   {
-    const r = jobRoute('/metrics', 'Metrics a job reported', { 200: ListMetricsResponseSchema, ...errors });
-    app.get(r.url, { schema: r.schema }, async (request) => {
+    const r = jobRoute(
+      '/metrics',
+      'Every value a job logged, series by series (for charts: …/metrics/view; files: …/metrics/download)',
+      { 200: ListMetricsResponseSchema, ...errors },
+    );
+    app.get(r.url, { schema: r.schema }, async (request, reply) => {
       const { projectId, executionId, node } = request.params;
       await jobOf(projectId, executionId, node);
-      const t = await engine.getJobTelemetry(executionId, node);
-      return { items: t.metrics.map((m) => ({ step: m.step, name: m.name, value: m.value, t: m.t })) };
+      const names = (await engine.listMetricSeries(executionId, node)).map((s) => s.name);
+      // Streamed: a million values are written page by page, not built and serialized at once.
+      return reply
+        .type('application/json; charset=utf-8')
+        .send(metricListStream(engine, executionId, node, names) as never);
     });
   }
   {

@@ -118,6 +118,22 @@ describe('metric series over REST', () => {
     expect((await get(`${jobBase}/download?format=xml`)).statusCode).toBe(400);
   });
 
+  it('lists every value (GET …/metrics) series by series, steps as logged', async () => {
+    const res = await get(jobBase);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const { items } = res.json() as {
+      items: { step: number | null; name: string; value: number; t: number }[];
+    };
+    expect(items).toHaveLength(5003);
+    expect(items[2500]).toMatchObject({ step: 2500, name: 'loss', value: 1000 });
+    expect(items.slice(-3).map((m) => [m.step, m.name, m.value])).toEqual([
+      [null, 'acc, top-1', 0.5],
+      [null, 'acc, top-1', 0.6],
+      [null, 'acc, top-1', 0.7],
+    ]);
+  });
+
   it('streams every point as CSV and as JSON lines', async () => {
     const csv = await get(`${jobBase}/download?format=csv&name=loss`);
     expect(csv.statusCode).toBe(200);
