@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,7 +124,13 @@ async function token(name: string): Promise<string> {
   return r.stdout.trim();
 }
 
-function startWorker(name: string, tokenValue: string, args: string[] = [], warm = false): Worker {
+function startWorker(
+  name: string,
+  tokenValue: string,
+  args: string[] = [],
+  warm = false,
+  env: Record<string, string> = {},
+): Worker {
   const child = spawnCli(
     [
       'worker',
@@ -142,6 +149,7 @@ function startWorker(name: string, tokenValue: string, args: string[] = [], warm
       DEEPFORGE_WORKER_TOKEN: tokenValue,
       DEEPFORGE_WARM_WORKER: warm ? 'true' : 'false',
       NO_COLOR: '1',
+      ...env,
     }),
   );
   let text = '';
@@ -246,11 +254,27 @@ describe('deepforge worker', () => {
     await until('the label reason', async () =>
       /waiting for a worker: no connected worker has label gpu/.test(await consoleOf(run.id, 'double')),
     );
-    startWorker('gpu', await token('gpu'), ['--labels', 'gpu,a100']);
+    // Its GPU comes from nvidia-smi (here a stand-in printing what an H200 machine's prints): labels gpu and
+    // gpu:nvidia-h200 beside the ones given.
+    const bin = join(tmp, 'bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'nvidia-smi'), "#!/bin/sh\nprintf '0, NVIDIA H200, 143771\\n'\n", {
+      mode: 0o755,
+    });
+    startWorker('gpu', await token('gpu'), ['--labels', 'a100'], false, {
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+    });
     const done = await run.done;
     expect(done.status).toBe('success');
     expect(await consoleOf(run.id, 'report')).toMatch(/leased to worker gpu/);
     expect(await consoleOf(run.id, 'double')).not.toMatch(/leased to worker cpu/);
+    const listed = (await (await fetch(`${url}/api/workers`)).json()) as {
+      items: { name: string; labels: string[]; gpus: unknown[] }[];
+    };
+    const gpu = listed.items.find((w) => w.name === 'gpu')!;
+    expect(gpu.labels).toEqual(['a100', 'gpu', 'gpu:nvidia-h200']);
+    expect(gpu.gpus).toEqual([{ index: 0, name: 'NVIDIA H200', memoryMiB: 143771 }]);
+    expect(listed.items.find((w) => w.name === 'cpu')?.gpus).toEqual([]);
   });
 
   it('re-queues the job of a worker killed with SIGKILL once its lease times out, and another worker finishes it', async () => {

@@ -318,6 +318,7 @@ export {
   WORKER_CLOSE_REFUSED,
   WORKER_REFUSAL_CODES,
   WorkerLabelSchema,
+  WorkerGpuSchema,
   LeaseRefSchema,
   WorkerHelloSchema,
   WorkerHeartbeatSchema,
@@ -343,6 +344,7 @@ export {
 } from './worker-messages.js';
 export type {
   LeaseRef,
+  WorkerGpu,
   WorkerHello,
   WorkerJobFinished,
   WorkerMessage,

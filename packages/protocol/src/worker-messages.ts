@@ -35,6 +35,14 @@ export const LeaseRefSchema = z.strictObject({
 });
 export type LeaseRef = z.infer<typeof LeaseRefSchema>;
 
+/** A GPU of the worker's machine, as nvidia-smi reports it. */
+export const WorkerGpuSchema = z.strictObject({
+  index: z.number().int().min(0),
+  name: z.string().max(200),
+  memoryMiB: z.number().min(0),
+});
+export type WorkerGpu = z.infer<typeof WorkerGpuSchema>;
+
 const jobMessage = {
   jobId: z.string().min(1).max(200),
   epoch: z.number().int().min(1),
@@ -55,6 +63,8 @@ export const WorkerHelloSchema = z.strictObject({
   slots: z.number().int().min(1).max(1024),
   /** Jobs it still runs (after a reconnect): each stays its own only while its lease is live. */
   running: z.array(LeaseRefSchema),
+  /** Its GPUs (none, or absent, without an NVIDIA driver). */
+  gpus: z.array(WorkerGpuSchema).max(64).optional(),
   /** Who is speaking (`deepforge-worker 0.1.0`), for logs. */
   agent: z.string().max(200).optional(),
 });
@@ -243,6 +253,7 @@ export const ConnectedWorkerSchema = z.strictObject({
   tokenName: z.string(),
   labels: z.array(z.string()),
   slots: z.number().int(),
+  gpus: z.array(WorkerGpuSchema),
   running: z.array(LeaseRefSchema),
   connectedAt: z.number(),
 });

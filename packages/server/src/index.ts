@@ -12,3 +12,5 @@ export type { DeepForgeServer, ServerOptions } from './server.app.js';
 export type { ComputeMode } from './server.context.js';
 export { WorkerAgent } from './workers/worker.agent.js';
 export type { WorkerAgentOptions } from './workers/worker.agent.js';
+export { detectGpus, gpuLabels, gpuModelLabel } from './workers/gpu-detect.js';
+export type { GpuInfo } from './workers/gpu-detect.js';

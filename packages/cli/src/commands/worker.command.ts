@@ -12,7 +12,7 @@ import {
   resolvePython,
 } from '@deepforge/engine';
 import { WorkerLabelSchema } from '@deepforge/protocol';
-import { WorkerAgent } from '@deepforge/server';
+import { WorkerAgent, detectGpus, gpuLabels } from '@deepforge/server';
 import type { CliContext } from '../cli-context.js';
 import { formatTime, table } from '../render/format.js';
 import { UsageError } from '../usage-error.js';
@@ -122,10 +122,14 @@ Example:
       const python = await resolvePython(settings.values.python, { runtimeDir, env: ctx.env });
       const workDir =
         opts.workDir !== undefined ? resolve(ctx.cwd, opts.workDir) : resolve(dataDir, 'worker');
+      // GPUs become labels (`gpu`, `gpu:<model>`) beside those given, and the server lists them.
+      const gpus = await detectGpus(ctx.env);
+      const labels = [...new Set([...(opts.labels ?? []), ...gpuLabels(gpus)])];
       const agent = new WorkerAgent({
         serverUrl: opts.server,
         token,
-        labels: opts.labels ?? [],
+        labels,
+        gpus,
         slots: opts.slots ?? settings.values['executions.concurrency'],
         workDir,
         ...(opts.name !== undefined ? { name: opts.name } : {}),
@@ -139,6 +143,11 @@ Example:
       });
       ctx.out.write(
         `worker ${agent.workerId}: Python ${python.version} (${python.command}); work dir ${workDir}\n`,
+      );
+      ctx.out.write(
+        gpus.length > 0
+          ? `GPUs: ${gpus.map((g) => `${g.index}: ${g.name} (${g.memoryMiB} MiB)`).join(', ')}\n`
+          : 'GPUs: none found (no nvidia-smi, or it found none)\n',
       );
       onStop(() => {
         ctx.out.write('stopping (canceling running jobs) …\n');

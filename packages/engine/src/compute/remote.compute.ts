@@ -11,6 +11,7 @@ import {
   type RuntimeEvent,
   type ServerMessage,
   type WorkerBlob,
+  type WorkerGpu,
   type WorkerHello,
   type WorkerMessage,
   type ConnectedWorker,
@@ -59,6 +60,7 @@ interface Worker {
   name: string;
   labels: ReadonlySet<string>;
   slots: number;
+  gpus: WorkerGpu[];
   link: WorkerLink;
   connectedAt: number;
   /** Jobs leased to it: job id → epoch. */
@@ -398,6 +400,7 @@ export class RemoteCompute implements Compute {
       name: hello.name,
       labels: new Set(hello.labels),
       slots: hello.slots,
+      gpus: hello.gpus ?? [],
       link,
       connectedAt: this.now(),
       running: new Map(renewed.map((r) => [r.jobId, r.epoch])),
@@ -545,6 +548,7 @@ export class RemoteCompute implements Compute {
       tokenName: w.token.name,
       labels: [...w.labels].sort(),
       slots: w.slots,
+      gpus: w.gpus,
       running: [...w.running].map(([jobId, epoch]) => ({ jobId, epoch })),
       connectedAt: w.connectedAt,
     }));

@@ -24,6 +24,7 @@ import {
   type InputSpec,
   type ServerJobAssign,
   type WorkerBlob,
+  type WorkerGpu,
   type WorkerMessage,
 } from '@deepforge/protocol';
 import { assertNever } from '@deepforge/core';
@@ -35,6 +36,8 @@ export interface WorkerAgentOptions {
   token: string;
   labels: readonly string[];
   slots: number;
+  /** The machine's GPUs (gpu-detect.ts), told to the server. */
+  gpus?: readonly WorkerGpu[];
   /** Jobs' files (code, work dirs, outputs) and the input cache (`<workDir>/cache`). */
   workDir: string;
   /** For people: the host name by default. */
@@ -215,6 +218,7 @@ export class WorkerAgent {
           labels: [...this.options.labels],
           slots: this.options.slots,
           running: this.running(),
+          ...(this.options.gpus && this.options.gpus.length > 0 ? { gpus: [...this.options.gpus] } : {}),
           agent: 'deepforge-worker',
         } satisfies WorkerMessage),
       );
