@@ -137,7 +137,7 @@ describe('the Fashion-MNIST example, run in the browser', () => {
     await snap(page, TEST, '04-download-succeeded');
 
     // ── train: one epoch, batches of 64, 1,000 images held out, no augmentation, one thread.
-    await openFromList('train', ['training_data', 'architecture', 'train', 'save_model']);
+    await openFromList('train', ['training_data', 'train', 'save_model']);
     await setAttribute(page, 'train', 'epochs', '1');
     await setAttribute(page, 'train', 'batch_size', '64');
     await setAttribute(page, 'train', 'validation', '1000');

@@ -11,7 +11,10 @@ The engine writes a JobSpec (packages/protocol/src/runtime-events.ts) and starts
    ``utils`` and ``serializers`` importable (as namespace packages when they have no ``__init__.py``);
 3. imports ``serializers/*.py`` (sorted) then the operation file as module ``operations.<Name>``
    (errors: kind ``import``, with the file and line);
-4. ``phase: loading-inputs``: loads references and inputs with their serializers (errors: kind ``input``);
+4. ``phase: loading-inputs``: loads references and inputs with their serializers, and builds a fresh
+   ``nn.Module`` for each reference naming an architecture (``spec.architectures``: its generated module
+   ``resources.<Name>``, weights initialised from seed 0 without touching the job's random state) (errors:
+   kind ``input``);
 5. ``phase: executing``: ``cls(**attributes, **references).execute(**inputs)`` (errors: kind ``exception``);
 6. checks the returned value against the declared outputs (kind ``bad-return``), snapshots changed figures;
 7. ``phase: saving-outputs``: writes each output atomically to ``outputDir/<name>`` and emits ``output``
@@ -76,6 +79,16 @@ def _check_spec(raw, expected_version):
                 continue
             need(item, "path", str, "spec.%s[%r]" % (key, name))
             need(item, "serializer", str, "spec.%s[%r]" % (key, name))
+    architectures = raw.get("architectures", {})
+    if not isinstance(architectures, dict):
+        problems.append("spec.architectures must be an object")
+        architectures = {}
+    for name, item in architectures.items():
+        if not isinstance(item, dict):
+            problems.append("spec.architectures[%r] must be an object with module and className" % name)
+            continue
+        need(item, "module", str, "spec.architectures[%r]" % name)
+        need(item, "className", str, "spec.architectures[%r]" % name)
     outputs = need(raw, "outputs", list, "spec")
     if outputs is not None:
         for name in outputs:
@@ -231,7 +244,7 @@ class Harness:
         if self.code_dir in sys.path:
             sys.path.remove(self.code_dir)
         sys.path.insert(0, self.code_dir)
-        for name in ("operations", "utils", "serializers"):
+        for name in ("operations", "utils", "serializers", "resources"):
             _install_package(name, os.path.join(self.code_dir, name))
 
     def import_code(self):
@@ -307,7 +320,31 @@ class Harness:
                         exc=exc,
                     )
             loaded[kind] = target
+            if kind == "reference":
+                self._build_architectures(target)
         return loaded["reference"], loaded["input"]
+
+    def _build_architectures(self, target):
+        import importlib
+
+        for name, item in self.spec.get("architectures", {}).items():
+            try:
+                import torch
+
+                cls = getattr(importlib.import_module(item["module"]), item["className"])
+                # Reproducible initial weights, and the operation's own random state left as it was.
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(0)
+                    target[name] = cls()
+            except BaseException as exc:  # noqa: B902
+                from . import _errors
+
+                self.fail(
+                    "input",
+                    "could not build architecture %s for reference %r: %s"
+                    % (item["className"], name, _errors.one_line(exc)),
+                    exc=exc,
+                )
 
     def _call(self, func, kwargs, what):
         """``func(**kwargs)``; a call the job's names do not fit is a spec error, anything else the operation's.

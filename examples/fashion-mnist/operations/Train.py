@@ -7,15 +7,17 @@ from utils.schedules import Cosine
 
 
 class Train():
-    """Trains the model with deepforge.training: AdamW with a cosine learning rate (the per-epoch
+    """Trains `model` (a reference: the pipeline picks an architecture of resources/, and the operation gets a
+    freshly built network of it) with deepforge.training: AdamW with a cosine learning rate (the per-epoch
     custom_learning_rate hook), `validation` training images held out and checked after every epoch, a
     checkpoint per epoch in `checkpoint_dir` (`resume` continues from it), live loss and accuracy (plot,
     metrics, progress). `augment`: random horizontal flips, and shifts of up to `shift` pixels, applied per
     batch where batches are fetched. `limit` trains on the first N images only (0: all)."""
 
-    def __init__(self, epochs=12, batch_size=128, learning_rate=0.002, weight_decay=0.0001, augment=False,
+    def __init__(self, model, epochs=12, batch_size=128, learning_rate=0.002, weight_decay=0.0001, augment=False,
                  shift=0, validation=5000, limit=0, seed=0, num_workers=0, threads=2, device="auto", amp=False,
                  debug=False, checkpoint_dir="checkpoints", resume=False):
+        self.model = model
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -33,7 +35,8 @@ class Train():
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
 
-    def execute(self, training_data, model):
+    def execute(self, training_data):
+        model = self.model
         if self.threads:
             torch.set_num_threads(self.threads)
         images, labels = training_data["images"], training_data["labels"]

@@ -2,7 +2,12 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseProjectOperations, projectToFiles, validatePipeline } from '@deepforge/core';
+import {
+  parseProjectOperations,
+  projectToFiles,
+  validateArchitecture,
+  validatePipeline,
+} from '@deepforge/core';
 import { loadProjectFolder } from '@deepforge/engine';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -33,7 +38,15 @@ describe.each(examples)('examples/%s', (name) => {
         .flatMap((p) => p.nodes.filter((n) => n.operation === 'Output').map((n) => n.attributes.saveName))
         .filter((name): name is string => typeof name === 'string');
       const artifactNames = new Set([...Object.keys(project.artifacts), ...savedByOthers]);
-      expect(validatePipeline(pipeline, interfaces, { artifactNames })).toEqual([]);
+      const resourceNames = new Set(Object.keys(project.resources ?? {}));
+      expect(validatePipeline(pipeline, interfaces, { artifactNames, resourceNames })).toEqual([]);
     }
+  });
+
+  it('has architectures without errors or warnings', async () => {
+    const { project } = await loadProjectFolder(dir);
+    const resources = project.resources ?? {};
+    for (const arch of Object.values(resources))
+      expect(validateArchitecture(arch, { resources })).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { registerConfigCommand } from './commands/config.command.js';
 import { registerExecutionsCommand } from './commands/executions.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
 import { registerMigrateCommand } from './commands/migrate.command.js';
+import { registerResourcesCommand } from './commands/resources.command.js';
 import { registerResumeCommand } from './commands/resume.command.js';
 import { registerRunCommand } from './commands/run.command.js';
 import { registerStartCommand } from './commands/start.command.js';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerExecutionsCommand(program, ctx);
   registerResumeCommand(program, ctx);
   registerArtifactsCommand(program, ctx);
+  registerResourcesCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerStartCommand(program, ctx);
   registerUsersCommand(program, ctx);

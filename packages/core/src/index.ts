@@ -198,3 +198,45 @@ export {
   smoothEma,
 } from './metric-summary.js';
 export type { PointSummary, SummaryColumns, ViewPlan } from './metric-summary.js';
+
+// Architectures (resources/<name>.json): the layer graph, its validation, the layer catalog's shape, code.
+export {
+  ADD_LAYER,
+  ARCHITECTURE_LIMITS,
+  ArchitectureEdgeSchema,
+  ArchitectureLayerSchema,
+  ArchitectureSchema,
+  CONCAT_LAYER,
+  INPUT_LAYER,
+  LayerClassSchema,
+} from './model.js';
+export type { Architecture, ArchitectureEdge, ArchitectureLayer } from './model.js';
+export { RESOURCES_DIR } from './project-files.js';
+export {
+  architectureDepth,
+  architectureInputCount,
+  architectureOrder,
+  argumentFits,
+  CUSTOM_LAYER_PREFIX,
+  layerInputs,
+  parseInputShape,
+  RESERVED_LAYER_IDS,
+  RESOURCE_LAYER_PREFIX,
+  validateArchitecture,
+} from './architecture.validation.js';
+export type { ArchitectureContext, ShapeDim } from './architecture.validation.js';
+export {
+  ArchitectureCodeError,
+  architectureModulePath,
+  generateArchitectureCode,
+  pythonLiteral,
+} from './architecture.codegen.js';
+export type {
+  LayerArgument,
+  LayerArgumentType,
+  LayerCatalog,
+  LayerCatalogError,
+  LayerClass,
+} from './layer-catalog.js';
+export { formatArchitectureSummary, formatCount, formatShape } from './architecture.summary.js';
+export type { ArchitectureShapeReport, InferredShape, LayerShapeReport } from './architecture.summary.js';

@@ -142,6 +142,75 @@ export const ArtifactRefSchema = z
   });
 export type ArtifactRef = z.infer<typeof ArtifactRefSchema>;
 
+/**
+ * Bounds of an architecture (`resources/<name>.json`), so that no file, however made, can hold up the server,
+ * the editor or the Python side: a ResNet-152 drawn layer by layer has about 500 layers.
+ */
+export const ARCHITECTURE_LIMITS = {
+  layers: 5000,
+  edges: 20000,
+  outputs: 64,
+  /** Dimensions of an Input layer's shape. */
+  shapeDims: 8,
+  /** The largest concrete size of one dimension. */
+  dimSize: 2 ** 31 - 1,
+  /** Architectures used as layers inside architectures, nested at most this deep. */
+  nesting: 16,
+  /** Size of a resources/<name>.json file in bytes (UTF-8). */
+  fileBytes: 4 * 1024 * 1024,
+  description: 10_000,
+} as const;
+
+/** The built-in layers of every architecture: the graph's inputs and the merges of branches. */
+export const INPUT_LAYER = 'Input';
+export const ADD_LAYER = 'Add';
+export const CONCAT_LAYER = 'Concat';
+
+/**
+ * Which class a layer is: a `torch.nn` module by its name (`Conv2d`), a custom layer in the project's utils by
+ * its module path (`utils.blocks.Residual`), another architecture of the project (`resources.Encoder`), or a
+ * built-in (`Input`, `Add`, `Concat`).
+ */
+export const LayerClassSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(300, 'must be at most 300 characters')
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/,
+    'must be a class name (`Conv2d`) or a dotted path (`utils.blocks.Residual`, `resources.Encoder`)',
+  );
+
+export const ArchitectureLayerSchema = z.strictObject({
+  /** Unique within the architecture: the attribute name of the layer in the generated module. */
+  id: IdentifierSchema,
+  layer: LayerClassSchema,
+  /**
+   * Input layers only: the shape of the tensor, each dimension a size or a symbolic name (`["N", 1, 28, 28]`).
+   * Any JSON here: validation names the layer when it is not a shape.
+   */
+  shape: JsonValueSchema.optional(),
+  /** Constructor arguments by name; missing ones take the class's default. */
+  attributes: z.record(IdentifierSchema, JsonValueSchema).default({}),
+  position: PositionSchema.optional(),
+});
+export type ArchitectureLayer = z.infer<typeof ArchitectureLayerSchema>;
+
+/** A tensor flowing from one layer into another. A layer with several inputs takes them in the edges' order. */
+export const ArchitectureEdgeSchema = z.strictObject({ from: IdentifierSchema, to: IdentifierSchema });
+export type ArchitectureEdge = z.infer<typeof ArchitectureEdgeSchema>;
+
+/** A neural-network architecture: a resource of the project (`resources/<name>.json`). */
+export const ArchitectureSchema = z.strictObject({
+  /** A Python name: the class of the generated module (`resources.<name>.<name>`). */
+  name: PythonNameSchema,
+  description: z.string().max(ARCHITECTURE_LIMITS.description).optional(),
+  layers: z.array(ArchitectureLayerSchema).max(ARCHITECTURE_LIMITS.layers),
+  edges: z.array(ArchitectureEdgeSchema).max(ARCHITECTURE_LIMITS.edges),
+  /** The layers whose results forward returns: one gives a tensor, several a tuple in this order. */
+  outputs: z.array(IdentifierSchema).max(ARCHITECTURE_LIMITS.outputs),
+});
+export type Architecture = z.infer<typeof ArchitectureSchema>;
+
 export interface OperationSource {
   /** The operation name: the file name under `operations/` and the Python class name. */
   name: string;
@@ -160,6 +229,11 @@ export interface Project {
   /** File stem under `serializers/` → Python source. */
   serializers: Record<string, string>;
   artifacts: Record<string, ArtifactRef>;
+  /**
+   * Neural-network architectures (`resources/<name>.json`), by name. Optional so that a project written before
+   * resources existed is still a project; absent means none.
+   */
+  resources?: Record<string, Architecture>;
 }
 
 /** The types an attribute's default value can give it. */
@@ -212,6 +286,9 @@ export interface Diagnostic {
   node?: string;
   port?: string;
   operation?: string;
+  /** The architecture (resource) and the layer of it a problem is about. */
+  resource?: string;
+  layer?: string;
   /** Path inside the project folder, for file-level problems. */
   file?: string;
   line?: number;

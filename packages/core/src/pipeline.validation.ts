@@ -14,6 +14,11 @@ import { findCycles } from './pipeline.plan.js';
 export interface ValidatePipelineOptions {
   /** Artifacts that exist; when given, Input nodes and references must name one of them. */
   artifactNames?: ReadonlySet<string>;
+  /**
+   * The project's architectures (resources/): a reference naming one gets a fresh module of it, and wins over
+   * an artifact of the same name.
+   */
+  resourceNames?: ReadonlySet<string>;
 }
 
 /** The attribute of Input naming the artifact it reads, and of Output naming the artifact it writes. */
@@ -272,7 +277,11 @@ export function validatePipeline(
           node,
           port: name,
         });
-      } else if (options.artifactNames && !options.artifactNames.has(target)) {
+      } else if (
+        options.artifactNames &&
+        !options.artifactNames.has(target) &&
+        !options.resourceNames?.has(target)
+      ) {
         add(
           'error',
           'unknown-artifact',

@@ -651,3 +651,76 @@ describe('project round trip', () => {
     expect(count((p) => Object.keys(p.artifacts).length)).toBeGreaterThan(30);
   });
 });
+
+describe('resources/<name>.json (architectures)', () => {
+  const NET = {
+    name: 'Net',
+    layers: [
+      { id: 'image', layer: 'Input', shape: ['N', 1, 28, 28] },
+      { id: 'conv', layer: 'Conv2d', attributes: { out_channels: 8, in_channels: 1, kernel_size: 3 } },
+      { id: 'flat', layer: 'Flatten', position: { x: 0, y: 80 } },
+    ],
+    edges: [
+      { from: 'image', to: 'conv' },
+      { from: 'conv', to: 'flat' },
+    ],
+    outputs: ['flat'],
+  };
+
+  it('round-trips through the files in a stable key order', () => {
+    const { project, diagnostics } = projectFromFiles(folder({ 'resources/Net.json': JSON.stringify(NET) }));
+    expect(diagnostics).toEqual([]);
+    expect(project!.resources!.Net!.layers[2]).toEqual({
+      id: 'flat',
+      layer: 'Flatten',
+      attributes: {},
+      position: { x: 0, y: 80 },
+    });
+    const files = projectToFiles(project!);
+    const text = files.get('resources/Net.json')!;
+    expect(text).toContain(
+      '      "attributes": {\n        "in_channels": 1,\n        "kernel_size": 3,\n        "out_channels": 8\n      }',
+    );
+    // Layers without attributes leave the key out; shapes keep their order.
+    expect(JSON.parse(text).layers[0]).toEqual({ id: 'image', layer: 'Input', shape: ['N', 1, 28, 28] });
+    expect(projectToFiles(projectFromFiles(files).project!)).toEqual(files);
+  });
+
+  it('leaves a project without resources as it was', () => {
+    const { project } = projectFromFiles(folder());
+    expect(project).not.toHaveProperty('resources');
+  });
+
+  it.each([
+    ['resources/Net.json', '{"name": "Net", "layers": [', /resources\/Net\.json: invalid JSON at line 1/],
+    [
+      'resources/Net.json',
+      JSON.stringify({ ...NET, layers: [{ id: '1x', layer: 'ReLU' }] }),
+      /resources\/Net\.json: layers\[0\]\.id: must be a Python identifier/,
+    ],
+    [
+      'resources/Net.json',
+      JSON.stringify({ ...NET, name: 'Other' }),
+      /name "Other" must be the file name \("Net"\)/,
+    ],
+    ['resources/my-net.json', JSON.stringify({ ...NET, name: 'my-net' }), /not a valid architecture name/],
+    ['resources/Net.json', JSON.stringify({ ...NET, extra: 1 }), /Unrecognized key: "extra"/],
+  ])('refuses a broken %s, naming the file and the field', (file, text, message) => {
+    const { project, diagnostics } = projectFromFiles(folder({ [file]: text }));
+    expect(project).toBeNull();
+    expect(diagnostics.map((d) => d.message).join('\n')).toMatch(message);
+  });
+
+  it('refuses an architecture file over the size limit before parsing it', () => {
+    const big = JSON.stringify({ ...NET, description: 'x'.repeat(5 * 1024 * 1024) });
+    const { diagnostics } = projectFromFiles(folder({ 'resources/Net.json': big }));
+    expect(diagnostics[0]!.message).toBe('resources/Net.json: larger than the 4 MiB an architecture may be');
+  });
+
+  it('refuses to write an architecture under another name', () => {
+    const { project } = projectFromFiles(folder({ 'resources/Net.json': JSON.stringify(NET) }));
+    expect(() => projectToFiles({ ...project!, resources: { Other: project!.resources!.Net! } })).toThrow(
+      ProjectFilesError,
+    );
+  });
+});

@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import { artifactFileProblem } from './artifact-file.js';
 import { locateJsonPath, parseJsonText } from './json-text.js';
 import {
+  ARCHITECTURE_LIMITS,
+  ArchitectureSchema,
   ArtifactRefSchema,
   EntityNameSchema,
   IdentifierSchema,
@@ -12,7 +14,14 @@ import {
   PROJECT_FORMAT_VERSION,
   ProjectManifestSchema,
 } from './model.js';
-import type { ArtifactRef, Diagnostic, OperationInterface, Pipeline, Project } from './model.js';
+import type {
+  Architecture,
+  ArtifactRef,
+  Diagnostic,
+  OperationInterface,
+  Pipeline,
+  Project,
+} from './model.js';
 import { identifierProblem, isPythonIdentifier } from './python-identifier.js';
 import { lineColumn, parseOperationSource } from './python-interface.parser.js';
 
@@ -26,6 +35,7 @@ import { lineColumn, parseOperationSource } from './python-interface.parser.js';
  *   utils/<module>.py         importable as `utils.<module>` (sub-folders keep their path: `pkg/mod`)
  *   serializers/<name>.py     custom serializers
  *   artifacts/<name>.json     artifact references; other files there are artifact data
+ *   resources/<name>.json     neural-network architectures, `name` equal to the file name
  *
  * Written files are stable for good diffs: 2-space JSON in the schema's key order with record keys sorted, and
  * a trailing newline.
@@ -37,6 +47,7 @@ export const PIPELINES_DIR = 'pipelines';
 export const UTILS_DIR = 'utils';
 export const SERIALIZERS_DIR = 'serializers';
 export const ARTIFACTS_DIR = 'artifacts';
+export const RESOURCES_DIR = 'resources';
 /** An operation's Python dependencies, as a conda environment file beside it: operations/<Name>.environment.yml. */
 export const DEPENDENCIES_SUFFIX = '.environment.yml';
 
@@ -270,6 +281,7 @@ function readProjectFiles(files: ReadonlyMap<string, string>, readOperations: bo
   const utils: Record<string, string> = {};
   const serializers: Record<string, string> = {};
   const artifacts: Record<string, ArtifactRef> = {};
+  const resources: Record<string, Architecture> = {};
   const dependencies = new Map<string, string>();
   const structuralError = (code: string, file: string, message: string): void => {
     diagnostics.push(fileDiagnostic('error', code, file, message));
@@ -390,6 +402,55 @@ function readProjectFiles(files: ReadonlyMap<string, string>, readOperations: bo
         artifacts[stem] = parsed.data;
         break;
       }
+      case RESOURCES_DIR: {
+        const stem = stemOf(rest, '.json');
+        if (stem === null) {
+          ignoredWarning(path, 'architectures are JSON files (resources/<name>.json)');
+          break;
+        }
+        if (stem.includes('/')) {
+          ignoredWarning(path, 'architectures must be directly in resources/, not in a sub-folder');
+          break;
+        }
+        if (!isPythonIdentifier(stem)) {
+          const why = identifierProblem(stem) ?? 'it must be a Python identifier';
+          structuralError('file-name', path, `not a valid architecture name: ${why}`);
+          break;
+        }
+        // Checked before parsing: UTF-16 length ≤ bytes, so only texts near the limit are measured exactly.
+        if (
+          text.length > ARCHITECTURE_LIMITS.fileBytes / 3 &&
+          utf8Length(text) > ARCHITECTURE_LIMITS.fileBytes
+        ) {
+          structuralError(
+            'file-too-large',
+            path,
+            `larger than the ${ARCHITECTURE_LIMITS.fileBytes / 1024 / 1024} MiB an architecture may be`,
+          );
+          break;
+        }
+        const json = readJson(path, text, diagnostics);
+        if (!json.ok) {
+          broken = true;
+          break;
+        }
+        const parsed = ArchitectureSchema.safeParse(json.value);
+        if (!parsed.success) {
+          diagnostics.push(...schemaDiagnostics(path, json.source, parsed.error));
+          broken = true;
+          break;
+        }
+        if (parsed.data.name !== stem) {
+          structuralError(
+            'name-mismatch',
+            path,
+            `name "${parsed.data.name}" must be the file name ("${stem}")`,
+          );
+          break;
+        }
+        resources[stem] = parsed.data;
+        break;
+      }
       default:
         break;
     }
@@ -406,7 +467,18 @@ function readProjectFiles(files: ReadonlyMap<string, string>, readOperations: bo
   }
   if (readOperations) diagnostics.push(...parseProjectOperations({ operations }).diagnostics);
   const project: Project | null =
-    broken || !manifest ? null : { manifest, operations, pipelines, utils, serializers, artifacts };
+    broken || !manifest
+      ? null
+      : {
+          manifest,
+          operations,
+          pipelines,
+          utils,
+          serializers,
+          artifacts,
+          // Left out when there are none, like a project written before resources existed.
+          ...(Object.keys(resources).length > 0 ? { resources } : {}),
+        };
   return { project, diagnostics: sortDiagnosticsByFile(diagnostics), operations };
 }
 
@@ -422,6 +494,20 @@ export function sortDiagnosticsByFile(diagnostics: readonly Diagnostic[]): Diagn
 /** Code-unit order: the same everywhere, unlike locale collation. */
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 function isSafeRelativePath(path: string): boolean {
@@ -506,6 +592,17 @@ function pipelineJson(pipeline: Pipeline): string {
   return jsonFile({ ...ordered, nodes });
 }
 
+function architectureJson(arch: Architecture): string {
+  const ordered = orderedBySchema(ArchitectureSchema, arch) as Architecture;
+  // Layers without attributes leave the key out: the schema's default brings it back.
+  const layers = ordered.layers.map((layer) => {
+    const copy: Record<string, unknown> = { ...layer };
+    if (Object.keys(layer.attributes ?? {}).length === 0) delete copy.attributes;
+    return copy;
+  });
+  return jsonFile({ ...ordered, layers });
+}
+
 function checkWritable(kind: string, key: string, valid: boolean): void {
   if (!valid)
     throw new ProjectFilesError(`cannot write ${kind} ${JSON.stringify(key)}: not a valid file name`);
@@ -551,6 +648,15 @@ export function projectToFiles(project: Project): Map<string, string> {
       );
     }
     files.set(`${ARTIFACTS_DIR}/${key}.json`, jsonFile(orderedBySchema(ArtifactRefSchema, artifact)));
+  }
+  for (const [key, arch] of Object.entries(project.resources ?? {})) {
+    checkWritable('architecture', key, isPythonIdentifier(key));
+    if (arch.name !== key) {
+      throw new ProjectFilesError(
+        `architecture ${JSON.stringify(key)} is named ${JSON.stringify(arch.name)}`,
+      );
+    }
+    files.set(`${RESOURCES_DIR}/${key}.json`, architectureJson(arch));
   }
   return new Map([...files.entries()].sort(([a], [b]) => compareStrings(a, b)));
 }

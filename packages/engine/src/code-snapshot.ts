@@ -1,20 +1,35 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { projectToFiles, type Project } from '@deepforge/core';
+import {
+  architectureModulePath,
+  generateArchitectureCode,
+  projectToFiles,
+  type Project,
+} from '@deepforge/core';
 
 const CODE_DIRS = ['operations', 'utils', 'serializers'] as const;
 
 /**
  * The code files of a project, by path relative to the snapshot root (`operations/X.py`, `utils/pkg/y.py`, …):
- * the project format's own layout, so the harness imports them as it would from the project folder.
+ * the project format's own layout, so the harness imports them as it would from the project folder. Each
+ * architecture adds its generated module, `resources/<name>.py`, so that operations get it built and a model
+ * saved by one job loads in the next (its class is `resources.<name>.<name>`); one whose graph cannot be turned
+ * into code (a cycle) has none, and a job referencing it fails saying why.
  */
 export function codeFiles(project: Project): Map<string, string> {
   const files = new Map<string, string>();
   for (const [rel, content] of projectToFiles(project)) {
     if (CODE_DIRS.some((d) => rel.startsWith(`${d}/`))) files.set(rel, content);
   }
-  return files;
+  for (const [name, arch] of Object.entries(project.resources ?? {})) {
+    try {
+      files.set(architectureModulePath(name), generateArchitectureCode(arch));
+    } catch {
+      // Reported where the architecture is checked, and by a job that references it.
+    }
+  }
+  return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** Reads a snapshot back (for cache keys on resume and restart), by relative path. */

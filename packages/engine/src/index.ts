@@ -157,3 +157,9 @@ export { ReadThroughCache } from './storage/read-through.cache.js';
 export { WORKER_TOKEN_PREFIX, WorkerTokens } from './accounts/worker-tokens.service.js';
 export type { NewWorkerToken } from './accounts/worker-tokens.service.js';
 export type { LeaseRecord, WorkerStore, WorkerTokenRecord } from './store/worker.store.js';
+export {
+  ARCHITECTURE_PYTHON_TIMEOUT_MS,
+  ArchitecturePythonError,
+  ArchitectureService,
+} from './architecture/architecture.service.js';
+export type { ArchitectureCheck, ArchitectureServiceOptions } from './architecture/architecture.service.js';

@@ -14,7 +14,7 @@ import type { OperationReader } from './operation-reader.js';
 import { writeFileAtomic } from './settings.js';
 
 /** The folders of the project format whose files the model owns (see docs/project-format.md). */
-const CODE_DIRS = ['operations', 'pipelines', 'utils', 'serializers'] as const;
+const CODE_DIRS = ['operations', 'pipelines', 'utils', 'serializers', 'resources'] as const;
 const ARTIFACTS_DIR = 'artifacts';
 const MANIFEST = 'deepforge.json';
 /** Larger files are not source code; reading them whole would only waste memory. */
@@ -151,6 +151,7 @@ export async function saveProjectFolder(
     if (files.has(rel)) continue;
     const owned =
       (rel.startsWith('pipelines/') && rel.endsWith('.json')) ||
+      (rel.startsWith('resources/') && rel.endsWith('.json') && rel.split('/').length === 2) ||
       (rel.startsWith(`${ARTIFACTS_DIR}/`) && rel.endsWith('.json')) ||
       (/^(operations|utils|serializers)\//.test(rel) && rel.endsWith('.py') && !rel.endsWith('__init__.py'));
     if (!owned) continue;

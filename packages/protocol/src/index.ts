@@ -132,6 +132,7 @@ export {
   writeProjectToDoc,
 } from './project-document.js';
 export type { YNode, YOperation, YPipeline } from './project-document.js';
+export { deleteResource, putResource, renameResource } from './project-document.js';
 
 // The REST API: routes' params, queries, bodies and responses.
 export {

@@ -4,20 +4,23 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { projectFromFiles, projectToFiles } from '@deepforge/core';
-import type { Project } from '@deepforge/core';
+import type { Architecture, Project } from '@deepforge/core';
 import {
   addConnection,
   addNode,
   deleteOperation,
+  deleteResource,
   moveNode,
   operationText,
   operationUses,
   projectFromDoc,
   projectToDoc,
   putOperation,
+  putResource,
   removeNode,
   renameOperation,
   renamePipeline,
+  renameResource,
   replaceText,
   resolveDuplicateNodeIds,
   setNodeAttribute,
@@ -198,5 +201,72 @@ describe('resolveDuplicateNodeIds', () => {
       pa.connections.filter((c) => c.to.node === node).map((c) => `${c.from.node}.${c.to.port}`);
     expect([...into('multiply_2'), ...into('multiply_2_2')].sort()).toEqual(['left.a', 'right.b']);
     expect(into('multiply_2_2')).toEqual([loser === b ? 'right.b' : 'left.a']);
+  });
+});
+
+describe('architectures (resources) in the document', () => {
+  const net: Architecture = {
+    name: 'Net',
+    layers: [
+      { id: 'x', layer: 'Input', shape: ['N', 4], attributes: {} },
+      { id: 'fc', layer: 'Linear', attributes: { in_features: 4, out_features: 2 } },
+    ],
+    edges: [{ from: 'x', to: 'fc' }],
+    outputs: ['fc'],
+  };
+  const outer: Architecture = {
+    name: 'Outer',
+    layers: [
+      { id: 'x', layer: 'Input', shape: ['N', 4], attributes: {} },
+      { id: 'inner', layer: 'resources.Net', attributes: {} },
+    ],
+    edges: [{ from: 'x', to: 'inner' }],
+    outputs: ['inner'],
+  };
+  const withResources = (): Project => ({
+    manifest: { name: 'p', formatVersion: 1 },
+    operations: {},
+    pipelines: {
+      train: {
+        name: 'train',
+        nodes: [{ id: 't', operation: 'Train', attributes: {}, references: { model: 'Net', data: 'other' } }],
+        connections: [],
+      },
+    },
+    utils: {},
+    serializers: {},
+    artifacts: {},
+    resources: { Net: net, Outer: outer },
+  });
+
+  it('round-trips through the document and syncs to another replica', () => {
+    const doc = projectToDoc(withResources());
+    expect(projectFromDoc(doc).resources).toEqual({ Net: net, Outer: outer });
+    const other = new Y.Doc();
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(doc));
+    putResource(doc, { ...net, outputs: ['x'] });
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(other)));
+    expect(projectFromDoc(other).resources!.Net!.outputs).toEqual(['x']);
+    deleteResource(doc, 'Outer');
+    expect(Object.keys(projectFromDoc(doc).resources!)).toEqual(['Net']);
+    expect(() => deleteResource(doc, 'Outer')).toThrow('there is no architecture "Outer"');
+  });
+
+  it('a rename follows into pipeline references and architectures that use it', () => {
+    const doc = projectToDoc(withResources());
+    renameResource(doc, 'Net', 'Classifier');
+    const project = projectFromDoc(doc);
+    expect(Object.keys(project.resources!).sort()).toEqual(['Classifier', 'Outer']);
+    expect(project.resources!.Classifier!.name).toBe('Classifier');
+    expect(project.resources!.Outer!.layers[1]!.layer).toBe('resources.Classifier');
+    expect(project.pipelines.train!.nodes[0]!.references).toEqual({ model: 'Classifier', data: 'other' });
+    expect(() => renameResource(doc, 'Classifier', 'Outer')).toThrow(
+      'an architecture "Outer" exists already',
+    );
+  });
+
+  it('a project without resources reads back without them', () => {
+    const { resources: _, ...plain } = withResources();
+    expect(projectFromDoc(projectToDoc(plain))).not.toHaveProperty('resources');
   });
 });

@@ -1,6 +1,14 @@
 import * as Y from 'yjs';
-import type { ArtifactRef, Connection, JsonValue, Pipeline, PipelineNode, Project } from '@deepforge/core';
-import { PROJECT_FORMAT_VERSION } from '@deepforge/core';
+import type {
+  Architecture,
+  ArtifactRef,
+  Connection,
+  JsonValue,
+  Pipeline,
+  PipelineNode,
+  Project,
+} from '@deepforge/core';
+import { PROJECT_FORMAT_VERSION, RESOURCE_LAYER_PREFIX } from '@deepforge/core';
 
 /**
  * A project's content as one Yjs document, synced live between the server and every open tab.
@@ -13,6 +21,8 @@ import { PROJECT_FORMAT_VERSION } from '@deepforge/core';
  *   utils        Y.Map   module → Y.Text
  *   serializers  Y.Map   name → Y.Text
  *   artifacts    Y.Map   name → ArtifactRef (a plain value: references are replaced whole, never merged)
+ *   resources    Y.Map   name → Architecture (a plain value, replaced whole on each edit: two tabs editing one
+ *                        architecture at once keep the last edit; finer merging is the architecture editor's)
  *
  * Code is Y.Text so two people typing in one operation merge character by character. Nodes and connections are
  * arrays so the order of the project files survives a round trip; two tabs adding the same connection at once
@@ -49,6 +59,7 @@ export const sections = {
   utils: (doc: Y.Doc) => section<Y.Text>(doc, 'utils'),
   serializers: (doc: Y.Doc) => section<Y.Text>(doc, 'serializers'),
   artifacts: (doc: Y.Doc) => section<ArtifactRef>(doc, 'artifacts'),
+  resources: (doc: Y.Doc) => section<Architecture>(doc, 'resources'),
 };
 
 function text(value: string): Y.Text {
@@ -122,7 +133,15 @@ export function writeProjectToDoc(doc: Y.Doc, project: Project): void {
     const artifacts = sections.artifacts(doc);
     artifacts.clear();
     for (const [name, ref] of Object.entries(project.artifacts)) artifacts.set(name, { ...ref });
+    const resources = sections.resources(doc);
+    resources.clear();
+    for (const [name, arch] of Object.entries(project.resources ?? {})) resources.set(name, cloneJson(arch));
   });
+}
+
+/** A deep copy: values put into a Y.Map are owned by it and must not be changed by the caller afterwards. */
+function cloneJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /** A new document holding `project`. */
@@ -184,6 +203,10 @@ export function projectFromDoc(doc: Y.Doc): Project {
   for (const [name, t] of sections.serializers(doc).entries()) serializers[name] = t.toString();
   const artifacts: Project['artifacts'] = {};
   for (const [name, ref] of sections.artifacts(doc).entries()) artifacts[name] = { ...ref };
+  const resources: Record<string, Architecture> = {};
+  // Read without creating the section: a document of an older project has none, and reading must not write.
+  const stored = root(doc).get('resources') as Y.Map<Architecture> | undefined;
+  for (const [name, arch] of stored?.entries() ?? []) resources[name] = cloneJson(arch);
   return {
     manifest: {
       name: (manifest.get('name') as string | undefined) ?? '',
@@ -197,6 +220,7 @@ export function projectFromDoc(doc: Y.Doc): Project {
     utils,
     serializers,
     artifacts,
+    ...(Object.keys(resources).length > 0 ? { resources } : {}),
   };
 }
 
@@ -411,6 +435,45 @@ export function putArtifactRef(doc: Y.Doc, ref: ArtifactRef): void {
 
 export function deleteArtifactRef(doc: Y.Doc, name: string): void {
   sections.artifacts(doc).delete(name);
+}
+
+/** Adds or replaces an architecture (the whole graph: see the document's shape above). */
+export function putResource(doc: Y.Doc, arch: Architecture): void {
+  sections.resources(doc).set(arch.name, cloneJson(arch));
+}
+
+export function deleteResource(doc: Y.Doc, name: string): void {
+  if (!sections.resources(doc).has(name))
+    throw new ProjectDocumentError(`there is no architecture "${name}"`);
+  sections.resources(doc).delete(name);
+}
+
+/**
+ * Renames an architecture, and with it every reference to it: pipeline nodes whose references name it, and
+ * layers of other architectures that use it (`resources.<name>`), in one transaction.
+ */
+export function renameResource(doc: Y.Doc, from: string, to: string): void {
+  const resources = sections.resources(doc);
+  const arch = resources.get(from);
+  if (!arch) throw new ProjectDocumentError(`there is no architecture "${from}"`);
+  if (resources.has(to)) throw new ProjectDocumentError(`an architecture "${to}" exists already`);
+  doc.transact(() => {
+    resources.delete(from);
+    resources.set(to, { ...cloneJson(arch), name: to });
+    for (const [name, other] of [...resources.entries()]) {
+      if (!other.layers.some((l) => l.layer === RESOURCE_LAYER_PREFIX + from)) continue;
+      const layers = other.layers.map((l) =>
+        l.layer === RESOURCE_LAYER_PREFIX + from ? { ...l, layer: RESOURCE_LAYER_PREFIX + to } : l,
+      );
+      resources.set(name, { ...cloneJson(other), layers: cloneJson(layers) });
+    }
+    for (const p of sections.pipelines(doc).values()) {
+      for (const n of nodesOf(p).toArray()) {
+        const refs = n.get('references') as Y.Map<string> | undefined;
+        for (const [ref, target] of [...(refs?.entries() ?? [])]) if (target === from) refs!.set(ref, to);
+      }
+    }
+  });
 }
 
 /**

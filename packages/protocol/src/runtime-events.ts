@@ -39,6 +39,14 @@ export const JobSpecSchema = z.strictObject({
   }),
   attributes: z.record(z.string(), z.unknown()),
   references: z.record(z.string(), InputSpecSchema),
+  /**
+   * References that name an architecture (a resource): reference name → its generated module in codeDir
+   * (`resources.<Name>`) and class. The harness builds a fresh instance of each and passes it like a reference.
+   * Optional both ways: sent only when a node references an architecture.
+   */
+  architectures: z
+    .record(z.string(), z.strictObject({ module: z.string(), className: z.string() }))
+    .optional(),
   inputs: z.record(z.string(), InputSpecSchema),
   /** Output names in the order `execute` returns them. */
   outputs: z.array(z.string()),

@@ -1,4 +1,4 @@
-import { DEPENDENCIES_SUFFIX, type PortRef } from '@deepforge/core';
+import { architectureModulePath, DEPENDENCIES_SUFFIX, type PortRef } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
@@ -24,6 +24,8 @@ export interface JobBlob {
 export interface ReadyJob {
   inputs: Record<string, JobBlob>;
   references: Record<string, JobBlob>;
+  /** References naming an architecture: the generated module the harness builds a fresh instance of. */
+  architectures?: Record<string, { module: string; className: string }>;
   cacheKey: string | null;
   /** Set when the job cannot run (a reference that cannot be found): it fails as soon as it starts. */
   error?: JobError;
@@ -92,8 +94,16 @@ export class JobPreparer {
     }
     const references: Record<string, JobBlob> = {};
     const referenceKeys: Record<string, string> = {};
+    const architectures: Record<string, { module: string; className: string }> = {};
     const pipelineNode = ctx.snapshot.pipeline.nodes.find((n) => n.id === node)!;
     for (const [ref, artifactName] of Object.entries(pipelineNode.references)) {
+      // A project architecture wins over an artifact of the same name (docs/project-format.md).
+      if (ctx.code.has(architectureModulePath(artifactName))) {
+        architectures[ref] = { module: `resources.${artifactName}`, className: artifactName };
+        // The code itself is in the key below, with every architecture it may nest.
+        referenceKeys[ref] = `resource:${artifactName}`;
+        continue;
+      }
       try {
         const a = await ctx.artifacts.resolve(artifactName, ctx.artifactContext);
         references[ref] = {
@@ -114,6 +124,7 @@ export class JobPreparer {
           ([rel]) =>
             rel.startsWith('utils/') ||
             rel.startsWith('serializers/') ||
+            rel.startsWith('resources/') ||
             rel === `operations/${planned.operation}${DEPENDENCIES_SUFFIX}`,
         ),
       ),
@@ -153,7 +164,12 @@ export class JobPreparer {
         return 'cached';
       }
     }
-    return { inputs, references, cacheKey: key };
+    return {
+      inputs,
+      references,
+      ...(Object.keys(architectures).length > 0 ? { architectures } : {}),
+      cacheKey: key,
+    };
   }
 
   /** Where an input comes from, for messages: the artifact of an Input node, or another job's output. */

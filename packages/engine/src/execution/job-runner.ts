@@ -330,6 +330,7 @@ export class JobRunner {
               operation: { file: `operations/${planned.operation}.py`, className: planned.operation },
               attributes: ctx.snapshot.attributes[node] ?? {},
               references: files.references,
+              ...(ready.architectures ? { architectures: ready.architectures } : {}),
               inputs: files.inputs,
               outputs: planned.outputs,
               outputDir,

@@ -1,0 +1,214 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  validateArchitecture,
+  type ArchitectureShapeReport,
+  type Diagnostic,
+  type LayerCatalog,
+  type Project,
+} from '@deepforge/core';
+import { codeFiles } from '../code-snapshot.js';
+import { findRuntimeDir, pythonEnv } from '../compute/python-interpreter.js';
+import type { Env } from '../settings.js';
+
+/** Reading the catalog imports torch and the project's utils: seconds, never minutes. */
+export const ARCHITECTURE_PYTHON_TIMEOUT_MS = 60_000;
+/** The answer of one request; a catalog is ~200 KiB, a shape report of 5,000 layers a few MiB. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+export interface ArchitectureServiceOptions {
+  /** The interpreter with torch (the engine's `python` setting). */
+  python: string;
+  /** Where the torch part of the catalog is cached, per interpreter and torch version (the data dir's cache). */
+  cacheDir?: string;
+  runtimeDir?: string;
+  env?: Env;
+  timeoutMs?: number;
+}
+
+/** Python could not answer: it is missing, timed out, or the request failed. */
+export class ArchitecturePythonError extends Error {
+  override readonly name = 'ArchitecturePythonError';
+}
+
+export interface ArchitectureCheck {
+  /** Problems found without running anything (unknown classes, missing or mistyped arguments, cycles). */
+  diagnostics: Diagnostic[];
+  /** Shapes and parameters computed by PyTorch; null when the graph cannot run at all (errors above). */
+  shapes: ArchitectureShapeReport | null;
+  catalog: LayerCatalog;
+}
+
+/**
+ * The Python side of architectures (python/deepforge/architecture): the layer catalog and shape inference, each
+ * a `python -m deepforge.architecture` subprocess (so the event loop only waits), bounded in time and in the
+ * size of its answer, killed with its process group when it takes too long.
+ */
+export class ArchitectureService {
+  private readonly runtimeDir: string;
+  private readonly catalogs = new Map<string, Promise<LayerCatalog>>();
+
+  constructor(private readonly options: ArchitectureServiceOptions) {
+    this.runtimeDir = options.runtimeDir ?? findRuntimeDir();
+  }
+
+  /**
+   * The layers `project` may use: torch.nn's and the nn.Module subclasses of its utils/. Remembered per
+   * interpreter and utils code, so only a change of the project's layers reads it again.
+   */
+  async catalog(project: Pick<Project, 'utils'>): Promise<LayerCatalog> {
+    const key = createHash('sha256')
+      .update(this.options.python)
+      .update('\0')
+      .update(JSON.stringify(Object.entries(project.utils).sort(([a], [b]) => (a < b ? -1 : 1))))
+      .digest('hex');
+    let pending = this.catalogs.get(key);
+    if (!pending) {
+      pending = this.withCode({ ...emptyProject(), utils: project.utils }, (codeDir) =>
+        this.ask<LayerCatalog>({ command: 'catalog', cacheDir: this.options.cacheDir ?? null, codeDir }),
+      );
+      this.catalogs.set(key, pending);
+      // A failure is not remembered: the next call tries again.
+      pending.catch(() => this.catalogs.delete(key));
+      if (this.catalogs.size > 32) this.catalogs.delete(this.catalogs.keys().next().value!);
+    }
+    return pending;
+  }
+
+  /**
+   * Checks the architecture `name` of `project`: core's validation against the catalog, then, when nothing
+   * prevents running it, shape inference by PyTorch on the meta device.
+   */
+  async check(project: Project, name: string): Promise<ArchitectureCheck> {
+    const resources = project.resources ?? {};
+    const arch = Object.hasOwn(resources, name) ? resources[name] : undefined;
+    if (!arch) throw new ArchitecturePythonError(`there is no architecture "${name}" in resources/`);
+    // What stops the graph from running at all is known without PyTorch; then only the catalog is read.
+    const structural = validateArchitecture(arch, { resources });
+    if (structural.some((d) => d.severity === 'error' && BLOCKING.has(d.code))) {
+      const catalog = await this.catalog(project);
+      return { diagnostics: validateArchitecture(arch, { resources, catalog }), shapes: null, catalog };
+    }
+    // One interpreter start for both: importing torch is most of the time.
+    const { catalog, shapes } = await this.withCode(project, (codeDir) =>
+      this.ask<{ catalog: LayerCatalog; shapes: ArchitectureShapeReport }>({
+        command: 'check',
+        codeDir,
+        resources,
+        name,
+        catalog: true,
+        cacheDir: this.options.cacheDir ?? null,
+      }),
+    );
+    return { diagnostics: validateArchitecture(arch, { resources, catalog }), shapes, catalog };
+  }
+
+  private async withCode<T>(project: Project, run: (codeDir: string) => Promise<T>): Promise<T> {
+    const dir = await mkdtemp(join(tmpdir(), 'deepforge-architecture-'));
+    try {
+      for (const [rel, content] of codeFiles(project)) {
+        if (!rel.startsWith('utils/') && !rel.startsWith('resources/')) continue;
+        const file = join(dir, ...rel.split('/'));
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, content);
+      }
+      return await run(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private ask<T>(request: Record<string, unknown>): Promise<T> {
+    const timeoutMs = this.options.timeoutMs ?? ARCHITECTURE_PYTHON_TIMEOUT_MS;
+    const env = pythonEnv(this.options.env ?? process.env, this.runtimeDir);
+    env.PYTHONDONTWRITEBYTECODE = '1';
+    return new Promise<T>((resolve, reject) => {
+      const child = spawn(this.options.python, ['-m', 'deepforge.architecture'], {
+        env,
+        cwd: this.runtimeDir,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // Its own process group: a timeout kills what the project's code started too.
+        detached: true,
+      });
+      const out: Buffer[] = [];
+      let outBytes = 0;
+      let errTail = '';
+      let failure: string | null = null;
+      const kill = (why: string): void => {
+        failure ??= why;
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      };
+      const timer = setTimeout(
+        () => kill(`PyTorch did not answer within ${Math.round(timeoutMs / 1000)} s`),
+        timeoutMs,
+      );
+      child.stdout.on('data', (chunk: Buffer) => {
+        outBytes += chunk.length;
+        if (outBytes > MAX_ANSWER_BYTES) kill(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+        else out.push(chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        errTail = (errTail + chunk.toString('utf8')).slice(-4000);
+      });
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new ArchitecturePythonError(`cannot run ${this.options.python}: ${err.message}`));
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (failure) return reject(new ArchitecturePythonError(failure));
+        let answer: unknown;
+        try {
+          answer = JSON.parse(Buffer.concat(out).toString('utf8'));
+        } catch {
+          const said = errTail.trim().split('\n').slice(-3).join(' ');
+          return reject(
+            new ArchitecturePythonError(
+              `${this.options.python} -m deepforge.architecture exited with ${code}${said ? `: ${said}` : ''}`,
+            ),
+          );
+        }
+        if (answer && typeof answer === 'object' && 'error' in answer) {
+          return reject(new ArchitecturePythonError(String((answer as { error: unknown }).error)));
+        }
+        resolve(answer as T);
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(JSON.stringify(request));
+    });
+  }
+}
+
+/** Problems that stop the graph from being run at all; the others are shown beside the shapes. */
+const BLOCKING: ReadonlySet<string> = new Set([
+  'duplicate-layer',
+  'reserved-layer-id',
+  'unknown-layer',
+  'no-input',
+  'no-output',
+  'unknown-output',
+  'cycle',
+  'input-shape',
+  'input-has-inputs',
+  'unknown-resource',
+  'resource-cycle',
+  'nesting-too-deep',
+]);
+
+function emptyProject(): Project {
+  return {
+    manifest: { name: 'catalog', formatVersion: 1 },
+    operations: {},
+    pipelines: {},
+    utils: {},
+    serializers: {},
+    artifacts: {},
+  };
+}
