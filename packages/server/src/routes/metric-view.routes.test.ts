@@ -118,6 +118,26 @@ describe('metric series over REST', () => {
     expect((await get(`${jobBase}/download?format=xml`)).statusCode).toBe(400);
   });
 
+  it('documents the view in the OpenAPI description: its query and the f64le-base64 arrays', async () => {
+    const doc = await get('/api/docs/json');
+    expect(doc.statusCode).toBe(200);
+    const text = doc.body;
+    const paths = (
+      JSON.parse(text) as { paths: Record<string, Record<string, { parameters?: { name: string }[] }>> }
+    ).paths;
+    const view = paths['/api/projects/{projectId}/executions/{executionId}/jobs/{node}/metrics/view']?.get;
+    expect(view?.parameters?.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['name', 'from', 'to', 'width', 'projectId', 'executionId', 'node']),
+    );
+    expect(text).toContain('f64le-base64');
+    expect(Object.keys(paths)).toEqual(
+      expect.arrayContaining([
+        '/api/projects/{projectId}/executions/{executionId}/jobs/{node}/metrics/series',
+        '/api/projects/{projectId}/executions/{executionId}/jobs/{node}/metrics/download',
+      ]),
+    );
+  });
+
   it('lists every value (GET …/metrics) series by series, steps as logged', async () => {
     const res = await get(jobBase);
     expect(res.statusCode, res.body).toBe(200);
