@@ -92,6 +92,7 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
 
   it('runs a pipeline as Slurm jobs: outputs stored, console and metrics live, options per execution and node', async () => {
     f = await open({ 'compute.slurm.time': '30:00' });
+    expect(f.engine.computeBackend).toBe('slurm');
     const { dir, project } = await f.project(REPORTING_CHAIN);
     const started = await f.engine.startExecution({
       project,
@@ -154,6 +155,28 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
       message: `Slurm ended job ${slurmId}: CANCELLED (cancelled outside DeepForge (scancel, or an administrator))`,
     });
   });
+
+  // Slurm checks time limits every 30 s and --time counts whole minutes: this takes 60–90 s, so it runs only when
+  // asked (DEEPFORGE_SLURM_SLOW_TESTS=1); slurm-state.test.ts checks the wording on a line recorded from it.
+  it.runIf(process.env.DEEPFORGE_SLURM_SLOW_TESTS === '1')(
+    'fails a job that reaches its Slurm time limit with TIMEOUT and the limit',
+    async () => {
+      f = await open();
+      const { dir, project } = await f.project(SLEEPER);
+      const done = await (
+        await f.engine.startExecution({
+          project,
+          projectDir: dir,
+          pipelineName: 'main',
+          slurm: { time: '1' },
+        })
+      ).done;
+      expect(done.jobs[0]!.error?.message).toMatch(
+        /^Slurm ended job \d+: TIMEOUT \(it reached its time limit of 00:01:00; reason TimeLimit\)$/,
+      );
+    },
+    150_000,
+  );
 
   it("fails a job Slurm refuses (a partition it does not have) with sbatch's message", async () => {
     f = await open();

@@ -87,6 +87,7 @@ import { AccountService } from './accounts/accounts.service.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { WorkerTokens } from './accounts/worker-tokens.service.js';
 import { RemoteCompute } from './compute/remote.compute.js';
+import { SlurmCompute } from './compute/slurm.compute.js';
 
 export interface OpenEngineOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */
@@ -249,6 +250,8 @@ export interface Engine {
   readonly workerTokens: WorkerTokens;
   /** The remote workers' compute, when jobs run on workers (`computeBackend: 'workers'`); the web server connects them. */
   readonly remoteCompute: RemoteCompute | undefined;
+  /** What runs this engine's jobs: local processes, remote workers, or Slurm batch jobs (`compute.backend`). */
+  readonly computeBackend: 'local' | 'workers' | 'slurm';
   /** Reads operation code on worker threads (with a deadline), for the engine and the web server. */
   readonly operationReader: OperationReader;
   /** Validates (throws PipelineValidationError, nothing stored), stores and starts an execution. */
@@ -376,6 +379,7 @@ class EngineImpl implements Engine {
   readonly accounts: AccountService;
   readonly workerTokens: WorkerTokens;
   readonly remoteCompute: RemoteCompute | undefined;
+  readonly computeBackend: 'local' | 'workers' | 'slurm';
   readonly operationReader: OperationReader;
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
@@ -426,6 +430,8 @@ class EngineImpl implements Engine {
     this.runner = new Runner(this.runnerId, stores.runners, logger, () => this.now());
     this.workerTokens = new WorkerTokens(stores.workers);
     this.remoteCompute = adapters.compute instanceof RemoteCompute ? adapters.compute : undefined;
+    this.computeBackend =
+      adapters.compute instanceof SlurmCompute ? 'slurm' : this.remoteCompute ? 'workers' : 'local';
   }
 
   /**

@@ -14,6 +14,7 @@ import {
 } from '@deepforge/core';
 import { ExecutionStatusSchema, JobErrorSchema, JobStatusSchema } from './execution-events.js';
 import { PlotAxesSchema } from './runtime-events.js';
+import { SlurmJobOptionsSchema } from './slurm-options.js';
 import { WorkerLabelSchema } from './worker-messages.js';
 
 /**
@@ -475,6 +476,9 @@ export const StartExecutionBodySchema = z.strictObject({
   /** Labels a remote worker must have to run its operations (`deepforge worker --labels`), all or per node. */
   labels: z.array(WorkerLabelSchema).max(64).optional(),
   nodeLabels: z.record(IdentifierSchema, z.array(WorkerLabelSchema).max(64)).optional(),
+  /** Slurm options (`compute.backend = slurm`) of every job, and of some nodes' (winning key by key). */
+  slurm: SlurmJobOptionsSchema.optional(),
+  nodeSlurm: z.record(IdentifierSchema, SlurmJobOptionsSchema).optional(),
 });
 export type StartExecutionBody = z.infer<typeof StartExecutionBodySchema>;
 

@@ -331,6 +331,30 @@ describe('a server started with --server', () => {
       });
       expect(labeled.statusCode, labeled.body).toBe(201);
       await engine.cancelExecution((labeled.json() as ExecutionDetailsDto).id);
+      // Slurm options too: one sbatch word each, a 400 naming the field otherwise; kept with the execution.
+      const badSlurm = await g.server.app.inject({
+        method: 'POST',
+        url: `/api/projects/${p.id}/executions`,
+        payload: { pipeline: 'hello', nodeSlurm: { multiply: { partition: 'gpu --wrap=id' } } },
+      });
+      expect(badSlurm.statusCode).toBe(400);
+      expect(badSlurm.json()).toMatchObject({ field: expect.stringMatching(/nodeSlurm/) });
+      const slurm = await g.server.app.inject({
+        method: 'POST',
+        url: `/api/projects/${p.id}/executions`,
+        payload: {
+          pipeline: 'hello',
+          slurm: { partition: 'gpu', time: '1:00:00' },
+          nodeSlurm: { multiply: { gres: 'gpu:1' } },
+        },
+      });
+      expect(slurm.statusCode, slurm.body).toBe(201);
+      const slurmId = (slurm.json() as ExecutionDetailsDto).id;
+      expect((await engine.getExecution(slurmId)).options).toMatchObject({
+        slurm: { partition: 'gpu', time: '1:00:00' },
+        nodeSlurm: { multiply: { gres: 'gpu:1' } },
+      });
+      await engine.cancelExecution(slurmId);
       await engine.cancelExecution(id);
       // Stopping a job that waits for a worker ends it at once: nothing of it ran.
       await engine.waitForExecution(id);

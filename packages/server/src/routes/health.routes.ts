@@ -36,22 +36,24 @@ export function registerHealthRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async () => ({
       compute:
-        ctx.compute === 'local'
-          ? [{ id: 'local', name: 'This machine', available: true }]
-          : [
-              {
-                id: 'local',
-                name: 'This machine',
-                available: false,
-                reason: 'this server was started with --server: it runs no operations itself',
-              },
-              {
-                id: 'workers',
-                name: `Remote workers (${ctx.engine.remoteCompute?.listWorkers().length ?? 0} connected)`,
-                // Executions may start at any time: their jobs wait for a worker, and their consoles say so.
-                available: true,
-              },
-            ],
+        ctx.engine.computeBackend === 'slurm'
+          ? [{ id: 'slurm', name: 'Slurm batch jobs (compute.backend)', available: true }]
+          : ctx.compute === 'local'
+            ? [{ id: 'local', name: 'This machine', available: true }]
+            : [
+                {
+                  id: 'local',
+                  name: 'This machine',
+                  available: false,
+                  reason: 'this server was started with --server: it runs no operations itself',
+                },
+                {
+                  id: 'workers',
+                  name: `Remote workers (${ctx.engine.remoteCompute?.listWorkers().length ?? 0} connected)`,
+                  // Executions may start at any time: their jobs wait for a worker, and their consoles say so.
+                  available: true,
+                },
+              ],
       storage: await storagePlatforms(ctx.engine),
     }),
   );
