@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine, SettingsValues } from '@deepforge/engine';
 import {
   TEST_PYTHON,
+  buildTestWheel,
   chain,
   cleanEnv,
   makeTempDir,
@@ -403,6 +405,46 @@ describe('deepforge worker', () => {
     } finally {
       first.child.kill('SIGKILL');
     }
+  });
+
+  it('builds an operation’s environment on the worker before its job; pip’s message fails a job it cannot install', async () => {
+    await startServer();
+    const wheels = join(tmp, 'wheels');
+    await buildTestWheel(wheels, 'dfworkerprobe', '1.0', { 'dfworkerprobe/__init__.py': 'VALUE = 5\n' });
+    startWorker('env', await token('env'), [], false, {
+      DEEPFORGE_ENVIRONMENTS_PIP_ARGS: JSON.stringify(['--isolated', '--no-index', '--find-links', wheels]),
+    });
+    const code = (pkg: string) =>
+      py(
+        `import ${pkg}`,
+        'class Probe():',
+        '    def execute(self):',
+        `        value = ${pkg}.VALUE`,
+        '        return value',
+      );
+    const run = async (folder: string, pkg: string, requirement: string) => {
+      const dir = await writeProjectFolder(join(tmp, folder), {
+        operations: { Probe: code(pkg) },
+        files: { 'operations/Probe.environment.yml': `dependencies:\n  - pip:\n    - ${requirement}\n` },
+        pipelines: { main: chain([{ id: 'probe', operation: 'Probe' }], []) },
+      });
+      const { project } = await engine.loadProjectFolder(dir);
+      const started = await engine.startExecution({ project, pipelineName: 'main', projectDir: dir });
+      const done = await started.done;
+      return { done, job: done.jobs[0]!, log: await consoleOf(started.id, 'probe') };
+    };
+
+    const ok = await run('ok', 'dfworkerprobe', 'dfworkerprobe==1.0');
+    expect(ok.done.status, ok.log).toBe('success');
+    expect(ok.log).toMatch(/\[deepforge\] preparing environment [0-9a-f]{32}/);
+    expect(ok.log).toContain('Successfully installed dfworkerprobe-1.0');
+    // Built on the worker's machine, in its data dir, not the server's.
+    expect(await readdir(join(tmp, 'data-env', 'environments', 'envs'))).toHaveLength(1);
+    expect(await readdir(join(tmp, 'server')).then((d) => d.includes('environments'))).toBe(false);
+
+    const missing = await run('missing', 'dfnowhere', 'dfnowhere==1.0');
+    expect(missing.job.status).toBe('failed');
+    expect(missing.job.error!.message).toMatch(/No matching distribution found for dfnowhere==1\.0/);
   });
 
   it('refuses a wrong or revoked token, and a worker token opens nothing but its own jobs', async () => {

@@ -8,6 +8,7 @@ import {
   findRuntimeDir,
   loadSettings,
   openDatabase,
+  openEnvironmentCache,
   resolveDataDir,
   resolvePython,
 } from '@deepforge/engine';
@@ -96,12 +97,13 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option('--name <name>', 'the name the server shows (default: the host name)')
     .option(
       '--data-dir <dir>',
-      'settings (python, executions.warmWorker, worker.cache.maxBytes) come from here',
+      'settings (python, executions.warmWorker, worker.cache.maxBytes, environments.*) come from here',
     )
     .addHelpText(
       'after',
       `
-Jobs run with the same Python runtime as on the server (the python setting, the warm worker). A job that
+Jobs run with the same Python runtime as on the server (the python setting, the warm worker); an operation
+with an environment file runs in a venv built here once (environments.dir, environments.pipArgs). A job that
 requires labels (e.g. gpu) goes only to workers that have all of them. If the worker dies or is cut off for
 longer than the server's workers.leaseTimeout, its jobs run elsewhere and what it reports later is refused.
 
@@ -139,6 +141,7 @@ Example:
         logFile: resolve(dataDir, 'logs', 'worker.log'),
         warmWorker: settings.values['executions.warmWorker'],
         cacheMaxBytes: settings.values['worker.cache.maxBytes'],
+        environments: openEnvironmentCache(settings, ctx.env),
         report: (line) => ctx.out.write(`${line}\n`),
       });
       ctx.out.write(

@@ -32,3 +32,4 @@ export {
 export type { FlakyProxy, TestBucket, TestS3Server } from './s3-server.js';
 export { describeComputeConformance } from '../compute/compute.conformance.js';
 export type { ComputeConformanceOptions } from '../compute/compute.conformance.js';
+export { buildTestWheel } from './test-wheel.js';

@@ -9,11 +9,14 @@ import pino, { type Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import {
   ContentHasher,
+  EnvironmentCompute,
   LocalCompute,
   NotFoundError,
   ReadThroughCache,
+  type Compute,
   type ComputeJobRequest,
   type ContentHash,
+  type EnvironmentCache,
   type Env,
   type RunningJob,
 } from '@deepforge/engine';
@@ -53,6 +56,11 @@ export interface WorkerAgentOptions {
   warmWorker: boolean;
   /** The most bytes the input cache keeps. */
   cacheMaxBytes: number;
+  /**
+   * Operations' environments, built on this machine before their jobs start (docs/adr/0017); without it, jobs
+   * run with `python` whatever their environment file says.
+   */
+  environments?: EnvironmentCache;
   /** Time between SIGTERM and SIGKILL when a job is stopped. */
   killGraceMs?: number;
   /** Lines for the person running the worker (connected, each job, refusals). */
@@ -109,7 +117,7 @@ export class WorkerAgent {
   /** Resolves with the exit code once the worker has stopped (1 after a refusal it cannot get past). */
   readonly done: Promise<number>;
   private resolveDone!: (code: number) => void;
-  private readonly compute: LocalCompute;
+  private readonly compute: Compute;
   private readonly cache: ReadThroughCache;
   private readonly jobs = new Map<string, AgentJob>();
   /** Which job's lease a blob is fetched under, and its size: set before the cache asks. */
@@ -134,13 +142,14 @@ export class WorkerAgent {
             pino.destination({ dest: options.logFile, mkdir: true, sync: true }),
           )
         : pino({ enabled: false }));
-    this.compute = new LocalCompute({
+    const local = new LocalCompute({
       runtimeDir: options.runtimeDir,
       env: options.env,
       logger: this.logger,
       warmWorker: options.warmWorker,
       killGraceMs: options.killGraceMs,
     });
+    this.compute = options.environments ? new EnvironmentCompute(local, options.environments) : local;
     this.cache = new ReadThroughCache(
       {
         size: (hash) => Promise.resolve(this.blobs.get(hash)?.size),
