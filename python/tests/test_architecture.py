@@ -434,3 +434,103 @@ def test_an_architecture_that_cannot_be_built_fails_the_job_as_an_input_error(ru
     assert result.returncode == 1
     assert result.error["kind"] == "input"
     assert "could not build architecture Chain for reference 'net': ValueError: bad layer" in result.error["message"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# import of plain nn.Module classes (torch.fx)
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "fashion-mnist")
+
+TRACEABLE = """
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    \"\"\"A residual block with a concatenated skip.\"\"\"
+
+    def __init__(self, width=8):
+        super().__init__()
+        self.conv = nn.Conv2d(width, width, 3, padding=1)
+        self.bn = nn.BatchNorm2d(width)
+
+    def forward(self, x):
+        y = torch.relu(self.bn(self.conv(x))) + x
+        return torch.flatten(torch.cat([y, x], dim=1), 1)
+
+
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+class Sigmoidal(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(x))
+"""
+
+
+@pytest.fixture
+def utils_dir(tmp_path):
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "nets.py").write_text(TRACEABLE)
+    shutil.copy(os.path.join(EXAMPLE, "utils", "models.py"), tmp_path / "utils" / "models.py")
+    saved = dict(sys.modules)
+    install_code_dir(str(tmp_path))
+    yield tmp_path
+    for key in list(sys.modules):
+        if key not in saved:
+            del sys.modules[key]
+
+
+def test_the_examples_cnn_imports_as_the_architecture_drawn_in_resources(utils_dir):
+    from deepforge.architecture.fx_import import import_module
+    from utils.models import FashionCNN
+
+    arch = import_module(FashionCNN, "Imported", {"x": ["N", 1, 28, 28]})
+    drawn = json.load(open(os.path.join(EXAMPLE, "resources", "FashionCNN.json")))
+    # The same layers with the same arguments, in the same order (ids and MaxPool's explicit stride aside).
+    strip = lambda layer: (layer["layer"], {k: v for k, v in layer.get("attributes", {}).items() if k != "stride"})
+    assert [strip(layer) for layer in arch["layers"]] == [strip(layer) for layer in drawn["layers"]]
+    assert arch["description"].startswith("Imported from utils.models.FashionCNN: conv 3×3")
+    assert infer(arch, {"Imported": arch})["outputs"][0]["shape"] == ["N", 10]
+
+
+def test_merges_and_functions_become_add_concat_relu_flatten(utils_dir):
+    from deepforge.architecture.fx_import import import_module
+    from utils.nets import Block
+
+    arch = import_module(Block, "Block", {"0": ["N", 8, 4, 4]})
+    assert [(layer["id"], layer["layer"]) for layer in arch["layers"]] == [
+        ("x", "Input"),
+        ("conv", "Conv2d"),
+        ("bn", "BatchNorm2d"),
+        ("relu", "ReLU"),
+        ("add", "Add"),
+        ("cat", "Concat"),
+        ("flatten", "Flatten"),
+    ]
+    assert {"from": "x", "to": "add"} in arch["edges"] and arch["outputs"] == ["flatten"]
+    assert arch["layers"][1]["attributes"] == {"in_channels": 8, "out_channels": 8, "kernel_size": 3, "padding": 1}
+
+
+def test_what_cannot_be_traced_or_has_no_layer_is_refused_with_the_reason(utils_dir):
+    from deepforge.architecture.fx_import import ImportRefused, import_module
+    from utils.nets import Branchy, Sigmoidal
+
+    with pytest.raises(ImportRefused, match=r"torch.fx cannot trace Branchy: symbolically traced variables cannot be used as inputs to control flow"):
+        import_module(Branchy, "Branchy", {"x": ["N", 4]})
+    with pytest.raises(ImportRefused, match=r"call function sigmoid has no layer to stand for it"):
+        import_module(Sigmoidal, "Sigmoidal", {"x": ["N", 4]})
+    with pytest.raises(ImportRefused, match=r"no shape for forward's argument x"):
+        import_module(Sigmoidal, "Sigmoidal", {})

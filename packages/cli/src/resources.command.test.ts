@@ -118,6 +118,22 @@ beforeAll(async () => {
       missing: chain([{ id: 'describe', operation: 'Describe', references: { net: 'Ghost' } }], []),
     },
     utils: {
+      nets: py(
+        'import torch',
+        'import torch.nn as nn',
+        '',
+        'class Small(nn.Module):',
+        '    def __init__(self, width=4):',
+        '        super().__init__()',
+        '        self.fc = nn.Linear(width, 3)',
+        '',
+        '    def forward(self, x):',
+        '        return torch.relu(self.fc(x))',
+        '',
+        'class Branchy(nn.Module):',
+        '    def forward(self, x):',
+        '        return x if x.sum() > 0 else -x',
+      ),
       broken: 'class Odd(:\n    pass\n',
       layers: py(
         'import torch.nn as nn',
@@ -284,5 +300,28 @@ describe('operations referencing an architecture', () => {
     const r = await cli(['run', project, 'missing'], env);
     expect(r.code).not.toBe(0);
     expect(r.stderr + r.stdout).toContain('reference "net" names artifact "Ghost", which does not exist');
+  }, 60_000);
+});
+
+describe('deepforge resources import', () => {
+  it('turns a plain nn.Module class into an architecture that checks', async () => {
+    const r = await cli(['resources', 'import', project, 'utils.nets.Small', '--shape', 'N,4'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('wrote resources/Small.json: 3 layers, computing what utils.nets.Small computes\n');
+    const check = await cli(['resources', 'check', project, 'Small'], env);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^relu \(ReLU\)\s+\[N, 3\]\s+0$/m);
+    const again = await cli(['resources', 'import', project, 'utils.nets.Small', '--shape', 'N,4'], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('resources/Small.json exists already (--force replaces it)');
+  }, 60_000);
+
+  it('refuses what torch.fx cannot trace, with the reason', async () => {
+    const r = await cli(['resources', 'import', project, 'utils.nets.Branchy', '--shape', 'N,4'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'cannot import utils.nets.Branchy: torch.fx cannot trace Branchy: symbolically traced variables cannot be used as inputs to control flow',
+    );
   }, 60_000);
 });

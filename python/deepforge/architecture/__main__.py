@@ -3,6 +3,8 @@
 Requests (from packages/engine/src/architecture/):
 
 - ``{"command": "catalog", "cacheDir": dir|null, "codeDir": dir|null}``: the layer catalog;
+- ``{"command": "import", "codeDir": dir, "className": "utils.models.Net", "name": name, "inputShapes": {arg:
+  shape}, "arguments": {...}}``: a plain nn.Module class as an architecture (torch.fx), or the reason it cannot be;
 - ``{"command": "check", "codeDir": dir|null, "resources": {name: architecture}, "name": name}``: shape
   inference of one architecture (nested ones taken from ``resources``); with ``"catalog": true`` (and
   ``cacheDir``) the answer is ``{"catalog": ..., "shapes": ...}``, both from one interpreter start.
@@ -44,11 +46,33 @@ def main():
                 answer = {"catalog": catalog(request.get("cacheDir"), code_dir), "shapes": shapes}
             else:
                 answer = shapes
+        elif command == "import":
+            import importlib
+
+            from .catalog import install_code_dir
+            from .fx_import import ImportRefused, import_module
+
+            if code_dir:
+                install_code_dir(code_dir)
+            module_name, _, class_name = request["className"].rpartition(".")
+            try:
+                cls = getattr(importlib.import_module(module_name), class_name)
+            except Exception as exc:
+                raise ImportRefused("cannot import %s: %s: %s" % (request["className"], type(exc).__name__, exc))
+            answer = {
+                "architecture": import_module(
+                    cls, request["name"], request.get("inputShapes") or {}, request.get("arguments") or {}
+                )
+            }
         else:
             raise ValueError("unknown command %r" % (command,))
         status = 0
     except Exception as exc:
-        answer = {"error": "%s: %s" % (type(exc).__name__, exc)}
+        from .graph import ArchitectureError
+
+        # Refusals are answers to show as they are; anything else names its type.
+        message = str(exc) if isinstance(exc, ArchitectureError) else "%s: %s" % (type(exc).__name__, exc)
+        answer = {"error": message}
         status = 1
     out.write(json.dumps(answer))
     out.write("\n")

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -5,6 +7,7 @@ import {
   architectureOrder,
   formatArchitectureSummary,
   generateArchitectureCode,
+  projectToFiles,
   type Architecture,
   type Diagnostic,
   type Project,
@@ -47,6 +50,29 @@ function firstBroken(arch: Architecture, errors: Diagnostic[]): Diagnostic | und
   return [...errors].sort((a, b) => rank(a) - rank(b))[0];
 }
 
+async function serviceFor(ctx: CliContext): Promise<ArchitectureService> {
+  const settings = await loadSettings({ env: ctx.env });
+  const runtimeDir = findRuntimeDir();
+  const python = await resolvePython(settings.values.python, { runtimeDir, env: ctx.env });
+  return new ArchitectureService({
+    python: python.command,
+    // Per interpreter and torch version: reading torch.nn takes seconds, this makes it once.
+    cacheDir: join(settings.dataDir, 'layer-catalog'),
+    runtimeDir,
+    env: ctx.env,
+  });
+}
+
+/** `N,1,28,28` → ["N", 1, 28, 28]. */
+function parseShape(text: string): (number | string)[] {
+  return text.split(',').map((part) => {
+    const t = part.trim();
+    if (/^\d+$/.test(t)) return Number(t);
+    if (/^[A-Za-z_]\w*$/.test(t)) return t;
+    throw new UsageError(`--shape ${text}: "${t}" is not a size or a name (e.g. N,1,28,28)`);
+  });
+}
+
 export function registerResourcesCommand(program: Command, ctx: CliContext): void {
   const resources = program
     .command('resources')
@@ -69,17 +95,7 @@ Examples:
     )
     .action(async (dir: string, name: string, opts: { json?: boolean }) => {
       const { project, arch } = await architectureOf(ctx, dir, name);
-      const settings = await loadSettings({ env: ctx.env });
-      const runtimeDir = findRuntimeDir();
-      const python = await resolvePython(settings.values.python, { runtimeDir, env: ctx.env });
-      const service = new ArchitectureService({
-        python: python.command,
-        // Per interpreter and torch version: reading torch.nn takes seconds, this makes it once.
-        cacheDir: join(settings.dataDir, 'layer-catalog'),
-        runtimeDir,
-        env: ctx.env,
-      });
-      const check = await service.check(project, name);
+      const check = await (await serviceFor(ctx)).check(project, name);
       const errors = check.diagnostics.filter((d) => d.severity === 'error');
       const shapeErrors: Diagnostic[] = (check.shapes?.layers ?? [])
         .filter((l) => l.error !== undefined)
@@ -123,4 +139,50 @@ Examples:
         throw err;
       }
     });
+
+  resources
+    .command('import')
+    .description(
+      "turn a plain nn.Module class of the project's utils/ into an architecture (torch.fx); what cannot be traced is refused with the reason",
+    )
+    .argument('<project-dir>', 'a project folder')
+    .argument('<class>', 'the class, e.g. utils.models.FashionCNN')
+    .requiredOption(
+      '--shape <dims...>',
+      "the shape of forward's input, e.g. N,1,28,28 (one per input, in order)",
+    )
+    .option('--name <name>', 'the architecture to write (resources/<name>.json); the class name by default')
+    .option('--force', 'replace an architecture of that name')
+    .action(
+      async (dir: string, className: string, opts: { shape: string[]; name?: string; force?: boolean }) => {
+        const root = resolve(ctx.cwd, dir);
+        const { project } = await loadProjectFolder(root);
+        const name = opts.name ?? className.slice(className.lastIndexOf('.') + 1);
+        const file = join(root, 'resources', `${name}.json`);
+        if (!opts.force && (Object.hasOwn(project.resources ?? {}, name) || existsSync(file))) {
+          throw new UsageError(`resources/${name}.json exists already (--force replaces it)`);
+        }
+        // forward's arguments are named by the Python side; shapes are given in order.
+        const shapes = opts.shape.map(parseShape);
+        const service = await serviceFor(ctx);
+        const arch = await service
+          .importModule(project, {
+            className,
+            name,
+            inputShapes: Object.fromEntries(shapes.map((s, i) => [String(i), s])),
+          })
+          .catch((err: unknown) => {
+            throw new UsageError(`cannot import ${className}: ${(err as Error).message}`);
+          });
+        // Only the new file is written: the rest of the folder stays exactly as it is.
+        const text = projectToFiles({ ...project, resources: { [name]: arch } }).get(
+          `resources/${name}.json`,
+        )!;
+        await mkdir(join(root, 'resources'), { recursive: true });
+        await writeFile(file, text);
+        ctx.out.write(
+          `wrote resources/${name}.json: ${arch.layers.length} layers, computing what ${className} computes\n`,
+        );
+      },
+    );
 }

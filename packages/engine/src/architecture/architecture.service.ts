@@ -4,7 +4,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
+  ArchitectureSchema,
   validateArchitecture,
+  type Architecture,
   type ArchitectureShapeReport,
   type Diagnostic,
   type LayerCatalog,
@@ -59,7 +61,7 @@ export class ArchitectureService {
    * The layers `project` may use: torch.nn's and the nn.Module subclasses of its utils/. Remembered per
    * interpreter and utils code, so only a change of the project's layers reads it again.
    */
-  async catalog(project: Pick<Project, 'utils'>): Promise<LayerCatalog> {
+  catalog(project: Pick<Project, 'utils'>): Promise<LayerCatalog> {
     const key = createHash('sha256')
       .update(this.options.python)
       .update('\0')
@@ -106,6 +108,38 @@ export class ArchitectureService {
     return { diagnostics: validateArchitecture(arch, { resources, catalog }), shapes, catalog };
   }
 
+  /**
+   * A plain nn.Module class of the project (`utils.models.Net`) as an architecture named `name`, traced with
+   * torch.fx and checked to compute what the class does; rejects with the reason when it cannot be one.
+   */
+  async importModule(
+    project: Project,
+    options: {
+      className: string;
+      name: string;
+      inputShapes: Record<string, (number | string)[]>;
+      arguments?: Record<string, unknown>;
+    },
+  ): Promise<Architecture> {
+    const { architecture } = await this.withCode(project, (codeDir) =>
+      this.ask<{ architecture: unknown }>({
+        command: 'import',
+        codeDir,
+        className: options.className,
+        name: options.name,
+        inputShapes: options.inputShapes,
+        arguments: options.arguments ?? {},
+      }),
+    );
+    const parsed = ArchitectureSchema.safeParse(architecture);
+    if (!parsed.success) {
+      throw new ArchitecturePythonError(
+        `the imported architecture is not valid: ${parsed.error.issues[0]?.message ?? 'unknown problem'}`,
+      );
+    }
+    return parsed.data;
+  }
+
   private async withCode<T>(project: Project, run: (codeDir: string) => Promise<T>): Promise<T> {
     const dir = await mkdtemp(join(tmpdir(), 'deepforge-architecture-'));
     try {
@@ -146,7 +180,10 @@ export class ArchitectureService {
         }
       };
       const timer = setTimeout(
-        () => kill(`PyTorch did not answer within ${Math.round(timeoutMs / 1000)} s`),
+        () =>
+          kill(
+            `PyTorch did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`,
+          ),
         timeoutMs,
       );
       child.stdout.on('data', (chunk: Buffer) => {
