@@ -10,9 +10,12 @@ import {
 import type { Database, MetricBucketsTable, MetricSeriesTable } from './kysely.database.js';
 import type { MetricRecord } from './telemetry.store.js';
 
-/** Rows per INSERT: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+/** Rows per INSERT on SQLite: under its 32,766 bound parameters. PostgreSQL takes arrays: one INSERT per batch. */
 const POINT_ROWS_PER_INSERT = 2000;
 const BUCKET_ROWS_PER_INSERT = 1000;
+const POSTGRES_ROWS_PER_INSERT = 100_000;
+
+const isPostgres = (trx: Kysely<Database>): boolean => trx.getExecutor().adapter instanceof PostgresAdapter;
 
 /** A metric value or step that is not a finite number (the store keeps none: ADR 0014). */
 export class MetricValueError extends Error {
@@ -107,8 +110,9 @@ async function appendToSeries(
     xs[i] = x;
     ys[i] = r.value;
   }
-  for (let i = 0; i < rows.length; i += POINT_ROWS_PER_INSERT) {
-    const chunk = rows.slice(i, i + POINT_ROWS_PER_INSERT);
+  const perInsert = isPostgres(trx) ? POSTGRES_ROWS_PER_INSERT : POINT_ROWS_PER_INSERT;
+  for (let i = 0; i < rows.length; i += perInsert) {
+    const chunk = rows.slice(i, i + perInsert);
     const params: unknown[] = [];
     for (let j = 0; j < chunk.length; j++) {
       const r = chunk[j] as MetricRecord;
@@ -202,8 +206,9 @@ async function updatePyramid(
       });
     }
   });
-  for (let i = 0; i < rows.length; i += BUCKET_ROWS_PER_INSERT) {
-    const chunk = rows.slice(i, i + BUCKET_ROWS_PER_INSERT);
+  const perInsert = isPostgres(trx) ? POSTGRES_ROWS_PER_INSERT : BUCKET_ROWS_PER_INSERT;
+  for (let i = 0; i < rows.length; i += perInsert) {
+    const chunk = rows.slice(i, i + perInsert);
     const params: unknown[] = [];
     for (const r of chunk) {
       params.push(
@@ -225,49 +230,62 @@ async function updatePyramid(
   }
 }
 
-const POINT_COLUMNS = ['series_id', 'seq', 'x', 'step', 'value', 't'] as const;
+/** Columns with their PostgreSQL types (for unnest). */
+const POINT_COLUMNS = [
+  ['series_id', 'int4'],
+  ['seq', 'int4'],
+  ['x', 'float8'],
+  ['step', 'float8'],
+  ['value', 'float8'],
+  ['t', 'int8'],
+] as const;
 const BUCKET_COLUMNS = [
-  'series_id',
-  'level',
-  'bucket',
-  'n',
-  'first_x',
-  'first_y',
-  'last_x',
-  'last_y',
-  'min_y',
-  'max_y',
+  ['series_id', 'int4'],
+  ['level', 'int4'],
+  ['bucket', 'int4'],
+  ['n', 'int8'],
+  ['first_x', 'float8'],
+  ['first_y', 'float8'],
+  ['last_x', 'float8'],
+  ['last_y', 'float8'],
+  ['min_y', 'float8'],
+  ['max_y', 'float8'],
 ] as const;
 /** The same words on SQLite (3.24+) and PostgreSQL: a bucket already stored takes the merged summary. */
 const BUCKET_UPSERT =
   ' on conflict (series_id, level, bucket) do update set ' +
   BUCKET_COLUMNS.slice(3)
-    .map((c) => `${c} = excluded.${c}`)
+    .map(([c]) => `${c} = excluded.${c}`)
     .join(', ');
 
 /**
  * A multi-row INSERT as SQL text with its parameters, without the query builder: building a tree node per value
  * cost more than SQLite's own work for a batch of a million points. Only fixed table and column names go into the
- * text; every value is a bound parameter (`?` on SQLite, `$n` on PostgreSQL).
+ * text; every value is a bound parameter. SQLite: `values (?, …), …`; PostgreSQL: one array per column through
+ * `unnest` (a few parameters whatever the rows, parsed by the server at its own speed).
  */
 function bulkInsert(
   trx: Kysely<Database>,
   table: string,
-  columns: readonly string[],
+  columns: readonly (readonly [string, string])[],
   rowCount: number,
   params: unknown[],
   suffix = '',
 ): CompiledQuery {
-  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
-  const rows: string[] = [];
-  let n = 0;
-  for (let r = 0; r < rowCount; r++) {
-    const marks: string[] = [];
-    for (let c = 0; c < columns.length; c++) marks.push(postgres ? `$${++n}` : '?');
-    rows.push(`(${marks.join(',')})`);
+  const names = columns.map(([c]) => c).join(', ');
+  if (isPostgres(trx)) {
+    const arrays = columns.map(() => new Array<unknown>(rowCount));
+    for (let r = 0; r < rowCount; r++)
+      for (let c = 0; c < columns.length; c++) (arrays[c] as unknown[])[r] = params[r * columns.length + c];
+    const unnest = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+    return CompiledQuery.raw(
+      `insert into ${table} (${names}) select * from unnest(${unnest})${suffix}`,
+      arrays,
+    );
   }
+  const row = `(${columns.map(() => '?').join(',')})`;
   return CompiledQuery.raw(
-    `insert into ${table} (${columns.join(', ')}) values ${rows.join(',')}${suffix}`,
+    `insert into ${table} (${names}) values ${new Array<string>(rowCount).fill(row).join(',')}${suffix}`,
     params,
   );
 }
