@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobLogEvent } from '@deepforge/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openEngine } from './engine.js';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
-import { chain, cleanEnv, py, REPORTING_CHAIN } from './test-support/project-files.js';
+import { spawnScript, waitForScript } from './test-support/node-script.js';
+import { chain, cleanEnv, py, REPORTING_CHAIN, writeProjectFolder } from './test-support/project-files.js';
 import { testSlurmConf } from './test-support/slurm-server.js';
+import { makeTempDir, removeTree, TEST_PYTHON } from './test-support/temp-dir.js';
 
 /** scontrol's view of a Slurm job: its `Key=Value` fields. */
 function scontrol(conf: string, id: number): Promise<Record<string, string>> {
@@ -154,6 +157,47 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
       kind: 'crash',
       message: `Slurm ended job ${slurmId}: CANCELLED (cancelled outside DeepForge (scancel, or an administrator))`,
     });
+  });
+
+  it('cancels the Slurm job of an engine killed with SIGKILL when the next engine opens', async () => {
+    const root = await makeTempDir('slurm-orphan');
+    try {
+      const dataDir = join(root, 'data');
+      const projectDir = await writeProjectFolder(join(root, 'project'), SLEEPER);
+      const env = cleanEnv({ SLURM_CONF: conf, DEEPFORGE_COMPUTE_BACKEND: 'slurm' });
+      const child = spawnScript('run-pipeline.script.ts', [dataDir, projectDir, 'main'], env);
+      const exited = waitForScript(child);
+      let stdout = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      let slurmId = 0;
+      let id = '';
+      for (let i = 0; i < 600 && !slurmId; i++) {
+        id = /"id":"(\w+)"/.exec(stdout)?.[1] ?? '';
+        const log = id
+          ? await readFile(join(dataDir, 'executions', id, 'jobs', 'sleep', 'console.log'), 'utf8').catch(
+              () => '',
+            )
+          : '';
+        if (log.includes('sleeping\n')) slurmId = slurmIdOf(log);
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(slurmId).toBeGreaterThan(0);
+      child.kill('SIGKILL');
+      await exited;
+      // Nothing of the dead engine stops it: the batch job runs on.
+      expect((await scontrol(conf, slurmId)).JobState).toBe('RUNNING');
+
+      const engine = await openEngine({ dataDir, env, settings: { python: TEST_PYTHON } });
+      try {
+        expect(engine.recovery!.failedJobs).toEqual([`${id}.sleep`]);
+        expect((await scontrol(conf, slurmId)).JobState).toBe('CANCELLED');
+        expect((await engine.getExecution(id)).jobs[0]!.error).toMatchObject({ kind: 'runner-died' });
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await removeTree(root);
+    }
   });
 
   // Slurm checks time limits every 30 s and --time counts whole minutes: this takes 60–90 s, so it runs only when

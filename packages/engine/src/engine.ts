@@ -455,6 +455,7 @@ class EngineImpl implements Engine {
         logger: this.logger,
         selfId: this.runnerId,
         now: () => this.now(),
+        ...(this.compute.stopOrphan ? { stopOrphan: (job) => this.compute.stopOrphan!(job) } : {}),
       });
       // Leftovers of writes cut short by a crash; a day is far longer than any write in progress.
       await this.storage.sweep?.(24 * 3600 * 1000).catch(() => 0);

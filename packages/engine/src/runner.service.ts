@@ -95,6 +95,8 @@ export async function recoverDeadRunners(opts: {
   logger: Logger;
   selfId: string;
   now: () => number;
+  /** The compute's own way to stop a dead engine's job where it runs (Compute.stopOrphan), before the marker scan. */
+  stopOrphan?: (job: { jobId: string; runnerId: string }) => Promise<void>;
 }): Promise<RecoveryResult> {
   const { store, logger, selfId, now } = opts;
   const host = hostname();
@@ -119,6 +121,9 @@ export async function recoverDeadRunners(opts: {
   for (const job of activeJobs) {
     if (!job.runnerId || !dead.has(job.runnerId)) continue;
     const runner = runners.get(job.runnerId);
+    await opts.stopOrphan?.({ jobId: job.id, runnerId: job.runnerId }).catch((err: unknown) => {
+      logger.warn({ err, jobId: job.id }, 'could not stop the job of a dead engine where it runs');
+    });
     if (!runner || runner.host === host) {
       const killed = await killJobProcesses({ jobId: job.id, runnerId: job.runnerId }, job.pgid);
       result.killedPids.push(...killed);

@@ -109,4 +109,9 @@ export interface Compute {
   start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob>;
   /** Releases what the adapter keeps between jobs (warm workers, connections); jobs still running may die. */
   close(): Promise<void>;
+  /**
+   * Stops what is left of a job whose engine died, where this adapter runs jobs (Slurm: cancels its batch job by
+   * name). Local processes need none: recovery finds them on this machine by their marker (process-tree.ts).
+   */
+  stopOrphan?(job: { jobId: string; runnerId: string }): Promise<void>;
 }

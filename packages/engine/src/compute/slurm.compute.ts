@@ -116,7 +116,7 @@ export class SlurmCompute implements Compute {
     const options = mergeSlurmOptions(this.options.defaults, request.slurm);
     const args = [
       '--parsable',
-      `--job-name=deepforge-${request.jobId}`.slice(0, 120),
+      `--job-name=${slurmJobName(request.jobId)}`,
       `--output=${files.stdout}`,
       `--error=${files.stderr}`,
       '--open-mode=append',
@@ -185,6 +185,14 @@ export class SlurmCompute implements Compute {
     if (ids.length > 0) await command('scancel', ids, this.env);
     for (const job of this.jobs.values()) job.abandon('the engine closed; the Slurm job was cancelled');
     this.jobs.clear();
+  }
+
+  /** Cancels the batch job of a job whose engine died: by its name, which carries the DeepForge job id. */
+  async stopOrphan(job: { jobId: string; runnerId: string }): Promise<void> {
+    const r = await command('scancel', [`--name=${slurmJobName(job.jobId)}`], this.env);
+    if (r.code !== 0)
+      throw new Error(`scancel --name=${slurmJobName(job.jobId)}: ${r.stderr.trim() || r.error}`);
+    this.options.logger.info({ jobId: job.jobId }, 'cancelled the Slurm job of a dead engine');
   }
 
   private async cancel(slurmId: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
@@ -406,6 +414,11 @@ class FileTail {
       this.stream.write(Buffer.from(this.buffer.subarray(0, bytesRead)));
     }
   }
+}
+
+/** The Slurm job name of a DeepForge job: how the job of a dead engine is found again. */
+function slurmJobName(jobId: string): string {
+  return `deepforge-${jobId}`.slice(0, 120);
 }
 
 /** The sbatch options of a job's Slurm options (each value already checked by SlurmJobOptionsSchema). */
