@@ -172,7 +172,7 @@ describe('operation environments', () => {
 
   it('fails the job with pip’s message when a package cannot be installed, and keeps nothing of the build', async () => {
     const before = await envs();
-    const { done, job, log } = await run({
+    const { started, done, job, log } = await run({
       'operations/UsesProbe.environment.yml': 'dependencies:\n  - pip:\n    - dfprobe-missing==2.0\n',
     });
     expect(done.status).toBe('failed');
@@ -182,6 +182,12 @@ describe('operation environments', () => {
       /pip could not install the environment \(exit 1\): .*No matching distribution found for dfprobe-missing==2\.0/,
     );
     expect(log).toContain('[pip] ERROR: No matching distribution found for dfprobe-missing==2.0');
+    // The job panel's bar does not stay behind the failure.
+    const bars = f.events.filter(
+      (e): e is JobProgressEvent =>
+        e.type === 'job.progress' && e.executionId === started.id && e.bar === 'environment',
+    );
+    expect(bars.at(-1)).toMatchObject({ n: 1, total: 2, done: true });
     expect(log).not.toContain('prefix ');
     expect(await envs()).toEqual(before);
   });

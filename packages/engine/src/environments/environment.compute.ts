@@ -11,7 +11,7 @@ import { ConsoleLog } from '../compute/console-log.js';
 import type { Compute, ComputeHandlers, ComputeJobRequest, RunningJob } from '../compute/job.compute.js';
 import { EnvironmentError } from '../errors.js';
 import type { Env, Settings } from '../settings.js';
-import { EnvironmentCache } from './environment.cache.js';
+import { EnvironmentCache, type BuildProgress } from './environment.cache.js';
 
 /** The environment cache the settings describe (environments.dir, environments.maxBytes, environments.pipArgs). */
 export function openEnvironmentCache(settings: Settings, env: Env): EnvironmentCache {
@@ -72,6 +72,19 @@ export class EnvironmentCompute implements Compute {
       line(`[deepforge] ${message}`);
       throw new EnvironmentError(message);
     };
+    let shown = undefined as BuildProgress | undefined;
+    const progress = (p: BuildProgress): void =>
+      handlers.onEvent({
+        v: RUNTIME_PROTOCOL_VERSION,
+        t: Date.now(),
+        type: 'progress',
+        bar: ENVIRONMENT_PROGRESS_BAR,
+        desc: p.desc,
+        n: p.n,
+        total: p.total,
+        unit: 'steps',
+        ...(p.done ? { done: true } : {}),
+      });
     let ready: Awaited<ReturnType<EnvironmentCache['ensure']>> | undefined;
     try {
       if (!parsed.ok) {
@@ -92,37 +105,32 @@ export class EnvironmentCompute implements Compute {
           );
         }
       }
-      if (!needsEnvironment(plan)) {
-        await log.close();
-        return await this.inner.start(request, handlers);
+      if (needsEnvironment(plan)) {
+        ready = await this.cache.ensure({
+          python: request.python,
+          plan,
+          ...(request.signal ? { signal: request.signal } : {}),
+          onLine: line,
+          onProgress: (p) => {
+            shown = p;
+            progress(p);
+          },
+        });
       }
-      ready = await this.cache.ensure({
-        python: request.python,
-        plan,
-        ...(request.signal ? { signal: request.signal } : {}),
-        onLine: line,
-        onProgress: (p) =>
-          handlers.onEvent({
-            v: RUNTIME_PROTOCOL_VERSION,
-            t: Date.now(),
-            type: 'progress',
-            bar: ENVIRONMENT_PROGRESS_BAR,
-            desc: p.desc,
-            n: p.n,
-            total: p.total,
-            unit: 'steps',
-            ...(p.done ? { done: true } : {}),
-          }),
-      });
     } catch (err) {
+      // The job panel's bar goes with the build, however it ended.
+      if (shown && !shown.done) progress({ ...shown, done: true });
+      const known = err instanceof EnvironmentError || (err as Error).name === 'AbortError';
+      if (!known) line(`[deepforge] the environment could not be prepared: ${(err as Error).message}`);
       await log.close();
-      if (err instanceof EnvironmentError || (err as Error).name === 'AbortError') throw err;
-      line(`[deepforge] the environment could not be prepared: ${(err as Error).message}`);
+      if (known) throw err;
       throw new EnvironmentError(`the environment could not be prepared: ${(err as Error).message}`, {
         cause: err,
       });
     }
     await log.close();
+    // Only a python constraint, met: the job runs with the machine's Python.
+    if (!ready) return this.inner.start(request, handlers);
     const env = ready;
     let running: RunningJob;
     try {
