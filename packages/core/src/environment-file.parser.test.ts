@@ -130,8 +130,10 @@ dependencies:
     - git+https://example.com/x.git
     - ok==1
     - "bad name!"
+    - x; python_version > "3" --global-option=build_ext
 `);
-    expect(p.map((x) => x.line)).toEqual([2, 3, 4, 5, 7, 8, 9, 10, 11, 13]);
+    expect(p.map((x) => x.line)).toEqual([2, 3, 4, 5, 7, 8, 9, 10, 11, 13, 14]);
+    expect(p[10]?.message).toMatch(/pip options are not accepted/);
     expect(p[0]?.message).toMatch(/build string \(py311_0\) needs conda.*numpy=1\.24/);
     expect(p[4]?.message).toMatch(/pip options are not accepted/);
     expect(p[6]?.message).toMatch(/paths and URLs/);

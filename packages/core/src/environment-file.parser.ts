@@ -412,7 +412,8 @@ const PIP_REQUIREMENT = new RegExp(
 export function pipRequirementProblem(text: string): string | null {
   const t = text.trim();
   if (t === '') return 'an empty requirement';
-  if (t.startsWith('-')) {
+  // Not only at the start: pip reads options after a requirement too (`x; … --global-option=…`).
+  if (/(^|\s)-/.test(t)) {
     return `\`${t}\`: pip options are not accepted in an environment file; the package index is set on the machine (environments.pipArgs)`;
   }
   if (/:\/\/|^[./~]|^[A-Za-z]:\\|\s@\s|^[^\s;]*\//.test(t)) {

@@ -308,8 +308,9 @@ export class EnvironmentCache {
           'off',
           '--no-warn-script-location',
           ...this.options.pipArgs,
-          '-r',
-          join(dir, REQUIREMENTS_FILE),
+          // Each requirement one argument, never a requirements file: pip reads options, `-r` and
+          // ${VARIABLES} inside those. The file beside is a record of what was installed.
+          ...packages,
         ];
         b.line(`[deepforge] pip install ${[...this.options.pipArgs, ...packages].join(' ')}`);
         const pip = await this.run(join(dir, 'bin', 'python'), args, signal, (l) => b.line(`[pip] ${l}`));
