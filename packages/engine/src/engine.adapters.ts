@@ -106,6 +106,23 @@ export async function openEngineAdapters(
           logger,
           leaseTimeoutMs: Math.round(settings.values['workers.leaseTimeout'] * 1000),
           onLost: settings.values['executions.onRestart'],
+          ...(settings.values['storage.backend'] === 's3' &&
+          settings.values['storage.s3.bucket'] !== undefined
+            ? {
+                s3: {
+                  kind: 's3' as const,
+                  bucket: settings.values['storage.s3.bucket'],
+                  prefix: settings.values['storage.s3.prefix'],
+                  ...(settings.values['storage.s3.endpoint'] !== undefined
+                    ? { endpoint: settings.values['storage.s3.endpoint'] }
+                    : {}),
+                  ...(settings.values['storage.s3.region'] !== undefined
+                    ? { region: settings.values['storage.s3.region'] }
+                    : {}),
+                  forcePathStyle: settings.values['storage.s3.forcePathStyle'],
+                },
+              }
+            : {}),
         })
       : undefined) ??
     // Jobs of operations with an environment file run in its venv, built on this machine (docs/adr/0017).

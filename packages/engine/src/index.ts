@@ -166,3 +166,4 @@ export {
   ArchitectureService,
 } from './architecture/architecture.service.js';
 export type { ArchitectureCheck, ArchitectureServiceOptions } from './architecture/architecture.service.js';
+export { openArtifactStorage } from './storage/storage.opener.js';

@@ -118,6 +118,10 @@ export const WorkerJobFinishedSchema = z.strictObject({
   stderrTail: z.array(z.string()).max(1000),
   logTruncated: z.boolean(),
   badEvents: z.number().int().min(0),
+  /** Outputs the worker stored in the bucket itself (`job.assign` storage s3), by output name. */
+  stored: z
+    .record(z.string(), z.strictObject({ hash: z.string().min(1).max(200), size: z.number().int().min(0) }))
+    .optional(),
 });
 export type WorkerJobFinished = z.infer<typeof WorkerJobFinishedSchema>;
 
@@ -167,6 +171,20 @@ export const WorkerBlobSchema = z.strictObject({
 });
 export type WorkerBlob = z.infer<typeof WorkerBlobSchema>;
 
+/**
+ * The S3 bucket the server's artifacts are in, for a worker to read inputs from and store outputs in itself, with
+ * its own credentials (the standard AWS variables and profiles): the server never sends one.
+ */
+export const WorkerS3StorageSchema = z.strictObject({
+  kind: z.literal('s3'),
+  bucket: z.string().min(1).max(255),
+  prefix: z.string().max(1024),
+  endpoint: z.string().max(2048).optional(),
+  region: z.string().max(100).optional(),
+  forcePathStyle: z.boolean(),
+});
+export type WorkerS3Storage = z.infer<typeof WorkerS3StorageSchema>;
+
 /** One job leased to the worker: everything it needs to run it but the bytes of its inputs. */
 export const ServerJobAssignSchema = z.strictObject({
   type: z.literal('job.assign'),
@@ -186,6 +204,8 @@ export const ServerJobAssignSchema = z.strictObject({
   logMaxBytes: z.number().int().min(1),
   /** The project's secrets, as environment variables only (never written to disk by the worker). */
   secretEnv: z.record(z.string(), z.string()),
+  /** Absent: inputs and outputs go through the server's worker routes. S3: straight from and to the bucket. */
+  storage: WorkerS3StorageSchema.optional(),
 });
 export type ServerJobAssign = z.infer<typeof ServerJobAssignSchema>;
 

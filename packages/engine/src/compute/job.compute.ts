@@ -88,6 +88,11 @@ export interface ComputeResult {
   endedBy?: string;
   /** With outcome `lost`: which machine was lost, and how. */
   lostReason?: string;
+  /**
+   * Outputs the machine that ran the job stored in the artifact storage itself (a remote worker writing to S3),
+   * by output name: the engine records them once the storage has them, whole, instead of storing a file.
+   */
+  storedOutputs?: Readonly<Record<string, { hash: string; size: number }>>;
 }
 
 export interface RunningJob {
@@ -105,6 +110,11 @@ export interface RunningJob {
  * compute.conformance.ts.
  */
 export interface Compute {
+  /**
+   * True when the adapter's machines fetch inputs themselves by content id (`request.blobs`): the engine then makes
+   * no local copy of them first, and `spec.inputs` / `spec.references` carry serializers with empty paths.
+   */
+  readonly fetchesInputsById?: boolean;
   /** Resolves once the job's process exists; rejects when it cannot be started at all. */
   start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob>;
   /** Releases what the adapter keeps between jobs (warm workers, connections); jobs still running may die. */

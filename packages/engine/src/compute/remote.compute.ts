@@ -12,6 +12,7 @@ import {
   type ServerMessage,
   type WorkerBlob,
   type WorkerGpu,
+  type WorkerS3Storage,
   type WorkerHello,
   type WorkerMessage,
   type ConnectedWorker,
@@ -45,6 +46,8 @@ export interface RemoteComputeOptions {
   leaseTimeoutMs: number;
   /** `executions.onRestart`: a job whose worker was lost runs again elsewhere (`requeue`) or fails (`fail`). */
   onLost: OnRestart;
+  /** The S3 bucket of `storage.backend = s3`: workers read inputs from it and store outputs in it themselves. */
+  s3?: WorkerS3Storage;
   now?: () => number;
 }
 
@@ -237,7 +240,7 @@ class RemoteJob {
 
   end(
     result: Pick<ComputeResult, 'outcome' | 'exitCode' | 'signal' | 'stderrTail'> &
-      Partial<Pick<ComputeResult, 'logTruncated' | 'badEvents' | 'lostReason'>>,
+      Partial<Pick<ComputeResult, 'logTruncated' | 'badEvents' | 'lostReason' | 'storedOutputs'>>,
   ): void {
     this.state = 'done';
     if (!this.started) {
@@ -262,6 +265,7 @@ class RemoteJob {
         logTruncated: Boolean(result.logTruncated) || this.log.truncated,
         badEvents: result.badEvents ?? 0,
         ...(result.lostReason !== undefined ? { lostReason: result.lostReason } : {}),
+        ...(result.storedOutputs !== undefined ? { storedOutputs: result.storedOutputs } : {}),
       }),
     );
   }
@@ -276,6 +280,8 @@ class RemoteJob {
  * lost: the job is queued again for another worker (`executions.onRestart` = requeue) or fails.
  */
 export class RemoteCompute implements Compute {
+  /** Workers fetch inputs by content id, from the server's route or the bucket: no local copy first. */
+  readonly fetchesInputsById = true;
   private readonly jobs = new Map<string, RemoteJob>();
   private readonly workers = new Map<string, Worker>();
   private readonly store: WorkerStore;
@@ -531,6 +537,7 @@ export class RemoteCompute implements Compute {
             stderrTail: message.stderrTail,
             logTruncated: message.logTruncated,
             badEvents: message.badEvents,
+            ...(message.stored ? { storedOutputs: message.stored } : {}),
           });
         }
         return;
@@ -712,6 +719,7 @@ export class RemoteCompute implements Compute {
           // worker's own copy may go a little further, so that it never stops sending first.
           logMaxBytes: request.logMaxBytes + WORKER_LOG_SLACK_BYTES,
           secretEnv: { ...request.secretEnv },
+          ...(this.options.s3 ? { storage: this.options.s3 } : {}),
         });
       }
     }

@@ -71,6 +71,18 @@ export interface JobRunnerHost {
   fail(node: string, error: JobError, patch?: JobPatch): Promise<void>;
 }
 
+/** A job's inputs and references without local files: for adapters that fetch them by content id. */
+function byIdOnly(ready: ReadyJob): {
+  inputs: Record<string, InputSpec>;
+  references: Record<string, InputSpec>;
+} {
+  const specs = (blobs: Record<string, JobBlob>): Record<string, InputSpec> =>
+    Object.fromEntries(
+      Object.entries(blobs).map(([name, b]) => [name, { path: '', serializer: b.serializer }]),
+    );
+  return { inputs: specs(ready.inputs), references: specs(ready.references) };
+}
+
 /**
  * Runs one job from `queued` to its end: Input and Output nodes inline, operations as harness jobs on the compute
  * port (staging their outputs into the storage), and keeps the handles of those running, to stop them.
@@ -217,7 +229,9 @@ export class JobRunner {
     try {
       let files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> };
       try {
-        files = await this.fetchFiles(node, ready, leases);
+        // An adapter whose machines fetch inputs by content id (remote workers) needs no local copy here: its
+        // inputs come with their serializers only, their ids in request.blobs.
+        files = ctx.compute.fetchesInputsById ? byIdOnly(ready) : await this.fetchFiles(node, ready, leases);
       } catch (err) {
         if (host.isCanceled() || this.checks.isStopping(node)) {
           await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
@@ -470,6 +484,25 @@ export class JobRunner {
           { exitCode: 0 },
         );
         return;
+      }
+      const stored = result.storedOutputs?.[name];
+      if (stored) {
+        // Stored by the machine that ran the job (a worker writing to S3 itself, ADR 0015): recorded only once
+        // the storage has it, whole.
+        const size = await ctx.storage.size(stored.hash).catch(() => undefined);
+        if (size !== stored.size) {
+          await host.fail(
+            node,
+            {
+              kind: 'output',
+              message: `output ${name} is not in the artifact storage as its worker said (${stored.hash}, ${stored.size} bytes)`,
+            },
+            { exitCode: 0 },
+          );
+          return;
+        }
+        outs.push({ name, hash: stored.hash, size, serializer: ev.serializer, pyType: ev.pyType });
+        continue;
       }
       try {
         const blob = await ctx.blobFiles.putOutput(join(outputDir, ev.file), {

@@ -9,6 +9,8 @@ import pino, { type Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import {
   ContentHasher,
+  openArtifactStorage,
+  type ArtifactStorage,
   EnvironmentCompute,
   LocalCompute,
   NotFoundError,
@@ -29,6 +31,8 @@ import {
   type WorkerBlob,
   type WorkerGpu,
   type WorkerMessage,
+  type WorkerS3Storage,
+  outputExpectedHash,
 } from '@deepforge/protocol';
 import { assertNever } from '@deepforge/core';
 
@@ -121,7 +125,12 @@ export class WorkerAgent {
   private readonly cache: ReadThroughCache;
   private readonly jobs = new Map<string, AgentJob>();
   /** Which job's lease a blob is fetched under, and its size: set before the cache asks. */
-  private readonly blobs = new Map<string, { jobId: string; epoch: number; size: number }>();
+  private readonly blobs = new Map<
+    string,
+    { jobId: string; epoch: number; size: number; s3: ArtifactStorage | undefined }
+  >();
+  /** The bucket of each S3 configuration jobs named, opened once (with this machine's AWS credentials). */
+  private readonly buckets = new Map<string, Promise<ArtifactStorage & { close?(): Promise<void> }>>();
   private ws: WebSocket | undefined;
   private welcomed = false;
   private outbox: WorkerMessage[] = [];
@@ -152,8 +161,15 @@ export class WorkerAgent {
     this.compute = options.environments ? new EnvironmentCompute(local, options.environments) : local;
     this.cache = new ReadThroughCache(
       {
-        size: (hash) => Promise.resolve(this.blobs.get(hash)?.size),
-        openRead: (hash) => this.download(hash),
+        // Straight from the bucket when the job's storage is S3 (checked as it streams), else the server's route.
+        size: (hash) => {
+          const ref = this.blobs.get(hash);
+          return ref?.s3 ? ref.s3.size(hash) : Promise.resolve(ref?.size);
+        },
+        openRead: (hash) => {
+          const s3 = this.blobs.get(hash)?.s3;
+          return s3 ? s3.openRead(hash) : this.download(hash);
+        },
       },
       { dir: join(options.workDir, 'cache'), maxBytes: options.cacheMaxBytes },
     );
@@ -174,6 +190,7 @@ export class WorkerAgent {
     await Promise.all(running);
     this.ws?.close(1000, 'the worker is stopping');
     await this.compute.close();
+    for (const bucket of this.buckets.values()) await (await bucket.catch(() => undefined))?.close?.();
     this.resolveDone(code);
   }
 
@@ -376,14 +393,41 @@ export class WorkerAgent {
     }
   }
 
+  /** The job's S3 bucket, when its storage is S3: opened once per configuration. */
+  private bucketOf(storage: WorkerS3Storage): Promise<ArtifactStorage & { close?(): Promise<void> }> {
+    const key = JSON.stringify(storage);
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = openArtifactStorage(
+        {
+          values: {
+            'blob.dir': join(this.options.workDir, 's3'),
+            'storage.backend': 's3',
+            'storage.s3.bucket': storage.bucket,
+            'storage.s3.prefix': storage.prefix,
+            'storage.s3.endpoint': storage.endpoint,
+            'storage.s3.region': storage.region,
+            'storage.s3.forcePathStyle': storage.forcePathStyle,
+          },
+        },
+        { env: this.options.env },
+      );
+      this.buckets.set(key, bucket);
+      // A bucket that could not be opened (no credentials here) is tried again for the next job.
+      bucket.catch(() => this.buckets.delete(key));
+    }
+    return bucket;
+  }
+
   private async fetchInputs(
     job: AgentJob,
     blobs: Record<string, WorkerBlob>,
     release: (() => void)[],
+    s3?: ArtifactStorage,
   ): Promise<Record<string, InputSpec>> {
     const out: Record<string, InputSpec> = {};
     for (const [name, blob] of Object.entries(blobs)) {
-      this.blobs.set(blob.hash, { jobId: job.jobId, epoch: job.epoch, size: blob.size });
+      this.blobs.set(blob.hash, { jobId: job.jobId, epoch: job.epoch, size: blob.size, s3 });
       const lease = await this.cache.acquire(blob.hash, { signal: job.abort.signal });
       release.push(() => lease.release());
       out[name] = { path: lease.path, serializer: blob.serializer };
@@ -412,6 +456,7 @@ export class WorkerAgent {
     this.options.report(`job ${job.jobId} (lease ${job.epoch}): ${assign.node} started`);
     try {
       let handle: RunningJob;
+      let bucket: ArtifactStorage | undefined;
       const outputDir = join(dir, 'outputs');
       try {
         const codeDir = join(dir, 'code');
@@ -420,8 +465,18 @@ export class WorkerAgent {
           await mkdir(dirname(file), { recursive: true });
           await writeFile(file, text);
         }
-        const inputs = await this.fetchInputs(job, assign.inputs, release);
-        const references = await this.fetchInputs(job, assign.references, release);
+        const s3 = assign.storage ? await this.bucketOf(assign.storage) : undefined;
+        if (s3 && assign.storage) {
+          this.send({
+            type: 'job.log',
+            ...ref,
+            stream: 'engine',
+            text: `[deepforge] inputs and outputs straight from and to s3://${assign.storage.bucket} (this worker's credentials)`,
+          });
+        }
+        const inputs = await this.fetchInputs(job, assign.inputs, release, s3);
+        const references = await this.fetchInputs(job, assign.references, release, s3);
+        bucket = s3;
         if (job.canceled) throw new Error('canceled before it started');
         const request: ComputeJobRequest = {
           jobId: job.jobId,
@@ -470,9 +525,22 @@ export class WorkerAgent {
       if (job.canceled) handle.cancel();
       const result = await handle.result;
       let outcome = result.outcome;
+      const stored: Record<string, { hash: string; size: number }> = {};
       if (outcome === 'exited' && result.exitCode === 0 && !result.error && !job.canceled) {
         try {
-          for (const o of result.outputs) await this.upload(job, o.file, join(outputDir, o.file));
+          for (const o of result.outputs) {
+            const path = join(outputDir, o.file);
+            if (!bucket) {
+              await this.upload(job, o.file, path);
+              continue;
+            }
+            // Uploaded once, hashed as it goes: stored under its content id only when the bytes have it.
+            const put = await bucket.putFile(path, { expectedHash: outputExpectedHash(o) });
+            const check = await put.verified;
+            if (check && !check.ok)
+              throw new Error(`output ${o.name} did not have its content id: ${check.message}`);
+            stored[o.name] = { hash: put.hash, size: put.size };
+          }
         } catch (err) {
           this.options.report(`job ${job.jobId} (lease ${job.epoch}): ${(err as Error).message}`);
         }
@@ -487,6 +555,7 @@ export class WorkerAgent {
         stderrTail: result.stderrTail.slice(-1000),
         logTruncated: result.logTruncated,
         badEvents: result.badEvents,
+        ...(bucket ? { stored } : {}),
       });
       this.options.report(
         `job ${job.jobId} (lease ${job.epoch}): ${outcome}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}`,
