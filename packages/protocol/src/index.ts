@@ -133,6 +133,16 @@ export {
 } from './project-document.js';
 export type { YNode, YOperation, YPipeline } from './project-document.js';
 export { deleteResource, putResource, renameResource } from './project-document.js';
+export {
+  ArchitectureCheckResponseSchema,
+  LayerCatalogResponseSchema,
+  ListResourcesResponseSchema,
+  RenameResourceBodySchema,
+  ResourceParamsSchema,
+  ResourceResponseSchema,
+  ResourceSummarySchema,
+} from './resources-api.js';
+export type { ResourceResponse } from './resources-api.js';
 
 // The REST API: routes' params, queries, bodies and responses.
 export {

@@ -69,6 +69,9 @@ export const DiagnosticSchema = z.strictObject({
   node: z.string().optional(),
   port: z.string().optional(),
   operation: z.string().optional(),
+  /** An architecture (resources/) and its layer. */
+  resource: z.string().optional(),
+  layer: z.string().optional(),
   file: z.string().optional(),
   line: z.number().int().optional(),
   column: z.number().int().optional(),

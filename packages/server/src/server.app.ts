@@ -47,6 +47,7 @@ import { registerExecutionRoutes } from './routes/executions.routes.js';
 import { registerHealthRoutes } from './routes/health.routes.js';
 import { registerModuleRoutes } from './routes/modules.routes.js';
 import { registerOperationRoutes } from './routes/operations.routes.js';
+import { registerResourceRoutes } from './routes/resources.routes.js';
 import { registerPipelineRoutes } from './routes/pipelines.routes.js';
 import { registerProjectRoutes } from './routes/projects.routes.js';
 import type { ComputeMode, ServerContext, ZodApp } from './server.context.js';
@@ -283,6 +284,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerPipelineRoutes(app, ctx);
   registerOperationRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
+  registerResourceRoutes(app, ctx);
   registerExecutionRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);

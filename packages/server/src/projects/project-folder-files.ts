@@ -5,6 +5,7 @@ import {
   MANIFEST_FILE,
   OPERATIONS_DIR,
   PIPELINES_DIR,
+  RESOURCES_DIR,
   SERIALIZERS_DIR,
   UTILS_DIR,
   type Diagnostic,
@@ -13,7 +14,13 @@ import {
 import { projectFromFilesWith, type OperationReader } from '@deepforge/engine';
 import type { FileMap } from './project-zip.js';
 
-const CODE_DIRS: readonly string[] = [OPERATIONS_DIR, PIPELINES_DIR, UTILS_DIR, SERIALIZERS_DIR];
+const CODE_DIRS: readonly string[] = [
+  OPERATIONS_DIR,
+  PIPELINES_DIR,
+  UTILS_DIR,
+  SERIALIZERS_DIR,
+  RESOURCES_DIR,
+];
 
 /**
  * Whether a path of a project folder is project content (it lives in the project document) rather than a file
