@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { parseSetOption } from '@deepforge/core';
 import type { AttributeOverride } from '@deepforge/core';
+import { SlurmJobOptionsSchema, type SlurmJobOptions } from '@deepforge/protocol';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
 import { openCliEngine, positiveIntegerOption, watchExecution } from './engine-session.js';
@@ -15,6 +16,33 @@ export interface RunOptions {
   name?: string;
   timeout?: number;
   color?: boolean;
+  slurm?: SlurmFlags;
+}
+
+/** `--slurm` values: every job's options, and nodes' own (checked by the engine before anything is stored). */
+interface SlurmFlags {
+  all: Record<string, string | number>;
+  nodes: Record<string, Record<string, string | number>>;
+}
+
+const SLURM_KEYS = Object.keys(SlurmJobOptionsSchema.shape);
+
+function collectSlurm(value: string, previous: SlurmFlags = { all: {}, nodes: {} }): SlurmFlags {
+  const m = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z]+)=(.+)$/.exec(value.trim());
+  if (!m) {
+    throw new InvalidArgumentError(
+      `expected [node.]key=value, such as time=2:00:00 or train.gres=gpu:1; got ${JSON.stringify(value)}`,
+    );
+  }
+  const [, node, key, raw] = m as unknown as [string, string | undefined, string, string];
+  if (!SLURM_KEYS.includes(key)) {
+    throw new InvalidArgumentError(
+      `unknown Slurm option ${JSON.stringify(key)}; known: ${SLURM_KEYS.join(', ')}`,
+    );
+  }
+  const v = key === 'cpusPerTask' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (node === undefined) return { ...previous, all: { ...previous.all, [key]: v } };
+  return { ...previous, nodes: { ...previous.nodes, [node]: { ...previous.nodes[node], [key]: v } } };
 }
 
 function collectSet(value: string, previous: AttributeOverride[]): AttributeOverride[] {
@@ -65,7 +93,12 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
       collectSet,
       [] as AttributeOverride[],
     )
-    .option('--name <name>', 'a name for the execution');
+    .option('--name <name>', 'a name for the execution')
+    .option(
+      '--slurm <[node.]key=value>',
+      `a Slurm option of every job, or of one node's (repeatable; compute.backend = slurm); keys: ${SLURM_KEYS.join(', ')}`,
+      collectSlurm,
+    );
   addExecutionOptions(cmd)
     .addHelpText(
       'after',
@@ -76,7 +109,8 @@ Exit code: 0 when every operation succeeded, 1 otherwise.
 Examples:
   deepforge run examples/hello hello
   deepforge run examples/hello hello --set left.number=6 --set greeting.artifact=greeting
-  deepforge run my-project train --cache --concurrency 2 --json`,
+  deepforge run my-project train --cache --concurrency 2 --json
+  deepforge run my-project train --slurm partition=gpu --slurm time=2:00:00 --slurm train.gres=gpu:1`,
     )
     .action(async (projectDir: string, pipeline: string, opts: RunOptions) => {
       const dir = resolve(ctx.cwd, projectDir);
@@ -98,6 +132,12 @@ Examples:
             ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
             ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
             ...(opts.name !== undefined ? { name: opts.name } : {}),
+            ...(opts.slurm
+              ? {
+                  slurm: opts.slurm.all as SlurmJobOptions,
+                  nodeSlurm: opts.slurm.nodes as Record<string, SlurmJobOptions>,
+                }
+              : {}),
           });
         const jobs = project.pipelines[pipeline]!.nodes.map((n) => ({ node: n.id, operation: n.operation }));
         const details = await watchExecution(engine, ctx, opts, jobs, start);

@@ -30,6 +30,8 @@ export {
   TEST_S3_CREDENTIALS,
 } from './s3-server.js';
 export type { FlakyProxy, TestBucket, TestS3Server } from './s3-server.js';
+export { slurmInstalled, startTestSlurm, testSlurmConf } from './slurm-server.js';
+export type { TestSlurmCluster } from './slurm-server.js';
 export { describeComputeConformance } from '../compute/compute.conformance.js';
 export type { ComputeConformanceOptions } from '../compute/compute.conformance.js';
 export { buildTestWheel } from './test-wheel.js';
