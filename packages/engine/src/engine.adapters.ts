@@ -85,19 +85,23 @@ export async function openEngineAdapters(
     given.compute ??
     // Batch jobs on a Slurm cluster that shares this filesystem (docs/adr/0016). It wins over remote workers: a
     // server started with --server runs nothing itself either way.
+    // Environments are built here, in environments.dir, which the nodes see like the rest (docs/adr/0017).
     (settings.values['compute.backend'] === 'slurm'
-      ? new SlurmCompute({
-          runtimeDir: context.runtimeDir,
-          env: context.env,
-          logger,
-          killGraceMs: context.killGraceMs,
-          defaults: {
-            partition: settings.values['compute.slurm.partition'],
-            account: settings.values['compute.slurm.account'],
-            time: settings.values['compute.slurm.time'],
-            gres: settings.values['compute.slurm.gres'],
-          },
-        })
+      ? new EnvironmentCompute(
+          new SlurmCompute({
+            runtimeDir: context.runtimeDir,
+            env: context.env,
+            logger,
+            killGraceMs: context.killGraceMs,
+            defaults: {
+              partition: settings.values['compute.slurm.partition'],
+              account: settings.values['compute.slurm.account'],
+              time: settings.values['compute.slurm.time'],
+              gres: settings.values['compute.slurm.gres'],
+            },
+          }),
+          openEnvironmentCache(settings, context.env),
+        )
       : undefined) ??
     (context.computeBackend === 'workers'
       ? new RemoteCompute({

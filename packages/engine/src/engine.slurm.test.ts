@@ -9,6 +9,7 @@ import { spawnScript, waitForScript } from './test-support/node-script.js';
 import { chain, cleanEnv, py, REPORTING_CHAIN, writeProjectFolder } from './test-support/project-files.js';
 import { testSlurmConf } from './test-support/slurm-server.js';
 import { makeTempDir, removeTree, TEST_PYTHON } from './test-support/temp-dir.js';
+import { buildTestWheel } from './test-support/test-wheel.js';
 
 /** scontrol's view of a Slurm job: its `Key=Value` fields. */
 function scontrol(conf: string, id: number): Promise<Record<string, string>> {
@@ -92,6 +93,38 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
     }
     throw new Error(`${node} never printed ${line}: ${lines(fixture, executionId, node).join(' | ')}`);
   }
+
+  it('runs an operation in its environment, built on the submitting machine in the shared environments.dir', async () => {
+    const wheels = await makeTempDir('slurm-wheels');
+    try {
+      await buildTestWheel(wheels, 'dfslurmprobe', '1.0', { 'dfslurmprobe/__init__.py': 'VALUE = 3\n' });
+      f = await open({ 'environments.pipArgs': ['--isolated', '--no-index', '--find-links', wheels] });
+      const { dir, project } = await f.project({
+        operations: {
+          Probe: py(
+            'import sys',
+            'import dfslurmprobe',
+            'class Probe():',
+            '    def execute(self):',
+            '        print("prefix", sys.prefix, flush=True)',
+            '        value = dfslurmprobe.VALUE',
+            '        return value',
+          ),
+        },
+        files: { 'operations/Probe.environment.yml': 'dependencies:\n  - pip:\n    - dfslurmprobe==1.0\n' },
+        pipelines: { main: chain([{ id: 'probe', operation: 'Probe' }], []) },
+      });
+      const started = await f.engine.startExecution({ project, projectDir: dir, pipelineName: 'main' });
+      const done = await started.done;
+      const log = lines(f, started.id, 'probe').join('\n');
+      expect(done.status, log).toBe('success');
+      expect(log).toMatch(/\[deepforge\] preparing environment [0-9a-f]{32}/);
+      expect(log.indexOf('preparing environment')).toBeLessThan(log.indexOf('submitted to Slurm'));
+      expect(log).toContain(`prefix ${join(f.dataDir, 'environments', 'envs')}`);
+    } finally {
+      await removeTree(wheels);
+    }
+  });
 
   it('runs a pipeline as Slurm jobs: outputs stored, console and metrics live, options per execution and node', async () => {
     f = await open({ 'compute.slurm.time': '30:00' });
