@@ -55,7 +55,7 @@ class Logger():
         return done
 `;
 
-/** SQLite: the file's size with the WAL checkpointed into it, and each table's share (dbstat). */
+/** SQLite: the file's size with the WAL checkpointed into it, and each table's share with its indexes (dbstat). */
 function sqliteSize(dataDir) {
   const file = join(dataDir, 'deepforge.db');
   const db = new BetterSqlite3(file);
@@ -63,8 +63,10 @@ function sqliteSize(dataDir) {
     db.pragma('wal_checkpoint(TRUNCATE)');
     let tables = {};
     try {
-      for (const r of db.prepare('select name, sum(pgsize) as bytes from dbstat group by name').all())
-        tables[r.name] = r.bytes;
+      // Each table with its indexes (dbstat names b-trees: the table's and each index's).
+      const query = `select m.tbl_name as name, sum(s.pgsize) as bytes from dbstat s
+        join sqlite_master m on m.name = s.name group by m.tbl_name`;
+      for (const r of db.prepare(query).all()) tables[r.name] = r.bytes;
     } catch {
       tables = {};
     }

@@ -10,7 +10,7 @@ import {
   type PointSummary,
 } from '@deepforge/core';
 import { num, type Database, type KyselyStoreOptions, type MetricSeriesTable } from './kysely.database.js';
-import { writeMetricPoints } from './metric-points.writer.js';
+import { pointId, SERIES_POINTS, writeMetricPoints } from './metric-points.writer.js';
 import type {
   MetricPointRow,
   MetricRecord,
@@ -94,8 +94,7 @@ export class KyselyTelemetryStore implements TelemetryStore {
       .select(['metric_series.name', 'metrics.step', 'metrics.value', 'metrics.t'])
       .where('metric_series.job_id', '=', jobId)
       .orderBy('metrics.t')
-      .orderBy('metrics.series_id')
-      .orderBy('metrics.seq')
+      .orderBy('metrics.id')
       .execute();
     return rows.map((r) => ({ jobId, step: r.step, name: r.name, value: r.value, t: num(r.t) }));
   }
@@ -144,10 +143,10 @@ export class KyselyTelemetryStore implements TelemetryStore {
       const rows = await this.db
         .selectFrom('metrics')
         .select(['x', 'value'])
-        .where('series_id', '=', seriesId)
-        .where('seq', '>=', first)
-        .where('seq', '<=', last)
-        .orderBy('seq')
+        // The key alone: its range is the series' seqs (series_id would steer the planner to the x index).
+        .where('id', '>=', pointId(seriesId, first))
+        .where('id', '<=', pointId(seriesId, last))
+        .orderBy('id')
         .execute();
       return {
         ...view,
@@ -159,17 +158,16 @@ export class KyselyTelemetryStore implements TelemetryStore {
     if (level === 0) {
       const rows = await this.db
         .selectFrom('metrics')
-        .select(['seq', 'x', 'value'])
-        .where('series_id', '=', seriesId)
-        .where('seq', '>=', firstColumn * columnSize)
-        .where('seq', '<', (lastColumn + 1) * columnSize)
-        .orderBy('seq')
+        .select(['id', 'x', 'value'])
+        .where('id', '>=', pointId(seriesId, firstColumn * columnSize))
+        .where('id', '<', pointId(seriesId, (lastColumn + 1) * columnSize))
+        .orderBy('id')
         .execute();
       const columns = emptyColumns();
       let column = Number.NaN;
       let acc: PointSummary | undefined;
       for (const r of rows) {
-        const c = Math.floor(num(r.seq) / columnSize);
+        const c = Math.floor((num(r.id) - pointId(seriesId, 0)) / columnSize);
         if (c !== column) {
           if (acc) pushColumn(columns, acc);
           column = c;
@@ -209,21 +207,21 @@ export class KyselyTelemetryStore implements TelemetryStore {
   }
 
   /**
-   * The first seq with x ≥ `x` (or the last with x ≤ `x`): one probe of the (series, x, seq) index. In a series
+   * The first seq with x ≥ `x` (or the last with x ≤ `x`): one probe of the (series, x, id) index. In a series
    * whose x never goes down, the points of a step range are the seqs between the two.
    */
   private async edgeSeq(seriesId: number, x: number, edge: 'first' | 'last'): Promise<number | undefined> {
     const order = edge === 'first' ? 'asc' : 'desc';
     const row = await this.db
       .selectFrom('metrics')
-      .select('seq')
+      .select('id')
       .where('series_id', '=', seriesId)
       .where('x', edge === 'first' ? '>=' : '<=', x)
       .orderBy('x', order)
-      .orderBy('seq', order)
+      .orderBy('id', order)
       .limit(1)
       .executeTakeFirst();
-    return row ? num(row.seq) : undefined;
+    return row ? num(row.id) - pointId(seriesId, 0) : undefined;
   }
 
   /** x went down somewhere: the points of the range in x order, bounded, into columns of equal x width. */
@@ -235,7 +233,7 @@ export class KyselyTelemetryStore implements TelemetryStore {
       .where('x', '>=', view.from)
       .where('x', '<=', view.to)
       .orderBy('x')
-      .orderBy('seq')
+      .orderBy('id')
       .limit(UNSORTED_VIEW_READ_LIMIT + 1)
       .execute();
     const partial = rows.length > UNSORTED_VIEW_READ_LIMIT;
@@ -271,13 +269,14 @@ export class KyselyTelemetryStore implements TelemetryStore {
     if (!series) return [];
     const rows = await this.db
       .selectFrom('metrics')
-      .select(['seq', 'x', 'step', 'value', 't'])
-      .where('series_id', '=', series.id)
-      .where('seq', '>=', fromSeq)
-      .orderBy('seq')
+      .select(['id', 'x', 'step', 'value', 't'])
+      .where('id', '>=', pointId(series.id, fromSeq))
+      .where('id', '<', pointId(series.id, SERIES_POINTS))
+      .orderBy('id')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ seq: num(r.seq), x: r.x, step: r.step, value: r.value, t: num(r.t) }));
+    const base = pointId(series.id, 0);
+    return rows.map((r) => ({ seq: num(r.id) - base, x: r.x, step: r.step, value: r.value, t: num(r.t) }));
   }
 
   async listPlots(jobId: string): Promise<PlotRecord[]> {

@@ -81,10 +81,13 @@ export interface MetricSeriesTable {
   sorted: number;
 }
 
-/** Every point, in the order logged (`seq` from 0 within its series); `x` is the step, or last x + 1 without one. */
+/**
+ * Every point. `id` = series_id · 2^28 + seq (the order logged, from 0 within its series): one key that is the
+ * rowid on SQLite, so a point costs no separate primary-key index. `x` is the step, or last x + 1 without one.
+ */
 export interface MetricsTable {
+  id: Int;
   series_id: number;
-  seq: Int;
   x: number;
   step: number | null;
   value: number;

@@ -17,6 +17,17 @@ const POSTGRES_ROWS_PER_INSERT = 100_000;
 
 const isPostgres = (trx: Kysely<Database>): boolean => trx.getExecutor().adapter instanceof PostgresAdapter;
 
+/**
+ * A point's key: its series and its seq in one integer (the rowid on SQLite), exact in a double while series ids
+ * stay under 2^25 and a series under 2^28 points.
+ */
+export const SERIES_POINTS = 2 ** 28;
+const MAX_SERIES_ID = 2 ** 25;
+
+export function pointId(seriesId: number, seq: number): number {
+  return seriesId * SERIES_POINTS + seq;
+}
+
 /** A metric value or step that is not a finite number (the store keeps none: ADR 0014). */
 export class MetricValueError extends Error {
   override name = 'MetricValueError';
@@ -70,8 +81,11 @@ async function seriesOf(
     .selectFrom('metric_series')
     .select((eb) => eb.fn.max('id').as('max'))
     .executeTakeFirstOrThrow();
+  const id = Number(max ?? 0) + 1;
+  if (id >= MAX_SERIES_ID)
+    throw new MetricValueError(`the database holds ${MAX_SERIES_ID - 1} metric series, the most it can`);
   const row: MetricSeriesTable = {
-    id: Number(max ?? 0) + 1,
+    id,
     job_id: jobId,
     name,
     n: 0,
@@ -93,6 +107,10 @@ async function appendToSeries(
   const first = rows[0] as MetricRecord;
   const series = await seriesOf(trx, first.jobId, first.name, lockKey);
   const start = Number(series.n);
+  if (start + rows.length > SERIES_POINTS)
+    throw new MetricValueError(
+      `metric "${first.name}" of job ${first.jobId} would hold more than ${SERIES_POINTS} points, the most a series can`,
+    );
   const xs = new Float64Array(rows.length);
   const ys = new Float64Array(rows.length);
   let lastX = series.last_x;
@@ -116,7 +134,7 @@ async function appendToSeries(
     const params: unknown[] = [];
     for (let j = 0; j < chunk.length; j++) {
       const r = chunk[j] as MetricRecord;
-      params.push(series.id, start + i + j, xs[i + j], r.step, r.value, r.t);
+      params.push(pointId(series.id, start + i + j), series.id, xs[i + j], r.step, r.value, r.t);
     }
     await trx.executeQuery(bulkInsert(trx, 'metrics', POINT_COLUMNS, chunk.length, params));
   }
@@ -232,8 +250,8 @@ async function updatePyramid(
 
 /** Columns with their PostgreSQL types (for unnest). */
 const POINT_COLUMNS = [
+  ['id', 'int8'],
   ['series_id', 'int4'],
-  ['seq', 'int4'],
   ['x', 'float8'],
   ['step', 'float8'],
   ['value', 'float8'],

@@ -302,7 +302,7 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
   /**
-   * Metric series drawn at once (ADR 0014): `metrics` becomes one row per point keyed by (series, seq) with its x,
+   * Metric series drawn at once (ADR 0014): `metrics` becomes one row per point keyed by series · 2^28 + seq with its x,
    * beside `metric_series` (one per job and name) and the min-max pyramid `metric_buckets`. Rows stored before are
    * converted series by series in the order they were logged (by time, then as stored); a value they hold without a
    * step gets the x it was always drawn at (the previous x + 1).
@@ -326,21 +326,22 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('metrics')
+        // SQLite: `integer primary key` is the rowid itself (no second b-tree for the key).
+        .addColumn('id', postgres ? 'bigint' : 'integer', (c) => c.primaryKey())
         .addColumn('series_id', 'integer', (c) =>
           c.notNull().references('metric_series.id').onDelete('cascade'),
         )
-        .addColumn('seq', 'integer', (c) => c.notNull())
         .addColumn('x', 'double precision', (c) => c.notNull())
         .addColumn('step', 'double precision')
         .addColumn('value', 'double precision', (c) => c.notNull())
         .addColumn('t', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('metrics_pk', ['series_id', 'seq'])
         .execute();
-      // (series, x, seq): a step range's first and last points are one probe each, ties of x in logging order.
+      // (series, x, id): a step range's first and last points are one probe each, ties of x in logging order
+      // (SQLite keeps the rowid in every index entry: naming it again would store it twice).
       await db.schema
         .createIndex('metrics_series_x')
         .on('metrics')
-        .columns(['series_id', 'x', 'seq'])
+        .columns(postgres ? ['series_id', 'x', 'id'] : ['series_id', 'x'])
         .execute();
       await db.schema
         .createTable('metric_buckets')
