@@ -27,6 +27,11 @@ export interface EngineAdapters {
   store: DatabaseStores;
   storage: EngineStorage;
   compute: Compute;
+  /**
+   * What runs the jobs, when the compute was built here from the settings (a given one is the caller's): the
+   * compute may be wrapped (EnvironmentCompute), so its class does not tell.
+   */
+  computeBackend?: 'local' | 'workers' | 'slurm';
 }
 
 export interface DefaultAdapterContext {
@@ -140,5 +145,12 @@ export async function openEngineAdapters(
       }),
       openEnvironmentCache(settings, context.env),
     );
-  return { store, storage, compute };
+  const computeBackend = given.compute
+    ? undefined
+    : settings.values['compute.backend'] === 'slurm'
+      ? 'slurm'
+      : context.computeBackend === 'workers'
+        ? 'workers'
+        : 'local';
+  return { store, storage, compute, ...(computeBackend ? { computeBackend } : {}) };
 }

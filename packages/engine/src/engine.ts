@@ -431,7 +431,8 @@ class EngineImpl implements Engine {
     this.workerTokens = new WorkerTokens(stores.workers);
     this.remoteCompute = adapters.compute instanceof RemoteCompute ? adapters.compute : undefined;
     this.computeBackend =
-      adapters.compute instanceof SlurmCompute ? 'slurm' : this.remoteCompute ? 'workers' : 'local';
+      adapters.computeBackend ??
+      (adapters.compute instanceof SlurmCompute ? 'slurm' : this.remoteCompute ? 'workers' : 'local');
   }
 
   /**

@@ -146,4 +146,9 @@ export class EnvironmentCompute implements Compute {
   close(): Promise<void> {
     return this.inner.close();
   }
+
+  /** A dead engine's job is stopped where the wrapped compute runs it (Slurm: its batch job is cancelled). */
+  stopOrphan(job: { jobId: string; runnerId: string }): Promise<void> {
+    return this.inner.stopOrphan?.(job) ?? Promise.resolve();
+  }
 }

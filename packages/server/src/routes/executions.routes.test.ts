@@ -10,6 +10,7 @@ import type {
   JobLogResponse,
   ProjectSummary,
 } from '@deepforge/protocol';
+import { TEST_PYTHON } from '@deepforge/engine/test-support';
 import { startFixture, type ServerFixture } from '../test-support/server-fixture.js';
 
 let f: ServerFixture;
@@ -285,6 +286,23 @@ describe('executions', () => {
 });
 
 describe('a server started with --server', () => {
+  it('lists Slurm as the compute when compute.backend is slurm, with --server too', async () => {
+    for (const compute of ['local', 'none'] as const) {
+      const g = await startFixture({
+        compute,
+        settings: { python: TEST_PYTHON, 'compute.backend': 'slurm' },
+      });
+      try {
+        expect((await g.server.app.inject({ url: '/api/platforms' })).json()).toMatchObject({
+          compute: [{ id: 'slurm', available: true }],
+        });
+        expect(g.server.engine.computeBackend).toBe('slurm');
+      } finally {
+        await g.cleanup();
+      }
+    }
+  });
+
   it('takes executions whose jobs wait for a remote worker, and says so in their console', async () => {
     const g = await startFixture({ compute: 'none' });
     try {
