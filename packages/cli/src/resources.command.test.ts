@@ -257,12 +257,14 @@ describe('deepforge resources code', () => {
           'from utils.models import FashionCNN as Hand',
           `spec = importlib.util.spec_from_file_location("gen", ${JSON.stringify(file)})`,
           'gen = importlib.util.module_from_spec(spec); spec.loader.exec_module(gen)',
-          'torch.manual_seed(0); a = gen.FashionCNN(); b = Hand()',
+          'torch.manual_seed(0); a = gen.FashionCNN(); torch.manual_seed(0); b = Hand()',
           'sa, sb = a.state_dict(), b.state_dict()',
+          // Built in the same order, the generated module starts from the same weights as the class.
+          'same_start = all(torch.equal(x, y) for x, y in zip(sa.values(), sb.values()))',
           'assert [v.shape for v in sa.values()] == [v.shape for v in sb.values()]',
           'b.load_state_dict(dict(zip(sb.keys(), sa.values())))',
           'a.eval(); b.eval(); x = torch.rand(5, 1, 28, 28)',
-          'print(torch.allclose(a(x), b(x), atol=1e-6), list(a(x).shape))',
+          'print(same_start, torch.allclose(a(x), b(x), atol=1e-6), list(a(x).shape))',
         ].join('\n'),
       ],
       {
@@ -270,7 +272,7 @@ describe('deepforge resources code', () => {
         env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: findRuntimeDir() },
       },
     );
-    expect(out.trim()).toBe('True [5, 10]');
+    expect(out.trim()).toBe('True True [5, 10]');
   }, 60_000);
 
   it('refuses an architecture that cannot be code, saying why', async () => {

@@ -75,4 +75,34 @@ describe('ArchitectureService', () => {
     const service = new ArchitectureService({ python: join(tmp, 'no-python') });
     await expect(service.catalog(project())).rejects.toThrow(/cannot run .*no-python: spawn .* ENOENT/);
   });
+
+  it('persistent: one Python answers request after request, reading changed custom layers again', async () => {
+    const service = new ArchitectureService({ python: TEST_PYTHON, persistent: true });
+    try {
+      const first = await service.check(project({ layers: LAYERS }), 'Net');
+      expect(first.shapes?.total.parameters).toBe(8);
+      const changed = LAYERS.replace(
+        'def __init__(self, factor: float)',
+        'def __init__(self, factor: int, bias=1)',
+      );
+      const catalog = await service.catalog(project({ layers: changed }));
+      expect(catalog.layers['utils.layers.Scale']?.arguments.map((a) => a.name)).toEqual(['factor', 'bias']);
+      const second = await service.check(project({ layers: changed }), 'Net');
+      expect(second.shapes?.edges[1]).toEqual({ from: 'scale', to: 'fc', shape: ['N', 3] });
+    } finally {
+      service.close();
+    }
+  }, 60_000);
+
+  it('persistent: a request that hangs is stopped, and the next one gets a new Python', async () => {
+    const service = new ArchitectureService({ python: TEST_PYTHON, persistent: true, timeoutMs: 8000 });
+    try {
+      const hangs = project({ slow: 'import time\ntime.sleep(600)\n' });
+      await expect(service.catalog(hangs)).rejects.toThrow('PyTorch did not answer within 8 s');
+      const ok = await service.check(project({ layers: LAYERS }), 'Net');
+      expect(ok.shapes?.ok).toBe(true);
+    } finally {
+      service.close();
+    }
+  }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,23 @@ export interface ArchitectureServiceOptions {
   runtimeDir?: string;
   env?: Env;
   timeoutMs?: number;
+  /**
+   * Keep one Python running (`--serve`) and send it every request, so torch is imported once: for a server
+   * whose editor asks after every edit. It is stopped after `idleMs` without requests, and after a timeout
+   * (the next request starts a new one). Without it each request starts its own Python (the CLI).
+   */
+  persistent?: boolean;
+  /** How long a persistent Python waits for the next request before it is stopped (default 120 s). */
+  idleMs?: number;
+}
+
+/** The one Python a persistent service sends its requests to. */
+interface ServingPython {
+  child: ChildProcessWithoutNullStreams;
+  /** The answer being waited for (requests go one at a time). */
+  waiting: { id: number; resolve: (line: unknown) => void; reject: (err: Error) => void } | null;
+  buffer: string;
+  stderrTail: string;
 }
 
 /** Python could not answer: it is missing, timed out, or the request failed. */
@@ -52,6 +69,11 @@ export interface ArchitectureCheck {
 export class ArchitectureService {
   private readonly runtimeDir: string;
   private readonly catalogs = new Map<string, Promise<LayerCatalog>>();
+  private serving: ServingPython | null = null;
+  /** Requests to the persistent Python, one after another. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ArchitectureServiceOptions) {
     this.runtimeDir = options.runtimeDir ?? findRuntimeDir();
@@ -155,10 +177,127 @@ export class ArchitectureService {
     }
   }
 
+  /** Stops the persistent Python, if one runs. */
+  close(): void {
+    clearTimeout(this.idleTimer);
+    this.stopServing();
+  }
+
   private ask<T>(request: Record<string, unknown>): Promise<T> {
-    const timeoutMs = this.options.timeoutMs ?? ARCHITECTURE_PYTHON_TIMEOUT_MS;
+    if (!this.options.persistent) return this.askOnce<T>(request);
+    const next = this.queue.then(() => this.askServing<T>(request));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private env(): Record<string, string> {
     const env = pythonEnv(this.options.env ?? process.env, this.runtimeDir);
     env.PYTHONDONTWRITEBYTECODE = '1';
+    return env;
+  }
+
+  private startServing(): ServingPython {
+    const child = spawn(this.options.python, ['-m', 'deepforge.architecture', '--serve'], {
+      env: this.env(),
+      cwd: this.runtimeDir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const serving: ServingPython = { child, waiting: null, buffer: '', stderrTail: '' };
+    child.stdout.on('data', (chunk: Buffer) => {
+      serving.buffer += chunk.toString('utf8');
+      if (serving.buffer.length > MAX_ANSWER_BYTES) {
+        serving.waiting?.reject(
+          new ArchitecturePythonError(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`),
+        );
+        serving.waiting = null;
+        this.stopServing();
+        return;
+      }
+      let nl: number;
+      while ((nl = serving.buffer.indexOf('\n')) >= 0) {
+        const line = serving.buffer.slice(0, nl);
+        serving.buffer = serving.buffer.slice(nl + 1);
+        const waiting = serving.waiting;
+        serving.waiting = null;
+        try {
+          waiting?.resolve(JSON.parse(line));
+        } catch {
+          waiting?.reject(new ArchitecturePythonError(`the Python side answered something else than JSON`));
+        }
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      serving.stderrTail = (serving.stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    const gone = (why: string): void => {
+      if (this.serving === serving) this.serving = null;
+      serving.waiting?.reject(new ArchitecturePythonError(why));
+      serving.waiting = null;
+    };
+    child.on('error', (err) => gone(`cannot run ${this.options.python}: ${err.message}`));
+    child.on('close', (code) => {
+      const said = serving.stderrTail.trim().split('\n').slice(-3).join(' ');
+      gone(
+        `${this.options.python} -m deepforge.architecture --serve exited with ${code}${said ? `: ${said}` : ''}`,
+      );
+    });
+    child.stdin.on('error', () => undefined);
+    return serving;
+  }
+
+  private stopServing(): void {
+    const serving = this.serving;
+    this.serving = null;
+    if (!serving) return;
+    try {
+      process.kill(-serving.child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private askServing<T>(request: Record<string, unknown>): Promise<T> {
+    clearTimeout(this.idleTimer);
+    const timeoutMs = this.options.timeoutMs ?? ARCHITECTURE_PYTHON_TIMEOUT_MS;
+    this.serving ??= this.startServing();
+    const serving = this.serving;
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        serving.waiting = null;
+        this.stopServing();
+        reject(new ArchitecturePythonError(`PyTorch did not answer within ${describeMs(timeoutMs)}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.idleTimer = setTimeout(() => this.stopServing(), this.options.idleMs ?? 120_000);
+        // An idle Python must not keep a process that is otherwise done from exiting.
+        this.idleTimer.unref();
+      };
+      serving.waiting = {
+        id,
+        resolve: (answer) => {
+          done();
+          if (answer && typeof answer === 'object' && 'error' in answer) {
+            reject(new ArchitecturePythonError(String((answer as { error: unknown }).error)));
+            return;
+          }
+          const { id: _, ...rest } = answer as Record<string, unknown>;
+          resolve(('answer' in rest ? rest.answer : rest) as T);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      };
+      serving.child.stdin.write(`${JSON.stringify({ ...request, id })}\n`);
+    });
+  }
+
+  private askOnce<T>(request: Record<string, unknown>): Promise<T> {
+    const timeoutMs = this.options.timeoutMs ?? ARCHITECTURE_PYTHON_TIMEOUT_MS;
+    const env = this.env();
     return new Promise<T>((resolve, reject) => {
       const child = spawn(this.options.python, ['-m', 'deepforge.architecture'], {
         env,
@@ -180,10 +319,7 @@ export class ArchitectureService {
         }
       };
       const timer = setTimeout(
-        () =>
-          kill(
-            `PyTorch did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`,
-          ),
+        () => kill(`PyTorch did not answer within ${describeMs(timeoutMs)}`),
         timeoutMs,
       );
       child.stdout.on('data', (chunk: Buffer) => {
@@ -238,6 +374,10 @@ const BLOCKING: ReadonlySet<string> = new Set([
   'resource-cycle',
   'nesting-too-deep',
 ]);
+
+function describeMs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
 
 function emptyProject(): Project {
   return {

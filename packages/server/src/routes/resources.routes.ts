@@ -52,19 +52,22 @@ export function registerResourceRoutes(app: ZodApp, ctx: ServerContext): void {
   const docs = ctx.documents;
   let service: Promise<ArchitectureService> | undefined;
   const architectures = (): Promise<ArchitectureService> => {
-    service ??= ctx.engine
-      .python()
-      .then(
-        (python) =>
-          new ArchitectureService({
-            python: python.command,
-            cacheDir: join(ctx.engine.dataDir, 'layer-catalog'),
-          }),
-      );
+    service ??= ctx.engine.python().then(
+      (python) =>
+        // One Python kept for the editor's requests: torch is imported once, not after every edit.
+        new ArchitectureService({
+          python: python.command,
+          cacheDir: join(ctx.engine.dataDir, 'layer-catalog'),
+          persistent: true,
+        }),
+    );
     // A failure (no usable interpreter) is not remembered: the next request tries again.
     service.catch(() => (service = undefined));
     return service;
   };
+  app.addHook('onClose', async () => {
+    (await service?.catch(() => undefined))?.close();
+  });
   const projectOf = (projectId: string): Promise<Project> => docs.read(projectId, projectFromDoc);
   const pythonFailed = (err: unknown): never => {
     if (err instanceof ArchitecturePythonError) throw conflict(`PyTorch could not answer: ${err.message}`);
