@@ -9,7 +9,8 @@ const server = await createServer({
   dataDir,
   env: process.env,
   compute: 'none',
-  settings: { 'workers.leaseTimeout': 2, 'executions.onRestart': 'requeue' },
+  // Long enough for a server to start again while its worker's lease is live.
+  settings: { 'workers.leaseTimeout': 20, 'executions.onRestart': 'requeue' },
 });
 const url = await server.listen(Number(port), '127.0.0.1');
 if (mode === 'start') {

@@ -17,7 +17,7 @@ import {
   type WorkerMessage,
   type ConnectedWorker,
 } from '@deepforge/protocol';
-import { EngineError } from '../errors.js';
+import { EngineError, EnvironmentError } from '../errors.js';
 import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
@@ -50,6 +50,9 @@ export interface RemoteComputeOptions {
   s3?: WorkerS3Storage;
   now?: () => number;
 }
+
+/** Waiting jobs offered to the store per lease (oldest first): the query names each, and databases bound that. */
+const LEASE_CANDIDATES = 500;
 
 /** How much further than the server's log the worker's own copy of a job's console goes. */
 const WORKER_LOG_SLACK_BYTES = 1024 * 1024;
@@ -115,6 +118,11 @@ class RemoteJob {
   /** The lease it runs under now; 0 while it waits for its first. */
   epoch = 0;
   worker: Worker | undefined;
+  /**
+   * Taken over from an engine that died while a worker ran it (a server restart): the worker and token holding its
+   * lease, until that worker connects again.
+   */
+  awaiting: { workerId: string; tokenId: string } | undefined;
   state: 'waiting' | 'leased' | 'done' = 'waiting';
   started = false;
   canceled = false;
@@ -204,9 +212,10 @@ class RemoteJob {
   }
 
   /** Leased (again): what an earlier lease reported no longer counts. */
-  leased(worker: Worker, epoch: number): void {
+  leased(worker: Worker | undefined, epoch: number): void {
     this.state = 'leased';
     this.worker = worker;
+    this.awaiting = undefined;
     this.epoch = epoch;
     this.waitReason = undefined;
     this.hello = undefined;
@@ -343,16 +352,33 @@ export class RemoteCompute implements Compute {
     }
     this.jobs.set(request.jobId, job);
     try {
-      // A lease left by an earlier attempt (an engine that died) is queued again, its epoch going on: a worker
-      // still running that attempt is fenced out.
-      await this.store.enqueueJob(request.jobId, labels, this.now());
+      const held = await this.store.getLease(request.jobId);
+      if (
+        held?.state === 'leased' &&
+        held.workerId !== null &&
+        held.tokenId !== null &&
+        (held.expiresAt ?? 0) > this.now()
+      ) {
+        // A worker still holds a live lease of this job: it ran it for an engine that died (the server restarted)
+        // and may come back within the lease timeout, reporting it. The job goes on there; if the worker does not
+        // come back, the lease expires and the job runs again under a newer one.
+        job.leased(undefined, held.epoch);
+        job.awaiting = { workerId: held.workerId, tokenId: held.tokenId };
+        job.engineLine(
+          `the server restarted while a worker ran this job (lease ${held.epoch}): waiting for it to come back`,
+        );
+      } else {
+        // A lease left by an earlier attempt is queued again, its epoch going on: a worker still running that
+        // attempt is fenced out.
+        await this.store.enqueueJob(request.jobId, labels, this.now());
+      }
     } catch (err) {
       this.jobs.delete(request.jobId);
       await log.close();
       throw err;
     }
     request.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
-    this.noteWaiting(job);
+    if (job.state === 'waiting') this.noteWaiting(job);
     this.requestDispatch();
     return job.start;
   }
@@ -415,7 +441,14 @@ export class RemoteCompute implements Compute {
     this.workers.set(worker.workerId, worker);
     for (const r of renewed) {
       const job = this.jobs.get(r.jobId);
-      if (job && job.epoch === r.epoch) job.worker = worker;
+      if (!job || job.epoch !== r.epoch) continue;
+      job.worker = worker;
+      if (job.awaiting) {
+        job.awaiting = undefined;
+        job.engineLine(`worker ${worker.name} is back and still runs the job: it goes on (lease ${r.epoch})`);
+        job.processStarted(0);
+      }
+      if (job.canceled) link.send({ type: 'job.cancel', ...r, reason: 'canceled' });
     }
     this.options.logger.info(
       {
@@ -524,10 +557,12 @@ export class RemoteCompute implements Compute {
         this.jobs.delete(job.jobId);
         if (message.type === 'job.start-failed') {
           job.failStart(
-            new EngineError(
-              'interpreter',
-              `worker ${worker.name} could not start the job: ${message.message}`,
-            ),
+            message.kind === 'environment'
+              ? new EnvironmentError(`on worker ${worker.name}: ${message.message}`)
+              : new EngineError(
+                  'interpreter',
+                  `worker ${worker.name} could not start the job: ${message.message}`,
+                ),
           );
         } else {
           job.end({
@@ -578,7 +613,12 @@ export class RemoteCompute implements Compute {
     hash: string,
   ): Promise<{ size: number; stream: () => Promise<Readable> } | undefined> {
     const job = this.jobs.get(jobId);
-    if (!job || job.state !== 'leased' || job.epoch !== epoch || job.worker?.token.id !== tokenId)
+    if (
+      !job ||
+      job.state !== 'leased' ||
+      job.epoch !== epoch ||
+      (job.worker?.token.id ?? job.awaiting?.tokenId) !== tokenId
+    )
       return undefined;
     if (!job.hasBlob(hash)) return undefined;
     const size = await this.options.storage.size(hash);
@@ -592,7 +632,12 @@ export class RemoteCompute implements Compute {
    */
   outputDirFor(tokenId: string, jobId: string, epoch: number): string | undefined {
     const job = this.jobs.get(jobId);
-    if (!job || job.state !== 'leased' || job.epoch !== epoch || job.worker?.token.id !== tokenId)
+    if (
+      !job ||
+      job.state !== 'leased' ||
+      job.epoch !== epoch ||
+      (job.worker?.token.id ?? job.awaiting?.tokenId) !== tokenId
+    )
       return undefined;
     return job.request.spec.outputDir;
   }
@@ -607,7 +652,11 @@ export class RemoteCompute implements Compute {
   private ownJobs(workerId: string, refs: readonly LeaseRef[]): LeaseRef[] {
     return refs.filter((r) => {
       const job = this.jobs.get(r.jobId);
-      return job?.state === 'leased' && job.epoch === r.epoch && job.worker?.workerId === workerId;
+      return (
+        job?.state === 'leased' &&
+        job.epoch === r.epoch &&
+        (job.worker?.workerId ?? job.awaiting?.workerId) === workerId
+      );
     });
   }
 
@@ -682,8 +731,15 @@ export class RemoteCompute implements Compute {
         worker.running.size < worker.slots &&
         this.workers.get(worker.workerId) === worker
       ) {
-        const waiting = [...this.jobs.values()].filter((j) => j.state === 'waiting').map((j) => j.jobId);
-        if (waiting.length === 0) return;
+        const all = [...this.jobs.values()].filter((j) => j.state === 'waiting');
+        if (all.length === 0) return;
+        // Only jobs this worker can run, and a bounded number of them: the store's query names each one.
+        const waiting: string[] = [];
+        for (const j of all) {
+          if (j.labels.every((l) => worker.labels.has(l))) waiting.push(j.jobId);
+          if (waiting.length >= LEASE_CANDIDATES) break;
+        }
+        if (waiting.length === 0) break;
         const lease = await this.store.leaseNext(
           { workerId: worker.workerId, tokenId: worker.token.id, labels: [...worker.labels] },
           this.now(),
@@ -762,6 +818,7 @@ export class RemoteCompute implements Compute {
         } else if (requeue) {
           job.state = 'waiting';
           job.worker = undefined;
+          job.awaiting = undefined;
           job.engineLine(
             `${what}; the job is queued again for another worker (executions.onRestart = requeue)`,
           );

@@ -12,6 +12,7 @@ import {
   openArtifactStorage,
   type ArtifactStorage,
   EnvironmentCompute,
+  EnvironmentError,
   LocalCompute,
   NotFoundError,
   ReadThroughCache,
@@ -75,6 +76,8 @@ export interface WorkerAgentOptions {
 const MAX_OUTBOX = 50_000;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
+/** How long an upload is tried again while the server cannot be reached. */
+const UPLOAD_RETRY_MS = 120_000;
 
 interface AgentJob {
   jobId: string;
@@ -377,16 +380,27 @@ export class WorkerAgent {
     );
     url.searchParams.set('epoch', String(job.epoch));
     const { size } = await stat(path);
-    const res = await fetch(url, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${this.options.token}`,
-        'content-type': 'application/octet-stream',
-        'content-length': String(size),
-      },
-      body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
-      duplex: 'half',
-    } as RequestInit);
+    const put = (): Promise<Response> =>
+      fetch(url, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+        },
+        body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+        duplex: 'half',
+      } as RequestInit);
+    // A server that cannot be reached (restarting) or is busy (503) is tried again for as long as the job's lease
+    // could still be this worker's; an answer is final.
+    const deadline = Date.now() + UPLOAD_RETRY_MS;
+    let res: Response | undefined;
+    for (let wait = RECONNECT_MIN_MS; ; wait = Math.min(wait * 2, RECONNECT_MAX_MS)) {
+      res = await put().catch(() => undefined);
+      if ((res && res.status !== 503) || job.canceled || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    if (!res) throw new Error(`output ${file} could not be uploaded: the server cannot be reached`);
     if (!res.ok) {
       const text = await res.text().catch(() => '');
       throw new Error(`the server refused output ${file} (HTTP ${res.status}): ${text.slice(0, 500)}`);
@@ -517,7 +531,12 @@ export class WorkerAgent {
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         this.options.report(`job ${job.jobId} (lease ${job.epoch}): could not start: ${message}`);
-        this.send({ type: 'job.start-failed', ...ref, message });
+        this.send({
+          type: 'job.start-failed',
+          ...ref,
+          message,
+          ...(err instanceof EnvironmentError ? { kind: 'environment' as const } : {}),
+        });
         return;
       }
       job.handle = handle;
@@ -527,6 +546,11 @@ export class WorkerAgent {
       let outcome = result.outcome;
       const stored: Record<string, { hash: string; size: number }> = {};
       if (outcome === 'exited' && result.exitCode === 0 && !result.error && !job.canceled) {
+        // Cut off from the server (it restarts), outputs wait until it has taken this worker back: it then knows
+        // whether the job is still this worker's.
+        for (const until = Date.now() + UPLOAD_RETRY_MS; !this.welcomed && !bucket && Date.now() < until;) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
         try {
           for (const o of result.outputs) {
             const path = join(outputDir, o.file);
