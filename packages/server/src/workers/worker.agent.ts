@@ -12,7 +12,6 @@ import {
   openArtifactStorage,
   type ArtifactStorage,
   EnvironmentCompute,
-  EnvironmentError,
   LocalCompute,
   NotFoundError,
   ReadThroughCache,
@@ -531,12 +530,7 @@ export class WorkerAgent {
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         this.options.report(`job ${job.jobId} (lease ${job.epoch}): could not start: ${message}`);
-        this.send({
-          type: 'job.start-failed',
-          ...ref,
-          message,
-          ...(err instanceof EnvironmentError ? { kind: 'environment' as const } : {}),
-        });
+        this.send({ type: 'job.start-failed', ...ref, message });
         return;
       }
       job.handle = handle;
