@@ -23,7 +23,7 @@ from deepforge.architecture.catalog import install_code_dir  # noqa: E402
 from conftest import PYTHON_DIR  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "architectures")
-NAMES = ("Chain", "Residual", "Nested")
+NAMES = ("Chain", "Residual", "Nested", "Sequence")
 
 
 def load(name):
@@ -101,8 +101,19 @@ class HandNested(nn.Module):
         return self.probs(self.backbone(image))
 
 
-HAND = {"Chain": HandChain, "Residual": HandResidual, "Nested": HandNested}
-INPUTS = {"Chain": (3, 1, 28, 28), "Residual": (3, 8, 16, 16), "Nested": (3, 1, 28, 28)}
+class HandSequence(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, batch_first=True)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, tokens):
+        out, _ = self.lstm(tokens)
+        return self.head(out)
+
+
+HAND = {"Chain": HandChain, "Residual": HandResidual, "Nested": HandNested, "Sequence": HandSequence}
+INPUTS = {"Chain": (3, 1, 28, 28), "Residual": (3, 8, 16, 16), "Nested": (3, 1, 28, 28), "Sequence": (3, 5, 8)}
 
 
 def _randomise(module):
@@ -155,12 +166,15 @@ def test_inferred_shapes_are_those_of_real_tensors(code_dir, name):
     gen = generated(name)()
     seen = {}
     for child_name, child in gen.named_children():
-        child.register_forward_hook(lambda m, i, o, n=child_name: seen.__setitem__(n, list(o.shape)))
+        # Layers returning tuples (LSTM) are compared through the Select after them.
+        child.register_forward_hook(
+            lambda m, i, o, n=child_name: seen.__setitem__(n, list(o.shape)) if isinstance(o, torch.Tensor) else None
+        )
     batch = INPUTS[name][0]
     gen(torch.rand(INPUTS[name]))
     by_id = {layer["id"]: layer for layer in report["layers"]}
     for layer_id, shape in seen.items():
-        inferred = [batch if d == "N" else d for d in by_id[layer_id]["outputShape"]]
+        inferred = [batch if d == "N" else INPUTS[name][1] if d == "T" else d for d in by_id[layer_id]["outputShape"]]
         assert inferred == shape, layer_id
         assert by_id[layer_id]["outputShape"][0] == "N"
     assert report["total"]["parameters"] == sum(p.numel() for p in gen.parameters())
@@ -534,3 +548,30 @@ def test_what_cannot_be_traced_or_has_no_layer_is_refused_with_the_reason(utils_
         import_module(Sigmoidal, "Sigmoidal", {"x": ["N", 4]})
     with pytest.raises(ImportRefused, match=r"no shape for forward's argument x"):
         import_module(Sigmoidal, "Sigmoidal", {})
+
+
+SEQUENCE = {
+    "name": "Seq",
+    "layers": [
+        {"id": "tokens", "layer": "Input", "shape": ["N", "T", 8]},
+        {"id": "lstm", "layer": "LSTM", "attributes": {"input_size": 8, "hidden_size": 16, "batch_first": True}},
+        {"id": "outputs", "layer": "Select", "attributes": {"index": 0}},
+        {"id": "head", "layer": "Linear", "attributes": {"in_features": 16, "out_features": 3}},
+    ],
+    "edges": [{"from": "tokens", "to": "lstm"}, {"from": "lstm", "to": "outputs"}, {"from": "outputs", "to": "head"}],
+    "outputs": ["head"],
+}
+
+
+def test_select_picks_one_result_of_a_layer_that_returns_several():
+    report = infer(SEQUENCE, {"Seq": SEQUENCE})
+    assert report["ok"], report
+    by_id = {layer["id"]: layer for layer in report["layers"]}
+    assert by_id["lstm"]["outputShape"] == [["N", "T", 16], [[1, "N", 16], [1, "N", 16]]]
+    assert by_id["head"]["outputShape"] == ["N", "T", 3]
+    module = ArchitectureModule(SEQUENCE, {"Seq": SEQUENCE})
+    assert list(module(torch.rand(2, 5, 8)).shape) == [2, 5, 3]
+    broken = json.loads(json.dumps(SEQUENCE))
+    broken["layers"][2]["attributes"]["index"] = 5
+    report = infer(broken, {"Seq": broken})
+    assert report["firstError"] == "outputs" and "index" in report["layers"][2]["error"]

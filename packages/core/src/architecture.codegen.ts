@@ -4,7 +4,7 @@ import {
   layerInputs,
   RESOURCE_LAYER_PREFIX,
 } from './architecture.validation.js';
-import { ADD_LAYER, CONCAT_LAYER, INPUT_LAYER } from './model.js';
+import { ADD_LAYER, CONCAT_LAYER, INPUT_LAYER, SELECT_LAYER } from './model.js';
 import type { Architecture, JsonValue } from './model.js';
 
 /** Where the generated module of an architecture lives in a job's code: `resources/<name>.py`. */
@@ -83,6 +83,11 @@ export function generateArchitectureCode(arch: Architecture): string {
     }
     if (layer.layer === ADD_LAYER) {
       forward.push(`${id} = ${ins.join(' + ')}`);
+      continue;
+    }
+    if (layer.layer === SELECT_LAYER) {
+      const index = typeof layer.attributes.index === 'number' ? layer.attributes.index : 0;
+      forward.push(`${id} = ${ins[0] ?? 'None'}[${index}]`);
       continue;
     }
     if (layer.layer === CONCAT_LAYER) {

@@ -224,6 +224,21 @@ describe('validateArchitecture', () => {
     ]);
   });
 
+  it('checks Select: one input and an int index', () => {
+    expect(
+      problems(
+        chain(
+          layer('conv', 'Conv2d', { in_channels: 1, out_channels: 8, kernel_size: 3 }),
+          layer('pick', 'Select'),
+        ),
+      ),
+    ).toEqual(['Net: layer "pick" (Select): required argument "index" is not set']);
+    expect(problems(chain(layer('pick', 'Select', { index: 'first', dim: 1 })))).toEqual([
+      'Net: layer "pick" (Select): argument "index" must be an int, not a str ("first")',
+      'Net: layer "pick" (Select): Select has no argument "dim" (it has: index)',
+    ]);
+  });
+
   it('warns about layers whose result goes nowhere', () => {
     const arch = {
       ...GOOD,

@@ -5,7 +5,7 @@ import type {
   LayerCatalogError,
   LayerClass,
 } from './layer-catalog.js';
-import { ADD_LAYER, ARCHITECTURE_LIMITS, CONCAT_LAYER, INPUT_LAYER } from './model.js';
+import { ADD_LAYER, ARCHITECTURE_LIMITS, CONCAT_LAYER, INPUT_LAYER, SELECT_LAYER } from './model.js';
 import type { Architecture, ArchitectureLayer, Diagnostic, JsonValue } from './model.js';
 import { PYTHON_KEYWORDS } from './python-identifier.js';
 
@@ -62,6 +62,14 @@ export const RESERVED_LAYER_IDS: ReadonlySet<string> = new Set([
   'input_shapes',
   'dump_patches',
   'call_super_init',
+]);
+
+/** The layers every architecture has besides PyTorch's and the project's. */
+export const BUILT_IN_LAYERS: ReadonlySet<string> = new Set([
+  INPUT_LAYER,
+  ADD_LAYER,
+  CONCAT_LAYER,
+  SELECT_LAYER,
 ]);
 
 /** A dimension of an Input layer's shape: a size, or a symbolic name (`N`) for sizes chosen at run time. */
@@ -264,7 +272,7 @@ export function validateArchitecture(arch: Architecture, ctx: ArchitectureContex
   }
 
   const classOf = (l: ArchitectureLayer): LayerClass | 'resource' | 'builtin' | undefined => {
-    if (l.layer === INPUT_LAYER || l.layer === ADD_LAYER || l.layer === CONCAT_LAYER) return 'builtin';
+    if (BUILT_IN_LAYERS.has(l.layer)) return 'builtin';
     if (l.layer.startsWith(RESOURCE_LAYER_PREFIX)) return 'resource';
     return ctx.catalog?.layers[l.layer];
   };
@@ -284,6 +292,19 @@ export function validateArchitecture(arch: Architecture, ctx: ArchitectureContex
     }
     if (layer.shape !== undefined) add('shape-not-input', 'only Input layers have a shape', layer, 'warning');
     if (ins.length === 0) add('no-inputs', 'takes no input: connect a layer to it', layer);
+    if (layer.layer === SELECT_LAYER) {
+      if (ins.length > 1) add('input-count', `Select takes 1 input, but ${ins.length} are connected`, layer);
+      const index = layer.attributes.index;
+      if (index === undefined) add('missing-argument', 'required argument "index" is not set', layer);
+      else if (typeof index !== 'number' || !Number.isInteger(index)) {
+        add('argument-type', `argument "index" must be an int, not ${describe(index)}`, layer);
+      }
+      for (const name of Object.keys(layer.attributes)) {
+        if (name !== 'index')
+          add('unknown-argument', `Select has no argument "${name}" (it has: index)`, layer);
+      }
+      continue;
+    }
     if (layer.layer === ADD_LAYER || layer.layer === CONCAT_LAYER) {
       if (ins.length === 1)
         add('merge-one-input', `${layer.layer} merges several inputs but has one`, layer, 'warning');

@@ -209,6 +209,7 @@ export {
   CONCAT_LAYER,
   INPUT_LAYER,
   LayerClassSchema,
+  SELECT_LAYER,
 } from './model.js';
 export type { Architecture, ArchitectureEdge, ArchitectureLayer } from './model.js';
 export { RESOURCES_DIR } from './project-files.js';
@@ -217,6 +218,7 @@ export {
   architectureInputCount,
   architectureOrder,
   argumentFits,
+  BUILT_IN_LAYERS,
   CUSTOM_LAYER_PREFIX,
   layerInputs,
   parseInputShape,

@@ -161,15 +161,17 @@ export const ARCHITECTURE_LIMITS = {
   description: 10_000,
 } as const;
 
-/** The built-in layers of every architecture: the graph's inputs and the merges of branches. */
+/** The built-in layers of every architecture: the graph's inputs, the merges of branches, picking a result. */
 export const INPUT_LAYER = 'Input';
 export const ADD_LAYER = 'Add';
 export const CONCAT_LAYER = 'Concat';
+/** Picks one result of a layer that returns several (`lstm[0]`), by `index`. */
+export const SELECT_LAYER = 'Select';
 
 /**
  * Which class a layer is: a `torch.nn` module by its name (`Conv2d`), a custom layer in the project's utils by
  * its module path (`utils.blocks.Residual`), another architecture of the project (`resources.Encoder`), or a
- * built-in (`Input`, `Add`, `Concat`).
+ * built-in (`Input`, `Add`, `Concat`, `Select`).
  */
 export const LayerClassSchema = z
   .string()

@@ -131,6 +131,7 @@ def import_module(cls, name, input_shapes, arguments=None):
         F.relu: "ReLU",
         torch.add: "Add",
         operator.add: "Add",
+        operator.getitem: "Select",
     }
     methods = {"flatten": "Flatten", "relu": "ReLU"}
     taken = set()
@@ -215,6 +216,12 @@ def import_module(cls, name, input_shapes, arguments=None):
                 attributes["end_dim"] = end
             if attributes:
                 layer["attributes"] = attributes
+            sources = inputs_of(node, args[:1])
+        elif kind == "Select":
+            index = args[1] if len(args) > 1 else None
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise ImportRefused("indexing with %r is not picking one result%s" % (index, _where(node)))
+            layer["attributes"] = {"index": index}
             sources = inputs_of(node, args[:1])
         elif kind == "ReLU":
             if kwargs.get("inplace"):

@@ -14,7 +14,9 @@ import contextlib
 import importlib
 import re
 
-INPUT, ADD, CONCAT = "Input", "Add", "Concat"
+INPUT, ADD, CONCAT, SELECT = "Input", "Add", "Concat", "Select"
+#: Layers computed in forward itself, with no module.
+INLINE = (ADD, CONCAT, SELECT)
 RESOURCE_PREFIX = "resources."
 CUSTOM_PREFIX = "utils."
 MAX_NESTING = 16
@@ -131,6 +133,8 @@ def build_layer(layer, resources, depth=0):
 def merge(kind, values, attributes):
     import torch
 
+    if kind == SELECT:
+        return values[0][attributes.get("index", 0)]
     if kind == ADD:
         total = values[0]
         for v in values[1:]:
@@ -155,7 +159,7 @@ def _module_class():
             self._outputs = list(arch["outputs"])
             for lid in self._order:
                 layer = self._layers[lid]
-                if layer["layer"] in (INPUT, ADD, CONCAT):
+                if layer["layer"] == INPUT or layer["layer"] in INLINE:
                     continue
                 try:
                     self.add_module(lid, build_layer(layer, resources, depth))
@@ -169,7 +173,7 @@ def _module_class():
                 if layer["layer"] == INPUT:
                     continue
                 ins = [values[i] for i in self._inputs[lid]]
-                if layer["layer"] in (ADD, CONCAT):
+                if layer["layer"] in INLINE:
                     values[lid] = merge(layer["layer"], ins, layer.get("attributes", {}))
                 else:
                     try:
@@ -318,7 +322,7 @@ def _cpu_message(layer, ins, parameters, resources):
     check less and say less ("Invalid channel dimensions" where the CPU says which shapes disagree)."""
     import torch
 
-    if layer["layer"] in (ADD, CONCAT) or not ins or parameters is None:
+    if layer["layer"] in INLINE or not ins or parameters is None:
         return None
     if parameters > _CPU_RETRY_MAX_PARAMETERS:
         return None
@@ -362,7 +366,7 @@ def infer(arch, resources):
     with torch.no_grad(), meta_device():
         for lid in order:
             layer = layers[lid]
-            if layer["layer"] in (INPUT, ADD, CONCAT):
+            if layer["layer"] == INPUT or layer["layer"] in INLINE:
                 continue
             try:
                 module = build_layer(layer, resources)
@@ -386,7 +390,7 @@ def infer(arch, resources):
                 ins = [values[i] for i in inputs[lid]]
                 ins_seen[lid] = ins
                 try:
-                    if layer["layer"] in (ADD, CONCAT):
+                    if layer["layer"] in INLINE:
                         values[lid] = merge(layer["layer"], ins, layer.get("attributes", {}))
                     elif lid in modules:
                         values[lid] = modules[lid](*ins)
