@@ -16,7 +16,9 @@ export type EngineErrorCode =
   | 'execution-state'
   | 'storage'
   | 'database'
-  | 'closed';
+  | 'closed'
+  /** A compute backend refused a job (Slurm's sbatch). */
+  | 'compute';
 
 export class EngineError extends Error {
   readonly code: EngineErrorCode;

@@ -83,7 +83,7 @@ export class SlurmCompute implements Compute {
       // sbatch reads `%` in --output/--error as a pattern, and a newline would end the #SBATCH line.
       if (/[%\n]/.test(path))
         throw new EngineError(
-          'storage',
+          'compute',
           `a Slurm job cannot use ${JSON.stringify(path)} (% or a newline in it)`,
         );
     }
@@ -100,7 +100,7 @@ export class SlurmCompute implements Compute {
 
     const fail = async (
       message: string,
-      code: 'interpreter' | 'storage',
+      code: 'interpreter' | 'compute',
       cause?: unknown,
     ): Promise<never> => {
       log.writeLine(`[deepforge] ${message}`);
@@ -140,11 +140,11 @@ export class SlurmCompute implements Compute {
     const submitted = await command('sbatch', [...args, scriptFile], env);
     if (submitted.code !== 0) {
       const why = submitted.stderr.trim() || submitted.error || `sbatch exited with code ${submitted.code}`;
-      return fail(`Slurm refused the job: ${why}`, 'storage');
+      return fail(`Slurm refused the job: ${why}`, 'compute');
     }
     const slurmId = submitted.stdout.trim().split(';')[0]!;
     if (!/^\d+$/.test(slurmId)) {
-      return fail(`sbatch said ${JSON.stringify(submitted.stdout.trim())}, not a job id`, 'storage');
+      return fail(`sbatch said ${JSON.stringify(submitted.stdout.trim())}, not a job id`, 'compute');
     }
     const engineLine = (text: string): void => {
       const line = `[deepforge] ${text}`;

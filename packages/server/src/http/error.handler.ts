@@ -36,6 +36,7 @@ function engineStatus(err: EngineError): { status: number; code: ApiError['error
     case 'settings':
     case 'storage':
     case 'database':
+    case 'compute':
     case 'closed':
       return { status: 500, code: 'internal' };
     default:
