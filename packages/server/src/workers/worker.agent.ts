@@ -580,6 +580,10 @@ export class WorkerAgent {
       );
     } finally {
       for (const r of release) r();
+      // Forget which lease this job fetched its blobs under (another job may have taken one over since).
+      for (const [hash, ref] of this.blobs) {
+        if (ref.jobId === job.jobId && ref.epoch === job.epoch) this.blobs.delete(hash);
+      }
       if (this.jobs.get(job.jobId) === job) this.jobs.delete(job.jobId);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
