@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic, JsonValue, OperationInterface, Pipeline, PipelineNode } from './model.js';
+import type {
+  Architecture,
+  Diagnostic,
+  JsonValue,
+  OperationInterface,
+  Pipeline,
+  PipelineNode,
+} from './model.js';
 import { parseOperationSource } from './python-interface.parser.js';
 import { attributeValueFits, portTypesCompatible, validatePipeline } from './pipeline.validation.js';
 import { DISPLAY_IMAGE, GEN_ARRAY, TRAIN_BASIC } from './seed-operations.fixture.js';
@@ -284,6 +291,45 @@ describe('validatePipeline', () => {
         'node "t3" (TrainBasic): reference "model" names artifact "ghost", which does not exist',
       ],
       ['g', 'net', 'node "g" (GenArray): reference "net" is not declared by GenArray (it has none)'],
+    ]);
+  });
+
+  it('a reference may name an architecture; one that cannot be built is an error on the node', () => {
+    const good: Architecture = {
+      name: 'Net',
+      layers: [
+        { id: 'x', layer: 'Input', shape: ['N', 4], attributes: {} },
+        { id: 'fc', layer: 'Linear', attributes: { in_features: 4, out_features: 2 } },
+      ],
+      edges: [{ from: 'x', to: 'fc' }],
+      outputs: ['fc'],
+    };
+    const looping: Architecture = { ...good, name: 'Loop', edges: [...good.edges, { from: 'fc', to: 'fc' }] };
+    const p = pipeline(
+      [
+        node('in1', 'Input', { artifact: 'a' }),
+        node('in2', 'Input', { artifact: 'a' }),
+        node('t1', 'TrainBasic', {}, { model: 'Net' }),
+        node('t2', 'TrainBasic', {}, { model: 'Loop' }),
+      ],
+      [
+        'in1.data>t1.train_imgs',
+        'in2.data>t1.train_labels',
+        'in1.data>t2.train_imgs',
+        'in2.data>t2.train_labels',
+      ],
+    );
+    const found = validatePipeline(p, OPERATIONS, {
+      artifactNames: new Set(['a']),
+      resources: { Net: good, Loop: looping },
+    });
+    // Without the layer catalog only what needs no PyTorch is checked: here the cycle.
+    expect(found.map((d) => [d.node, d.port, d.message])).toEqual([
+      [
+        't2',
+        'model',
+        'node "t2" (TrainBasic): reference "model": Loop: layer "fc" (Linear): is part of a cycle (fc → fc): a layer cannot feed itself',
+      ],
     ]);
   });
 

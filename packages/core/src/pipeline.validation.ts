@@ -1,5 +1,6 @@
 import { EntityNameSchema, INPUT_OPERATION, INPUT_PORT, OUTPUT_OPERATION, OUTPUT_PORT } from './model.js';
 import type {
+  Architecture,
   AttributeSpec,
   Diagnostic,
   JsonValue,
@@ -8,6 +9,7 @@ import type {
   PipelineNode,
   PortSpec,
 } from './model.js';
+import { validateArchitecture } from './architecture.validation.js';
 import { assertNever } from './assert-never.js';
 import { findCycles } from './pipeline.plan.js';
 
@@ -19,6 +21,11 @@ export interface ValidatePipelineOptions {
    * an artifact of the same name.
    */
   resourceNames?: ReadonlySet<string>;
+  /**
+   * The project's architectures themselves: a reference to one that cannot be built (a cycle, a missing layer or
+   * architecture) is an error on the node, before a run gets there. Their names count as resourceNames.
+   */
+  resources?: Readonly<Record<string, Architecture>>;
 }
 
 /** The attribute of Input naming the artifact it reads, and of Output naming the artifact it writes. */
@@ -277,6 +284,11 @@ export function validatePipeline(
           node,
           port: name,
         });
+      } else if (options.resources && Object.hasOwn(options.resources, target)) {
+        for (const d of validateArchitecture(options.resources[target]!, { resources: options.resources })) {
+          if (d.severity !== 'error') continue;
+          add('error', d.code, `${label(node)}: reference "${name}": ${d.message}`, { node, port: name });
+        }
       } else if (
         options.artifactNames &&
         !options.artifactNames.has(target) &&

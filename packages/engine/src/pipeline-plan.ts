@@ -8,9 +8,7 @@ import {
   parseProjectOperations,
   parseSetOption,
   planPipeline,
-  validateArchitecture,
   validatePipeline,
-  type Architecture,
   type AttributeOverride,
   type CacheKeyParts,
   type Diagnostic,
@@ -119,39 +117,10 @@ export function preparePipeline(
   }
   const applied = applyAttributeOverrides(pipeline, parsed, interfaces);
   diagnostics.push(...applied.diagnostics);
-  const resources = project.resources ?? {};
-  const resourceNames = new Set(Object.keys(resources));
-  diagnostics.push(...validatePipeline(applied.pipeline, interfaces, { artifactNames, resourceNames }));
-  diagnostics.push(...referencedArchitectureProblems(applied.pipeline, resources));
+  diagnostics.push(
+    ...validatePipeline(applied.pipeline, interfaces, { artifactNames, resources: project.resources ?? {} }),
+  );
   return { pipeline: applied.pipeline, interfaces, diagnostics };
-}
-
-/**
- * The errors of the architectures the pipeline's nodes reference, on the node: one that cannot be built (a
- * cycle, a missing layer or architecture) would only fail its job once the run got there.
- */
-function referencedArchitectureProblems(
-  pipeline: Pipeline,
-  resources: Readonly<Record<string, Architecture>>,
-): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const node of pipeline.nodes) {
-    for (const [ref, target] of Object.entries(node.references)) {
-      const arch = Object.hasOwn(resources, target) ? resources[target] : undefined;
-      if (!arch) continue;
-      for (const d of validateArchitecture(arch, { resources })) {
-        if (d.severity !== 'error') continue;
-        out.push({
-          ...d,
-          message: `node "${node.id}" (${node.operation}): reference "${ref}": ${d.message}`,
-          pipeline: pipeline.name,
-          node: node.id,
-          port: ref,
-        });
-      }
-    }
-  }
-  return out;
 }
 
 function interfaceOf(

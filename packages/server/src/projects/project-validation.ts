@@ -39,10 +39,7 @@ export async function checkProject(
       const used = new Set(pipeline.nodes.map((n) => n.operation));
       return [
         ...diagnostics.filter((d) => d.operation !== undefined && used.has(d.operation)),
-        ...validatePipeline(pipeline, interfaces, {
-          artifactNames,
-          resourceNames: new Set(Object.keys(project.resources ?? {})),
-        }),
+        ...validatePipeline(pipeline, interfaces, { artifactNames, resources: project.resources ?? {} }),
       ];
     },
   };
