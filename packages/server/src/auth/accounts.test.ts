@@ -282,6 +282,14 @@ describe('roles', () => {
       ['PATCH', `/api/projects/${project.id}`, { name: 'mine now' }],
       ['PUT', `/api/projects/${project.id}/members/bob`, { role: 'owner' }],
       ['PUT', `/api/projects/${project.id}/secrets/TOKEN`, { value: 'abcdef' }],
+      [
+        'PUT',
+        `/api/projects/${project.id}/resources/Net`,
+        { name: 'Net', layers: [], edges: [], outputs: [] },
+      ],
+      // Both import the project's utils/ (custom layers): running code.
+      ['GET', `/api/projects/${project.id}/layers`, undefined],
+      ['POST', `/api/projects/${project.id}/resources/Net/check`, undefined],
     ] as const) {
       const res = await call<ApiError>(m, p, { auth: bob, body });
       expect(res.status, p).toBe(403);

@@ -201,6 +201,8 @@ export function registerResourceRoutes(app: ZodApp, ctx: ServerContext): void {
   app.get(
     '/api/projects/:projectId/layers',
     {
+      // A GET, but it imports the project's utils/ to find custom layers: running code, writers only.
+      config: { projectRole: 'writer' },
       schema: {
         tags,
         summary:
@@ -219,8 +221,8 @@ export function registerResourceRoutes(app: ZodApp, ctx: ServerContext): void {
   app.post(
     '/api/projects/:projectId/resources/:name/check',
     {
-      // Reading, though a POST: it computes, it changes nothing.
-      config: { projectRole: 'reader' },
+      // It imports the project's utils/ (custom layers): running code, which readers may not (docs/security.md).
+      config: { projectRole: 'writer' },
       schema: {
         tags,
         summary: 'Check an architecture with PyTorch: layer classes and arguments, shapes and parameters',
