@@ -443,7 +443,10 @@ describe('deepforge worker', () => {
 
     const missing = await run('missing', 'dfnowhere', 'dfnowhere==1.0');
     expect(missing.job.status).toBe('failed');
-    expect(missing.job.error!.message).toMatch(/No matching distribution found for dfnowhere==1\.0/);
+    expect(missing.job.error).toMatchObject({ kind: 'environment' });
+    expect(missing.job.error!.message).toMatch(
+      /^on worker env: pip could not install the environment .*No matching distribution found for dfnowhere==1\.0/,
+    );
   });
 
   it('refuses a wrong or revoked token, and a worker token opens nothing but its own jobs', async () => {

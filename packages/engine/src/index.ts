@@ -21,6 +21,7 @@ export type { OverrideSpec } from './pipeline-plan.js';
 export {
   AmbiguousError,
   EngineError,
+  EnvironmentError,
   ExecutionStateError,
   IllegalTransitionError,
   InterpreterError,

@@ -27,6 +27,7 @@ describe('worker protocol messages (docs/adr/0015)', () => {
       { type: 'heartbeat', running: [] },
       { type: 'job.started', jobId: 'j1', epoch: 1, pid: 42 },
       { type: 'job.start-failed', jobId: 'j1', epoch: 1, message: 'no python' },
+      { type: 'job.start-failed', jobId: 'j1', epoch: 1, message: 'pip failed', kind: 'environment' },
       { type: 'job.log', jobId: 'j1', epoch: 1, stream: 'stdout', text: 'hi' },
       {
         type: 'job.event',
@@ -87,6 +88,15 @@ describe('worker protocol messages (docs/adr/0015)', () => {
     ).toEqual(['epoch: Too small: expected number to be >=1']);
     expect(WorkerMessageSchema.safeParse({ ...hello, extra: 1 }).success).toBe(false);
     expect(WorkerMessageSchema.safeParse({ type: 'job.steal', jobId: 'j', epoch: 1 }).success).toBe(false);
+    expect(
+      WorkerMessageSchema.safeParse({
+        type: 'job.start-failed',
+        jobId: 'j',
+        epoch: 1,
+        message: 'x',
+        kind: 'oom',
+      }).success,
+    ).toBe(false);
     // A runtime event inside job.event is checked as strictly as the harness's own channel.
     expect(
       WorkerMessageSchema.safeParse({

@@ -88,6 +88,8 @@ export const WorkerJobStartFailedSchema = z.strictObject({
   type: z.literal('job.start-failed'),
   ...jobMessage,
   message: z.string().max(64 * 1024),
+  /** `environment`: the operation's environment could not be had (docs/adr/0017); absent: anything else. */
+  kind: z.literal('environment').optional(),
 });
 
 export const WorkerJobLogSchema = z.strictObject({

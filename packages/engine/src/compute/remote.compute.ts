@@ -17,7 +17,7 @@ import {
   type WorkerMessage,
   type ConnectedWorker,
 } from '@deepforge/protocol';
-import { EngineError } from '../errors.js';
+import { EngineError, EnvironmentError } from '../errors.js';
 import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
@@ -557,10 +557,12 @@ export class RemoteCompute implements Compute {
         this.jobs.delete(job.jobId);
         if (message.type === 'job.start-failed') {
           job.failStart(
-            new EngineError(
-              'interpreter',
-              `worker ${worker.name} could not start the job: ${message.message}`,
-            ),
+            message.kind === 'environment'
+              ? new EnvironmentError(`on worker ${worker.name}: ${message.message}`)
+              : new EngineError(
+                  'interpreter',
+                  `worker ${worker.name} could not start the job: ${message.message}`,
+                ),
           );
         } else {
           job.end({

@@ -12,6 +12,7 @@ import {
   openArtifactStorage,
   type ArtifactStorage,
   EnvironmentCompute,
+  EnvironmentError,
   LocalCompute,
   NotFoundError,
   ReadThroughCache,
@@ -530,7 +531,12 @@ export class WorkerAgent {
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         this.options.report(`job ${job.jobId} (lease ${job.epoch}): could not start: ${message}`);
-        this.send({ type: 'job.start-failed', ...ref, message });
+        this.send({
+          type: 'job.start-failed',
+          ...ref,
+          message,
+          ...(err instanceof EnvironmentError ? { kind: 'environment' as const } : {}),
+        });
         return;
       }
       job.handle = handle;
