@@ -239,6 +239,14 @@ describe('validateArchitecture', () => {
     ]);
   });
 
+  it('refuses an argument named like a Python keyword (the generated code passes arguments by keyword)', () => {
+    const arch = chain(layer('fc', 'Linear', { in_features: 1, out_features: 2, lambda: 1 }));
+    expect(problems(arch)).toEqual([
+      'Net: layer "fc" (Linear): argument "lambda" is a Python keyword',
+      'Net: layer "fc" (Linear): Linear has no argument "lambda" (it has: in_features, out_features)',
+    ]);
+  });
+
   it('warns about layers whose result goes nowhere', () => {
     const arch = {
       ...GOOD,

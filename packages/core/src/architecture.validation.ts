@@ -291,6 +291,10 @@ export function validateArchitecture(arch: Architecture, ctx: ArchitectureContex
       continue;
     }
     if (layer.shape !== undefined) add('shape-not-input', 'only Input layers have a shape', layer, 'warning');
+    for (const name of Object.keys(layer.attributes)) {
+      // The generated code passes arguments by keyword: `class=1` would not even parse.
+      if (PYTHON_KEYWORDS.has(name)) add('keyword-argument', `argument "${name}" is a Python keyword`, layer);
+    }
     if (ins.length === 0) add('no-inputs', 'takes no input: connect a layer to it', layer);
     if (layer.layer === SELECT_LAYER) {
       if (ins.length > 1) add('input-count', `Select takes 1 input, but ${ins.length} are connected`, layer);
