@@ -132,7 +132,21 @@ export {
   writeProjectToDoc,
 } from './project-document.js';
 export type { YNode, YOperation, YPipeline } from './project-document.js';
-export { deleteResource, putResource, renameResource } from './project-document.js';
+export {
+  addEdge,
+  addLayer,
+  deleteResource,
+  moveLayer,
+  putResource,
+  readArchitecture,
+  removeEdge,
+  removeLayer,
+  renameResource,
+  setLayerAttribute,
+  setLayerShape,
+  setOutputs,
+} from './project-document.js';
+export type { YArchitecture, YLayer } from './project-document.js';
 export {
   ArchitectureCheckResponseSchema,
   LayerCatalogResponseSchema,

@@ -7,9 +7,12 @@ import { projectFromFiles, projectToFiles } from '@deepforge/core';
 import type { Architecture, Project } from '@deepforge/core';
 import {
   addConnection,
+  addEdge,
+  addLayer,
   addNode,
   deleteOperation,
   deleteResource,
+  moveLayer,
   moveNode,
   operationText,
   operationUses,
@@ -17,10 +20,15 @@ import {
   projectToDoc,
   putOperation,
   putResource,
+  removeEdge,
+  removeLayer,
   removeNode,
   renameOperation,
   renamePipeline,
   renameResource,
+  sections,
+  setLayerAttribute,
+  setOutputs,
   replaceText,
   resolveDuplicateNodeIds,
   setNodeAttribute,
@@ -263,6 +271,53 @@ describe('architectures (resources) in the document', () => {
     expect(() => renameResource(doc, 'Classifier', 'Outer')).toThrow(
       'an architecture "Outer" exists already',
     );
+  });
+
+  it('two tabs editing one architecture at once both count: a move, an argument, a new layer and edge', () => {
+    const a = projectToDoc(withResources());
+    const b = new Y.Doc();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    moveLayer(a, 'Net', 'fc', { x: 10, y: 20 });
+    setLayerAttribute(b, 'Net', 'fc', 'out_features', 5);
+    addLayer(b, 'Net', { id: 'relu', layer: 'ReLU', attributes: {} });
+    addEdge(b, 'Net', { from: 'fc', to: 'relu' });
+    setOutputs(b, 'Net', ['relu']);
+    Y.applyUpdate(a, Y.encodeStateAsUpdate(b, Y.encodeStateVector(a)));
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)));
+    for (const doc of [a, b]) {
+      const got = projectFromDoc(doc).resources!.Net!;
+      expect(got.layers[1]).toEqual({
+        id: 'fc',
+        layer: 'Linear',
+        attributes: { in_features: 4, out_features: 5 },
+        position: { x: 10, y: 20 },
+      });
+      expect(got.edges).toEqual([
+        { from: 'x', to: 'fc' },
+        { from: 'fc', to: 'relu' },
+      ]);
+      expect(got.outputs).toEqual(['relu']);
+    }
+    removeLayer(a, 'Net', 'fc');
+    expect(projectFromDoc(a).resources!.Net).toMatchObject({ edges: [], outputs: ['relu'] });
+    removeLayer(a, 'Net', 'relu');
+    expect(projectFromDoc(a).resources!.Net!.outputs).toEqual([]);
+    addEdge(a, 'Net', { from: 'x', to: 'x2' });
+    addEdge(a, 'Net', { from: 'x', to: 'x2' });
+    removeEdge(a, 'Net', { from: 'x', to: 'x2' });
+    expect(projectFromDoc(a).resources!.Net!.edges).toEqual([{ from: 'x', to: 'x2' }]);
+    expect(() => addLayer(a, 'Net', { id: 'x', layer: 'ReLU', attributes: {} })).toThrow(
+      'architecture "Net" has a layer "x" already',
+    );
+    expect(() => moveLayer(a, 'Ghost', 'x', { x: 0, y: 0 })).toThrow('there is no architecture "Ghost"');
+  });
+
+  it('reads and edits an architecture stored whole, as the first documents did', () => {
+    const doc = projectToDoc(withResources());
+    sections.resources(doc).set('Old', net as unknown as Y.Map<unknown>);
+    expect(projectFromDoc(doc).resources!.Old).toEqual({ ...net, name: 'Old' });
+    moveLayer(doc, 'Old', 'fc', { x: 1, y: 2 });
+    expect(projectFromDoc(doc).resources!.Old!.layers[1]!.position).toEqual({ x: 1, y: 2 });
   });
 
   it('a project without resources reads back without them', () => {

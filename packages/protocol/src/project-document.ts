@@ -1,6 +1,8 @@
 import * as Y from 'yjs';
 import type {
   Architecture,
+  ArchitectureEdge,
+  ArchitectureLayer,
   ArtifactRef,
   Connection,
   JsonValue,
@@ -21,8 +23,9 @@ import { PROJECT_FORMAT_VERSION, RESOURCE_LAYER_PREFIX } from '@deepforge/core';
  *   utils        Y.Map   module → Y.Text
  *   serializers  Y.Map   name → Y.Text
  *   artifacts    Y.Map   name → ArtifactRef (a plain value: references are replaced whole, never merged)
- *   resources    Y.Map   name → Architecture (a plain value, replaced whole on each edit: two tabs editing one
- *                        architecture at once keep the last edit; finer merging is the architecture editor's)
+ *   resources    Y.Map   name → Y.Map { description?: string, layers: Y.Array<Y.Map>, edges: Y.Array<ArchitectureEdge>,
+ *                        outputs: Y.Array<string> }; layer Y.Map: id, layer, shape?, attributes: Y.Map<JsonValue>,
+ *                        position? — like pipelines, so two tabs moving and editing layers at once both count
  *
  * Code is Y.Text so two people typing in one operation merge character by character. Nodes and connections are
  * arrays so the order of the project files survives a round trip; two tabs adding the same connection at once
@@ -37,6 +40,8 @@ const ROOT = 'project';
 export type YOperation = Y.Map<Y.Text>;
 export type YNode = Y.Map<unknown>;
 export type YPipeline = Y.Map<unknown>;
+export type YArchitecture = Y.Map<unknown>;
+export type YLayer = Y.Map<unknown>;
 
 function root(doc: Y.Doc): Y.Map<unknown> {
   return doc.getMap(ROOT);
@@ -59,7 +64,7 @@ export const sections = {
   utils: (doc: Y.Doc) => section<Y.Text>(doc, 'utils'),
   serializers: (doc: Y.Doc) => section<Y.Text>(doc, 'serializers'),
   artifacts: (doc: Y.Doc) => section<ArtifactRef>(doc, 'artifacts'),
-  resources: (doc: Y.Doc) => section<Architecture>(doc, 'resources'),
+  resources: (doc: Y.Doc) => section<YArchitecture>(doc, 'resources'),
 };
 
 function text(value: string): Y.Text {
@@ -135,13 +140,72 @@ export function writeProjectToDoc(doc: Y.Doc, project: Project): void {
     for (const [name, ref] of Object.entries(project.artifacts)) artifacts.set(name, { ...ref });
     const resources = sections.resources(doc);
     resources.clear();
-    for (const [name, arch] of Object.entries(project.resources ?? {})) resources.set(name, cloneJson(arch));
+    for (const [name, arch] of Object.entries(project.resources ?? {}))
+      resources.set(name, yArchitecture(arch));
   });
 }
 
 /** A deep copy: values put into a Y.Map are owned by it and must not be changed by the caller afterwards. */
 function cloneJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function yLayer(l: ArchitectureLayer): YLayer {
+  const m = new Y.Map<unknown>();
+  m.set('id', l.id);
+  m.set('layer', l.layer);
+  if (l.shape !== undefined) m.set('shape', cloneJson(l.shape));
+  const attributes = new Y.Map<JsonValue>();
+  for (const [k, v] of Object.entries(l.attributes)) attributes.set(k, cloneJson(v));
+  m.set('attributes', attributes);
+  if (l.position) m.set('position', { x: l.position.x, y: l.position.y });
+  return m;
+}
+
+function yArchitecture(a: Architecture): YArchitecture {
+  const m = new Y.Map<unknown>();
+  if (a.description !== undefined) m.set('description', a.description);
+  const layers = new Y.Array<YLayer>();
+  layers.push(a.layers.map(yLayer));
+  m.set('layers', layers);
+  const edges = new Y.Array<ArchitectureEdge>();
+  edges.push(a.edges.map((e) => ({ from: e.from, to: e.to })));
+  m.set('edges', edges);
+  const outputs = new Y.Array<string>();
+  outputs.push([...a.outputs]);
+  m.set('outputs', outputs);
+  return m;
+}
+
+function readLayer(m: YLayer): ArchitectureLayer {
+  const shape = m.get('shape') as JsonValue | undefined;
+  const position = m.get('position') as { x: number; y: number } | undefined;
+  return {
+    id: m.get('id') as string,
+    layer: m.get('layer') as string,
+    ...(shape !== undefined ? { shape: cloneJson(shape) } : {}),
+    attributes: ((m.get('attributes') as Y.Map<JsonValue> | undefined)?.toJSON() ?? {}) as Record<
+      string,
+      JsonValue
+    >,
+    ...(position ? { position: { x: position.x, y: position.y } } : {}),
+  };
+}
+
+/** The architecture `name` a document holds (also one stored as a plain value, as the first documents did). */
+export function readArchitecture(name: string, value: YArchitecture | Architecture): Architecture {
+  if (!(value instanceof Y.Map)) return { ...cloneJson(value), name };
+  const description = value.get('description') as string | undefined;
+  return {
+    name,
+    ...(description !== undefined ? { description } : {}),
+    layers: (value.get('layers') as Y.Array<YLayer> | undefined)?.toArray().map(readLayer) ?? [],
+    edges: ((value.get('edges') as Y.Array<ArchitectureEdge> | undefined)?.toArray() ?? []).map((e) => ({
+      from: e.from,
+      to: e.to,
+    })),
+    outputs: [...((value.get('outputs') as Y.Array<string> | undefined)?.toArray() ?? [])],
+  };
 }
 
 /** A new document holding `project`. */
@@ -205,8 +269,8 @@ export function projectFromDoc(doc: Y.Doc): Project {
   for (const [name, ref] of sections.artifacts(doc).entries()) artifacts[name] = { ...ref };
   const resources: Record<string, Architecture> = {};
   // Read without creating the section: a document of an older project has none, and reading must not write.
-  const stored = root(doc).get('resources') as Y.Map<Architecture> | undefined;
-  for (const [name, arch] of stored?.entries() ?? []) resources[name] = cloneJson(arch);
+  const stored = root(doc).get('resources') as Y.Map<YArchitecture> | undefined;
+  for (const [name, arch] of stored?.entries() ?? []) resources[name] = readArchitecture(name, arch);
   return {
     manifest: {
       name: (manifest.get('name') as string | undefined) ?? '',
@@ -437,9 +501,9 @@ export function deleteArtifactRef(doc: Y.Doc, name: string): void {
   sections.artifacts(doc).delete(name);
 }
 
-/** Adds or replaces an architecture (the whole graph: see the document's shape above). */
+/** Adds or replaces an architecture, the whole graph (REST PUT, an import); the editor edits it piece by piece. */
 export function putResource(doc: Y.Doc, arch: Architecture): void {
-  sections.resources(doc).set(arch.name, cloneJson(arch));
+  doc.transact(() => sections.resources(doc).set(arch.name, yArchitecture(arch)));
 }
 
 export function deleteResource(doc: Y.Doc, name: string): void {
@@ -448,24 +512,119 @@ export function deleteResource(doc: Y.Doc, name: string): void {
   sections.resources(doc).delete(name);
 }
 
+function architectureOf(doc: Y.Doc, name: string): YArchitecture {
+  const a = sections.resources(doc).get(name);
+  if (!a) throw new ProjectDocumentError(`there is no architecture "${name}"`);
+  if (!(a instanceof Y.Map)) {
+    // Stored whole by an older server: made editable in place, once.
+    const editable = yArchitecture(readArchitecture(name, a as unknown as Architecture));
+    sections.resources(doc).set(name, editable);
+    return editable;
+  }
+  return a;
+}
+
+function layersOf(a: YArchitecture): Y.Array<YLayer> {
+  return a.get('layers') as Y.Array<YLayer>;
+}
+
+function findLayer(doc: Y.Doc, name: string, id: string): YLayer {
+  const layer = layersOf(architectureOf(doc, name))
+    .toArray()
+    .find((l) => l.get('id') === id);
+  if (!layer) throw new ProjectDocumentError(`architecture "${name}" has no layer "${id}"`);
+  return layer;
+}
+
+export function addLayer(doc: Y.Doc, name: string, layer: ArchitectureLayer): void {
+  const layers = layersOf(architectureOf(doc, name));
+  if (layers.toArray().some((l) => l.get('id') === layer.id)) {
+    throw new ProjectDocumentError(`architecture "${name}" has a layer "${layer.id}" already`);
+  }
+  layers.push([yLayer(layer)]);
+}
+
+/** Removes a layer with every edge to or from it, and from the outputs. */
+export function removeLayer(doc: Y.Doc, name: string, id: string): void {
+  const a = architectureOf(doc, name);
+  doc.transact(() => {
+    const layers = layersOf(a);
+    const i = layers.toArray().findIndex((l) => l.get('id') === id);
+    if (i >= 0) layers.delete(i, 1);
+    const edges = a.get('edges') as Y.Array<ArchitectureEdge>;
+    for (let j = edges.length - 1; j >= 0; j--) {
+      const e = edges.get(j);
+      if (e.from === id || e.to === id) edges.delete(j, 1);
+    }
+    const outputs = a.get('outputs') as Y.Array<string>;
+    for (let j = outputs.length - 1; j >= 0; j--) if (outputs.get(j) === id) outputs.delete(j, 1);
+  });
+}
+
+export function moveLayer(doc: Y.Doc, name: string, id: string, position: { x: number; y: number }): void {
+  findLayer(doc, name, id).set('position', { x: position.x, y: position.y });
+}
+
+/** Sets a constructor argument; `undefined` removes it, so the class's default applies. */
+export function setLayerAttribute(
+  doc: Y.Doc,
+  name: string,
+  id: string,
+  attr: string,
+  value: JsonValue | undefined,
+): void {
+  const attributes = findLayer(doc, name, id).get('attributes') as Y.Map<JsonValue>;
+  if (value === undefined) attributes.delete(attr);
+  else attributes.set(attr, cloneJson(value));
+}
+
+/** An Input layer's shape. */
+export function setLayerShape(doc: Y.Doc, name: string, id: string, shape: JsonValue): void {
+  findLayer(doc, name, id).set('shape', cloneJson(shape));
+}
+
+/** Adds an edge at the end: a layer with several inputs takes them in the edges' order. */
+export function addEdge(doc: Y.Doc, name: string, edge: ArchitectureEdge): void {
+  (architectureOf(doc, name).get('edges') as Y.Array<ArchitectureEdge>).push([
+    { from: edge.from, to: edge.to },
+  ]);
+}
+
+/** Removes one such edge (the last: `x + x` has the same edge twice). */
+export function removeEdge(doc: Y.Doc, name: string, edge: ArchitectureEdge): void {
+  const edges = architectureOf(doc, name).get('edges') as Y.Array<ArchitectureEdge>;
+  for (let j = edges.length - 1; j >= 0; j--) {
+    const e = edges.get(j);
+    if (e.from === edge.from && e.to === edge.to) {
+      edges.delete(j, 1);
+      return;
+    }
+  }
+}
+
+export function setOutputs(doc: Y.Doc, name: string, outputs: readonly string[]): void {
+  const list = architectureOf(doc, name).get('outputs') as Y.Array<string>;
+  doc.transact(() => {
+    list.delete(0, list.length);
+    list.push([...outputs]);
+  });
+}
+
 /**
  * Renames an architecture, and with it every reference to it: pipeline nodes whose references name it, and
  * layers of other architectures that use it (`resources.<name>`), in one transaction.
  */
 export function renameResource(doc: Y.Doc, from: string, to: string): void {
   const resources = sections.resources(doc);
-  const arch = resources.get(from);
-  if (!arch) throw new ProjectDocumentError(`there is no architecture "${from}"`);
+  const moved = readArchitecture(to, architectureOf(doc, from));
   if (resources.has(to)) throw new ProjectDocumentError(`an architecture "${to}" exists already`);
   doc.transact(() => {
     resources.delete(from);
-    resources.set(to, { ...cloneJson(arch), name: to });
-    for (const [name, other] of [...resources.entries()]) {
-      if (!other.layers.some((l) => l.layer === RESOURCE_LAYER_PREFIX + from)) continue;
-      const layers = other.layers.map((l) =>
-        l.layer === RESOURCE_LAYER_PREFIX + from ? { ...l, layer: RESOURCE_LAYER_PREFIX + to } : l,
-      );
-      resources.set(name, { ...cloneJson(other), layers: cloneJson(layers) });
+    resources.set(to, yArchitecture(moved));
+    for (const other of [...resources.keys()]) {
+      for (const l of layersOf(architectureOf(doc, other)).toArray()) {
+        if (l.get('layer') === RESOURCE_LAYER_PREFIX + from) l.set('layer', RESOURCE_LAYER_PREFIX + to);
+      }
     }
     for (const p of sections.pipelines(doc).values()) {
       for (const n of nodesOf(p).toArray()) {
