@@ -94,7 +94,9 @@ export function CompareMetrics({
         )}
         <ScrollArea.Autosize mah="70vh">
           <SimpleGrid cols={{ base: 1, md: 2 }}>
-            {charts.map((c) => (
+            {/* Drawn once every execution's series are known: a chart whose lines arrived one by one would read
+                its views again for each. */}
+            {(loading ? [] : charts).map((c) => (
               <MetricChart
                 key={c.key}
                 title={c.key}
