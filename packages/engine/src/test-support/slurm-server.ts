@@ -190,7 +190,9 @@ export async function startTestSlurm(): Promise<TestSlurmCluster> {
     const r = await run('sinfo', ['-h', '-N', '-o', '%T'], env);
     state = r.stdout.trim() || r.stderr.trim();
     if (r.code === 0 && state === 'idle') break;
-    await delay(200);
+    // A timer that keeps the process alive: the supervisor and its pipes are unref'd, so with an unref'd wait here
+    // nothing would, and Node would end the whole test run (exit code 0, no test run) mid-start.
+    await new Promise((r) => setTimeout(r, 200));
   }
   if (state !== 'idle') {
     const tail = async (f: string): Promise<string> =>
