@@ -390,7 +390,9 @@ class InCodeMigrationProvider implements MigrationProvider {
   }
 }
 
-export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().pop()!;
+/** Every migration this DeepForge knows, in the order they run. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
+export const LATEST_MIGRATION = MIGRATION_NAMES.at(-1)!;
 
 /** Tests: the schema as it was after migration `last` (to check what a later migration does with its data). */
 export async function migrateUpTo(db: Kysely<unknown>, last: string): Promise<void> {
