@@ -1,7 +1,7 @@
-import type { ArtifactRef, Diagnostic, OperationInterface, Pipeline } from '@deepforge/core';
+import type { Architecture, ArtifactRef, Diagnostic, OperationInterface, Pipeline } from '@deepforge/core';
 import { parseOperationSource } from '@deepforge/core';
-import type { YOperation, YPipeline } from '@deepforge/protocol';
-import { readPipeline } from '@deepforge/protocol';
+import type { YArchitecture, YOperation, YPipeline } from '@deepforge/protocol';
+import { readArchitecture, readPipeline } from '@deepforge/protocol';
 import type * as Y from 'yjs';
 
 /*
@@ -10,7 +10,7 @@ import type * as Y from 'yjs';
  * write only through project-document.ts's edit functions.
  */
 
-type Section = 'manifest' | 'operations' | 'pipelines' | 'utils' | 'serializers' | 'artifacts';
+type Section = 'manifest' | 'operations' | 'pipelines' | 'utils' | 'serializers' | 'artifacts' | 'resources';
 
 function section<T>(doc: Y.Doc, key: Section): Y.Map<T> | undefined {
   return doc.getMap<unknown>('project').get(key) as Y.Map<T> | undefined;
@@ -27,6 +27,15 @@ export function pipelineNames(doc: Y.Doc): string[] {
 export function pipelineOf(doc: Y.Doc, name: string): Pipeline | null {
   const m = section<YPipeline>(doc, 'pipelines')?.get(name);
   return m ? readPipeline(name, m) : null;
+}
+
+/** The project's architectures (resources/), by name: references to them are valid, and checked. */
+export function architecturesOf(doc: Y.Doc): Record<string, Architecture> {
+  const out: Record<string, Architecture> = {};
+  for (const [name, a] of section<YArchitecture>(doc, 'resources')?.entries() ?? []) {
+    out[name] = readArchitecture(name, a);
+  }
+  return out;
 }
 
 export function operationNames(doc: Y.Doc): string[] {

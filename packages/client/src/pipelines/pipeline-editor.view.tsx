@@ -52,7 +52,13 @@ import {
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useArtifactNames } from '../artifacts/use-artifact-names.js';
-import { operationCodes, operationInterfaces, parseOperation, pipelineOf } from '../collab/doc-read.js';
+import {
+  architecturesOf,
+  operationCodes,
+  operationInterfaces,
+  parseOperation,
+  pipelineOf,
+} from '../collab/doc-read.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { anyOverlap, layoutGraph } from '../lib/auto-layout.js';
@@ -105,14 +111,14 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const codes = useDocSelector((d) => operationCodes(d), []);
   const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
   const artifacts = useArtifactNames(projectId);
+  const resources = useDocSelector((d) => architecturesOf(d), []);
   const diagnostics = useMemo(
     () =>
-      validatePipeline(
-        pipeline,
-        interfaces,
-        artifacts.known ? { artifactNames: new Set(artifacts.names) } : {},
-      ),
-    [pipeline, interfaces, artifacts.known, artifacts.names],
+      validatePipeline(pipeline, interfaces, {
+        resources,
+        ...(artifacts.known ? { artifactNames: new Set(artifacts.names) } : {}),
+      }),
+    [pipeline, interfaces, resources, artifacts.known, artifacts.names],
   );
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const [spotlightStore, addSpotlight] = useMemo(() => createSpotlight(), []);

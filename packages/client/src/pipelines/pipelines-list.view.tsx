@@ -27,6 +27,7 @@ import {
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import {
+  architecturesOf,
   operationCodes,
   operationInterfaces,
   parseOperation,
@@ -73,10 +74,11 @@ export function PipelinesListView() {
 
   const pipelines = useDocSelector((d): PipelineRow[] => {
     const interfaces = operationInterfaces(operationCodes(d));
+    const resources = architecturesOf(d);
     return pipelineNames(d).map((name) => {
       const p = pipelineOf(d, name);
       if (!p) return { name, nodes: 0, connections: 0, errors: 0, warnings: 0 };
-      const diagnostics = validatePipeline(p, interfaces);
+      const diagnostics = validatePipeline(p, interfaces, { resources });
       return {
         name,
         nodes: p.nodes.length,
