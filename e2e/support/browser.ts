@@ -47,7 +47,11 @@ export async function openPage(browser: Browser, baseURL: string): Promise<TestP
   const problems: PageProblems = { pageErrors: [], consoleErrors: [] };
   page.on('pageerror', (e) => problems.pageErrors.push(`${e.name}: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.consoleErrors.push(m.text());
+    // With the URL it is about ("Failed to load resource" names no URL in its text).
+    if (m.type() === 'error') {
+      const url = m.location().url;
+      problems.consoleErrors.push(url ? `${m.text()} (${url})` : m.text());
+    }
   });
   return { context, page, problems };
 }

@@ -110,7 +110,9 @@ export const listMetricSeries = (
   projectId: string,
   executionId: string,
   node: string,
-): Promise<{ items: MetricSeriesInfoDto[] }> => api(`${job(projectId, executionId, node)}/metrics/series`);
+  signal?: AbortSignal,
+): Promise<{ items: MetricSeriesInfoDto[] }> =>
+  api(`${job(projectId, executionId, node)}/metrics/series`, signal ? { signal } : {});
 /** One series drawn for a chart `width` pixels wide (ADR 0014). */
 export const getMetricView = (
   projectId: string,

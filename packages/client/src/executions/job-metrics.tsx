@@ -1,7 +1,7 @@
 import type { MetricViewResponse } from '@deepforge/protocol';
 import { Anchor, Box, Card, Group, ScrollArea, SimpleGrid, Slider, Switch, Text } from '@mantine/core';
 import { useMemo, useState } from 'react';
-import { getMetricView, metricDownloadUrl } from '../api/endpoints.js';
+import { getMetricView, listMetricSeries, metricDownloadUrl } from '../api/endpoints.js';
 import { ApiRequestError } from '../api/http.js';
 import { MetricChart, type MetricSource } from '../charts/metric-chart.js';
 import type { JobLive } from '../lib/execution-live.js';
@@ -22,16 +22,31 @@ function emptyView(name: string, width: number): MetricViewResponse {
   };
 }
 
-/** The view of `name`, or an empty one while the series is only live. */
-export function viewReader(projectId: string, executionId: string, node: string, name: string) {
-  return (
+/**
+ * The view of `name`, or an empty one while the series is only live. With the job's live state, a series it has
+ * only seen live is looked up in the stored series list first (a 200), and asked for only once stored: a view of a
+ * series not stored yet would be a 404, which the browser reports as an error even when it is expected.
+ */
+export function viewReader(
+  projectId: string,
+  executionId: string,
+  node: string,
+  name: string,
+  live?: Pick<JobLive, 'storedMetricNames' | 'metricSeries'>,
+) {
+  return async (
     q: { from?: number | undefined; to?: number | undefined; width: number },
     signal: AbortSignal,
-  ): Promise<MetricViewResponse> =>
-    getMetricView(projectId, executionId, node, { name, ...q }, signal).catch((err: unknown) => {
+  ): Promise<MetricViewResponse> => {
+    if (live && !live.storedMetricNames.has(name)) {
+      live.metricSeries((await listMetricSeries(projectId, executionId, node, signal)).items);
+      if (!live.storedMetricNames.has(name)) return emptyView(name, q.width);
+    }
+    return getMetricView(projectId, executionId, node, { name, ...q }, signal).catch((err: unknown) => {
       if (err instanceof ApiRequestError && err.status === 404) return emptyView(name, q.width);
       throw err;
     });
+  };
 }
 
 /** Smoothing and log scale, shared by every chart of a view. */
@@ -104,7 +119,7 @@ export function JobMetrics({
         key: `${executionId}/${node}/${name}`,
         label: name,
         color: seriesColor(i),
-        fetchView: viewReader(projectId, executionId, node, name),
+        fetchView: viewReader(projectId, executionId, node, name, job),
         subscribe: (listener) => job.subscribeMetric(name, listener),
       })),
     // The names' text decides; `version` brings new names in.

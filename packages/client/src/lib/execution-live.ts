@@ -53,6 +53,8 @@ export class JobLive {
   readonly plots = new Map<number, Plot>();
   /** Names of the job's metric series: stored (listMetricSeries) and seen live. */
   readonly metricNames = new Set<string>();
+  /** Those the server has said it stores (a series seen live only may not be stored yet). */
+  readonly storedMetricNames = new Set<string>();
   /** Each series' last x, for values logged without a step (x = last + 1, as the server places them). */
   private readonly lastX = new Map<string, number>();
   /** Each series' latest value, shown beside its name. */
@@ -133,6 +135,7 @@ export class JobLive {
   metricSeries(items: readonly MetricSeriesInfoDto[]): void {
     for (const s of items) {
       this.metricNames.add(s.name);
+      this.storedMetricNames.add(s.name);
       const known = this.lastX.get(s.name);
       if (s.lastX !== null && (known === undefined || s.lastX > known)) {
         this.lastX.set(s.name, s.lastX);
