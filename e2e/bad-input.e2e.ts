@@ -147,7 +147,9 @@ describe('bad input in the browser', () => {
     // The browser logs the refused request (422); that is all that went wrong.
     expect(tab.problems.pageErrors).toEqual([]);
     expect(tab.problems.consoleErrors).toEqual([
-      'Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)',
+      expect.stringMatching(
+        /^Failed to load resource: the server responded with a status of 422 \(Unprocessable Entity\) \(http:\/\/localhost:\d+\/api\/projects\/\w+\/executions\)$/,
+      ),
     ]);
     tab.problems.consoleErrors.length = 0;
   });
