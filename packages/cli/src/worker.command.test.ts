@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine, SettingsValues } from '@deepforge/engine';
 import {
+  REPORTING_CHAIN,
   TEST_PYTHON,
   buildTestWheel,
   chain,
@@ -29,25 +30,11 @@ import { cli, spawnCli } from './test-support/run-cli.js';
 
 const LEASE_S = 2;
 
-/** Input six → Double → Report (metrics and a printed line) → Output `result`. */
+/** The store tests' Input six → Double → Report → Output `result` (pipeline `main`), and `slow`: a 3 s operation. */
 const PIPELINE: TestProjectFiles = {
+  ...REPORTING_CHAIN,
   operations: {
-    Double: py(
-      'class Double():',
-      '    def execute(self, x):',
-      '        doubled = x * 2',
-      '        return doubled',
-    ),
-    Report: py(
-      'import deepforge',
-      'class Report():',
-      '    def execute(self, value):',
-      '        for step in range(3):',
-      '            deepforge.log(step=step, value=value + step)',
-      '        print("value is", value)',
-      '        reported = value + 1',
-      '        return reported',
-    ),
+    ...REPORTING_CHAIN.operations,
     Slow: py(
       'import time',
       'class Slow():',
@@ -61,22 +48,8 @@ const PIPELINE: TestProjectFiles = {
       '        return slowed',
     ),
   },
-  artifacts: { six: { file: 'six.pkl', type: 'builtins.int' } },
-  files: { 'artifacts/six.pkl': 'I6\n.' },
   pipelines: {
-    main: chain(
-      [
-        { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
-        { id: 'double', operation: 'Double' },
-        { id: 'report', operation: 'Report' },
-        { id: 'save', operation: 'Output', attributes: { saveName: 'result' } },
-      ],
-      [
-        ['six.data', 'double.x'],
-        ['double.doubled', 'report.value'],
-        ['report.reported', 'save.data'],
-      ],
-    ),
+    ...REPORTING_CHAIN.pipelines,
     slow: chain(
       [
         { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },

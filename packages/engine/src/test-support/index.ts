@@ -3,7 +3,7 @@
  * written as a user would have them, a clean environment. Exported as `@deepforge/engine/test-support`.
  */
 export { makeTempDir, removeTree, TEST_PYTHON } from './temp-dir.js';
-export { chain, cleanEnv, py, writeProjectFolder } from './project-files.js';
+export { chain, cleanEnv, py, REPORTING_CHAIN, writeProjectFolder } from './project-files.js';
 export type { TestProjectFiles } from './project-files.js';
 export {
   createTestDatabase,
