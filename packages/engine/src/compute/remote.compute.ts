@@ -17,10 +17,11 @@ import {
   type WorkerMessage,
   type ConnectedWorker,
 } from '@deepforge/protocol';
+import { GroupCommit } from '../group-commit.js';
 import { EngineError, EnvironmentError } from '../errors.js';
 import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
-import type { WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
+import type { LeaseHolder, WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
 import { ConsoleLog } from './console-log.js';
 import type {
   Compute,
@@ -50,9 +51,6 @@ export interface RemoteComputeOptions {
   s3?: WorkerS3Storage;
   now?: () => number;
 }
-
-/** Waiting jobs offered to the store per lease (oldest first): the query names each, and databases bound that. */
-const LEASE_CANDIDATES = 500;
 
 /** How much further than the server's log the worker's own copy of a job's console goes. */
 const WORKER_LOG_SLACK_BYTES = 1024 * 1024;
@@ -298,12 +296,22 @@ export class RemoteCompute implements Compute {
   private readonly timer: NodeJS.Timeout;
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
+  /** Jobs queued and leases completed are written in batches: one transaction per burst, not one per job. */
+  private readonly enqueued: GroupCommit<{ jobId: string; labels: readonly string[] }, undefined>;
+  private readonly completed: GroupCommit<LeaseHolder, boolean>;
+  /** Code snapshots being sent, by directory: read once for all the jobs of an execution that use them. */
+  private readonly codes = new Map<string, { code: Promise<Record<string, string>>; users: number }>();
   private expiring = false;
   private closed = false;
 
   constructor(private readonly options: RemoteComputeOptions) {
     this.store = options.store;
     this.now = options.now ?? Date.now;
+    this.enqueued = new GroupCommit(async (jobs) => {
+      await this.store.enqueueJobs(jobs, this.now());
+      return jobs.map(() => undefined);
+    });
+    this.completed = new GroupCommit((items) => this.store.completeLeases(items));
     // Expiry is checked four times per lease timeout: a lost lease is noticed at most a quarter late.
     this.timer = setInterval(() => void this.expire(), Math.max(50, Math.floor(options.leaseTimeoutMs / 4)));
     this.timer.unref();
@@ -318,7 +326,50 @@ export class RemoteCompute implements Compute {
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
     if (this.closed) throw new EngineError('closed', 'remote compute is closed');
     if (request.signal?.aborted) throw abortError();
-    const code = await readCode(request.spec.codeDir);
+    const releaseCode = this.useCode(request.spec.codeDir);
+    let code: Record<string, string>;
+    try {
+      code = await this.codes.get(request.spec.codeDir)!.code;
+    } catch (err) {
+      releaseCode();
+      throw err;
+    }
+    try {
+      return await this.startWith(code, request, handlers, releaseCode);
+    } catch (err) {
+      releaseCode();
+      throw err;
+    }
+  }
+
+  /**
+   * Takes a share of the code snapshot in `dir` (read now unless a job holding a share has it); the function
+   * returned gives the share back (once).
+   */
+  private useCode(dir: string): () => void {
+    let entry = this.codes.get(dir);
+    if (!entry) {
+      entry = { code: readCode(dir), users: 0 };
+      // A failed read is not kept for later jobs.
+      entry.code.catch(() => undefined);
+      this.codes.set(dir, entry);
+    }
+    entry.users++;
+    const held = entry;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--held.users === 0 && this.codes.get(dir) === held) this.codes.delete(dir);
+    };
+  }
+
+  private async startWith(
+    code: Record<string, string>,
+    request: ComputeJobRequest,
+    handlers: ComputeHandlers,
+    releaseCode: () => void,
+  ): Promise<RunningJob> {
     const blobsOf = async (
       specs: Record<string, { serializer: string }>,
       hashes: Readonly<Record<string, string>> | undefined,
@@ -370,13 +421,18 @@ export class RemoteCompute implements Compute {
       } else {
         // A lease left by an earlier attempt is queued again, its epoch going on: a worker still running that
         // attempt is fenced out.
-        await this.store.enqueueJob(request.jobId, labels, this.now());
+        await this.enqueued.submit({ jobId: request.jobId, labels });
       }
     } catch (err) {
       this.jobs.delete(request.jobId);
       await log.close();
       throw err;
     }
+    // The snapshot is shared until the job has ended, or failed or was stopped before it started.
+    void job.start.then(
+      (running) => running.result.then(releaseCode),
+      () => releaseCode(),
+    );
     request.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
     if (job.state === 'waiting') this.noteWaiting(job);
     this.requestDispatch();
@@ -475,7 +531,7 @@ export class RemoteCompute implements Compute {
       this.workers.delete(id);
       this.options.logger.info({ workerId: id, name: w.name }, 'worker disconnected');
     }
-    for (const job of this.jobs.values()) if (job.state === 'waiting') this.noteWaiting(job);
+    this.noteAllWaiting();
   }
 
   /** A message of a connected worker (already validated against the protocol). */
@@ -527,7 +583,11 @@ export class RemoteCompute implements Compute {
         return;
       case 'job.start-failed':
       case 'job.finished': {
-        const accepted = await this.store.completeLease(message.jobId, message.epoch, worker.workerId);
+        const accepted = await this.completed.submit({
+          jobId: message.jobId,
+          epoch: message.epoch,
+          workerId: worker.workerId,
+        });
         if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
         const job = this.jobs.get(message.jobId);
         if (!accepted) {
@@ -695,14 +755,29 @@ export class RemoteCompute implements Compute {
     return `every worker that can run it is busy (${plural(able.length, 'worker')}, ${plural(slots, 'slot')})`;
   }
 
+  /** noteWaiting for every waiting job, the reason worked out once per set of labels. */
+  private noteAllWaiting(): void {
+    const reasons = new Map<string, string>();
+    for (const job of this.jobs.values()) {
+      if (job.state !== 'waiting') continue;
+      const key = job.labels.join(',');
+      let reason = reasons.get(key);
+      if (reason === undefined) reasons.set(key, (reason = this.reasonFor(job.labels)));
+      this.noteWaiting(job, reason);
+    }
+  }
+
   /** Writes why a waiting job waits to its console, when that changed. */
-  private noteWaiting(job: RemoteJob): void {
-    const reason = this.reasonFor(job.labels);
+  private noteWaiting(job: RemoteJob, reason = this.reasonFor(job.labels)): void {
     if (reason === job.waitReason) return;
     job.waitReason = reason;
     job.engineLine(`waiting for a worker: ${reason}`);
   }
 
+  /**
+   * A round of leasing, once the event loop has handled the I/O it had: completions that arrived together free
+   * their slots before the round, which then leases for all of them in one transaction.
+   */
   private requestDispatch(): void {
     if (this.closed) return;
     if (this.dispatching) {
@@ -713,6 +788,8 @@ export class RemoteCompute implements Compute {
       try {
         do {
           this.dispatchAgain = false;
+          await new Promise((resolve) => setImmediate(resolve));
+          if (this.closed) return;
           await this.dispatchOnce();
         } while (this.dispatchAgain && !this.closed);
       } catch (err) {
@@ -723,63 +800,89 @@ export class RemoteCompute implements Compute {
     })();
   }
 
-  /** Leases waiting jobs to workers with free slots, oldest job first, workers in the order they connected. */
+  /**
+   * Leases waiting jobs to workers with free slots, oldest job first, each to the first worker (in the order they
+   * connected) that has its labels and a free slot: every lease of the round in one transaction of the store.
+   */
   private async dispatchOnce(): Promise<void> {
-    for (const worker of [...this.workers.values()]) {
-      while (
-        !worker.silent &&
-        worker.running.size < worker.slots &&
-        this.workers.get(worker.workerId) === worker
-      ) {
-        const all = [...this.jobs.values()].filter((j) => j.state === 'waiting');
-        if (all.length === 0) return;
-        // Only jobs this worker can run, and a bounded number of them: the store's query names each one.
-        const waiting: string[] = [];
-        for (const j of all) {
-          if (j.labels.every((l) => worker.labels.has(l))) waiting.push(j.jobId);
-          if (waiting.length >= LEASE_CANDIDATES) break;
+    const free = new Map<Worker, number>();
+    for (const w of this.workers.values()) {
+      if (!w.silent && w.running.size < w.slots) free.set(w, w.slots - w.running.size);
+    }
+    const grants: { job: RemoteJob; worker: Worker }[] = [];
+    if (free.size > 0) {
+      for (const job of this.jobs.values()) {
+        if (job.state !== 'waiting' || job.canceled) continue;
+        let chosen: Worker | undefined;
+        for (const [w, n] of free) {
+          if (n > 0 && job.labels.every((l) => w.labels.has(l))) {
+            chosen = w;
+            break;
+          }
         }
-        if (waiting.length === 0) break;
-        const lease = await this.store.leaseNext(
-          { workerId: worker.workerId, tokenId: worker.token.id, labels: [...worker.labels] },
-          this.now(),
-          this.leaseTimeoutMs,
-          waiting,
-        );
-        if (!lease) break;
-        const job = this.jobs.get(lease.jobId);
-        if (!job || job.state !== 'waiting') {
-          // Canceled while it was being leased.
-          await this.store.removeLease(lease.jobId);
-          continue;
-        }
-        job.leased(worker, lease.epoch);
-        worker.running.set(job.jobId, lease.epoch);
-        job.engineLine(`leased to worker ${worker.name} (lease ${lease.epoch})`);
-        const { request } = job;
-        worker.link.send({
-          type: 'job.assign',
-          jobId: job.jobId,
-          epoch: lease.epoch,
-          // Job ids are `<execution id>.<node>` (execution-files.ts jobIdOf).
-          executionId: request.jobId.slice(0, Math.max(0, request.jobId.indexOf('.'))),
-          node: request.jobId.slice(request.jobId.indexOf('.') + 1),
-          code: job.code,
-          operation: request.spec.operation,
-          attributes: request.spec.attributes,
-          inputs: job.blobs.inputs,
-          references: job.blobs.references,
-          outputs: request.spec.outputs,
-          timeoutMs: request.timeoutMs,
-          // The server's log is the job's record and truncates itself at logs.maxBytes (with its notice); the
-          // worker's own copy may go a little further, so that it never stops sending first.
-          logMaxBytes: request.logMaxBytes + WORKER_LOG_SLACK_BYTES,
-          secretEnv: { ...request.secretEnv },
-          ...(this.options.s3 ? { storage: this.options.s3 } : {}),
-        });
+        if (!chosen) continue;
+        grants.push({ job, worker: chosen });
+        const left = free.get(chosen)! - 1;
+        if (left > 0) free.set(chosen, left);
+        else free.delete(chosen);
+        if (free.size === 0) break;
       }
     }
-    for (const job of this.jobs.values()) if (job.state === 'waiting') this.noteWaiting(job);
+    if (grants.length > 0) {
+      const leases = await this.store.leaseJobs(
+        grants.map(({ job, worker }) => ({
+          jobId: job.jobId,
+          candidate: { workerId: worker.workerId, tokenId: worker.token.id, labels: [...worker.labels] },
+        })),
+        this.now(),
+        this.leaseTimeoutMs,
+      );
+      const byJob = new Map(leases.map((l) => [l.jobId, l]));
+      for (const { job, worker } of grants) {
+        const lease = byJob.get(job.jobId);
+        if (!lease) continue;
+        if (this.jobs.get(job.jobId) !== job || job.state !== 'waiting') {
+          // Canceled while it was being leased.
+          await this.store.removeLease(job.jobId);
+          continue;
+        }
+        if (this.workers.get(worker.workerId) !== worker || worker.silent) {
+          // The worker went away while it was being leased: back in the queue for the next round.
+          await this.enqueued.submit({ jobId: job.jobId, labels: job.labels });
+          this.dispatchAgain = true;
+          continue;
+        }
+        this.assign(job, worker, lease.epoch);
+      }
+    }
+    this.noteAllWaiting();
+  }
+
+  private assign(job: RemoteJob, worker: Worker, epoch: number): void {
+    job.leased(worker, epoch);
+    worker.running.set(job.jobId, epoch);
+    job.engineLine(`leased to worker ${worker.name} (lease ${epoch})`);
+    const { request } = job;
+    worker.link.send({
+      type: 'job.assign',
+      jobId: job.jobId,
+      epoch,
+      // Job ids are `<execution id>.<node>` (execution-files.ts jobIdOf).
+      executionId: request.jobId.slice(0, Math.max(0, request.jobId.indexOf('.'))),
+      node: request.jobId.slice(request.jobId.indexOf('.') + 1),
+      code: job.code,
+      operation: request.spec.operation,
+      attributes: request.spec.attributes,
+      inputs: job.blobs.inputs,
+      references: job.blobs.references,
+      outputs: request.spec.outputs,
+      timeoutMs: request.timeoutMs,
+      // The server's log is the job's record and truncates itself at logs.maxBytes (with its notice); the
+      // worker's own copy may go a little further, so that it never stops sending first.
+      logMaxBytes: request.logMaxBytes + WORKER_LOG_SLACK_BYTES,
+      secretEnv: { ...request.secretEnv },
+      ...(this.options.s3 ? { storage: this.options.s3 } : {}),
+    });
   }
 
   /** Leases not renewed in time: their jobs are queued again for another worker, or fail. */

@@ -4,10 +4,13 @@ import {
   numOrNull,
   type Database,
   type JobLeasesTable,
+  type KyselyStoreOptions,
   type WorkerTokensTable,
 } from './kysely.database.js';
 import type {
   LeaseCandidate,
+  LeaseGrant,
+  LeaseHolder,
   LeaseRecord,
   LeaseState,
   WorkerStore,
@@ -16,6 +19,8 @@ import type {
 
 /** Candidates read per round of leaseNext: a worker lacking labels skips those jobs without reading the queue. */
 const CANDIDATES_PER_ROUND = 200;
+/** Job ids per `in (…)` list of a batch (far below either dialect's limit on bound parameters). */
+const IDS_PER_QUERY = 500;
 
 function tokenOf(r: Selectable<WorkerTokensTable>): WorkerTokenRecord {
   return {
@@ -47,10 +52,15 @@ function leaseOf(r: Selectable<JobLeasesTable>): LeaseRecord {
 /**
  * The worker store, written once with Kysely's query builder. Every change of a lease is one compare-and-set
  * UPDATE (`… where state = ? and epoch = ?`), atomic on both dialects without a transaction: PostgreSQL re-checks
- * the condition on the row it waited for, SQLite has one writer at a time.
+ * the condition on the row it waited for, SQLite has one writer at a time. The batch forms run the same
+ * compare-and-sets in one transaction, so a round of the dispatcher costs one durable commit, not one per job.
  */
 export class KyselyWorkerStore implements WorkerStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(private readonly options: Pick<KyselyStoreOptions, 'db' | 'transaction'>) {
+    this.db = options.db;
+  }
 
   async insertWorkerToken(t: WorkerTokenRecord): Promise<void> {
     await this.db
@@ -107,23 +117,17 @@ export class KyselyWorkerStore implements WorkerStore {
   }
 
   async enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<void> {
-    const text = JSON.stringify([...new Set(labels)].sort());
-    // The epoch is never reset: the next lease is newer than any an earlier worker may still hold.
-    await this.db
-      .insertInto('job_leases')
-      .values({ job_id: jobId, epoch: 0, state: 'queued', labels: text, queued_at: at })
-      .onConflict((oc) =>
-        oc.column('job_id').doUpdateSet({
-          state: 'queued',
-          labels: text,
-          queued_at: at,
-          worker_id: null,
-          token_id: null,
-          leased_at: null,
-          expires_at: null,
-        }),
-      )
-      .execute();
+    await enqueueIn(this.db, jobId, labels, at);
+  }
+
+  async enqueueJobs(
+    jobs: readonly { jobId: string; labels: readonly string[] }[],
+    at: number,
+  ): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.options.transaction(async (trx) => {
+      for (const j of jobs) await enqueueIn(trx, j.jobId, j.labels, at);
+    });
   }
 
   async leaseNext(
@@ -190,25 +194,79 @@ export class KyselyWorkerStore implements WorkerStore {
     }
   }
 
+  async leaseJobs(grants: readonly LeaseGrant[], at: number, timeoutMs: number): Promise<LeaseRecord[]> {
+    if (grants.length === 0) return [];
+    return this.options.transaction(async (trx) => {
+      const ids = [...new Set(grants.map((g) => g.jobId))];
+      const queued = new Map<string, LeaseRecord>();
+      for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+        const rows = await trx
+          .selectFrom('job_leases')
+          .selectAll()
+          .where('state', '=', 'queued')
+          .where('job_id', 'in', ids.slice(i, i + IDS_PER_QUERY))
+          .execute();
+        for (const r of rows) queued.set(r.job_id, leaseOf(r));
+      }
+      const granted: LeaseRecord[] = [];
+      for (const { jobId, candidate } of grants) {
+        const row = queued.get(jobId);
+        if (!row || !row.labels.every((l) => candidate.labels.includes(l))) continue;
+        queued.delete(jobId);
+        const epoch = row.epoch + 1;
+        // Compare-and-set on the row as read, as in leaseNext: on PostgreSQL another server may lease it meanwhile.
+        const res = await trx
+          .updateTable('job_leases')
+          .set({
+            state: 'leased',
+            epoch,
+            worker_id: candidate.workerId,
+            token_id: candidate.tokenId,
+            leased_at: at,
+            expires_at: at + timeoutMs,
+          })
+          .where('job_id', '=', jobId)
+          .where('state', '=', 'queued')
+          .where('epoch', '=', row.epoch)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) !== 1) continue;
+        granted.push({
+          ...row,
+          epoch,
+          state: 'leased',
+          workerId: candidate.workerId,
+          tokenId: candidate.tokenId,
+          leasedAt: at,
+          expiresAt: at + timeoutMs,
+        });
+      }
+      return granted;
+    });
+  }
+
   async renewLeases(
     workerId: string,
     leases: readonly { jobId: string; epoch: number }[],
     at: number,
     timeoutMs: number,
   ): Promise<{ jobId: string; epoch: number }[]> {
-    const renewed: { jobId: string; epoch: number }[] = [];
-    for (const l of leases) {
-      const res = await this.db
-        .updateTable('job_leases')
-        .set({ expires_at: at + timeoutMs })
-        .where('job_id', '=', l.jobId)
-        .where('epoch', '=', l.epoch)
-        .where('worker_id', '=', workerId)
-        .where('state', '=', 'leased')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) renewed.push({ jobId: l.jobId, epoch: l.epoch });
-    }
-    return renewed;
+    const renew = async (db: Kysely<Database>): Promise<{ jobId: string; epoch: number }[]> => {
+      const renewed: { jobId: string; epoch: number }[] = [];
+      for (const l of leases) {
+        const res = await db
+          .updateTable('job_leases')
+          .set({ expires_at: at + timeoutMs })
+          .where('job_id', '=', l.jobId)
+          .where('epoch', '=', l.epoch)
+          .where('worker_id', '=', workerId)
+          .where('state', '=', 'leased')
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 1) renewed.push({ jobId: l.jobId, epoch: l.epoch });
+      }
+      return renewed;
+    };
+    if (leases.length === 0) return [];
+    return leases.length === 1 ? renew(this.db) : this.options.transaction(renew);
   }
 
   async expireLeases(at: number, then: 'queued' | 'lost'): Promise<LeaseRecord[]> {
@@ -238,15 +296,16 @@ export class KyselyWorkerStore implements WorkerStore {
   }
 
   async completeLease(jobId: string, epoch: number, workerId: string): Promise<boolean> {
-    const res = await this.db
-      .updateTable('job_leases')
-      .set({ state: 'done', expires_at: null })
-      .where('job_id', '=', jobId)
-      .where('epoch', '=', epoch)
-      .where('worker_id', '=', workerId)
-      .where('state', '=', 'leased')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return completeIn(this.db, { jobId, epoch, workerId });
+  }
+
+  async completeLeases(items: readonly LeaseHolder[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    return this.options.transaction(async (trx) => {
+      const accepted: boolean[] = [];
+      for (const item of items) accepted.push(await completeIn(trx, item));
+      return accepted;
+    });
   }
 
   async getLease(jobId: string): Promise<LeaseRecord | undefined> {
@@ -276,4 +335,42 @@ export class KyselyWorkerStore implements WorkerStore {
       .where('job_id', '=', jobId)
       .execute();
   }
+}
+
+async function enqueueIn(
+  db: Kysely<Database>,
+  jobId: string,
+  labels: readonly string[],
+  at: number,
+): Promise<void> {
+  const text = JSON.stringify([...new Set(labels)].sort());
+  // The epoch is never reset: the next lease is newer than any an earlier worker may still hold.
+  await db
+    .insertInto('job_leases')
+    .values({ job_id: jobId, epoch: 0, state: 'queued', labels: text, queued_at: at })
+    .onConflict((oc) =>
+      oc.column('job_id').doUpdateSet({
+        state: 'queued',
+        labels: text,
+        queued_at: at,
+        worker_id: null,
+        token_id: null,
+        leased_at: null,
+        expires_at: null,
+      }),
+    )
+    .execute();
+}
+
+/** Fenced: `done` only for the holder of the lease under that epoch, while it is leased. */
+async function completeIn(db: Kysely<Database>, { jobId, epoch, workerId }: LeaseHolder): Promise<boolean> {
+  const res = await db
+    .updateTable('job_leases')
+    .set({ state: 'done', expires_at: null })
+    .where('job_id', '=', jobId)
+    .where('epoch', '=', epoch)
+    .where('worker_id', '=', workerId)
+    .where('state', '=', 'leased')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }

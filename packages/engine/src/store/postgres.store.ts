@@ -97,7 +97,7 @@ export async function openPostgresStores(url: string): Promise<DatabaseStores> {
     artifacts: new KyselyArtifactStore(db),
     telemetry: new KyselyTelemetryStore(options),
     runners: new KyselyRunnerStore(db),
-    workers: new KyselyWorkerStore(db),
+    workers: new KyselyWorkerStore(options),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(db),
     accounts: new KyselyAccountStore(db),

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import { KyselyAccountStore } from '../accounts/kysely-account.store.js';
 import type { DatabaseStores } from './database.store.js';
 import { KyselyDocumentStore } from './kysely-document.store.js';
@@ -30,11 +30,42 @@ export async function openSqliteStores(file: string): Promise<DatabaseStores> {
     artifacts: new KyselyArtifactStore(options.db),
     telemetry: new KyselyTelemetryStore(options),
     runners: new KyselyRunnerStore(options.db),
-    workers: new KyselyWorkerStore(options.db),
+    workers: new KyselyWorkerStore(options),
     documents: new KyselyDocumentStore(options),
     projects: new KyselyProjectStore(options.db),
     accounts: new KyselyAccountStore(options.db),
     close: options.close,
+  };
+}
+
+/** Prepared statements kept per connection (the engine's queries are a few hundred distinct texts). */
+const STATEMENT_CACHE_SIZE = 1000;
+
+/**
+ * The connection as Kysely sees it, with its statements prepared once per SQL text instead of once per query
+ * (compiling a statement costs about as much as running a small one). Least recently used ones are dropped past
+ * STATEMENT_CACHE_SIZE; one still iterating rows (`busy`) is not shared, a new one is prepared meanwhile. SQLite
+ * recompiles a kept statement by itself when the schema changed under it.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare: (text: string) => {
+      const kept = cache.get(text);
+      if (kept && !kept.busy) {
+        // Most recently used last.
+        cache.delete(text);
+        cache.set(text, kept);
+        return kept;
+      }
+      const stmt = sqlite.prepare(text);
+      if (!kept) {
+        cache.set(text, stmt);
+        if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      }
+      return stmt;
+    },
   };
 }
 
@@ -45,7 +76,7 @@ async function openSqliteDatabase(file: string): Promise<KyselyStoreOptions> {
   sqlite.pragma('busy_timeout = 15000');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = FULL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   try {
     // Two processes opening a fresh data dir at once both try to migrate; the loser sees SQLITE_BUSY (Kysely's
     // migration lock is per process for SQLite) and finds the schema in place on the next try.

@@ -96,6 +96,95 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       expect(got.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `j${String(i).padStart(2, '0')}`));
     });
 
+    it('leases a batch of jobs in one call: queued ones only, each once, to workers with their labels', async () => {
+      await workers.enqueueJobs(
+        [
+          { jobId: 'b1', labels: [] },
+          { jobId: 'b2', labels: ['gpu'] },
+          { jobId: 'b3', labels: [] },
+          { jobId: 'b4', labels: [] },
+        ],
+        5,
+      );
+      await workers.enqueueJobs([], 6);
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state, l.queuedAt])).toEqual([
+        ['b1', 'queued', 5],
+        ['b2', 'queued', 5],
+        ['b3', 'queued', 5],
+        ['b4', 'queued', 5],
+      ]);
+      expect(await workers.leaseNext(cpuWorker, 7, TIMEOUT, ['b4'])).toMatchObject({ jobId: 'b4', epoch: 1 });
+      const granted = await workers.leaseJobs(
+        [
+          { jobId: 'b3', candidate: cpuWorker },
+          // The CPU worker lacks the label: not leased to it (the GPU worker gets it below).
+          { jobId: 'b2', candidate: cpuWorker },
+          { jobId: 'b1', candidate: gpuWorker },
+          // Named twice: leased once, to the first.
+          { jobId: 'b3', candidate: gpuWorker },
+          // Leased already, or never queued.
+          { jobId: 'b4', candidate: gpuWorker },
+          { jobId: 'nope', candidate: cpuWorker },
+        ],
+        10,
+        TIMEOUT,
+      );
+      expect(granted.map((l) => [l.jobId, l.workerId, l.epoch, l.expiresAt])).toEqual([
+        ['b3', 'w-cpu', 1, 1010],
+        ['b1', 'w-gpu', 1, 1010],
+      ]);
+      expect(await workers.leaseJobs([], 11, TIMEOUT)).toEqual([]);
+      expect(
+        (await workers.leaseJobs([{ jobId: 'b2', candidate: gpuWorker }], 12, TIMEOUT)).map((l) => l.tokenId),
+      ).toEqual(['t1']);
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state, l.workerId])).toEqual([
+        ['b1', 'leased', 'w-gpu'],
+        ['b2', 'leased', 'w-gpu'],
+        ['b3', 'leased', 'w-cpu'],
+        ['b4', 'leased', 'w-cpu'],
+      ]);
+      // Completions in one call, each fenced as completeLease is.
+      expect(
+        await workers.completeLeases([
+          { jobId: 'b3', epoch: 1, workerId: 'w-cpu' },
+          { jobId: 'b1', epoch: 1, workerId: 'w-cpu' },
+          { jobId: 'b2', epoch: 0, workerId: 'w-gpu' },
+          { jobId: 'b2', epoch: 1, workerId: 'w-gpu' },
+          { jobId: 'b2', epoch: 1, workerId: 'w-gpu' },
+        ]),
+      ).toEqual([true, false, false, true, false]);
+      expect(await workers.completeLeases([])).toEqual([]);
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state])).toEqual([
+        ['b1', 'leased'],
+        ['b2', 'done'],
+        ['b3', 'done'],
+        ['b4', 'leased'],
+      ]);
+    });
+
+    it('never leases one job twice when batches ask for the same jobs at once', async () => {
+      const ids = Array.from({ length: 40 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+      await workers.enqueueJobs(
+        ids.map((jobId) => ({ jobId, labels: [] })),
+        1,
+      );
+      const batch = (candidate: typeof cpuWorker, order: string[]) =>
+        workers.leaseJobs(
+          order.map((jobId) => ({ jobId, candidate })),
+          2,
+          TIMEOUT,
+        );
+      const results = await Promise.all([
+        batch(cpuWorker, ids),
+        batch({ ...gpuWorker, labels: [] }, [...ids].reverse()),
+        batch({ workerId: 'w-3', tokenId: 't3', labels: [] }, ids.slice(10, 30)),
+      ]);
+      const leased = results.flat().map((l) => l.jobId);
+      expect([...leased].sort()).toEqual(ids);
+      const leases = await workers.listLeases();
+      expect(leases.every((l) => l.state === 'leased' && l.epoch === 1)).toBe(true);
+    });
+
     it('renews leases by heartbeat only for the worker and epoch that hold them', async () => {
       await workers.enqueueJob('j1', [], 1);
       const l = (await workers.leaseNext(cpuWorker, 10, TIMEOUT))!;

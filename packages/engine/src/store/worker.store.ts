@@ -9,6 +9,9 @@
  * the next `epoch`; everything a worker reports names the epoch it holds, and only the holder of the current
  * epoch may finish the job (`completeLease`), so a worker taken for lost cannot overwrite the work of the worker
  * that ran the job after it.
+ *
+ * The batch forms (`enqueueJobs`, `leaseJobs`, `completeLeases`, and `renewLeases`) do each of their items exactly
+ * as the single form would, all in one transaction: one durable commit for a whole round of the dispatcher.
  */
 
 export interface WorkerTokenRecord {
@@ -54,6 +57,19 @@ export interface LeaseRecord {
   expiresAt: number | null;
 }
 
+/** A job to lease and the worker to lease it to. */
+export interface LeaseGrant {
+  jobId: string;
+  candidate: LeaseCandidate;
+}
+
+/** Who says it holds a lease, under which epoch. */
+export interface LeaseHolder {
+  jobId: string;
+  epoch: number;
+  workerId: string;
+}
+
 export interface LeaseCandidate {
   workerId: string;
   tokenId: string;
@@ -78,6 +94,8 @@ export interface WorkerStore {
    * fenced out.
    */
   enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<void>;
+  /** `enqueueJob` for each, in one transaction. */
+  enqueueJobs(jobs: readonly { jobId: string; labels: readonly string[] }[], at: number): Promise<void>;
   /**
    * Leases to the candidate the job queued longest among those it has the labels for (one of `jobIds` when
    * given): its epoch grows by one, it expires at `at + timeoutMs`. Atomic: a job is leased to one worker only.
@@ -88,6 +106,13 @@ export interface WorkerStore {
     timeoutMs: number,
     jobIds?: readonly string[],
   ): Promise<LeaseRecord | undefined>;
+  /**
+   * Leases each named job to the worker named with it, if the job is still queued and the worker has its labels:
+   * its epoch grows by one, it expires at `at + timeoutMs`. One transaction; each grant is a compare-and-set on
+   * the row as read, so a job is leased to one worker only, whoever else asks. Returns the leases granted, in the
+   * order asked (a job named twice is leased once, to the first).
+   */
+  leaseJobs(grants: readonly LeaseGrant[], at: number, timeoutMs: number): Promise<LeaseRecord[]>;
   /** Extends the named leases the worker still holds under those epochs; returns the ones renewed. */
   renewLeases(
     workerId: string,
@@ -105,6 +130,8 @@ export interface WorkerStore {
    * another state; false otherwise, and nothing changes.
    */
   completeLease(jobId: string, epoch: number, workerId: string): Promise<boolean>;
+  /** `completeLease` for each, in one transaction; one answer per item, in order. */
+  completeLeases(items: readonly LeaseHolder[]): Promise<boolean[]>;
   getLease(jobId: string): Promise<LeaseRecord | undefined>;
   /** By queue order (queued time, then job id). */
   listLeases(): Promise<LeaseRecord[]>;
