@@ -6,16 +6,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as dispatch from './dispatch.bench.mjs';
 import * as fanout from './fanout.bench.mjs';
 import * as handoff from './handoff.bench.mjs';
 import * as metrics from './metrics.bench.mjs';
 import * as overhead from './overhead.bench.mjs';
 import * as peers from './peers.bench.mjs';
+import * as workers from './workers.bench.mjs';
 import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { PYTHON } from './lib.mjs';
 import { writeSections } from './report.mjs';
 
-const BENCHMARKS = [overhead, handoff, fanout, peers, metrics];
+const BENCHMARKS = [overhead, handoff, fanout, peers, metrics, dispatch, workers];
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 /** The code every engine benchmark's numbers depend on (git pathspecs), for the freshness check. */
