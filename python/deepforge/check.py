@@ -14,6 +14,7 @@ tqdm are optional. ``--no-torch`` skips importing torch (it takes seconds); ``cu
 """
 
 import json
+import os
 import platform
 import sys
 
@@ -43,6 +44,10 @@ def check_environment(include_torch=True):
             "implementation": platform.python_implementation(),
         },
         "platform": platform.platform(),
+        # Where imports come from: a caller may keep this report until one of these directories changes (a
+        # package installed or removed changes its directory). Not the working directory `-m` puts first: jobs
+        # run in their own.
+        "paths": [p for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != os.getcwd()],
         "packages": {},
         "matplotlibBackend": False,
         "cuda": None,

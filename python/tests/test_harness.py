@@ -774,6 +774,9 @@ def test_check_reports_the_environment():
     assert report["runtime"] == "0.1.0" and report["protocol"] == 1
     assert report["packages"]["numpy"] and report["packages"]["matplotlib"]
     assert report["python"]["version"].startswith("%d.%d" % sys.version_info[:2])
+    # The directories imports come from (a caller keeps the report until one of them changes).
+    assert os.path.realpath(PYTHON_DIR) in [os.path.realpath(p) for p in report["paths"]]
+    assert all(os.path.isdir(p) for p in report["paths"])
 
 
 def test_check_fails_without_numpy(tmp_path):

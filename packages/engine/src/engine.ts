@@ -89,6 +89,9 @@ import { WorkerTokens } from './accounts/worker-tokens.service.js';
 import { RemoteCompute } from './compute/remote.compute.js';
 import { SlurmCompute } from './compute/slurm.compute.js';
 
+/** Interpreter checks that passed, in the data dir (compute/python-interpreter.ts ProbeOptions.cacheFile). */
+const PYTHON_CHECKS_FILE = 'python-checks.json';
+
 export interface OpenEngineOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */
   dataDir?: string;
@@ -479,7 +482,12 @@ class EngineImpl implements Engine {
 
   python(): Promise<PythonInfo> {
     if (!this.pythonInfo) {
-      const p = resolvePython(this.settings.values.python, { runtimeDir: this.runtimeDir, env: this.env });
+      const p = resolvePython(this.settings.values.python, {
+        runtimeDir: this.runtimeDir,
+        env: this.env,
+        // A passed check is kept by interpreter identity: engines opened later skip the interpreter start.
+        cacheFile: join(this.dataDir, PYTHON_CHECKS_FILE),
+      });
       this.pythonInfo = p;
       // A failed check is not remembered: the user may fix the interpreter and try again.
       p.catch(() => {

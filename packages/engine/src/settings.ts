@@ -227,7 +227,10 @@ const DEFINITIONS: Definitions = {
     key: 'python',
     env: 'DEEPFORGE_PYTHON',
     description:
-      'The Python interpreter operations run with. Unset: the first usable of /usr/bin/python3, python3, python.',
+      'The Python interpreter operations run with. Unset: the first usable of /usr/bin/python3, python3, python. ' +
+      'It is checked (can it import numpy, matplotlib and the runtime?) when the engine first needs it; a check ' +
+      'that passed is kept in <data dir>/python-checks.json until the interpreter, its import directories or ' +
+      'PYTHONPATH change.',
     allowed: 'an interpreter path or a command on PATH',
     parse: (raw) => {
       if (typeof raw !== 'string' || raw.trim() === '')
