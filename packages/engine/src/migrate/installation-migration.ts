@@ -6,12 +6,11 @@ import { DatabaseError, StorageError } from '../errors.js';
 import { loadSettings, type Env, type Settings } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import { LocalBlobStorage } from '../storage/local-blob.storage.js';
-import { s3Where } from '../storage/s3-client.js';
+import { s3Where } from '../storage/s3-location.js';
 import { openArtifactStorage } from '../storage/storage.opener.js';
 import { SQLITE_FILE_NAME } from '../store/database.opener.js';
 import { isPostgresUrl, maskDatabaseUrl } from '../store/database-url.js';
 import type { Database, KyselyStoreOptions } from '../store/kysely.database.js';
-import { openPostgresDatabase } from '../store/postgres.store.js';
 import {
   copyBlobs,
   legacyBlobs,
@@ -180,6 +179,8 @@ export async function migrateInstallation(options: MigrateInstallationOptions): 
     }
     const target = await openTargetStorage(options.storage, settings, env);
     try {
+      // Loaded when used: PostgreSQL's driver is not needed by an engine on SQLite.
+      const { openPostgresDatabase } = await import('../store/postgres.store.js');
       const destination = await openPostgresDatabase(url);
       const where = `the PostgreSQL database ${maskDatabaseUrl(url)}`;
       const progress = destination.db as unknown as Kysely<MigrationTables>;

@@ -1,21 +1,8 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Env } from '../settings.js';
+import type { S3Location } from './s3-location.js';
 
-/** Which bucket, where: the `storage.s3.*` settings. */
-export interface S3Location {
-  bucket: string;
-  /** Key prefix, without leading or trailing slashes ('' or absent: none). */
-  prefix?: string;
-  /** An S3-compatible server's base URL; absent: AWS. */
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
-}
-
-/** The server, for messages: the endpoint URL, or `AWS S3 (<region>)`. */
-export function s3Where(location: S3Location): string {
-  return location.endpoint ?? `AWS S3${location.region ? ` (${location.region})` : ''}`;
-}
+export { s3Where, type S3Location } from './s3-location.js';
 
 /**
  * The region when no setting names one: AWS_REGION, AWS_DEFAULT_REGION, the profile's (~/.aws/config, read by

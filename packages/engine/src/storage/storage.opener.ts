@@ -3,7 +3,6 @@ import { SettingsError } from '../errors.js';
 import type { Env, SettingsValues } from '../settings.js';
 import type { ArtifactStorage, CorruptBlobReport } from './artifact.storage.js';
 import { LocalBlobStorage } from './local-blob.storage.js';
-import { S3Storage } from './s3.storage.js';
 
 /** What the engine uses of a storage adapter beyond the port: housekeeping at open, and closing. */
 export interface OpenedArtifactStorage extends ArtifactStorage {
@@ -55,6 +54,8 @@ export async function openArtifactStorage(
           'storage.s3.bucket',
         );
       }
+      // Loaded when used: the AWS SDK takes a good part of a second to load, and local storage needs none of it.
+      const { S3Storage } = await import('./s3.storage.js');
       const storage = new S3Storage({
         bucket,
         prefix: v['storage.s3.prefix'],

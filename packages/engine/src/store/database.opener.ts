@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { SettingsValues } from '../settings.js';
 import type { DatabaseStores } from './database.store.js';
-import { openPostgresStores } from './postgres.store.js';
 import { openSqliteStores } from './sqlite.store.js';
 
 /** The database file of the embedded store, in the data dir. */
@@ -12,12 +11,13 @@ export const SQLITE_FILE_NAME = 'deepforge.db';
  * `postgres://` URL that PostgreSQL database. Either way the schema is brought up to date first, and a schema
  * written by a newer DeepForge is refused.
  */
-export function openDatabase(settings: {
+export async function openDatabase(settings: {
   dataDir: string;
   values: Pick<SettingsValues, 'database.url'>;
 }): Promise<DatabaseStores> {
   const url = settings.values['database.url'];
-  return url === undefined
-    ? openSqliteStores(join(settings.dataDir, SQLITE_FILE_NAME))
-    : openPostgresStores(url);
+  if (url === undefined) return openSqliteStores(join(settings.dataDir, SQLITE_FILE_NAME));
+  // Loaded when used: an engine on SQLite (every `deepforge run` by default) does not load PostgreSQL's driver.
+  const { openPostgresStores } = await import('./postgres.store.js');
+  return openPostgresStores(url);
 }
