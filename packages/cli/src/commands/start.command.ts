@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadSettings, parseSettingValue, SettingsError } from '@deepforge/engine';
-import { bindProblem, createServer, isLoopbackHost } from '@deepforge/server';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
 
@@ -108,6 +107,8 @@ Examples:
       });
       const host = settings.values['server.host'];
       const authEnabled = settings.values['auth.enabled'];
+      // The web server is loaded by the commands that serve (start, worker) only: the others start faster.
+      const { bindProblem, createServer, isLoopbackHost } = await import('@deepforge/server');
       const refused = bindProblem(host, authEnabled);
       if (refused !== undefined) throw new UsageError(refused);
       const server = await createServer({

@@ -13,7 +13,6 @@ import {
   resolvePython,
 } from '@deepforge/engine';
 import { WorkerLabelSchema } from '@deepforge/protocol';
-import { WorkerAgent, detectGpus, gpuLabels } from '@deepforge/server';
 import type { CliContext } from '../cli-context.js';
 import { formatTime, table } from '../render/format.js';
 import { UsageError } from '../usage-error.js';
@@ -124,6 +123,8 @@ Example:
       const python = await resolvePython(settings.values.python, { runtimeDir, env: ctx.env });
       const workDir =
         opts.workDir !== undefined ? resolve(ctx.cwd, opts.workDir) : resolve(dataDir, 'worker');
+      // Loaded by the commands that need it only (see start.command.ts).
+      const { WorkerAgent, detectGpus, gpuLabels } = await import('@deepforge/server');
       // GPUs become labels (`gpu`, `gpu:<model>`) beside those given, and the server lists them.
       const gpus = await detectGpus(ctx.env);
       const labels = [...new Set([...(opts.labels ?? []), ...gpuLabels(gpus)])];
