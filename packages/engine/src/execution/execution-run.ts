@@ -305,16 +305,28 @@ export class ExecutionRun {
         }
       }
     } else {
-      // Jobs whose upstream all succeeded become queued, with their inputs worked out (or a cache hit) at once.
+      // Jobs whose upstream all succeeded become queued, with their inputs worked out (or a cache hit) at once:
+      // all of them in one transaction (one durable write for a fan-out of hundreds, not one each).
       const statuses = Object.fromEntries([...this.jobs.values()].map((j) => [j.node, j.status]));
+      const queued: string[] = [];
       for (const node of nextRunnable(this.plan, statuses)) {
         if (this.active.has(node)) continue;
         // A cache hit goes straight from pending to cached; everything else waits in the queue.
         const prepared = await this.preparer.prepare(node);
         if (prepared === 'cached') continue;
         if (prepared) this.ready.set(node, prepared);
-        await this.setStatus(node, 'queued', { runnerId: this.ctx.runnerId });
+        queued.push(node);
         if (this.canceled) break;
+      }
+      if (queued.length > 0) {
+        const records = await this.ctx.store.transitionJobs(
+          queued.map((node) => ({
+            id: this.job(node).id,
+            to: 'queued',
+            patch: { runnerId: this.ctx.runnerId },
+          })),
+        );
+        for (const r of records) this.updated(r);
       }
       // Queued jobs start while there are slots; Input and Output run inline and need none.
       for (const node of order) {

@@ -96,6 +96,40 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
       });
     });
 
+    it('moves several jobs in one call, all or none', async () => {
+      const ex = newExecution();
+      await executions.insertExecution(ex, jobsFor(ex.id, ['a', 'b', 'c']));
+      const [a, b, c] = ['a', 'b', 'c'].map((n) => `${ex.id}.${n}`) as [string, string, string];
+      expect(await executions.transitionJobs([])).toEqual([]);
+      const moved = await executions.transitionJobs([
+        { id: b, to: 'queued', patch: { runnerId: 'r1' } },
+        { id: a, to: 'queued' },
+      ]);
+      expect(moved.map((j) => [j.id, j.status, j.runnerId])).toEqual([
+        [b, 'queued', 'r1'],
+        [a, 'queued', null],
+      ]);
+      // One illegal move (c cannot skip to running), or a job that does not exist: nothing moves.
+      await expect(
+        executions.transitionJobs([
+          { id: a, to: 'running', patch: { attempt: 1 } },
+          { id: c, to: 'running' },
+        ]),
+      ).rejects.toBeInstanceOf(IllegalTransitionError);
+      await expect(
+        executions.transitionJobs([
+          { id: c, to: 'queued' },
+          { id: 'missing', to: 'queued' },
+        ]),
+      ).rejects.toThrow(/no job missing/);
+      expect(await Promise.all([a, b, c].map(async (id) => (await executions.getJob(id))!.status))).toEqual([
+        'queued',
+        'queued',
+        'pending',
+      ]);
+      expect((await executions.getJob(a))!.attempt).toBe(0);
+    });
+
     it('rejects skipping states', async () => {
       const ex = newExecution();
       await executions.insertExecution(ex, jobsFor(ex.id, ['a']));

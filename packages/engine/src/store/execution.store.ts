@@ -159,6 +159,11 @@ export interface ExecutionStore {
     patch?: JobPatch,
     opts?: { from?: readonly JobStatus[] },
   ): Promise<JobRecord>;
+  /**
+   * transitionJob for several jobs in one transaction: all move, or (one move being illegal or a job missing)
+   * none does and the error is thrown. Returns the jobs as they are then, in the order given.
+   */
+  transitionJobs(moves: readonly { id: string; to: JobStatus; patch?: JobPatch }[]): Promise<JobRecord[]>;
   /** Changes fields other than the status. */
   updateJob(id: string, patch: JobPatch): Promise<JobRecord>;
   /**

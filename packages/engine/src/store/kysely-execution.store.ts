@@ -385,6 +385,21 @@ export class KyselyExecutionStore implements ExecutionStore {
     return (await this.getJob(id))!;
   }
 
+  async transitionJobs(
+    moves: readonly { id: string; to: JobStatus; patch?: JobPatch }[],
+  ): Promise<JobRecord[]> {
+    if (moves.length === 0) return [];
+    return this.options.transaction(async (trx) => {
+      for (const m of moves) await this.transitionIn(trx, m.id, m.to, m.patch ?? {}, undefined);
+      const out: JobRecord[] = [];
+      for (const m of moves) {
+        const row = await trx.selectFrom('jobs').selectAll().where('id', '=', m.id).executeTakeFirst();
+        out.push(toJob(row!));
+      }
+      return out;
+    });
+  }
+
   async updateJob(id: string, patch: JobPatch): Promise<JobRecord> {
     const cols = jobPatchColumns(patch);
     if (Object.keys(cols).length > 0) {
