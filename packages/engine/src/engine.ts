@@ -382,6 +382,8 @@ class EngineImpl implements Engine {
   readonly accounts: AccountService;
   readonly workerTokens: WorkerTokens;
   readonly remoteCompute: RemoteCompute | undefined;
+  /** Operations at once over all executions, and an execution's default (see effectiveConcurrency). */
+  private readonly concurrency: number;
   readonly computeBackend: 'local' | 'workers' | 'slurm';
   readonly operationReader: OperationReader;
   private readonly bus: EventBus;
@@ -428,7 +430,6 @@ class EngineImpl implements Engine {
       () => (box ??= SecretBox.open(join(this.dataDir, 'secret.key'))),
     );
     this.bus = new EventBus(logger);
-    this.slots = new SlotPool(settings.values['executions.concurrency']);
     this.artifacts = new ArtifactService(stores.artifacts, stores.executions, adapters.storage);
     this.runner = new Runner(this.runnerId, stores.runners, logger, () => this.now());
     this.workerTokens = new WorkerTokens(stores.workers);
@@ -436,6 +437,8 @@ class EngineImpl implements Engine {
     this.computeBackend =
       adapters.computeBackend ??
       (adapters.compute instanceof SlurmCompute ? 'slurm' : this.remoteCompute ? 'workers' : 'local');
+    this.concurrency = effectiveConcurrency(settings, this.computeBackend);
+    this.slots = new SlotPool(this.concurrency);
   }
 
   /**
@@ -550,7 +553,7 @@ class EngineImpl implements Engine {
         },
       ]);
     }
-    const concurrency = request.concurrency ?? this.settings.values['executions.concurrency'];
+    const concurrency = request.concurrency ?? this.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new PipelineValidationError(`cannot run pipeline "${pipelineName}"`, [
         {
@@ -1180,4 +1183,24 @@ function slurmOptions(from: {
     }
   }
   return out;
+}
+
+/**
+ * Jobs held at once when `executions.concurrency` is not set and jobs run elsewhere (remote workers, Slurm): the
+ * workers' slots and the cluster's queue decide what runs; the engine only bounds what it keeps waiting there.
+ */
+export const REMOTE_DEFAULT_CONCURRENCY = 256;
+
+/**
+ * `executions.concurrency`, or when it is not set: this machine's CPUs for local compute, and
+ * REMOTE_DEFAULT_CONCURRENCY when jobs run on workers or Slurm (the server's CPUs say nothing about those).
+ */
+function effectiveConcurrency(
+  settings: { values: { 'executions.concurrency': number }; sources: { 'executions.concurrency': string } },
+  backend: 'local' | 'workers' | 'slurm',
+): number {
+  if (backend === 'local' || settings.sources['executions.concurrency'] !== 'default') {
+    return settings.values['executions.concurrency'];
+  }
+  return REMOTE_DEFAULT_CONCURRENCY;
 }
