@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EXECUTION_STATUSES, JOB_STATUSES } from '@deepforge/core';
 import {
   ErrorKindSchema,
+  JobUsageSchema,
   PlotAxesSchema,
   TraceFrameSchema,
   MetricEventSchema,
@@ -104,6 +105,8 @@ export const JobStatusEventSchema = z.strictObject({
   error: JobErrorSchema.optional(),
   /** For `cached`: the job whose outputs were reused. */
   cachedFrom: z.string().optional(),
+  /** Once it ended: what it used (CPU time, peak memory), when its process said. */
+  usage: JobUsageSchema.optional(),
 });
 
 export const JobLogEventSchema = z.strictObject({

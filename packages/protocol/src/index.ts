@@ -20,6 +20,8 @@ export {
   ErrorKindSchema,
   TraceFrameSchema,
   ErrorEventSchema,
+  JobUsageSchema,
+  UsageEventSchema,
   RuntimeEventSchema,
   HARNESS_EXIT,
   outputExpectedHash,
@@ -35,6 +37,8 @@ export type {
   OutputEvent,
   ErrorEvent,
   LogEvent,
+  JobUsage,
+  UsageEvent,
 } from './runtime-events.js';
 
 export {

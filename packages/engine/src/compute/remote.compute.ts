@@ -6,6 +6,7 @@ import { assertNever } from '@deepforge/core';
 import {
   type ErrorEvent,
   type HelloEvent,
+  type JobUsage,
   type LeaseRef,
   type OutputEvent,
   type RuntimeEvent,
@@ -22,6 +23,7 @@ import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
 import { ConsoleLog } from './console-log.js';
+import { usageOf } from './local.compute.js';
 import type {
   Compute,
   ComputeHandlers,
@@ -130,6 +132,7 @@ class RemoteJob {
   private hello: HelloEvent | undefined;
   private outputs: OutputEvent[] = [];
   private error: ErrorEvent | undefined;
+  private usage: JobUsage | undefined;
   private resolveStart!: (job: RunningJob) => void;
   private rejectStart!: (err: Error) => void;
   private resolveResult!: (result: ComputeResult) => void;
@@ -200,6 +203,9 @@ class RemoteJob {
       case 'error':
         this.error = event;
         break;
+      case 'usage':
+        this.usage = usageOf(event);
+        break;
       case 'phase':
       case 'plot':
       case 'metric':
@@ -221,6 +227,7 @@ class RemoteJob {
     this.hello = undefined;
     this.outputs = [];
     this.error = undefined;
+    this.usage = undefined;
   }
 
   /** The worker started its process: the first time, `start` resolves. */
@@ -275,6 +282,7 @@ class RemoteJob {
         badEvents: result.badEvents ?? 0,
         ...(result.lostReason !== undefined ? { lostReason: result.lostReason } : {}),
         ...(result.storedOutputs !== undefined ? { storedOutputs: result.storedOutputs } : {}),
+        ...(this.usage !== undefined ? { usage: this.usage } : {}),
       }),
     );
   }

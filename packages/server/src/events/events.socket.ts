@@ -165,6 +165,7 @@ export function handleEventsSocket(
             ...(j.exitCode !== null ? { exitCode: j.exitCode } : {}),
             ...(j.error ? { error: j.error } : {}),
             ...(j.cachedFrom ? { cachedFrom: j.cachedFrom } : {}),
+            ...(j.usage ? { usage: j.usage } : {}),
           });
         }
       }

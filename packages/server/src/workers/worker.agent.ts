@@ -509,6 +509,7 @@ export class WorkerAgent {
             debug: false,
             outputHashes: true,
             outputContentIds: true,
+            usage: true,
           },
           jobDir: dir,
           logFile: join(dir, 'console.log'),
