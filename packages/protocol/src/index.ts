@@ -70,6 +70,9 @@ export {
   EVENTS_ERROR_CODES,
   EventsErrorSchema,
   EventsSubscribedSchema,
+  EventsComputeSchema,
+  WatchComputeCommandSchema,
+  UnwatchComputeCommandSchema,
   EventsClientMessageSchema,
   EventsServerMessageSchema,
   EVENTS_CLOSE_PROTOCOL_ERROR,
@@ -94,6 +97,7 @@ export type {
   EventsHello,
   EventsError,
   EventsSubscribed,
+  EventsCompute,
   EventsClientMessage,
   EventsServerMessage,
 } from './execution-events.js';
@@ -348,6 +352,8 @@ export {
   WORKER_REFUSAL_CODES,
   WorkerLabelSchema,
   WorkerGpuSchema,
+  GpuStatsSchema,
+  SystemStatsSchema,
   LeaseRefSchema,
   WorkerHelloSchema,
   WorkerHeartbeatSchema,
@@ -383,7 +389,18 @@ export type {
   ServerJobAssign,
   ServerMessage,
   ConnectedWorker,
+  GpuStats,
+  SystemStats,
 } from './worker-messages.js';
+
+// The Compute view: workers with their state, load and jobs (GET /api/compute, the `compute` events message).
+export {
+  ComputeWorkerStateSchema,
+  ComputeJobSchema,
+  ComputeWorkerSchema,
+  ComputeStateSchema,
+} from './compute-api.js';
+export type { ComputeWorkerState, ComputeJobDto, ComputeWorkerDto, ComputeStateDto } from './compute-api.js';
 
 // Metric series drawn for a view, and their downloads (ADR 0014).
 export {

@@ -17,6 +17,7 @@ import {
   type WorkerHello,
   type WorkerMessage,
   type ConnectedWorker,
+  type SystemStats,
 } from '@deepforge/protocol';
 import { EngineError, EnvironmentError } from '../errors.js';
 import type { OnRestart } from '../settings.js';
@@ -78,6 +79,9 @@ interface Worker {
    * is leased to it until it speaks again, or a paused worker would get back the job it just lost.
    */
   silent: boolean;
+  /** Its machine's load as its last heartbeat said, and when that came (this server's clock). */
+  stats?: SystemStats;
+  statsAt?: number;
 }
 
 function abortError(): Error {
@@ -498,6 +502,11 @@ export class RemoteCompute implements Compute {
       case 'hello':
         return;
       case 'heartbeat': {
+        // Validated with the message: a heartbeat with malformed stats never got here (the socket refused it).
+        if (message.stats) {
+          worker.stats = message.stats;
+          worker.statsAt = this.now();
+        }
         const renewed = await this.store.renewLeases(
           worker.workerId,
           this.ownJobs(worker.workerId, message.running),
@@ -601,7 +610,17 @@ export class RemoteCompute implements Compute {
       gpus: w.gpus,
       running: [...w.running].map(([jobId, epoch]) => ({ jobId, epoch })),
       connectedAt: w.connectedAt,
+      state: w.silent ? 'lost' : 'connected',
+      stats: w.stats ?? null,
+      statsAt: w.statsAt ?? null,
     }));
+  }
+
+  /** The jobs waiting for a worker, oldest first, and why each waits. */
+  listWaiting(): { jobId: string; reason: string }[] {
+    return [...this.jobs.values()]
+      .filter((j) => j.state === 'waiting')
+      .map((j) => ({ jobId: j.jobId, reason: this.reasonFor(j.labels) }));
   }
 
   /** Why a job waits for a worker; undefined when it does not (wait). */
