@@ -17,7 +17,9 @@ import {
   WORKER_PROTOCOL_VERSION,
   type ComputeStateDto,
 } from '@deepforge/protocol';
+import pino from 'pino';
 import { createServer, type DeepForgeServer } from '../server.app.js';
+import { ComputeMonitor } from './compute.monitor.js';
 import { TestSocket } from '../test-support/ws-client.js';
 import { WorkerAgent } from '../workers/worker.agent.js';
 
@@ -215,10 +217,87 @@ describe('the Compute view', () => {
     const executionId = await startSlow();
     const running = await until('the running job', async () => {
       const w = (await computeState()).workers[0]!;
-      return w.slotsUsed === 1 ? w.running : undefined;
+      // The Input before it runs (inline, for a few ms) on this machine too: wait for the slow job alone.
+      return w.slotsUsed === 1 && w.running[0]?.node === 'slow' ? w.running : undefined;
     });
     expect(running).toEqual([{ jobId: `${executionId}.slow`, executionId, projectId: '', node: 'slow' }]);
     await server!.engine.waitForExecution(executionId);
     expect((await computeState()).workers[0]!.slotsUsed).toBe(0);
+  });
+
+  it('marks a worker that stopped heartbeating as lost, and lists a job waiting for a label with why', async () => {
+    const url = await start('none');
+    const { token } = await server!.engine.workerTokens.create('quiet', 'test');
+    const worker = await TestSocket.open(`${url.replace('http', 'ws')}/api/workers/connect`, {
+      authorization: `Bearer ${token}`,
+    });
+    worker.send({
+      type: 'hello',
+      v: WORKER_PROTOCOL_VERSION,
+      workerId: 'quiet-1',
+      name: 'quiet',
+      labels: [],
+      slots: 1,
+      running: [],
+    });
+    await worker.next((m) => m.type === 'welcome');
+    const dir = join(root, 'project');
+    await writeProjectFolder(dir, SLOW);
+    const { project } = await server!.engine.loadProjectFolder(dir);
+    // One job it can take (then never heartbeats), one needing a label nobody has.
+    const taken = await server!.engine.startExecution({ project, projectDir: dir, pipelineName: 'slow' });
+    await worker.next((m) => m.type === 'job.assign');
+    const gpu = await server!.engine.startExecution({
+      project,
+      projectDir: dir,
+      pipelineName: 'slow',
+      labels: ['gpu'],
+    });
+    const waiting = await until('the waiting job', async () => {
+      const w = (await computeState()).waiting.find((j) => j.executionId === gpu.id);
+      return w;
+    });
+    expect(waiting).toMatchObject({ node: 'slow', reason: 'no connected worker has label gpu' });
+    // Somebody who may not read the project is not told about its waiting job at all.
+    const stranger = new ComputeMonitor(server!.engine, {
+      mode: 'workers',
+      env: cleanEnv(),
+      logger: pino({ enabled: false }),
+    });
+    expect((await stranger.state(() => Promise.resolve(false))).waiting).toEqual([]);
+    stranger.close();
+    expect((await computeState()).workers[0]).toMatchObject({ state: 'connected', slotsUsed: 1 });
+    // Silent past the 2 s lease: lost, and its job taken back.
+    const lost = await until('the lost worker', async () => {
+      const w = (await computeState()).workers[0];
+      return w?.state === 'lost' ? w : undefined;
+    });
+    expect(lost.slotsUsed).toBe(0);
+    worker.ws.close();
+    // The lost job failed or runs again (executions.onRestart); the other still waits: neither is needed now.
+    for (const id of [taken.id, gpu.id]) await server!.engine.cancelExecution(id).catch(() => undefined);
+  });
+
+  it('shows jobs of projects the caller may not read as taken slots only', async () => {
+    await start('local');
+    const monitor = new ComputeMonitor(server!.engine, {
+      mode: 'local',
+      env: cleanEnv(),
+      logger: pino({ enabled: false }),
+    });
+    try {
+      const executionId = await startSlow();
+      const hidden = await until('the running job', async () => {
+        const seen = (await monitor.state(() => Promise.resolve(true))).workers[0]!.running;
+        if (!seen.some((j) => j.node === 'slow')) return undefined;
+        return (await monitor.state(() => Promise.resolve(false))).workers[0]!.running;
+      });
+      // The slow job (and the Input before it, if it has not ended yet): nothing but a taken slot.
+      expect(hidden.length).toBeGreaterThanOrEqual(1);
+      expect(hidden.every((j) => j.jobId === 'hidden' && j.executionId === undefined)).toBe(true);
+      await server!.engine.waitForExecution(executionId);
+    } finally {
+      monitor.close();
+    }
   });
 });
