@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Engine, Env } from '@deepforge/engine';
 import type { ComputeJobDto, ComputeStateDto, ComputeWorkerDto, SystemStats } from '@deepforge/protocol';
+import { detectGpus, type GpuInfo } from '../workers/gpu-detect.js';
 import { SystemSampler } from '../workers/system-stats.js';
 
 /** Whether the caller may read a project (its role there, or accounts off). */
@@ -45,7 +46,9 @@ export class ComputeMonitor {
   private readonly localRunning = new Map<string, { executionId: string; node: string }>();
   private readonly projectOf = new Map<string, string>();
   private readonly watchers = new Set<Watcher>();
-  private readonly sampler: SystemSampler;
+  /** The server machine's sampler, once its GPUs are known (nvidia-smi is asked once, on first use). */
+  private local: Promise<{ sampler: SystemSampler; gpus: GpuInfo[] }> | undefined;
+  private localGpus: GpuInfo[] = [];
   private readonly now: () => number;
   private readonly startedAt: number;
   private localStats: SystemStats | undefined;
@@ -62,7 +65,6 @@ export class ComputeMonitor {
   ) {
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
-    this.sampler = new SystemSampler({ env: options.env, gpus: false });
     // Which jobs run on this machine now: the engine says each job's status as it changes.
     this.unsubscribe = engine.subscribe('*', (event) => {
       if (event.type === 'execution.status' && event.projectId !== undefined) {
@@ -92,7 +94,7 @@ export class ComputeMonitor {
         labels: [],
         slots,
         slotsUsed: this.localRunning.size,
-        gpus: [],
+        gpus: this.localGpus,
         running: await this.jobs([...this.localRunning.keys()], canRead),
         connectedAt: this.startedAt,
         stats: this.localStats ?? null,
@@ -184,8 +186,15 @@ export class ComputeMonitor {
     if (this.sampling) return this.sampling;
     if (this.now() - this.lastSample < LOCAL_SAMPLE_MS) return;
     this.lastSample = this.now();
-    this.sampling = this.sampler
-      .sample()
+    this.local ??= detectGpus(this.options.env).then((gpus) => ({
+      gpus,
+      sampler: new SystemSampler({ env: this.options.env, gpus: gpus.length > 0 }),
+    }));
+    this.sampling = this.local
+      .then(({ sampler, gpus }) => {
+        this.localGpus = gpus;
+        return sampler.sample();
+      })
       .then((stats) => {
         this.localStats = stats;
         this.localStatsAt = this.now();

@@ -1,5 +1,7 @@
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanEnv } from '@deepforge/engine/test-support';
+import { cleanEnv, makeTempDir, removeTree } from '@deepforge/engine/test-support';
 import { SystemStatsSchema } from '@deepforge/protocol';
 import { SystemSampler, parseMemAvailable, parseNvidiaSmiStats } from './system-stats.js';
 
@@ -29,5 +31,32 @@ describe('system load', () => {
     expect(stats.cpuPercent).toBeGreaterThan(0);
     expect(stats.memoryUsedBytes).toBeGreaterThan(0);
     expect(stats.gpus).toBeUndefined();
+  });
+
+  it("asks nvidia-smi for the GPUs' load where there are GPUs, and gives none when it fails or hangs", async () => {
+    const dir = await makeTempDir('system-stats');
+    try {
+      const smi = join(dir, 'nvidia-smi');
+      const PATH = `${dir}:/usr/bin:/bin`;
+      await writeFile(
+        smi,
+        `#!/bin/sh\n[ "$1" = "--query-gpu=index,utilization.gpu,memory.used,memory.total" ] || exit 9\nprintf '0, 93, 70000, 143771\\n'\n`,
+      );
+      await chmod(smi, 0o755);
+      const stats = await new SystemSampler({ env: cleanEnv({ PATH }), gpus: true }).sample();
+      expect(stats.gpus).toEqual([
+        { index: 0, utilPercent: 93, memoryUsedMiB: 70000, memoryTotalMiB: 143771 },
+      ]);
+
+      await writeFile(smi, '#!/bin/sh\nexit 3\n');
+      expect(
+        (await new SystemSampler({ env: cleanEnv({ PATH }), gpus: true }).sample()).gpus,
+      ).toBeUndefined();
+      await writeFile(smi, '#!/bin/sh\nexec sleep 30\n');
+      const hung = new SystemSampler({ env: cleanEnv({ PATH }), gpus: true, gpuTimeoutMs: 200 });
+      expect((await hung.sample()).gpus).toBeUndefined();
+    } finally {
+      await removeTree(dir);
+    }
   });
 });
