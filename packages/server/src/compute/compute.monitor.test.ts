@@ -300,4 +300,27 @@ describe('the Compute view', () => {
       monitor.close();
     }
   });
+
+  it('answers only signed-in callers when accounts are on, any of them, admin or not', async () => {
+    root = await makeTempDir('compute-view');
+    server = await createServer({
+      dataDir: join(root, 'server'),
+      env: cleanEnv({ DEEPFORGE_LOG_LEVEL: 'warn' }),
+      clientDir: join(root, 'no-client'),
+      settings: { python: TEST_PYTHON, 'auth.enabled': true },
+    });
+    const anonymous = await server.app.inject({ method: 'GET', url: '/api/compute' });
+    expect(anonymous.statusCode).toBe(401);
+    await server.engine.accounts.createUser('bob', 'bob password xx');
+    const login = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { name: 'bob', password: 'bob password xx' },
+    });
+    expect(login.statusCode).toBe(200);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    const res = await server.app.inject({ method: 'GET', url: '/api/compute', headers: { cookie } });
+    expect(res.statusCode).toBe(200);
+    expect(ComputeStateSchema.parse(res.json()).workers.map((w) => w.kind)).toEqual(['local']);
+  });
 });
