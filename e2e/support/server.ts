@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'packages', 'cli', 'dist', 'main.js');
+export const CLI = join(ROOT, 'packages', 'cli', 'dist', 'main.js');
 
 /** A real `deepforge start` in its own process, on a free port and a temporary data dir. */
 export interface RunningServer {
@@ -27,6 +27,8 @@ export interface StartOptions {
   /** 0 (default): a free one. */
   port?: number;
   env?: Record<string, string>;
+  /** More arguments of `deepforge start` (e.g. `--server`: no local compute). */
+  args?: string[];
   /** How long to wait for "DeepForge is running at …". */
   timeoutMs?: number;
 }
@@ -46,7 +48,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const port = opts.port ?? 0;
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'start', '--port', String(port), '--data-dir', dataDir],
+    [CLI, 'start', '--port', String(port), '--data-dir', dataDir, ...(opts.args ?? [])],
     {
       cwd: ROOT,
       env: { ...process.env, DEEPFORGE_LOG_LEVEL: 'warn', ...opts.env },

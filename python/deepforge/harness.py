@@ -102,7 +102,7 @@ def _check_spec(raw, expected_version):
         problems.append("spec.eventsFile must be a string")
     if "debug" in raw and not isinstance(raw["debug"], bool):
         problems.append("spec.debug must be a boolean")
-    for key in ("outputHashes", "outputContentIds"):
+    for key in ("outputHashes", "outputContentIds", "usage"):
         if key in raw and not isinstance(raw[key], bool):
             problems.append("spec.%s must be a boolean" % key)
     return problems
@@ -576,6 +576,61 @@ def main(argv=None):
                 stream.flush()
             except Exception:
                 pass
+        if raw.get("usage") is True:
+            try:
+                writer.emit(dict(job_usage(), type="usage"))
+            except Exception:  # what the job used is worth a line, never the job's result
+                pass
+
+
+def job_usage():
+    """What this process and the subprocesses it waited for used so far: CPU time and peak memory.
+
+    CPU time is user + system of this process (a process forked from the warm worker starts at zero) and of its
+    waited-for children. The peak resident set is the kernel's high-water mark of this process (``VmHWM``), or
+    the biggest child's if bigger. GPU memory only when torch already initialised CUDA here: importing torch or
+    touching CUDA just to measure would cost the job seconds and memory of its own.
+    """
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = {
+        "cpuSeconds": max(0.0, me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime),
+        # ru_maxrss is in KiB on Linux.
+        "peakRssBytes": max(_peak_rss_bytes(me.ru_maxrss * 1024), children.ru_maxrss * 1024),
+    }
+    gpu = _peak_gpu_bytes(sys.modules.get("torch"))
+    if gpu is not None:
+        usage["peakGpuBytes"] = gpu
+    return usage
+
+
+def _peak_rss_bytes(fallback):
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return fallback
+
+
+def _peak_gpu_bytes(torch):
+    """torch.cuda.max_memory_allocated summed over the devices, when this process initialised CUDA; else None."""
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None:
+        return None
+    try:
+        if not cuda.is_initialized():
+            return None
+        total = 0
+        for device in range(cuda.device_count()):
+            total += int(cuda.max_memory_allocated(device))
+        return max(0, total)
+    except Exception:
+        return None
 
 
 def _entry(argv=None):

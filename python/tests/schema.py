@@ -162,6 +162,11 @@ EVENTS = {
         "frames": O(("array", FRAME)),
         "location": O(("obj", {"file": R(S), "line": R(I)})),
     },
+    "usage": {
+        "cpuSeconds": R(N),
+        "peakRssBytes": R(I),
+        "peakGpuBytes": O(I),
+    },
 }
 
 

@@ -48,6 +48,7 @@ def test_events_match_the_zod_schema(run_job):
             outputs=["a", "b"],
         ),
         run_job("class E():\n    def execute(self):\n        return 1 / 0\n", "E"),
+        run_job("class U():\n    def execute(self):\n        return 1\n", "U", outputs=["x"], spec_overrides={"usage": True}),
         run_job("class S():\n    def execute(self)\n", "S"),
         run_job("class V():\n    def execute(self):\n        pass\n", "V", spec_overrides={"v": 9}),
         run_job("class O():\n    def execute(self):\n        return [1]\n", "O", outputs=["x"]),

@@ -73,7 +73,8 @@ describe('deepforge executions and resume', () => {
     expect(list.stdout).toMatch(new RegExp(`^${executionId}\\s+failed\\s+p\\s+test\\s`, 'm'));
     const shown = await cli(['executions', executionId.slice(0, 6)], env);
     expect(shown.stdout).toMatch(
-      /flaky\s+Flaky\s+failed\s+\S+\s+RuntimeError: the flag file is missing \(operations\/Flaky\.py:5\)/,
+      // Duration, then what the failed job used (its CPU time and peak memory), then its error.
+      /flaky\s+Flaky\s+failed\s+\S+\s+\d+(\.\d+)?m?s\s+\d+(\.\d+)? MiB\s+RuntimeError: the flag file is missing \(operations\/Flaky\.py:5\)/,
     );
     expect(shown.stdout).toMatch(/Traceback of flaky:/);
     const log = await cli(['executions', executionId, '--log', 'flaky'], env);

@@ -367,6 +367,59 @@ describe('engine: running pipelines with real Python', () => {
     for (const e of f.events) ExecutionEventSchema.parse(e);
   });
 
+  it("records each job's CPU time and peak memory with it, a failed one's too, and sends them live", async () => {
+    const { project } = await f.project({
+      operations: {
+        Burn: py(
+          'import time',
+          'class Burn():',
+          '    def execute(self):',
+          '        block = bytearray(200 * 1024 * 1024)',
+          '        for i in range(0, len(block), 4096):',
+          '            block[i] = 1',
+          '        end = time.process_time() + 0.5',
+          '        while time.process_time() < end:',
+          '            pass',
+          '        size = len(block)',
+          '        return size',
+        ),
+        Boom: ops.Boom,
+      },
+      pipelines: {
+        main: chain(
+          [
+            { id: 'burn', operation: 'Burn' },
+            { id: 'boom', operation: 'Boom' },
+          ],
+          [],
+        ),
+      },
+    });
+    const started = await f.engine.startExecution({ project, pipelineName: 'main' });
+    const done = await started.done;
+    const burn = done.jobs.find((j) => j.node === 'burn')!;
+    expect(burn.status).toBe('success');
+    expect(burn.usage!.cpuSeconds).toBeGreaterThanOrEqual(0.5);
+    expect(burn.usage!.peakRssBytes).toBeGreaterThanOrEqual(200 * 1024 * 1024);
+    expect(burn.usage!.peakGpuBytes).toBeUndefined();
+    const boom = done.jobs.find((j) => j.node === 'boom')!;
+    expect(boom.status).toBe('failed');
+    expect(boom.usage!.peakRssBytes).toBeGreaterThan(0);
+    expect(boom.usage!.peakRssBytes).toBeLessThan(200 * 1024 * 1024);
+    // Stored: read back from the store, not from the run's memory.
+    expect((await f.engine.getExecution(started.id)).jobs.find((j) => j.node === 'burn')!.usage).toEqual(
+      burn.usage,
+    );
+    const ended = f.events.find(
+      (e) =>
+        e.executionId === started.id &&
+        e.type === 'job.status' &&
+        e.node === 'burn' &&
+        e.status === 'success',
+    );
+    expect(ended?.type === 'job.status' && ended.usage).toEqual(burn.usage);
+  });
+
   it('runs the examples/hello project as it is in the repository', async () => {
     const dir = fileURLToPath(new URL('../../../examples/hello', import.meta.url));
     const { project } = await f.engine.loadProjectFolder(dir);

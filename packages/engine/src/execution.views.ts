@@ -1,5 +1,5 @@
 import type { ExecutionStatus, JobStatus, JsonValue, Pipeline } from '@deepforge/core';
-import type { JobError } from '@deepforge/protocol';
+import type { JobError, JobUsage } from '@deepforge/protocol';
 import { codeDirOf, consoleLogOf, executionDir } from './execution/execution-files.js';
 import { readExecutionSnapshot } from './execution/execution-snapshot.js';
 import type { ExecutionRecord, ExecutionStore, JobOutputRecord, JobRecord } from './store/execution.store.js';
@@ -27,6 +27,8 @@ export interface JobView {
   cacheKey: string | null;
   cachedFrom: string | null;
   outputs: JobOutputView[];
+  /** What its last run used (CPU time, peak memory), when its process said. */
+  usage: JobUsage | null;
   /** The job's console log file. */
   logFile: string;
 }
@@ -120,6 +122,7 @@ export async function executionDetails(
     error: j.error,
     cacheKey: j.cacheKey,
     cachedFrom: j.cachedFrom,
+    usage: j.usage,
     outputs: (byJob.get(j.id) ?? []).map(({ name, hash, size, serializer, pyType }) => ({
       name,
       hash,

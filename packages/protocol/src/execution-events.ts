@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { EXECUTION_STATUSES, JOB_STATUSES } from '@deepforge/core';
+import { ComputeStateSchema } from './compute-api.js';
 import {
   ErrorKindSchema,
+  JobUsageSchema,
   PlotAxesSchema,
   TraceFrameSchema,
   MetricEventSchema,
@@ -104,6 +106,8 @@ export const JobStatusEventSchema = z.strictObject({
   error: JobErrorSchema.optional(),
   /** For `cached`: the job whose outputs were reused. */
   cachedFrom: z.string().optional(),
+  /** Once it ended: what it used (CPU time, peak memory), when its process said. */
+  usage: JobUsageSchema.optional(),
 });
 
 export const JobLogEventSchema = z.strictObject({
@@ -278,6 +282,19 @@ export const CancelExecutionCommandSchema = z.strictObject({
   executionId: z.string(),
 });
 
+/**
+ * Start (or stop) receiving the Compute view's state: a `compute` message at once, then again whenever it changes
+ * (a worker connects, is lost, reports its load, takes or ends a job), at most about once a second.
+ */
+export const WatchComputeCommandSchema = z.strictObject({
+  ...commandBase,
+  type: z.literal('watch-compute'),
+});
+export const UnwatchComputeCommandSchema = z.strictObject({
+  ...commandBase,
+  type: z.literal('unwatch-compute'),
+});
+
 export const ExecutionCommandSchema = z.discriminatedUnion('type', [
   SubscribeCommandSchema,
   UnsubscribeCommandSchema,
@@ -332,12 +349,21 @@ export const EventsSubscribedSchema = z.strictObject({
 });
 export type EventsSubscribed = z.infer<typeof EventsSubscribedSchema>;
 
+/** The Compute view's state, to a client that watches it (`watch-compute`). */
+export const EventsComputeSchema = z.strictObject({
+  type: z.literal('compute'),
+  compute: ComputeStateSchema,
+});
+export type EventsCompute = z.infer<typeof EventsComputeSchema>;
+
 /** Client → server: `hello` first, then commands. */
 export const EventsClientMessageSchema = z.discriminatedUnion('type', [
   EventsHelloSchema,
   SubscribeCommandSchema,
   UnsubscribeCommandSchema,
   CancelExecutionCommandSchema,
+  WatchComputeCommandSchema,
+  UnwatchComputeCommandSchema,
 ]);
 export type EventsClientMessage = z.infer<typeof EventsClientMessageSchema>;
 
@@ -346,6 +372,7 @@ export const EventsServerMessageSchema = z.union([
   EventsHelloSchema,
   EventsErrorSchema,
   EventsSubscribedSchema,
+  EventsComputeSchema,
   LiveEventSchema,
 ]);
 export type EventsServerMessage = z.infer<typeof EventsServerMessageSchema>;

@@ -20,6 +20,8 @@ export {
   ErrorKindSchema,
   TraceFrameSchema,
   ErrorEventSchema,
+  JobUsageSchema,
+  UsageEventSchema,
   RuntimeEventSchema,
   HARNESS_EXIT,
   outputExpectedHash,
@@ -35,6 +37,8 @@ export type {
   OutputEvent,
   ErrorEvent,
   LogEvent,
+  JobUsage,
+  UsageEvent,
 } from './runtime-events.js';
 
 export {
@@ -66,6 +70,9 @@ export {
   EVENTS_ERROR_CODES,
   EventsErrorSchema,
   EventsSubscribedSchema,
+  EventsComputeSchema,
+  WatchComputeCommandSchema,
+  UnwatchComputeCommandSchema,
   EventsClientMessageSchema,
   EventsServerMessageSchema,
   EVENTS_CLOSE_PROTOCOL_ERROR,
@@ -90,6 +97,7 @@ export type {
   EventsHello,
   EventsError,
   EventsSubscribed,
+  EventsCompute,
   EventsClientMessage,
   EventsServerMessage,
 } from './execution-events.js';
@@ -344,6 +352,8 @@ export {
   WORKER_REFUSAL_CODES,
   WorkerLabelSchema,
   WorkerGpuSchema,
+  GpuStatsSchema,
+  SystemStatsSchema,
   LeaseRefSchema,
   WorkerHelloSchema,
   WorkerHeartbeatSchema,
@@ -379,7 +389,18 @@ export type {
   ServerJobAssign,
   ServerMessage,
   ConnectedWorker,
+  GpuStats,
+  SystemStats,
 } from './worker-messages.js';
+
+// The Compute view: workers with their state, load and jobs (GET /api/compute, the `compute` events message).
+export {
+  ComputeWorkerStateSchema,
+  ComputeJobSchema,
+  ComputeWorkerSchema,
+  ComputeStateSchema,
+} from './compute-api.js';
+export type { ComputeWorkerState, ComputeJobDto, ComputeWorkerDto, ComputeStateDto } from './compute-api.js';
 
 // Metric series drawn for a view, and their downloads (ADR 0014).
 export {

@@ -13,7 +13,7 @@ import {
   PositionSchema,
 } from '@deepforge/core';
 import { ExecutionStatusSchema, JobErrorSchema, JobStatusSchema } from './execution-events.js';
-import { PlotAxesSchema } from './runtime-events.js';
+import { JobUsageSchema, PlotAxesSchema } from './runtime-events.js';
 import { SlurmJobOptionsSchema } from './slurm-options.js';
 import { WorkerLabelSchema } from './worker-messages.js';
 
@@ -548,6 +548,8 @@ export const JobSchema = z.strictObject({
   error: JobErrorSchema.nullable(),
   cachedFrom: z.string().nullable(),
   outputs: z.array(JobOutputSchema),
+  /** What it used (CPU time, peak memory, peak GPU memory), once it ended and when its process said. */
+  usage: JobUsageSchema.nullable().optional(),
 });
 export type JobDto = z.infer<typeof JobSchema>;
 

@@ -74,6 +74,12 @@ export const JobSpecSchema = z.strictObject({
    * way.
    */
   outputContentIds: z.boolean().optional(),
+  /**
+   * Ask for a `usage` event (the job's CPU time and peak memory) as the harness ends. Optional both ways, like
+   * `outputHashes`: an older harness ignores it, an older engine does not send it and so never gets an event
+   * type its schema does not know.
+   */
+  usage: z.boolean().optional(),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -263,6 +269,27 @@ export const ErrorEventSchema = z.strictObject({
   location: z.strictObject({ file: z.string(), line: z.number().int() }).optional(),
 });
 
+/**
+ * What a job used, measured by its own process as it ends: CPU time (user + system) of the job's process and of
+ * the subprocesses it waited for, the peak resident set of the job's process (or of its biggest waited-for
+ * subprocess, if bigger), and, when the job used CUDA through torch, the peak GPU memory torch allocated
+ * (`torch.cuda.max_memory_allocated`, summed over the devices it used). A process forked from the warm worker
+ * counts its CPU from the fork; its resident set counts the pages it shares with the warm worker, as any
+ * process's does.
+ */
+export const JobUsageSchema = z.strictObject({
+  cpuSeconds: z.number().finite().min(0),
+  peakRssBytes: z.number().int().min(0),
+  peakGpuBytes: z.number().int().min(0).optional(),
+});
+export type JobUsage = z.infer<typeof JobUsageSchema>;
+
+/** The job's resource usage, sent once as the harness ends when the spec asks for it (`usage`). */
+export const UsageEventSchema = JobUsageSchema.extend({
+  ...base,
+  type: z.literal('usage'),
+});
+
 export const RuntimeEventSchema = z.discriminatedUnion('type', [
   HelloEventSchema,
   PhaseEventSchema,
@@ -272,6 +299,7 @@ export const RuntimeEventSchema = z.discriminatedUnion('type', [
   ProgressEventSchema,
   OutputEventSchema,
   ErrorEventSchema,
+  UsageEventSchema,
 ]);
 export type RuntimeEvent = z.infer<typeof RuntimeEventSchema>;
 export type PlotEvent = z.infer<typeof PlotEventSchema>;
@@ -280,6 +308,7 @@ export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
 export type OutputEvent = z.infer<typeof OutputEventSchema>;
 export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
 export type LogEvent = z.infer<typeof LogEventSchema>;
+export type UsageEvent = z.infer<typeof UsageEventSchema>;
 
 /** Exit codes of the harness process, so the engine can tell a user failure from a harness crash. */
 export const HARNESS_EXIT = {

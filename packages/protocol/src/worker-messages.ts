@@ -70,10 +70,42 @@ export const WorkerHelloSchema = z.strictObject({
 });
 export type WorkerHello = z.infer<typeof WorkerHelloSchema>;
 
+/** One GPU's load as nvidia-smi reports it. */
+export const GpuStatsSchema = z.strictObject({
+  index: z.number().int().min(0).max(1023),
+  utilPercent: z.number().finite().min(0).max(100),
+  memoryUsedMiB: z.number().finite().min(0),
+  memoryTotalMiB: z.number().finite().min(0),
+});
+export type GpuStats = z.infer<typeof GpuStatsSchema>;
+
+/** A machine's load when it was sampled: for the Compute view's live utilisation. */
+export const SystemStatsSchema = z
+  .strictObject({
+    /** Of all its cores together, since the sample before. */
+    cpuPercent: z.number().finite().min(0).max(100),
+    cpuCount: z.number().int().min(1).max(65536),
+    memoryUsedBytes: z.number().int().min(0),
+    memoryTotalBytes: z.number().int().min(1),
+    /** Absent or empty without an NVIDIA driver. */
+    gpus: z.array(GpuStatsSchema).max(64).optional(),
+  })
+  .refine((s) => s.memoryUsedBytes <= s.memoryTotalBytes, {
+    message: 'memoryUsedBytes is more than memoryTotalBytes',
+    path: ['memoryUsedBytes'],
+  })
+  .refine((s) => (s.gpus ?? []).every((g) => g.memoryUsedMiB <= g.memoryTotalMiB), {
+    message: "a GPU's memoryUsedMiB is more than its memoryTotalMiB",
+    path: ['gpus'],
+  });
+export type SystemStats = z.infer<typeof SystemStatsSchema>;
+
 /** Renews the leases of the jobs named; a job the worker no longer has is not named. */
 export const WorkerHeartbeatSchema = z.strictObject({
   type: z.literal('heartbeat'),
   running: z.array(LeaseRefSchema),
+  /** The worker machine's load now (optional: an older worker sends none). */
+  stats: SystemStatsSchema.optional(),
 });
 
 /** The job's process exists (its pid on the worker's machine). */
@@ -278,6 +310,11 @@ export const ConnectedWorkerSchema = z.strictObject({
   gpus: z.array(WorkerGpuSchema),
   running: z.array(LeaseRefSchema),
   connectedAt: z.number(),
+  /** `lost`: a lease of it expired and it has said nothing since (see the Compute view). */
+  state: z.enum(['connected', 'lost']),
+  /** Its machine's load as its last heartbeat said (null: none yet, or an older worker). */
+  stats: SystemStatsSchema.nullable(),
+  statsAt: z.number().nullable(),
 });
 export const ListWorkersResponseSchema = z.strictObject({ items: z.array(ConnectedWorkerSchema) });
 export type ConnectedWorker = z.infer<typeof ConnectedWorkerSchema>;

@@ -30,7 +30,9 @@ import { REST_API_VERSION } from '@deepforge/protocol';
 import { CollabAccess, type CollabContext } from './documents/collab-access.js';
 import { DocumentPersistence } from './documents/document.persistence.js';
 import { ProjectDocuments } from './documents/project-documents.js';
+import { ComputeMonitor } from './compute/compute.monitor.js';
 import { handleEventsSocket, type EventsAccess } from './events/events.socket.js';
+import { registerComputeRoutes } from './routes/compute.routes.js';
 import { handleWorkerSocket } from './workers/workers.socket.js';
 import { bearerOf, registerWorkerRoutes } from './routes/workers.routes.js';
 import { installStreamParsers } from './http/body-stream.js';
@@ -258,6 +260,11 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
       maxImportBytes: engine.settings.values['server.uploadLimit'],
     }),
     compute: options.compute ?? 'local',
+    monitor: new ComputeMonitor(engine, {
+      mode: options.compute === 'none' ? 'workers' : 'local',
+      env: options.env ?? process.env,
+      logger,
+    }),
     uploadLimit: engine.settings.values['server.uploadLimit'],
     version: SERVER_VERSION,
     host: settings['server.host'],
@@ -288,6 +295,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerExecutionRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);
+  registerComputeRoutes(app, ctx);
   const clientDir = options.clientDir ?? defaultDir('../../client/dist');
   if (existsSync(join(clientDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: clientDir, wildcard: false, index: ['index.html'] });
@@ -366,6 +374,14 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
           logger,
           `deepforge-server ${SERVER_VERSION}`,
           auth.mode === 'off' ? undefined : executionAccess(engine, auth),
+          {
+            watch: (send) =>
+              ctx.monitor.watch(send, async (projectId) =>
+                auth.mode === 'off'
+                  ? true
+                  : (await projectRoleOf(engine.accounts, auth, projectId)) !== undefined,
+              ),
+          },
         );
       });
     })().catch((err: unknown) => {
@@ -394,6 +410,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     close(): Promise<void> {
       closed ??= (async () => {
         closing = true;
+        ctx.monitor.close();
         for (const ws of eventSockets) ws.close(1001, 'the server is shutting down');
         hocuspocus.closeConnections();
         // Upgraded sockets keep the HTTP server from closing: give them a moment for the close handshake.

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Engine } from '@deepforge/engine';
+import type { ComputeMonitor } from './compute/compute.monitor.js';
 import type { ProjectDocuments } from './documents/project-documents.js';
 import type { ProjectService } from './projects/project.service.js';
 
@@ -23,6 +24,8 @@ export interface ServerContext {
   documents: ProjectDocuments;
   projects: ProjectService;
   compute: ComputeMode;
+  /** The Compute view's workers, load and waiting jobs. */
+  monitor: ComputeMonitor;
   /** The largest artifact upload, in bytes (`server.uploadLimit`). */
   uploadLimit: number;
   version: string;

@@ -108,12 +108,19 @@ function describe(d: ExecutionDetails, c: Colors): string {
     `  files     ${d.dir}`,
     '',
     table([
-      ['NODE', 'OPERATION', 'STATUS', 'DURATION', 'OUTPUTS / ERROR'].map((h) => c.bold(h)),
+      ['NODE', 'OPERATION', 'STATUS', 'DURATION', 'CPU', 'PEAK MEMORY', 'OUTPUTS / ERROR'].map((h) =>
+        c.bold(h),
+      ),
       ...d.jobs.map((j) => [
         j.node,
         j.operation,
         colorStatus(j.status, c),
         formatDuration(j.durationMs),
+        j.usage ? formatDuration(j.usage.cpuSeconds * 1000) : '',
+        j.usage
+          ? formatBytes(j.usage.peakRssBytes) +
+            (j.usage.peakGpuBytes !== undefined ? ` (GPU ${formatBytes(j.usage.peakGpuBytes)})` : '')
+          : '',
         j.error
           ? c.red(
               j.error.message +

@@ -20,7 +20,7 @@ interface LoginOptions {
 }
 
 /** The server's origin (`http://host:port`): a URL copied from the browser, path and all, names the same server. */
-function originOf(url: string): string {
+export function originOf(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -45,7 +45,7 @@ function credentialsFile(ctx: CliContext, opts: { dataDir?: string }): string {
 }
 
 /** A request to the server; a server that cannot be reached is a UsageError naming it. */
-async function request(
+export async function request(
   origin: string,
   method: string,
   path: string,
@@ -70,7 +70,7 @@ async function request(
 }
 
 /** The message of an answer in the API's error shape, else its status. */
-async function failure(origin: string, res: Response): Promise<UsageError> {
+export async function failure(origin: string, res: Response): Promise<UsageError> {
   const text = await res.text();
   let message = `${res.status} ${res.statusText}`;
   try {

@@ -7,6 +7,7 @@ import { SlurmJobOptionsSchema, type SlurmJobOptions } from '@deepforge/protocol
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
 import { openCliEngine, positiveIntegerOption, watchExecution } from './engine-session.js';
+import { runOnServer } from './remote-run.js';
 
 export interface RunOptions {
   set: AttributeOverride[];
@@ -17,6 +18,10 @@ export interface RunOptions {
   timeout?: number;
   color?: boolean;
   slurm?: SlurmFlags;
+  server?: string;
+  token?: string;
+  labels?: string[];
+  dataDir?: string;
 }
 
 /** `--slurm` values: every job's options, and nodes' own (checked by the engine before anything is stored). */
@@ -95,6 +100,23 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     )
     .option('--name <name>', 'a name for the execution')
     .option(
+      '--server <url>',
+      'run it on this DeepForge server (its workers) instead of here: the folder is imported there as a project',
+    )
+    .option(
+      '--token <token>',
+      'with --server: an access token (default: the one deepforge login stored for the server, if any)',
+    )
+    .option(
+      '--labels <labels>',
+      'with --server: labels a worker must have to run its operations, comma-separated (e.g. gpu)',
+      (value: string) =>
+        value
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean),
+    )
+    .option(
       '--slurm <[node.]key=value>',
       `a Slurm option of every job, or of one node's (repeatable; compute.backend = slurm); keys: ${SLURM_KEYS.join(', ')}`,
       collectSlurm,
@@ -106,13 +128,33 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
 Each operation's output is printed prefixed with its name; a summary with durations closes the run.
 Exit code: 0 when every operation succeeded, 1 otherwise.
 
+With --server, the project folder is imported into that server as a new project and the pipeline runs there
+(on its workers, or its own machine under deepforge start); its output is followed live, the same as here, and
+Ctrl-C cancels it on the server. The token is --token, else the one \`deepforge login <url>\` stored.
+
 Examples:
   deepforge run examples/hello hello
   deepforge run examples/hello hello --set left.number=6 --set greeting.artifact=greeting
   deepforge run my-project train --cache --concurrency 2 --json
-  deepforge run my-project train --slurm partition=gpu --slurm time=2:00:00 --slurm train.gres=gpu:1`,
+  deepforge run my-project train --slurm partition=gpu --slurm time=2:00:00 --slurm train.gres=gpu:1
+  deepforge run --server https://deepforge.example.org my-project train --labels gpu`,
     )
     .action(async (projectDir: string, pipeline: string, opts: RunOptions) => {
+      if (opts.server !== undefined) {
+        if (opts.timeout !== undefined) {
+          throw new UsageError(
+            "--timeout cannot be used with --server: the server's executions.timeout applies",
+          );
+        }
+        ctx.exitCode = await runOnServer(ctx, projectDir, pipeline, { ...opts, server: opts.server });
+        return;
+      }
+      for (const [flag, given] of [
+        ['--token', opts.token],
+        ['--labels', opts.labels],
+      ] as const) {
+        if (given !== undefined) throw new UsageError(`${flag} goes with --server <url>`);
+      }
       const dir = resolve(ctx.cwd, projectDir);
       const engine = await openCliEngine(ctx, opts);
       try {

@@ -3,6 +3,7 @@ import type {
   ArtifactDto,
   AuditResponse,
   AuthStatus,
+  ComputeStateDto,
   ArtifactPreview,
   CreateProjectBody,
   Example,
@@ -47,6 +48,8 @@ const job = (p: string, e: string, node: string): string => `${execution(p, e)}/
 // ── server ────────────────────────────────────────────────────────────────────────────────────────────────
 export const getHealth = (): Promise<HealthResponse> => api('/api/health');
 export const getPlatforms = (): Promise<PlatformsResponse> => api('/api/platforms');
+/** The Compute view: workers, their load and jobs, jobs waiting for one. */
+export const getCompute = (): Promise<ComputeStateDto> => api('/api/compute');
 
 // ── projects ──────────────────────────────────────────────────────────────────────────────────────────────
 export const listProjects = (): Promise<{ items: ProjectSummary[] }> => api('/api/projects');
@@ -220,4 +223,5 @@ export const qk = {
   members: (projectId: string) => ['members', projectId] as const,
   secrets: (projectId: string) => ['secrets', projectId] as const,
   audit: (params: AuditParams) => ['audit', params] as const,
+  compute: ['compute'] as const,
 };

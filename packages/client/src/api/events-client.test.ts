@@ -185,4 +185,30 @@ describe('EventsClient', () => {
       'ws://127.0.0.1:8888/api/collab',
     );
   });
+
+  it('watches the Compute view: asks once, gets each state, asks again after a reconnect, and stops', async () => {
+    let server = await startServer();
+    const port = server.port;
+    cleanup.push(() => stop(server));
+    const client = new EventsClient(`ws://127.0.0.1:${port}/api/events`, { socket: factory });
+    cleanup.push(() => client.close());
+    const states: number[] = [];
+    const unwatch = client.watchCompute((s) => states.push(s.at));
+    const watches = () =>
+      server.received.filter((m) => (m as { type: string }).type === 'watch-compute').length;
+    await until(() => watches() === 1);
+    const state = (at: number) => ({
+      type: 'compute',
+      compute: { mode: 'workers', workers: [], waiting: [], at },
+    });
+    for (const c of server.wss.clients) c.send(JSON.stringify(state(5)));
+    await until(() => states.length === 1);
+    expect(states).toEqual([5]);
+
+    await stop(server);
+    server = await startServer(port);
+    await until(() => watches() === 1, 15_000);
+    unwatch();
+    await until(() => server.received.some((m) => (m as { type: string }).type === 'unwatch-compute'));
+  });
 });

@@ -1,4 +1,4 @@
-import type { EventsError, EventsServerMessage, LiveEvent } from '@deepforge/protocol';
+import type { ComputeStateDto, EventsError, EventsServerMessage, LiveEvent } from '@deepforge/protocol';
 import { EXECUTION_EVENTS_VERSION, LIFECYCLE_EVENT_TYPES } from '@deepforge/protocol';
 import { backoffDelay } from '../lib/backoff.js';
 import { serverClock } from '../lib/server-clock.js';
@@ -39,6 +39,7 @@ export class EventsClient {
   private socket: SocketLike | null = null;
   private listeners = new Map<string, Set<EventListener>>();
   private statusListeners = new Set<(s: EventsStatus) => void>();
+  private computeListeners = new Set<(state: ComputeStateDto) => void>();
   private reconnectListeners = new Set<() => void>();
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -91,6 +92,22 @@ export class EventsClient {
     };
   }
 
+  /**
+   * The Compute view's state (workers, their load and jobs): at once, then whenever it changes, while watched.
+   * Returns the function that stops watching.
+   */
+  watchCompute(listener: (state: ComputeStateDto) => void): () => void {
+    this.computeListeners.add(listener);
+    if (this.computeListeners.size === 1 && this.ready)
+      this.send({ v: EXECUTION_EVENTS_VERSION, type: 'watch-compute' });
+    this.ensureConnected();
+    return () => {
+      if (!this.computeListeners.delete(listener)) return;
+      if (this.computeListeners.size === 0 && this.ready)
+        this.send({ v: EXECUTION_EVENTS_VERSION, type: 'unwatch-compute' });
+    };
+  }
+
   /** Asks the server to cancel an execution; false when not connected (use the REST route then). */
   cancel(executionId: string): boolean {
     if (!this.ready) return false;
@@ -121,7 +138,7 @@ export class EventsClient {
     this.ready = false;
     socket?.close(1000, 'identity changed');
     this.attempt = 0;
-    if (this.listeners.size > 0) this.connect();
+    if (this.listeners.size > 0 || this.computeListeners.size > 0) this.connect();
     else this.setStatus('idle');
   }
 
@@ -196,6 +213,7 @@ export class EventsClient {
         this.everOpened = true;
         this.attempt = 0;
         for (const executionId of this.listeners.keys()) this.send(subscribeCommand(executionId));
+        if (this.computeListeners.size > 0) this.send({ v: EXECUTION_EVENTS_VERSION, type: 'watch-compute' });
         this.setStatus('open');
         if (reconnected) for (const l of this.reconnectListeners) l();
         return;
@@ -206,6 +224,10 @@ export class EventsClient {
         this.options.onError?.(message);
         return;
       case 'subscribed':
+        return;
+      case 'compute':
+        serverClock.note(message.compute.at);
+        this.computeListeners.forEach((l) => l(message.compute));
         return;
       default: {
         const event = message as LiveEvent;
@@ -221,7 +243,7 @@ export class EventsClient {
     const delay = backoffDelay(this.attempt++, this.options.random ? { random: this.options.random } : {});
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.listeners.size > 0 || this.everOpened) this.connect();
+      if (this.listeners.size > 0 || this.computeListeners.size > 0 || this.everOpened) this.connect();
     }, delay);
   }
 }

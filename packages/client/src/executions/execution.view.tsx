@@ -55,7 +55,14 @@ import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
 import { ExecutionLive } from '../lib/execution-live.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
-import { formatBytes, formatDuration, jobStatusStyle, isUnderway, liveDuration } from '../lib/job-status.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatUsage,
+  jobStatusStyle,
+  isUnderway,
+  liveDuration,
+} from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import { ViewToolbar } from '../shell/project-layout.js';
@@ -93,6 +100,7 @@ function patch(details: ExecutionDetailsDto | undefined, e: LiveEvent): Executio
           ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
           ...(e.error ? { error: e.error } : {}),
           ...(e.cachedFrom ? { cachedFrom: e.cachedFrom } : {}),
+          ...(e.usage ? { usage: e.usage } : {}),
         }
       : j,
   );
@@ -423,6 +431,17 @@ function Execution() {
                 {formatDuration(liveDuration(job, serverNow))}
                 {job.exitCode !== null ? ` · exit ${job.exitCode}` : ''}
               </Text>
+              {job.usage && (
+                <Text
+                  size="xs"
+                  c="dimmed"
+                  style={{ whiteSpace: 'nowrap' }}
+                  data-testid="job-usage"
+                  title="CPU time of the job's processes, their peak resident memory and (when it used CUDA) peak GPU memory"
+                >
+                  {formatUsage(job.usage)}
+                </Text>
+              )}
             </Group>
             <Tabs
               value={tab}

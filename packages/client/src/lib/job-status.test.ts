@@ -4,6 +4,7 @@ import {
   formatBytes,
   formatDuration,
   formatRelativeTime,
+  formatUsage,
   jobStatusStyle,
   liveDuration,
 } from './job-status.js';
@@ -42,6 +43,14 @@ describe('formatting', () => {
     expect(formatBytes(12)).toBe('12 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
     expect(formatBytes(500 * 1024 * 1024)).toBe('500 MiB');
+  });
+  it("formats a job's usage, GPU memory only when there is some", () => {
+    expect(formatUsage({ cpuSeconds: 0.61, peakRssBytes: 212 * 1024 * 1024 })).toBe(
+      'CPU 610 ms · peak 212 MiB',
+    );
+    expect(formatUsage({ cpuSeconds: 75, peakRssBytes: 2 * 1024 ** 3, peakGpuBytes: 3 * 1024 ** 3 })).toBe(
+      'CPU 1m 15s · peak 2.0 GiB · GPU 3.0 GiB',
+    );
   });
   it('formats relative times', () => {
     expect(formatRelativeTime(1000, 5000)).toBe('just now');

@@ -89,6 +89,17 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
+/** What a job used, in one line: "CPU 1.2 s · peak 212 MiB · GPU 3.0 GiB" (GPU only when it used CUDA). */
+export function formatUsage(usage: {
+  cpuSeconds: number;
+  peakRssBytes: number;
+  peakGpuBytes?: number;
+}): string {
+  const parts = [`CPU ${formatDuration(usage.cpuSeconds * 1000)}`, `peak ${formatBytes(usage.peakRssBytes)}`];
+  if (usage.peakGpuBytes !== undefined) parts.push(`GPU ${formatBytes(usage.peakGpuBytes)}`);
+  return parts.join(' · ');
+}
+
 /** "3 min ago", "yesterday": times in lists, relative to `now`. */
 export function formatRelativeTime(t: number, now: number): string {
   const d = Math.max(0, now - t) / 1000;

@@ -16,6 +16,7 @@ import {
 import { useHotkeys } from '@mantine/hooks';
 import {
   IconBinaryTree2,
+  IconCpu,
   IconDatabase,
   IconEye,
   IconFileCode,
@@ -158,6 +159,11 @@ function IconBar({ projectId }: { projectId: string }) {
         </Tooltip>
       ))}
       <Box style={{ flex: 1 }} />
+      <Tooltip label="Compute: workers and their load" position="right">
+        <Link to="/compute" className="df-iconbar-link" aria-label="Compute" data-testid="nav-compute">
+          <IconCpu size={22} stroke={1.6} />
+        </Link>
+      </Tooltip>
       <Tooltip label={computed === 'dark' ? 'Light theme' : 'Dark theme'} position="right">
         <ActionIcon
           size="lg"

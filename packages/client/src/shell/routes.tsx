@@ -49,6 +49,11 @@ function routes() {
       lazy: async () => ({ Component: (await import('../auth/profile.page.js')).ProfilePage }),
     },
     {
+      path: '/compute',
+      errorElement: <RouteError />,
+      lazy: async () => ({ Component: (await import('../compute/compute.page.js')).ComputePage }),
+    },
+    {
       path: '/admin/audit',
       errorElement: <RouteError />,
       lazy: async () => ({ Component: (await import('../auth/audit.page.js')).AuditPage }),

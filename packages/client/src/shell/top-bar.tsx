@@ -1,10 +1,11 @@
-import { Group, Text } from '@mantine/core';
+import { Anchor, Group, Text } from '@mantine/core';
+import { IconCpu } from '@tabler/icons-react';
 import { Link } from 'react-router';
 import { UserMenu } from '../auth/user-menu.js';
 import { ConnectionStatus } from './connection-status.js';
 import { Logo } from './logo.js';
 
-/** The bar above the pages outside a project (projects, profile, audit log). */
+/** The bar above the pages outside a project (projects, compute, profile, audit log). */
 export function TopBar() {
   return (
     <Group
@@ -22,6 +23,12 @@ export function TopBar() {
         </Group>
       </Link>
       <Group gap="md" wrap="nowrap">
+        <Anchor component={Link} to="/compute" size="sm" c="dimmed" data-testid="nav-compute">
+          <Group gap={4} wrap="nowrap">
+            <IconCpu size={16} />
+            Compute
+          </Group>
+        </Anchor>
         <ConnectionStatus />
         <UserMenu />
       </Group>

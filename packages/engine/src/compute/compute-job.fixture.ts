@@ -15,6 +15,8 @@ export async function opJob(p: {
   logMaxBytes?: number;
   python?: string;
   secretEnv?: Record<string, string>;
+  /** Ask the harness for its `usage` event. */
+  usage?: boolean;
 }): Promise<ComputeJobRequest> {
   await mkdir(join(p.codeDir, 'operations'), { recursive: true });
   await writeFile(join(p.codeDir, 'operations', 'Op.py'), p.code);
@@ -32,6 +34,7 @@ export async function opJob(p: {
       outputDir: p.outputDir,
       workDir: join(p.jobDir, 'work'),
       debug: false,
+      ...(p.usage ? { usage: true } : {}),
     },
     jobDir: p.jobDir,
     logFile: join(p.jobDir, 'console.log'),

@@ -48,6 +48,7 @@ export function describeComputeConformance(
         timeoutMs?: number;
         logMaxBytes?: number;
         secretEnv?: Record<string, string>;
+        usage?: boolean;
       } = {},
     ) {
       const jobDir = join(dir, 'job');
@@ -73,6 +74,31 @@ export function describeComputeConformance(
         outDir: join(dir, 'out'),
       };
     }
+
+    it('measures what a job used: its CPU time and peak memory, no GPU memory without a GPU', async () => {
+      const { running } = await run(
+        [
+          'import time',
+          'class Op():',
+          '    def execute(self):',
+          '        block = bytearray(200 * 1024 * 1024)',
+          '        for i in range(0, len(block), 4096):',
+          '            block[i] = 1',
+          '        end = time.process_time() + 0.5',
+          '        while time.process_time() < end:',
+          '            pass',
+        ].join('\n'),
+        { usage: true },
+      );
+      const result = await running.result;
+      expect(result.exitCode).toBe(0);
+      expect(result.usage).toBeDefined();
+      expect(result.usage!.cpuSeconds).toBeGreaterThanOrEqual(0.5);
+      expect(result.usage!.peakRssBytes).toBeGreaterThanOrEqual(200 * 1024 * 1024);
+      // Well under what 200 MB + an interpreter + torch could add up to: the job's own peak, not a sum of jobs.
+      expect(result.usage!.peakRssBytes).toBeLessThan(2 * 1024 ** 3);
+      expect(result.usage!.peakGpuBytes).toBeUndefined();
+    });
 
     it('runs an operation: its events, console lines as they come and in the log file, its outputs', async () => {
       const { running, logs, events, logFile, outDir } = await run(

@@ -2,6 +2,7 @@ import type {
   ErrorEvent,
   HelloEvent,
   JobSpec,
+  JobUsage,
   OutputEvent,
   RuntimeEvent,
   SlurmJobOptions,
@@ -93,6 +94,8 @@ export interface ComputeResult {
    * by output name: the engine records them once the storage has them, whole, instead of storing a file.
    */
   storedOutputs?: Readonly<Record<string, { hash: string; size: number }>>;
+  /** What the job used, when its process said as it ended (a `usage` event; none from a killed process). */
+  usage?: JobUsage;
 }
 
 export interface RunningJob {

@@ -8,6 +8,8 @@ import {
   type ErrorEvent,
   type HelloEvent,
   type JobSpec,
+  type JobUsage,
+  type UsageEvent,
   type OutputEvent,
   type RuntimeEvent,
 } from '@deepforge/protocol';
@@ -214,6 +216,7 @@ class LocalJob {
   private readonly outputs: OutputEvent[] = [];
   private hello: HelloEvent | undefined;
   private error: ErrorEvent | undefined;
+  private usage: JobUsage | undefined;
   private readonly stderrTail: string[] = [];
   private badEvents = 0;
   private exited = false;
@@ -296,6 +299,7 @@ class LocalJob {
           logTruncated: this.log.truncated,
           badEvents: this.badEvents,
           ...(endedBy !== undefined ? { endedBy } : {}),
+          ...(this.usage !== undefined ? { usage: this.usage } : {}),
         });
       };
       let openStreams = 3;
@@ -468,6 +472,9 @@ class LocalJob {
         };
         this.error = event;
         break;
+      case 'usage':
+        this.usage = usageOf(event);
+        break;
       case 'phase':
       case 'plot':
       case 'metric':
@@ -478,6 +485,15 @@ class LocalJob {
     }
     this.handlers.onEvent(event);
   }
+}
+
+/** The usage a `usage` event reports, without the event's own fields. */
+export function usageOf(event: UsageEvent): JobUsage {
+  return {
+    cpuSeconds: event.cpuSeconds,
+    peakRssBytes: event.peakRssBytes,
+    ...(event.peakGpuBytes !== undefined ? { peakGpuBytes: event.peakGpuBytes } : {}),
+  };
 }
 
 /** The shortest secret value masked: shorter ones would mask ordinary text and tell what the value is. */

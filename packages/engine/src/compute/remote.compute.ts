@@ -6,6 +6,7 @@ import { assertNever } from '@deepforge/core';
 import {
   type ErrorEvent,
   type HelloEvent,
+  type JobUsage,
   type LeaseRef,
   type OutputEvent,
   type RuntimeEvent,
@@ -16,6 +17,7 @@ import {
   type WorkerHello,
   type WorkerMessage,
   type ConnectedWorker,
+  type SystemStats,
 } from '@deepforge/protocol';
 import { GroupCommit } from '../group-commit.js';
 import { EngineError, EnvironmentError } from '../errors.js';
@@ -23,6 +25,7 @@ import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { LeaseHolder, WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
 import { ConsoleLog } from './console-log.js';
+import { usageOf } from './local.compute.js';
 import type {
   Compute,
   ComputeHandlers,
@@ -74,6 +77,9 @@ interface Worker {
    * is leased to it until it speaks again, or a paused worker would get back the job it just lost.
    */
   silent: boolean;
+  /** Its machine's load as its last heartbeat said, and when that came (this server's clock). */
+  stats?: SystemStats;
+  statsAt?: number;
 }
 
 function abortError(): Error {
@@ -128,6 +134,7 @@ class RemoteJob {
   private hello: HelloEvent | undefined;
   private outputs: OutputEvent[] = [];
   private error: ErrorEvent | undefined;
+  private usage: JobUsage | undefined;
   private resolveStart!: (job: RunningJob) => void;
   private rejectStart!: (err: Error) => void;
   private resolveResult!: (result: ComputeResult) => void;
@@ -198,6 +205,9 @@ class RemoteJob {
       case 'error':
         this.error = event;
         break;
+      case 'usage':
+        this.usage = usageOf(event);
+        break;
       case 'phase':
       case 'plot':
       case 'metric':
@@ -219,6 +229,7 @@ class RemoteJob {
     this.hello = undefined;
     this.outputs = [];
     this.error = undefined;
+    this.usage = undefined;
   }
 
   /** The worker started its process: the first time, `start` resolves. */
@@ -273,6 +284,7 @@ class RemoteJob {
         badEvents: result.badEvents ?? 0,
         ...(result.lostReason !== undefined ? { lostReason: result.lostReason } : {}),
         ...(result.storedOutputs !== undefined ? { storedOutputs: result.storedOutputs } : {}),
+        ...(this.usage !== undefined ? { usage: this.usage } : {}),
       }),
     );
   }
@@ -546,6 +558,11 @@ export class RemoteCompute implements Compute {
       case 'hello':
         return;
       case 'heartbeat': {
+        // Validated with the message: a heartbeat with malformed stats never got here (the socket refused it).
+        if (message.stats) {
+          worker.stats = message.stats;
+          worker.statsAt = this.now();
+        }
         const renewed = await this.store.renewLeases(
           worker.workerId,
           this.ownJobs(worker.workerId, message.running),
@@ -653,7 +670,17 @@ export class RemoteCompute implements Compute {
       gpus: w.gpus,
       running: [...w.running].map(([jobId, epoch]) => ({ jobId, epoch })),
       connectedAt: w.connectedAt,
+      state: w.silent ? 'lost' : 'connected',
+      stats: w.stats ?? null,
+      statsAt: w.statsAt ?? null,
     }));
+  }
+
+  /** The jobs waiting for a worker, oldest first, and why each waits. */
+  listWaiting(): { jobId: string; reason: string }[] {
+    return [...this.jobs.values()]
+      .filter((j) => j.state === 'waiting')
+      .map((j) => ({ jobId: j.jobId, reason: this.reasonFor(j.labels) }));
   }
 
   /** Why a job waits for a worker; undefined when it does not (wait). */

@@ -471,6 +471,7 @@ export class ExecutionRun {
       ...(job.exitCode !== null ? { exitCode: job.exitCode } : {}),
       ...(job.error ? { error: job.error } : {}),
       ...(job.cachedFrom ? { cachedFrom: job.cachedFrom } : {}),
+      ...(job.usage ? { usage: job.usage } : {}),
     });
   }
 

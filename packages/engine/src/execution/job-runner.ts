@@ -218,6 +218,8 @@ export class JobRunner {
       pgid: null,
       runnerId: ctx.runnerId,
       cacheKey: ready.cacheKey,
+      // What an earlier attempt used is not this one's.
+      ...(job.usage ? { usage: null } : {}),
     };
     if (host.isCanceled() || this.checks.isStopping(node)) {
       // Still queued: it may go straight to canceled.
@@ -354,6 +356,7 @@ export class JobRunner {
               // an older harness knows only outputHashes (docs/adr/0006).
               outputHashes: true,
               outputContentIds: true,
+              usage: true,
             },
             jobDir,
             logFile,
@@ -416,6 +419,8 @@ export class JobRunner {
     const { ctx, host } = this;
     const planned = ctx.snapshot.plan.nodes[node]!;
     const endedAt = ctx.now();
+    // Recorded with whatever the job ends as: a failed job's CPU time and memory say as much as a successful one's.
+    const usage: JobPatch = result.usage ? { usage: result.usage } : {};
     switch (result.outcome) {
       case 'lost':
         await host.fail(node, {
@@ -428,6 +433,7 @@ export class JobRunner {
           endedAt,
           exitCode: result.exitCode,
           error: this.stopError(node),
+          ...usage,
         });
         return;
       case 'timeout':
@@ -437,7 +443,7 @@ export class JobRunner {
             kind: 'timeout',
             message: `ran longer than ${ctx.timeoutMs / 1000} s (executions.timeout) and was stopped`,
           },
-          { exitCode: result.exitCode },
+          { exitCode: result.exitCode, ...usage },
         );
         return;
       case 'exited':
@@ -464,7 +470,7 @@ export class JobRunner {
                 : `the Python process exited with code ${result.exitCode}`) +
                 (result.stderrTail.length > 0 ? `: ${result.stderrTail[result.stderrTail.length - 1]}` : ''),
           };
-      await host.fail(node, error, { exitCode: result.exitCode });
+      await host.fail(node, error, { exitCode: result.exitCode, ...usage });
       return;
     }
     // Success: every declared output must be there; each is stored durably (renamed into a local blob store; an
@@ -481,7 +487,7 @@ export class JobRunner {
         await host.fail(
           node,
           { kind: 'output', message: `the operation finished but did not save its output ${name}` },
-          { exitCode: 0 },
+          { exitCode: 0, ...usage },
         );
         return;
       }
@@ -526,7 +532,7 @@ export class JobRunner {
         return;
       }
     }
-    await host.complete(node, outs, { exitCode: 0, endedAt });
+    await host.complete(node, outs, { exitCode: 0, endedAt, ...usage });
     for (const c of checks) this.checks.track(node, c.name, c.hash, c.verified);
     await this.checks.markIfStopped(node);
   }

@@ -71,6 +71,7 @@ export class JobTelemetry {
       case 'phase':
       case 'output':
       case 'error':
+      case 'usage':
         return;
       default:
         assertNever(e, 'runtime event');

@@ -196,6 +196,31 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
       expect(await executions.findCacheCandidates('k2', 5)).toEqual([]);
     });
 
+    it("keeps a job's resource usage with it, big numbers exactly, and forgets it when told", async () => {
+      const ex = newExecution();
+      await executions.insertExecution(ex, jobsFor(ex.id, ['a', 'b', 'c']));
+      const [a, b, c] = ['a', 'b', 'c'].map((n) => `${ex.id}.${n}`) as [string, string, string];
+      for (const id of [a, b, c]) {
+        await executions.transitionJob(id, 'queued');
+        await executions.transitionJob(id, 'running');
+      }
+      expect((await executions.getJob(a))!.usage).toBeNull();
+      // 80 GiB of GPU memory and 1 TiB of RSS: past 2^32, stored as bigint (PostgreSQL hands back strings).
+      const big = { cpuSeconds: 12345.678, peakRssBytes: 2 ** 40 + 7, peakGpuBytes: 80 * 2 ** 30 };
+      await executions.completeJob(a, 'success', [], { endedAt: 5, usage: big });
+      expect((await executions.getJob(a))!.usage).toEqual(big);
+      // Without a GPU peak: none comes back, not a zero.
+      await executions.transitionJob(b, 'failed', { usage: { cpuSeconds: 0.25, peakRssBytes: 1024 } });
+      expect((await executions.getJob(b))!.usage).toEqual({ cpuSeconds: 0.25, peakRssBytes: 1024 });
+      expect((await executions.listJobs(ex.id)).map((j) => j.usage?.peakRssBytes ?? null)).toEqual([
+        big.peakRssBytes,
+        1024,
+        null,
+      ]);
+      await executions.updateJob(a, { usage: null });
+      expect((await executions.getJob(a))!.usage).toBeNull();
+    });
+
     it('changes executions along legal transitions, optionally only for their runner', async () => {
       const ex = newExecution();
       await executions.insertExecution(ex, []);

@@ -1,5 +1,5 @@
 import type { ExecutionStatus, JobStatus, JsonValue } from '@deepforge/core';
-import type { JobError } from '@deepforge/protocol';
+import type { JobError, JobUsage } from '@deepforge/protocol';
 
 /**
  * The execution store port: executions, their jobs and the outputs each job recorded. One of the four ports a
@@ -56,6 +56,8 @@ export interface JobRecord {
   cacheKey: string | null;
   /** For a cached job: the job whose outputs it reuses. */
   cachedFrom: string | null;
+  /** What its last run used (CPU time, peak memory), when its process said; null otherwise. */
+  usage: JobUsage | null;
 }
 
 export type NewJob = Pick<JobRecord, 'id' | 'executionId' | 'node' | 'operation'>;
@@ -74,6 +76,7 @@ export type JobPatch = Partial<
     | 'runnerId'
     | 'cacheKey'
     | 'cachedFrom'
+    | 'usage'
   >
 >;
 

@@ -14,7 +14,7 @@ import {
   type JobStatus,
   type JsonValue,
 } from '@deepforge/core';
-import type { JobError } from '@deepforge/protocol';
+import type { JobError, JobUsage } from '@deepforge/protocol';
 import { IllegalTransitionError, NotFoundError } from '../errors.js';
 import type {
   ExecutionQuery,
@@ -74,6 +74,18 @@ function toJob(r: Selectable<JobsTable>): JobRecord {
     runnerId: r.runner_id,
     cacheKey: r.cache_key,
     cachedFrom: r.cached_from,
+    usage: usageOf(r),
+  };
+}
+
+function usageOf(r: Selectable<JobsTable>): JobUsage | null {
+  if (r.cpu_seconds === null || r.cpu_seconds === undefined) return null;
+  if (r.peak_rss_bytes === null || r.peak_rss_bytes === undefined) return null;
+  const gpu = numOrNull(r.peak_gpu_bytes ?? null);
+  return {
+    cpuSeconds: Number(r.cpu_seconds),
+    peakRssBytes: num(r.peak_rss_bytes),
+    ...(gpu !== null ? { peakGpuBytes: gpu } : {}),
   };
 }
 
@@ -100,6 +112,11 @@ function jobPatchColumns(patch: JobPatch): Partial<JobsTable> {
   if (patch.runnerId !== undefined) cols.runner_id = patch.runnerId;
   if (patch.cacheKey !== undefined) cols.cache_key = patch.cacheKey;
   if (patch.cachedFrom !== undefined) cols.cached_from = patch.cachedFrom;
+  if (patch.usage !== undefined) {
+    cols.cpu_seconds = patch.usage?.cpuSeconds ?? null;
+    cols.peak_rss_bytes = patch.usage?.peakRssBytes ?? null;
+    cols.peak_gpu_bytes = patch.usage?.peakGpuBytes ?? null;
+  }
   return cols;
 }
 

@@ -40,6 +40,10 @@ export interface JobsTable {
   runner_id: string | null;
   cache_key: string | null;
   cached_from: string | null;
+  /** The job's usage (migration 0007): all null, or CPU time and peak RSS with the GPU peak when there was one. */
+  cpu_seconds?: number | null;
+  peak_rss_bytes?: Int | null;
+  peak_gpu_bytes?: Int | null;
 }
 
 export interface JobOutputsTable {

@@ -382,6 +382,18 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable('metrics_0004').execute();
     },
   },
+  /**
+   * Per-job resource usage (issue 10): the CPU time and peak resident memory the job's process reported as it
+   * ended, and its peak GPU memory when it used CUDA. Nullable: jobs stored before, cached jobs and jobs whose
+   * process was killed have none.
+   */
+  '0007_job_usage': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('jobs').addColumn('cpu_seconds', 'double precision').execute();
+      await db.schema.alterTable('jobs').addColumn('peak_rss_bytes', 'bigint').execute();
+      await db.schema.alterTable('jobs').addColumn('peak_gpu_bytes', 'bigint').execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -10,6 +10,7 @@ import {
   type EventsError,
   type EventsServerMessage,
   type ExecutionEvent,
+  type ComputeStateDto,
   type ExecutionStatusEvent,
   type JobStatusEvent,
   type LiveEventType,
@@ -85,14 +86,21 @@ function accessGate(
   };
 }
 
+/** The Compute view's state for a socket that watches it (`watch-compute`); see ComputeMonitor. */
+export interface ComputeWatch {
+  watch(send: (state: ComputeStateDto) => void): () => void;
+}
+
 export function handleEventsSocket(
   ws: WebSocket,
   engine: Engine,
   logger: Logger,
   agent: string,
   access?: EventsAccess,
+  compute?: ComputeWatch,
 ): void {
   let greeted = false;
+  let unwatchCompute: (() => void) | undefined;
   const subscriptions = new Map<string, () => void>();
 
   const send = (message: EventsServerMessage): void => {
@@ -165,6 +173,7 @@ export function handleEventsSocket(
             ...(j.exitCode !== null ? { exitCode: j.exitCode } : {}),
             ...(j.error ? { error: j.error } : {}),
             ...(j.cachedFrom ? { cachedFrom: j.cachedFrom } : {}),
+            ...(j.usage ? { usage: j.usage } : {}),
           });
         }
       }
@@ -265,12 +274,25 @@ export function handleEventsSocket(
           else fail('execution-state', (err as Error).message, message.executionId);
         });
         return;
+      case 'watch-compute':
+        if (!compute) {
+          fail('bad-message', 'this server has no Compute view');
+          return;
+        }
+        unwatchCompute ??= compute.watch((state) => send({ type: 'compute', compute: state }));
+        return;
+      case 'unwatch-compute':
+        unwatchCompute?.();
+        unwatchCompute = undefined;
+        return;
       default:
         assertNever(message);
     }
   });
 
   ws.on('close', () => {
+    unwatchCompute?.();
+    unwatchCompute = undefined;
     for (const unsubscribe of subscriptions.values()) unsubscribe();
     subscriptions.clear();
     batcher.close();

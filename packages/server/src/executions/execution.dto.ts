@@ -43,6 +43,7 @@ export function executionDetailsDto(e: ExecutionDetails): ExecutionDetailsDto {
       error: j.error,
       cachedFrom: j.cachedFrom,
       outputs: j.outputs,
+      usage: j.usage,
     })),
     failure: e.failure,
   };

@@ -36,6 +36,7 @@ import {
   outputExpectedHash,
 } from '@deepforge/protocol';
 import { assertNever } from '@deepforge/core';
+import { SystemSampler } from './system-stats.js';
 
 export interface WorkerAgentOptions {
   /** The web server's base URL (`http://host:8888`): the worker connects out to it. */
@@ -143,6 +144,7 @@ export class WorkerAgent {
   private stopped = false;
   private everConnected = false;
   private readonly logger: Logger;
+  private readonly sampler: SystemSampler;
 
   constructor(private readonly options: WorkerAgentOptions) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -162,6 +164,7 @@ export class WorkerAgent {
       killGraceMs: options.killGraceMs,
     });
     this.compute = options.environments ? new EnvironmentCompute(local, options.environments) : local;
+    this.sampler = new SystemSampler({ env: options.env, gpus: (options.gpus?.length ?? 0) > 0 });
     this.cache = new ReadThroughCache(
       {
         // Straight from the bucket when the job's storage is S3 (checked as it streams), else the server's route.
@@ -195,6 +198,16 @@ export class WorkerAgent {
     await this.compute.close();
     for (const bucket of this.buckets.values()) await (await bucket.catch(() => undefined))?.close?.();
     this.resolveDone(code);
+  }
+
+  /** A heartbeat: renews the leases of the jobs it runs, with the machine's load (CPU, memory, GPUs) now. */
+  private async beat(): Promise<void> {
+    const stats = await this.sampler.sample().catch((err: unknown) => {
+      this.logger.warn({ err }, 'could not sample the system load');
+      return undefined;
+    });
+    if (this.stopped) return;
+    this.send({ type: 'heartbeat', running: this.running(), ...(stats ? { stats } : {}) });
   }
 
   // ── the connection ───────────────────────────────────────────────────────────────────────────────────────
@@ -316,10 +329,9 @@ export class WorkerAgent {
         this.outbox = [];
         for (const m of queued) this.send(m);
         clearInterval(this.heartbeat);
-        this.heartbeat = setInterval(
-          () => this.send({ type: 'heartbeat', running: this.running() }),
-          message.heartbeatMs,
-        );
+        this.heartbeat = setInterval(() => void this.beat(), message.heartbeatMs);
+        // The machine's load at once, for the Compute view, rather than a heartbeat interval later.
+        void this.beat();
         return;
       }
       case 'refused':
@@ -509,6 +521,7 @@ export class WorkerAgent {
             debug: false,
             outputHashes: true,
             outputContentIds: true,
+            usage: true,
           },
           jobDir: dir,
           logFile: join(dir, 'console.log'),

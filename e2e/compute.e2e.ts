@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openPage, snap, type TestPage } from './support/browser.js';
+import { keepEvidence } from './support/evidence.js';
+import { Rest } from './support/rest.js';
+import { CLI, ROOT, newDataDir, removeDir, startServer, type RunningServer } from './support/server.js';
+
+const TEST = 'compute';
+
+/**
+ * The Compute view (issue 10) with a `deepforge start --server` and a real `deepforge worker` process that
+ * connects with a worker token: the worker is listed with its labels and live load, and a job it runs is listed
+ * as running, linking to its execution.
+ */
+describe('the Compute view', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let tab: TestPage;
+  let rest: Rest;
+  let worker: ChildProcess | undefined;
+  let workerOut = '';
+  let workerDir: string;
+
+  beforeAll(async () => {
+    workerDir = await newDataDir('deepforge-e2e-worker-');
+    [server, browser] = await Promise.all([startServer({ args: ['--server'] }), launchBrowser()]);
+    rest = new Rest(server.url);
+    tab = await openPage(browser, server.url);
+  });
+  afterAll(async () => {
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((resolve) => worker!.once('exit', resolve));
+      worker.kill('SIGTERM');
+      await exited;
+    }
+    await browser?.close();
+    await server?.stop();
+    if (server) await removeDir(server.dataDir);
+    await removeDir(workerDir);
+  });
+
+  it('shows a connected worker with its labels and load, and the job it runs', async () => {
+    keepEvidence(TEST, { tab }, () => server);
+    const { page } = tab;
+    await page.goto('/compute');
+    await expect.poll(() => page.getByTestId('compute-empty').isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('compute-mode').innerText()).toMatch(/runs no jobs itself/);
+
+    const { token } = await rest.ok<{ token: string }>('POST', '/api/workers/tokens', { name: 'e2e' });
+    worker = spawn(
+      process.execPath,
+      [
+        CLI,
+        'worker',
+        '--server',
+        server.url,
+        '--token',
+        token,
+        '--labels',
+        'e2e,zone:lab',
+        '--slots',
+        '2',
+        '--name',
+        'e2e-worker',
+        '--data-dir',
+        workerDir,
+        '--work-dir',
+        join(workerDir, 'work'),
+      ],
+      { cwd: ROOT, env: { ...process.env, DEEPFORGE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    worker.stdout?.on('data', (c: Buffer) => (workerOut += c.toString()));
+    worker.stderr?.on('data', (c: Buffer) => (workerOut += c.toString()));
+
+    // Live: the page was open before the worker connected.
+    const row = page.locator('[data-testid="compute-worker"][data-name="e2e-worker"]');
+    await expect
+      .poll(() => row.count(), { timeout: 30_000, message: `the worker never showed up:\n${workerOut}` })
+      .toBe(1);
+    await expect.poll(() => row.getByTestId('worker-state').innerText()).toMatch(/^connected$/i);
+    await expect.poll(() => row.getByTestId('worker-labels').innerText()).toMatch(/e2e[\s\S]*zone:lab/);
+    await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('0 / 2');
+    await expect.poll(() => row.getByTestId('worker-cpu').innerText()).toMatch(/% of \d+ cores?/);
+    await expect.poll(() => row.getByTestId('worker-memory').innerText()).toMatch(/ of \d/);
+    await snap(page, TEST, '01-worker');
+
+    // A job that takes a few seconds, on the worker (it needs the worker's label).
+    const project = await rest.createProject('Compute', 'hello');
+    await rest.ok('PUT', `/api/projects/${project.id}/operations/Multiply`, {
+      code: 'import time\n\nclass Multiply():\n    def execute(self, a, b):\n        time.sleep(6)\n        product = a * b\n        return product\n',
+    });
+    const started = await rest.startExecution(project.id, { pipeline: 'hello', labels: ['e2e'] });
+    const job = row.getByTestId('compute-job');
+    await expect.poll(() => job.first().innerText(), { timeout: 30_000 }).toMatch(/^multiply · /);
+    await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('1 / 2');
+    await snap(page, TEST, '02-running');
+
+    // The link goes to the execution, with the job's panel open.
+    await job.first().click();
+    await expect.poll(() => page.url()).toContain(`/projects/${project.id}/executions/${started.id}`);
+    await expect.poll(() => page.getByTestId('job-panel').getAttribute('data-node')).toBe('multiply');
+    const done = await rest.waitForExecution(project.id, started.id);
+    expect(done.status).toBe('success');
+    // What the job used is in its panel once it ended.
+    await expect.poll(() => page.getByTestId('job-usage').innerText()).toMatch(/^CPU .* · peak \d/);
+    await snap(page, TEST, '03-usage');
+
+    await page.goto('/compute');
+    await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('0 / 2');
+    expect(tab.problems.pageErrors).toEqual([]);
+    expect(tab.problems.consoleErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  REPORTING_CHAIN,
+  TEST_PYTHON,
+  chain,
+  cleanEnv,
+  makeTempDir,
+  py,
+  removeTree,
+  writeProjectFolder,
+  type TestProjectFiles,
+} from '@deepforge/engine/test-support';
+import { findRuntimeDir } from '@deepforge/engine';
+import { WorkerAgent, createServer, type DeepForgeServer } from '@deepforge/server';
+import { ExecutionEventSchema } from '@deepforge/protocol';
+import { cli, spawnCli } from './test-support/run-cli.js';
+
+/**
+ * `deepforge run --server`: a real server with accounts (its own machine runs the jobs, like `deepforge start`),
+ * the project folder sent to it, and the execution followed over its events socket. The same project run here,
+ * locally, prints the same lines.
+ */
+
+const PROJECT: TestProjectFiles = {
+  ...REPORTING_CHAIN,
+  operations: {
+    ...REPORTING_CHAIN.operations,
+    Boom: py('class Boom():', '    def execute(self, x):', '        result = x / 0', '        return result'),
+    Slow: py(
+      'import time',
+      'class Slow():',
+      '    def execute(self, x):',
+      '        print("slow started", flush=True)',
+      '        time.sleep(30)',
+      '        slowed = x + 1',
+      '        return slowed',
+    ),
+  },
+  pipelines: {
+    ...REPORTING_CHAIN.pipelines,
+    boom: chain(
+      [
+        { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
+        { id: 'boom', operation: 'Boom' },
+      ],
+      [['six.data', 'boom.x']],
+    ),
+    slow: chain(
+      [
+        { id: 'six', operation: 'Input', attributes: { artifact: 'six' } },
+        { id: 'slow', operation: 'Slow' },
+      ],
+      [['six.data', 'slow.x']],
+    ),
+  },
+};
+
+let tmp: string;
+let server: DeepForgeServer;
+let url: string;
+let projectDir: string;
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  tmp = await makeTempDir('cli-run-server');
+  server = await createServer({
+    dataDir: join(tmp, 'server'),
+    env: cleanEnv({ DEEPFORGE_LOG_LEVEL: 'warn' }),
+    settings: { python: TEST_PYTHON, 'auth.enabled': true },
+    clientDir: join(tmp, 'no-client'),
+  });
+  url = await server.listen(0, '127.0.0.1');
+  await server.engine.accounts.createUser('ann', 'ann password', { admin: false });
+  projectDir = join(tmp, 'project');
+  await writeProjectFolder(projectDir, PROJECT);
+  env = cleanEnv({ DEEPFORGE_DATA_DIR: join(tmp, 'client'), NO_COLOR: '1', DEEPFORGE_PYTHON: TEST_PYTHON });
+  // The token comes from the credentials file `deepforge login` writes.
+  const login = await cli(['login', url, '--name', 'ann'], env, tmp, 'ann password\n');
+  expect(login.code, login.stderr).toBe(0);
+});
+afterAll(async () => {
+  await server?.close();
+  await removeTree(tmp);
+});
+
+/** The lines an operation printed (`Report │ value is 12`), as the run's output shows them. */
+const consoleLines = (stdout: string): string[] =>
+  stdout
+    .split('\n')
+    .filter((l) => / │ /.test(l) && !l.includes('[deepforge]'))
+    .map((l) => l.trimEnd());
+
+describe('deepforge run --server', () => {
+  it('runs the folder on the server and prints what a local run prints, exit code 0', async () => {
+    const remote = await cli(['run', '--server', url, projectDir, 'main'], env, tmp);
+    expect(remote.stderr).toMatch(new RegExp(`^imported .* into ${url} as project "test"`));
+    expect(remote.code, remote.stdout + remote.stderr).toBe(0);
+    const local = await cli(
+      ['run', projectDir, 'main'],
+      { ...env, DEEPFORGE_DATA_DIR: join(tmp, 'local') },
+      tmp,
+    );
+    expect(local.code, local.stdout + local.stderr).toBe(0);
+    expect(consoleLines(remote.stdout)).toEqual(consoleLines(local.stdout));
+    expect(consoleLines(remote.stdout)).toContain('Report │ value is 12');
+    expect(remote.stdout).toMatch(/succeeded/i);
+
+    // On the server: a project of ann's with the execution, successful.
+    const projects = await server.engine.projects.listProjects();
+    expect(projects.length).toBeGreaterThanOrEqual(1);
+    const executions = await server.engine.listExecutions();
+    expect(executions[0]).toMatchObject({ pipeline: 'main', status: 'success' });
+    expect(remote.stdout).toContain(`/executions/${executions[0]!.id}`);
+  });
+
+  it('prints the events as JSON lines with --json, and sets attributes with --set', async () => {
+    const r = await cli(
+      ['run', '--server', url, projectDir, 'main', '--json', '--set', 'six.artifact="six"'],
+      env,
+      tmp,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const result = lines.at(-1)!;
+    expect(result).toMatchObject({ type: 'run.result', status: 'success', pipeline: 'main' });
+    for (const e of lines.slice(0, -1)) ExecutionEventSchema.parse(e);
+    expect(lines.some((e) => e.type === 'job.log' && e.text === 'value is 12')).toBe(true);
+  });
+
+  it('exits 1 with the operation’s error when it fails there', async () => {
+    const r = await cli(['run', '--server', url, projectDir, 'boom'], env, tmp);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/ZeroDivisionError/);
+  });
+
+  it('refuses a wrong token, and a pipeline the folder does not have, saying so', async () => {
+    const wrong = await cli(['run', '--server', url, '--token', 'dfp_nope', projectDir, 'main'], env, tmp);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/token was refused/);
+    // A token that was good and is revoked (deepforge logout revokes it on the server) is refused too.
+    const stored = JSON.parse(await readFile(join(tmp, 'client', 'credentials.json'), 'utf8')) as {
+      servers: Record<string, { token: string }>;
+    };
+    const old = stored.servers[url]!.token;
+    expect((await cli(['logout', url], env)).code).toBe(0);
+    const revoked = await cli(['run', '--server', url, '--token', old, projectDir, 'main'], env, tmp);
+    expect(revoked.code).not.toBe(0);
+    expect(revoked.stderr).toMatch(/token was refused/);
+    // Without any token now, the server with accounts says to sign in.
+    const none = await cli(['run', '--server', url, projectDir, 'main'], env, tmp);
+    expect(none.stderr).toMatch(/deepforge login/);
+    expect((await cli(['login', url, '--name', 'ann'], env, tmp, 'ann password\n')).code).toBe(0);
+    const before = (await server.engine.listExecutions()).length;
+    const missing = await cli(['run', '--server', url, projectDir, 'nope'], env, tmp);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/nope/);
+    expect((await server.engine.listExecutions()).length).toBe(before);
+  });
+
+  it('says a server it cannot reach cannot be reached', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createNetServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const r = await cli(['run', '--server', `http://127.0.0.1:${closed}`, projectDir, 'main'], env, tmp);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`cannot reach http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`));
+  });
+
+  it('cancels the execution on the server at Ctrl-C', async () => {
+    const child = spawnCli(['run', '--server', url, projectDir, 'slow'], env);
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    for (let i = 0; !out.includes('slow started'); i++) {
+      if (i > 600) throw new Error(`the job never started:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(out).toMatch(/Canceling on http/);
+    const slow = (await server.engine.listExecutions()).find((e) => e.pipeline === 'slow')!;
+    expect(slow.status).toBe('canceled');
+  });
+});
+
+describe('deepforge run --server, on a server whose jobs run on workers', () => {
+  it('runs there on a worker that connected with a token, without a token of its own (accounts off)', async () => {
+    const root = await makeTempDir('cli-run-workers');
+    const workers = await createServer({
+      dataDir: join(root, 'server'),
+      env: cleanEnv({ DEEPFORGE_LOG_LEVEL: 'warn' }),
+      compute: 'none',
+      settings: { python: TEST_PYTHON },
+      clientDir: join(root, 'no-client'),
+    });
+    const workersUrl = await workers.listen(0, '127.0.0.1');
+    const { token } = await workers.engine.workerTokens.create('cli', 'test');
+    const agent = new WorkerAgent({
+      serverUrl: workersUrl,
+      token,
+      labels: ['cli'],
+      slots: 2,
+      workDir: join(root, 'worker'),
+      python: TEST_PYTHON,
+      runtimeDir: findRuntimeDir(),
+      env: cleanEnv(),
+      warmWorker: false,
+      cacheMaxBytes: 1024 ** 3,
+      killGraceMs: 500,
+      report: () => undefined,
+    });
+    agent.start();
+    try {
+      const r = await cli(
+        ['run', '--server', workersUrl, projectDir, 'main', '--labels', 'cli'],
+        { ...env, DEEPFORGE_DATA_DIR: join(root, 'nobody') },
+        tmp,
+      );
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(consoleLines(r.stdout)).toContain('Report │ value is 12');
+      expect(r.stdout).toMatch(/leased to worker/);
+    } finally {
+      await agent.stop();
+      await workers.close();
+      await removeTree(root);
+    }
+  });
+});
