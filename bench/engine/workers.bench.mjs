@@ -129,8 +129,7 @@ export async function run({ repeat, log, smoke = false }) {
     await withEngine(async (engine) => {
       const project = await loadProject(engine, projectDir);
       const once = async () =>
-        (await runPipeline(engine, { project, projectDir, pipelineName: 'fanout', concurrency: WORKERS }))
-          .wallMs;
+        (await runPipeline(engine, { project, projectDir, pipelineName: 'fanout' })).wallMs;
       await withServer(work, {}, async (server, url, token) => {
         const workers = [];
         try {
@@ -144,7 +143,6 @@ export async function run({ repeat, log, smoke = false }) {
                 project: serverProject,
                 projectDir,
                 pipelineName: 'fanout',
-                concurrency: WORKERS,
               })
             ).wallMs;
           if (!smoke) {
@@ -228,7 +226,8 @@ function report(shape, local, remote, expiry, runs) {
     `again after ${sec(e.median)} (lease ${shape.leaseTimeoutS} s; ≤ ${sec(limitMs)}: ${meets(e.max <= limitMs)})`;
   const markdown = [
     `**Fan-out through workers.** ${shape.fanout} independent trivial operations (each returns its attribute + 1, ` +
-      'so each stores an output), run by one engine with local compute (2 jobs at once) and by a web server ' +
+      'so each stores an output), run with default settings by one engine with local compute (as many jobs at ' +
+      'once as CPUs) and by a web server ' +
       `started with \`compute: none\` whose jobs go to ${WORKERS} \`deepforge worker\` processes on this machine ` +
       '(the built CLI, one slot each, their own warm worker and input cache; outputs uploaded to the server). ' +
       'Wall from `startExecution` to `done`, each side’s engine already open and its workers connected. ' +
