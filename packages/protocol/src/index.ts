@@ -149,6 +149,7 @@ export {
 export type { YArchitecture, YLayer } from './project-document.js';
 export {
   ArchitectureCheckResponseSchema,
+  CheckArchitectureBodySchema,
   LayerCatalogResponseSchema,
   ListResourcesResponseSchema,
   RenameResourceBodySchema,
