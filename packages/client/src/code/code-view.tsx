@@ -1,0 +1,67 @@
+import { python } from '@codemirror/lang-python';
+import { defaultHighlightStyle, foldGutter, syntaxHighlighting } from '@codemirror/language';
+import { highlightSelectionMatches, searchKeymap } from '@codemirror/search';
+import { Compartment, EditorState } from '@codemirror/state';
+import { oneDark } from '@codemirror/theme-one-dark';
+import { EditorView, keymap, lineNumbers } from '@codemirror/view';
+import { useComputedColorScheme } from '@mantine/core';
+import { useEffect, useRef } from 'react';
+
+/**
+ * Read-only Python in CodeMirror, for text the app generates (an architecture's module): the same highlighting
+ * and search as the code editor, no typing. A new `value` replaces the text in place, keeping the scroll.
+ */
+export function CodeView({
+  value,
+  ariaLabel,
+  testId,
+}: {
+  value: string;
+  ariaLabel: string;
+  testId?: string;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const theme = useRef(new Compartment());
+  const scheme = useComputedColorScheme('light');
+  const initial = useRef({ value, scheme });
+
+  useEffect(() => {
+    if (!host.current) return;
+    const v = new EditorView({
+      parent: host.current,
+      state: EditorState.create({
+        doc: initial.current.value,
+        extensions: [
+          lineNumbers(),
+          foldGutter(),
+          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          highlightSelectionMatches(),
+          keymap.of(searchKeymap),
+          python(),
+          EditorState.readOnly.of(true),
+          EditorView.editable.of(false),
+          EditorView.contentAttributes.of({ 'aria-label': ariaLabel, 'aria-readonly': 'true' }),
+          theme.current.of(initial.current.scheme === 'dark' ? oneDark : []),
+        ],
+      }),
+    });
+    view.current = v;
+    return () => {
+      v.destroy();
+      view.current = null;
+    };
+  }, [ariaLabel]);
+
+  useEffect(() => {
+    const v = view.current;
+    if (!v || v.state.doc.toString() === value) return;
+    v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
+  }, [value]);
+
+  useEffect(() => {
+    view.current?.dispatch({ effects: theme.current.reconfigure(scheme === 'dark' ? oneDark : []) });
+  }, [scheme]);
+
+  return <div ref={host} className="df-code" data-testid={testId} data-readonly />;
+}

@@ -1,0 +1,102 @@
+import type { Architecture, LayerCatalog } from '@deepforge/core';
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { ArchitectureCheck } from '../api/endpoints.js';
+import { checkArchitecture, getLayerCatalog, qk } from '../api/endpoints.js';
+import { errorMessage } from '../api/http.js';
+import { moduleNames, moduleYText } from '../collab/doc-read.js';
+import { useDocSelector } from '../collab/project-doc.context.js';
+
+export interface CheckState {
+  /** The latest answer for the graph as it is now, or for an earlier version while a newer one is asked. */
+  result: ArchitectureCheck | null;
+  /** The answer is about the graph as it is now. */
+  current: boolean;
+  /** PyTorch could not answer (no interpreter with torch, a timeout): the reason. */
+  error: string | null;
+}
+
+/**
+ * Shapes and parameters by PyTorch for the graph as the editor has it, asked again after each edit. At most one
+ * request is in flight: edits made meanwhile are coalesced into one request for the newest graph when it
+ * returns, so a burst of edits costs two checks, an edit on its own costs no waiting, and an answer is kept
+ * only while no newer graph has been answered (answers arrive in order, one at a time). The utils code is part
+ * of what is checked (custom layers), so editing it asks again too.
+ */
+export function useArchitectureCheck(
+  projectId: string,
+  arch: Architecture,
+  utilsKey: string,
+  enabled: boolean,
+): CheckState {
+  const key = useMemo(() => `${JSON.stringify(arch)}\n${utilsKey}`, [arch, utilsKey]);
+  const [state, setState] = useState<{
+    result: ArchitectureCheck | null;
+    error: string | null;
+    key: string | null;
+  }>({ result: null, error: null, key: null });
+  const flight = useRef<{ busy: boolean; latest: { key: string; arch: Architecture } | null }>({
+    busy: false,
+    latest: null,
+  });
+  const mounted = useRef(true);
+  useEffect(() => {
+    const f = flight.current;
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+      f.latest = null;
+    };
+  }, []);
+  useEffect(() => {
+    if (!enabled) return;
+    const f = flight.current;
+    f.latest = { key, arch };
+    if (f.busy) return;
+    f.busy = true;
+    void (async () => {
+      while (mounted.current && f.latest) {
+        const asked = f.latest;
+        f.latest = null;
+        try {
+          const result = await checkArchitecture(projectId, asked.arch);
+          if (mounted.current) setState({ result, error: null, key: asked.key });
+        } catch (e) {
+          if (mounted.current) setState((s) => ({ ...s, error: errorMessage(e), key: asked.key }));
+        }
+      }
+      f.busy = false;
+    })();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` stands for `arch`
+  }, [projectId, key, enabled]);
+  return { result: state.result, current: state.key === key, error: state.error };
+}
+
+/** A short fingerprint of the project's utils/ code: the catalog and checks depend on it (custom layers). */
+export function useUtilsKey(): string {
+  return useDocSelector((d) => {
+    let h = 2166136261;
+    for (const name of moduleNames(d, 'utils')) {
+      const text = `${name}\n${moduleYText(d, 'utils', name)?.toString() ?? ''}\n`;
+      for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+    }
+    return (h >>> 0).toString(36);
+  }, []);
+}
+
+/** The layer catalog (torch.nn and the project's custom layers), read again when utils/ changes. */
+export function useLayerCatalog(
+  projectId: string,
+  utilsKey: string,
+  enabled: boolean,
+): { catalog: LayerCatalog | null; error: string | null } {
+  const q = useQuery({
+    queryKey: [...qk.layers(projectId), utilsKey],
+    queryFn: () => getLayerCatalog(projectId),
+    enabled,
+    staleTime: Infinity,
+    placeholderData: (prev) => prev,
+    retry: false,
+  });
+  return { catalog: q.data ?? null, error: q.error ? errorMessage(q.error) : null };
+}
