@@ -55,8 +55,22 @@ export function CodeView({
 
   useEffect(() => {
     const v = view.current;
-    if (!v || v.state.doc.toString() === value) return;
-    v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
+    if (!v) return;
+    const old = v.state.doc.toString();
+    if (old === value) return;
+    // Only the part that changed: the rest keeps its highlighting, and the view does not jump.
+    let start = 0;
+    while (start < old.length && start < value.length && old[start] === value[start]) start++;
+    let end = 0;
+    while (
+      end < old.length - start &&
+      end < value.length - start &&
+      old[old.length - 1 - end] === value[value.length - 1 - end]
+    )
+      end++;
+    v.dispatch({
+      changes: { from: start, to: old.length - end, insert: value.slice(start, value.length - end) },
+    });
   }, [value]);
 
   useEffect(() => {

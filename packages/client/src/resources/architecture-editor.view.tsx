@@ -50,11 +50,12 @@ import {
   useNodesInitialized,
   useReactFlow,
 } from '@xyflow/react';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { useProjectAccess } from '../auth/project-access.context.js';
 import { CodeView } from '../code/code-view.js';
 import { architecturesOf } from '../collab/doc-read.js';
+import { jsonEqual } from '../collab/json-equal.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import type { InsertAt } from '../lib/architecture-edit.js';
 import {
@@ -70,7 +71,7 @@ import { ViewToolbar } from '../shell/project-layout.js';
 import { AddLayerSpotlight } from './add-layer.spotlight.js';
 import { LayerPanel } from './layer-panel.js';
 import type { LayerNode, ShapeEdge } from './layer-node.js';
-import { LAYER_NODE_TYPES, SHAPE_EDGE_TYPES } from './layer-node.js';
+import { LAYER_NODE_TYPES, SelectEdgeContext, SHAPE_EDGE_TYPES } from './layer-node.js';
 import { SummaryModal } from './summary.modal.js';
 import { useArchitectureCheck, useLayerCatalog, useUtilsKey } from './use-architecture-check.js';
 
@@ -103,8 +104,9 @@ const BUILT_IN_CLASSES: Record<string, LayerClass> = {
 };
 
 const NODE_SIZE = { width: 190, height: 80 };
+const EDGE_MARKER = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
 /** How far below its predecessor a new layer goes (and how far what follows it moves down). */
-const STEP = 120;
+const STEP = 150;
 
 export function ArchitectureEditorView() {
   const { projectId = '', name = '' } = useParams();
@@ -190,24 +192,29 @@ function ArchitectureEditor({
         const report = reports.get(l.id);
         const errors = mine.filter((d) => d.severity === 'error').map((d) => stripPrefix(d, name));
         if (report?.error) errors.push(report.error);
+        const data: LayerNode['data'] = {
+          layerId: l.id,
+          layerClass: l.layer,
+          shape: l.layer === INPUT_LAYER ? shapeText(l.shape) : null,
+          args: l.layer === INPUT_LAYER ? [] : keyArguments(l, classOf(l.layer) ?? undefined),
+          parameters: report?.parameters ?? null,
+          outputShape: report?.outputShape ? formatShape(report.outputShape) : null,
+          errors,
+          warnings: mine.filter((d) => d.severity === 'warning').map((d) => stripPrefix(d, name)),
+          output: arch.outputs.includes(l.id),
+          skipped: report?.skipped === true,
+        };
+        const selected = selection.layer === l.id;
+        // An unchanged layer keeps its node object: React Flow and the memo'd node skip it, so an edit of one
+        // argument redraws one layer, not all of them.
+        if (o && o.position === position && o.selected === selected && jsonEqual(o.data, data)) return o;
         return {
           ...(o ?? {}),
           id: l.id,
           type: 'layer',
           position,
-          selected: selection.layer === l.id,
-          data: {
-            layerId: l.id,
-            layerClass: l.layer,
-            shape: l.layer === INPUT_LAYER ? shapeText(l.shape) : null,
-            args: l.layer === INPUT_LAYER ? [] : keyArguments(l, classOf(l.layer) ?? undefined),
-            parameters: report?.parameters ?? null,
-            outputShape: report?.outputShape ? formatShape(report.outputShape) : null,
-            errors,
-            warnings: mine.filter((d) => d.severity === 'warning').map((d) => stripPrefix(d, name)),
-            output: arch.outputs.includes(l.id),
-            skipped: report?.skipped === true,
-          },
+          selected,
+          data: o && jsonEqual(o.data, data) ? o.data : data,
         } satisfies LayerNode;
       });
     });
@@ -216,20 +223,23 @@ function ArchitectureEditor({
   useEffect(() => {
     const byPair = new Map((shapes?.edges ?? []).map((e) => [`${e.from}->${e.to}`, e.shape]));
     const ids = edgeIds(arch.edges);
-    setEdges(
-      arch.edges.map((e, i) => {
+    setEdges((prev) => {
+      const old = new Map(prev.map((e) => [e.id, e]));
+      return arch.edges.map((e, i) => {
         const shape = byPair.get(`${e.from}->${e.to}`);
-        return {
+        const next: ShapeEdge = {
           id: ids[i]!,
           source: e.from,
           target: e.to,
           type: 'shape',
           selected: selection.edge?.from === e.from && selection.edge.to === e.to,
-          markerEnd: { type: MarkerType.ArrowClosed, width: 14, height: 14 },
+          markerEnd: EDGE_MARKER,
           data: { from: e.from, to: e.to, shape: shape ? formatShape(shape as never) : null },
         };
-      }),
-    );
+        const o = old.get(next.id);
+        return o && o.selected === next.selected && jsonEqual(o.data, next.data) ? o : next;
+      });
+    });
   }, [arch, shapes, selection.edge]);
 
   const onNodesChange = (changes: NodeChange<LayerNode>[]): void => {
@@ -253,6 +263,10 @@ function ArchitectureEditor({
     }
   };
 
+  const selectEdge = useCallback(
+    (edge: { from: string; to: string }) => setSelection({ layer: null, edge }),
+    [],
+  );
   const selectedLayer = selection.layer ? arch.layers.find((l) => l.id === selection.layer) : undefined;
 
   // Lay out architectures that have never been arranged (imported ones); fit once the nodes have sizes.
@@ -275,7 +289,7 @@ function ArchitectureEditor({
         height: n.measured?.height ?? NODE_SIZE.height,
       })),
       arch.edges.map((e) => ({ source: e.from, target: e.to })),
-      { rankSep: 50 },
+      { rankSep: 70 },
     );
     doc.transact(() => {
       for (const [id, p] of positions) moveLayer(doc, name, id, p);
@@ -511,48 +525,50 @@ function ArchitectureEditor({
           data-testid="architecture-canvas"
           data-check-current={check.current || undefined}
         >
-          <ReactFlow<LayerNode, ShapeEdge>
-            nodes={nodes}
-            edges={edges}
-            nodeTypes={LAYER_NODE_TYPES}
-            edgeTypes={SHAPE_EDGE_TYPES}
-            onNodesChange={onNodesChange}
-            onEdgesChange={onEdgesChange}
-            onConnect={onConnect}
-            isValidConnection={(c) => edgeProblem(arch, c.source, c.target) === null}
-            nodesDraggable={canEdit}
-            nodesConnectable={canEdit}
-            edgesReconnectable={false}
-            onNodeDragStop={(_, __, dragged) => {
-              if (!canEdit) return;
-              doc.transact(() => {
-                for (const n of dragged)
-                  moveLayer(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
-              });
-            }}
-            onDelete={({ nodes: gone, edges: cut }) => {
-              if (!canEdit) return;
-              const ids = gone.map((n) => n.id);
-              const loose = cut.filter((e) => !ids.includes(e.source) && !ids.includes(e.target));
-              if (loose.length > 0)
+          <SelectEdgeContext.Provider value={selectEdge}>
+            <ReactFlow<LayerNode, ShapeEdge>
+              nodes={nodes}
+              edges={edges}
+              nodeTypes={LAYER_NODE_TYPES}
+              edgeTypes={SHAPE_EDGE_TYPES}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              isValidConnection={(c) => edgeProblem(arch, c.source, c.target) === null}
+              nodesDraggable={canEdit}
+              nodesConnectable={canEdit}
+              edgesReconnectable={false}
+              onNodeDragStop={(_, __, dragged) => {
+                if (!canEdit) return;
                 doc.transact(() => {
-                  for (const e of loose) removeEdge(doc, name, { from: e.source, to: e.target });
+                  for (const n of dragged)
+                    moveLayer(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
                 });
-              removeLayers(ids);
-            }}
-            onPaneClick={() => setSelection({ layer: null, edge: null })}
-            deleteKeyCode={canEdit ? ['Delete', 'Backspace'] : null}
-            colorMode={scheme}
-            minZoom={0.1}
-            maxZoom={2}
-            snapToGrid
-            snapGrid={[10, 10]}
-            attributionPosition="top-right"
-          >
-            <Background gap={20} size={1} />
-            <Controls showInteractive={false} position="bottom-left" />
-            <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 90 }} />
-          </ReactFlow>
+              }}
+              onDelete={({ nodes: gone, edges: cut }) => {
+                if (!canEdit) return;
+                const ids = gone.map((n) => n.id);
+                const loose = cut.filter((e) => !ids.includes(e.source) && !ids.includes(e.target));
+                if (loose.length > 0)
+                  doc.transact(() => {
+                    for (const e of loose) removeEdge(doc, name, { from: e.source, to: e.target });
+                  });
+                removeLayers(ids);
+              }}
+              onPaneClick={() => setSelection({ layer: null, edge: null })}
+              deleteKeyCode={canEdit ? ['Delete', 'Backspace'] : null}
+              colorMode={scheme}
+              minZoom={0.1}
+              maxZoom={2}
+              snapToGrid
+              snapGrid={[10, 10]}
+              attributionPosition="top-right"
+            >
+              <Background gap={20} size={1} />
+              <Controls showInteractive={false} position="bottom-left" />
+              <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 90 }} />
+            </ReactFlow>
+          </SelectEdgeContext.Provider>
           {arch.layers.length <= 1 && canEdit && (
             <Center
               style={{ position: 'absolute', left: 0, right: 0, bottom: 24, pointerEvents: 'none' }}

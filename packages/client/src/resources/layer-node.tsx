@@ -2,7 +2,10 @@ import { Badge, Group, Text, Tooltip } from '@mantine/core';
 import { IconAlertTriangle, IconExclamationCircle } from '@tabler/icons-react';
 import type { Edge, EdgeProps, Node, NodeProps } from '@xyflow/react';
 import { BaseEdge, EdgeLabelRenderer, getSmoothStepPath, Handle, Position } from '@xyflow/react';
-import { memo } from 'react';
+import { createContext, memo, useContext } from 'react';
+
+/** Selects an edge by its ends (a click on its shape label, which is outside the edge's SVG). */
+export const SelectEdgeContext = createContext<(edge: { from: string; to: string }) => void>(() => {});
 
 /** What a layer node draws. */
 export interface LayerNodeData extends Record<string, unknown> {
@@ -141,6 +144,9 @@ export const LayerNodeView = memo(function LayerNodeView({ data, selected }: Nod
 export function ShapeEdgeView(props: EdgeProps<ShapeEdge>) {
   const [path, labelX, labelY] = getSmoothStepPath(props);
   const shape = props.data?.shape ?? null;
+  const select = useContext(SelectEdgeContext);
+  const from = props.data?.from ?? props.source;
+  const to = props.data?.to ?? props.target;
   return (
     <>
       <BaseEdge
@@ -148,11 +154,16 @@ export function ShapeEdgeView(props: EdgeProps<ShapeEdge>) {
         path={path}
         markerEnd={props.markerEnd}
         style={props.style}
-        interactionWidth={16}
+        interactionWidth={0}
       />
+      {/* The wide invisible path React Flow clicks and hovers on, with the shape as its tooltip. */}
+      <path d={path} fill="none" strokeOpacity={0} strokeWidth={16} className="react-flow__edge-interaction">
+        <title>{`${from} → ${to}${shape ? `: ${shape}` : ''}`}</title>
+      </path>
       {shape && (
         <EdgeLabelRenderer>
           <div
+            onClick={() => select({ from, to })}
             className="nodrag nopan df-shape-label"
             data-testid="edge-shape"
             data-edge={`${props.data?.from}->${props.data?.to}`}

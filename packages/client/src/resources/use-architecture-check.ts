@@ -1,6 +1,7 @@
 import type { Architecture, LayerCatalog } from '@deepforge/core';
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { CoalescingRequests } from '../lib/coalescing-requests.js';
 import type { ArchitectureCheck } from '../api/endpoints.js';
 import { checkArchitecture, getLayerCatalog, qk } from '../api/endpoints.js';
 import { errorMessage } from '../api/http.js';
@@ -17,11 +18,10 @@ export interface CheckState {
 }
 
 /**
- * Shapes and parameters by PyTorch for the graph as the editor has it, asked again after each edit. At most one
- * request is in flight: edits made meanwhile are coalesced into one request for the newest graph when it
- * returns, so a burst of edits costs two checks, an edit on its own costs no waiting, and an answer is kept
- * only while no newer graph has been answered (answers arrive in order, one at a time). The utils code is part
- * of what is checked (custom layers), so editing it asks again too.
+ * Shapes and parameters by PyTorch for the graph as the editor has it, asked again after each edit: one request
+ * at a time, edits made meanwhile coalesced into one request for the newest graph (CoalescingRequests), so an
+ * older answer never replaces a newer one. The utils code is part of what is checked (custom layers), so
+ * editing it asks again too.
  */
 export function useArchitectureCheck(
   projectId: string,
@@ -35,40 +35,26 @@ export function useArchitectureCheck(
     error: string | null;
     key: string | null;
   }>({ result: null, error: null, key: null });
-  const flight = useRef<{ busy: boolean; latest: { key: string; arch: Architecture } | null }>({
-    busy: false,
-    latest: null,
-  });
-  const mounted = useRef(true);
+  const requests = useRef<CoalescingRequests<{ key: string; arch: Architecture }, ArchitectureCheck> | null>(
+    null,
+  );
   useEffect(() => {
-    const f = flight.current;
-    mounted.current = true;
-    return () => {
-      mounted.current = false;
-      f.latest = null;
-    };
-  }, []);
+    const q = new CoalescingRequests<{ key: string; arch: Architecture }, ArchitectureCheck>(
+      (v) => checkArchitecture(projectId, v.arch),
+      (v, answer) =>
+        setState((s) =>
+          answer.ok
+            ? { result: answer.result, error: null, key: v.key }
+            : { ...s, error: errorMessage(answer.error), key: v.key },
+        ),
+    );
+    requests.current = q;
+    return () => q.close();
+  }, [projectId]);
   useEffect(() => {
-    if (!enabled) return;
-    const f = flight.current;
-    f.latest = { key, arch };
-    if (f.busy) return;
-    f.busy = true;
-    void (async () => {
-      while (mounted.current && f.latest) {
-        const asked = f.latest;
-        f.latest = null;
-        try {
-          const result = await checkArchitecture(projectId, asked.arch);
-          if (mounted.current) setState({ result, error: null, key: asked.key });
-        } catch (e) {
-          if (mounted.current) setState((s) => ({ ...s, error: errorMessage(e), key: asked.key }));
-        }
-      }
-      f.busy = false;
-    })();
+    if (enabled) requests.current?.request({ key, arch });
     // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` stands for `arch`
-  }, [projectId, key, enabled]);
+  }, [key, enabled, projectId]);
   return { result: state.result, current: state.key === key, error: state.error };
 }
 
