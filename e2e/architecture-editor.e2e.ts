@@ -62,6 +62,38 @@ async function setArgument(page: Page, arg: string, value: string): Promise<void
   await field.press('Enter');
 }
 
+/** A residual block: x → conv_a → relu → conv_b, then conv_b + x (Add) → out. */
+const RESIDUAL = {
+  name: 'Residual',
+  layers: [
+    { id: 'x', layer: 'Input', shape: ['N', 8, 16, 16], attributes: {}, position: { x: 0, y: 0 } },
+    {
+      id: 'conv_a',
+      layer: 'Conv2d',
+      attributes: { in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1 },
+      position: { x: 0, y: 160 },
+    },
+    { id: 'relu', layer: 'ReLU', attributes: {}, position: { x: 0, y: 320 } },
+    {
+      id: 'conv_b',
+      layer: 'Conv2d',
+      attributes: { in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1 },
+      position: { x: 0, y: 480 },
+    },
+    { id: 'add', layer: 'Add', attributes: {}, position: { x: 120, y: 640 } },
+    { id: 'out', layer: 'ReLU', attributes: {}, position: { x: 120, y: 800 } },
+  ],
+  edges: [
+    { from: 'x', to: 'conv_a' },
+    { from: 'conv_a', to: 'relu' },
+    { from: 'relu', to: 'conv_b' },
+    { from: 'conv_b', to: 'add' },
+    { from: 'x', to: 'add' },
+    { from: 'add', to: 'out' },
+  ],
+  outputs: ['out'],
+};
+
 describe('the architecture editor', () => {
   let server: RunningServer;
   let rest: Rest;
@@ -214,5 +246,47 @@ describe('the architecture editor', () => {
       expect(t.problems.pageErrors).toEqual([]);
       expect(t.problems.consoleErrors).toEqual([]);
     }
+  });
+
+  it('draws a residual merge, inserts a layer on an edge, deletes one keeping the chain, flags a wrong merge', async () => {
+    keepEvidence(TEST, { ada }, () => server);
+    const { page } = ada;
+    const project = await rest.createProject('Blocks');
+    await rest.ok('PUT', `/api/projects/${project.id}/resources/Residual`, RESIDUAL);
+    await page.goto(`/projects/${project.id}/resources/Residual`);
+    // Both inputs of the Add are drawn, each with its shape.
+    await expect.poll(() => edgeShape(page, 'conv_b', 'add').textContent()).toBe('[N, 8, 16, 16]');
+    await expect.poll(() => edgeShape(page, 'x', 'add').textContent()).toBe('[N, 8, 16, 16]');
+    await expect
+      .poll(() => page.getByTestId('architecture-code-view').textContent())
+      .toContain('add = conv_b + x');
+
+    // Select the edge conv_a → relu (its shape label) and add a BatchNorm2d on it.
+    await edgeShape(page, 'conv_a', 'relu').click();
+    await addLayer(page, 'BatchNorm2d', 'batchnorm2d');
+    await setArgument(page, 'num_features', '8');
+    await expect.poll(() => edgeShape(page, 'conv_a', 'batchnorm2d').textContent()).toBe('[N, 8, 16, 16]');
+    await expect.poll(() => edgeShape(page, 'batchnorm2d', 'relu').textContent()).toBe('[N, 8, 16, 16]');
+    await expect.poll(() => edgeShape(page, 'conv_a', 'relu').count()).toBe(0);
+    await snap(page, TEST, '06-residual-with-batchnorm');
+
+    // Delete the ReLU: its input takes its place in front of conv_b.
+    await layerNode(page, 'relu').click();
+    await page.getByTestId('layer-delete').click();
+    await expect.poll(() => layerNode(page, 'relu').count()).toBe(0);
+    await expect.poll(() => edgeShape(page, 'batchnorm2d', 'conv_b').textContent()).toBe('[N, 8, 16, 16]');
+
+    // A residual that cannot be added (4 channels + 8): PyTorch's message on the Add, not on conv_b.
+    await layerNode(page, 'conv_b').click();
+    await setArgument(page, 'out_channels', '4');
+    await expect
+      .poll(() => layerNode(page, 'add').getByTestId('layer-error').textContent())
+      .toMatch(/size of tensor a \(4\) must match the size of tensor b \(8\)/);
+    await expect.poll(() => layerNode(page, 'conv_b').getAttribute('data-errors')).toBe('0');
+    await snap(page, TEST, '07-residual-mismatch');
+    await setArgument(page, 'out_channels', '8');
+    await expect.poll(() => page.getByTestId('validation-badge').getAttribute('data-errors')).toBe('0');
+    expect(ada.problems.pageErrors).toEqual([]);
+    expect(ada.problems.consoleErrors).toEqual([]);
   });
 });
