@@ -163,7 +163,7 @@ export const architecture: UiBenchmark = {
   async run(ctx: BenchContext): Promise<BenchResult> {
     const { rest } = ctx;
     const sizes = ctx.smoke ? { mlp: 10, resnet: 20, pipeline: 10 } : { mlp: 50, resnet: 200, pipeline: 100 };
-    const editsPerRun = ctx.smoke ? 8 : 20;
+    const editsPerRun = ctx.smoke ? 3 : 20;
     const project = await rest.createProject('bench architecture');
     const base = `/api/projects/${project.id}`;
     await rest.ok('PUT', `${base}/resources/Mlp`, mlp('Mlp', sizes.mlp));
