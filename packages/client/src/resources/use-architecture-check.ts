@@ -5,8 +5,8 @@ import { CoalescingRequests } from '../lib/coalescing-requests.js';
 import type { ArchitectureCheck } from '../api/endpoints.js';
 import { checkArchitecture, getLayerCatalog, qk } from '../api/endpoints.js';
 import { errorMessage } from '../api/http.js';
-import { moduleNames, moduleYText } from '../collab/doc-read.js';
-import { useDocSelector } from '../collab/project-doc.context.js';
+import { architectureOf, moduleNames, moduleYText } from '../collab/doc-read.js';
+import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 
 export interface CheckState {
   /** The latest answer for the graph as it is now, or for an earlier version while a newer one is asked. */
@@ -29,7 +29,12 @@ export function useArchitectureCheck(
   utilsKey: string,
   enabled: boolean,
 ): CheckState {
-  const key = useMemo(() => `${JSON.stringify(arch)}\n${utilsKey}`, [arch, utilsKey]);
+  const { doc } = useProjectDoc();
+  const key = useMemo(() => checkKey(arch, utilsKey), [arch, utilsKey]);
+  const utilsKeyRef = useRef(utilsKey);
+  utilsKeyRef.current = utilsKey;
+  /** The graph last given to the requests: the same graph (a layer moved) is not checked again. */
+  const asked = useRef<string | null>(null);
   const [state, setState] = useState<{
     result: ArchitectureCheck | null;
     error: string | null;
@@ -52,10 +57,32 @@ export function useArchitectureCheck(
     return () => q.close();
   }, [projectId]);
   useEffect(() => {
-    if (enabled) requests.current?.request({ key, arch });
+    if (!enabled || asked.current === key) return;
+    asked.current = key;
+    requests.current?.request({ key, arch });
     // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` stands for `arch`
   }, [key, enabled, projectId]);
+  // An edit is sent as soon as the document has it, not after React has drawn it: the check and the drawing of
+  // the edit overlap. (The effect above covers the first check and a change of utils/.)
+  useEffect(() => {
+    if (!enabled) return;
+    const onUpdate = (): void => {
+      const now = architectureOf(doc, arch.name);
+      if (!now) return;
+      const k = checkKey(now, utilsKeyRef.current);
+      if (asked.current === k) return;
+      asked.current = k;
+      requests.current?.request({ key: k, arch: now });
+    };
+    doc.on('update', onUpdate);
+    return () => doc.off('update', onUpdate);
+  }, [doc, arch.name, enabled]);
   return { result: state.result, current: state.key === key, error: state.error };
+}
+
+/** What a check depends on: the graph without where its layers are drawn, and the custom layers' code. */
+function checkKey(arch: Architecture, utilsKey: string): string {
+  return `${JSON.stringify({ ...arch, layers: arch.layers.map((l) => ({ ...l, position: undefined })) })}\n${utilsKey}`;
 }
 
 /** A short fingerprint of the project's utils/ code: the catalog and checks depend on it (custom layers). */
