@@ -9,7 +9,7 @@ import { useEffect, useRef } from 'react';
 
 /**
  * Read-only Python in CodeMirror, for text the app generates (an architecture's module): the same highlighting
- * and search as the code editor, no typing. A new `value` replaces the text in place, keeping the scroll.
+ * and search as the code editor, no typing. A new `value` replaces the changed span in place, once the browser is idle.
  */
 export function CodeView({
   value,
@@ -54,23 +54,29 @@ export function CodeView({
   }, [ariaLabel]);
 
   useEffect(() => {
-    const v = view.current;
-    if (!v) return;
-    const old = v.state.doc.toString();
-    if (old === value) return;
-    // Only the part that changed: the rest keeps its highlighting, and the view does not jump.
-    let start = 0;
-    while (start < old.length && start < value.length && old[start] === value[start]) start++;
-    let end = 0;
-    while (
-      end < old.length - start &&
-      end < value.length - start &&
-      old[old.length - 1 - end] === value[value.length - 1 - end]
-    )
-      end++;
-    v.dispatch({
-      changes: { from: start, to: old.length - end, insert: value.slice(start, value.length - end) },
-    });
+    // When the browser is idle: re-parsing and re-highlighting is the costliest part of an edit here, and what
+    // the user waits for first is the graph (and its shapes), not the code beside it.
+    const apply = (): void => {
+      const v = view.current;
+      if (!v) return;
+      const old = v.state.doc.toString();
+      if (old === value) return;
+      // Only the part that changed: the rest keeps its highlighting, and the view does not jump.
+      let start = 0;
+      while (start < old.length && start < value.length && old[start] === value[start]) start++;
+      let end = 0;
+      while (
+        end < old.length - start &&
+        end < value.length - start &&
+        old[old.length - 1 - end] === value[value.length - 1 - end]
+      )
+        end++;
+      v.dispatch({
+        changes: { from: start, to: old.length - end, insert: value.slice(start, value.length - end) },
+      });
+    };
+    const id = requestIdleCallback(apply, { timeout: 500 });
+    return () => cancelIdleCallback(id);
   }, [value]);
 
   useEffect(() => {
