@@ -261,6 +261,22 @@ describe('the architecture editor', () => {
       .poll(() => page.getByTestId('architecture-code-view').textContent())
       .toContain('add = conv_b + x');
 
+    // The Input's shape: a bad one is refused in the field, a new one flows through every edge.
+    await layerNode(page, 'x').click();
+    const shape = page.getByTestId('input-shape');
+    await shape.fill('N x 8');
+    await shape.press('Enter');
+    await expect
+      .poll(() => page.getByTestId('layer-panel').textContent())
+      .toContain('is neither a size nor a name');
+    await shape.fill('N, 8, 32, 32');
+    await shape.press('Enter');
+    await expect.poll(() => edgeShape(page, 'x', 'conv_a').textContent()).toBe('[N, 8, 32, 32]');
+    await expect.poll(() => edgeShape(page, 'conv_b', 'add').textContent()).toBe('[N, 8, 32, 32]');
+    await shape.fill('N, 8, 16, 16');
+    await shape.press('Enter');
+    await expect.poll(() => edgeShape(page, 'x', 'add').textContent()).toBe('[N, 8, 16, 16]');
+
     // Select the edge conv_a → relu (its shape label) and add a BatchNorm2d on it.
     await edgeShape(page, 'conv_a', 'relu').click();
     await addLayer(page, 'BatchNorm2d', 'batchnorm2d');

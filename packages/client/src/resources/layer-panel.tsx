@@ -209,11 +209,20 @@ export function LayerPanel({
             </>
           )}
           {!cls && layer.layer !== 'Input' && (
-            <Text size="xs" c="dimmed">
-              {layer.layer.startsWith('resources.')
-                ? 'An architecture used as a layer takes no arguments.'
-                : 'The arguments of this class are not known (the layer list from PyTorch has not arrived, or the class does not exist).'}
-            </Text>
+            <>
+              <Text size="xs" c="dimmed">
+                {layer.layer.startsWith('resources.')
+                  ? 'An architecture used as a layer takes no arguments.'
+                  : readOnly
+                    ? 'The arguments set on this layer (the list of all its arguments comes from PyTorch, which readers do not run):'
+                    : 'The arguments of this class are not known (the layer list from PyTorch has not arrived, or the class does not exist). Set here:'}
+              </Text>
+              {Object.entries(layer.attributes).map(([k, v]) => (
+                <Text key={k} size="xs" className="df-mono" data-testid={`arg-set-${k}`}>
+                  {k}={formatArgument(v)}
+                </Text>
+              ))}
+            </>
           )}
         </Stack>
       </ScrollArea>
