@@ -15,7 +15,6 @@ import {
   Button,
   Divider,
   Group,
-  ScrollArea,
   Stack,
   Switch,
   Text,
@@ -114,7 +113,9 @@ export function LayerPanel({
           )}
         </Group>
       </Group>
-      <ScrollArea className="df-fill" type="auto">
+      {/* A plain scrolling box: Mantine's ScrollArea measures itself on every render, and this one renders on
+          every edit of the graph. */}
+      <Box className="df-fill" style={{ overflowY: 'auto', minHeight: 0 }}>
         <Stack gap="sm" p="sm">
           {extra}
           {cls?.doc && (
@@ -225,7 +226,7 @@ export function LayerPanel({
             </>
           )}
         </Stack>
-      </ScrollArea>
+      </Box>
     </Box>
   );
 }
