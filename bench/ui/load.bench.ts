@@ -3,12 +3,12 @@ import type { BenchContext, BenchResult, UiBenchmark } from './context.js';
 import { UI_MEASURES, benchShot, freshPage } from './context.js';
 import { median, ms, ratio, spread, table } from './stats.js';
 
-const SOURCE = `class Source:
+export const SOURCE = `class Source:
     def execute(self):
         x = 0
         return x
 `;
-const STEP = `class Step:
+export const STEP = `class Step:
     def __init__(self, k=1):
         self.k = k
 
@@ -18,7 +18,7 @@ const STEP = `class Step:
 `;
 
 /** A chain of `n` operations laid out as a 10-wide snake, as a user would have arranged it. */
-function chain(n: number): { nodes: PipelineNode[]; connections: object[] } {
+export function chain(n: number): { nodes: PipelineNode[]; connections: object[] } {
   const nodes: PipelineNode[] = [];
   const connections: object[] = [];
   for (let i = 0; i < n; i++) {
@@ -40,7 +40,7 @@ function chain(n: number): { nodes: PipelineNode[]; connections: object[] } {
   return { nodes, connections };
 }
 
-interface LoadMarks {
+export interface LoadMarks {
   /** All from navigation start (performance.now() in the page). */
   domContentLoaded: number;
   canvas: number;
@@ -55,16 +55,13 @@ interface LoadMarks {
  * appeared (the project document has synced), when the first node was drawn, and when all `want` nodes are
  * drawn and visible (React Flow keeps a node hidden until it has measured it).
  */
-function watchGraph(want: number): void {
+function watchGraph({ want, canvas, node }: { want: number; canvas: string; node: string }): void {
   const marks: Record<string, number> = {};
   (window as unknown as { __marks: Record<string, number> }).__marks = marks;
   const frame = (): void => {
     const now = performance.now();
-    if (marks.canvas === undefined && document.querySelector('[data-testid=pipeline-canvas]'))
-      marks.canvas = now;
-    const nodes = document.querySelectorAll<HTMLElement>(
-      '[data-testid=pipeline-canvas] [data-testid=graph-node]',
-    );
+    if (marks.canvas === undefined && document.querySelector(canvas)) marks.canvas = now;
+    const nodes = document.querySelectorAll<HTMLElement>(`${canvas} ${node}`);
     if (marks.firstNode === undefined && nodes.length > 0) marks.firstNode = now;
     // Hidden by React Flow (on the node's wrapper, inherited) until measured.
     if (
@@ -79,10 +76,19 @@ function watchGraph(want: number): void {
   requestAnimationFrame(frame);
 }
 
-async function coldLoad(ctx: BenchContext, url: string, nodes: number, shot?: string): Promise<LoadMarks> {
+/** The pipeline editor's canvas and nodes; the architecture editor passes its own. */
+const PIPELINE_GRAPH = { canvas: '[data-testid=pipeline-canvas]', node: '[data-testid=graph-node]' };
+
+export async function coldLoad(
+  ctx: BenchContext,
+  url: string,
+  nodes: number,
+  shot?: string,
+  graph: { canvas: string; node: string } = PIPELINE_GRAPH,
+): Promise<LoadMarks> {
   const { context, page } = await freshPage(ctx.browser, ctx.server.url);
   try {
-    await page.addInitScript(watchGraph, nodes);
+    await page.addInitScript(watchGraph, { want: nodes, ...graph });
     await page.goto(url);
     await page.waitForFunction(
       () => (window as unknown as { __marks: { allNodes?: number } }).__marks.allNodes !== undefined,

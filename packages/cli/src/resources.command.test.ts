@@ -301,7 +301,9 @@ describe('operations referencing an architecture', () => {
   it('a reference to an architecture (or artifact) that does not exist is an error on the node', async () => {
     const r = await cli(['run', project, 'missing'], env);
     expect(r.code).not.toBe(0);
-    expect(r.stderr + r.stdout).toContain('reference "net" names artifact "Ghost", which does not exist');
+    expect(r.stderr + r.stdout).toContain(
+      'reference "net" names "Ghost", which is neither an architecture (resources/) nor an artifact of the project',
+    );
   }, 60_000);
 });
 

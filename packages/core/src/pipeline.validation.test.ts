@@ -294,6 +294,21 @@ describe('validatePipeline', () => {
     ]);
   });
 
+  it('a reference naming neither an architecture nor an artifact says both were looked for', () => {
+    const p: Pipeline = {
+      name: 'p',
+      nodes: [{ id: 't', operation: 'TrainBasic', attributes: {}, references: { model: 'Ghost' } }],
+      connections: [],
+    };
+    expect(
+      validatePipeline(p, OPERATIONS, { artifactNames: new Set(['a']), resources: {} })
+        .filter((d) => d.port === 'model')
+        .map((d) => d.message),
+    ).toEqual([
+      'node "t" (TrainBasic): reference "model" names "Ghost", which is neither an architecture (resources/) nor an artifact of the project',
+    ]);
+  });
+
   it('a reference may name an architecture; one that cannot be built is an error on the node', () => {
     const good: Architecture = {
       name: 'Net',

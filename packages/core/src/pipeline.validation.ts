@@ -297,7 +297,9 @@ export function validatePipeline(
         add(
           'error',
           'unknown-artifact',
-          `${label(node)}: reference "${name}" names artifact "${target}", which does not exist`,
+          options.resources
+            ? `${label(node)}: reference "${name}" names "${target}", which is neither an architecture (resources/) nor an artifact of the project`
+            : `${label(node)}: reference "${name}" names artifact "${target}", which does not exist`,
           {
             node,
             port: name,

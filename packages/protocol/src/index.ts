@@ -157,6 +157,7 @@ export {
 export type { YArchitecture, YLayer } from './project-document.js';
 export {
   ArchitectureCheckResponseSchema,
+  CheckArchitectureBodySchema,
   LayerCatalogResponseSchema,
   ListResourcesResponseSchema,
   RenameResourceBodySchema,

@@ -63,6 +63,16 @@ export const LayerCatalogResponseSchema = z.object({
 
 const ShapeSchema = z.array(z.unknown());
 
+/**
+ * POST /api/projects/:projectId/resources/:name/check, optional body: the graph as the editor has it, checked
+ * instead of the server's copy of the document (which may not have the editor's last edit yet), so an answer is
+ * about exactly the version the editor asked about. The project's other architectures and utils/ come from the
+ * server's copy.
+ */
+export const CheckArchitectureBodySchema = z
+  .strictObject({ architecture: ArchitectureSchema.optional() })
+  .nullish();
+
 /** POST /api/projects/:projectId/resources/:name/check */
 export const ArchitectureCheckResponseSchema = z.strictObject({
   diagnostics: z.array(DiagnosticSchema),

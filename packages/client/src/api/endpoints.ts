@@ -1,5 +1,7 @@
+import type { Architecture, LayerCatalog } from '@deepforge/core';
 import type {
   AccessTokenDto,
+  ArchitectureCheckResponseSchema,
   ArtifactDto,
   AuditResponse,
   AuthStatus,
@@ -206,6 +208,23 @@ export interface AuditParams {
 export const getAudit = (params: AuditParams): Promise<AuditResponse> =>
   api(`/api/admin/audit${queryString({ ...params })}`);
 
+// ── architectures (resources/) ───────────────────────────────────────────────────────────────────────────────
+export type ArchitectureCheck = z.infer<typeof ArchitectureCheckResponseSchema>;
+/** torch.nn's layers and the project's custom ones (utils/), read by PyTorch on the server. */
+export const getLayerCatalog = (projectId: string): Promise<LayerCatalog> =>
+  api(`${project(projectId)}/layers`);
+/** Shapes and parameters by PyTorch for `architecture` as the editor has it (the server's copy may lag). */
+export const checkArchitecture = (
+  projectId: string,
+  architecture: Architecture,
+  signal?: AbortSignal,
+): Promise<ArchitectureCheck> =>
+  api(`${project(projectId)}/resources/${enc(architecture.name)}/check`, {
+    method: 'POST',
+    body: { architecture },
+    ...(signal ? { signal } : {}),
+  });
+
 /** Query keys, in one place so invalidations match what the views fetch. */
 export const qk = {
   health: ['health'] as const,
@@ -224,4 +243,5 @@ export const qk = {
   secrets: (projectId: string) => ['secrets', projectId] as const,
   audit: (params: AuditParams) => ['audit', params] as const,
   compute: ['compute'] as const,
+  layers: (projectId: string) => ['layers', projectId] as const,
 };

@@ -38,6 +38,12 @@ export function architecturesOf(doc: Y.Doc): Record<string, Architecture> {
   return out;
 }
 
+/** One architecture, or null: read on every document update by the editor's checks, so only that one. */
+export function architectureOf(doc: Y.Doc, name: string): Architecture | null {
+  const a = section<YArchitecture>(doc, 'resources')?.get(name);
+  return a ? readArchitecture(name, a) : null;
+}
+
 export function operationNames(doc: Y.Doc): string[] {
   return [...(section<YOperation>(doc, 'operations')?.keys() ?? [])].sort((a, b) => a.localeCompare(b));
 }

@@ -9,6 +9,7 @@ import { removeNode, setNodeAttribute, setNodeReference } from '@deepforge/proto
 import {
   ActionIcon,
   Alert,
+  Anchor,
   Autocomplete,
   Badge,
   Box,
@@ -36,6 +37,8 @@ export interface NodePanelProps {
   interfaces: InterfaceMap;
   diagnostics: readonly Diagnostic[];
   artifactNames: readonly string[];
+  /** The project's architectures (resources/): a reference naming one gets a freshly built module. */
+  architectureNames: readonly string[];
   /** Show the node without the controls that change it (readers). */
   readOnly?: boolean;
   onClose: () => void;
@@ -49,6 +52,7 @@ export function NodePanel({
   interfaces,
   diagnostics,
   artifactNames,
+  architectureNames,
   readOnly = false,
   onClose,
 }: NodePanelProps) {
@@ -202,17 +206,29 @@ export function NodePanel({
                       {r.name}
                     </Text>
                   }
-                  placeholder="Choose an artifact"
+                  description={
+                    architectureNames.includes(node.references[r.name] ?? '') ? (
+                      <Anchor
+                        component={Link}
+                        to={`/projects/${projectId}/resources/${node.references[r.name]}`}
+                        size="xs"
+                        data-testid={`ref-${r.name}-open`}
+                      >
+                        a new {node.references[r.name]} module: open the architecture
+                      </Anchor>
+                    ) : undefined
+                  }
+                  placeholder="Choose an architecture or an artifact"
                   searchable
                   clearable={!readOnly}
                   readOnly={readOnly}
-                  data={withCurrent(artifactNames, node.references[r.name])}
+                  data={referenceOptions(architectureNames, artifactNames, node.references[r.name])}
                   value={node.references[r.name] ?? null}
                   onChange={(v) => {
                     if (!readOnly) setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined);
                   }}
                   filter={showAllUntilTyped(node.references[r.name])}
-                  nothingFoundMessage="No artifact by that name"
+                  nothingFoundMessage="No architecture or artifact by that name"
                   data-testid={`ref-${r.name}`}
                 />
               ))}
@@ -260,6 +276,26 @@ export function NodePanel({
       </ScrollArea>
     </Box>
   );
+}
+
+/**
+ * A reference's choices: the architectures first (an architecture wins over an artifact of the same name, so
+ * such an artifact is not offered), then artifacts; a value naming neither stays shown so it can be seen and
+ * changed (validation says it is missing).
+ */
+function referenceOptions(
+  architectures: readonly string[],
+  artifacts: readonly string[],
+  current: string | undefined,
+): { group: string; items: string[] }[] {
+  const arch = new Set(architectures);
+  const groups = [
+    { group: 'Architectures', items: [...architectures] },
+    { group: 'Artifacts', items: artifacts.filter((a) => !arch.has(a)) },
+  ];
+  if (current && !arch.has(current) && !artifacts.includes(current))
+    groups.push({ group: 'Not found', items: [current] });
+  return groups.filter((g) => g.items.length > 0);
 }
 
 function withCurrent(names: readonly string[], current: JsonValue | undefined): string[] {

@@ -112,6 +112,10 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
   const artifacts = useArtifactNames(projectId);
   const resources = useDocSelector((d) => architecturesOf(d), []);
+  const architectureNames = useMemo(
+    () => Object.keys(resources).sort((a, b) => a.localeCompare(b)),
+    [resources],
+  );
   const diagnostics = useMemo(
     () =>
       validatePipeline(pipeline, interfaces, {
@@ -546,6 +550,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             interfaces={interfaces}
             diagnostics={diagnostics}
             artifactNames={artifacts.names}
+            architectureNames={architectureNames}
             readOnly={!canEdit}
             onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))}
           />

@@ -97,6 +97,12 @@ function routes() {
           lazy: async () => ({ Component: (await import('../resources/resources.view.js')).ResourcesView }),
         },
         {
+          path: 'resources/:name',
+          lazy: async () => ({
+            Component: (await import('../resources/architecture-editor.view.js')).ArchitectureEditorView,
+          }),
+        },
+        {
           path: 'artifacts',
           lazy: async () => ({ Component: (await import('../artifacts/artifacts.view.js')).ArtifactsView }),
         },

@@ -59,6 +59,31 @@ describe('architectures over REST', () => {
       fix: { argument: 'in_features', value: 2704 },
     });
 
+    // The editor's version (in_features fixed) is checked instead of the stored one; a different name is refused.
+    const fixed: Architecture = {
+      ...NET,
+      layers: NET.layers.map((l) =>
+        l.id === 'fc' ? { ...l, attributes: { in_features: 2704, out_features: 10 } } : l,
+      ),
+    };
+    const sent = await inject({
+      method: 'POST',
+      url: `${base}/Net/check`,
+      payload: { architecture: fixed },
+    });
+    expect(sent.statusCode).toBe(200);
+    expect(sent.json<{ shapes: { ok: boolean; total: { parameters: number } } }>().shapes).toMatchObject({
+      ok: true,
+      total: { parameters: 40 + 2704 * 10 + 10 },
+    });
+    const misnamed = await inject({
+      method: 'POST',
+      url: `${base}/Net/check`,
+      payload: { architecture: { ...fixed, name: 'Other' } },
+    });
+    expect(misnamed.statusCode).toBe(400);
+    expect(misnamed.json<ApiError>()).toMatchObject({ field: 'body.architecture.name' });
+
     const layers = await inject({ url: `/api/projects/${p.id}/layers` });
     expect(layers.statusCode).toBe(200);
     expect(

@@ -13,6 +13,7 @@ import { ArchitecturePythonError, ArchitectureService } from '@deepforge/engine'
 import {
   ApiErrorSchema,
   ArchitectureCheckResponseSchema,
+  CheckArchitectureBodySchema,
   LayerCatalogResponseSchema,
   ListResourcesResponseSchema,
   ProjectParamsSchema,
@@ -227,15 +228,24 @@ export function registerResourceRoutes(app: ZodApp, ctx: ServerContext): void {
         tags,
         summary: 'Check an architecture with PyTorch: layer classes and arguments, shapes and parameters',
         params: ResourceParamsSchema,
+        body: CheckArchitectureBodySchema,
         response: { 200: ArchitectureCheckResponseSchema, ...errors },
       },
     },
     async (request) => {
       const { projectId, name } = request.params;
       await ctx.projects.get(projectId);
-      const project = await projectOf(projectId);
-      if (!Object.hasOwn(project.resources ?? {}, name))
+      const stored = await projectOf(projectId);
+      if (!Object.hasOwn(stored.resources ?? {}, name))
         throw notFound(`project has no architecture "${name}"`);
+      // The editor sends the graph it shows: its last edit may not have reached the server's document yet.
+      const sent = request.body?.architecture;
+      if (sent && sent.name !== name)
+        throw badRequest(
+          'body.architecture.name',
+          `name "${sent.name}" must be the architecture's ("${name}")`,
+        );
+      const project = sent ? { ...stored, resources: { ...stored.resources, [name]: sent } } : stored;
       const { diagnostics, shapes } = await (await architectures()).check(project, name).catch(pythonFailed);
       return { diagnostics, shapes };
     },
