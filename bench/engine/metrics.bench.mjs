@@ -77,7 +77,7 @@ function sqliteSize(dataDir) {
   }
 }
 
-const METRIC_RELATIONS = ['metric_series', 'metrics', 'metric_buckets'];
+const METRIC_RELATIONS = ['metric_series', 'metric_blocks', 'metric_buckets'];
 
 /** PostgreSQL: the metric tables with their indexes and TOAST (pg_total_relation_size), after VACUUM. */
 async function postgresSize(url) {
