@@ -24,8 +24,8 @@ import type {
 } from './telemetry.store.js';
 
 /**
- * A series whose x went down somewhere has no seq range per x range: its view reads the points of the range in x
- * order, at most this many (a bounded query on the server's thread), and says when it stopped early.
+ * A series whose x went down somewhere has no seq range per x range: its view reads the points of the range in the
+ * order logged, at most this many (bounded work on the server's thread), and says when it stopped early.
  */
 export const UNSORTED_VIEW_READ_LIMIT = 100_000;
 /** …and decodes at most this many points looking for them (blocks whose x range spans the range hold others too). */
