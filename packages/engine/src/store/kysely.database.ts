@@ -96,7 +96,10 @@ export interface MetricBlocksTable {
   points: Buffer;
 }
 
-/** The min-max pyramid: per level (2…10 since migration 0006; 1…10 before) and bucket (seq / 8^level), the summary of the bucket's points. */
+/**
+ * The min-max pyramid: per level (2…10 since migration 0006; 1…10 before) and bucket (seq / 8^level), the summary
+ * of the bucket's points.
+ */
 export interface MetricBucketsTable {
   series_id: number;
   level: number;

@@ -208,7 +208,10 @@ async function writeBlocks(
   }
 }
 
-/** The buckets of every stored level that points `start`… fall into, merged with the partial buckets already stored. */
+/**
+ * The buckets of every stored level that points `start`… fall into, merged with the partial buckets already
+ * stored.
+ */
 async function updatePyramid(
   trx: Kysely<Database>,
   seriesId: number,
