@@ -21,7 +21,10 @@ class Logger:
         return done
 `;
 
-/** Logs a value every 50 ms for 15 s: the chart of a running job (opened while it runs, however loaded the machine). */
+/**
+ * Logs a value every 50 ms for 20 s: the charts of a running job, in its Metrics tab and then in the compare view
+ * (opened while it runs, however loaded the machine).
+ */
 const TICKER = `import time
 
 import deepforge
@@ -29,8 +32,8 @@ import deepforge
 
 class Ticker:
     def execute(self):
-        for i in range(300):
-            deepforge.log(step=i, acc=i / 300)
+        for i in range(400):
+            deepforge.log(step=i, acc=i / 400)
             time.sleep(0.05)
         done = 1
         return done
@@ -176,6 +179,22 @@ describe('metric charts drawn from views', () => {
     expect((await chartState(chart)).views).toBe(first.views);
     expect((await rest.execution(project.id, started.id)).status).toBe('running');
     await snap(page, TEST, '04-live');
+
+    // The compare view follows it too: one view read, values appended as they come.
+    await page.goto(`/projects/${project.id}/executions`);
+    await page
+      .locator(`[data-testid=execution-row][data-execution-id="${started.id}"] input[type=checkbox]`)
+      .check();
+    await page.getByTestId('compare-executions').click();
+    const compared = page.getByTestId('compare-chart');
+    await expect.poll(async () => (await chartState(compared)).state, { timeout: 30_000 }).toBe('drawn');
+    const before = await chartState(compared);
+    await expect
+      .poll(async () => Number((await chartState(compared)).points), { timeout: 30_000 })
+      .toBeGreaterThan(Number(before.points) + 10);
+    expect((await chartState(compared)).views).toBe(before.views);
+    expect((await rest.execution(project.id, started.id)).status).toBe('running');
+    await snap(page, TEST, '05-compare-live');
     const done = await rest.waitForExecution(project.id, started.id, 60_000);
     expect(done.status).toBe('success');
     expect(problems.pageErrors).toEqual([]);

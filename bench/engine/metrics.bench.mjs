@@ -77,7 +77,7 @@ function sqliteSize(dataDir) {
   }
 }
 
-const METRIC_RELATIONS = ['metric_series', 'metrics', 'metric_buckets'];
+const METRIC_RELATIONS = ['metric_series', 'metric_blocks', 'metric_buckets'];
 
 /** PostgreSQL: the metric tables with their indexes and TOAST (pg_total_relation_size), after VACUUM. */
 async function postgresSize(url) {
@@ -166,6 +166,7 @@ export async function run({ repeat, log, smoke = false }) {
     const ratioMedian = summary(results[SQLITE_LOCAL.key].runs.map((r) => r.ratio)).median;
     const share = (b) =>
       METRIC_RELATIONS.map((t) => `${t} ${((b.tables[t] ?? 0) / b.points).toFixed(1)} B`).join(', ');
+    log(`  bytes per point: SQLite: ${share(sqlite)}; PostgreSQL: ${share(postgres)}`);
     const markdown = [
       `One operation logs ${n.toLocaleString('en-US')} values of one metric in a tight loop, \`deepforge.log(step=i, loss=1.0 / (i + 1))\`, after the same loop keeping \`(i, 1.0 / (i + 1))\` in a list (the baseline), both timed in the job with \`time.perf_counter()\`; every value is stored (checked after the run). ${smoke ? 1 : repeat} runs per database after one warm-up, each a new execution; median (min–max). "Stored" is the rate from the job's start to the end of its execution, by which time the engine has written every point (batched every 500 ms, ADR 0014).`,
       '',

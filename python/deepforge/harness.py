@@ -398,6 +398,8 @@ class Harness:
         except Exception as exc:  # pragma: no cover - capture reports its own failures
             _write_stderr("deepforge: could not capture figures: %s\n" % exc)
         progress.flush_all()
+        # The metric values still buffered (_channel): written once the operation's step ends, however it ended.
+        self.writer.flush()
 
     def split_outputs(self, result):
         from .serialization import qualified_name
@@ -571,6 +573,7 @@ def main(argv=None):
     except JobFailed as stop:
         return stop.code
     finally:
+        writer.flush()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -652,8 +655,8 @@ def _exit(code):
 
     Does what an exit must keep: waits for non-daemon threads and runs ``atexit`` callbacks as the
     interpreter would, closes the files user code left open (as their finalizers would, so buffered data and
-    trailers are written), flushes stdio, then ``os._exit``. The event channel needs nothing: every event is
-    written with ``os.write`` before ``emit`` returns.
+    trailers are written), flushes stdio, then ``os._exit``. The event channel's buffered metric values are
+    written by its ``atexit`` hook (values a thread logged after the harness's own last flush).
     """
     try:
         threading = sys.modules.get("threading")

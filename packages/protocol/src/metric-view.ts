@@ -84,7 +84,10 @@ export const MetricViewResponseSchema = z.strictObject({
     })
     .optional(),
   columnSize: z.number().optional(),
-  /** Only for a series whose step went down: the range held more points than a view reads, columns end early. */
+  /**
+   * Only for a series whose step went down: the range held more points than a view reads; it shows those logged
+   * first.
+   */
   partial: z.boolean(),
 });
 export type MetricViewResponse = z.infer<typeof MetricViewResponseSchema>;

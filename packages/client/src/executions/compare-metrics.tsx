@@ -1,16 +1,19 @@
 import type { ExecutionSummaryDto } from '@deepforge/protocol';
 import { Badge, Group, Loader, Modal, ScrollArea, SimpleGrid, Stack, Text } from '@mantine/core';
 import { useQueries } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { getExecution, listMetricSeries, qk } from '../api/endpoints.js';
-import { MetricChart, type MetricSource } from '../charts/metric-chart.js';
+import { useEventsClient } from '../api/events.context.js';
+import { MetricChart } from '../charts/metric-chart.js';
 import { seriesColor } from '../lib/metric-series.js';
+import { CompareLive, compareCharts, stillLogging } from './compare-live.js';
 import { ChartOptions, viewReader } from './job-metrics.js';
 
 /**
  * Metrics of several executions overlaid, one chart per metric (`node/name`), one line per execution: the
  * docs' "selecting multiple executions will display all of the selected plots together". Each line is read as a
- * view for the chart's width (ADR 0014), so a million points per execution draw as fast as a thousand.
+ * view for the chart's width (ADR 0014), so a million points per execution draw as fast as a thousand; the lines of
+ * an execution still running append its live values (compare-live.ts).
  */
 export function CompareMetrics({
   projectId,
@@ -42,30 +45,30 @@ export function CompareMetrics({
   const [smoothing, setSmoothing] = useState(0);
   const [log, setLog] = useState(false);
 
-  const charts = useMemo(() => {
-    // metric key (node/name) → its line of each execution
-    const byMetric = new Map<string, MetricSource[]>();
-    series.forEach((m, i) => {
-      const job = jobs[i];
-      if (!job || !m.data) return;
-      const index = executions.findIndex((e) => e.id === job.execution.id);
-      for (const s of m.data.items) {
-        const key = `${job.node}/${s.name}`;
-        const list = byMetric.get(key) ?? [];
-        list.push({
-          key: `${job.execution.id}/${key}`,
-          label: job.execution.name,
-          color: seriesColor(index),
-          fetchView: viewReader(projectId, job.execution.id, job.node, s.name),
-        });
-        byMetric.set(key, list);
-      }
-    });
-    return [...byMetric.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([key, sources]) => ({ key, sources }));
+  const [live] = useState(() => new CompareLive());
+  const liveVersion = useSyncExternalStore(live.subscribe, live.getVersion);
+  const events = useEventsClient();
+  const following = executions
+    .filter(stillLogging)
+    .map((e) => e.id)
+    .join(',');
+  useEffect(() => {
+    if (!following) return;
+    const stops = following.split(',').map((id) => events.subscribe(id, (e) => live.apply(id, e)));
+    return () => stops.forEach((stop) => stop());
+  }, [events, following, live]);
+
+  const charts = useMemo(
+    () =>
+      compareCharts(
+        executions,
+        jobs.map((j, i) => ({ ...j, stored: series[i]?.data?.items })),
+        live,
+        (executionId, node, name, job) => viewReader(projectId, executionId, node, name, job),
+      ),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [series.map((m) => m.dataUpdatedAt).join(','), executions]);
+    [series.map((m) => m.dataUpdatedAt).join(','), executions, liveVersion],
+  );
 
   return (
     <Modal opened onClose={onClose} title="Compare executions" size="90%" data-testid="compare-modal">

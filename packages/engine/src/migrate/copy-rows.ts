@@ -112,6 +112,9 @@ export class RowSetDigest {
       const v = row[c];
       if (v === null || v === undefined) return null;
       if (this.integers.has(c) || typeof v === 'bigint') return Number(v);
+      // A blob (SQLite) or bytea (PostgreSQL): both drivers give a Buffer; its bytes, compactly.
+      if (v instanceof Uint8Array)
+        return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
       return v;
     });
     const h = createHash('sha256').update(JSON.stringify(values)).digest();

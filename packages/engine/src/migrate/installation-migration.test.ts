@@ -8,6 +8,7 @@ import { DatabaseError, StorageError } from '../errors.js';
 import { LocalBlobStorage } from '../storage/local-blob.storage.js';
 import { openPostgresStores } from '../store/postgres.store.js';
 import { openSqliteStores } from '../store/sqlite.store.js';
+import type { MetricRecord } from '../store/telemetry.store.js';
 import { engineFixture } from '../test-support/engine-fixture.js';
 import { spawnScript, waitForScript } from '../test-support/node-script.js';
 import { createTestDatabase, useTestDatabase } from '../test-support/postgres-server.js';
@@ -35,6 +36,44 @@ interface Installation {
   sessionSecret: string;
   token: string;
   rowCounts: Record<string, number>;
+  /** A long series beside the pipeline's own metrics: several blocks, steps missing here and there. */
+  wave: { jobId: string; points: MetricRecord[] };
+}
+
+/** 3,000 points of one series in blocks (ADR 0014), with values and times a copy must keep bit for bit. */
+function wavePoints(jobId: string): MetricRecord[] {
+  const points: MetricRecord[] = [];
+  for (let i = 0; i < 3000; i++)
+    points.push({
+      jobId,
+      name: 'wave',
+      step: i % 7 === 3 ? null : i * 0.5,
+      value: i === 11 ? -0 : i === 12 ? 5e-324 : Math.sin(i) * 10 ** ((i % 40) - 20),
+      t: 1_700_000_000_000 + i * 3,
+    });
+  return points;
+}
+
+/** The copy's wave, every point read back and compared exactly (Object.is: -0 and the bits of each double). */
+async function expectWaveReadsBack(url: string): Promise<void> {
+  const stores = await openPostgresStores(url);
+  try {
+    const { jobId, points } = source.wave;
+    const back = await stores.telemetry.readMetricPoints(jobId, 'wave', 0, points.length + 1);
+    expect(back.length).toBe(points.length);
+    let x = 0;
+    back.forEach((p, i) => {
+      const want = points[i]!;
+      x = want.step ?? x + 1;
+      expect(
+        [p.seq, p.x, p.step, p.value, p.t].every((v, k) =>
+          Object.is(v, [i, x, want.step, want.value, want.t][k]),
+        ),
+      ).toBe(true);
+    });
+  } finally {
+    await stores.close();
+  }
 }
 
 let source: Installation;
@@ -84,6 +123,14 @@ beforeAll(async () => {
   await engine.close();
 
   const stores = await openSqliteStores(join(dataDir, 'deepforge.db'));
+  const wave = { jobId: `${run.id}.six`, points: wavePoints(`${run.id}.six`) };
+  // In uneven batches, as the telemetry buffer writes them: the partial last block is rewritten.
+  for (const [a, b] of [
+    [0, 5],
+    [5, 1500],
+    [1500, 3000],
+  ] as const)
+    await stores.telemetry.appendMetrics(wave.points.slice(a, b));
   await stores.close();
   source = {
     root,
@@ -97,7 +144,9 @@ beforeAll(async () => {
     sessionSecret: session.secret,
     token: token.token,
     rowCounts: await sqliteCounts(join(dataDir, 'deepforge.db')),
+    wave,
   };
+  expect(source.rowCounts.metric_blocks).toBe(4);
 }, 120_000);
 
 afterAll(async () => {
@@ -225,6 +274,7 @@ async function expectCopyReadsBack(url: string, blobDir: string): Promise<void> 
       [1, 'value', 13],
       [2, 'value', 14],
     ]);
+    await expectWaveReadsBack(url);
     // The console log stayed in the data dir, which the copy keeps using.
     expect((await engine.readJobLog(source.executionId, 'report')).text).toContain('value is 12');
 
@@ -300,9 +350,8 @@ describe('deepforge migrate (engine)', () => {
     const blobs = await destinationStorage();
     try {
       const before = await sourceState();
-      // Killed after the first blob was copied and recorded, then in the middle of the metrics (no primary key:
-      // only the progress cursor keeps them from being copied twice).
-      for (const pauseAt of ['blob:1', 'rows:metrics:2']) {
+      // Killed after the first blob was copied and recorded, then in the middle of the metric blocks.
+      for (const pauseAt of ['blob:1', 'rows:metric_blocks:2']) {
         const child = spawnScript('migrate.script.ts', [source.dataDir, url, blobs.dir, pauseAt], cleanEnv());
         const result = waitForScript(child);
         let out = '';
@@ -317,7 +366,7 @@ describe('deepforge migrate (engine)', () => {
         expect((await result).signal).toBe('SIGKILL');
       }
       const partial = await postgresCounts(url);
-      expect(partial.metrics).toBe(2);
+      expect(partial.metric_blocks).toBe(2);
       expect(partial.artifacts).toBe(0);
 
       const events: MigrationEvent[] = [];
@@ -325,11 +374,11 @@ describe('deepforge migrate (engine)', () => {
       expect(report).toMatchObject({ outcome: 'migrated', resumed: true });
       expect(events[0]).toMatchObject({ type: 'start', resumedFrom: expect.any(Number) });
       expect(report.blobs.verifiedBefore).toBe(report.blobs.referenced);
-      const metrics = report.tables.find((t) => t.table === 'metrics')!;
+      const metrics = report.tables.find((t) => t.table === 'metric_blocks')!;
       expect(metrics).toEqual({
-        table: 'metrics',
-        rows: source.rowCounts.metrics,
-        copied: source.rowCounts.metrics! - 2,
+        table: 'metric_blocks',
+        rows: source.rowCounts.metric_blocks,
+        copied: source.rowCounts.metric_blocks! - 2,
       });
       expect(await postgresCounts(url)).toEqual(source.rowCounts);
       expect(await sourceState()).toEqual(before);

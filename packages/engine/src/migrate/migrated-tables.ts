@@ -26,7 +26,7 @@ const TABLE_KEYS: { readonly [T in MigratedTable]: readonly (keyof Database[T] &
   jobs: ['id'],
   job_outputs: ['job_id', 'name'],
   metric_series: ['id'],
-  metrics: ['id'],
+  metric_blocks: ['series_id', 'block'],
   metric_buckets: ['series_id', 'level', 'bucket'],
   plots: ['job_id', 'figure'],
   progress: ['job_id', 'bar'],

@@ -86,19 +86,24 @@ export interface MetricSeriesTable {
 }
 
 /**
- * Every point. `id` = series_id · 2^28 + seq (the order logged, from 0 within its series): one key that is the
- * rowid on SQLite, so a point costs no separate primary-key index. `x` is the step, or last x + 1 without one.
+ * A series' points `block · 1024 …` (ADR 0014, migration 0006): `n` of them, packed in `points` as little-endian
+ * float64 arrays x[n], value[n], t[n]; `no_step`, a bitmap of the points logged without a step (null: none). A
+ * point's seq is block · 1024 + its index. `min_x`/`max_x` bound the block's x, to find a range's blocks.
  */
-export interface MetricsTable {
-  id: Int;
+export interface MetricBlocksTable {
   series_id: number;
-  x: number;
-  step: number | null;
-  value: number;
-  t: Int;
+  block: number;
+  n: number;
+  min_x: number;
+  max_x: number;
+  no_step: Buffer | null;
+  points: Buffer;
 }
 
-/** The min-max pyramid: per level (1…10) and bucket (seq / 8^level), the summary of the bucket's points. */
+/**
+ * The min-max pyramid: per level (2…10 since migration 0006; 1…10 before) and bucket (seq / 8^level), the summary
+ * of the bucket's points.
+ */
 export interface MetricBucketsTable {
   series_id: number;
   level: number;
@@ -240,7 +245,7 @@ export interface Database {
   job_outputs: JobOutputsTable;
   artifacts: ArtifactsTable;
   metric_series: MetricSeriesTable;
-  metrics: MetricsTable;
+  metric_blocks: MetricBlocksTable;
   metric_buckets: MetricBucketsTable;
   plots: PlotsTable;
   progress: ProgressTable;

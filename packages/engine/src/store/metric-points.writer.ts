@@ -7,26 +7,34 @@ import {
   PYRAMID_LEVELS,
   type PointSummary,
 } from '@deepforge/core';
-import type { Database, MetricBucketsTable, MetricSeriesTable } from './kysely.database.js';
+import { DatabaseError } from '../errors.js';
+import { BLOCK_POINTS, blockToRow, decodeBlock, newBlock, pushPoint, stepAt } from './metric-block.codec.js';
+import type {
+  Database,
+  MetricBlocksTable,
+  MetricBucketsTable,
+  MetricSeriesTable,
+} from './kysely.database.js';
 import type { MetricRecord } from './telemetry.store.js';
 
 /** Rows per INSERT on SQLite: under its 32,766 bound parameters. PostgreSQL takes arrays: one INSERT per batch. */
-const POINT_ROWS_PER_INSERT = 2000;
 const BUCKET_ROWS_PER_INSERT = 1000;
+/** Blocks per INSERT: a few MiB of blobs in one statement. */
+const BLOCK_ROWS_PER_INSERT = 100;
 const POSTGRES_ROWS_PER_INSERT = 100_000;
 
 const isPostgres = (trx: Kysely<Database>): boolean => trx.getExecutor().adapter instanceof PostgresAdapter;
 
-/**
- * A point's key: its series and its seq in one integer (the rowid on SQLite), exact in a double while series ids
- * stay under 2^25 and a series under 2^28 points.
- */
+/** The most points a series holds (and the most series a database holds): block and bucket numbers stay small. */
 export const SERIES_POINTS = 2 ** 28;
 const MAX_SERIES_ID = 2 ** 25;
 
-export function pointId(seriesId: number, seq: number): number {
-  return seriesId * SERIES_POINTS + seq;
-}
+/**
+ * The pyramid levels stored start at 2 (buckets of 64 points): a view whose columns are finer than that decodes the
+ * blocks of its range instead (at most 64 points per column, so a bounded read), and level 1 would cost a row per 8
+ * points, a third of the numbers' own size again.
+ */
+export const FIRST_STORED_LEVEL = 2;
 
 /** A metric value or step that is not a finite number (the store keeps none: ADR 0014). */
 export class MetricValueError extends Error {
@@ -35,10 +43,9 @@ export class MetricValueError extends Error {
 
 /**
  * Appends metric values to their series (ADR 0014), inside the caller's write transaction: the points (seq and x
- * assigned), the series' counters, and the min-max pyramid's buckets that the new points fall into, merged with the
- * stored partial bucket of each level. `lockKey` keeps two processes from giving two new series the same id.
- *
- * Also used by migration 0005 to convert the rows stored before it.
+ * assigned) packed into blocks of `BLOCK_POINTS`, the series' counters, and the min-max pyramid's buckets that the
+ * new points fall into, merged with the stored partial bucket of each level. `lockKey` keeps two processes from
+ * giving two new series the same id.
  */
 export async function writeMetricPoints(
   trx: Kysely<Database>,
@@ -128,16 +135,7 @@ async function appendToSeries(
     xs[i] = x;
     ys[i] = r.value;
   }
-  const perInsert = isPostgres(trx) ? POSTGRES_ROWS_PER_INSERT : POINT_ROWS_PER_INSERT;
-  for (let i = 0; i < rows.length; i += perInsert) {
-    const chunk = rows.slice(i, i + perInsert);
-    const params: unknown[] = [];
-    for (let j = 0; j < chunk.length; j++) {
-      const r = chunk[j] as MetricRecord;
-      params.push(pointId(series.id, start + i + j), series.id, xs[i + j], r.step, r.value, r.t);
-    }
-    await trx.executeQuery(bulkInsert(trx, 'metrics', POINT_COLUMNS, chunk.length, params));
-  }
+  await writeBlocks(trx, series.id, start, rows, xs);
   await updatePyramid(trx, series.id, start, xs, ys);
   const last = rows[rows.length - 1] as MetricRecord;
   await trx
@@ -154,7 +152,66 @@ async function appendToSeries(
     .execute();
 }
 
-/** The buckets of every level that points `start`… fall into, merged with the partial buckets already stored. */
+/**
+ * The points `start`… into their blocks: the stored partial last block (when `start` is not on a block boundary)
+ * is read, the new points appended to it, and it is written again whole with the blocks after it.
+ */
+async function writeBlocks(
+  trx: Kysely<Database>,
+  seriesId: number,
+  start: number,
+  rows: readonly MetricRecord[],
+  xs: Float64Array,
+): Promise<void> {
+  let index = Math.floor(start / BLOCK_POINTS);
+  let block = newBlock(BLOCK_POINTS);
+  const held = start % BLOCK_POINTS;
+  if (held !== 0) {
+    const stored = await trx
+      .selectFrom('metric_blocks')
+      .selectAll()
+      .where('series_id', '=', seriesId)
+      .where('block', '=', index)
+      .executeTakeFirst();
+    if (!stored || Number(stored.n) !== held)
+      throw new DatabaseError(
+        `metric series ${seriesId} holds ${start} points, but its block ${index} holds ${stored ? Number(stored.n) : 'none'} of the ${held} it should`,
+      );
+    const old = decodeBlock(stored);
+    for (let i = 0; i < old.n; i++)
+      pushPoint(block, old.x[i] as number, stepAt(old, i), old.y[i] as number, old.t[i] as number);
+  }
+  const out: MetricBlocksTable[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    if (block.n === BLOCK_POINTS) {
+      out.push(blockToRow(seriesId, index++, block));
+      block = newBlock(BLOCK_POINTS);
+    }
+    const r = rows[i] as MetricRecord;
+    pushPoint(block, xs[i] as number, r.step, r.value, r.t);
+  }
+  out.push(blockToRow(seriesId, index, block));
+  for (let i = 0; i < out.length; i += BLOCK_ROWS_PER_INSERT) {
+    await trx
+      .insertInto('metric_blocks')
+      .values(out.slice(i, i + BLOCK_ROWS_PER_INSERT))
+      .onConflict((oc) =>
+        oc.columns(['series_id', 'block']).doUpdateSet((eb) => ({
+          n: eb.ref('excluded.n'),
+          min_x: eb.ref('excluded.min_x'),
+          max_x: eb.ref('excluded.max_x'),
+          no_step: eb.ref('excluded.no_step'),
+          points: eb.ref('excluded.points'),
+        })),
+      )
+      .execute();
+  }
+}
+
+/**
+ * The buckets of every stored level that points `start`… fall into, merged with the partial buckets already
+ * stored.
+ */
 async function updatePyramid(
   trx: Kysely<Database>,
   seriesId: number,
@@ -163,9 +220,9 @@ async function updatePyramid(
   ys: Float64Array,
 ): Promise<void> {
   const levels: Map<number, PointSummary>[] = [];
-  let previous = bucketPoints(xs, ys, start, bucketSize(1));
+  let previous = bucketPoints(xs, ys, start, bucketSize(FIRST_STORED_LEVEL));
   levels.push(previous);
-  for (let level = 2; level <= PYRAMID_LEVELS; level++) {
+  for (let level = FIRST_STORED_LEVEL + 1; level <= PYRAMID_LEVELS; level++) {
     // Level k+1 from level k: eight buckets make one, in order.
     const next = new Map<number, PointSummary>();
     for (const [b, s] of previous) {
@@ -178,7 +235,7 @@ async function updatePyramid(
   }
   // The bucket holding `start` already has the points before it when `start` is not on a bucket boundary.
   const partial: { level: number; bucket: number }[] = [];
-  for (let level = 1; level <= PYRAMID_LEVELS; level++) {
+  for (let level = FIRST_STORED_LEVEL; level <= PYRAMID_LEVELS; level++) {
     if (start % bucketSize(level) !== 0)
       partial.push({ level, bucket: Math.floor(start / bucketSize(level)) });
   }
@@ -192,7 +249,7 @@ async function updatePyramid(
       )
       .execute();
     for (const row of stored) {
-      const level = levels[row.level - 1] as Map<number, PointSummary>;
+      const level = levels[row.level - FIRST_STORED_LEVEL] as Map<number, PointSummary>;
       const b = Number(row.bucket);
       const fresh = level.get(b);
       const old: PointSummary = {
@@ -212,7 +269,7 @@ async function updatePyramid(
     for (const [bucket, s] of level) {
       rows.push({
         series_id: seriesId,
-        level: i + 1,
+        level: i + FIRST_STORED_LEVEL,
         bucket,
         n: s.n,
         first_x: s.firstX,
@@ -249,14 +306,6 @@ async function updatePyramid(
 }
 
 /** Columns with their PostgreSQL types (for unnest). */
-const POINT_COLUMNS = [
-  ['id', 'int8'],
-  ['series_id', 'int4'],
-  ['x', 'float8'],
-  ['step', 'float8'],
-  ['value', 'float8'],
-  ['t', 'int8'],
-] as const;
 const BUCKET_COLUMNS = [
   ['series_id', 'int4'],
   ['level', 'int4'],

@@ -2,7 +2,8 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { Migrator, PostgresAdapter, sql } from 'kysely';
 import { DatabaseError } from '../errors.js';
 import type { Database } from './kysely.database.js';
-import { writeMetricPoints } from './metric-points.writer.js';
+import { BLOCK_POINTS, blockToRow, newBlock, pushPoint } from './metric-block.codec.js';
+import { writeMetricRows0005 } from './metric-rows-0005.writer.js';
 
 /**
  * The schema, as versioned migrations in code (no migration files to ship next to dist/). Only Kysely's schema
@@ -371,7 +372,7 @@ const MIGRATIONS: Record<string, Migration> = {
           select name, step, value, t from metrics_0004 where job_id = ${job_id} order by name, t, ${stored}`.execute(
           db,
         );
-        await writeMetricPoints(
+        await writeMetricRows0005(
           typed,
           old.rows
             .filter((r) => Number.isFinite(r.value) && (r.step === null || Number.isFinite(r.step)))
@@ -380,6 +381,51 @@ const MIGRATIONS: Record<string, Migration> = {
         );
       }
       await db.schema.dropTable('metrics_0004').execute();
+    },
+  },
+  /**
+   * Metric points packed into blocks (ADR 0014): `metrics` (a row per point, ~64 B a point in SQLite, ~150 B in
+   * PostgreSQL) becomes `metric_blocks`, 1,024 consecutive points of a series per row as float64 arrays, and the
+   * pyramid's level 1 (a row per 8 points) goes: views that fine decode the blocks instead. Every point is carried
+   * over as it was stored (x, step or none, value, time), checked seq by seq and counted against the series and the
+   * table; on SQLite inside one transaction, so a failure leaves the 0005 schema and its rows as they were.
+   */
+  '0006_metric_blocks': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      const run = async (trx: Kysely<unknown>): Promise<void> => {
+        await trx.schema
+          .createTable('metric_blocks')
+          .addColumn('series_id', 'integer', (c) =>
+            c.notNull().references('metric_series.id').onDelete('cascade'),
+          )
+          .addColumn('block', 'integer', (c) => c.notNull())
+          .addColumn('n', 'integer', (c) => c.notNull())
+          .addColumn('min_x', 'double precision', (c) => c.notNull())
+          .addColumn('max_x', 'double precision', (c) => c.notNull())
+          // The blobs last: SQLite reads a row's columns in order, so a query of the others stops before them.
+          .addColumn('no_step', postgres ? 'bytea' : 'blob')
+          .addColumn('points', postgres ? 'bytea' : 'blob', (c) => c.notNull())
+          .addPrimaryKeyConstraint('metric_blocks_pk', ['series_id', 'block'])
+          .execute();
+        // A sorted series' first block reaching x (max_x ≥ x) and last block starting before it (min_x ≤ x).
+        await trx.schema
+          .createIndex('metric_blocks_max_x')
+          .on('metric_blocks')
+          .columns(['series_id', 'max_x', 'block'])
+          .execute();
+        await trx.schema
+          .createIndex('metric_blocks_min_x')
+          .on('metric_blocks')
+          .columns(['series_id', 'min_x', 'block'])
+          .execute();
+        await packMetricRows(trx as unknown as Kysely<Database>);
+        await sql`delete from metric_buckets where level = 1`.execute(trx);
+        await trx.schema.dropTable('metrics').execute();
+      };
+      // PostgreSQL runs each migration in a transaction already; SQLite's migrator does not.
+      if (postgres) await run(db);
+      else await db.transaction().execute(run);
     },
   },
   /**
@@ -395,6 +441,69 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
 };
+
+/** Blocks read and written at a time by migration 0006. */
+const PACK_BLOCKS_PER_READ = 64;
+
+/**
+ * Migration 0006: every series' rows of `metrics` (id = series · 2^28 + seq) into blocks, in seq order. Refuses,
+ * naming the series, a gap in the seqs or a row whose x is not its step (which the blocks could not keep), and
+ * checks that every row of the table was packed.
+ */
+async function packMetricRows(db: Kysely<Database>): Promise<void> {
+  const rowSeries = 2 ** 28;
+  const series = await sql<{ id: number; n: number | string }>`
+    select id, n from metric_series order by id`.execute(db);
+  let packed = 0;
+  for (const s of series.rows) {
+    const total = Number(s.n);
+    const base = s.id * rowSeries;
+    let seq = 0;
+    let block = newBlock(BLOCK_POINTS);
+    for (let b = 0; b * BLOCK_POINTS < total; b += PACK_BLOCKS_PER_READ) {
+      const end = Math.min(total, (b + PACK_BLOCKS_PER_READ) * BLOCK_POINTS);
+      const { rows } = await sql<{
+        id: number | string;
+        x: number;
+        step: number | null;
+        value: number;
+        t: number | string;
+      }>`select id, x, step, value, t from metrics
+          where id >= ${base + b * BLOCK_POINTS} and id < ${base + end} order by id`.execute(db);
+      const out = [];
+      for (const r of rows) {
+        const at = Number(r.id) - base;
+        if (at !== seq)
+          throw new DatabaseError(
+            `metric series ${s.id} has no point ${seq} (the next stored is ${at}): its points cannot be packed without renumbering them`,
+          );
+        if (r.step !== null && r.step !== r.x)
+          throw new DatabaseError(`metric series ${s.id}: point ${seq} has step ${r.step} but x ${r.x}`);
+        pushPoint(block, r.x, r.step, r.value, Number(r.t));
+        seq++;
+        if (block.n === BLOCK_POINTS) {
+          out.push(blockToRow(s.id, seq / BLOCK_POINTS - 1, block));
+          block = newBlock(BLOCK_POINTS);
+        }
+      }
+      if (seq !== end)
+        throw new DatabaseError(`metric series ${s.id} holds ${total} points, but only ${seq} are stored`);
+      if (block.n > 0 && seq === total) out.push(blockToRow(s.id, Math.floor(seq / BLOCK_POINTS), block));
+      for (let i = 0; i < out.length; i += 16)
+        await db
+          .insertInto('metric_blocks')
+          .values(out.slice(i, i + 16))
+          .execute();
+    }
+    packed += seq;
+  }
+  const { rows } = await sql<{ n: number | string }>`select count(*) as n from metrics`.execute(db);
+  const stored = Number(rows[0]?.n ?? 0);
+  if (stored !== packed)
+    throw new DatabaseError(
+      `metrics holds ${stored} points, but its series count ${packed}: migration 0006 would lose ${stored - packed}`,
+    );
+}
 
 class InCodeMigrationProvider implements MigrationProvider {
   getMigrations(): Promise<Record<string, Migration>> {

@@ -215,6 +215,97 @@ export function describeTelemetryStoreConformance(name: string, create: () => Pr
       expect(narrow?.columns?.maxY[0]).toBe(Math.max(...values));
     });
 
+    it('reads every point back exactly, whatever the batches and the blocks they fall in', async () => {
+      const job = await newJob();
+      // Over four blocks of 1,024, in batches that end inside blocks, on their edges and one point long.
+      const n = 4100;
+      const rows: MetricRecord[] = [];
+      for (let i = 0; i < n; i++)
+        rows.push({
+          jobId: job,
+          name: 'bits',
+          step: i % 5 === 2 ? null : i * 3 + 0.25,
+          value:
+            i === 7
+              ? -0
+              : i === 8
+                ? Number.MIN_VALUE
+                : i === 9
+                  ? Number.MAX_VALUE
+                  : i === 10
+                    ? -Number.MAX_VALUE
+                    : Math.cos(i) * 10 ** ((i % 60) - 30),
+          t: 1_764_900_000_000 + i * 7 - (i % 3),
+        });
+      let from = 0;
+      for (const size of [1, 1022, 1, 1, 1, 1023, 1024, 2, 1000, 25]) {
+        await telemetry.appendMetrics(rows.slice(from, from + size));
+        from += size;
+      }
+      expect(from).toBe(n);
+      const back = [
+        ...(await telemetry.readMetricPoints(job, 'bits', 0, 1500)),
+        ...(await telemetry.readMetricPoints(job, 'bits', 1500, 10_000)),
+      ];
+      expect(back.length).toBe(n);
+      let x = 0;
+      const xs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const want = rows[i]!;
+        x = want.step ?? x + 1;
+        xs.push(x);
+        const got = back[i]!;
+        const same = [got.seq, got.x, got.step, got.value, got.t].every((v, k) =>
+          Object.is(v, [i, x, want.step, want.value, want.t][k]),
+        );
+        if (!same)
+          expect({ ...got, i }).toEqual({ seq: i, x, step: want.step, value: want.value, t: want.t, i });
+      }
+      // Every point again through the whole-job list (by time, then as logged).
+      const listed = await telemetry.listMetrics(job);
+      const byTime = rows.map((r, i) => ({ r, i })).sort((a, b) => a.r.t - b.r.t || a.i - b.i);
+      expect(listed.length).toBe(n);
+      expect(listed.every((m, k) => Object.is(m.value, byTime[k]!.r.value) && m.t === byTime[k]!.r.t)).toBe(
+        true,
+      );
+      // Exact windows across block edges, and columns summarized from the points (finer than the pyramid).
+      for (const [a, b] of [
+        [1020, 1030],
+        [0, 1023],
+        [2047, 3073],
+      ] as const) {
+        const view = await telemetry.readMetricView(job, 'bits', { from: xs[a], to: xs[b], width: 4096 });
+        expect(view?.inRange).toBe(b - a + 1);
+        const exact = exactOf(view);
+        expect(exact.x).toEqual(xs.slice(a, b + 1));
+        expect(exact.y.every((v, k) => Object.is(v, rows[a + k]!.value))).toBe(true);
+      }
+      const ys = rows.map((r) => r.value);
+      for (const width of [1000, 300, 20]) {
+        const view = await telemetry.readMetricView(job, 'bits', { width });
+        expect(view!.columns).toEqual(bruteColumns(ys, xs, 0, n - 1, view!.columnSize!));
+      }
+    });
+
+    it('draws a long series whose step went down, from the blocks whose x range meets the view', async () => {
+      const job = await newJob();
+      const rows: MetricRecord[] = [];
+      // Three passes over steps 0…1999: every block spans the whole x range.
+      for (let i = 0; i < 6000; i++) rows.push({ jobId: job, step: i % 2000, name: 'm', value: i, t: i });
+      await telemetry.appendMetrics(rows.slice(0, 3001));
+      await telemetry.appendMetrics(rows.slice(3001));
+      const window = await telemetry.readMetricView(job, 'm', { from: 100, to: 102, width: 100 });
+      expect(exactOf(window)).toEqual({
+        x: [100, 100, 100, 101, 101, 101, 102, 102, 102],
+        y: [100, 2100, 4100, 101, 2101, 4101, 102, 2102, 4102],
+      });
+      const columns = await telemetry.readMetricView(job, 'm', { from: 0, to: 2000, width: 10 });
+      expect(columns?.inRange).toBe(6000);
+      expect(columns?.columns?.n).toEqual(Array(10).fill(600));
+      expect(columns?.columns?.minY[3]).toBe(600);
+      expect(columns?.columns?.maxY[3]).toBe(4799);
+    });
+
     it('refuses a value or a step that is not a finite number, and writes nothing of that batch', async () => {
       const job = await newJob();
       for (const bad of [
