@@ -29,6 +29,13 @@ def _version_of(name):
     return str(getattr(module, "__version__", "unknown")), None
 
 
+def _import_paths():
+    paths = list(sys.path)
+    if paths and paths[0] in ("", os.getcwd()):
+        paths = paths[1:]
+    return [p for p in paths if p]
+
+
 def check_environment(include_torch=True):
     from . import RUNTIME_PROTOCOL_VERSION, __version__
 
@@ -45,9 +52,9 @@ def check_environment(include_torch=True):
         },
         "platform": platform.platform(),
         # Where imports come from: a caller may keep this report until one of these directories changes (a
-        # package installed or removed changes its directory). Not the working directory `-m` puts first: jobs
-        # run in their own.
-        "paths": [p for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != os.getcwd()],
+        # package installed or removed changes its directory). Not the working directory `-m` (or `-c`) puts
+        # first: jobs run in their own.
+        "paths": [p for p in _import_paths() if os.path.isdir(p)],
         "packages": {},
         "matplotlibBackend": False,
         "cuda": None,
