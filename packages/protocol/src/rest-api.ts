@@ -479,6 +479,9 @@ export const StartExecutionBodySchema = z.strictObject({
   /** Labels a remote worker must have to run its operations (`deepforge worker --labels`), all or per node. */
   labels: z.array(WorkerLabelSchema).max(64).optional(),
   nodeLabels: z.record(IdentifierSchema, z.array(WorkerLabelSchema).max(64)).optional(),
+  /** GPUs each operation needs (a node gets the larger of `gpus` and its own `nodeGpus`); docs/web-server.md. */
+  gpus: z.number().int().min(0).max(64).optional(),
+  nodeGpus: z.record(IdentifierSchema, z.number().int().min(0).max(64)).optional(),
   /** Slurm options (`compute.backend = slurm`) of every job, and of some nodes' (winning key by key). */
   slurm: SlurmJobOptionsSchema.optional(),
   nodeSlurm: z.record(IdentifierSchema, SlurmJobOptionsSchema).optional(),

@@ -240,6 +240,11 @@ export const ServerJobAssignSchema = z.strictObject({
   secretEnv: z.record(z.string(), z.string()),
   /** Absent: inputs and outputs go through the server's worker routes. S3: straight from and to the bucket. */
   storage: WorkerS3StorageSchema.optional(),
+  /**
+   * The indices (as in the worker's `hello`) of the GPUs leased with the job: it runs with CUDA_VISIBLE_DEVICES set
+   * to exactly these, and the server leases them to no other job until it ends. Absent: none.
+   */
+  gpus: z.array(z.number().int().min(0)).max(64).optional(),
 });
 export type ServerJobAssign = z.infer<typeof ServerJobAssignSchema>;
 

@@ -12,7 +12,7 @@ import {
 } from '@deepforge/core';
 import { mergeSlurmOptions, type JobError } from '@deepforge/protocol';
 import type { ArtifactService } from '../artifact.service.js';
-import type { Compute } from '../compute/job.compute.js';
+import { gpusNeeded, type Compute } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
 import type { EventBus } from '../event-bus.js';
 import { executionDetails, type ExecutionDetails } from '../execution.views.js';
@@ -221,6 +221,12 @@ export class ExecutionRun {
         now: () => ctx.now(),
         secretsFor: (projectId) => ctx.secretsFor(projectId),
         labelsFor: (node) => [...(options.labels ?? []), ...(options.nodeLabels?.[node] ?? [])],
+        gpusFor: (node) =>
+          gpusNeeded(
+            [...(options.labels ?? []), ...(options.nodeLabels?.[node] ?? [])],
+            options.gpus,
+            options.nodeGpus?.[node],
+          ),
         slurmFor: (node) => mergeSlurmOptions(options.slurm, options.nodeSlurm?.[node]),
       },
       {

@@ -114,6 +114,8 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
         ...(body.labels !== undefined ? { labels: body.labels } : {}),
         ...(body.nodeLabels !== undefined ? { nodeLabels: body.nodeLabels } : {}),
+        ...(body.gpus !== undefined ? { gpus: body.gpus } : {}),
+        ...(body.nodeGpus !== undefined ? { nodeGpus: body.nodeGpus } : {}),
         ...(body.slurm !== undefined ? { slurm: body.slurm } : {}),
         ...(body.nodeSlurm !== undefined ? { nodeSlurm: body.nodeSlurm } : {}),
         ...startedBy(request),
