@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RuntimeEventSchema } from './runtime-events.js';
+import { WorkerLabelSchema } from '@deepforge/core';
 
 // ── the /api/workers/connect WebSocket (docs/adr/0015-remote-workers.md) ────────────────────────────────────
 //
@@ -21,12 +22,8 @@ export const WORKER_PROTOCOL_VERSION = 1;
 /** The close code after `refused` (a version mismatch, a broken handshake, a bad message). */
 export const WORKER_CLOSE_REFUSED = 4001;
 
-/** A label: lowercase letters, digits, `.`, `_`, `-`, `:` (e.g. `gpu`, `a100`, `zone:eu`). */
-export const WorkerLabelSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[a-z0-9][a-z0-9._:-]*$/, 'a label is lowercase letters, digits, ".", "_", "-" or ":"');
+/** A label: lowercase letters, digits, `.`, `_`, `-`, `:` (e.g. `gpu`, `a100`, `zone:eu`); defined in core. */
+export { WorkerLabelSchema };
 
 /** A job under one lease: the lease's epoch grows by one each time the job is leased. */
 export const LeaseRefSchema = z.strictObject({

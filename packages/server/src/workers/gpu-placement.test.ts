@@ -22,6 +22,8 @@ import { WorkerAgent } from './worker.agent.js';
  */
 
 const PROJECT = {
+  artifacts: { six: { file: 'six.pkl', type: 'builtins.int' } },
+  files: { 'artifacts/six.pkl': 'I6\n.' },
   operations: {
     Probe: py(
       'import os, time',
@@ -49,6 +51,23 @@ const PROJECT = {
       [],
     ),
     big: chain([{ id: 'huge', operation: 'Probe', attributes: { seconds: 0.1 } }], []),
+    // The same four, needing GPUs in the pipeline itself (the project format's node `gpus`).
+    own: chain(
+      [
+        { id: 'g1', operation: 'Probe', gpus: 1 },
+        { id: 'g2', operation: 'Probe', gpus: 1 },
+        { id: 'g3', operation: 'Probe', labels: ['gpu'] },
+        { id: 'cpu', operation: 'Probe', gpus: 0 },
+      ],
+      [],
+    ),
+    onInput: chain(
+      [
+        { id: 'src', operation: 'Input', attributes: { artifact: 'six' }, gpus: 1 },
+        { id: 'save', operation: 'Output', attributes: { saveName: 'copy' } },
+      ],
+      [['src.data', 'save.data']],
+    ),
   },
 };
 
@@ -145,6 +164,14 @@ describe('GPUs as capacity', () => {
       '<unset>',
       /waiting for 1 free GPU: 2 of 2 held by other jobs/,
     );
+    // The same from the pipeline's own node gpus and labels.
+    const own = await startRun(engine, 'own', {});
+    await expectPlaced(
+      engine,
+      await own.done,
+      '<unset>',
+      /waiting for 1 free GPU: 2 of 2 held by other jobs/,
+    );
 
     // More GPUs than the machine has: the job fails at once, saying so.
     const big = await startRun(engine, 'big', { gpus: 3 });
@@ -229,6 +256,10 @@ describe('GPUs as capacity', () => {
     );
     await expect(startRun(engine, 'four', { nodeGpus: { g1: 1.5 } })).rejects.toThrow(
       /gpus of g1: 1.5 is not a number of GPUs/,
+    );
+    // GPUs on an Input node: the pipeline is refused, naming the node.
+    await expect(startRun(engine, 'onInput', {})).rejects.toThrow(
+      /node "src" \(Input\): Input nodes run on the server, not on a GPU: remove gpus/,
     );
     expect(await engine.listExecutions()).toEqual([]);
   });
