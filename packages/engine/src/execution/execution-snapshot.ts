@@ -61,6 +61,9 @@ const StoredPipelineSchema = z.object({
       operation: z.string(),
       attributes: JsonRecordSchema.default({}),
       references: z.record(z.string(), z.string()).default({}),
+      // Where its job may run (a resumed or rerun execution places its jobs as the first run did).
+      labels: z.array(z.string()).optional(),
+      gpus: z.number().optional(),
       position: z.object({ x: z.number(), y: z.number() }).optional(),
     }),
   ),
