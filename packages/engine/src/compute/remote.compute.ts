@@ -781,7 +781,8 @@ export class RemoteCompute implements Compute {
       const job = this.jobs.get(jobId);
       if (job && job.epoch === epoch) for (const i of job.gpuDevices) held.add(i);
     }
-    return worker.gpus.map((g) => g.index).filter((i) => !held.has(i));
+    // A GPU listed twice in a hello is still one GPU.
+    return [...new Set(worker.gpus.map((g) => g.index))].filter((i) => !held.has(i));
   }
 
   private reasonFor(labels: readonly string[], gpus: number): string {
