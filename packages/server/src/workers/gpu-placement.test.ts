@@ -230,6 +230,32 @@ describe('GPUs as capacity', () => {
     expect(await consoleOf(engine, run.id, 'g1')).toMatch(/leased to worker .* \(lease \d+, GPU [01]\)/);
   });
 
+  it('deepforge start: stopping jobs that hold or wait for GPUs gives every GPU back', async () => {
+    server = await createServer({
+      dataDir: join(tmp, 'server'),
+      env: gpuEnv,
+      settings: { python: TEST_PYTHON, 'executions.concurrency': 8 },
+    });
+    const { engine } = server;
+    // Each of the four needs both GPUs: one runs, three wait.
+    const run = await startRun(engine, 'four', { gpus: 2 });
+    await until('a job waiting for GPUs', async () => {
+      const logs = await Promise.all(['g1', 'g2', 'g3', 'cpu'].map((n) => consoleOf(engine, run.id, n)));
+      return (
+        logs.some((l) => /devices=0,1/.test(l)) &&
+        logs.filter((l) => /waiting for 2 free GPUs: 2 of 2 held by other jobs/.test(l)).length === 3
+      );
+    });
+    await engine.cancelExecution(run.id);
+    expect((await run.done).status).toBe('canceled');
+    // Nothing kept them: a job needing both gets them at once.
+    const after = await startRun(engine, 'big', { gpus: 2 });
+    expect((await after.done).status).toBe('success');
+    const log = await consoleOf(engine, after.id, 'huge');
+    expect(log).toMatch(/devices=0,1/);
+    expect(log).not.toMatch(/waiting for/);
+  });
+
   it('the label gpu without a count asks for one GPU', async () => {
     server = await createServer({
       dataDir: join(tmp, 'server'),
