@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, openPage, snap, type TestPage } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
 import { Rest } from './support/rest.js';
+import { editorNode } from './support/ui.js';
 import { CLI, ROOT, newDataDir, removeDir, startServer, type RunningServer } from './support/server.js';
 
 const TEST = 'compute';
@@ -91,11 +92,38 @@ describe('the Compute view', () => {
     await rest.ok('PUT', `/api/projects/${project.id}/operations/Multiply`, {
       code: 'import time\n\nclass Multiply():\n    def execute(self, a, b):\n        time.sleep(6)\n        product = a * b\n        return product\n',
     });
-    const started = await rest.startExecution(project.id, { pipeline: 'hello', labels: ['e2e'] });
+    // The node needs the worker's label, set in its panel; the dialog starts on the server's compute (workers).
+    await page.goto(`/projects/${project.id}/pipelines/hello`);
+    await editorNode(page, 'multiply').click();
+    const labels = page.getByTestId('node-panel').getByTestId('node-labels');
+    await labels.fill('E2E');
+    await expect.poll(() => page.getByTestId('node-panel').innerText()).toMatch(/"E2E" is not a label/);
+    await labels.fill('e2e');
+    await labels.press('Enter');
+    await expect
+      .poll(
+        async () =>
+          (await rest.pipeline(project.id, 'hello')).pipeline.nodes.find((n) => n.id === 'multiply')?.labels,
+      )
+      .toEqual(['e2e']);
+    await page.getByTestId('execute-pipeline').click();
+    await expect
+      .poll(() => page.getByTestId('execution-compute').inputValue())
+      .toBe('Remote workers (1 connected)');
+    await page.getByTestId('execution-labels').fill('zone:lab');
+    await snap(page, TEST, '02-execute-on-workers');
+    await page.getByTestId('execute-submit').click();
+    await page.getByTestId('execute-submit').waitFor({ state: 'detached' });
+    const list = await rest.get<{ items: { id: string }[] }>(`/api/projects/${project.id}/executions`);
+    const started = list.items[0]!;
+    // The node's labels are part of the pipeline as it ran.
+    const snapshot = (await rest.execution(project.id, started.id)).pipelineSnapshot;
+    expect(snapshot.nodes.find((n) => n.id === 'multiply')?.labels).toEqual(['e2e']);
+    await page.goto('/compute');
     const job = row.getByTestId('compute-job');
     await expect.poll(() => job.first().innerText(), { timeout: 30_000 }).toMatch(/^multiply · /);
     await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('1 / 2');
-    await snap(page, TEST, '02-running');
+    await snap(page, TEST, '03-running');
 
     // The link goes to the execution, with the job's panel open.
     await job.first().click();
@@ -105,7 +133,7 @@ describe('the Compute view', () => {
     expect(done.status).toBe('success');
     // What the job used is in its panel once it ended.
     await expect.poll(() => page.getByTestId('job-usage').innerText()).toMatch(/^CPU .* · peak \d/);
-    await snap(page, TEST, '03-usage');
+    await snap(page, TEST, '04-usage');
 
     await page.goto('/compute');
     await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('0 / 2');

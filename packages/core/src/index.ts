@@ -15,6 +15,8 @@ export {
   PipelineSchema,
   PortRefSchema,
   PositionSchema,
+  WorkerLabelSchema,
+  MAX_NODE_GPUS,
   PROJECT_FORMAT_VERSION,
   ProjectManifestSchema,
   PythonNameSchema,

@@ -91,6 +91,16 @@ export const ProjectManifestSchema = z.strictObject({
 });
 export type ProjectManifest = z.infer<typeof ProjectManifestSchema>;
 
+/** A worker label: lowercase letters, digits, `.`, `_`, `-`, `:` (e.g. `gpu`, `a100`, `zone:eu`). */
+export const WorkerLabelSchema = z
+  .string()
+  .min(1, 'a label must not be empty')
+  .max(64, 'a label is at most 64 characters')
+  .regex(/^[a-z0-9][a-z0-9._:-]*$/, 'a label is lowercase letters, digits, ".", "_", "-" or ":"');
+
+/** More GPUs than a job may ask for (a machine reports at most 64 in the worker protocol). */
+export const MAX_NODE_GPUS = 64;
+
 export const PositionSchema = z.strictObject({ x: z.number(), y: z.number() });
 
 export const PipelineNodeSchema = z.strictObject({
@@ -105,6 +115,12 @@ export const PipelineNodeSchema = z.strictObject({
   attributes: z.record(z.string(), JsonValueSchema).default({}),
   /** Reference name → artifact name the reference is loaded from. */
   references: z.record(z.string(), z.string()).default({}),
+  /**
+   * Labels a worker must have to run the node's job, and the GPUs it needs (docs/project-format.md). Any strings
+   * and numbers here: validatePipeline checks them, naming the node, like attribute values.
+   */
+  labels: z.array(z.string()).optional(),
+  gpus: z.number().optional(),
   position: PositionSchema.optional(),
 });
 export type PipelineNode = z.infer<typeof PipelineNodeSchema>;

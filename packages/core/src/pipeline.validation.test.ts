@@ -125,6 +125,82 @@ describe('validatePipeline', () => {
     ]);
   });
 
+  it('checks labels and gpus: whole numbers from 0 to 64, labels as workers have them, none on Input/Output', () => {
+    const p = pipeline(
+      [
+        node('src', 'Input', { artifact: 'x' }),
+        node('gen', 'GenArray'),
+        node('neg', 'GenArray'),
+        node('half', 'GenArray'),
+        node('many', 'GenArray'),
+        node('bad', 'GenArray'),
+        node('save', 'Output', { saveName: 'y' }),
+      ],
+      ['src.data>save.data'],
+    );
+    const [src, gen, neg, half, many, bad, save] = p.nodes as [
+      PipelineNode,
+      PipelineNode,
+      PipelineNode,
+      PipelineNode,
+      PipelineNode,
+      PipelineNode,
+      PipelineNode,
+    ];
+    Object.assign(src, { gpus: 1 });
+    Object.assign(gen, { gpus: 2, labels: ['gpu', 'gpu:nvidia-h200', 'zone:eu'] });
+    Object.assign(neg, { gpus: -1 });
+    Object.assign(half, { gpus: 1.5 });
+    Object.assign(many, { gpus: 65 });
+    Object.assign(bad, { labels: ['GPU', 'a b', ''] });
+    Object.assign(save, { gpus: 0, labels: ['gpu'] });
+    const found = validatePipeline(p, OPERATIONS)
+      .filter((d) => d.code === 'invalid-gpus' || d.code === 'invalid-labels')
+      .map((d) => [d.code, d.node, d.message]);
+    // gen's labels and gpus, and save's gpus 0, are fine: eight problems, in the validator's order of nodes.
+    expect(found).toHaveLength(8);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        [
+          'invalid-gpus',
+          'src',
+          'node "src" (Input): Input nodes run on the server, not on a GPU: remove gpus',
+        ],
+        [
+          'invalid-gpus',
+          'neg',
+          'node "neg" (GenArray): gpus -1 is not a number of GPUs (a whole number from 0 to 64)',
+        ],
+        [
+          'invalid-gpus',
+          'half',
+          'node "half" (GenArray): gpus 1.5 is not a number of GPUs (a whole number from 0 to 64)',
+        ],
+        [
+          'invalid-gpus',
+          'many',
+          'node "many" (GenArray): gpus 65 is not a number of GPUs (a whole number from 0 to 64)',
+        ],
+        [
+          'invalid-labels',
+          'bad',
+          'node "bad" (GenArray): "GPU" is not a label (a label is lowercase letters, digits, ".", "_", "-" or ":")',
+        ],
+        [
+          'invalid-labels',
+          'bad',
+          'node "bad" (GenArray): "a b" is not a label (a label is lowercase letters, digits, ".", "_", "-" or ":")',
+        ],
+        ['invalid-labels', 'bad', 'node "bad" (GenArray): "" is not a label (a label must not be empty)'],
+        [
+          'invalid-labels',
+          'save',
+          'node "save" (Output): Output nodes run on the server, not on a worker: remove labels',
+        ],
+      ]),
+    );
+  });
+
   it('does not take properties of Object.prototype for operations', () => {
     const p = pipeline([node('a', 'constructor'), node('b', 'toString')], []);
     expect(validatePipeline(p, OPERATIONS).map((d) => d.code)).toEqual([

@@ -1,4 +1,12 @@
-import { EntityNameSchema, INPUT_OPERATION, INPUT_PORT, OUTPUT_OPERATION, OUTPUT_PORT } from './model.js';
+import {
+  EntityNameSchema,
+  INPUT_OPERATION,
+  INPUT_PORT,
+  MAX_NODE_GPUS,
+  OUTPUT_OPERATION,
+  OUTPUT_PORT,
+  WorkerLabelSchema,
+} from './model.js';
 import type {
   Architecture,
   AttributeSpec,
@@ -187,6 +195,52 @@ export function validatePipeline(
       );
     }
     specs.set(node.id, iface ?? null);
+  }
+
+  // Placement: labels and GPUs of operations' jobs. Input and Output run inline on the server: no worker, no GPU.
+  for (const node of nodes.values()) {
+    const builtIn = node.operation === INPUT_OPERATION || node.operation === OUTPUT_OPERATION;
+    if (node.gpus !== undefined) {
+      if (!Number.isInteger(node.gpus) || node.gpus < 0 || node.gpus > MAX_NODE_GPUS) {
+        add(
+          'error',
+          'invalid-gpus',
+          `${label(node)}: gpus ${JSON.stringify(node.gpus)} is not a number of GPUs (a whole number from 0 to ${MAX_NODE_GPUS})`,
+          { node },
+        );
+      } else if (builtIn && node.gpus > 0) {
+        add(
+          'error',
+          'invalid-gpus',
+          `${label(node)}: ${node.operation} nodes run on the server, not on a GPU: remove gpus`,
+          { node },
+        );
+      }
+    }
+    if (node.labels !== undefined) {
+      if (builtIn && node.labels.length > 0) {
+        add(
+          'error',
+          'invalid-labels',
+          `${label(node)}: ${node.operation} nodes run on the server, not on a worker: remove labels`,
+          { node },
+        );
+      }
+      if (node.labels.length > 64) {
+        add('error', 'invalid-labels', `${label(node)}: more than 64 labels`, { node });
+      }
+      for (const l of node.labels) {
+        const parsed = WorkerLabelSchema.safeParse(l);
+        if (!parsed.success) {
+          add(
+            'error',
+            'invalid-labels',
+            `${label(node)}: ${JSON.stringify(l)} is not a label (${parsed.error.issues[0]?.message ?? 'invalid'})`,
+            { node },
+          );
+        }
+      }
+    }
   }
 
   // Attributes and references.

@@ -376,6 +376,8 @@ describe('projectToFiles', () => {
   it('writes JSON in the schema key order with sorted records, whatever order the objects have', () => {
     const node = {
       position: { y: 20, x: 10 },
+      gpus: 2,
+      labels: ['gpu', 'a100'],
       references: { model: 'mnist-model' },
       attributes: { zeta: 1, alpha: { b: 1, a: 2 } },
       operation: 'GenArray',
@@ -419,6 +421,11 @@ describe('projectToFiles', () => {
         '      "references": {',
         '        "model": "mnist-model"',
         '      },',
+        '      "labels": [',
+        '        "gpu",',
+        '        "a100"',
+        '      ],',
+        '      "gpus": 2,',
         '      "position": {',
         '        "x": 10,',
         '        "y": 20',
@@ -587,6 +594,10 @@ function generateProject(seed: number): Project {
       operation: g.pick(opNames),
       attributes: Object.fromEntries(Array.from({ length: g.int(0, 3) }, () => [g.ident(), g.json()])),
       references: Object.fromEntries(Array.from({ length: g.int(0, 2) }, () => [g.ident(), g.entityName()])),
+      ...(g.bool()
+        ? { labels: Array.from({ length: g.int(0, 2) }, () => g.pick(['gpu', 'a100', 'zone:eu'])) }
+        : {}),
+      ...(g.bool() ? { gpus: g.int(0, 4) } : {}),
       ...(g.bool() ? { position: { x: g.int(-500, 500), y: g.int(-500, 500) / 4 } } : {}),
     }));
     const connections = nodes.length

@@ -43,6 +43,8 @@ export interface DefaultAdapterContext {
   killGraceMs?: number;
   /** `local` processes (default), or remote `workers` (docs/adr/0015). */
   computeBackend?: 'local' | 'workers';
+  /** This machine's GPU indices, for local jobs needing GPUs (LocalComputeOptions.gpus). */
+  localGpus?: () => Promise<readonly number[]>;
 }
 
 /**
@@ -142,6 +144,7 @@ export async function openEngineAdapters(
         logger,
         killGraceMs: context.killGraceMs,
         warmWorker: settings.values['executions.warmWorker'],
+        ...(context.localGpus ? { gpus: context.localGpus } : {}),
       }),
       openEnvironmentCache(settings, context.env),
     );

@@ -24,7 +24,7 @@ import { previewArtifactFile } from './artifact.preview.js';
 import { ArtifactService } from './artifact.service.js';
 import { withBlobFile } from './blob-file.js';
 import { codeFiles, readCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
-import type { Compute } from './compute/job.compute.js';
+import { MAX_GPUS, type Compute } from './compute/job.compute.js';
 import { findRuntimeDir, resolvePython, type PythonInfo } from './compute/python-interpreter.js';
 import {
   EngineError,
@@ -123,6 +123,11 @@ export interface OpenEngineOptions {
    * (`deepforge start --server`, docs/adr/0015).
    */
   computeBackend?: 'local' | 'workers';
+  /**
+   * The indices of this machine's GPUs (the web server and the CLI ask `nvidia-smi`), asked when the first local
+   * job needing GPUs starts; absent: none, and such a job fails at once.
+   */
+  localGpus?: () => Promise<readonly number[]>;
 }
 
 export interface StartExecutionRequest {
@@ -149,6 +154,13 @@ export interface StartExecutionRequest {
    */
   labels?: readonly string[];
   nodeLabels?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * GPUs each operation needs (`gpus`), or some nodes' (`nodeGpus`); a node gets the larger of the two. Without
+   * either, a job requiring the label `gpu` needs one. The machine running it gives it that many of its own GPUs
+   * (CUDA_VISIBLE_DEVICES), and no other job has them meanwhile.
+   */
+  gpus?: number;
+  nodeGpus?: Readonly<Record<string, number>>;
   /**
    * Where and how long its jobs run on Slurm (`compute.backend = slurm`, docs/adr/0016): every job's options
    * (`slurm`), and some nodes' own (`nodeSlurm`, by node id), which win key by key; both over the compute.slurm.*
@@ -354,7 +366,14 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
   const runtimeDir = options.runtimeDir ?? findRuntimeDir();
   const adapters = await openEngineAdapters(
     settings,
-    { env, logger, runtimeDir, killGraceMs: options.killGraceMs, computeBackend: options.computeBackend },
+    {
+      env,
+      logger,
+      runtimeDir,
+      killGraceMs: options.killGraceMs,
+      computeBackend: options.computeBackend,
+      ...(options.localGpus ? { localGpus: options.localGpus } : {}),
+    },
     {
       ...(options.store ? { store: options.store } : {}),
       ...(options.storage ? { storage: options.storage } : {}),
@@ -1134,7 +1153,9 @@ class EngineImpl implements Engine {
 function labelOptions(from: {
   labels?: readonly string[];
   nodeLabels?: Readonly<Record<string, readonly string[]>>;
-}): Pick<ExecutionRunOptions, 'labels' | 'nodeLabels'> {
+  gpus?: number;
+  nodeGpus?: Readonly<Record<string, number>>;
+}): Pick<ExecutionRunOptions, 'labels' | 'nodeLabels' | 'gpus' | 'nodeGpus'> {
   const check = (labels: readonly string[], where: string): string[] => {
     for (const label of labels) {
       const parsed = WorkerLabelSchema.safeParse(label);
@@ -1147,13 +1168,27 @@ function labelOptions(from: {
     }
     return [...new Set(labels)].sort();
   };
-  const out: Pick<ExecutionRunOptions, 'labels' | 'nodeLabels'> = {};
+  const gpus = (n: number, where: string): number => {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_GPUS) {
+      throw new EngineError(
+        'invalid-pipeline',
+        `${where}: ${JSON.stringify(n)} is not a number of GPUs (a whole number from 0 to ${MAX_GPUS})`,
+      );
+    }
+    return n;
+  };
+  const out: Pick<ExecutionRunOptions, 'labels' | 'nodeLabels' | 'gpus' | 'nodeGpus'> = {};
   if (from.labels && from.labels.length > 0) out.labels = check(from.labels, 'labels');
   if (from.nodeLabels) {
     const entries = Object.entries(from.nodeLabels).filter(([, l]) => l.length > 0);
     if (entries.length > 0) {
       out.nodeLabels = Object.fromEntries(entries.map(([node, l]) => [node, check(l, `labels of ${node}`)]));
     }
+  }
+  if (from.gpus !== undefined && gpus(from.gpus, 'gpus') > 0) out.gpus = from.gpus;
+  if (from.nodeGpus) {
+    const entries = Object.entries(from.nodeGpus).filter(([node, n]) => gpus(n, `gpus of ${node}`) > 0);
+    if (entries.length > 0) out.nodeGpus = Object.fromEntries(entries);
   }
   return out;
 }

@@ -137,6 +137,7 @@ export {
   setManifestName,
   setNodeAttribute,
   setNodeReference,
+  setNodePlacement,
   writeProjectToDoc,
 } from './project-document.js';
 export type { YNode, YOperation, YPipeline } from './project-document.js';

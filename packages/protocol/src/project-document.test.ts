@@ -32,6 +32,7 @@ import {
   replaceText,
   resolveDuplicateNodeIds,
   setNodeAttribute,
+  setNodePlacement,
 } from './project-document.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -112,6 +113,28 @@ describe('project document', () => {
     expect(nodes.left!.position).toEqual({ x: 10, y: 20 });
     expect(nodes.right!.attributes.number).toBe(7);
     expect(pa.operations.Multiply!.code).toMatch(/^# edited in tab A\n[\s\S]*# edited in tab B\n$/);
+  });
+
+  it('co-edits a node’s labels and GPUs: set in one tab, seen in the other, kept through the files', async () => {
+    const [a, b] = connectedPair(await example('hello'));
+    setNodePlacement(a, 'hello', 'print', { labels: ['gpu', 'a100'], gpus: 2 });
+    setNodeAttribute(b, 'hello', 'print', 'suffix', '?');
+    sync(a, b);
+    const print = projectFromDoc(b).pipelines.hello!.nodes.find((n) => n.id === 'print')!;
+    expect(print.labels).toEqual(['gpu', 'a100']);
+    expect(print.gpus).toBe(2);
+    // Through the project files and back into a document: nothing lost.
+    const files = projectToFiles(projectFromDoc(b));
+    const again = projectFromDoc(projectToDoc(projectFromFiles(files).project!));
+    expect(again.pipelines.hello!.nodes.find((n) => n.id === 'print')).toMatchObject({
+      labels: ['gpu', 'a100'],
+      gpus: 2,
+    });
+    // Removing them removes the fields, as if never set.
+    setNodePlacement(b, 'hello', 'print', { labels: undefined, gpus: undefined });
+    sync(a, b);
+    const cleared = projectFromDoc(a).pipelines.hello!.nodes.find((n) => n.id === 'print')!;
+    expect('labels' in cleared || 'gpus' in cleared).toBe(false);
   });
 
   it('the same connection added in two tabs at once is one connection', async () => {

@@ -19,7 +19,8 @@ import { PROJECT_FORMAT_VERSION, RESOURCE_LAYER_PREFIX } from '@deepforge/core';
  *   manifest     Y.Map   name, formatVersion, description
  *   operations   Y.Map   name → Y.Map { code: Y.Text, dependencies: Y.Text }
  *   pipelines    Y.Map   name → Y.Map { description?: string, nodes: Y.Array<Y.Map>, connections: Y.Array<Connection> }
- *                        node Y.Map: id, operation, attributes: Y.Map<JsonValue>, references: Y.Map<string>, position?
+ *                        node Y.Map: id, operation, attributes: Y.Map<JsonValue>, references: Y.Map<string>, labels?
+ *                        (a plain string array, replaced whole), gpus?, position?
  *   utils        Y.Map   module → Y.Text
  *   serializers  Y.Map   name → Y.Text
  *   artifacts    Y.Map   name → ArtifactRef (a plain value: references are replaced whole, never merged)
@@ -83,6 +84,8 @@ function yNode(node: PipelineNode): YNode {
   const references = new Y.Map<string>();
   for (const [k, v] of Object.entries(node.references)) references.set(k, v);
   m.set('references', references);
+  if (node.labels !== undefined) m.set('labels', [...node.labels]);
+  if (node.gpus !== undefined) m.set('gpus', node.gpus);
   if (node.position) m.set('position', { x: node.position.x, y: node.position.y });
   return m;
 }
@@ -222,11 +225,15 @@ function readNode(m: YNode): PipelineNode {
   >;
   const references = (m.get('references') as Y.Map<string> | undefined)?.toJSON() as Record<string, string>;
   const position = m.get('position') as { x: number; y: number } | undefined;
+  const labels = m.get('labels') as string[] | undefined;
+  const gpus = m.get('gpus') as number | undefined;
   return {
     id: m.get('id') as string,
     operation: m.get('operation') as string,
     attributes: attributes ?? {},
     references: references ?? {},
+    ...(labels !== undefined ? { labels: [...labels] } : {}),
+    ...(gpus !== undefined ? { gpus } : {}),
     ...(position ? { position: { x: position.x, y: position.y } } : {}),
   };
 }
@@ -380,6 +387,29 @@ export function setNodeAttribute(
   const attributes = findNode(doc, pipeline, id).get('attributes') as Y.Map<JsonValue>;
   if (value === undefined) attributes.delete(attr);
   else attributes.set(attr, value);
+}
+
+/**
+ * Sets where a node's job may run (docs/project-format.md): the labels a worker needs and the GPUs the job needs;
+ * `undefined` removes the field. Labels are replaced whole (the last tab to edit them wins, like a reference).
+ */
+export function setNodePlacement(
+  doc: Y.Doc,
+  pipeline: string,
+  id: string,
+  placement: { labels?: readonly string[] | undefined; gpus?: number | undefined },
+): void {
+  const node = findNode(doc, pipeline, id);
+  doc.transact(() => {
+    if ('labels' in placement) {
+      if (placement.labels === undefined) node.delete('labels');
+      else node.set('labels', [...placement.labels]);
+    }
+    if ('gpus' in placement) {
+      if (placement.gpus === undefined) node.delete('gpus');
+      else node.set('gpus', placement.gpus);
+    }
+  });
 }
 
 export function setNodeReference(

@@ -473,12 +473,16 @@ export const StartExecutionBodySchema = z.strictObject({
   attributes: z.record(IdentifierSchema, z.record(IdentifierSchema, JsonValueSchema)).optional(),
   cache: z.boolean().optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
-  compute: z.literal('local').optional(),
+  /** Where the operations run: the server's compute (GET /api/platforms), else 400. Absent: the server's. */
+  compute: z.enum(['local', 'workers', 'slurm']).optional(),
   /** Where its inputs are read from and its outputs stored: the configured backend (else 400). */
   storage: StorageBackendSchema.optional(),
   /** Labels a remote worker must have to run its operations (`deepforge worker --labels`), all or per node. */
   labels: z.array(WorkerLabelSchema).max(64).optional(),
   nodeLabels: z.record(IdentifierSchema, z.array(WorkerLabelSchema).max(64)).optional(),
+  /** GPUs each operation needs (a node gets the larger of `gpus` and its own `nodeGpus`); docs/web-server.md. */
+  gpus: z.number().int().min(0).max(64).optional(),
+  nodeGpus: z.record(IdentifierSchema, z.number().int().min(0).max(64)).optional(),
   /** Slurm options (`compute.backend = slurm`) of every job, and of some nodes' (winning key by key). */
   slurm: SlurmJobOptionsSchema.optional(),
   nodeSlurm: z.record(IdentifierSchema, SlurmJobOptionsSchema).optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RuntimeEventSchema } from './runtime-events.js';
+import { WorkerLabelSchema } from '@deepforge/core';
 
 // ── the /api/workers/connect WebSocket (docs/adr/0015-remote-workers.md) ────────────────────────────────────
 //
@@ -21,12 +22,8 @@ export const WORKER_PROTOCOL_VERSION = 1;
 /** The close code after `refused` (a version mismatch, a broken handshake, a bad message). */
 export const WORKER_CLOSE_REFUSED = 4001;
 
-/** A label: lowercase letters, digits, `.`, `_`, `-`, `:` (e.g. `gpu`, `a100`, `zone:eu`). */
-export const WorkerLabelSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[a-z0-9][a-z0-9._:-]*$/, 'a label is lowercase letters, digits, ".", "_", "-" or ":"');
+/** A label: lowercase letters, digits, `.`, `_`, `-`, `:` (e.g. `gpu`, `a100`, `zone:eu`); defined in core. */
+export { WorkerLabelSchema };
 
 /** A job under one lease: the lease's epoch grows by one each time the job is leased. */
 export const LeaseRefSchema = z.strictObject({
@@ -240,6 +237,11 @@ export const ServerJobAssignSchema = z.strictObject({
   secretEnv: z.record(z.string(), z.string()),
   /** Absent: inputs and outputs go through the server's worker routes. S3: straight from and to the bucket. */
   storage: WorkerS3StorageSchema.optional(),
+  /**
+   * The indices (as in the worker's `hello`) of the GPUs leased with the job: it runs with CUDA_VISIBLE_DEVICES set
+   * to exactly these, and the server leases them to no other job until it ends. Absent: none.
+   */
+  gpus: z.array(z.number().int().min(0)).max(64).optional(),
 });
 export type ServerJobAssign = z.infer<typeof ServerJobAssignSchema>;
 

@@ -28,6 +28,7 @@ import {
 } from '@deepforge/engine';
 import { REST_API_VERSION } from '@deepforge/protocol';
 import { CollabAccess, type CollabContext } from './documents/collab-access.js';
+import { detectGpus } from './workers/gpu-detect.js';
 import { DocumentPersistence } from './documents/document.persistence.js';
 import { ProjectDocuments } from './documents/project-documents.js';
 import { ComputeMonitor } from './compute/compute.monitor.js';
@@ -181,6 +182,8 @@ export async function createServer(options: ServerOptions = {}): Promise<DeepFor
     ...(options.operationReader !== undefined ? { operationReader: options.operationReader } : {}),
     // --server: no local compute, jobs run on the remote workers that connect (docs/adr/0015).
     computeBackend: options.compute === 'none' ? 'workers' : 'local',
+    // Local jobs needing GPUs get this machine's, found like a worker's (asked once, when the first such job starts).
+    localGpus: async () => (await detectGpus((options.env ?? process.env) as Env)).map((g) => g.index),
   });
   const logger =
     options.logger ??

@@ -15,6 +15,11 @@ export interface SessionOptions {
 export async function openCliEngine(ctx: CliContext, opts: SessionOptions = {}): Promise<Engine> {
   return openEngine({
     env: ctx.env,
+    // Jobs needing GPUs get this machine's (asked once, when the first such job starts).
+    localGpus: async () => {
+      const { detectGpus } = await import('@deepforge/server');
+      return (await detectGpus(ctx.env)).map((g) => g.index);
+    },
     ...(opts.timeout !== undefined ? { settings: { 'executions.timeout': opts.timeout } } : {}),
   });
 }

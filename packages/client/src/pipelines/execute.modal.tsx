@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { getPlatforms, qk, startExecution } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
+import { defaultCompute, parseGpus, parseLabels, placementFields } from '../lib/placement.js';
 import { StorageSelect, useStorageChoice } from '../platforms/storage-select.js';
 
 export interface ExecuteModalProps {
@@ -26,7 +27,14 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
   const queryClient = useQueryClient();
   const platforms = useQuery({ queryKey: qk.platforms, queryFn: getPlatforms, staleTime: 60_000 });
   const [name, setName] = useState(() => defaultName(pipeline));
-  const [compute, setCompute] = useState<string | null>('local');
+  // null until the user picks: then the first compute the server offers (workers under --server, Slurm…).
+  const [picked, setPicked] = useState<string | null>(null);
+  const compute = picked ?? defaultCompute(platforms.data?.compute);
+  const fields = placementFields(compute);
+  const [labelsText, setLabelsText] = useState('');
+  const [gpusText, setGpusText] = useState('');
+  const labels = parseLabels(labelsText);
+  const gpus = parseGpus(gpusText);
   // One server stores in one backend: the configured one is offered and sent; the others are shown, disabled.
   const storage = useStorageChoice();
   const [cache, setCache] = useState(false);
@@ -35,8 +43,10 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
       startExecution(projectId, {
         pipeline,
         name: name.trim() || defaultName(pipeline),
-        compute: 'local',
+        ...(compute === 'local' || compute === 'workers' || compute === 'slurm' ? { compute } : {}),
         ...(storage.storage !== null ? { storage: storage.storage } : {}),
+        ...(fields.labels && labels.ok && labels.value.length > 0 ? { labels: labels.value } : {}),
+        ...(fields.gpus && gpus.ok && gpus.value !== undefined ? { gpus: gpus.value } : {}),
         cache,
       }),
     onSuccess: (e) => {
@@ -74,10 +84,33 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
             description="Where the operations run"
             data={options(platforms.data?.compute, 'local')}
             value={compute}
-            onChange={setCompute}
+            onChange={setPicked}
             allowDeselect={false}
             data-testid="execution-compute"
           />
+          {fields.labels && (
+            <TextInput
+              label="Worker labels"
+              description="Every operation runs only on a worker with all of these (nodes may require more)"
+              placeholder="e.g. gpu, a100"
+              value={labelsText}
+              onChange={(e) => setLabelsText(e.currentTarget.value)}
+              error={labels.ok ? undefined : labels.error}
+              data-testid="execution-labels"
+            />
+          )}
+          {fields.gpus && (
+            <TextInput
+              label="GPUs per operation"
+              description="Each operation gets this many GPUs of its own (a node may ask for more); empty: none"
+              placeholder="0"
+              inputMode="numeric"
+              value={gpusText}
+              onChange={(e) => setGpusText(e.currentTarget.value)}
+              error={gpus.ok ? undefined : gpus.error}
+              data-testid="execution-gpus"
+            />
+          )}
           <StorageSelect
             choice={storage}
             description="Where inputs are read from and outputs and saved artifacts are kept"
@@ -127,7 +160,7 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
               color="yellow"
               c="dark"
               loading={mutation.isPending}
-              disabled={storage.storage === null}
+              disabled={storage.storage === null || !labels.ok || !gpus.ok}
               data-testid="execute-submit"
             >
               Execute

@@ -5,7 +5,7 @@ import {
   OUTPUT_OPERATION,
   OUTPUT_SAVE_NAME_ATTRIBUTE,
 } from '@deepforge/core';
-import { removeNode, setNodeAttribute, setNodeReference } from '@deepforge/protocol';
+import { removeNode, setNodeAttribute, setNodePlacement, setNodeReference } from '@deepforge/protocol';
 import {
   ActionIcon,
   Alert,
@@ -19,6 +19,7 @@ import {
   Select,
   Stack,
   Text,
+  TextInput,
   Tooltip,
 } from '@mantine/core';
 import { IconCode, IconX } from '@tabler/icons-react';
@@ -27,6 +28,7 @@ import { Link } from 'react-router';
 import { useProjectDoc } from '../collab/project-doc.context.js';
 import type { InterfaceMap } from '../lib/connection-rules.js';
 import { nodeInterface } from '../lib/connection-rules.js';
+import { parseGpus, parseLabels, type Parsed } from '../lib/placement.js';
 import { showAllUntilTyped } from '../shell/select-filter.js';
 import { AttributeField } from './attribute-field.js';
 
@@ -234,6 +236,35 @@ export function NodePanel({
               ))}
             </>
           )}
+          {!builtIn && (
+            <>
+              <Divider label="Placement" labelPosition="left" />
+              <PlacementField
+                label="Worker labels"
+                description="Runs only on a worker with all of these (besides the execution's)"
+                placeholder="e.g. gpu, a100"
+                value={(node.labels ?? []).join(', ')}
+                parse={parseLabels}
+                readOnly={readOnly}
+                onCommit={(labels) =>
+                  setNodePlacement(doc, pipeline.name, node.id, {
+                    labels: labels.length > 0 ? labels : undefined,
+                  })
+                }
+                testId="node-labels"
+              />
+              <PlacementField
+                label="GPUs"
+                description="GPUs of its own while it runs (CUDA_VISIBLE_DEVICES); empty: none, or 1 with label gpu"
+                placeholder="0"
+                value={node.gpus === undefined ? '' : String(node.gpus)}
+                parse={parseGpus}
+                readOnly={readOnly}
+                onCommit={(gpus) => setNodePlacement(doc, pipeline.name, node.id, { gpus })}
+                testId="node-gpus"
+              />
+            </>
+          )}
           {iface && (iface.inputs.length > 0 || iface.outputs.length > 0) && (
             <>
               <Divider label="Ports" labelPosition="left" />
@@ -302,6 +333,61 @@ function withCurrent(names: readonly string[], current: JsonValue | undefined): 
   return typeof current === 'string' && current !== '' && !names.includes(current)
     ? [current, ...names]
     : [...names];
+}
+
+/**
+ * A text field for a placement value, committed to the document on Enter or when it loses focus, and only when
+ * it parses: what is wrong is shown under it and nothing is stored.
+ */
+function PlacementField<T>({
+  label,
+  description,
+  placeholder,
+  value,
+  parse,
+  readOnly,
+  onCommit,
+  testId,
+}: {
+  label: string;
+  description: string;
+  placeholder: string;
+  value: string;
+  parse: (text: string) => Parsed<T>;
+  readOnly: boolean;
+  onCommit: (v: T) => void;
+  testId: string;
+}) {
+  const [text, setText] = useState(value);
+  const [focused, setFocused] = useState(false);
+  useEffect(() => {
+    if (!focused) setText(value);
+  }, [value, focused]);
+  const parsed = parse(text);
+  const commit = (): void => {
+    if (readOnly || !parsed.ok || text.trim() === value) return;
+    onCommit(parsed.value);
+  };
+  return (
+    <TextInput
+      label={label}
+      description={description}
+      placeholder={placeholder}
+      readOnly={readOnly}
+      value={text}
+      onChange={(e) => setText(e.currentTarget.value)}
+      onFocus={() => setFocused(true)}
+      onBlur={() => {
+        setFocused(false);
+        commit();
+      }}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') commit();
+      }}
+      error={parsed.ok ? undefined : parsed.error}
+      data-testid={testId}
+    />
+  );
 }
 
 function SaveNameField({

@@ -38,6 +38,16 @@ export interface ComputeJobRequest {
   /** Labels the machine running the job must have (remote workers); local compute has every label. */
   labels?: readonly string[];
   /**
+   * GPUs the job needs (0 when absent): the machine running it gives it that many GPUs of its own, which no other
+   * job has until it ends, and sets CUDA_VISIBLE_DEVICES to them.
+   */
+  gpus?: number;
+  /**
+   * The indices of the GPUs already chosen for the job (a worker's, chosen by the server when it leased the job):
+   * the job runs with CUDA_VISIBLE_DEVICES set to them, and local compute allocates none of its own.
+   */
+  gpuDevices?: readonly number[];
+  /**
    * Aborted when the job is stopped before `start` resolves (an adapter may wait, e.g. for a worker): `start`
    * then rejects with an AbortError and nothing of the job runs.
    */
@@ -127,4 +137,16 @@ export interface Compute {
    * name). Local processes need none: recovery finds them on this machine by their marker (process-tree.ts).
    */
   stopOrphan?(job: { jobId: string; runnerId: string }): Promise<void>;
+}
+
+/** More GPUs than one job could ask of any machine (nvidia-smi reports up to 64 per machine in our protocol). */
+export const MAX_GPUS = 64;
+
+/**
+ * The GPUs a job needs: the larger of the execution's and the node's counts; without either, one when it requires
+ * the label `gpu` (a job asking for a GPU machine wants a GPU of it), else none.
+ */
+export function gpusNeeded(labels: readonly string[], gpus?: number, nodeGpus?: number): number {
+  if (gpus === undefined && nodeGpus === undefined) return labels.includes('gpu') ? 1 : 0;
+  return Math.max(gpus ?? 0, nodeGpus ?? 0);
 }

@@ -49,6 +49,17 @@ export interface LocalComputeOptions {
   warmWorker?: boolean;
   /** See WarmWorkerOptions.forkTimeoutMs (tests make it short). */
   warmForkTimeoutMs?: number;
+  /**
+   * The indices of this machine's GPUs (`nvidia-smi`), asked once, when the first job needing GPUs starts; absent:
+   * none. Jobs needing GPUs (`gpus`) get their own, and wait while others hold them.
+   */
+  gpus?: () => Promise<readonly number[]>;
+}
+
+/** GPUs a job holds, given back (once) when it ends or could not start. */
+interface GpuGrant {
+  devices: readonly number[];
+  release(): void;
 }
 
 /** A warm worker that failed to start this often is not tried again for that interpreter. */
@@ -63,6 +74,10 @@ export class LocalCompute implements Compute {
   private readonly warm = new Map<string, WarmWorker>();
   private readonly warmFailures = new Map<string, number>();
   private readonly retired = new Set<WarmWorker>();
+  private gpuIndices: Promise<readonly number[]> | undefined;
+  private readonly gpusHeld = new Set<number>();
+  /** Jobs waiting for GPUs, first come first served: a job needing many is not overtaken for ever by small ones. */
+  private readonly gpuWaiters: { n: number; grant: (devices: number[]) => void }[] = [];
 
   constructor(private readonly options: LocalComputeOptions) {
     this.killGraceMs = options.killGraceMs ?? 2000;
@@ -77,8 +92,23 @@ export class LocalCompute implements Compute {
     // Read once, by the process started below: it needs neither an fsync nor a rename (a crash re-runs the job).
     await writeFile(specFile, JSON.stringify(spec, null, 2) + '\n');
     const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
+    let gpus: GpuGrant | undefined;
+    try {
+      gpus = await this.takeGpus(request, (text) => {
+        log.writeLine(`[deepforge] ${text}`);
+        handlers.onLog({ stream: 'engine', text: `[deepforge] ${text}` });
+      });
+    } catch (err) {
+      if (err instanceof EngineError) log.writeLine(`[deepforge] ${err.message}`);
+      await log.close();
+      throw err;
+    }
 
-    const env = harnessEnvironment(this.options.env, this.options.runtimeDir, request);
+    const env = harnessEnvironment(
+      this.options.env,
+      this.options.runtimeDir,
+      gpus ? { ...request, gpuDevices: gpus.devices } : request,
+    );
 
     let proc: JobProcess;
     try {
@@ -90,12 +120,81 @@ export class LocalCompute implements Compute {
         Object.keys(request.secretEnv ?? {}),
       );
     } catch (err) {
+      gpus?.release();
       const message = `cannot start ${request.python}: ${(err as Error).message}`;
       log.writeLine(`[deepforge] ${message}`);
       await log.close();
       throw new EngineError('interpreter', message, { cause: err });
     }
-    return watchJob(proc, request, handlers, log, this.options.logger, this.killGraceMs);
+    const running = watchJob(proc, request, handlers, log, this.options.logger, this.killGraceMs);
+    if (gpus) void running.result.finally(() => gpus.release());
+    return running;
+  }
+
+  /**
+   * The GPUs of this machine a job needing some gets: none when it needs none or was given its own (a worker's,
+   * chosen by the server). Waits while other jobs hold them; refuses at once a job needing more than there are.
+   */
+  private async takeGpus(
+    request: ComputeJobRequest,
+    say: (text: string) => void,
+  ): Promise<GpuGrant | undefined> {
+    const n = request.gpus ?? 0;
+    if (request.gpuDevices || n === 0) return undefined;
+    this.gpuIndices ??= this.options.gpus ? this.options.gpus() : Promise.resolve([]);
+    const all = await this.gpuIndices;
+    if (n > all.length) {
+      throw new EngineError(
+        'interpreter',
+        `the job needs ${n} GPU${n === 1 ? '' : 's'} and this machine has ${all.length === 0 ? 'none (nvidia-smi found no GPU)' : all.length}`,
+      );
+    }
+    const held = all.filter((i) => this.gpusHeld.has(i)).length;
+    if (this.gpuWaiters.length > 0 || all.length - held < n) {
+      say(`waiting for ${n} free GPU${n === 1 ? '' : 's'}: ${held} of ${all.length} held by other jobs`);
+    }
+    const devices = await new Promise<number[]>((resolve, reject) => {
+      const waiter = { n, grant: resolve };
+      this.gpuWaiters.push(waiter);
+      request.signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.gpuWaiters.indexOf(waiter);
+          if (at < 0) return;
+          this.gpuWaiters.splice(at, 1);
+          const err = new Error('the job was stopped while it waited for GPUs');
+          err.name = 'AbortError';
+          reject(err);
+          this.grantGpus(all);
+        },
+        { once: true },
+      );
+      this.grantGpus(all);
+    });
+    let released = false;
+    return {
+      devices,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const i of devices) this.gpusHeld.delete(i);
+        this.grantGpus(all);
+      },
+    };
+  }
+
+  /** Lets the waiting jobs at the head of the queue have the GPUs now free. */
+  private grantGpus(all: readonly number[]): void {
+    for (;;) {
+      const waiter = this.gpuWaiters[0];
+      const free = all.filter((i) => !this.gpusHeld.has(i));
+      if (!waiter || waiter.n > free.length) return;
+      this.gpuWaiters.shift();
+      // Taken here, not when the waiter resumes: a job arriving meanwhile must not see them free.
+      const devices = free.slice(0, waiter.n);
+      for (const i of devices) this.gpusHeld.add(i);
+      waiter.grant(devices);
+    }
   }
 
   /** Stops the warm workers (jobs still running in them die with them). */
@@ -191,6 +290,12 @@ export function harnessEnvironment(
   env.PYTHONIOENCODING ??= 'utf-8:backslashreplace';
   env[JOB_ID_ENV] = request.jobId;
   env[RUNNER_ID_ENV] = request.runnerId;
+  if (request.gpuDevices) {
+    // Exactly the job's GPUs: CUDA numbers them from 0 inside the job, and the NVIDIA container runtime (a job
+    // starting containers) reads NVIDIA_VISIBLE_DEVICES. No GPU at all is the empty list, which hides them all.
+    env.CUDA_VISIBLE_DEVICES = request.gpuDevices.join(',');
+    env.NVIDIA_VISIBLE_DEVICES = request.gpuDevices.length > 0 ? request.gpuDevices.join(',') : 'none';
+  }
   Object.assign(env, request.secretEnv);
   return env;
 }

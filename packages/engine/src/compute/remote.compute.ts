@@ -131,6 +131,8 @@ class RemoteJob {
   started = false;
   canceled = false;
   waitReason: string | undefined;
+  /** The indices of its worker's GPUs it holds under its lease (none while it waits). */
+  gpuDevices: readonly number[] = [];
   private hello: HelloEvent | undefined;
   private outputs: OutputEvent[] = [];
   private error: ErrorEvent | undefined;
@@ -148,6 +150,8 @@ class RemoteJob {
     readonly code: Record<string, string>,
     readonly blobs: { inputs: Record<string, WorkerBlob>; references: Record<string, WorkerBlob> },
     readonly labels: readonly string[],
+    /** GPUs it needs. */
+    readonly gpus: number,
     private readonly onCancel: (job: RemoteJob) => void,
   ) {
     this.start = new Promise((resolve, reject) => {
@@ -220,8 +224,9 @@ class RemoteJob {
   }
 
   /** Leased (again): what an earlier lease reported no longer counts. */
-  leased(worker: Worker | undefined, epoch: number): void {
+  leased(worker: Worker | undefined, epoch: number, gpuDevices: readonly number[] = []): void {
     this.state = 'leased';
+    this.gpuDevices = gpuDevices;
     this.worker = worker;
     this.awaiting = undefined;
     this.epoch = epoch;
@@ -407,7 +412,9 @@ export class RemoteCompute implements Compute {
     await mkdir(request.jobDir, { recursive: true });
     await mkdir(request.spec.outputDir, { recursive: true });
     const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
-    const job = new RemoteJob(request, handlers, log, code, blobs, labels, (j) => this.cancel(j));
+    const job = new RemoteJob(request, handlers, log, code, blobs, labels, request.gpus ?? 0, (j) =>
+      this.cancel(j),
+    );
     const previous = this.jobs.get(request.jobId);
     if (previous && previous.state !== 'done') {
       await log.close();
@@ -680,13 +687,13 @@ export class RemoteCompute implements Compute {
   listWaiting(): { jobId: string; reason: string }[] {
     return [...this.jobs.values()]
       .filter((j) => j.state === 'waiting')
-      .map((j) => ({ jobId: j.jobId, reason: this.reasonFor(j.labels) }));
+      .map((j) => ({ jobId: j.jobId, reason: this.reasonFor(j.labels, j.gpus) }));
   }
 
   /** Why a job waits for a worker; undefined when it does not (wait). */
   waitingReason(jobId: string): string | undefined {
     const job = this.jobs.get(jobId);
-    return job?.state === 'waiting' ? this.reasonFor(job.labels) : undefined;
+    return job?.state === 'waiting' ? this.reasonFor(job.labels, job.gpus) : undefined;
   }
 
   /**
@@ -767,7 +774,18 @@ export class RemoteCompute implements Compute {
     job.worker?.link.send({ type: 'job.cancel', jobId: job.jobId, epoch: job.epoch, reason: 'canceled' });
   }
 
-  private reasonFor(labels: readonly string[]): string {
+  /** The GPUs of a worker that no job leased to it holds. */
+  private freeGpus(worker: Worker): number[] {
+    const held = new Set<number>();
+    for (const [jobId, epoch] of worker.running) {
+      const job = this.jobs.get(jobId);
+      if (job && job.epoch === epoch) for (const i of job.gpuDevices) held.add(i);
+    }
+    // A GPU listed twice in a hello is still one GPU.
+    return [...new Set(worker.gpus.map((g) => g.index))].filter((i) => !held.has(i));
+  }
+
+  private reasonFor(labels: readonly string[], gpus: number): string {
     const workers = [...this.workers.values()];
     if (workers.length === 0) {
       return 'no worker is connected (start one: deepforge worker --server <url> --token <worker token>)';
@@ -778,6 +796,16 @@ export class RemoteCompute implements Compute {
     }
     const able = workers.filter((w) => labels.every((l) => w.labels.has(l)));
     if (able.length === 0) return `no connected worker has all of the labels ${labels.join(', ')}`;
+    if (gpus > 0) {
+      const big = able.filter((w) => w.gpus.length >= gpus);
+      if (big.length === 0) {
+        const most = Math.max(...able.map((w) => w.gpus.length));
+        return `no connected worker${labels.length > 0 ? ' with its labels' : ''} has ${plural(gpus, 'GPU')} (the most: ${most})`;
+      }
+      const total = big.reduce((n, w) => n + w.gpus.length, 0);
+      const free = big.reduce((n, w) => n + this.freeGpus(w).length, 0);
+      return `every worker with ${plural(gpus, 'free GPU')} is busy (${plural(big.length, 'worker')} with ${plural(gpus, 'GPU')} or more, ${free} of their ${plural(total, 'GPU')} free)`;
+    }
     const slots = able.reduce((n, w) => n + w.slots, 0);
     return `every worker that can run it is busy (${plural(able.length, 'worker')}, ${plural(slots, 'slot')})`;
   }
@@ -787,15 +815,15 @@ export class RemoteCompute implements Compute {
     const reasons = new Map<string, string>();
     for (const job of this.jobs.values()) {
       if (job.state !== 'waiting') continue;
-      const key = job.labels.join(',');
+      const key = `${job.gpus}/${job.labels.join(',')}`;
       let reason = reasons.get(key);
-      if (reason === undefined) reasons.set(key, (reason = this.reasonFor(job.labels)));
+      if (reason === undefined) reasons.set(key, (reason = this.reasonFor(job.labels, job.gpus)));
       this.noteWaiting(job, reason);
     }
   }
 
   /** Writes why a waiting job waits to its console, when that changed. */
-  private noteWaiting(job: RemoteJob, reason = this.reasonFor(job.labels)): void {
+  private noteWaiting(job: RemoteJob, reason = this.reasonFor(job.labels, job.gpus)): void {
     if (reason === job.waitReason) return;
     job.waitReason = reason;
     job.engineLine(`waiting for a worker: ${reason}`);
@@ -829,29 +857,30 @@ export class RemoteCompute implements Compute {
 
   /**
    * Leases waiting jobs to workers with free slots, oldest job first, each to the first worker (in the order they
-   * connected) that has its labels and a free slot: every lease of the round in one transaction of the store.
+   * connected) that has its labels, a free slot and as many free GPUs as it needs (the lowest indices free): every
+   * lease of the round in one transaction of the store.
    */
   private async dispatchOnce(): Promise<void> {
-    const free = new Map<Worker, number>();
+    const free = new Map<Worker, { slots: number; gpus: number[] }>();
     for (const w of this.workers.values()) {
-      if (!w.silent && w.running.size < w.slots) free.set(w, w.slots - w.running.size);
+      if (!w.silent && w.running.size < w.slots)
+        free.set(w, { slots: w.slots - w.running.size, gpus: this.freeGpus(w) });
     }
-    const grants: { job: RemoteJob; worker: Worker }[] = [];
+    const grants: { job: RemoteJob; worker: Worker; gpus: number[] }[] = [];
     if (free.size > 0) {
       for (const job of this.jobs.values()) {
         if (job.state !== 'waiting' || job.canceled) continue;
         let chosen: Worker | undefined;
-        for (const [w, n] of free) {
-          if (n > 0 && job.labels.every((l) => w.labels.has(l))) {
+        for (const [w, left] of free) {
+          if (left.gpus.length >= job.gpus && job.labels.every((l) => w.labels.has(l))) {
             chosen = w;
             break;
           }
         }
         if (!chosen) continue;
-        grants.push({ job, worker: chosen });
-        const left = free.get(chosen)! - 1;
-        if (left > 0) free.set(chosen, left);
-        else free.delete(chosen);
+        const left = free.get(chosen)!;
+        grants.push({ job, worker: chosen, gpus: left.gpus.splice(0, job.gpus) });
+        if (--left.slots === 0) free.delete(chosen);
         if (free.size === 0) break;
       }
     }
@@ -865,7 +894,7 @@ export class RemoteCompute implements Compute {
         this.leaseTimeoutMs,
       );
       const byJob = new Map(leases.map((l) => [l.jobId, l]));
-      for (const { job, worker } of grants) {
+      for (const { job, worker, gpus } of grants) {
         const lease = byJob.get(job.jobId);
         if (!lease) continue;
         if (this.jobs.get(job.jobId) !== job || job.state !== 'waiting') {
@@ -879,16 +908,17 @@ export class RemoteCompute implements Compute {
           this.dispatchAgain = true;
           continue;
         }
-        this.assign(job, worker, lease.epoch);
+        this.assign(job, worker, lease.epoch, gpus);
       }
     }
     this.noteAllWaiting();
   }
 
-  private assign(job: RemoteJob, worker: Worker, epoch: number): void {
-    job.leased(worker, epoch);
+  private assign(job: RemoteJob, worker: Worker, epoch: number, gpus: readonly number[]): void {
+    job.leased(worker, epoch, gpus);
     worker.running.set(job.jobId, epoch);
-    job.engineLine(`leased to worker ${worker.name} (lease ${epoch})`);
+    const on = gpus.length > 0 ? `, GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')}` : '';
+    job.engineLine(`leased to worker ${worker.name} (lease ${epoch}${on})`);
     const { request } = job;
     worker.link.send({
       type: 'job.assign',
@@ -909,6 +939,7 @@ export class RemoteCompute implements Compute {
       logMaxBytes: request.logMaxBytes + WORKER_LOG_SLACK_BYTES,
       secretEnv: { ...request.secretEnv },
       ...(this.options.s3 ? { storage: this.options.s3 } : {}),
+      ...(gpus.length > 0 ? { gpus: [...gpus] } : {}),
     });
   }
 
@@ -948,6 +979,7 @@ export class RemoteCompute implements Compute {
         } else if (requeue) {
           job.state = 'waiting';
           job.worker = undefined;
+          job.gpuDevices = [];
           job.awaiting = undefined;
           job.engineLine(
             `${what}; the job is queued again for another worker (executions.onRestart = requeue)`,

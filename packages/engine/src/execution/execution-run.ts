@@ -12,7 +12,7 @@ import {
 } from '@deepforge/core';
 import { mergeSlurmOptions, type JobError } from '@deepforge/protocol';
 import type { ArtifactService } from '../artifact.service.js';
-import type { Compute } from '../compute/job.compute.js';
+import { gpusNeeded, type Compute } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
 import type { EventBus } from '../event-bus.js';
 import { executionDetails, type ExecutionDetails } from '../execution.views.js';
@@ -203,6 +203,15 @@ export class ExecutionRun {
       },
       this.events,
     );
+    const pipelineNodes = new Map(snapshot.pipeline.nodes.map((n) => [n.id, n]));
+    // A node's labels: the execution's, the execution's for the node, and the node's own in the pipeline.
+    const labelsOf = (node: string): string[] => [
+      ...new Set([
+        ...(options.labels ?? []),
+        ...(options.nodeLabels?.[node] ?? []),
+        ...(pipelineNodes.get(node)?.labels ?? []),
+      ]),
+    ];
     this.runner = new JobRunner(
       {
         dataDir: ctx.dataDir,
@@ -220,7 +229,15 @@ export class ExecutionRun {
         logMaxBytes: ctx.logMaxBytes,
         now: () => ctx.now(),
         secretsFor: (projectId) => ctx.secretsFor(projectId),
-        labelsFor: (node) => [...(options.labels ?? []), ...(options.nodeLabels?.[node] ?? [])],
+        labelsFor: (node) => labelsOf(node),
+        gpusFor: (node) => {
+          // The node's count in the pipeline and the execution's for it: the larger wins (like labels, both hold).
+          const own = pipelineNodes.get(node)?.gpus;
+          const perNode = options.nodeGpus?.[node];
+          const nodeGpus =
+            own === undefined && perNode === undefined ? undefined : Math.max(own ?? 0, perNode ?? 0);
+          return gpusNeeded(labelsOf(node), options.gpus, nodeGpus);
+        },
         slurmFor: (node) => mergeSlurmOptions(options.slurm, options.nodeSlurm?.[node]),
       },
       {

@@ -12,7 +12,15 @@ const snapshot: ExecutionSnapshot = {
     name: 'p',
     nodes: [
       { id: 'load', operation: 'Input', attributes: { artifact: 'data' }, references: {} },
-      { id: 'train', operation: 'Train', attributes: { lr: 0.1 }, references: { model: 'net' } },
+      {
+        id: 'train',
+        operation: 'Train',
+        attributes: { lr: 0.1 },
+        references: { model: 'net' },
+        // A node's placement is read back: a resumed or rerun execution places its jobs as the first did.
+        labels: ['gpu', 'a100'],
+        gpus: 2,
+      },
     ],
     connections: [{ from: { node: 'load', port: 'data' }, to: { node: 'train', port: 'x' } }],
   },
@@ -58,6 +66,12 @@ describe('stored snapshots and run options', () => {
         options: { cache: false, concurrency: 1, overrides: [], startedBy: 'ada' },
       }),
     ).toEqual({ cache: false, concurrency: 1, overrides: [], startedBy: 'ada' });
+    expect(
+      readRunOptions({
+        id: 'e1',
+        options: { cache: false, concurrency: 1, overrides: [], gpus: 1, nodeGpus: { train: 2 } },
+      }),
+    ).toEqual({ cache: false, concurrency: 1, overrides: [], gpus: 1, nodeGpus: { train: 2 } });
   });
 
   it('refuses a damaged one with an error naming the execution and what is wrong', () => {

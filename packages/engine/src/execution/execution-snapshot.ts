@@ -36,6 +36,9 @@ export interface ExecutionRunOptions {
   /** Labels a remote worker needs to run its operations: every node's, and the node's own (docs/adr/0015). */
   labels?: string[];
   nodeLabels?: Record<string, string[]>;
+  /** GPUs every operation needs, and some nodes' own (the larger counts; docs/adr/0015). */
+  gpus?: number;
+  nodeGpus?: Record<string, number>;
   /** Slurm options of every job (`slurm`) and of some nodes' (`nodeSlurm`, winning key by key; docs/adr/0016). */
   slurm?: SlurmJobOptions;
   nodeSlurm?: Record<string, SlurmJobOptions>;
@@ -58,6 +61,9 @@ const StoredPipelineSchema = z.object({
       operation: z.string(),
       attributes: JsonRecordSchema.default({}),
       references: z.record(z.string(), z.string()).default({}),
+      // Where its job may run (a resumed or rerun execution places its jobs as the first run did).
+      labels: z.array(z.string()).optional(),
+      gpus: z.number().optional(),
       position: z.object({ x: z.number(), y: z.number() }).optional(),
     }),
   ),
@@ -118,6 +124,8 @@ export const ExecutionRunOptionsSchema = z.object({
   startedBy: z.string().optional(),
   labels: z.array(z.string()).optional(),
   nodeLabels: z.record(z.string(), z.array(z.string())).optional(),
+  gpus: z.number().int().min(0).optional(),
+  nodeGpus: z.record(z.string(), z.number().int().min(0)).optional(),
   slurm: SlurmJobOptionsSchema.optional(),
   nodeSlurm: z.record(z.string(), SlurmJobOptionsSchema).optional(),
 }) satisfies z.ZodType<ExecutionRunOptions>;

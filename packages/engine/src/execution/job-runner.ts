@@ -36,6 +36,8 @@ export interface JobRunnerContext {
   projectId: string;
   /** The labels a machine needs to run the node's job (remote workers); none when absent. */
   labelsFor?(node: string): readonly string[];
+  /** The GPUs the node's job needs; none when absent. */
+  gpusFor?(node: string): number;
   /** The node's Slurm options (its execution's, then its own); only the Slurm compute reads them. */
   slurmFor?(node: string): SlurmJobOptions;
   snapshot: ExecutionSnapshot;
@@ -366,6 +368,7 @@ export class JobRunner {
             secretEnv: await ctx.secretsFor(ctx.projectId),
             blobs: { inputs: hashes(ready.inputs), references: hashes(ready.references) },
             labels: ctx.labelsFor?.(node) ?? [],
+            gpus: ctx.gpusFor?.(node) ?? 0,
             slurm: ctx.slurmFor?.(node) ?? {},
             signal: starting.signal,
           },

@@ -50,6 +50,8 @@ export function chain(
     operation: string;
     attributes?: Record<string, unknown>;
     references?: Record<string, string>;
+    labels?: string[];
+    gpus?: number;
   }[],
   connections: [string, string][],
 ): { nodes: unknown[]; connections: unknown[] } {

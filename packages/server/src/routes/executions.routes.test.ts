@@ -349,6 +349,39 @@ describe('a server started with --server', () => {
       });
       expect(labeled.statusCode, labeled.body).toBe(201);
       await engine.cancelExecution((labeled.json() as ExecutionDetailsDto).id);
+      // GPUs are whole numbers from 0 to 64, for the execution and per node: a 400 naming the field otherwise.
+      for (const payload of [{ gpus: -1 }, { gpus: 1.5 }, { gpus: 65 }, { nodeGpus: { multiply: -2 } }]) {
+        const badGpus = await g.server.app.inject({
+          method: 'POST',
+          url: `/api/projects/${p.id}/executions`,
+          payload: { pipeline: 'hello', ...payload },
+        });
+        expect(badGpus.statusCode, JSON.stringify(payload)).toBe(400);
+        expect(badGpus.json()).toMatchObject({ field: expect.stringMatching(/gpus|nodeGpus/i) });
+      }
+      const gpus = await g.server.app.inject({
+        method: 'POST',
+        url: `/api/projects/${p.id}/executions`,
+        payload: { pipeline: 'hello', compute: 'workers', gpus: 1, nodeGpus: { multiply: 2 } },
+      });
+      expect(gpus.statusCode, gpus.body).toBe(201);
+      const gpusId = (gpus.json() as ExecutionDetailsDto).id;
+      expect((await engine.getExecution(gpusId)).options).toMatchObject({
+        gpus: 1,
+        nodeGpus: { multiply: 2 },
+      });
+      await engine.cancelExecution(gpusId);
+      // Compute the server does not use is refused, naming what it uses.
+      const local = await g.server.app.inject({
+        method: 'POST',
+        url: `/api/projects/${p.id}/executions`,
+        payload: { pipeline: 'hello', compute: 'local' },
+      });
+      expect(local.statusCode).toBe(400);
+      expect(local.json()).toMatchObject({
+        field: 'body.compute',
+        message: expect.stringMatching(/runs operations on remote workers, not on its own machine/),
+      });
       // Slurm options too: one sbatch word each, a 400 naming the field otherwise; kept with the execution.
       const badSlurm = await g.server.app.inject({
         method: 'POST',

@@ -64,6 +64,12 @@ async function executionOf(
   return details;
 }
 
+const COMPUTE_NAMES = {
+  local: 'its own machine (local)',
+  workers: 'remote workers',
+  slurm: 'Slurm',
+} as const;
+
 /** The signed-in user who starts an execution, recorded with it. */
 function startedBy(request: FastifyRequest): { startedBy?: string } {
   const user = callerOf(request.auth);
@@ -88,6 +94,12 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId } = request.params;
       const body = request.body;
       await checkStorageChoice(engine, body.storage, 'body.storage');
+      if (body.compute !== undefined && body.compute !== engine.computeBackend) {
+        throw badRequest(
+          'body.compute',
+          `this server runs operations on ${COMPUTE_NAMES[engine.computeBackend]}, not on ${COMPUTE_NAMES[body.compute]}`,
+        );
+      }
       const project = await ctx.projects.project(projectId);
       if (!Object.hasOwn(project.pipelines, body.pipeline)) {
         const known = Object.keys(project.pipelines).sort();
@@ -114,6 +126,8 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
         ...(body.labels !== undefined ? { labels: body.labels } : {}),
         ...(body.nodeLabels !== undefined ? { nodeLabels: body.nodeLabels } : {}),
+        ...(body.gpus !== undefined ? { gpus: body.gpus } : {}),
+        ...(body.nodeGpus !== undefined ? { nodeGpus: body.nodeGpus } : {}),
         ...(body.slurm !== undefined ? { slurm: body.slurm } : {}),
         ...(body.nodeSlurm !== undefined ? { nodeSlurm: body.nodeSlurm } : {}),
         ...startedBy(request),

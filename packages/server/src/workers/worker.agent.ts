@@ -529,6 +529,9 @@ export class WorkerAgent {
           timeoutMs: assign.timeoutMs,
           python: this.options.python,
           secretEnv: assign.secretEnv,
+          // The GPUs the server leased with the job, exactly: a job leased none on a GPU machine sees none, or it
+          // could take memory of the GPUs other jobs hold.
+          ...(assign.gpus || (this.options.gpus?.length ?? 0) > 0 ? { gpuDevices: assign.gpus ?? [] } : {}),
         };
         handle = await this.compute.start(request, {
           onEvent: (event) => this.send({ type: 'job.event', ...ref, event }),
