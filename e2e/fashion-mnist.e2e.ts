@@ -108,7 +108,7 @@ describe('the Fashion-MNIST example, run in the browser', () => {
     expect(projectId).not.toBe('');
     expect(
       await page.getByTestId('pipeline-row').evaluateAll((rows) => rows.map((r) => r.dataset.pipeline)),
-    ).toEqual(['download-normalize', 'test', 'train']);
+    ).toEqual(['download-normalize', 'test', 'train', 'train-vgg']);
     await snap(page, TEST, '02-pipelines');
 
     // ── download-normalize, on the first 10,000 training and 2,000 test images, without the preview plot.

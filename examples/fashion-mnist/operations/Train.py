@@ -67,7 +67,6 @@ class Train():
             debug=self.debug,
             checkpoint_dir=self.checkpoint_dir or None,
             resume=bool(self.resume),
-            name="FashionCNN",
         )
         trainer.fit()
         model.eval()

@@ -234,7 +234,7 @@ describe('deepforge resources check', () => {
     const r = await cli(['resources', 'check', EXAMPLE, 'Ghost'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('there is no architecture "Ghost"');
-    expect(r.stderr).toContain('(there are: FashionCNN)');
+    expect(r.stderr).toContain('(there are: FashionCNN, FashionVGG)');
   });
 });
 
