@@ -41,6 +41,11 @@ function tab(
   });
   provider.attach();
   cleanups.push(() => {
+    // A reconnect attempt still connecting is aborted by destroy: ws reports that as an 'error' event on the next
+    // tick, which nobody listens to any more, and Node would take it for an uncaught exception.
+    const ws = (socket as unknown as { webSocket?: { on?: (event: string, fn: () => void) => void } })
+      .webSocket;
+    ws?.on?.('error', () => undefined);
     provider.destroy();
     socket.destroy();
   });

@@ -33,7 +33,12 @@ describe('architectures over REST', () => {
     const p = await f.createProject({ name: 'Nets', example: 'fashion-mnist' });
     const base = `/api/projects/${p.id}/resources`;
     const list = await inject({ url: base });
-    expect(list.json()).toEqual({ items: [{ name: 'FashionCNN', layers: 15, diagnostics: [] }] });
+    expect(list.json()).toEqual({
+      items: [
+        { name: 'FashionCNN', layers: 15, diagnostics: [] },
+        { name: 'FashionVGG', layers: 23, diagnostics: [] },
+      ],
+    });
 
     const created = await inject({ method: 'PUT', url: `${base}/Net`, payload: NET });
     expect(created.statusCode).toBe(201);
