@@ -575,3 +575,86 @@ def test_select_picks_one_result_of_a_layer_that_returns_several():
     broken["layers"][2]["attributes"]["index"] = 5
     report = infer(broken, {"Seq": broken})
     assert report["firstError"] == "outputs" and "index" in report["layers"][2]["error"]
+
+
+def _fresh_infer(arch, resources):
+    """infer() with nothing remembered from earlier requests."""
+    from deepforge.architecture import graph
+
+    graph._COUNTS.clear()
+    graph._FORWARDS.clear()
+    return infer(arch, resources)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_what_is_remembered_across_requests_gives_the_report_a_fresh_inference_gives(code_dir, name):
+    from deepforge.architecture import graph
+
+    resources = all_resources()
+    first = _fresh_infer(resources[name], resources)
+    assert graph._FORWARDS, "torch.nn layers' results are remembered"
+    # The same graph again, then one whose layers take other shapes: equal to inferring from nothing.
+    assert infer(resources[name], resources) == first
+    edited = json.loads(json.dumps(resources[name]))
+    for layer in edited["layers"]:
+        if layer["layer"] == "Input":
+            layer["shape"] = [d * 2 if isinstance(d, int) and d > 1 else d for d in layer["shape"]]
+    again = {**resources, name: edited}
+    assert infer(edited, again) == _fresh_infer(edited, again)
+
+
+def test_an_edit_runs_only_the_edited_layer_and_what_follows_it(monkeypatch):
+    chain = {
+        "name": "Mlp",
+        "layers": [{"id": "x", "layer": "Input", "shape": ["N", 16]}]
+        + [{"id": "fc%d" % i, "layer": "Linear", "attributes": {"in_features": 16, "out_features": 16}} for i in range(6)],
+        "edges": [{"from": "x", "to": "fc0"}] + [{"from": "fc%d" % i, "to": "fc%d" % (i + 1)} for i in range(5)],
+        "outputs": ["fc5"],
+    }
+    _fresh_infer(chain, {"Mlp": chain})
+    built = []
+    real_build = graph_module().build_layer
+    monkeypatch.setattr(graph_module(), "build_layer", lambda layer, *a, **k: built.append(layer["id"]) or real_build(layer, *a, **k))
+    chain["layers"][5]["attributes"]["out_features"] = 8
+    chain["layers"][6]["attributes"]["in_features"] = 8
+    report = infer(chain, {"Mlp": chain})
+    assert report["ok"], report
+    assert [layer["outputShape"] for layer in report["layers"]][-2:] == [["N", 8], ["N", 16]]
+    assert report["layers"][-1]["parameters"] == 8 * 16 + 16
+    assert sorted(built) == ["fc4", "fc5"]
+
+
+def test_custom_layers_are_run_again_on_every_request(tmp_path):
+    (tmp_path / "utils").mkdir()
+    arch = {
+        "name": "UsesCustom",
+        "layers": [
+            {"id": "x", "layer": "Input", "shape": ["N", 4]},
+            {"id": "grow", "layer": "utils.blocks.Grow", "attributes": {}},
+        ],
+        "edges": [{"from": "x", "to": "grow"}],
+        "outputs": ["grow"],
+    }
+    saved = dict(sys.modules)
+    shapes = []
+    try:
+        for factor in (2, 3):
+            (tmp_path / "utils" / "blocks.py").write_text(
+                "import torch\n\nclass Grow(torch.nn.Module):\n"
+                "    def forward(self, x):\n        return torch.cat([x] * %d, dim=1)\n" % factor
+            )
+            for key in [k for k in sys.modules if k == "utils" or k.startswith("utils.")]:
+                del sys.modules[key]
+            install_code_dir(str(tmp_path))
+            shapes.append(infer(arch, {"UsesCustom": arch})["layers"][1]["outputShape"])
+    finally:
+        for key in list(sys.modules):
+            if key not in saved:
+                del sys.modules[key]
+    assert shapes == [["N", 8], ["N", 12]]
+
+
+def graph_module():
+    from deepforge.architecture import graph
+
+    return graph

@@ -10,8 +10,10 @@ or PyTorch's own error on the layer that raised. Symbolic dimensions (``"N"``) a
 so a dimension that follows the symbol is shown as the symbol.
 """
 
+import collections
 import contextlib
 import importlib
+import json
 import re
 
 INPUT, ADD, CONCAT, SELECT = "Input", "Add", "Concat", "Select"
@@ -337,6 +339,78 @@ def _cpu_message(layer, ins, parameters, resources):
     return None
 
 
+# What PyTorch computed for a torch.nn layer depends only on its class, its arguments and the shapes and dtypes
+# of its inputs (on the meta device there are no values), so it is remembered across requests of the serving
+# Python: after an edit, only the edited layer and those after it are built and run again. Custom layers and
+# nested architectures (their code can change between requests) are always run.
+_MEMO_MAX = 4096
+_COUNTS = collections.OrderedDict()
+_FORWARDS = collections.OrderedDict()
+
+
+def _memo_get(memo, key):
+    value = memo.get(key)
+    if value is not None:
+        memo.move_to_end(key)
+    return value
+
+
+def _memo_put(memo, key, value):
+    memo[key] = value
+    memo.move_to_end(key)
+    while len(memo) > _MEMO_MAX:
+        memo.popitem(last=False)
+
+
+def _layer_key(layer):
+    name = layer["layer"]
+    if name.startswith((CUSTOM_PREFIX, RESOURCE_PREFIX)):
+        return None
+    try:
+        return (name, json.dumps(layer.get("attributes", {}), sort_keys=True))
+    except (TypeError, ValueError):
+        return None
+
+
+def _forward_key(layer, ins):
+    key = _layer_key(layer)
+    if key is None:
+        return None
+    shapes = tuple(_skeleton(v) for v in ins)
+    if any(s is None for s in shapes):
+        return None
+    return key + shapes
+
+
+def _skeleton(value):
+    """A hashable description of a layer's result (tensors by shape and dtype), or None when it has parts that
+    cannot be made again from one (anything but tensors, plain tuples and lists, and None)."""
+    import torch
+
+    if type(value) is torch.Tensor:
+        return ("tensor", tuple(value.shape), str(value.dtype).replace("torch.", ""))
+    if type(value) in (tuple, list):
+        parts = tuple(_skeleton(v) for v in value)
+        if any(p is None for p in parts):
+            return None
+        return (type(value).__name__, parts)
+    if value is None:
+        return ("none",)
+    return None
+
+
+def _rebuild(skeleton):
+    import torch
+
+    kind = skeleton[0]
+    if kind == "tensor":
+        return torch.empty(skeleton[1], dtype=getattr(torch, skeleton[2]), device="meta")
+    if kind == "none":
+        return None
+    parts = [_rebuild(p) for p in skeleton[1]]
+    return tuple(parts) if kind == "tuple" else parts
+
+
 def infer(arch, resources):
     """Shapes and parameter counts of ``arch`` (a dict as in resources/<name>.json); see the module's doc.
 
@@ -362,19 +436,34 @@ def infer(arch, resources):
                         raise ArchitectureError("more than %d symbolic dimensions" % len(_SIZES_A), lid)
                     symbols[d] = (_SIZES_A[i], _SIZES_B[i])
 
-    modules = {}
+    modules, build_errors = {}, {}
+
+    def module_of(lid):
+        """The layer's module, built on first use; None when building it raised (the error is reported)."""
+        if lid not in modules and lid not in build_errors:
+            layer = layers[lid]
+            try:
+                modules[lid] = build_layer(layer, resources)
+            except Exception as exc:
+                build_errors[lid] = exc
+                report[lid]["error"] = "%s(...) raised %s: %s" % (layer["layer"], type(exc).__name__, _readable(str(exc), symbols))
+        return modules.get(lid)
+
     with torch.no_grad(), meta_device():
         for lid in order:
             layer = layers[lid]
             if layer["layer"] == INPUT or layer["layer"] in INLINE:
                 continue
-            try:
-                module = build_layer(layer, resources)
-            except Exception as exc:
-                report[lid]["error"] = "%s(...) raised %s: %s" % (layer["layer"], type(exc).__name__, _readable(str(exc), symbols))
-                continue
-            modules[lid] = module
-            report[lid]["parameters"], report[lid]["trainable"] = _count(module)
+            key = _layer_key(layer)
+            counts = _memo_get(_COUNTS, key) if key is not None else None
+            if counts is None:
+                module = module_of(lid)
+                if module is None:
+                    continue
+                counts = _count(module)
+                if key is not None and counts[0] is not None:
+                    _memo_put(_COUNTS, key, counts)
+            report[lid]["parameters"], report[lid]["trainable"] = counts
 
         runs = []
         for which in (0, 1):
@@ -385,17 +474,31 @@ def infer(arch, resources):
                     shape = [symbols[d][which] if isinstance(d, str) else d for d in layer.get("shape") or []]
                     values[lid] = torch.empty(shape, device="meta")
                     continue
-                if any(i not in values for i in inputs[lid]) or not inputs[lid]:
+                if any(i not in values for i in inputs[lid]) or not inputs[lid] or lid in build_errors:
                     continue
                 ins = [values[i] for i in inputs[lid]]
                 ins_seen[lid] = ins
+                key = _forward_key(layer, ins)
+                known = _memo_get(_FORWARDS, key) if key is not None else None
+                if known is not None:
+                    values[lid] = _rebuild(known)
+                    continue
                 try:
                     if layer["layer"] in INLINE:
-                        values[lid] = merge(layer["layer"], ins, layer.get("attributes", {}))
-                    elif lid in modules:
-                        values[lid] = modules[lid](*ins)
+                        out = merge(layer["layer"], ins, layer.get("attributes", {}))
+                    else:
+                        module = module_of(lid)
+                        if module is None:
+                            continue
+                        out = module(*ins)
                 except Exception as exc:
                     errors[lid] = exc
+                    continue
+                values[lid] = out
+                if key is not None:
+                    skeleton = _skeleton(out)
+                    if skeleton is not None:
+                        _memo_put(_FORWARDS, key, skeleton)
             runs.append((values, errors, ins_seen))
 
     (values_a, errors_a, ins_a), (values_b, _, ins_b) = runs

@@ -89,6 +89,13 @@ describe('ArchitectureService', () => {
       expect(catalog.layers['utils.layers.Scale']?.arguments.map((a) => a.name)).toEqual(['factor', 'bias']);
       const second = await service.check(project({ layers: changed }), 'Net');
       expect(second.shapes?.edges[1]).toEqual({ from: 'scale', to: 'fc', shape: ['N', 3] });
+      // The catalog is read once per utils/ code, not with every check of a graph.
+      const third = await service.check(project({ layers: changed }), 'Net');
+      expect(third.catalog).toBe(second.catalog);
+      expect(third.shapes).toEqual(second.shapes);
+      const back = await service.check(project({ layers: LAYERS }), 'Net');
+      expect(back.catalog.layers['utils.layers.Scale']?.arguments.map((a) => a.name)).toEqual(['factor']);
+      expect(back.shapes?.total.parameters).toBe(8);
     } finally {
       service.close();
     }

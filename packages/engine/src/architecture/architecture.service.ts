@@ -74,6 +74,8 @@ export class ArchitectureService {
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** The code dir a persistent service keeps: the last utils/ code it was given (`withUtils`). */
+  private utilsDir: { key: string; dir: Promise<string> } | null = null;
 
   constructor(private readonly options: ArchitectureServiceOptions) {
     this.runtimeDir = options.runtimeDir ?? findRuntimeDir();
@@ -84,22 +86,30 @@ export class ArchitectureService {
    * interpreter and utils code, so only a change of the project's layers reads it again.
    */
   catalog(project: Pick<Project, 'utils'>): Promise<LayerCatalog> {
-    const key = createHash('sha256')
-      .update(this.options.python)
-      .update('\0')
-      .update(JSON.stringify(Object.entries(project.utils).sort(([a], [b]) => (a < b ? -1 : 1))))
-      .digest('hex');
+    const key = this.catalogKey(project);
     let pending = this.catalogs.get(key);
     if (!pending) {
       pending = this.withCode({ ...emptyProject(), utils: project.utils }, (codeDir) =>
         this.ask<LayerCatalog>({ command: 'catalog', cacheDir: this.options.cacheDir ?? null, codeDir }),
       );
-      this.catalogs.set(key, pending);
-      // A failure is not remembered: the next call tries again.
-      pending.catch(() => this.catalogs.delete(key));
-      if (this.catalogs.size > 32) this.catalogs.delete(this.catalogs.keys().next().value!);
+      this.remember(key, pending);
     }
     return pending;
+  }
+
+  private catalogKey(project: Pick<Project, 'utils'>): string {
+    return createHash('sha256')
+      .update(this.options.python)
+      .update('\0')
+      .update(JSON.stringify(Object.entries(project.utils).sort(([a], [b]) => (a < b ? -1 : 1))))
+      .digest('hex');
+  }
+
+  private remember(key: string, pending: Promise<LayerCatalog>): void {
+    this.catalogs.set(key, pending);
+    // A failure is not remembered: the next call tries again.
+    pending.catch(() => this.catalogs.delete(key));
+    if (this.catalogs.size > 32) this.catalogs.delete(this.catalogs.keys().next().value!);
   }
 
   /**
@@ -116,17 +126,31 @@ export class ArchitectureService {
       const catalog = await this.catalog(project);
       return { diagnostics: validateArchitecture(arch, { resources, catalog }), shapes: null, catalog };
     }
-    // One interpreter start for both: importing torch is most of the time.
-    const { catalog, shapes } = await this.withCode(project, (codeDir) =>
-      this.ask<{ catalog: LayerCatalog; shapes: ArchitectureShapeReport }>({
-        command: 'check',
-        codeDir,
-        resources,
-        name,
-        catalog: true,
-        cacheDir: this.options.cacheDir ?? null,
-      }),
-    );
+    // Only utils/ is read from the code dir (custom layers); architectures, nested ones too, go as JSON.
+    const ask = (withCatalog: boolean) =>
+      this.withUtils(project, (codeDir) =>
+        this.ask<{ catalog?: LayerCatalog; shapes: ArchitectureShapeReport } | ArchitectureShapeReport>({
+          command: 'check',
+          codeDir,
+          resources,
+          name,
+          catalog: withCatalog,
+          cacheDir: this.options.cacheDir ?? null,
+        }),
+      );
+    // The catalog is asked for once per utils/ code (~100 KiB of JSON): the editor checks after every edit.
+    const key = this.catalogKey(project);
+    const known = this.catalogs.get(key);
+    let catalog: LayerCatalog;
+    let shapes: ArchitectureShapeReport;
+    if (known) {
+      [catalog, shapes] = await Promise.all([known, ask(false) as Promise<ArchitectureShapeReport>]);
+    } else {
+      // One interpreter start for both: importing torch is most of the time.
+      const answer = (await ask(true)) as { catalog: LayerCatalog; shapes: ArchitectureShapeReport };
+      ({ catalog, shapes } = answer);
+      this.remember(key, Promise.resolve(catalog));
+    }
     return { diagnostics: validateArchitecture(arch, { resources, catalog }), shapes, catalog };
   }
 
@@ -165,22 +189,49 @@ export class ArchitectureService {
   private async withCode<T>(project: Project, run: (codeDir: string) => Promise<T>): Promise<T> {
     const dir = await mkdtemp(join(tmpdir(), 'deepforge-architecture-'));
     try {
-      for (const [rel, content] of codeFiles(project)) {
-        if (!rel.startsWith('utils/') && !rel.startsWith('resources/')) continue;
-        const file = join(dir, ...rel.split('/'));
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(file, content);
-      }
+      await writeCodeFiles(dir, project);
       return await run(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
-  /** Stops the persistent Python, if one runs. */
+  /**
+   * Runs `run` with a code dir holding the project's utils/. A persistent service keeps the dir of the last
+   * utils/ code it was given, so the checks after each edit of a graph write nothing; the dir of older code is
+   * removed once the requests queued before it have been answered.
+   */
+  private async withUtils<T>(project: Project, run: (codeDir: string) => Promise<T>): Promise<T> {
+    const utilsOnly = { ...emptyProject(), utils: project.utils };
+    if (!this.options.persistent) return this.withCode(utilsOnly, run);
+    const key = this.catalogKey(project);
+    if (this.utilsDir?.key !== key) {
+      const previous = this.utilsDir;
+      const dir = mkdtemp(join(tmpdir(), 'deepforge-architecture-')).then(async (d) => {
+        await writeCodeFiles(d, utilsOnly);
+        return d;
+      });
+      this.utilsDir = { key, dir };
+      dir.catch(() => {
+        if (this.utilsDir?.dir === dir) this.utilsDir = null;
+      });
+      if (previous) void this.removeAfterQueue(previous.dir);
+    }
+    return run(await this.utilsDir.dir);
+  }
+
+  private async removeAfterQueue(dir: Promise<string>): Promise<void> {
+    await this.queue;
+    const path = await dir.catch(() => null);
+    if (path) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Stops the persistent Python, if one runs, and removes the code dir it kept. */
   close(): void {
     clearTimeout(this.idleTimer);
     this.stopServing();
+    if (this.utilsDir) void this.removeAfterQueue(this.utilsDir.dir);
+    this.utilsDir = null;
   }
 
   private ask<T>(request: Record<string, unknown>): Promise<T> {
@@ -377,6 +428,16 @@ const BLOCKING: ReadonlySet<string> = new Set([
 
 function describeMs(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
+/** The project's utils/ and generated resources/ modules, written under `dir`. */
+async function writeCodeFiles(dir: string, project: Project): Promise<void> {
+  for (const [rel, content] of codeFiles(project)) {
+    if (!rel.startsWith('utils/') && !rel.startsWith('resources/')) continue;
+    const file = join(dir, ...rel.split('/'));
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
 }
 
 function emptyProject(): Project {
