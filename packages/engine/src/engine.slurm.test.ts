@@ -273,6 +273,19 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
     expect((await f.engine.readJobLog(done.id, 'sleep')).text).toMatch(/Slurm refused the job/);
   });
 
+  it('asks Slurm for the GPUs a job needs (--gres=gpu:N), which a cluster without GPUs refuses', async () => {
+    f = await open();
+    const { dir, project } = await f.project(SLEEPER);
+    const done = await (
+      await f.engine.startExecution({ project, projectDir: dir, pipelineName: 'main', gpus: 1 })
+    ).done;
+    expect(done.status).toBe('failed');
+    // The test cluster's node has no generic resources: sbatch says so, naming what was asked.
+    expect(done.jobs[0]!.error?.message).toMatch(
+      /^Slurm refused the job: sbatch: error: .*(gres|generic resource)/i,
+    );
+  });
+
   it('refuses Slurm options sbatch would not take before anything is stored', async () => {
     f = await open();
     const { dir, project } = await f.project(SLEEPER);

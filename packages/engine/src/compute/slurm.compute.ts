@@ -124,7 +124,7 @@ export class SlurmCompute implements Compute {
       '--export=ALL',
       '--nodes=1',
       '--ntasks=1',
-      ...sbatchOptions(options),
+      ...sbatchOptions(options, request.gpus ?? 0),
     ];
     const script = [
       '#!/bin/sh',
@@ -154,6 +154,7 @@ export class SlurmCompute implements Compute {
     const where = [
       options.partition && `partition ${options.partition}`,
       options.time && `time ${options.time}`,
+      args.find((a) => a.startsWith('--gres='))?.replace('--gres=', 'gres '),
     ]
       .filter(Boolean)
       .join(', ');
@@ -421,13 +422,18 @@ function slurmJobName(jobId: string): string {
   return `deepforge-${jobId}`.slice(0, 120);
 }
 
-/** The sbatch options of a job's Slurm options (each value already checked by SlurmJobOptionsSchema). */
-export function sbatchOptions(options: SlurmJobOptions): string[] {
+/**
+ * The sbatch options of a job's Slurm options (each value already checked by SlurmJobOptionsSchema). A job that
+ * needs GPUs (`gpus`, or the label `gpu`) asks Slurm for them as `--gres=gpu:<n>` unless a `gres` is given, which
+ * says it in the cluster's own words (a GPU type, `gpu:a100:2`) and is taken as it is.
+ */
+export function sbatchOptions(options: SlurmJobOptions, gpus = 0): string[] {
   const out: string[] = [];
   if (options.partition) out.push(`--partition=${options.partition}`);
   if (options.account) out.push(`--account=${options.account}`);
   if (options.time) out.push(`--time=${options.time}`);
   if (options.gres) out.push(`--gres=${options.gres}`);
+  else if (gpus > 0) out.push(`--gres=gpu:${gpus}`);
   if (options.mem) out.push(`--mem=${options.mem}`);
   if (options.cpusPerTask) out.push(`--cpus-per-task=${options.cpusPerTask}`);
   return out;
