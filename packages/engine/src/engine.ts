@@ -269,6 +269,8 @@ export interface Engine {
   readonly computeBackend: 'local' | 'workers' | 'slurm';
   /** Reads operation code on worker threads (with a deadline), for the engine and the web server. */
   readonly operationReader: OperationReader;
+  /** The indices of this machine's GPUs that local jobs hold now (local compute; none with workers or Slurm). */
+  localGpusInUse(): number[];
   /** Validates (throws PipelineValidationError, nothing stored), stores and starts an execution. */
   startExecution(request: StartExecutionRequest): Promise<StartedExecution>;
   /** Live events of one execution, or of all with `'*'`; returns the unsubscribe function. */
@@ -458,6 +460,10 @@ class EngineImpl implements Engine {
       (adapters.compute instanceof SlurmCompute ? 'slurm' : this.remoteCompute ? 'workers' : 'local');
     this.concurrency = effectiveConcurrency(settings, this.computeBackend);
     this.slots = new SlotPool(this.concurrency);
+  }
+
+  localGpusInUse(): number[] {
+    return this.computeBackend === 'local' ? (this.compute.gpusInUse?.() ?? []) : [];
   }
 
   /**

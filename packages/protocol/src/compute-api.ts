@@ -30,6 +30,8 @@ export const ComputeWorkerSchema = z.strictObject({
   slots: z.number().int().min(0),
   slotsUsed: z.number().int().min(0),
   gpus: z.array(WorkerGpuSchema),
+  /** The indices of its GPUs that jobs hold now. */
+  gpusInUse: z.array(z.number().int()),
   running: z.array(ComputeJobSchema),
   connectedAt: z.number(),
   /** The machine's load at `statsAt`; null until it reported one (an older worker never does). */

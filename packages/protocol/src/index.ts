@@ -357,6 +357,7 @@ export {
   GpuStatsSchema,
   SystemStatsSchema,
   LeaseRefSchema,
+  WorkerRunningJobSchema,
   WorkerHelloSchema,
   WorkerHeartbeatSchema,
   WorkerJobStartedSchema,
@@ -382,6 +383,7 @@ export {
 } from './worker-messages.js';
 export type {
   LeaseRef,
+  WorkerRunningJob,
   WorkerGpu,
   WorkerHello,
   WorkerJobFinished,

@@ -32,6 +32,17 @@ export const LeaseRefSchema = z.strictObject({
 });
 export type LeaseRef = z.infer<typeof LeaseRefSchema>;
 
+/**
+ * A job a worker runs, as its hello and heartbeats name it: the lease, and the GPUs (by index) it gave the job, so
+ * that a server that restarted meanwhile knows they are taken and gives them to no other job.
+ */
+export const WorkerRunningJobSchema = z.strictObject({
+  jobId: LeaseRefSchema.shape.jobId,
+  epoch: LeaseRefSchema.shape.epoch,
+  gpus: z.array(z.number().int().min(0).max(1023)).max(64).optional(),
+});
+export type WorkerRunningJob = z.infer<typeof WorkerRunningJobSchema>;
+
 /** A GPU of the worker's machine, as nvidia-smi reports it. */
 export const WorkerGpuSchema = z.strictObject({
   index: z.number().int().min(0),
@@ -59,7 +70,7 @@ export const WorkerHelloSchema = z.strictObject({
   /** Jobs it runs at once. */
   slots: z.number().int().min(1).max(1024),
   /** Jobs it still runs (after a reconnect): each stays its own only while its lease is live. */
-  running: z.array(LeaseRefSchema),
+  running: z.array(WorkerRunningJobSchema).max(4096),
   /** Its GPUs (none, or absent, without an NVIDIA driver). */
   gpus: z.array(WorkerGpuSchema).max(64).optional(),
   /** Who is speaking (`deepforge-worker 0.1.0`), for logs. */
@@ -100,7 +111,7 @@ export type SystemStats = z.infer<typeof SystemStatsSchema>;
 /** Renews the leases of the jobs named; a job the worker no longer has is not named. */
 export const WorkerHeartbeatSchema = z.strictObject({
   type: z.literal('heartbeat'),
-  running: z.array(LeaseRefSchema),
+  running: z.array(WorkerRunningJobSchema).max(4096),
   /** The worker machine's load now (optional: an older worker sends none). */
   stats: SystemStatsSchema.optional(),
 });
@@ -311,6 +322,8 @@ export const ConnectedWorkerSchema = z.strictObject({
   slots: z.number().int(),
   gpus: z.array(WorkerGpuSchema),
   running: z.array(LeaseRefSchema),
+  /** The indices of its GPUs that jobs hold (leased with them, or named by the worker as held). */
+  gpusInUse: z.array(z.number().int()),
   connectedAt: z.number(),
   /** `lost`: a lease of it expired and it has said nothing since (see the Compute view). */
   state: z.enum(['connected', 'lost']),

@@ -230,6 +230,12 @@ function WorkerRow({ worker: w }: { worker: ComputeWorkerDto }) {
       </Table.Td>
       <Table.Td>
         <Stack gap={6} data-testid="worker-gpus">
+          {w.gpus.length > 0 && (
+            <Text size="xs" c="dimmed" data-testid="worker-gpus-in-use">
+              {w.gpusInUse.length} of {w.gpus.length} in use by jobs
+              {w.gpusInUse.length > 0 ? ` (${w.gpusInUse.join(', ')})` : ''}
+            </Text>
+          )}
           {(s?.gpus ?? []).length === 0 && w.gpus.length === 0 ? (
             <Text size="xs" c="dimmed">
               none

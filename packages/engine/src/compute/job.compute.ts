@@ -137,6 +137,8 @@ export interface Compute {
    * name). Local processes need none: recovery finds them on this machine by their marker (process-tree.ts).
    */
   stopOrphan?(job: { jobId: string; runnerId: string }): Promise<void>;
+  /** The indices of this machine's GPUs that its jobs hold now (adapters that give jobs GPUs of this machine). */
+  gpusInUse?(): number[];
 }
 
 /** More GPUs than one job could ask of any machine (nvidia-smi reports up to 64 per machine in our protocol). */

@@ -79,6 +79,11 @@ export class LocalCompute implements Compute {
   /** Jobs waiting for GPUs, first come first served: a job needing many is not overtaken for ever by small ones. */
   private readonly gpuWaiters: { n: number; grant: (devices: number[]) => void }[] = [];
 
+  /** The indices of this machine's GPUs that jobs hold now, ascending. */
+  gpusInUse(): number[] {
+    return [...this.gpusHeld].sort((a, b) => a - b);
+  }
+
   constructor(private readonly options: LocalComputeOptions) {
     this.killGraceMs = options.killGraceMs ?? 2000;
   }

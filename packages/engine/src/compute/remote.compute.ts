@@ -16,6 +16,7 @@ import {
   type WorkerS3Storage,
   type WorkerHello,
   type WorkerMessage,
+  type WorkerRunningJob,
   type ConnectedWorker,
   type SystemStats,
 } from '@deepforge/protocol';
@@ -73,6 +74,11 @@ interface Worker {
   /** Jobs leased to it: job id → epoch. */
   running: Map<string, number>;
   /**
+   * The GPUs its hello or last heartbeat said each running job holds (job id → indices): what a server that
+   * restarted knows of the GPUs taken before its jobs are attached again.
+   */
+  reportedGpus: Map<string, readonly number[]>;
+  /**
    * One of its leases expired and it has said nothing since (paused, cut off with the socket still open): no job
    * is leased to it until it speaks again, or a paused worker would get back the job it just lost.
    */
@@ -86,6 +92,11 @@ function abortError(): Error {
   const err = new Error('the job was stopped while it waited for a worker');
   err.name = 'AbortError';
   return err;
+}
+
+/** Job id → the GPUs a worker says the job holds, for the jobs it names with some. */
+function gpusOf(running: readonly WorkerRunningJob[]): Map<string, readonly number[]> {
+  return new Map(running.filter((r) => (r.gpus?.length ?? 0) > 0).map((r) => [r.jobId, r.gpus!]));
 }
 
 function plural(n: number, word: string): string {
@@ -511,6 +522,7 @@ export class RemoteCompute implements Compute {
       link,
       connectedAt: this.now(),
       running: new Map(renewed.map((r) => [r.jobId, r.epoch])),
+      reportedGpus: gpusOf(hello.running),
       silent: false,
     };
     this.workers.set(worker.workerId, worker);
@@ -518,6 +530,8 @@ export class RemoteCompute implements Compute {
       const job = this.jobs.get(r.jobId);
       if (!job || job.epoch !== r.epoch) continue;
       job.worker = worker;
+      // A job of the engine before a restart: its GPUs are the ones the worker gave it.
+      if (job.gpuDevices.length === 0) job.gpuDevices = worker.reportedGpus.get(job.jobId) ?? [];
       if (job.awaiting) {
         job.awaiting = undefined;
         job.engineLine(`worker ${worker.name} is back and still runs the job: it goes on (lease ${r.epoch})`);
@@ -570,6 +584,10 @@ export class RemoteCompute implements Compute {
           worker.stats = message.stats;
           worker.statsAt = this.now();
         }
+        const before = this.heldGpus(worker).length;
+        worker.reportedGpus = gpusOf(message.running);
+        // A job it said held GPUs has ended (one of another server's, stopped): jobs waiting for them may go.
+        if (this.heldGpus(worker).length < before) this.requestDispatch();
         const renewed = await this.store.renewLeases(
           worker.workerId,
           this.ownJobs(worker.workerId, message.running),
@@ -613,6 +631,8 @@ export class RemoteCompute implements Compute {
           workerId: worker.workerId,
         });
         if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
+        // Its process has ended: the GPUs the worker said it held are free again.
+        worker.reportedGpus.delete(message.jobId);
         const job = this.jobs.get(message.jobId);
         if (!accepted) {
           const now =
@@ -676,6 +696,7 @@ export class RemoteCompute implements Compute {
       slots: w.slots,
       gpus: w.gpus,
       running: [...w.running].map(([jobId, epoch]) => ({ jobId, epoch })),
+      gpusInUse: this.heldGpus(w),
       connectedAt: w.connectedAt,
       state: w.silent ? 'lost' : 'connected',
       stats: w.stats ?? null,
@@ -744,7 +765,7 @@ export class RemoteCompute implements Compute {
    * job, recovered by the new engine, runs again under a newer lease when executions.onRestart is requeue.
    */
   private ownJobs(workerId: string, refs: readonly LeaseRef[]): LeaseRef[] {
-    return refs.filter((r) => {
+    const own = refs.filter((r) => {
       const job = this.jobs.get(r.jobId);
       return (
         job?.state === 'leased' &&
@@ -752,6 +773,7 @@ export class RemoteCompute implements Compute {
         (job.worker?.workerId ?? job.awaiting?.workerId) === workerId
       );
     });
+    return own.map((r) => ({ jobId: r.jobId, epoch: r.epoch }));
   }
 
   private current(worker: Worker, ref: LeaseRef): RemoteJob | undefined {
@@ -776,13 +798,22 @@ export class RemoteCompute implements Compute {
 
   /** The GPUs of a worker that no job leased to it holds. */
   private freeGpus(worker: Worker): number[] {
+    const held = new Set(this.heldGpus(worker));
+    // A GPU listed twice in a hello is still one GPU.
+    return [...new Set(worker.gpus.map((g) => g.index))].filter((i) => !held.has(i));
+  }
+
+  /** The GPUs of a worker that jobs hold, ascending. */
+  private heldGpus(worker: Worker): number[] {
     const held = new Set<number>();
     for (const [jobId, epoch] of worker.running) {
       const job = this.jobs.get(jobId);
       if (job && job.epoch === epoch) for (const i of job.gpuDevices) held.add(i);
     }
-    // A GPU listed twice in a hello is still one GPU.
-    return [...new Set(worker.gpus.map((g) => g.index))].filter((i) => !held.has(i));
+    // And those the worker says its jobs hold: a job of the engine before a restart, or one whose lease this
+    // server no longer grants, keeps its GPUs until the worker has stopped it.
+    for (const devices of worker.reportedGpus.values()) for (const i of devices) held.add(i);
+    return [...held].sort((a, b) => a - b);
   }
 
   private reasonFor(labels: readonly string[], gpus: number): string {

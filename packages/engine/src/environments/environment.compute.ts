@@ -49,6 +49,10 @@ export class EnvironmentCompute implements Compute {
     private readonly cache: EnvironmentCache,
   ) {}
 
+  gpusInUse(): number[] {
+    return this.inner.gpusInUse?.() ?? [];
+  }
+
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
     const file = environmentFileOf(request);
     let text: string;

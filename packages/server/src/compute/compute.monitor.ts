@@ -95,6 +95,7 @@ export class ComputeMonitor {
         slots,
         slotsUsed: this.localRunning.size,
         gpus: this.localGpus,
+        gpusInUse: this.engine.localGpusInUse(),
         running: await this.jobs([...this.localRunning.keys()], canRead),
         connectedAt: this.startedAt,
         stats: this.localStats ?? null,
@@ -111,6 +112,7 @@ export class ComputeMonitor {
         slots: w.slots,
         slotsUsed: w.running.length,
         gpus: w.gpus,
+        gpusInUse: w.gpusInUse,
         running: await this.jobs(
           w.running.map((r) => r.jobId),
           canRead,

@@ -1,6 +1,8 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { WORKER_PROTOCOL_VERSION } from '@deepforge/protocol';
 import { findRuntimeDir, type Engine, type ExecutionDetails } from '@deepforge/engine';
 import {
   TEST_PYTHON,
@@ -246,14 +248,78 @@ describe('GPUs as capacity', () => {
         logs.filter((l) => /waiting for 2 free GPUs: 2 of 2 held by other jobs/.test(l)).length === 3
       );
     });
+    expect(engine.localGpusInUse()).toEqual([0, 1]);
     await engine.cancelExecution(run.id);
     expect((await run.done).status).toBe('canceled');
+    expect(engine.localGpusInUse()).toEqual([]);
     // Nothing kept them: a job needing both gets them at once.
     const after = await startRun(engine, 'big', { gpus: 2 });
     expect((await after.done).status).toBe('success');
     const log = await consoleOf(engine, after.id, 'huge');
     expect(log).toMatch(/devices=0,1/);
     expect(log).not.toMatch(/waiting for/);
+  });
+
+  it('workers: GPUs a worker says its running jobs hold are given to no other job (a server that restarted)', async () => {
+    server = await createServer({
+      dataDir: join(tmp, 'server'),
+      env: cleanEnv(),
+      compute: 'none',
+      settings: { python: TEST_PYTHON, 'workers.leaseTimeout': 10 },
+    });
+    const { engine } = server;
+    const url = await server.listen(0, '127.0.0.1');
+    const { token } = await engine.workerTokens.create('gpus', 'test');
+    // A worker with two GPUs that still runs a job holding GPU 0, leased by the server before it restarted (this
+    // server does not know it: the worker is told it lost it, and holds GPU 0 until it has stopped it).
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/workers/connect`, {
+      headers: { authorization: `Bearer ${token}`, origin: url },
+    });
+    const assigned: { gpus?: number[] }[] = [];
+    const messages: { type: string }[] = [];
+    ws.on('message', (raw: Buffer) => {
+      const m = JSON.parse(raw.toString()) as { type: string; gpus?: number[] };
+      messages.push(m);
+      if (m.type === 'job.assign') assigned.push(m);
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const heartbeat = (running: object[]) => ws.send(JSON.stringify({ type: 'heartbeat', running }));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        v: WORKER_PROTOCOL_VERSION,
+        workerId: 'gpu-box',
+        name: 'gpu-box',
+        labels: ['gpu'],
+        slots: 4,
+        gpus: [
+          { index: 0, name: 'NVIDIA H200', memoryMiB: 143771 },
+          { index: 1, name: 'NVIDIA H200', memoryMiB: 143771 },
+        ],
+        running: [{ jobId: 'before-restart.train', epoch: 3, gpus: [0] }],
+      }),
+    );
+    try {
+      await until('the welcome', async () => messages.some((m) => m.type === 'welcome'));
+      const one = await startRun(engine, 'big', { gpus: 1 });
+      await until('a lease', async () => assigned.length === 1);
+      expect(assigned[0]!.gpus).toEqual([1]);
+      // The Compute view's count: GPU 0 held by the worker's job, GPU 1 leased with the new one.
+      expect(engine.remoteCompute!.listWorkers()[0]!.gpusInUse).toEqual([0, 1]);
+      // Both GPUs for the next: it waits while the worker still says GPU 0 is taken…
+      const two = await startRun(engine, 'big', { gpus: 2 });
+      heartbeat([{ jobId: 'before-restart.train', epoch: 3, gpus: [0] }]);
+      await until('the reason', async () =>
+        /every worker with 2 free GPUs is busy \(1 worker with 2 GPUs or more, 0 of their 2 GPUs free\)/.test(
+          await consoleOf(engine, two.id, 'huge'),
+        ),
+      );
+      expect(assigned).toHaveLength(1);
+      await engine.cancelExecution(one.id);
+      await engine.cancelExecution(two.id);
+    } finally {
+      ws.close();
+    }
   });
 
   it('the label gpu without a count asks for one GPU', async () => {

@@ -27,6 +27,7 @@ import {
   RUNTIME_PROTOCOL_VERSION,
   ServerMessageSchema,
   WORKER_PROTOCOL_VERSION,
+  type WorkerRunningJob,
   type InputSpec,
   type ServerJobAssign,
   type WorkerBlob,
@@ -86,6 +87,8 @@ interface AgentJob {
   abort: AbortController;
   canceled: boolean;
   handle: RunningJob | undefined;
+  /** The GPUs the server leased with the job (named in hello and heartbeats: a restarted server learns them). */
+  gpus: readonly number[];
 }
 
 /** Fails the stream at its end when the bytes are not those of `hash` (nothing is cached then). */
@@ -280,10 +283,10 @@ export class WorkerAgent {
     });
   }
 
-  private running(): { jobId: string; epoch: number }[] {
+  private running(): WorkerRunningJob[] {
     return [...this.jobs.values()]
       .filter((j) => !j.canceled)
-      .map((j) => ({ jobId: j.jobId, epoch: j.epoch }));
+      .map((j) => ({ jobId: j.jobId, epoch: j.epoch, ...(j.gpus.length > 0 ? { gpus: [...j.gpus] } : {}) }));
   }
 
   private send(message: WorkerMessage): void {
@@ -470,6 +473,7 @@ export class WorkerAgent {
       abort: new AbortController(),
       canceled: false,
       handle: undefined,
+      gpus: assign.gpus ?? [],
     };
     this.jobs.set(job.jobId, job);
     const ref = { jobId: job.jobId, epoch: job.epoch };
