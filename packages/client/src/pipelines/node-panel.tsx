@@ -44,6 +44,8 @@ export interface NodePanelProps {
   /** Show the node without the controls that change it (readers). */
   readOnly?: boolean;
   onClose: () => void;
+  /** Makes a change as one of this user's undoable edits (the editor's undo history). */
+  edit: (change: () => void) => void;
 }
 
 /** The side panel of a selected node: attributes, references, ports, problems; edit code; delete. */
@@ -57,13 +59,14 @@ export function NodePanel({
   architectureNames,
   readOnly = false,
   onClose,
+  edit,
 }: NodePanelProps) {
   const { doc } = useProjectDoc();
   const iface = nodeInterface(node, interfaces);
   const problems = diagnostics.filter((d) => d.node === node.id);
   const builtIn = node.operation === INPUT_OPERATION || node.operation === OUTPUT_OPERATION;
   const set = (attr: string, value: JsonValue | undefined): void => {
-    if (!readOnly) setNodeAttribute(doc, pipeline.name, node.id, attr, value);
+    if (!readOnly) edit(() => setNodeAttribute(doc, pipeline.name, node.id, attr, value));
   };
   const incoming = (port: string) =>
     pipeline.connections.find((c) => c.to.node === node.id && c.to.port === port);
@@ -116,7 +119,7 @@ export function NodePanel({
                 color="red"
                 aria-label="Delete node"
                 onClick={() => {
-                  removeNode(doc, pipeline.name, node.id);
+                  edit(() => removeNode(doc, pipeline.name, node.id));
                   onClose();
                 }}
                 data-testid="node-delete"
@@ -227,7 +230,8 @@ export function NodePanel({
                   data={referenceOptions(architectureNames, artifactNames, node.references[r.name])}
                   value={node.references[r.name] ?? null}
                   onChange={(v) => {
-                    if (!readOnly) setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined);
+                    if (!readOnly)
+                      edit(() => setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined));
                   }}
                   filter={showAllUntilTyped(node.references[r.name])}
                   nothingFoundMessage="No architecture or artifact by that name"
@@ -247,9 +251,11 @@ export function NodePanel({
                 parse={parseLabels}
                 readOnly={readOnly}
                 onCommit={(labels) =>
-                  setNodePlacement(doc, pipeline.name, node.id, {
-                    labels: labels.length > 0 ? labels : undefined,
-                  })
+                  edit(() =>
+                    setNodePlacement(doc, pipeline.name, node.id, {
+                      labels: labels.length > 0 ? labels : undefined,
+                    }),
+                  )
                 }
                 testId="node-labels"
               />
@@ -260,7 +266,7 @@ export function NodePanel({
                 value={node.gpus === undefined ? '' : String(node.gpus)}
                 parse={parseGpus}
                 readOnly={readOnly}
-                onCommit={(gpus) => setNodePlacement(doc, pipeline.name, node.id, { gpus })}
+                onCommit={(gpus) => edit(() => setNodePlacement(doc, pipeline.name, node.id, { gpus }))}
                 testId="node-gpus"
               />
             </>
