@@ -47,6 +47,7 @@ import {
   qk,
   rerunExecution,
   resumeExecution,
+  resumeExecutionWithCurrentCode,
 } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
 import { useExecutionEvents, useOnEventsReconnect } from '../api/events.context.js';
@@ -230,6 +231,15 @@ function Execution() {
     onError: (e) => notifications.show({ color: 'red', title: 'Cannot resume', message: errorMessage(e) }),
   });
 
+  const resumeCurrent = useMutation({
+    mutationFn: () => resumeExecutionWithCurrentCode(projectId, executionId),
+    onSuccess: (e) => {
+      invalidateAll();
+      void navigate(`/projects/${projectId}/executions/${e.id}`);
+    },
+    onError: (e) => notifications.show({ color: 'red', title: 'Cannot resume', message: errorMessage(e) }),
+  });
+
   if (details.isLoading) {
     return (
       <Center h="100%">
@@ -313,6 +323,20 @@ function Execution() {
                   </Text>
                 </>
               )}
+              {execution.resumedFrom && (
+                <>
+                  {' · resumes '}
+                  <Anchor
+                    component={Link}
+                    size="xs"
+                    to={`/projects/${projectId}/executions/${execution.resumedFrom}`}
+                    data-testid="execution-resumed-from"
+                  >
+                    {execution.resumedFrom.slice(0, 8)}
+                  </Anchor>
+                  {' with the current code'}
+                </>
+              )}
             </Text>
           </Group>
         }
@@ -333,7 +357,38 @@ function Execution() {
           </Tooltip>
         )}
         {isResumableExecutionStatus(execution.status) && (
-          <Tooltip label={runGuard('Run again what failed or was canceled; reuse what succeeded').label}>
+          <Tooltip
+            label={
+              runGuard(
+                "A new execution with the project's current operations and attributes: the failed and later jobs run, unchanged earlier jobs reuse their outputs",
+              ).label
+            }
+            multiline
+            w={320}
+          >
+            <Button
+              color="green"
+              variant="light"
+              leftSection={<IconPlayerPlay size={14} />}
+              loading={resumeCurrent.isPending}
+              {...runGuard('').props}
+              onClick={() => canRun && resumeCurrent.mutate()}
+              data-testid="resume-current-execution"
+            >
+              Resume with current code
+            </Button>
+          </Tooltip>
+        )}
+        {isResumableExecutionStatus(execution.status) && (
+          <Tooltip
+            label={
+              runGuard(
+                "Runs again what failed or was canceled with this execution's own code (the snapshot); reuses what succeeded",
+              ).label
+            }
+            multiline
+            w={320}
+          >
             <Button
               variant="light"
               leftSection={<IconPlayerPlay size={14} />}
@@ -342,11 +397,17 @@ function Execution() {
               onClick={() => canRun && resume.mutate()}
               data-testid="resume-execution"
             >
-              Resume
+              Resume the snapshot
             </Button>
           </Tooltip>
         )}
-        <Tooltip label={runGuard('Run the same pipeline snapshot as a new execution').label}>
+        <Tooltip
+          label={
+            runGuard("Runs this execution's pipeline, attributes and code again as a new execution").label
+          }
+          multiline
+          w={320}
+        >
           <Button
             variant="default"
             leftSection={<IconRefresh size={14} />}
@@ -355,7 +416,7 @@ function Execution() {
             onClick={() => canRun && rerun.mutate()}
             data-testid="rerun-execution"
           >
-            Re-run
+            Re-run the snapshot
           </Button>
         </Tooltip>
         <Tooltip label="Code snapshot, pipeline, logs (zip)">
@@ -386,6 +447,13 @@ function Execution() {
             </Anchor>{' '}
             failed: {execution.failure.error.message}
           </Text>
+          {isResumableExecutionStatus(execution.status) && (
+            <Text size="xs" c="dimmed" data-testid="resume-help">
+              Fixed the code? <b>Resume with current code</b> runs the project as it is now (your fix),
+              reusing the earlier jobs that did not change. <b>Resume the snapshot</b> and{' '}
+              <b>Re-run the snapshot</b> run the code this execution ran.
+            </Text>
+          )}
         </Alert>
       )}
       <Box className="df-fill" style={{ display: 'flex' }}>

@@ -210,6 +210,79 @@ describe('executions', () => {
     expect(twice.statusCode).toBe(409);
   });
 
+  it('resumes a failed execution with the current code: the fixed operation runs, the unchanged one is reused', async () => {
+    const buggy = (body: string) =>
+      `class Fixable():\n    def execute(self, value):\n        ${body}\n        result = value * 2\n        return result\n`;
+    await inject({
+      method: 'POST',
+      url: `${base}/operations`,
+      payload: { name: 'Fixable', code: buggy('raise RuntimeError("bug")') },
+    });
+    await inject({
+      method: 'POST',
+      url: `${base}/pipelines`,
+      payload: {
+        name: 'fixable',
+        nodes: [
+          { id: 'n', operation: 'GetNumber', attributes: { number: 21 } },
+          { id: 'x', operation: 'Fixable' },
+        ],
+        connections: [{ from: { node: 'n', port: 'number' }, to: { node: 'x', port: 'value' } }],
+      },
+    });
+    const failed = await finished((await start({ pipeline: 'fixable' })).id);
+    expect(failed.jobs.map((j) => [j.node, j.status])).toEqual([
+      ['n', 'success'],
+      ['x', 'failed'],
+    ]);
+    const fixed = await inject({
+      method: 'PUT',
+      url: `${base}/operations/Fixable`,
+      payload: { code: buggy('print("fixed")') },
+    });
+    expect(fixed.statusCode, fixed.body).toBe(200);
+
+    const res = await inject({
+      method: 'POST',
+      url: `${base}/executions/${failed.id}/resume-current`,
+      payload: {},
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const started = res.json() as ExecutionDetailsDto;
+    expect(started.id).not.toBe(failed.id);
+    expect(started.resumedFrom).toBe(failed.id);
+    const done = await finished(started.id);
+    expect(done.status).toBe('success');
+    expect(done.jobs.map((j) => [j.node, j.status, j.cachedFrom])).toEqual([
+      ['n', 'cached', failed.jobs[0]!.id],
+      ['x', 'success', null],
+    ]);
+    const log = (await inject({ url: `${base}/executions/${done.id}/jobs/x/log` })).json() as JobLogResponse;
+    expect(log.text).toMatch(/fixed/);
+    // The failed one is as it was; it ran the old code.
+    expect((await finished(failed.id)).status).toBe('failed');
+
+    const bad = await inject({
+      method: 'POST',
+      url: `${base}/executions/${failed.id}/resume-current`,
+      payload: { cache: false },
+    });
+    expect(bad.statusCode).toBe(400);
+    const twice = await inject({
+      method: 'POST',
+      url: `${base}/executions/${done.id}/resume-current`,
+      payload: {},
+    });
+    expect(twice.statusCode).toBe(409);
+    expect((twice.json() as ApiError).message).toMatch(/nothing to resume/);
+    const missing = await inject({
+      method: 'POST',
+      url: `${base}/executions/nope/resume-current`,
+      payload: {},
+    });
+    expect(missing.statusCode).toBe(404);
+  });
+
   it('cancels a running execution', async () => {
     const code =
       'import time\n\nclass Sleep():\n    def execute(self):\n        time.sleep(60)\n        done = 1\n        return done\n';
