@@ -1,0 +1,127 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { snap } from './support/browser.js';
+import { keepEvidence } from './support/evidence.js';
+import { browserSession } from './support/session.js';
+import { editorNode, openPipeline, waitForNodeCount, waitForSuccess } from './support/ui.js';
+
+const TEST = 'undo-and-resume';
+
+const edgeCount = (page: Page): Promise<number> =>
+  page.locator('[data-testid=pipeline-canvas] .react-flow__edge').count();
+
+describe('undo in the pipeline editor; resume a failed run with the fixed code', () => {
+  const session = browserSession();
+
+  it('deletes a node, undoes it (node and connections back for everyone), keeps a collaborator’s edit', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(TEST, { tab }, () => server);
+    const { page } = tab;
+    const project = await rest.createProject('Undo', 'hello');
+    await openPipeline(page, project.id, 'hello');
+    await waitForNodeCount(page, 'pipeline-canvas', 6);
+    const edges = await edgeCount(page);
+    const undo = page.getByRole('button', { name: 'Undo', exact: true });
+    const redo = page.getByRole('button', { name: 'Redo', exact: true });
+    await expect.poll(() => undo.isDisabled()).toBe(true);
+    await expect.poll(() => redo.isDisabled()).toBe(true);
+
+    // Delete `multiply` (three connections: left, right → multiply → print) with the Delete key.
+    await editorNode(page, 'multiply').click();
+    await page.getByTestId('node-panel').waitFor();
+    await page.keyboard.press('Delete');
+    await waitForNodeCount(page, 'pipeline-canvas', 5);
+    await expect.poll(() => edgeCount(page)).toBe(edges - 3);
+    await expect.poll(async () => (await rest.pipeline(project.id, 'hello')).pipeline.nodes.length).toBe(5);
+    await snap(page, TEST, '01-deleted');
+
+    // A collaborator changes another node meanwhile (through the server: a remote update to this tab).
+    const patched = await rest.request('PATCH', `/api/projects/${project.id}/pipelines/hello/nodes/print`, {
+      attributes: { suffix: '?' },
+    });
+    expect(patched.status).toBe(200);
+
+    await expect.poll(() => undo.isDisabled()).toBe(false);
+    await undo.click();
+    await waitForNodeCount(page, 'pipeline-canvas', 6);
+    await expect.poll(() => edgeCount(page)).toBe(edges);
+    await snap(page, TEST, '02-undone');
+    await expect
+      .poll(async () => {
+        const { pipeline: p } = await rest.pipeline(project.id, 'hello');
+        return {
+          nodes: p.nodes.length,
+          toMultiply: p.connections.filter((c) => c.to.node === 'multiply').length,
+          fromMultiply: p.connections.filter((c) => c.from.node === 'multiply').length,
+        };
+      })
+      .toEqual({ nodes: 6, toMultiply: 2, fromMultiply: 1 });
+    // The collaborator's edit was not mine to undo.
+    const { pipeline: after } = await rest.pipeline(project.id, 'hello');
+    expect(after.nodes.find((n) => n.id === 'print')?.attributes).toEqual({ suffix: '?' });
+    await expect.poll(() => undo.isDisabled()).toBe(true);
+
+    // Redo deletes it again, with the keyboard this time; Ctrl+Z brings it back.
+    await page.locator('[data-testid=pipeline-canvas] .react-flow__pane').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+Shift+Z');
+    await waitForNodeCount(page, 'pipeline-canvas', 5);
+    await page.keyboard.press('Control+z');
+    await waitForNodeCount(page, 'pipeline-canvas', 6);
+    await expect.poll(() => edgeCount(page)).toBe(edges);
+  });
+
+  it('fixes a failing operation and resumes with the current code: the job succeeds, upstream is not re-run', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(TEST, { tab }, () => server);
+    const { page } = tab;
+    const project = await rest.createProject('Fix and resume', 'hello');
+    const multiply = (line: string) =>
+      `class Multiply():\n    def execute(self, a, b):\n        ${line}\n        product = a * b\n        return product\n`;
+    await rest.ok('PUT', `/api/projects/${project.id}/operations/Multiply`, {
+      code: multiply('raise ValueError("the bug")'),
+    });
+    const started = await rest.startExecution(project.id, { pipeline: 'hello' });
+    const failed = await rest.waitForExecution(project.id, started.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.failure?.node).toBe('multiply');
+
+    await page.goto(`/projects/${project.id}/executions/${failed.id}`);
+    await page.locator('[data-testid=execution-view][data-status=failed]').waitFor();
+    await expect
+      .poll(() => page.getByTestId('resume-help').textContent())
+      .toMatch(/Resume with current code/);
+    await expect.poll(() => page.getByTestId('rerun-execution').textContent()).toBe('Re-run the snapshot');
+    await snap(page, TEST, '03-failed');
+
+    // The fix, as the operation editor saves it.
+    await rest.ok('PUT', `/api/projects/${project.id}/operations/Multiply`, {
+      code: multiply('print("fixed")'),
+    });
+    await page.getByRole('button', { name: 'Resume with current code' }).click();
+    await page.waitForURL(
+      (url) => !url.pathname.endsWith(failed.id) && /\/executions\/\w+$/.test(url.pathname),
+    );
+    const resumedId = /\/executions\/(\w+)$/.exec(new URL(page.url()).pathname)![1]!;
+    await waitForSuccess(page, rest, project.id, resumedId);
+    await expect
+      .poll(() => page.getByTestId('execution-resumed-from').textContent())
+      .toBe(failed.id.slice(0, 8));
+    await snap(page, TEST, '04-resumed');
+
+    const resumed = await rest.execution(project.id, resumedId);
+    const byNode = new Map(resumed.jobs.map((j) => [j.node, j]));
+    const before = new Map(failed.jobs.map((j) => [j.node, j]));
+    // The upstream operations were not run again; the Input node only looks its artifact up again.
+    for (const upstream of ['left', 'right']) {
+      expect(byNode.get(upstream)?.status, upstream).toBe('cached');
+      // left and right are the same operation with the same number: either job's outputs are theirs.
+      expect([before.get('left')?.id, before.get('right')?.id], upstream).toContain(
+        byNode.get(upstream)?.cachedFrom,
+      );
+    }
+    expect(byNode.get('multiply')?.status).toBe('success');
+    expect(byNode.get('print')?.status).toBe('success');
+    // The failed execution is unchanged: its snapshot still holds the failing code.
+    expect((await rest.execution(project.id, failed.id)).status).toBe('failed');
+  });
+});
