@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Project } from '@deepforge/core';
+import { renameNode, type Project } from '@deepforge/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PipelineValidationError } from './errors.js';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
@@ -115,6 +115,28 @@ describe('engine: resume with the current code', () => {
     const done = await (await f.engine.resumeWithCurrentCode(failed.id, { project: fixed })).done;
     expect(done.jobs.map((j) => j.status)).toEqual(['success', 'success', 'success']);
     expect(await runs(counter)).toEqual(['Gen', 'Step v1', 'Gen', 'Step v2']);
+  });
+
+  it('keeps applying the execution’s --set overrides to a node renamed since', async () => {
+    const failed = await (
+      await f.engine.startExecution({ project, pipelineName: 'p', overrides: ['gen.n=5'] })
+    ).done;
+    expect(failed.status).toBe('failed');
+    const fixed = withStep(project, step('v2', 'result = value + 1'));
+    fixed.pipelines.p = renameNode(fixed.pipelines.p!, 'gen', 'source');
+    const done = await (
+      await f.engine.resumeWithCurrentCode(failed.id, { project: fixed, renames: { gen: 'source' } })
+    ).done;
+    expect(done.options.overrides).toEqual(['source.n=5']);
+    // Same code and the same effective n = 5 under its new id: the earlier job's output is reused.
+    expect(done.jobs.map((j) => [j.node, j.status])).toEqual([
+      ['source', 'cached'],
+      ['step', 'success'],
+      ['save', 'success'],
+    ]);
+    expect(done.jobs[0]!.cachedFrom).toBe(failed.jobs[0]!.id);
+    // Without the rename the override names a node that is not there: refused, nothing started.
+    await expect(f.engine.resumeWithCurrentCode(failed.id, { project: fixed })).rejects.toThrow(/gen/);
   });
 
   it('refuses a pipeline that is gone or has errors now, and starts nothing', async () => {

@@ -7,9 +7,11 @@ import pino, { type Logger } from 'pino';
 import {
   assertNever,
   canTransitionJob,
+  currentNodeId,
   isActiveExecutionStatus,
   isResumableExecutionStatus,
   isTerminalJobStatus,
+  renameOverrideKeys,
   type Diagnostic,
   type JsonValue,
   type Project,
@@ -191,6 +193,8 @@ export interface ResumeWithCurrentCodeRequest {
   name?: string;
   /** Who starts the new execution (an account name); whoever started the failed one by default. */
   startedBy?: string;
+  /** Nodes renamed since it ran, old id → id now: its overrides and per-node placement follow them. */
+  renames?: Readonly<Record<string, string>>;
 }
 
 export interface RerunExecutionOptions extends ResumeExecutionOptions {
@@ -886,13 +890,16 @@ class EngineImpl implements Engine {
     const previous = readRunOptions(execution);
     const snapshot = readExecutionSnapshot(execution);
     const name = request.name ?? `${execution.name} (resumed with current code)`;
+    const renames = request.renames ?? {};
+    const byCurrentId = <T>(byNode: Readonly<Record<string, T>>): Record<string, T> =>
+      Object.fromEntries(Object.entries(byNode).map(([node, v]) => [currentNodeId(renames, node), v]));
     this.logger.info({ executionId: id }, 'execution resumed with current code');
     return this.startExecution({
       project: request.project,
       pipelineName: execution.pipeline,
       projectDir: request.projectDir !== undefined ? request.projectDir : snapshot.projectDir,
       projectId: execution.projectId,
-      overrides: previous.overrides,
+      overrides: renameOverrideKeys(previous.overrides, renames),
       // The cache is what reuses the upstream jobs whose code, attributes and inputs are unchanged.
       cache: true,
       concurrency: request.concurrency ?? previous.concurrency,
@@ -903,11 +910,11 @@ class EngineImpl implements Engine {
           ? { startedBy: previous.startedBy }
           : {}),
       ...(previous.labels !== undefined ? { labels: previous.labels } : {}),
-      ...(previous.nodeLabels !== undefined ? { nodeLabels: previous.nodeLabels } : {}),
+      ...(previous.nodeLabels !== undefined ? { nodeLabels: byCurrentId(previous.nodeLabels) } : {}),
       ...(previous.gpus !== undefined ? { gpus: previous.gpus } : {}),
-      ...(previous.nodeGpus !== undefined ? { nodeGpus: previous.nodeGpus } : {}),
+      ...(previous.nodeGpus !== undefined ? { nodeGpus: byCurrentId(previous.nodeGpus) } : {}),
       ...(previous.slurm !== undefined ? { slurm: previous.slurm } : {}),
-      ...(previous.nodeSlurm !== undefined ? { nodeSlurm: previous.nodeSlurm } : {}),
+      ...(previous.nodeSlurm !== undefined ? { nodeSlurm: byCurrentId(previous.nodeSlurm) } : {}),
       resumedFrom: id,
     });
   }

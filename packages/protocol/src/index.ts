@@ -129,6 +129,8 @@ export {
   readPipeline,
   removeConnection,
   removeNode,
+  renamePipelineNode,
+  nodeRenames,
   renameOperation,
   renamePipeline,
   replaceText,

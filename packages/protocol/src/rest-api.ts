@@ -303,6 +303,8 @@ export const NodeResponseSchema = PipelineNodeSchema;
  * operation's interface (400 naming `body.attributes.<name>`).
  */
 export const UpdateNodeBodySchema = z.strictObject({
+  /** A new id for the node (connections and --set keys follow); checked by core, with a message naming why. */
+  id: z.string().max(1000).optional(),
   position: PositionSchema.optional(),
   attributes: z.record(z.string(), JsonValueSchema.nullable()).optional(),
   references: z.record(z.string(), ArtifactNameSchema.nullable()).optional(),

@@ -5,6 +5,7 @@ import {
   type JobStatus,
 } from '@deepforge/core';
 import type { ExecutionDetailsDto, JobDto, LiveEvent } from '@deepforge/protocol';
+import { nodeRenames } from '@deepforge/protocol';
 import {
   Alert,
   Anchor,
@@ -52,8 +53,9 @@ import {
 import { ApiRequestError, errorMessage } from '../api/http.js';
 import { useExecutionEvents, useOnEventsReconnect } from '../api/events.context.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
-import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
+import { operationCodes, operationInterfaces, pipelineOf } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
+import { nodeLink } from '../lib/node-link.js';
 import { ExecutionLive } from '../lib/execution-live.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import {
@@ -494,6 +496,7 @@ function Execution() {
                 {job.operation}
               </Text>
               <StatusBadge status={job.status} />
+              <JobNodeLink projectId={projectId} pipeline={execution.pipeline} node={job.node} />
               <Text size="xs" c="dimmed" ml="auto" style={{ whiteSpace: 'nowrap' }}>
                 {job.attempt > 1 ? `attempt ${job.attempt} · ` : ''}
                 {formatDuration(liveDuration(job, serverNow))}
@@ -733,5 +736,34 @@ function StatusBadgeDot({ status }: { status: JobStatus }) {
         {status}
       </Text>
     </Group>
+  );
+}
+
+/**
+ * The job's node in the pipeline as it is now: the execution keeps its own ids (its snapshot), the link follows
+ * renames made since, and says so; a node deleted since has no link.
+ */
+function JobNodeLink({ projectId, pipeline, node }: { projectId: string; pipeline: string; node: string }) {
+  const link = useDocSelector(
+    (d) => nodeLink(node, nodeRenames(d, pipeline), new Set(pipelineOf(d, pipeline)?.nodes.map((n) => n.id))),
+    [node, pipeline],
+  );
+  if (link.kind === 'gone')
+    return (
+      <Text size="xs" c="dimmed" data-testid="job-node-link" data-kind="gone">
+        no longer in the pipeline
+      </Text>
+    );
+  return (
+    <Anchor
+      component={Link}
+      size="xs"
+      to={`/projects/${projectId}/pipelines/${encodeURIComponent(pipeline)}?node=${encodeURIComponent(link.id)}`}
+      data-testid="job-node-link"
+      data-kind={link.kind}
+      style={{ whiteSpace: 'nowrap' }}
+    >
+      {link.kind === 'renamed' ? `renamed to ${link.id}: open in the editor` : 'open in the editor'}
+    </Anchor>
   );
 }

@@ -2,10 +2,17 @@ import type { Diagnostic, JsonValue, Pipeline, PipelineNode } from '@deepforge/c
 import {
   INPUT_ARTIFACT_ATTRIBUTE,
   INPUT_OPERATION,
+  nodeRenameProblem,
   OUTPUT_OPERATION,
   OUTPUT_SAVE_NAME_ATTRIBUTE,
 } from '@deepforge/core';
-import { removeNode, setNodeAttribute, setNodePlacement, setNodeReference } from '@deepforge/protocol';
+import {
+  removeNode,
+  renamePipelineNode,
+  setNodeAttribute,
+  setNodePlacement,
+  setNodeReference,
+} from '@deepforge/protocol';
 import {
   ActionIcon,
   Alert,
@@ -46,6 +53,8 @@ export interface NodePanelProps {
   onClose: () => void;
   /** Makes a change as one of this user's undoable edits (the editor's undo history). */
   edit: (change: () => void) => void;
+  /** The node was renamed here: the editor keeps it selected under its new id. */
+  onRenamed?: (id: string) => void;
 }
 
 /** The side panel of a selected node: attributes, references, ports, problems; edit code; delete. */
@@ -60,6 +69,7 @@ export function NodePanel({
   readOnly = false,
   onClose,
   edit,
+  onRenamed,
 }: NodePanelProps) {
   const { doc } = useProjectDoc();
   const iface = nodeInterface(node, interfaces);
@@ -147,6 +157,15 @@ export function NodePanel({
               </Stack>
             </Alert>
           )}
+          <NodeIdField
+            pipeline={pipeline}
+            id={node.id}
+            readOnly={readOnly}
+            onCommit={(to) => {
+              edit(() => renamePipelineNode(doc, pipeline.name, node.id, to));
+              onRenamed?.(to);
+            }}
+          />
           {!iface && (
             <Text size="xs" c="dimmed">
               The operation {node.operation} cannot be read, so its attributes are unknown. Fix its code
@@ -430,6 +449,54 @@ function SaveNameField({
       }}
       onOptionSubmit={(v) => onCommit(v)}
       data-testid="output-save-name"
+    />
+  );
+}
+
+/**
+ * The node's id, renamed on Enter or blur. A clash, an empty or invalid id gets its reason under the field and
+ * changes nothing; Escape goes back to the current id.
+ */
+function NodeIdField({
+  pipeline,
+  id,
+  readOnly,
+  onCommit,
+}: {
+  pipeline: Pipeline;
+  id: string;
+  readOnly: boolean;
+  onCommit: (id: string) => void;
+}) {
+  const [text, setText] = useState(id);
+  const [focused, setFocused] = useState(false);
+  useEffect(() => {
+    if (!focused) setText(id);
+  }, [id, focused]);
+  const problem = text === id ? null : nodeRenameProblem(pipeline, id, text);
+  const commit = (): void => {
+    if (text !== id && !problem) onCommit(text);
+  };
+  return (
+    <TextInput
+      label="Id"
+      description="Connections, --set keys and earlier executions follow a rename"
+      size="xs"
+      classNames={{ input: 'df-mono' }}
+      value={text}
+      readOnly={readOnly}
+      error={problem}
+      onChange={(e) => setText(e.currentTarget.value)}
+      onFocus={() => setFocused(true)}
+      onBlur={() => {
+        setFocused(false);
+        commit();
+      }}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') commit();
+        if (e.key === 'Escape') setText(id);
+      }}
+      data-testid="node-id-input"
     />
   );
 }

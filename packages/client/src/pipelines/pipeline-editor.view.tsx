@@ -52,7 +52,7 @@ import {
   useReactFlow,
 } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { useArtifactNames } from '../artifacts/use-artifact-names.js';
 import {
   architecturesOf,
@@ -136,6 +136,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const [newOperation, setNewOperation] = useState(false);
   const canvasRef = useRef<HTMLDivElement>(null);
   const undo = usePipelineUndo(doc, name);
+  const [searchParams] = useSearchParams();
 
   // Graph state: positions and measurements live here while dragging; the document is written on drop.
   const [nodes, setNodes] = useState<OpNode[]>([]);
@@ -193,6 +194,13 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     if (canEdit && pipeline.nodes.length > 1 && (pipeline.nodes.every((n) => !n.position) || overlapping))
       autoLayout();
     else void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+    // Opened from an execution's job (?node=): that node, selected and in view.
+    const wanted = searchParams.get('node');
+    const target = wanted ? flow.getNode(wanted) : undefined;
+    if (target) {
+      setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === target.id })));
+      void flow.setCenter(target.position.x + 90, target.position.y + 40, { zoom: 1 });
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [initialized]);
 
@@ -586,6 +594,9 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             readOnly={!canEdit}
             onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))}
             edit={undo.edit}
+            onRenamed={(id) =>
+              setTimeout(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id }))), 0)
+            }
           />
         )}
       </Box>

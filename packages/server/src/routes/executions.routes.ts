@@ -23,6 +23,7 @@ import {
   ResumeCurrentExecutionBodySchema,
   ResumeExecutionBodySchema,
   StartExecutionBodySchema,
+  nodeRenames,
 } from '@deepforge/protocol';
 import {
   executionDetailsDto,
@@ -263,8 +264,11 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
       const { projectId, executionId } = request.params;
       const failed = await executionOf(ctx, projectId, executionId);
       const project = await ctx.projects.project(projectId);
+      // Nodes renamed since it ran keep their overrides and placement (docs/adr/0021).
+      const renames = await ctx.documents.read(projectId, (doc) => nodeRenames(doc, failed.pipeline));
       const started = await engine.resumeWithCurrentCode(failed.id, {
         project,
+        renames,
         projectDir: ctx.projects.filesDir(projectId),
         ...(request.body.name !== undefined ? { name: request.body.name } : {}),
         ...(request.body.concurrency !== undefined ? { concurrency: request.body.concurrency } : {}),
