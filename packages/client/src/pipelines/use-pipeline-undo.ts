@@ -4,11 +4,8 @@ import type * as Y from 'yjs';
 import { localEdit, pipelineUndoManager } from '../collab/local-edit.js';
 
 export interface PipelineUndo {
-  /**
-   * Makes a local edit of the pipeline: one transaction, one undo step of its own. `merge` lets edits in quick
-   * succession (within the capture timeout) join the step before, for bursts that are one gesture to the user.
-   */
-  edit: (change: () => void, options?: { merge?: boolean }) => void;
+  /** Makes a local edit of the pipeline: one transaction, one undo step of its own. */
+  edit: (change: () => void) => void;
   undo: () => void;
   redo: () => void;
   canUndo: boolean;
@@ -48,11 +45,12 @@ export function usePipelineUndo(doc: Y.Doc, name: string): PipelineUndo {
   }, [map]);
 
   const edit = useCallback(
-    (change: () => void, options: { merge?: boolean } = {}): void => {
+    (change: () => void): void => {
+      // A user action is a step of its own even when the next one follows within the capture timeout.
       const um = manager.current;
-      if (!options.merge) um?.stopCapturing();
+      um?.stopCapturing();
       localEdit(doc, change);
-      if (!options.merge) um?.stopCapturing();
+      um?.stopCapturing();
     },
     [doc],
   );
