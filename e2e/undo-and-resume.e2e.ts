@@ -68,6 +68,20 @@ describe('undo in the pipeline editor; resume a failed run with the fixed code',
     await page.keyboard.press('Control+z');
     await waitForNodeCount(page, 'pipeline-canvas', 6);
     await expect.poll(() => edgeCount(page)).toBe(edges);
+
+    // Disconnecting is undoable too: select the edge multiply → print, delete it, undo.
+    const edge = page.locator('[data-testid=pipeline-canvas] [data-id="multiply.product->print.value"]');
+    await edge.locator('.react-flow__edge-interaction').click({ force: true });
+    await page.keyboard.press('Delete');
+    await expect.poll(() => edgeCount(page)).toBe(edges - 1);
+    await expect
+      .poll(async () => (await rest.pipeline(project.id, 'hello')).pipeline.connections.length)
+      .toBe(edges - 1);
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => edgeCount(page)).toBe(edges);
+    await expect
+      .poll(async () => (await rest.pipeline(project.id, 'hello')).pipeline.connections.length)
+      .toBe(edges);
   });
 
   it('renames a node in its panel: a bad id is explained, a good one moves connections, an old run links to it', async () => {
