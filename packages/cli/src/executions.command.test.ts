@@ -90,6 +90,62 @@ describe('deepforge executions and resume', () => {
     expect(JSON.parse(got.stdout)).toMatchObject({ name: 'doubled', pyType: 'builtins.int' });
   });
 
+  it('resume --current runs the fixed code of the folder as a new execution; the unchanged upstream is reused', async () => {
+    const counter = join(tmp, 'count.txt');
+    const flaky = (line: string) =>
+      py(
+        'class Flaky():',
+        '    def execute(self, n):',
+        `        ${line}`,
+        '        doubled = n * 2',
+        '        return doubled',
+      );
+    const files = {
+      operations: {
+        Count: py(
+          'class Count():',
+          '    def execute(self):',
+          `        open(${JSON.stringify(counter)}, 'a').write('x')`,
+          '        n = 3',
+          '        return n',
+        ),
+        Flaky: flaky("raise RuntimeError('a bug')"),
+      },
+      pipelines: {
+        p: chain(
+          [
+            { id: 'count', operation: 'Count' },
+            { id: 'flaky', operation: 'Flaky' },
+          ],
+          [['count.n', 'flaky.n']],
+        ),
+      },
+    };
+    const dir = await writeProjectFolder(join(tmp, 'project'), files);
+    const first = await cli(['run', dir, 'p', '--json'], env);
+    expect(first.code).toBe(1);
+    const { executionId } = lastJson<{ executionId: string }>(first.stdout);
+    // The snapshot still has the bug, whatever the folder says now.
+    await writeProjectFolder(dir, {
+      ...files,
+      operations: { ...files.operations, Flaky: flaky("print('fixed')") },
+    });
+    const bad = await cli(['resume', executionId, '--current', dir, '--cache'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--current always reuses/);
+    const resumed = await cli(['resume', executionId, '--current', dir, '--json'], env);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const result = lastJson<{ executionId: string; status: string }>(resumed.stdout);
+    expect(result.status).toBe('success');
+    expect(result.executionId).not.toBe(executionId);
+    expect(await readFile(counter, 'utf8')).toBe('x');
+    const shown = await cli(['executions', result.executionId], env);
+    expect(shown.stdout).toMatch(/count\s+Count\s+cached/);
+    const old = await cli(['executions', executionId], env);
+    expect(old.stdout).toMatch(/flaky\s+Flaky\s+failed/);
+  });
+
   it('an unknown execution id is an error naming it', async () => {
     const r = await cli(['executions', 'zzzzzz'], env);
     expect(r.code).toBe(1);

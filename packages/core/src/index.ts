@@ -244,3 +244,11 @@ export type {
 } from './layer-catalog.js';
 export { formatArchitectureSummary, formatCount, formatShape } from './architecture.summary.js';
 export type { ArchitectureShapeReport, InferredShape, LayerShapeReport } from './architecture.summary.js';
+export {
+  currentNodeId,
+  NodeRenameError,
+  nodeRenameProblem,
+  recordNodeRename,
+  renameNode,
+  renameOverrideKeys,
+} from './pipeline.rename.js';

@@ -7,9 +7,11 @@ import pino, { type Logger } from 'pino';
 import {
   assertNever,
   canTransitionJob,
+  currentNodeId,
   isActiveExecutionStatus,
   isResumableExecutionStatus,
   isTerminalJobStatus,
+  renameOverrideKeys,
   type Diagnostic,
   type JsonValue,
   type Project,
@@ -173,11 +175,26 @@ export interface StartExecutionRequest {
    * artifacts it saves belong to it. '' (the default) is the CLI's unnamed scope.
    */
   projectId?: string;
+  /** The failed execution this one resumes with the current code (recorded in its options). */
+  resumedFrom?: string;
 }
 
 export interface ResumeExecutionOptions {
   cache?: boolean;
   concurrency?: number;
+}
+
+/** What "resume with current code" runs: the project as it is now (docs/adr/0021). */
+export interface ResumeWithCurrentCodeRequest {
+  project: Project;
+  /** The folder the project was read from (references to files under artifacts/); the execution's by default. */
+  projectDir?: string | null;
+  concurrency?: number;
+  name?: string;
+  /** Who starts the new execution (an account name); whoever started the failed one by default. */
+  startedBy?: string;
+  /** Nodes renamed since it ran, old id → id now: its overrides and per-node placement follow them. */
+  renames?: Readonly<Record<string, string>>;
 }
 
 export interface RerunExecutionOptions extends ResumeExecutionOptions {
@@ -278,6 +295,12 @@ export interface Engine {
   cancelExecution(id: string): Promise<void>;
   /** Runs again what failed or was canceled, reusing every output that succeeded, with the original snapshot. */
   resumeExecution(id: string, options?: ResumeExecutionOptions): Promise<StartedExecution>;
+  /**
+   * A new execution of a failed or canceled one's pipeline with the project's current code and attributes (and
+   * the execution's overrides and placement), the job cache on: jobs whose cache key did not change reuse the
+   * earlier outputs (`cached`), the rest run. The failed execution stays as it was.
+   */
+  resumeWithCurrentCode(id: string, request: ResumeWithCurrentCodeRequest): Promise<StartedExecution>;
   /** A new execution with the same snapshot (pipeline, attribute values, code) as an earlier one. */
   rerunExecution(id: string, options?: RerunExecutionOptions): Promise<StartedExecution>;
   /** Forgets an execution that is not running: its records, logs and code snapshot (not its artifacts). */
@@ -634,6 +657,7 @@ class EngineImpl implements Engine {
       ...(request.startedBy !== undefined ? { startedBy: request.startedBy } : {}),
       ...labelOptions(request),
       ...slurmOptions(request),
+      ...(request.resumedFrom !== undefined ? { resumedFrom: request.resumedFrom } : {}),
     };
     return this.create(
       {
@@ -853,6 +877,52 @@ class EngineImpl implements Engine {
     }
     this.logger.info({ executionId: id }, 'execution resumed');
     return this.run(id, snapshot, runOptions, python, await readCodeSnapshot(codeDirOf(this.dataDir, id)));
+  }
+
+  async resumeWithCurrentCode(
+    idOrPrefix: string,
+    request: ResumeWithCurrentCodeRequest,
+  ): Promise<StartedExecution> {
+    this.assertOpen();
+    const id = await this.resolveExecutionId(idOrPrefix);
+    const execution = (await this.store.getExecution(id))!;
+    if (execution.status === 'success')
+      throw new ExecutionStateError(`execution ${id} succeeded: nothing to resume`);
+    if (!isResumableExecutionStatus(execution.status)) {
+      throw new ExecutionStateError(
+        `execution ${id} is ${execution.status}: only failed or canceled executions resume`,
+      );
+    }
+    const previous = readRunOptions(execution);
+    const snapshot = readExecutionSnapshot(execution);
+    const name = request.name ?? `${execution.name} (resumed with current code)`;
+    const renames = request.renames ?? {};
+    const byCurrentId = <T>(byNode: Readonly<Record<string, T>>): Record<string, T> =>
+      Object.fromEntries(Object.entries(byNode).map(([node, v]) => [currentNodeId(renames, node), v]));
+    this.logger.info({ executionId: id }, 'execution resumed with current code');
+    return this.startExecution({
+      project: request.project,
+      pipelineName: execution.pipeline,
+      projectDir: request.projectDir !== undefined ? request.projectDir : snapshot.projectDir,
+      projectId: execution.projectId,
+      overrides: renameOverrideKeys(previous.overrides, renames),
+      // The cache is what reuses the upstream jobs whose code, attributes and inputs are unchanged.
+      cache: true,
+      concurrency: request.concurrency ?? previous.concurrency,
+      name: name.length > 200 ? `${name.slice(0, 199)}…` : name,
+      ...(request.startedBy !== undefined
+        ? { startedBy: request.startedBy }
+        : previous.startedBy !== undefined
+          ? { startedBy: previous.startedBy }
+          : {}),
+      ...(previous.labels !== undefined ? { labels: previous.labels } : {}),
+      ...(previous.nodeLabels !== undefined ? { nodeLabels: byCurrentId(previous.nodeLabels) } : {}),
+      ...(previous.gpus !== undefined ? { gpus: previous.gpus } : {}),
+      ...(previous.nodeGpus !== undefined ? { nodeGpus: byCurrentId(previous.nodeGpus) } : {}),
+      ...(previous.slurm !== undefined ? { slurm: previous.slurm } : {}),
+      ...(previous.nodeSlurm !== undefined ? { nodeSlurm: byCurrentId(previous.nodeSlurm) } : {}),
+      resumedFrom: id,
+    });
   }
 
   async rerunExecution(idOrPrefix: string, options: RerunExecutionOptions = {}): Promise<StartedExecution> {

@@ -8,6 +8,7 @@ export type {
   JobTelemetry,
   OpenEngineOptions,
   RerunExecutionOptions,
+  ResumeWithCurrentCodeRequest,
   ResumeExecutionOptions,
   StartedExecution,
   StartExecutionRequest,

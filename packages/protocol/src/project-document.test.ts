@@ -22,8 +22,10 @@ import {
   putResource,
   removeEdge,
   removeLayer,
+  nodeRenames,
   removeNode,
   renameOperation,
+  renamePipelineNode,
   renamePipeline,
   renameResource,
   sections,
@@ -167,6 +169,43 @@ describe('project document', () => {
     expect(projectFromDoc(doc).pipelines.greetings!.name).toBe('greetings');
     expect(() => renamePipeline(doc, 'greetings', 'basic-io')).toThrow(/exists already/);
     expect(() => deleteOperation(doc, 'Nope')).toThrow(/no operation "Nope"/);
+  });
+
+  it('renames a node: connections follow, the rename is recorded, a bad id changes nothing', async () => {
+    const doc = projectToDoc(await example('hello'));
+    const replica = new Y.Doc();
+    Y.applyUpdate(replica, Y.encodeStateAsUpdate(doc));
+    doc.on('update', (u: Uint8Array) => Y.applyUpdate(replica, u));
+    const before = projectFromDoc(doc);
+    renamePipelineNode(doc, 'hello', 'multiply', 'product');
+    const p = projectFromDoc(replica).pipelines.hello!;
+    expect(p.nodes.map((n) => n.id)).toEqual(['greeting', 'left', 'right', 'product', 'print', 'result']);
+    expect(
+      p.connections
+        .filter((c) => c.to.node === 'product')
+        .map((c) => c.from.node)
+        .sort(),
+    ).toEqual(['left', 'right']);
+    expect(p.connections.filter((c) => c.from.node === 'product').map((c) => c.to.node)).toEqual(['print']);
+    expect(p.connections).toHaveLength(before.pipelines.hello!.connections.length);
+    expect(JSON.stringify(p)).not.toMatch(/"multiply"/);
+    expect(nodeRenames(replica, 'hello')).toEqual({ multiply: 'product' });
+    renamePipelineNode(doc, 'hello', 'product', 'times');
+    expect(nodeRenames(replica, 'hello')).toEqual({ multiply: 'times', product: 'times' });
+
+    const now = projectFromDoc(doc);
+    for (const [to, message] of [
+      ['left', /has a node "left" already/],
+      ['', /must not be empty/],
+      ['not valid', /not a valid node id/],
+      ['y'.repeat(101), /at most 100 characters/],
+    ] as const) {
+      expect(() => renamePipelineNode(doc, 'hello', 'times', to)).toThrow(message);
+      expect(projectFromDoc(doc)).toEqual(now);
+    }
+    expect(() => renamePipelineNode(doc, 'hello', 'nope', 'x')).toThrow(/no node "nope"/);
+    // The project files do not carry the renames: they are the document's memory for executions.
+    expect(projectToFiles(now)).toEqual(projectToFiles(projectFromDoc(doc)));
   });
 
   it('replacing code keeps concurrent edits elsewhere in the text', async () => {

@@ -10,7 +10,12 @@ import type {
   PipelineNode,
   Project,
 } from '@deepforge/core';
-import { PROJECT_FORMAT_VERSION, RESOURCE_LAYER_PREFIX } from '@deepforge/core';
+import {
+  nodeRenameProblem,
+  PROJECT_FORMAT_VERSION,
+  recordNodeRename,
+  RESOURCE_LAYER_PREFIX,
+} from '@deepforge/core';
 
 /**
  * A project's content as one Yjs document, synced live between the server and every open tab.
@@ -370,6 +375,43 @@ export function removeNode(doc: Y.Doc, pipeline: string, id: string): void {
       if (c.from.node === id || c.to.node === id) conns.delete(j, 1);
     }
   });
+}
+
+const RENAMED_NODES = 'renamedNodes';
+
+/**
+ * Renames a node: its id, every connection to or from it, and the pipeline's record of renames (old id → id now,
+ * a plain value under `renamedNodes`), so an execution that ran under the old id still finds the node and its
+ * `--set` overrides still apply. One transaction; a bad id throws ProjectDocumentError and nothing changes.
+ */
+export function renamePipelineNode(doc: Y.Doc, pipeline: string, from: string, to: string): void {
+  const p = pipelineOf(doc, pipeline);
+  const problem = nodeRenameProblem(readPipeline(pipeline, p), from, to);
+  if (problem) throw new ProjectDocumentError(problem);
+  if (from === to) return;
+  doc.transact(() => {
+    nodesOf(p).get(nodeIndex(p, from)).set('id', to);
+    const conns = connectionsOf(p);
+    conns.forEach((c, index) => {
+      if (c.from.node !== from && c.to.node !== from) return;
+      const moved = cloneConnection(c);
+      if (moved.from.node === from) moved.from.node = to;
+      if (moved.to.node === from) moved.to.node = to;
+      conns.delete(index, 1);
+      conns.insert(index, [moved]);
+    });
+    p.set(RENAMED_NODES, recordNodeRename(nodeRenames(doc, pipeline), from, to));
+  });
+}
+
+/** A pipeline's node renames, old id → id now (empty when none, or no such pipeline). */
+export function nodeRenames(doc: Y.Doc, pipeline: string): Record<string, string> {
+  const value = sections.pipelines(doc).get(pipeline)?.get(RENAMED_NODES);
+  if (!value || typeof value !== 'object') return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>))
+    if (typeof v === 'string') out[k] = v;
+  return out;
 }
 
 export function moveNode(doc: Y.Doc, pipeline: string, id: string, position: { x: number; y: number }): void {

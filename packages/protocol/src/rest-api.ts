@@ -303,6 +303,8 @@ export const NodeResponseSchema = PipelineNodeSchema;
  * operation's interface (400 naming `body.attributes.<name>`).
  */
 export const UpdateNodeBodySchema = z.strictObject({
+  /** A new id for the node (connections and --set keys follow); checked by core, with a message naming why. */
+  id: z.string().max(1000).optional(),
   position: PositionSchema.optional(),
   attributes: z.record(z.string(), JsonValueSchema.nullable()).optional(),
   references: z.record(z.string(), ArtifactNameSchema.nullable()).optional(),
@@ -568,6 +570,8 @@ export const ExecutionDetailsSchema = ExecutionSummarySchema.extend({
   pipelineSnapshot: PipelineSchema,
   /** Who started it, when accounts are on. */
   startedBy: z.string().nullable(),
+  /** The failed execution this one resumed with the project's current code (docs/adr/0021). */
+  resumedFrom: z.string().nullable().optional(),
   jobs: z.array(JobSchema),
   failure: z.strictObject({ node: z.string(), error: JobErrorSchema }).nullable(),
 });
@@ -585,6 +589,15 @@ export const ResumeExecutionBodySchema = z.strictObject({
   cache: z.boolean().optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
 });
+/**
+ * POST …/executions/:executionId/resume-current — a new execution of the failed one's pipeline with the project's
+ * current operations and attributes; unchanged upstream jobs reuse their outputs: 201 ExecutionDetails.
+ */
+export const ResumeCurrentExecutionBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  concurrency: z.number().int().min(1).max(1024).optional(),
+});
+export type ResumeCurrentExecutionBody = z.infer<typeof ResumeCurrentExecutionBodySchema>;
 /** GET …/executions/:executionId/download — a zip: code snapshot, pipeline.json, execution.json, logs/<node>.log. */
 
 /** GET …/executions/:executionId/jobs/:node/log?offset=&limit= — console log by byte range. */

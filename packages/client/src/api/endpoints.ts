@@ -89,6 +89,13 @@ export const rerunExecution = (
 ): Promise<ExecutionDetailsDto> => api(`${execution(projectId, id)}/rerun`, { method: 'POST', body });
 export const resumeExecution = (projectId: string, id: string): Promise<ExecutionDetailsDto> =>
   api(`${execution(projectId, id)}/resume`, { method: 'POST', body: {} });
+/** A new execution of a failed one with the project's current code; unchanged upstream jobs are cached. */
+export const resumeExecutionWithCurrentCode = (
+  projectId: string,
+  id: string,
+  body: { name?: string } = {},
+): Promise<ExecutionDetailsDto> =>
+  api(`${execution(projectId, id)}/resume-current`, { method: 'POST', body });
 export const executionDownloadUrl = (projectId: string, id: string): string =>
   `${execution(projectId, id)}/download`;
 

@@ -5,6 +5,7 @@ import {
   type JobStatus,
 } from '@deepforge/core';
 import type { ExecutionDetailsDto, JobDto, LiveEvent } from '@deepforge/protocol';
+import { nodeRenames } from '@deepforge/protocol';
 import {
   Alert,
   Anchor,
@@ -47,12 +48,14 @@ import {
   qk,
   rerunExecution,
   resumeExecution,
+  resumeExecutionWithCurrentCode,
 } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
 import { useExecutionEvents, useOnEventsReconnect } from '../api/events.context.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
-import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
+import { operationCodes, operationInterfaces, pipelineOf } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
+import { nodeLink } from '../lib/node-link.js';
 import { ExecutionLive } from '../lib/execution-live.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import {
@@ -230,6 +233,15 @@ function Execution() {
     onError: (e) => notifications.show({ color: 'red', title: 'Cannot resume', message: errorMessage(e) }),
   });
 
+  const resumeCurrent = useMutation({
+    mutationFn: () => resumeExecutionWithCurrentCode(projectId, executionId),
+    onSuccess: (e) => {
+      invalidateAll();
+      void navigate(`/projects/${projectId}/executions/${e.id}`);
+    },
+    onError: (e) => notifications.show({ color: 'red', title: 'Cannot resume', message: errorMessage(e) }),
+  });
+
   if (details.isLoading) {
     return (
       <Center h="100%">
@@ -313,6 +325,20 @@ function Execution() {
                   </Text>
                 </>
               )}
+              {execution.resumedFrom && (
+                <>
+                  {' · resumes '}
+                  <Anchor
+                    component={Link}
+                    size="xs"
+                    to={`/projects/${projectId}/executions/${execution.resumedFrom}`}
+                    data-testid="execution-resumed-from"
+                  >
+                    {execution.resumedFrom.slice(0, 8)}
+                  </Anchor>
+                  {' with the current code'}
+                </>
+              )}
             </Text>
           </Group>
         }
@@ -333,7 +359,38 @@ function Execution() {
           </Tooltip>
         )}
         {isResumableExecutionStatus(execution.status) && (
-          <Tooltip label={runGuard('Run again what failed or was canceled; reuse what succeeded').label}>
+          <Tooltip
+            label={
+              runGuard(
+                "A new execution with the project's current operations and attributes: the failed and later jobs run, unchanged earlier jobs reuse their outputs",
+              ).label
+            }
+            multiline
+            w={320}
+          >
+            <Button
+              color="green"
+              variant="light"
+              leftSection={<IconPlayerPlay size={14} />}
+              loading={resumeCurrent.isPending}
+              {...runGuard('').props}
+              onClick={() => canRun && resumeCurrent.mutate()}
+              data-testid="resume-current-execution"
+            >
+              Resume with current code
+            </Button>
+          </Tooltip>
+        )}
+        {isResumableExecutionStatus(execution.status) && (
+          <Tooltip
+            label={
+              runGuard(
+                "Runs again what failed or was canceled with this execution's own code (the snapshot); reuses what succeeded",
+              ).label
+            }
+            multiline
+            w={320}
+          >
             <Button
               variant="light"
               leftSection={<IconPlayerPlay size={14} />}
@@ -342,11 +399,17 @@ function Execution() {
               onClick={() => canRun && resume.mutate()}
               data-testid="resume-execution"
             >
-              Resume
+              Resume the snapshot
             </Button>
           </Tooltip>
         )}
-        <Tooltip label={runGuard('Run the same pipeline snapshot as a new execution').label}>
+        <Tooltip
+          label={
+            runGuard("Runs this execution's pipeline, attributes and code again as a new execution").label
+          }
+          multiline
+          w={320}
+        >
           <Button
             variant="default"
             leftSection={<IconRefresh size={14} />}
@@ -355,7 +418,7 @@ function Execution() {
             onClick={() => canRun && rerun.mutate()}
             data-testid="rerun-execution"
           >
-            Re-run
+            Re-run the snapshot
           </Button>
         </Tooltip>
         <Tooltip label="Code snapshot, pipeline, logs (zip)">
@@ -386,6 +449,13 @@ function Execution() {
             </Anchor>{' '}
             failed: {execution.failure.error.message}
           </Text>
+          {isResumableExecutionStatus(execution.status) && (
+            <Text size="xs" c="dimmed" data-testid="resume-help">
+              Fixed the code? <b>Resume with current code</b> runs the project as it is now (your fix),
+              reusing the earlier jobs that did not change. <b>Resume the snapshot</b> and{' '}
+              <b>Re-run the snapshot</b> run the code this execution ran.
+            </Text>
+          )}
         </Alert>
       )}
       <Box className="df-fill" style={{ display: 'flex' }}>
@@ -426,6 +496,7 @@ function Execution() {
                 {job.operation}
               </Text>
               <StatusBadge status={job.status} />
+              <JobNodeLink projectId={projectId} pipeline={execution.pipeline} node={job.node} />
               <Text size="xs" c="dimmed" ml="auto" style={{ whiteSpace: 'nowrap' }}>
                 {job.attempt > 1 ? `attempt ${job.attempt} · ` : ''}
                 {formatDuration(liveDuration(job, serverNow))}
@@ -665,5 +736,34 @@ function StatusBadgeDot({ status }: { status: JobStatus }) {
         {status}
       </Text>
     </Group>
+  );
+}
+
+/**
+ * The job's node in the pipeline as it is now: the execution keeps its own ids (its snapshot), the link follows
+ * renames made since, and says so; a node deleted since has no link.
+ */
+function JobNodeLink({ projectId, pipeline, node }: { projectId: string; pipeline: string; node: string }) {
+  const link = useDocSelector(
+    (d) => nodeLink(node, nodeRenames(d, pipeline), new Set(pipelineOf(d, pipeline)?.nodes.map((n) => n.id))),
+    [node, pipeline],
+  );
+  if (link.kind === 'gone')
+    return (
+      <Text size="xs" c="dimmed" data-testid="job-node-link" data-kind="gone">
+        no longer in the pipeline
+      </Text>
+    );
+  return (
+    <Anchor
+      component={Link}
+      size="xs"
+      to={`/projects/${projectId}/pipelines/${encodeURIComponent(pipeline)}?node=${encodeURIComponent(link.id)}`}
+      data-testid="job-node-link"
+      data-kind={link.kind}
+      style={{ whiteSpace: 'nowrap' }}
+    >
+      {link.kind === 'renamed' ? `renamed to ${link.id}: open in the editor` : 'open in the editor'}
+    </Anchor>
   );
 }

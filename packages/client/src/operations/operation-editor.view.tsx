@@ -22,6 +22,7 @@ import { CodeEditor, revealLine } from '../code/code-editor.js';
 import { useDebouncedYText } from '../code/use-ytext.js';
 import { operationNames, operationYText, parseOperation } from '../collab/doc-read.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
+import { localEdit } from '../collab/local-edit.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { identifierNameProblem } from '../lib/names.js';
 import type { InterfaceEdit } from '../lib/operation-sync.js';
@@ -105,7 +106,7 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
   const rename = (to: string): void => {
     const current = texts?.code.toString() ?? '';
     const renamed = current.replace(new RegExp(`^(\\s*class\\s+)${name}\\b`, 'm'), `$1${to}`);
-    renameOperation(doc, name, to, renamed);
+    localEdit(doc, () => renameOperation(doc, name, to, renamed));
     void navigate(
       `/projects/${projectId}/operations/${to}${from ? `?from=${encodeURIComponent(from)}` : ''}`,
       {
@@ -127,7 +128,7 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
       labels: { confirm: 'Delete', cancel: 'Cancel' },
       confirmProps: { color: 'red', 'data-testid': 'confirm-delete-operation' },
       onConfirm: () => {
-        deleteOperation(doc, name);
+        localEdit(doc, () => deleteOperation(doc, name));
         void navigate(`/projects/${projectId}/pipelines`);
       },
     });

@@ -2,10 +2,17 @@ import type { Diagnostic, JsonValue, Pipeline, PipelineNode } from '@deepforge/c
 import {
   INPUT_ARTIFACT_ATTRIBUTE,
   INPUT_OPERATION,
+  nodeRenameProblem,
   OUTPUT_OPERATION,
   OUTPUT_SAVE_NAME_ATTRIBUTE,
 } from '@deepforge/core';
-import { removeNode, setNodeAttribute, setNodePlacement, setNodeReference } from '@deepforge/protocol';
+import {
+  removeNode,
+  renamePipelineNode,
+  setNodeAttribute,
+  setNodePlacement,
+  setNodeReference,
+} from '@deepforge/protocol';
 import {
   ActionIcon,
   Alert,
@@ -44,6 +51,10 @@ export interface NodePanelProps {
   /** Show the node without the controls that change it (readers). */
   readOnly?: boolean;
   onClose: () => void;
+  /** Makes a change as one of this user's undoable edits (the editor's undo history). */
+  edit: (change: () => void) => void;
+  /** The node was renamed here: the editor keeps it selected under its new id. */
+  onRenamed?: (id: string) => void;
 }
 
 /** The side panel of a selected node: attributes, references, ports, problems; edit code; delete. */
@@ -57,13 +68,15 @@ export function NodePanel({
   architectureNames,
   readOnly = false,
   onClose,
+  edit,
+  onRenamed,
 }: NodePanelProps) {
   const { doc } = useProjectDoc();
   const iface = nodeInterface(node, interfaces);
   const problems = diagnostics.filter((d) => d.node === node.id);
   const builtIn = node.operation === INPUT_OPERATION || node.operation === OUTPUT_OPERATION;
   const set = (attr: string, value: JsonValue | undefined): void => {
-    if (!readOnly) setNodeAttribute(doc, pipeline.name, node.id, attr, value);
+    if (!readOnly) edit(() => setNodeAttribute(doc, pipeline.name, node.id, attr, value));
   };
   const incoming = (port: string) =>
     pipeline.connections.find((c) => c.to.node === node.id && c.to.port === port);
@@ -116,7 +129,7 @@ export function NodePanel({
                 color="red"
                 aria-label="Delete node"
                 onClick={() => {
-                  removeNode(doc, pipeline.name, node.id);
+                  edit(() => removeNode(doc, pipeline.name, node.id));
                   onClose();
                 }}
                 data-testid="node-delete"
@@ -144,6 +157,15 @@ export function NodePanel({
               </Stack>
             </Alert>
           )}
+          <NodeIdField
+            pipeline={pipeline}
+            id={node.id}
+            readOnly={readOnly}
+            onCommit={(to) => {
+              edit(() => renamePipelineNode(doc, pipeline.name, node.id, to));
+              onRenamed?.(to);
+            }}
+          />
           {!iface && (
             <Text size="xs" c="dimmed">
               The operation {node.operation} cannot be read, so its attributes are unknown. Fix its code
@@ -227,7 +249,8 @@ export function NodePanel({
                   data={referenceOptions(architectureNames, artifactNames, node.references[r.name])}
                   value={node.references[r.name] ?? null}
                   onChange={(v) => {
-                    if (!readOnly) setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined);
+                    if (!readOnly)
+                      edit(() => setNodeReference(doc, pipeline.name, node.id, r.name, v ?? undefined));
                   }}
                   filter={showAllUntilTyped(node.references[r.name])}
                   nothingFoundMessage="No architecture or artifact by that name"
@@ -247,9 +270,11 @@ export function NodePanel({
                 parse={parseLabels}
                 readOnly={readOnly}
                 onCommit={(labels) =>
-                  setNodePlacement(doc, pipeline.name, node.id, {
-                    labels: labels.length > 0 ? labels : undefined,
-                  })
+                  edit(() =>
+                    setNodePlacement(doc, pipeline.name, node.id, {
+                      labels: labels.length > 0 ? labels : undefined,
+                    }),
+                  )
                 }
                 testId="node-labels"
               />
@@ -260,7 +285,7 @@ export function NodePanel({
                 value={node.gpus === undefined ? '' : String(node.gpus)}
                 parse={parseGpus}
                 readOnly={readOnly}
-                onCommit={(gpus) => setNodePlacement(doc, pipeline.name, node.id, { gpus })}
+                onCommit={(gpus) => edit(() => setNodePlacement(doc, pipeline.name, node.id, { gpus }))}
                 testId="node-gpus"
               />
             </>
@@ -424,6 +449,54 @@ function SaveNameField({
       }}
       onOptionSubmit={(v) => onCommit(v)}
       data-testid="output-save-name"
+    />
+  );
+}
+
+/**
+ * The node's id, renamed on Enter or blur. A clash, an empty or invalid id gets its reason under the field and
+ * changes nothing; Escape goes back to the current id.
+ */
+function NodeIdField({
+  pipeline,
+  id,
+  readOnly,
+  onCommit,
+}: {
+  pipeline: Pipeline;
+  id: string;
+  readOnly: boolean;
+  onCommit: (id: string) => void;
+}) {
+  const [text, setText] = useState(id);
+  const [focused, setFocused] = useState(false);
+  useEffect(() => {
+    if (!focused) setText(id);
+  }, [id, focused]);
+  const problem = text === id ? null : nodeRenameProblem(pipeline, id, text);
+  const commit = (): void => {
+    if (text !== id && !problem) onCommit(text);
+  };
+  return (
+    <TextInput
+      label="Id"
+      description="Connections, --set keys and earlier executions follow a rename"
+      size="xs"
+      classNames={{ input: 'df-mono' }}
+      value={text}
+      readOnly={readOnly}
+      error={problem}
+      onChange={(e) => setText(e.currentTarget.value)}
+      onFocus={() => setFocused(true)}
+      onBlur={() => {
+        setFocused(false);
+        commit();
+      }}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') commit();
+        if (e.key === 'Escape') setText(id);
+      }}
+      data-testid="node-id-input"
     />
   );
 }

@@ -30,6 +30,8 @@ import { useHotkeys } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { createSpotlight } from '@mantine/spotlight';
 import {
+  IconArrowBackUp,
+  IconArrowForwardUp,
   IconExclamationCircle,
   IconHierarchy2,
   IconHistory,
@@ -50,7 +52,7 @@ import {
   useReactFlow,
 } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { useArtifactNames } from '../artifacts/use-artifact-names.js';
 import {
   architecturesOf,
@@ -60,6 +62,7 @@ import {
   pipelineOf,
 } from '../collab/doc-read.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
+import { localEdit } from '../collab/local-edit.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { anyOverlap, layoutGraph } from '../lib/auto-layout.js';
 import { checkConnection, connectionFromHandles, portOfHandle } from '../lib/connection-rules.js';
@@ -75,6 +78,7 @@ import type { OpNode } from './graph-model.js';
 import { defaultPosition, nodeData, pipelineEdges } from './graph-model.js';
 import { NodePanel } from './node-panel.js';
 import { NODE_TYPES } from './operation-node.js';
+import { usePipelineUndo } from './use-pipeline-undo.js';
 
 export function PipelineEditorView() {
   const { projectId = '', pipeline: name = '' } = useParams();
@@ -131,6 +135,8 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const [highlight, setHighlight] = useState<string | null>(null);
   const [newOperation, setNewOperation] = useState(false);
   const canvasRef = useRef<HTMLDivElement>(null);
+  const undo = usePipelineUndo(doc, name);
+  const [searchParams] = useSearchParams();
 
   // Graph state: positions and measurements live here while dragging; the document is written on drop.
   const [nodes, setNodes] = useState<OpNode[]>([]);
@@ -188,6 +194,13 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     if (canEdit && pipeline.nodes.length > 1 && (pipeline.nodes.every((n) => !n.position) || overlapping))
       autoLayout();
     else void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+    // Opened from an execution's job (?node=): that node, selected and in view.
+    const wanted = searchParams.get('node');
+    const target = wanted ? flow.getNode(wanted) : undefined;
+    if (target) {
+      setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === target.id })));
+      void flow.setCenter(target.position.x + 90, target.position.y + 40, { zoom: 1 });
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [initialized]);
 
@@ -202,7 +215,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       })),
       pipeline.connections.map((c) => ({ source: c.from.node, target: c.to.node })),
     );
-    doc.transact(() => {
+    undo.edit(() => {
       for (const [id, p] of positions) moveNode(doc, name, id, p);
     });
     setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 300 }), 50);
@@ -252,7 +265,8 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       operation,
       pipeline.nodes.map((n) => n.id),
     );
-    addNode(doc, name, { id, operation, attributes: {}, references: {}, position: viewportCenter() });
+    const position = viewportCenter();
+    undo.edit(() => addNode(doc, name, { id, operation, attributes: {}, references: {}, position }));
     // Select the new node so its attributes can be set right away.
     setTimeout(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id }))), 0);
   }
@@ -269,7 +283,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       });
       return;
     }
-    addConnection(doc, name, c);
+    undo.edit(() => addConnection(doc, name, c));
     if (check.warning)
       notifications.show({ color: 'orange', title: 'Connected, with a warning', message: check.warning });
   };
@@ -316,21 +330,17 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
 
   const onNodeDragStop = (_: unknown, __: OpNode, dragged: OpNode[]) => {
     if (!canEdit) return;
-    doc.transact(() => {
+    undo.edit(() => {
       for (const n of dragged)
         moveNode(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
     });
   };
-  const onNodesDelete = (deleted: OpNode[]) => {
+  // One callback for a deletion, so a node and the edges that went with it are one undo step.
+  const onDelete = ({ nodes: goneNodes, edges: goneEdges }: { nodes: OpNode[]; edges: Edge[] }) => {
     if (!canEdit) return;
-    doc.transact(() => {
-      for (const n of deleted) removeNode(doc, name, n.id);
-    });
-  };
-  const onEdgesDelete = (deleted: Edge[]) => {
-    if (!canEdit) return;
-    doc.transact(() => {
-      for (const e of deleted) {
+    undo.edit(() => {
+      for (const n of goneNodes) removeNode(doc, name, n.id);
+      for (const e of goneEdges) {
         const fromPort = portOfHandle(e.sourceHandle);
         const toPort = portOfHandle(e.targetHandle);
         if (fromPort && toPort)
@@ -353,6 +363,9 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     ['mod+Enter', () => canRun && setExecuteOpen(true)],
     ['e', () => setTrayOpen((o) => !o)],
     ['Escape', () => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))],
+    ['mod+z', () => undo.undo()],
+    ['mod+shift+z', () => undo.redo()],
+    ['mod+y', () => undo.redo()],
   ]);
 
   const operationList = useMemo(
@@ -434,6 +447,34 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             </ActionIcon>
           </Tooltip>
         )}
+        {canEdit && (
+          <Tooltip label="Undo your last edit (Ctrl+Z)">
+            <ActionIcon
+              variant="default"
+              size="md"
+              onClick={undo.undo}
+              disabled={!undo.canUndo}
+              aria-label="Undo"
+              data-testid="undo"
+            >
+              <IconArrowBackUp size={16} />
+            </ActionIcon>
+          </Tooltip>
+        )}
+        {canEdit && (
+          <Tooltip label="Redo (Ctrl+Shift+Z)">
+            <ActionIcon
+              variant="default"
+              size="md"
+              onClick={undo.redo}
+              disabled={!undo.canRedo}
+              aria-label="Redo"
+              data-testid="redo"
+            >
+              <IconArrowForwardUp size={16} />
+            </ActionIcon>
+          </Tooltip>
+        )}
         <Tooltip label="Fit to view (F)">
           <ActionIcon
             variant="default"
@@ -490,8 +531,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             edgesReconnectable={false}
             isValidConnection={isValidConnection}
             onNodeDragStop={onNodeDragStop}
-            onNodesDelete={onNodesDelete}
-            onEdgesDelete={onEdgesDelete}
+            onDelete={onDelete}
             onNodeDoubleClick={(_, n) => {
               if (!n.data.builtIn) void navigate(`/projects/${projectId}/operations/${n.data.operation}`);
             }}
@@ -553,6 +593,10 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             architectureNames={architectureNames}
             readOnly={!canEdit}
             onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))}
+            edit={undo.edit}
+            onRenamed={(id) =>
+              setTimeout(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id }))), 0)
+            }
           />
         )}
       </Box>
@@ -581,7 +625,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
           validate={(n) => identifierNameProblem(n, Object.keys(codes))}
           onClose={() => setNewOperation(false)}
           onSubmit={(op) => {
-            putOperation(doc, op, newOperationSource(op));
+            localEdit(doc, () => putOperation(doc, op, newOperationSource(op)));
             add(op);
             void navigate(`/projects/${projectId}/operations/${op}?from=${encodeURIComponent(name)}`);
           }}

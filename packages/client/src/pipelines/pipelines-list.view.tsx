@@ -35,6 +35,7 @@ import {
   pipelineOf,
 } from '../collab/doc-read.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
+import { localEdit } from '../collab/local-edit.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { entityNameProblem, identifierNameProblem } from '../lib/names.js';
 import { uniqueName } from '../lib/node-id.js';
@@ -116,7 +117,7 @@ export function PipelinesListView() {
       ),
       labels: { confirm: 'Delete', cancel: 'Cancel' },
       confirmProps: { color: 'red', 'data-testid': 'confirm-delete-pipeline' },
-      onConfirm: () => deletePipeline(doc, name),
+      onConfirm: () => localEdit(doc, () => deletePipeline(doc, name)),
     });
   };
 
@@ -132,7 +133,7 @@ export function PipelinesListView() {
       ),
       labels: { confirm: 'Delete', cancel: 'Cancel' },
       confirmProps: { color: 'red', 'data-testid': 'confirm-delete-operation' },
-      onConfirm: () => deleteOperation(doc, row.name),
+      onConfirm: () => localEdit(doc, () => deleteOperation(doc, row.name)),
     });
   };
 
@@ -369,7 +370,7 @@ export function PipelinesListView() {
           validate={(n) => entityNameProblem(n, names)}
           onClose={() => setPrompt(null)}
           onSubmit={(name) => {
-            putPipeline(doc, { name, nodes: [], connections: [] });
+            localEdit(doc, () => putPipeline(doc, { name, nodes: [], connections: [] }));
             void navigate(`${base}/pipelines/${encodeURIComponent(name)}`);
           }}
           testId="new-pipeline-modal"
@@ -383,7 +384,7 @@ export function PipelinesListView() {
           confirm="Rename"
           validate={(n) => (n === prompt.name ? 'that is its name now' : entityNameProblem(n, names))}
           onClose={() => setPrompt(null)}
-          onSubmit={(name) => renamePipeline(doc, prompt.name, name)}
+          onSubmit={(name) => localEdit(doc, () => renamePipeline(doc, prompt.name, name))}
           testId="rename-pipeline-modal"
         />
       )}
@@ -397,7 +398,7 @@ export function PipelinesListView() {
           onClose={() => setPrompt(null)}
           onSubmit={(name) => {
             const source = pipelineOf(doc, prompt.name);
-            if (source) putPipeline(doc, { ...source, name });
+            if (source) localEdit(doc, () => putPipeline(doc, { ...source, name }));
           }}
         />
       )}
@@ -417,7 +418,7 @@ export function PipelinesListView() {
           onClose={() => setPrompt(null)}
           onSubmit={(name) => {
             try {
-              putOperation(doc, name, newOperationSource(name));
+              localEdit(doc, () => putOperation(doc, name, newOperationSource(name)));
               void navigate(`${base}/operations/${name}`);
             } catch (e) {
               notifications.show({ color: 'red', message: (e as Error).message });

@@ -42,6 +42,8 @@ export interface ExecutionRunOptions {
   /** Slurm options of every job (`slurm`) and of some nodes' (`nodeSlurm`, winning key by key; docs/adr/0016). */
   slurm?: SlurmJobOptions;
   nodeSlurm?: Record<string, SlurmJobOptions>;
+  /** The failed or canceled execution this one resumes with the project's current code (docs/adr/0021). */
+  resumedFrom?: string;
 }
 
 /*
@@ -128,6 +130,7 @@ export const ExecutionRunOptionsSchema = z.object({
   nodeGpus: z.record(z.string(), z.number().int().min(0)).optional(),
   slurm: SlurmJobOptionsSchema.optional(),
   nodeSlurm: z.record(z.string(), SlurmJobOptionsSchema).optional(),
+  resumedFrom: z.string().optional(),
 }) satisfies z.ZodType<ExecutionRunOptions>;
 
 function parseStored<T>(schema: z.ZodType<T>, value: unknown, what: string, executionId: string): T {

@@ -30,6 +30,7 @@ export function executionDetailsDto(e: ExecutionDetails): ExecutionDetailsDto {
     },
     pipelineSnapshot: e.pipelineSnapshot,
     startedBy: typeof e.options.startedBy === 'string' ? e.options.startedBy : null,
+    resumedFrom: typeof e.options.resumedFrom === 'string' ? e.options.resumedFrom : null,
     jobs: e.jobs.map((j) => ({
       id: j.id,
       node: j.node,

@@ -417,3 +417,164 @@ describe('a server started with --server', () => {
     }
   });
 });
+
+describe('resume with current code (a project of its own: the listing above counts its executions)', () => {
+  let own: string;
+  beforeAll(async () => {
+    own = `/api/projects/${(await f.createProject({ name: 'fixes', example: 'hello' })).id}`;
+  });
+  async function startIn(payload: object): Promise<ExecutionDetailsDto> {
+    const res = await inject({ method: 'POST', url: `${own}/executions`, payload });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json() as ExecutionDetailsDto;
+  }
+  async function finished(id: string): Promise<ExecutionDetailsDto> {
+    await f.server.engine.waitForExecution(id);
+    return (await inject({ url: `${own}/executions/${id}` })).json() as ExecutionDetailsDto;
+  }
+
+  it('resumes a failed execution with the current code: the fixed operation runs, the unchanged one is reused', async () => {
+    const buggy = (body: string) =>
+      `class Fixable():\n    def execute(self, value):\n        ${body}\n        result = value * 2\n        return result\n`;
+    await inject({
+      method: 'POST',
+      url: `${own}/operations`,
+      payload: { name: 'Fixable', code: buggy('raise RuntimeError("bug")') },
+    });
+    await inject({
+      method: 'POST',
+      url: `${own}/pipelines`,
+      payload: {
+        name: 'fixable',
+        nodes: [
+          { id: 'n', operation: 'GetNumber', attributes: { number: 21 } },
+          { id: 'x', operation: 'Fixable' },
+        ],
+        connections: [{ from: { node: 'n', port: 'number' }, to: { node: 'x', port: 'value' } }],
+      },
+    });
+    const failed = await finished((await startIn({ pipeline: 'fixable' })).id);
+    expect(failed.jobs.map((j) => [j.node, j.status])).toEqual([
+      ['n', 'success'],
+      ['x', 'failed'],
+    ]);
+    const fixed = await inject({
+      method: 'PUT',
+      url: `${own}/operations/Fixable`,
+      payload: { code: buggy('print("fixed")') },
+    });
+    expect(fixed.statusCode, fixed.body).toBe(200);
+
+    const res = await inject({
+      method: 'POST',
+      url: `${own}/executions/${failed.id}/resume-current`,
+      payload: {},
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const started = res.json() as ExecutionDetailsDto;
+    expect(started.id).not.toBe(failed.id);
+    expect(started.resumedFrom).toBe(failed.id);
+    const done = await finished(started.id);
+    expect(done.status).toBe('success');
+    expect(done.jobs.map((j) => [j.node, j.status, j.cachedFrom])).toEqual([
+      ['n', 'cached', failed.jobs[0]!.id],
+      ['x', 'success', null],
+    ]);
+    const log = (await inject({ url: `${own}/executions/${done.id}/jobs/x/log` })).json() as JobLogResponse;
+    expect(log.text).toMatch(/fixed/);
+    // The failed one is as it was; it ran the old code.
+    expect((await finished(failed.id)).status).toBe('failed');
+
+    const bad = await inject({
+      method: 'POST',
+      url: `${own}/executions/${failed.id}/resume-current`,
+      payload: { cache: false },
+    });
+    expect(bad.statusCode).toBe(400);
+    const twice = await inject({
+      method: 'POST',
+      url: `${own}/executions/${done.id}/resume-current`,
+      payload: {},
+    });
+    expect(twice.statusCode).toBe(409);
+    expect((twice.json() as ApiError).message).toMatch(/nothing to resume/);
+    const missing = await inject({
+      method: 'POST',
+      url: `${own}/executions/nope/resume-current`,
+      payload: {},
+    });
+    expect(missing.statusCode).toBe(404);
+  });
+
+  it('renames a node (bad ids refused, nothing changed); resume with current code follows the rename', async () => {
+    const code = (line: string) =>
+      `class Breaks():\n    def execute(self, value):\n        ${line}\n        out = value\n        return out\n`;
+    await inject({
+      method: 'POST',
+      url: `${own}/operations`,
+      payload: { name: 'Breaks', code: code('raise ValueError("x")') },
+    });
+    await inject({
+      method: 'POST',
+      url: `${own}/pipelines`,
+      payload: {
+        name: 'renaming',
+        nodes: [
+          { id: 'n', operation: 'GetNumber' },
+          { id: 'b', operation: 'Breaks' },
+        ],
+        connections: [{ from: { node: 'n', port: 'number' }, to: { node: 'b', port: 'value' } }],
+      },
+    });
+    const failed = await finished(
+      (await startIn({ pipeline: 'renaming', attributes: { n: { number: 7 } } })).id,
+    );
+    expect(failed.status).toBe('failed');
+    const pipelineNow = async () =>
+      (
+        (await inject({ url: `${own}/pipelines/renaming` })).json() as {
+          pipeline: { nodes: { id: string }[]; connections: unknown[] };
+        }
+      ).pipeline;
+    const before = await pipelineNow();
+    for (const [id, message] of [
+      ['b', /has a node "b" already/],
+      ['', /must not be empty/],
+      ['1st', /not a valid node id/],
+      ['z'.repeat(101), /at most 100 characters/],
+    ] as const) {
+      const res = await inject({
+        method: 'PATCH',
+        url: `${own}/pipelines/renaming/nodes/n`,
+        payload: { id, position: { x: 500, y: 500 } },
+      });
+      expect(res.statusCode, id).toBe(400);
+      expect((res.json() as ApiError).message).toMatch(message);
+      expect(await pipelineNow()).toEqual(before);
+    }
+    const renamed = await inject({
+      method: 'PATCH',
+      url: `${own}/pipelines/renaming/nodes/n`,
+      payload: { id: 'source' },
+    });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expect(renamed.json()).toMatchObject({ id: 'source', operation: 'GetNumber' });
+    expect((await pipelineNow()).connections).toEqual([
+      { from: { node: 'source', port: 'number' }, to: { node: 'b', port: 'value' } },
+    ]);
+
+    await inject({ method: 'PUT', url: `${own}/operations/Breaks`, payload: { code: code('pass') } });
+    const res = await inject({
+      method: 'POST',
+      url: `${own}/executions/${failed.id}/resume-current`,
+      payload: {},
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const done = await finished((res.json() as ExecutionDetailsDto).id);
+    expect(done.options.overrides).toEqual(['source.number=7']);
+    expect(done.jobs.map((j) => [j.node, j.status])).toEqual([
+      ['source', 'cached'],
+      ['b', 'success'],
+    ]);
+  });
+});

@@ -20,8 +20,10 @@ import {
   ListProgressResponseSchema,
   ProjectParamsSchema,
   RerunExecutionBodySchema,
+  ResumeCurrentExecutionBodySchema,
   ResumeExecutionBodySchema,
   StartExecutionBodySchema,
+  nodeRenames,
 } from '@deepforge/protocol';
 import {
   executionDetailsDto,
@@ -239,6 +241,43 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
       const started = await engine.resumeExecution(executionId, request.body);
       started.done.catch((err: unknown) => request.log.error({ err, executionId }, 'execution failed'));
       return executionDetailsDto(await engine.getExecution(executionId));
+    },
+  );
+
+  app.post(
+    '/api/projects/:projectId/executions/:executionId/resume-current',
+    {
+      schema: {
+        tags,
+        summary:
+          "Resume a failed or canceled execution with the project's current code and attributes, as a new execution",
+        description:
+          'Runs the pipeline as the project holds it now, with the execution’s overrides, and the job cache on: jobs ' +
+          'whose code, attributes and inputs did not change reuse their outputs (status cached); the rest run. ' +
+          'The failed execution keeps its snapshot. 422 with every diagnostic when the pipeline has errors now.',
+        params: ExecutionParamsSchema,
+        body: ResumeCurrentExecutionBodySchema,
+        response: { 201: ExecutionDetailsSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { projectId, executionId } = request.params;
+      const failed = await executionOf(ctx, projectId, executionId);
+      const project = await ctx.projects.project(projectId);
+      // Nodes renamed since it ran keep their overrides and placement (docs/adr/0021).
+      const renames = await ctx.documents.read(projectId, (doc) => nodeRenames(doc, failed.pipeline));
+      const started = await engine.resumeWithCurrentCode(failed.id, {
+        project,
+        renames,
+        projectDir: ctx.projects.filesDir(projectId),
+        ...(request.body.name !== undefined ? { name: request.body.name } : {}),
+        ...(request.body.concurrency !== undefined ? { concurrency: request.body.concurrency } : {}),
+        ...startedBy(request),
+      });
+      started.done.catch((err: unknown) =>
+        request.log.error({ err, executionId: started.id }, 'execution failed'),
+      );
+      return reply.code(201).send(executionDetailsDto(await engine.getExecution(started.id)));
     },
   );
 

@@ -6,6 +6,7 @@ import {
   PipelineSchema,
   attributeValueFits,
   findCycle,
+  nodeRenameProblem,
   type Connection,
   type JsonValue,
   type PipelineNode,
@@ -37,6 +38,7 @@ import {
   removeConnection,
   removeNode,
   renamePipeline,
+  renamePipelineNode,
   sections,
   setNodeAttribute,
   setNodeReference,
@@ -331,7 +333,8 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'Move a node, set its attributes (null: the default) and references (null: unset)',
+        summary:
+          'Rename a node (connections follow), move it, set its attributes (null: the default) and references (null: unset)',
         params: NodeParamsSchema,
         body: UpdateNodeBodySchema,
         response: { 200: NodeResponseSchema, ...errors },
@@ -346,6 +349,12 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
         const project = projectFromDoc(doc);
         const current = nodeOf(project, pipeline, node);
         checkNodeValues(interfaces, current.operation, body.attributes ?? {}, body.references ?? {});
+        // Checked before anything changes: a bad id leaves the node as it was.
+        const renameTo = body.id !== undefined && body.id !== node ? body.id : undefined;
+        if (renameTo !== undefined) {
+          const problem = nodeRenameProblem(project.pipelines[pipeline]!, node, renameTo);
+          if (problem) throw badRequest('body.id', problem);
+        }
         if (body.position) moveNode(doc, pipeline, node, body.position);
         for (const [name, value] of Object.entries(body.attributes ?? {})) {
           setNodeAttribute(doc, pipeline, node, name, value ?? undefined);
@@ -353,7 +362,8 @@ export function registerPipelineRoutes(app: ZodApp, ctx: ServerContext): void {
         for (const [name, artifact] of Object.entries(body.references ?? {})) {
           setNodeReference(doc, pipeline, node, name, artifact ?? undefined);
         }
-        return nodeOf(projectFromDoc(doc), pipeline, node);
+        if (renameTo !== undefined) renamePipelineNode(doc, pipeline, node, renameTo);
+        return nodeOf(projectFromDoc(doc), pipeline, renameTo ?? node);
       });
       await edited(projectId);
       return updated;
