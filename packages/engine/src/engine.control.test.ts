@@ -197,6 +197,25 @@ describe('engine: caching and resume', () => {
     expect(uncached.jobs.map((j) => j.status)).toEqual(['success', 'success', 'success']);
   });
 
+  it("never reuses another project's outputs: the cache is the project's own", async () => {
+    const over = [`gen.counter=${counter}`, `square.counter=${counter}`];
+    const { project } = await f.project(files(3));
+    const inProject = async (projectId: string) =>
+      (await f.engine.startExecution({ project, pipelineName: 'p', overrides: over, cache: true, projectId }))
+        .done;
+    const a = await inProject('project-a');
+    expect(a.jobs.map((j) => j.status)).toEqual(['success', 'success', 'success']);
+    // The same code, attributes and inputs in another project run again: what A computed (with A's secrets, say)
+    // is not B's to have.
+    const b = await inProject('project-b');
+    expect(b.jobs.map((j) => j.status)).toEqual(['success', 'success', 'success']);
+    expect(await runs(counter)).toEqual(['Gen', 'Square', 'Gen', 'Square']);
+    // Within a project, the cache works as before.
+    const again = await inProject('project-a');
+    expect(again.jobs.map((j) => j.status)).toEqual(['cached', 'cached', 'success']);
+    expect(again.jobs[1]!.cachedFrom).toBe(a.jobs[1]!.id);
+  });
+
   it('never caches a failure', async () => {
     const { project } = await f.project({
       operations: { Fail: counted('Fail', ['', 'raise RuntimeError("no")']) },

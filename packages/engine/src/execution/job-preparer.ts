@@ -135,7 +135,8 @@ export class JobPreparer {
       interpreter: `${ctx.python.executable} ${ctx.python.version}`,
     });
     if (ctx.cache) {
-      for (const candidate of await ctx.store.findCacheCandidates(key, 5)) {
+      const scope = ctx.artifactContext.projectId;
+      for (const candidate of await ctx.store.findCacheCandidates(key, 5, scope)) {
         if (candidate.job.id === job.id) continue;
         const names = new Set(candidate.outputs.map((o) => o.name));
         if (!planned.outputs.every((o) => names.has(o))) continue;

@@ -190,10 +190,12 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
           cachedFrom: a,
         },
       );
-      const hits = await executions.findCacheCandidates('k1', 5);
+      const hits = await executions.findCacheCandidates('k1', 5, ex.projectId ?? '');
       expect(hits.map((c) => c.job.id)).toEqual([a]);
       expect(hits[0]!.outputs[0]!.hash).toBe(hash);
-      expect(await executions.findCacheCandidates('k2', 5)).toEqual([]);
+      expect(await executions.findCacheCandidates('k2', 5, ex.projectId ?? '')).toEqual([]);
+      // Another project's jobs are never candidates, whatever their key.
+      expect(await executions.findCacheCandidates('k1', 5, 'another-project')).toEqual([]);
     });
 
     it("keeps a job's resource usage with it, big numbers exactly, and forgets it when told", async () => {

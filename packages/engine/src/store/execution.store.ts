@@ -181,10 +181,15 @@ export interface ExecutionStore {
   ): Promise<JobRecord>;
   listJobOutputs(jobId: string): Promise<JobOutputRecord[]>;
   listExecutionOutputs(executionId: string): Promise<JobOutputRecord[]>;
-  /** Successful (not cached) jobs with this cache key, newest first, with their outputs. */
+  /**
+   * Successful (not cached) jobs with this cache key in executions of `projectId` ('' is the CLI's unnamed
+   * scope), newest first, with their outputs. Never another project's: a job's outputs may depend on what the
+   * key does not hold (the project's secrets, data it downloads), and a project's outputs are its members' only.
+   */
   findCacheCandidates(
     cacheKey: string,
     limit: number,
+    projectId: string,
   ): Promise<{ job: JobRecord; outputs: JobOutputRecord[] }[]>;
   /** How many job outputs hold this content (with ArtifactStore.countWithHash: its blob may go only at 0). */
   countOutputsWithHash(hash: string): Promise<number>;

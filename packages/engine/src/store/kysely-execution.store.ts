@@ -481,13 +481,16 @@ export class KyselyExecutionStore implements ExecutionStore {
   async findCacheCandidates(
     cacheKey: string,
     limit: number,
+    projectId: string,
   ): Promise<{ job: JobRecord; outputs: JobOutputRecord[] }[]> {
     const rows = await this.db
       .selectFrom('jobs')
-      .selectAll()
-      .where('cache_key', '=', cacheKey)
-      .where('status', '=', 'success')
-      .orderBy('ended_at', 'desc')
+      .innerJoin('executions', 'executions.id', 'jobs.execution_id')
+      .selectAll('jobs')
+      .where('jobs.cache_key', '=', cacheKey)
+      .where('jobs.status', '=', 'success')
+      .where('executions.project_id', '=', projectId)
+      .orderBy('jobs.ended_at', 'desc')
       .limit(limit)
       .execute();
     const out: { job: JobRecord; outputs: JobOutputRecord[] }[] = [];
