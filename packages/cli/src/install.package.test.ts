@@ -66,6 +66,34 @@ afterAll(async () => {
   if (tmp) await removeTree(tmp);
 }, 120_000);
 
+/** `deepforge <args>` serving: resolves once it printed where; `stop` ends it with SIGTERM and gives its exit code. */
+async function startDeepforge(
+  args: string[],
+): Promise<{ url: string; stop(): Promise<number | null>; kill(): void }> {
+  const child = spawn(deepforge, args, { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  child.stderr.on('data', (c: Buffer) => (said += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      said += c.toString();
+      const m = /DeepForge is running at (http:\/\/\S+)/.exec(said);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`deepforge ${args.join(' ')} exited (${code}): ${said}`)));
+  });
+  return {
+    url,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
 describe('npm install -g <tarball>', () => {
   it('installs a deepforge command that owns all it loads: nothing links back into the checkout', async () => {
     const installed = join(prefix, 'lib', 'node_modules', 'deepforge');
@@ -88,38 +116,56 @@ describe('npm install -g <tarball>', () => {
   });
 
   it('starts the web IDE: the page, and an API route listing the examples it ships', async () => {
-    let server: ChildProcess | undefined;
+    const server = await startDeepforge(['start', '--port', '0']);
     try {
-      server = spawn(deepforge, ['start', '--port', '0'], {
-        cwd: tmp,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let said = '';
-      server.stderr!.on('data', (c: Buffer) => (said += c.toString()));
-      const url = await new Promise<string>((resolve, reject) => {
-        server!.stdout!.on('data', (c: Buffer) => {
-          said += c.toString();
-          const m = /DeepForge is running at (http:\/\/\S+)/.exec(said);
-          if (m) resolve(m[1]!);
-        });
-        server!.once('exit', (code) => reject(new Error(`deepforge start exited (${code}): ${said}`)));
-      });
-      const page = await fetch(url);
+      const page = await fetch(server.url);
       expect(page.status).toBe(200);
       expect(await page.text()).toMatch(/<div id="root">/);
-      const examples = await fetch(`${url}/api/examples`);
+      const examples = await fetch(`${server.url}/api/examples`);
       expect(examples.status).toBe(200);
       const body = (await examples.json()) as { items: { name: string }[] };
       expect(body.items.map((e) => e.name)).toEqual(
         expect.arrayContaining(['hello', 'plots', 'fashion-mnist']),
       );
-      const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
-      server.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      server = undefined;
+      expect(await server.stop()).toBe(0);
     } finally {
-      server?.kill('SIGKILL');
+      server.kill();
+    }
+  });
+
+  it('runs a worker that a server started with --server sees connected', async () => {
+    const server = await startDeepforge(['start', '--server', '--port', '0']);
+    let worker: ChildProcess | undefined;
+    try {
+      const token = (await run(deepforge, ['workers', 'token', 'w1'], { cwd: tmp, env })).stdout.trim();
+      worker = spawn(
+        deepforge,
+        [
+          'worker',
+          '--server',
+          server.url,
+          '--name',
+          'w1',
+          '--work-dir',
+          join(tmp, 'work'),
+          '--data-dir',
+          join(tmp, 'worker'),
+        ],
+        { cwd: tmp, env: { ...env, DEEPFORGE_WORKER_TOKEN: token }, stdio: 'ignore' },
+      );
+      let seen: { name: string; kind: string; state: string } | undefined;
+      for (let i = 0; i < 120 && !seen; i++) {
+        const compute = (await (await fetch(`${server.url}/api/compute`)).json()) as {
+          workers: { name: string; kind: string; state: string }[];
+        };
+        seen = compute.workers.find((w) => w.name === 'w1' && w.state === 'connected');
+        if (!seen) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(seen).toMatchObject({ name: 'w1', kind: 'remote', state: 'connected' });
+      expect(await server.stop()).toBe(0);
+    } finally {
+      worker?.kill('SIGKILL');
+      server.kill();
     }
   });
 });
