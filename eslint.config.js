@@ -6,7 +6,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'python/**', 'test-results/**', 'bench/results/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'python/**',
+      'test-results/**',
+      'bench/results/**',
+      'build/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

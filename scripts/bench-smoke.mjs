@@ -32,6 +32,13 @@ const BENCHES = [
     timeoutS: 180,
   },
   {
+    name: 'startup',
+    // The built CLI: the check chain builds it (tsc -b) before it runs the benches.
+    command: [process.execPath, 'bench/startup/run.mjs', '--smoke'],
+    alone: 'npm run bench:startup -- --smoke',
+    timeoutS: 120,
+  },
+  {
     name: 'auth',
     command: [process.execPath, ...FROM_SOURCES, 'bench/auth/run.ts', '--smoke'],
     alone: 'npm run bench:auth -- --smoke',

@@ -5,6 +5,7 @@ import type { CliContext } from './cli-context.js';
 import { UsageError } from './usage-error.js';
 import { registerArtifactsCommand } from './commands/artifacts.command.js';
 import { registerConfigCommand } from './commands/config.command.js';
+import { registerDoctorCommand } from './commands/doctor.command.js';
 import { registerExecutionsCommand } from './commands/executions.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
 import { registerMigrateCommand } from './commands/migrate.command.js';
@@ -14,8 +15,9 @@ import { registerRunCommand } from './commands/run.command.js';
 import { registerStartCommand } from './commands/start.command.js';
 import { registerUsersCommand } from './commands/users.command.js';
 import { registerWorkerCommands } from './commands/worker.command.js';
+import { readCliVersion } from './version.js';
 
-export const CLI_VERSION = '0.1.0';
+export const CLI_VERSION = readCliVersion();
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('deepforge')
@@ -33,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerArtifactsCommand(program, ctx);
   registerResourcesCommand(program, ctx);
   registerConfigCommand(program, ctx);
+  registerDoctorCommand(program, ctx);
   registerStartCommand(program, ctx);
   registerUsersCommand(program, ctx);
   registerLoginCommands(program, ctx);

@@ -150,6 +150,7 @@ describe('deepforge run', () => {
       ['artifacts', '--help'],
       ['artifacts', 'get', '--help'],
       ['config', '--help'],
+      ['doctor', '--help'],
     ]) {
       const r = await cli(args, env);
       expect(r.code, args.join(' ')).toBe(0);

@@ -27,7 +27,12 @@ import { ArtifactService } from './artifact.service.js';
 import { withBlobFile } from './blob-file.js';
 import { codeFiles, readCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
 import { MAX_GPUS, type Compute } from './compute/job.compute.js';
-import { findRuntimeDir, resolvePython, type PythonInfo } from './compute/python-interpreter.js';
+import {
+  PYTHON_CHECKS_FILE,
+  findRuntimeDir,
+  resolvePython,
+  type PythonInfo,
+} from './compute/python-interpreter.js';
 import {
   EngineError,
   ExecutionStateError,
@@ -90,9 +95,6 @@ import { SecretBox } from './accounts/secret-box.js';
 import { WorkerTokens } from './accounts/worker-tokens.service.js';
 import { RemoteCompute } from './compute/remote.compute.js';
 import { SlurmCompute } from './compute/slurm.compute.js';
-
-/** Interpreter checks that passed, in the data dir (compute/python-interpreter.ts ProbeOptions.cacheFile). */
-const PYTHON_CHECKS_FILE = 'python-checks.json';
 
 export interface OpenEngineOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */

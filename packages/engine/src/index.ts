@@ -67,8 +67,10 @@ export type {
 } from './settings.js';
 export {
   PYTHON_CANDIDATES,
+  PYTHON_CHECKS_FILE,
   findRuntimeDir,
   probeInterpreter,
+  pythonEnv,
   resolvePython,
 } from './compute/python-interpreter.js';
 export type { PythonInfo } from './compute/python-interpreter.js';

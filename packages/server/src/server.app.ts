@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { fastifyCookie } from '@fastify/cookie';
@@ -20,6 +20,7 @@ import {
 import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  findRuntimeDir,
   openEngine,
   type Engine,
   type Env,
@@ -85,7 +86,7 @@ export interface ServerOptions {
   settings?: Partial<SettingsValues>;
   /** `none` (`--server`): no local compute, executions are refused until workers exist. */
   compute?: ComputeMode;
-  /** Example projects; the repository's examples/ by default. */
+  /** Example projects; by default the examples/ folder beside the Python runtime (python/). */
   examplesDir?: string;
   /** The built web client; packages/client/dist by default. */
   clientDir?: string;
@@ -258,7 +259,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     projects: new ProjectService({
       engine,
       documents,
-      examplesDir: options.examplesDir ?? defaultDir('../../../examples'),
+      // Beside the Python runtime, in a checkout and in the installed package alike (docs/adr/0024).
+      examplesDir: options.examplesDir ?? join(dirname(findRuntimeDir()), 'examples'),
       logger,
       maxImportBytes: engine.settings.values['server.uploadLimit'],
     }),
@@ -299,6 +301,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerArtifactRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);
   registerComputeRoutes(app, ctx);
+  // The client's package beside this one: packages/client in a checkout, node_modules/@deepforge/client once
+  // installed (docs/adr/0024).
   const clientDir = options.clientDir ?? defaultDir('../../client/dist');
   if (existsSync(join(clientDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: clientDir, wildcard: false, index: ['index.html'] });

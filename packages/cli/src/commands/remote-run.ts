@@ -7,7 +7,7 @@ import type {
   ProjectSummary,
   StartExecutionBody,
 } from '@deepforge/protocol';
-import { ExecutionFollower, readFolderFiles, zipProject } from '@deepforge/server';
+import type { zipProject } from '@deepforge/server';
 import type { CliContext } from '../cli-context.js';
 import { RunRenderer } from '../render/run.renderer.js';
 import { UsageError } from '../usage-error.js';
@@ -113,6 +113,8 @@ export async function runOnServer(
   const origin = originOf(opts.server);
   const dir = resolve(ctx.cwd, projectDir);
   const api = new ServerApi(origin, await tokenFor(ctx, origin, opts));
+  // The web server's package is loaded by the commands that use it only: a local run does not pay for it.
+  const { ExecutionFollower, readFolderFiles, zipProject } = await import('@deepforge/server');
   const files = await readFolderFiles(dir);
   if (!files.has('deepforge.json')) {
     throw new UsageError(`${dir} is not a project folder: it has no deepforge.json`);
@@ -138,7 +140,7 @@ export async function runOnServer(
     throw new UsageError((err as Error).message);
   });
   try {
-    const project = await importProject(api, dir, files);
+    const project = await importProject(api, dir, files, zipProject);
     if (!json) ctx.err.write(`imported ${dir} into ${origin} as project "${project.name}" (${project.id})\n`);
     const body: StartExecutionBody = {
       pipeline,
@@ -233,8 +235,13 @@ function attributesOf(set: readonly AttributeOverride[]): Record<string, Record<
 }
 
 /** Imports the folder as a new project of the server (named as its deepforge.json says). */
-function importProject(api: ServerApi, dir: string, files: Map<string, Uint8Array>): Promise<ProjectSummary> {
+function importProject(
+  api: ServerApi,
+  dir: string,
+  files: Map<string, Uint8Array>,
+  zip: typeof zipProject,
+): Promise<ProjectSummary> {
   return api.call<ProjectSummary>('POST', '/api/projects/import', {
-    zip: zipProject(files, basename(dir) || 'project'),
+    zip: zip(files, basename(dir) || 'project'),
   });
 }

@@ -29,7 +29,7 @@ function networkUrl(host: string, port: number): string {
   return `http://${name}:${port}`;
 }
 
-function portOption(value: string): number {
+export function portOption(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n > 65535) {
     throw new InvalidArgumentError(

@@ -10,6 +10,9 @@ import type { Env } from '../settings.js';
 /** Tried in this order when the `python` setting is unset: Debian's interpreter first (it has torch). */
 export const PYTHON_CANDIDATES = ['/usr/bin/python3', 'python3', 'python'] as const;
 
+/** Interpreter checks that passed, in the data dir (ProbeOptions.cacheFile). */
+export const PYTHON_CHECKS_FILE = 'python-checks.json';
+
 /**
  * The directory that holds the `deepforge` Python package (`<repo>/python`), found by walking up from this
  * module, so it works from src/ (tests, tsx) and from dist/ alike.
