@@ -260,6 +260,14 @@ export function MetricChart({
         if (following) {
           const froms = answers.filter((a) => a.count > 0).map((a) => a.from);
           const tos = answers.filter((a) => a.count > 0).map((a) => a.to);
+          // Live values merged after the stored ones reach further.
+          for (const early of buffered) {
+            const last = early?.[early.length - 1];
+            if (last) {
+              froms.push(early[0]!.x);
+              tos.push(last.x);
+            }
+          }
           bounds.current =
             froms.length > 0 ? { from: Math.min(...froms), to: Math.max(...tos) } : bounds.current;
         }
