@@ -195,8 +195,8 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request) => {
       const a = await artifactOf(request.params.projectId, request.params.artifactId);
-      const { serializers } = await ctx.projects.project(request.params.projectId);
-      return engine.previewArtifact(a.id, { serializers });
+      const project = await ctx.projects.project(request.params.projectId);
+      return engine.previewArtifact(a.id, { project });
     },
   );
 
