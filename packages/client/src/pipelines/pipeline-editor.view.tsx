@@ -171,23 +171,53 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const selectedNode =
     selected.length === 1 ? pipeline.nodes.find((n) => n.id === selected[0]?.id) : undefined;
 
-  // Fit once the nodes have sizes; lay out pipelines that have never been arranged (no positions at all).
+  // Fit once the nodes have sizes; lay out pipelines that have never been arranged (no positions at all), or whose
+  // nodes are drawn on top of each other (made elsewhere, by hand in a file or with another tool).
   const initialized = useNodesInitialized();
   const fitted = useRef(false);
   useEffect(() => {
     if (!initialized || fitted.current) return;
     fitted.current = true;
-    // Never arranged (no positions), or drawn on top of each other (made elsewhere): lay it out once.
     const measured = flow.getNodes();
-    // Only real pile-ups (more than half a node on top of another), not nodes that are merely close.
+    // Any two boxes that cross (nodes merely close stay as they are).
     const overlapping = anyOverlap(
       measured.map((n) => n.position),
-      Math.min(...measured.map((n) => n.measured?.width ?? NODE_SIZE.width)) / 2,
-      Math.min(...measured.map((n) => n.measured?.height ?? NODE_SIZE.height)) / 2,
+      Math.min(...measured.map((n) => n.measured?.width ?? NODE_SIZE.width)),
+      Math.min(...measured.map((n) => n.measured?.height ?? NODE_SIZE.height)),
     );
-    if (canEdit && pipeline.nodes.length > 1 && (pipeline.nodes.every((n) => !n.position) || overlapping))
-      autoLayout();
-    else void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+    const unarranged = pipeline.nodes.every((n) => !n.position);
+    if (!canEdit || pipeline.nodes.length < 2 || !(unarranged || overlapping)) {
+      void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+      return;
+    }
+    // Positions someone chose are not rewritten silently: the editor says it arranged them and offers them back.
+    const before = new Map(pipeline.nodes.flatMap((n) => (n.position ? [[n.id, n.position] as const] : [])));
+    autoLayout();
+    if (!unarranged) {
+      notifications.show({
+        id: 'arranged-on-open',
+        title: 'Nodes arranged',
+        message: (
+          <Stack gap={6} align="flex-start">
+            <Text size="sm">Some nodes were on top of each other, so the pipeline was laid out again.</Text>
+            <Button
+              size="compact-xs"
+              variant="light"
+              data-testid="restore-positions"
+              onClick={() => {
+                doc.transact(() => {
+                  for (const [id, p] of before) moveNode(doc, name, id, p);
+                });
+                notifications.hide('arranged-on-open');
+              }}
+            >
+              Put them back
+            </Button>
+          </Stack>
+        ),
+        autoClose: 10_000,
+      });
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [initialized]);
 

@@ -1,0 +1,110 @@
+import type { ExecutionDetailsDto } from '@deepforge/protocol';
+import type { Locator } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { snap } from './support/browser.js';
+import { keepEvidence } from './support/evidence.js';
+import { browserSession } from './support/session.js';
+import { editorNode, openPipeline, waitForNodeCount } from './support/ui.js';
+
+const TEST = 'new-user';
+
+/** Whether two boxes of the page cross. */
+function crossing(
+  a: { x: number; y: number; width: number; height: number },
+  b: { x: number; y: number; width: number; height: number },
+): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+/** Pixels of the chart's canvas in the first series' colour (#228be6, seriesColor(0)), give or take blending. */
+function seriesPixels(chart: Locator): Promise<number> {
+  return chart.locator('canvas').evaluate((c: HTMLCanvasElement) => {
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+      if (a > 200 && Math.abs(r - 0x22) < 40 && Math.abs(g - 0x8b) < 40 && Math.abs(b - 0xe6) < 40) n++;
+    }
+    return n;
+  });
+}
+
+/** What a new user tripped over (issue 13), each seen in the browser. */
+describe('what a new user tripped over', () => {
+  const session = browserSession();
+
+  it('opens a pipeline whose nodes lie on top of each other laid out, says so and can put them back', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-overlap`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('piled up', 'plots');
+    // The plots example as it was: nodes 100–150 px apart, narrower than a node.
+    const stored = await rest.pipeline(project.id, 'plots');
+    const piled = stored.pipeline.nodes.map((n, i) => ({ ...n, position: { x: 100 * i, y: 0 } }));
+    await rest.ok('POST', `/api/projects/${project.id}/pipelines`, {
+      name: 'piled',
+      nodes: piled,
+      connections: stored.pipeline.connections,
+    });
+    await openPipeline(page, project.id, 'piled');
+    await waitForNodeCount(page, 'pipeline-canvas', piled.length);
+    const note = page.locator('.mantine-Notification-root', { hasText: 'Nodes arranged' });
+    await note.waitFor();
+    const boxes = await Promise.all(piled.map(async (n) => (await editorNode(page, n.id).boundingBox())!));
+    await snap(page, `${TEST}-overlap`, '01-arranged');
+    for (const [i, a] of boxes.entries())
+      for (const [j, b] of boxes.entries()) if (i < j) expect(crossing(a, b), `${i} and ${j}`).toBe(false);
+    // The positions were written (another user sees the same), and the stored ones come back on request.
+    await expect
+      .poll(async () => (await rest.pipeline(project.id, 'piled')).pipeline.nodes[1]?.position)
+      .not.toEqual({ x: 100, y: 0 });
+    await note.getByTestId('restore-positions').click();
+    await expect
+      .poll(async () =>
+        (await rest.pipeline(project.id, 'piled')).pipeline.nodes.map((n) => n.position?.x).join(','),
+      )
+      .toBe(piled.map((n) => n.position.x).join(','));
+
+    // The example itself opens as it is stored: nothing on top of anything, nothing rearranged.
+    const example = await rest.createProject('plots as shipped', 'plots');
+    const before = (await rest.pipeline(example.id, 'plots')).pipeline.nodes.map((n) => n.position);
+    await openPipeline(page, example.id, 'plots');
+    await waitForNodeCount(page, 'pipeline-canvas', before.length);
+    await page.waitForTimeout(500);
+    expect(await page.locator('.mantine-Notification-root', { hasText: 'Nodes arranged' }).count()).toBe(0);
+    expect((await rest.pipeline(example.id, 'plots')).pipeline.nodes.map((n) => n.position)).toEqual(before);
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+
+  it('draws a metric logged once as a point on a range around its step', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-one-point`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('one point');
+    const base = `/api/projects/${project.id}`;
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Once',
+      code: 'import deepforge\n\n\nclass Once:\n    def execute(self):\n        deepforge.log(step=3, acc=0.5)\n        done = 1\n        return done\n',
+    });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'once',
+      nodes: [{ id: 'once', operation: 'Once', attributes: {}, references: {}, position: { x: 0, y: 0 } }],
+      connections: [],
+    });
+    const started = await rest.ok<ExecutionDetailsDto>('POST', `${base}/executions`, { pipeline: 'once' });
+    expect((await rest.waitForExecution(project.id, started.id)).status).toBe('success');
+    await page.goto(`/projects/${project.id}/executions/${started.id}?node=once&tab=metrics`);
+    const chart = page.locator('[data-testid=metric-card][data-name=acc]').getByTestId('metric-chart');
+    await expect.poll(async () => chart.getAttribute('data-state')).toBe('drawn');
+    expect(await chart.getAttribute('data-points')).toBe('1');
+    // Around step 3, not a range of width 0 (which drew empty axes).
+    expect(Number(await chart.getAttribute('data-xmin'))).toBeLessThan(3);
+    expect(Number(await chart.getAttribute('data-xmax'))).toBeGreaterThan(3);
+    // The point is on the canvas: a dot of the series' colour, not nothing.
+    await expect.poll(() => seriesPixels(chart)).toBeGreaterThan(10);
+    await snap(page, `${TEST}-one-point`, '01-one-point');
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+});
