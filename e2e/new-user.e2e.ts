@@ -107,4 +107,28 @@ describe('what a new user tripped over', () => {
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });
+
+  it('does not execute an empty pipeline: Execute is disabled and says why', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-empty`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('empty pipeline');
+    await rest.ok('POST', `/api/projects/${project.id}/pipelines`, { name: 'nothing' });
+    await openPipeline(page, project.id, 'nothing');
+    const execute = page.getByRole('button', { name: 'Execute' });
+    await expect.poll(() => execute.getAttribute('aria-disabled')).toBe('true');
+    await execute.hover();
+    await expect
+      .poll(() => page.getByRole('tooltip').textContent())
+      .toBe('pipeline "nothing" has no operations: add at least one before executing it');
+    await snap(page, `${TEST}-empty`, '01-execute-disabled');
+    await execute.click({ force: true });
+    await page.waitForTimeout(300);
+    expect(await page.getByTestId('execute-submit').count()).toBe(0);
+    // Nothing was recorded either.
+    const list = await rest.get<{ total: number }>(`/api/projects/${project.id}/executions`);
+    expect(list.total).toBe(0);
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
 });

@@ -155,6 +155,7 @@ export {
   OUTPUT_SAVE_NAME_ATTRIBUTE,
   portTypesCompatible,
   validatePipeline,
+  executePipelineProblem,
 } from './pipeline.validation.js';
 export type { ValidatePipelineOptions } from './pipeline.validation.js';
 export {

@@ -1,7 +1,7 @@
 import '@xyflow/react/dist/style.css';
 import '@mantine/spotlight/styles.css';
 import type { Connection as CoreConnection, Pipeline } from '@deepforge/core';
-import { newOperationSource, validatePipeline } from '@deepforge/core';
+import { executePipelineProblem, newOperationSource, validatePipeline } from '@deepforge/core';
 import type { ExecutionDetailsDto } from '@deepforge/protocol';
 import {
   addConnection,
@@ -125,6 +125,8 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     [pipeline, interfaces, resources, artifacts.known, artifacts.names],
   );
   const errors = diagnostics.filter((d) => d.severity === 'error');
+  // Why Execute is refused before its dialog opens (the server refuses the same).
+  const executeBlocked = !canRun ? READERS_CANNOT_RUN : executePipelineProblem(pipeline);
   const [spotlightStore, addSpotlight] = useMemo(() => createSpotlight(), []);
   const [executeOpen, setExecuteOpen] = useState(false);
   const [trayOpen, setTrayOpen] = useState(false);
@@ -380,7 +382,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     ['shift+a', openAdd],
     ['l', () => autoLayout()],
     ['f', () => void flow.fitView({ padding: 0.2, duration: 300 })],
-    ['mod+Enter', () => canRun && setExecuteOpen(true)],
+    ['mod+Enter', () => executeBlocked === undefined && setExecuteOpen(true)],
     ['e', () => setTrayOpen((o) => !o)],
     ['Escape', () => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))],
   ]);
@@ -485,15 +487,16 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             <IconHistory size={16} />
           </ActionIcon>
         </Tooltip>
-        <Tooltip label={canRun ? 'Execute pipeline (Ctrl+Enter)' : READERS_CANNOT_RUN}>
+        <Tooltip label={executeBlocked ?? 'Execute pipeline (Ctrl+Enter)'}>
           <Button
             color="yellow"
             c="dark"
             leftSection={<IconPlayerPlayFilled size={14} />}
             // data-disabled, not disabled: a disabled button gets no hover, and the tooltip says why.
-            data-disabled={!canRun || undefined}
-            aria-disabled={!canRun || undefined}
-            onClick={() => canRun && setExecuteOpen(true)}
+            data-disabled={executeBlocked !== undefined || undefined}
+            aria-disabled={executeBlocked !== undefined || undefined}
+            aria-description={executeBlocked}
+            onClick={() => executeBlocked === undefined && setExecuteOpen(true)}
             data-testid="execute-pipeline"
           >
             Execute
