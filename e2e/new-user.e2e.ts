@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { snap } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
 import { browserSession } from './support/session.js';
-import { editorNode, openPipeline, waitForNodeCount } from './support/ui.js';
+import {
+  addOperation,
+  dragConnection,
+  editorNode,
+  flowPosition,
+  openPipeline,
+  waitForNodeCount,
+} from './support/ui.js';
 
 const TEST = 'new-user';
 
@@ -128,6 +135,45 @@ describe('what a new user tripped over', () => {
     // Nothing was recorded either.
     const list = await rest.get<{ total: number }>(`/api/projects/${project.id}/executions`);
     expect(list.total).toBe(0);
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+
+  it('puts a new node connected below the node feeding it under that node', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-placement`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('placement');
+    const base = `/api/projects/${project.id}`;
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Gen',
+      code: 'class Gen:\n    def execute(self):\n        x = 1\n        return x\n',
+    });
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Show',
+      code: 'class Show:\n    def execute(self, x):\n        print(x)\n',
+    });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'p',
+      nodes: [{ id: 'gen', operation: 'Gen', attributes: {}, references: {}, position: { x: 0, y: 400 } }],
+      connections: [],
+    });
+    await openPipeline(page, project.id, 'p');
+    await waitForNodeCount(page, 'pipeline-canvas', 1);
+    await addOperation(page, 'Show');
+    await waitForNodeCount(page, 'pipeline-canvas', 2);
+    // Added at the upper third of the view: above Gen, which the view is centred on.
+    const added = await flowPosition(page, 'show');
+    expect(added.y).toBeLessThan(400);
+    await dragConnection(page, { node: 'gen', port: 'x' }, { node: 'show', port: 'x' });
+    await expect.poll(async () => (await rest.pipeline(project.id, 'p')).pipeline.connections.length).toBe(1);
+    const gen = (await editorNode(page, 'gen').boundingBox())!;
+    await expect
+      .poll(async () => (await editorNode(page, 'show').boundingBox())!.y)
+      .toBeGreaterThan(gen.y + gen.height);
+    const stored = (await rest.pipeline(project.id, 'p')).pipeline.nodes.find((n) => n.id === 'show');
+    expect(stored?.position?.y).toBeGreaterThan(400);
+    await snap(page, `${TEST}-placement`, '01-below-its-source');
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });

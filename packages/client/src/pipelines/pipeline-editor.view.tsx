@@ -62,6 +62,7 @@ import {
 import { useProjectAccess } from '../auth/project-access.context.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { anyOverlap, layoutGraph } from '../lib/auto-layout.js';
+import { belowSources } from '../lib/node-placement.js';
 import { checkConnection, connectionFromHandles, portOfHandle } from '../lib/connection-rules.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import { identifierNameProblem } from '../lib/names.js';
@@ -279,12 +280,42 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     return { x, y };
   }
 
+  /**
+   * Nodes this editor placed itself (added at the middle of the view), until someone drags them: connecting one
+   * below a node moves it under that node, so what feeds it is drawn above it (positions a user chose stay).
+   */
+  const placedHere = useRef(new Set<string>());
+
+  function placeBelowSources(target: string, source: string): void {
+    if (!placedHere.current.has(target)) return;
+    const boxes = flow.getNodes().map((n) => ({
+      id: n.id,
+      x: n.position.x,
+      y: n.position.y,
+      width: n.measured?.width ?? NODE_SIZE.width,
+      height: n.measured?.height ?? NODE_SIZE.height,
+    }));
+    const box = boxes.find((b) => b.id === target);
+    const feeding = new Set([
+      source,
+      ...pipeline.connections.filter((c) => c.to.node === target).map((c) => c.from.node),
+    ]);
+    if (!box) return;
+    const to = belowSources(
+      box,
+      boxes.filter((b) => feeding.has(b.id)),
+      boxes,
+    );
+    if (to) moveNode(doc, name, target, to);
+  }
+
   function add(operation: string): void {
     const id = uniqueNodeId(
       operation,
       pipeline.nodes.map((n) => n.id),
     );
     addNode(doc, name, { id, operation, attributes: {}, references: {}, position: viewportCenter() });
+    placedHere.current.add(id);
     // Select the new node so its attributes can be set right away.
     setTimeout(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id }))), 0);
   }
@@ -302,6 +333,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       return;
     }
     addConnection(doc, name, c);
+    placeBelowSources(c.to.node, c.from.node);
     if (check.warning)
       notifications.show({ color: 'orange', title: 'Connected, with a warning', message: check.warning });
   };
@@ -349,8 +381,10 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const onNodeDragStop = (_: unknown, __: OpNode, dragged: OpNode[]) => {
     if (!canEdit) return;
     doc.transact(() => {
-      for (const n of dragged)
+      for (const n of dragged) {
+        placedHere.current.delete(n.id);
         moveNode(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
+      }
     });
   };
   const onNodesDelete = (deleted: OpNode[]) => {
@@ -625,7 +659,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
         <ExecuteModal
           projectId={projectId}
           pipeline={name}
-          errorCount={errors.length}
+          errors={errors}
           onClose={() => setExecuteOpen(false)}
           onStarted={onStarted}
         />
