@@ -8,8 +8,10 @@ import {
   addOperation,
   dragConnection,
   editorNode,
+  executeFromEditor,
   flowPosition,
   openPipeline,
+  traceNode,
   waitForNodeCount,
 } from './support/ui.js';
 
@@ -174,6 +176,81 @@ describe('what a new user tripped over', () => {
     const stored = (await rest.pipeline(project.id, 'p')).pipeline.nodes.find((n) => n.id === 'show');
     expect(stored?.position?.y).toBeGreaterThan(400);
     await snap(page, `${TEST}-placement`, '01-below-its-source');
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+
+  it('after Execute: a short toast opens the execution, Cancel asks first, a failed node opens on its Error', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-execute`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('execute flow');
+    const base = `/api/projects/${project.id}`;
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Slow',
+      code: 'import time\n\n\nclass Slow:\n    def execute(self):\n        time.sleep(60)\n        x = 1\n        return x\n',
+    });
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Broken',
+      code: 'class Broken:\n    def execute(self):\n        print("about to fail")\n        raise ValueError("bad value")\n',
+    });
+    const node = (id: string, operation: string, x: number) => ({
+      id,
+      operation,
+      attributes: {},
+      references: {},
+      position: { x, y: 0 },
+    });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'slow',
+      nodes: [node('slow', 'Slow', 0)],
+      connections: [],
+    });
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Quick',
+      code: 'class Quick:\n    def execute(self):\n        x = 1\n        return x\n',
+    });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'broken',
+      nodes: [node('ok', 'Quick', 0), node('broken', 'Broken', 300)],
+      connections: [],
+    });
+
+    await openPipeline(page, project.id, 'slow');
+    const id = await executeFromEditor(page, 'slow run');
+    const toast = page.locator('.mantine-Notification-root', { hasText: 'Execution started' });
+    await toast.waitFor();
+    await snap(page, `${TEST}-execute`, '01-started-toast');
+    await toast.getByRole('button', { name: 'Open execution' }).click();
+    await page.waitForURL(`**/projects/${project.id}/executions/${id}**`);
+    // Gone once used, though the pointer is still where it was.
+    await toast.waitFor({ state: 'detached', timeout: 3000 });
+
+    // Cancel asks; keeping it running keeps it running.
+    await page.locator('[data-testid=execution-view][data-status=running]').waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Cancel slow run?' });
+    await dialog.waitFor();
+    await snap(page, `${TEST}-execute`, '02-cancel-asks');
+    await dialog.getByRole('button', { name: 'Keep running' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await rest.execution(project.id, id)).status).toBe('running');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByTestId('confirm-cancel-execution').click();
+    await page.locator('[data-testid=execution-view][data-status=canceled]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('resume-execution').waitFor();
+
+    // A failed node opens on its Error, from the link and from the trace, even after looking at a console.
+    const failed = await rest.startExecution(project.id, { pipeline: 'broken' });
+    expect((await rest.waitForExecution(project.id, failed.id)).status).toBe('failed');
+    await page.goto(`/projects/${project.id}/executions/${failed.id}`);
+    await expect.poll(() => page.getByTestId('tab-error').getAttribute('aria-selected')).toBe('true');
+    await page.goto(`/projects/${project.id}/executions/${failed.id}?node=ok&tab=console`);
+    await page.getByTestId('tab-console').waitFor();
+    await traceNode(page, 'broken').click();
+    await expect.poll(() => page.getByTestId('tab-error').getAttribute('aria-selected')).toBe('true');
+    await expect.poll(() => page.getByRole('tabpanel').textContent()).toContain('bad value');
+    await snap(page, `${TEST}-execute`, '03-failed-node-error');
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });

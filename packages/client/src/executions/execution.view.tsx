@@ -22,6 +22,7 @@ import {
   Text,
   Tooltip,
 } from '@mantine/core';
+import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import {
   IconAlertTriangle,
@@ -54,6 +55,7 @@ import { useProjectAccess } from '../auth/project-access.context.js';
 import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
 import { ExecutionLive } from '../lib/execution-live.js';
+import { jobTab, tabOnSelect } from '../lib/job-tab.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import {
   formatBytes,
@@ -152,14 +154,16 @@ function Execution() {
     execution?.pipelineSnapshot.nodes[0]?.id ??
     null;
   const node = requested && jobs.some((j) => j.node === requested) ? requested : defaultNode;
-  const tab = params.get('tab') ?? 'console';
   const select = (n: string, t?: string): void => {
     const next = new URLSearchParams(params);
     next.set('node', n);
-    if (t) next.set('tab', t);
+    const to = t ?? tabOnSelect(params.get('tab'), jobs.find((j) => j.node === n)?.error !== undefined);
+    if (to) next.set('tab', to);
+    else next.delete('tab');
     setParams(next, { replace: true });
   };
   const job = jobs.find((j) => j.node === node);
+  const tab = jobTab(params.get('tab'), job?.error !== undefined);
 
   // Load what the selected job did before this view subscribed.
   useEffect(() => {
@@ -205,6 +209,21 @@ function Execution() {
   const invalidateAll = (): void => {
     void queryClient.invalidateQueries({ queryKey: key });
     void queryClient.invalidateQueries({ queryKey: qk.executions(projectId) });
+  };
+  // Canceling stops every running job: asked first, and the confirming click is not where Resume appears after.
+  const confirmCancel = (): void => {
+    modals.openConfirmModal({
+      title: `Cancel ${execution?.name ?? 'this execution'}?`,
+      children: (
+        <Text size="sm">
+          Running operations are stopped and the ones not started yet will not run. Resume runs what did not
+          finish.
+        </Text>
+      ),
+      labels: { confirm: 'Cancel execution', cancel: 'Keep running' },
+      confirmProps: { color: 'orange', 'data-testid': 'confirm-cancel-execution' },
+      onConfirm: () => cancel.mutate(),
+    });
   };
   const cancel = useMutation({
     mutationFn: () => cancelExecution(projectId, executionId),
@@ -325,7 +344,7 @@ function Execution() {
               leftSection={<IconPlayerStop size={14} />}
               loading={cancel.isPending}
               {...runGuard('').props}
-              onClick={() => canRun && cancel.mutate()}
+              onClick={() => canRun && confirmCancel()}
               data-testid="cancel-execution"
             >
               Cancel

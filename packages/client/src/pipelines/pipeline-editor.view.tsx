@@ -13,7 +13,6 @@ import {
 } from '@deepforge/protocol';
 import {
   ActionIcon,
-  Anchor,
   Badge,
   Box,
   Button,
@@ -432,13 +431,30 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const onStarted = (e: ExecutionDetailsDto): void => {
     setTrayOpen(true);
     setHighlight(e.id);
+    // Short, and gone once used: a toast kept under the pointer stays (hovering pauses it), and it covered the
+    // execution view's console for over 30 s.
+    const id = `execution-started-${e.id}`;
     notifications.show({
+      id,
       color: 'green',
       title: 'Execution started',
+      autoClose: 4000,
       message: (
-        <Anchor component={Link} to={`/projects/${projectId}/executions/${e.id}`} size="sm">
-          {e.name}: open the trace
-        </Anchor>
+        <Group gap="xs" justify="space-between" wrap="nowrap">
+          <Text size="sm" truncate>
+            {e.name}
+          </Text>
+          <Button
+            size="compact-xs"
+            variant="light"
+            onClick={() => {
+              notifications.hide(id);
+              void navigate(`/projects/${projectId}/executions/${e.id}`);
+            }}
+          >
+            Open execution
+          </Button>
+        </Group>
       ),
     });
   };
