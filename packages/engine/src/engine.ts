@@ -1078,7 +1078,7 @@ class EngineImpl implements Engine {
       return { pyType: a.pyType ?? 'unknown', error: `its content ${a.hash} is no longer in the data store` };
     }
     const python = await this.python();
-    return withBlobFile(this.storage, a.hash, (file) =>
+    const preview = await withBlobFile(this.storage, a.hash, (file) =>
       previewArtifactFile({
         file,
         serializer: a.serializer,
@@ -1089,6 +1089,11 @@ class EngineImpl implements Engine {
         env: this.env,
       }),
     );
+    // What the preview read is the artifact's type when nobody said (an upload without one): recorded, so the list
+    // shows it and downloads get its file extension.
+    if (a.pyType === null && preview.error === undefined && preview.pyType !== 'unknown')
+      await this.stores.artifacts.setDetectedPyType(a.id, preview.pyType);
+    return preview;
   }
 
   async importArtifact(
