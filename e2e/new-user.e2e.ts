@@ -254,4 +254,58 @@ describe('what a new user tripped over', () => {
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });
+
+  it('a util editor says its edits are saved; an operation opened from an error leads back to it', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-editors`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('editors');
+    const base = `/api/projects/${project.id}`;
+
+    await page.goto(`/projects/${project.id}/utils`);
+    await page.getByTestId('new-utils').first().click();
+    await page.getByTestId('name-prompt-input').fill('helpers');
+    await page.getByTestId('name-prompt-submit').click();
+    await page.waitForURL('**/utils/helpers');
+    const state = page.getByTestId('module-save-state');
+    await expect.poll(() => state.textContent()).toBe('Saved');
+    const code = page.getByRole('textbox', { name: 'utils/helpers.py' });
+    await code.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.insertText('\nVALUE = 42\n');
+    await expect.poll(() => state.getAttribute('data-state')).toBe('saved');
+    await snap(page, `${TEST}-editors`, '01-util-saved');
+    await page.reload();
+    await expect
+      .poll(() => page.getByRole('textbox', { name: 'utils/helpers.py' }).textContent())
+      .toContain('VALUE = 42');
+
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Broken',
+      code: 'class Broken:\n    def execute(self):\n        raise ValueError("bad value")\n',
+    });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'fails',
+      nodes: [
+        { id: 'broken', operation: 'Broken', attributes: {}, references: {}, position: { x: 0, y: 0 } },
+      ],
+      connections: [],
+    });
+    const failed = await rest.startExecution(project.id, { pipeline: 'fails' });
+    expect((await rest.waitForExecution(project.id, failed.id)).status).toBe('failed');
+    await page.goto(`/projects/${project.id}/executions/${failed.id}?node=broken&tab=error`);
+    await page
+      .getByTestId('job-error')
+      .getByRole('link', { name: /operations\/Broken\.py:\d+/ })
+      .click();
+    await page.waitForURL(`**/operations/Broken?**`);
+    const back = page.getByRole('link', { name: 'Back to the execution' });
+    await back.waitFor();
+    await snap(page, `${TEST}-editors`, '02-operation-from-error');
+    await back.click();
+    await page.waitForURL(`**/executions/${failed.id}?node=broken&tab=error`);
+    await page.getByTestId('job-error').waitFor();
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
 });

@@ -534,7 +534,7 @@ function Execution() {
               </Tabs.Panel>
               {job.error && (
                 <Tabs.Panel value="error" className="df-fill" style={{ minHeight: 0 }}>
-                  <JobError projectId={projectId} job={job} />
+                  <JobError projectId={projectId} executionId={executionId} job={job} />
                 </Tabs.Panel>
               )}
             </Tabs>
@@ -592,7 +592,7 @@ function Outputs({ projectId, job }: { projectId: string; job: JobDto }) {
   );
 }
 
-function JobError({ projectId, job }: { projectId: string; job: JobDto }) {
+function JobError({ projectId, executionId, job }: { projectId: string; executionId: string; job: JobDto }) {
   const error = job.error;
   if (!error) return null;
   const location = error.location;
@@ -619,7 +619,8 @@ function JobError({ projectId, job }: { projectId: string; job: JobDto }) {
             {opFile ? (
               <Anchor
                 component={Link}
-                to={`/projects/${projectId}/operations/${opFile[1]}?line=${location.line}`}
+                // The operation editor offers the way back to this error (issue 13: there was none).
+                to={`/projects/${projectId}/operations/${opFile[1]}?line=${location.line}&execution=${encodeURIComponent(executionId)}&node=${encodeURIComponent(job.node)}`}
                 size="xs"
                 className="df-mono"
               >
