@@ -251,6 +251,10 @@ describe('what a new user tripped over', () => {
     await expect.poll(() => page.getByTestId('tab-error').getAttribute('aria-selected')).toBe('true');
     await expect.poll(() => page.getByRole('tabpanel').textContent()).toContain('bad value');
     await snap(page, `${TEST}-execute`, '03-failed-node-error');
+    // A node that did not fail opens on its Console again.
+    await traceNode(page, 'ok').click();
+    await expect.poll(() => page.getByTestId('tab-console').getAttribute('aria-selected')).toBe('true');
+    await page.getByRole('log', { name: /Console of/ }).waitFor();
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });

@@ -157,13 +157,13 @@ function Execution() {
   const select = (n: string, t?: string): void => {
     const next = new URLSearchParams(params);
     next.set('node', n);
-    const to = t ?? tabOnSelect(params.get('tab'), jobs.find((j) => j.node === n)?.error !== undefined);
+    const to = t ?? tabOnSelect(params.get('tab'), Boolean(jobs.find((j) => j.node === n)?.error));
     if (to) next.set('tab', to);
     else next.delete('tab');
     setParams(next, { replace: true });
   };
   const job = jobs.find((j) => j.node === node);
-  const tab = jobTab(params.get('tab'), job?.error !== undefined);
+  const tab = jobTab(params.get('tab'), Boolean(job?.error));
 
   // Load what the selected job did before this view subscribed.
   useEffect(() => {
