@@ -86,6 +86,39 @@ describe('what a new user tripped over', () => {
     expect(problems.consoleErrors).toEqual([]);
   });
 
+  it('charts every value of a running job, those logged before the Metrics tab opened too, once each', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-live-history`, { tab }, () => server);
+    const { page, problems } = tab;
+    const project = await rest.createProject('live history');
+    const base = `/api/projects/${project.id}`;
+    await rest.ok('POST', `${base}/operations`, {
+      name: 'Ticker',
+      code: 'import time\n\nimport deepforge\n\n\nclass Ticker:\n    def execute(self):\n        for i in range(160):\n            deepforge.log(step=i, acc=i / 160)\n            time.sleep(0.05)\n        done = 1\n        return done\n',
+    });
+    await rest.ok('POST', `${base}/pipelines`, {
+      name: 'ticks',
+      nodes: [{ id: 'tick', operation: 'Ticker', attributes: {}, references: {}, position: { x: 0, y: 0 } }],
+      connections: [],
+    });
+    const started = await rest.ok<ExecutionDetailsDto>('POST', `${base}/executions`, { pipeline: 'ticks' });
+    // The console first, as a user watches a job start; the Metrics tab once values have come (live, and some
+    // of them stored).
+    await page.goto(`/projects/${project.id}/executions/${started.id}?node=tick&tab=console`);
+    await expect.poll(() => page.getByTestId('tab-metrics').textContent(), { timeout: 30_000 }).toMatch(/1/);
+    await page.waitForTimeout(1200);
+    await page.getByTestId('tab-metrics').click();
+    const chart = page.locator('[data-testid=metric-card][data-name=acc]').getByTestId('metric-chart');
+    await expect.poll(() => chart.getAttribute('data-state')).toBe('drawn');
+    expect((await rest.waitForExecution(project.id, started.id)).status).toBe('success');
+    // Every step drawn once: no gap where the store had not written the last values yet, no value twice.
+    await expect.poll(() => chart.getAttribute('data-points')).toBe('160');
+    expect(await chart.getAttribute('data-exact')).toBe('true');
+    await snap(page, `${TEST}-live-history`, '01-all-values');
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+
   it('draws a metric logged once as a point on a range around its step', async () => {
     const { server, rest, tab } = session;
     keepEvidence(`${TEST}-one-point`, { tab }, () => server);
