@@ -89,14 +89,16 @@ describe('operation environments in the browser', () => {
     await page.locator('[data-testid=execution-view][data-status=failed]').waitFor({ timeout: 60_000 });
     await traceNode(page, 'left').click();
     await page.locator('[data-testid=job-panel][data-node=left]').waitFor();
+    // A failed node opens on its Error; pip's own words are in its Console.
+    await expect
+      .poll(() => page.locator('[data-testid=job-panel][data-node=left]').innerText())
+      .toMatch(/pip could not install the environment/);
+    await page.getByTestId('tab-console').click();
     const console = page.getByRole('log', { name: /Console of/ });
     await expect.poll(() => console.innerText()).toMatch(/\[deepforge\] preparing environment/);
     await expect
       .poll(() => console.innerText())
       .toMatch(/\[pip\] ERROR: No matching distribution found for dfnowhere==1\.0/);
-    await expect
-      .poll(() => page.locator('[data-testid=job-panel][data-node=left]').innerText())
-      .toMatch(/pip could not install the environment/);
     await snap(page, TEST, '03-job-failed');
     const execution = await rest.execution(project.id, started.id);
     expect(execution.jobs.find((j) => j.node === 'left')?.error).toMatchObject({ kind: 'environment' });

@@ -180,6 +180,18 @@ def _install_package(name, directory):
     sys.modules[name] = module
 
 
+def make_code_importable(code_dir):
+    """Put ``code_dir`` first on ``sys.path`` and make its ``operations``, ``utils``, ``serializers`` and
+    ``resources`` import from it, as namespace packages when they have no ``__init__.py``: what a job sees, and
+    what the artifact preview (:mod:`deepforge.preview`) uses so that a serializer importing ``utils`` loads there
+    too."""
+    if code_dir in sys.path:
+        sys.path.remove(code_dir)
+    sys.path.insert(0, code_dir)
+    for name in ("operations", "utils", "serializers", "resources"):
+        _install_package(name, os.path.join(code_dir, name))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the job
 
@@ -241,11 +253,7 @@ class Harness:
         plots.use_backend()
         # tqdm is patched when (if) user code imports it: importing it costs every other job ~6 ms.
         progress.patch_tqdm_on_import()
-        if self.code_dir in sys.path:
-            sys.path.remove(self.code_dir)
-        sys.path.insert(0, self.code_dir)
-        for name in ("operations", "utils", "serializers", "resources"):
-            _install_package(name, os.path.join(self.code_dir, name))
+        make_code_importable(self.code_dir)
 
     def import_code(self):
         import importlib

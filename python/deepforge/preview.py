@@ -1,7 +1,8 @@
 """What an artifact looks like, for the web IDE's artifact view: ``python -m deepforge.preview FILE``.
 
 Loads the stored bytes with their serializer (``--serializer``, ``pickle`` by default; ``--code-dir`` holds the
-project's ``serializers/*.py`` to register custom ones first) and prints one JSON object on stdout:
+project's code as a job has it: ``utils/``, ``serializers/`` and ``resources/`` importable, ``serializers/*.py``
+registered first) and prints one JSON object on stdout:
 
 - ``pyType``: the value's ``module.QualName`` (``builtins.int``, ``numpy.ndarray``, ``torch.Tensor``);
 - numpy arrays and tensors: ``shape``, ``dtype``, ``min``/``max`` (finite values only; null when none);
@@ -15,7 +16,7 @@ broken artifact is a message, not a failure. Bad usage exits 2.
 
 import argparse
 import base64
-import importlib.util
+import importlib
 import json
 import os
 import reprlib
@@ -138,16 +139,19 @@ def preview_value(value):
 
 
 def _register_serializers(code_dir):
+    # The job's own import rules (deepforge.harness): a serializer importing the project's utils, or a value of
+    # an architecture's generated class, loads here as it does in a job.
+    from deepforge.harness import make_code_importable
+
+    code_dir = os.path.abspath(code_dir)
+    make_code_importable(code_dir)
     directory = os.path.join(code_dir, "serializers")
     if not os.path.isdir(directory):
         return
     for filename in sorted(os.listdir(directory)):
-        if not filename.endswith(".py"):
+        if not filename.endswith(".py") or filename == "__init__.py" or filename.startswith("."):
             continue
-        spec = importlib.util.spec_from_file_location("serializers." + filename[:-3], os.path.join(directory, filename))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        importlib.import_module("serializers." + filename[:-3])
 
 
 def preview(path, serializer="pickle", code_dir=None):

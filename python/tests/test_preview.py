@@ -120,6 +120,31 @@ def test_custom_serializers_from_the_project_code(tmp_path):
     assert result["repr"] == "'HELLO'"
 
 
+def test_a_serializer_importing_the_project_utils_loads_as_in_a_job(tmp_path):
+    # Issue 13: this failed with "No module named 'utils'" while jobs loaded the same artifact.
+    code_dir = tmp_path / "code"
+    (code_dir / "serializers").mkdir(parents=True)
+    (code_dir / "utils").mkdir()
+    (code_dir / "utils" / "words.py").write_text("class Shout(str):\n    pass\n")
+    (code_dir / "serializers" / "upper.py").write_text(
+        "import deepforge\n"
+        "from utils.words import Shout\n"
+        "def dump(obj, f):\n"
+        "    f.write(obj.upper().encode())\n"
+        "def load(f):\n"
+        "    return Shout(f.read().decode())\n"
+        "deepforge.serialization.register(Shout, dump, load)\n"
+    )
+    path = tmp_path / "data"
+    path.write_bytes(b"HELLO")
+    code, out, err = run_preview(path, "--serializer", "utils.words.Shout", "--code-dir", str(code_dir))
+    assert code == 0, err
+    result = json.loads(out)
+    assert "error" not in result, result
+    assert result["pyType"] == "utils.words.Shout"
+    assert result["repr"] == "'HELLO'"
+
+
 def test_a_missing_file_is_a_usage_error(tmp_path):
     code, _, err = run_preview(tmp_path / "nope")
     assert code == 2

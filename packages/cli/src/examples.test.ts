@@ -43,6 +43,25 @@ describe.each(examples)('examples/%s', (name) => {
     }
   });
 
+  it('stores its pipelines with every node clear of the others, as the editor draws them', async () => {
+    // The editor's operation node is at least 190 × 84 px (NODE_SIZE in pipeline-editor.view.tsx); issue 13: the
+    // plots example had nodes 100 px apart, drawn on top of each other.
+    const width = 190;
+    const height = 84;
+    const { project } = await loadProjectFolder(dir);
+    for (const [pipelineName, pipeline] of Object.entries(project.pipelines)) {
+      const placed = pipeline.nodes.map((n) => ({ id: n.id, ...(n.position ?? { x: NaN, y: NaN }) }));
+      for (const n of placed)
+        expect(Number.isFinite(n.x), `${pipelineName}/${n.id} has a position`).toBe(true);
+      for (const [i, a] of placed.entries()) {
+        for (const b of placed.slice(i + 1)) {
+          const crossing = Math.abs(a.x - b.x) < width && Math.abs(a.y - b.y) < height;
+          expect(crossing, `${pipelineName}: ${a.id} and ${b.id} overlap`).toBe(false);
+        }
+      }
+    }
+  });
+
   it('has architectures without errors or warnings', async () => {
     const { project } = await loadProjectFolder(dir);
     const resources = project.resources ?? {};

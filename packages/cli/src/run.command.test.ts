@@ -213,6 +213,14 @@ describe('deepforge run: bad input gets a clear error and stores nothing half-do
     expect(await executionCount()).toBe(0);
   });
 
+  it('an empty pipeline: nothing to run, nothing recorded', async () => {
+    const dir = await project({ pipelines: { p: chain([], []) } });
+    const r = await cli(['run', dir, 'p'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pipeline "p" has no operations: add at least one before executing it/);
+    expect(await executionCount()).toBe(0);
+  });
+
   it('a cycle names the nodes on it', async () => {
     const dir = await project({
       operations: {

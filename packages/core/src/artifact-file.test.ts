@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ArtifactFileSchema, artifactFileProblem } from './artifact-file.js';
+import { ArtifactFileSchema, artifactDownloadName, artifactFileProblem } from './artifact-file.js';
 import { projectFromFiles } from './project-files.js';
 
 describe('artifactFileProblem', () => {
@@ -43,5 +43,20 @@ describe('artifactFileProblem', () => {
     expect(read.project).toBeNull();
     expect(read.diagnostics[0]).toMatchObject({ code: 'artifact-file', file: 'artifacts/secret.json' });
     expect(read.diagnostics[0]?.message).toMatch(/file: "\.\.\/\.\.\/etc\/passwd" must be a path inside/);
+  });
+});
+
+describe('artifactDownloadName', () => {
+  it('names a download with the extension of its format (issue 13: downloads had none)', () => {
+    expect(artifactDownloadName('numbers', 'pickle')).toBe('numbers.pkl');
+    expect(artifactDownloadName('weights', 'numpy.ndarray')).toBe('weights.npy');
+    expect(artifactDownloadName('greeting', 'serializers.text.Greeting')).toBe('greeting.bin');
+    expect(artifactDownloadName('model.pkl', 'pickle')).toBe('model.pkl');
+    expect(artifactDownloadName('odd', 'constructor')).toBe('odd.bin');
+  });
+
+  it('is one safe file name whatever the artifact is called', () => {
+    expect(artifactDownloadName('a/b"c\\d\n', 'pickle')).toBe('a_b_c_d_.pkl');
+    expect(artifactDownloadName('..', 'pickle')).toBe('artifact.pkl');
   });
 });

@@ -29,3 +29,21 @@ export const ArtifactFileSchema = z.string().superRefine((file, ctx) => {
   const problem = artifactFileProblem(file);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
+
+/** File extensions of the built-in serializers' formats (deepforge.serialization): what a download is named with. */
+const SERIALIZER_EXTENSIONS: Readonly<Record<string, string>> = {
+  pickle: '.pkl',
+  'numpy.ndarray': '.npy',
+};
+
+/**
+ * The file name a download of an artifact gets: its name, safe as one file name (no folders, quotes or control
+ * characters), with the extension of its serializer's format (`.pkl` for pickle, `.npy` for numpy arrays, `.bin`
+ * for a project's own serializer) unless the name ends with it already.
+ */
+export function artifactDownloadName(name: string, serializer: string): string {
+  // eslint-disable-next-line no-control-regex
+  const base = name.replace(/[\u0000-\u001f\u007f"\\/]+/g, '_').replace(/^\.+/, '') || 'artifact';
+  const ext = Object.hasOwn(SERIALIZER_EXTENSIONS, serializer) ? SERIALIZER_EXTENSIONS[serializer]! : '.bin';
+  return base.toLowerCase().endsWith(ext) ? base : `${base}${ext}`;
+}

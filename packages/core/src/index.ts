@@ -57,7 +57,12 @@ export {
 export type { ContentHash, ContentHashScheme } from './content-hash.js';
 
 // Artifact references: the data file a reference names stays inside the project's artifacts/ folder.
-export { ARTIFACT_FILE_MAX_LENGTH, artifactFileProblem, ArtifactFileSchema } from './artifact-file.js';
+export {
+  ARTIFACT_FILE_MAX_LENGTH,
+  artifactDownloadName,
+  artifactFileProblem,
+  ArtifactFileSchema,
+} from './artifact-file.js';
 
 // Python source: names, literals, operation interfaces and edits.
 export {
@@ -155,6 +160,7 @@ export {
   OUTPUT_SAVE_NAME_ATTRIBUTE,
   portTypesCompatible,
   validatePipeline,
+  executePipelineProblem,
 } from './pipeline.validation.js';
 export type { ValidatePipelineOptions } from './pipeline.validation.js';
 export {

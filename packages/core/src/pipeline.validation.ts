@@ -129,6 +129,17 @@ export function portTypesCompatible(from: string, to: string): boolean {
 
 type Severity = Diagnostic['severity'];
 
+/**
+ * Why a pipeline cannot be executed before anything else is looked at, or undefined: one without operations has
+ * nothing to run (it was recorded as an execution that succeeded at once). Not a validation error of the pipeline
+ * itself: a new pipeline starts empty and is not wrong while it is being built.
+ */
+export function executePipelineProblem(pipeline: Pick<Pipeline, 'name' | 'nodes'>): string | undefined {
+  return pipeline.nodes.length === 0
+    ? `pipeline "${pipeline.name}" has no operations: add at least one before executing it`
+    : undefined;
+}
+
 /** Checks a pipeline against its operations' interfaces; every message names the node (and port) concerned. */
 export function validatePipeline(
   pipeline: Pipeline,

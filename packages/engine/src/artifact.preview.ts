@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ArtifactPreviewSchema, type ArtifactPreview } from '@deepforge/protocol';
 
 const PREVIEW_TIMEOUT_MS = 60_000;
@@ -13,8 +13,12 @@ export interface PreviewRequest {
   serializer: string;
   /** Shown when the preview itself cannot say. */
   pyType: string | null;
-  /** The project's `serializers/` code (file stem → source), registered before the bytes are read. */
-  serializers: Readonly<Record<string, string>>;
+  /**
+   * The project's code files by relative path (`codeFiles`: `utils/…`, `serializers/…`, `resources/…`), importable
+   * as in a job (a custom serializer may import the project's utils); `serializers/` is registered before the
+   * bytes are read.
+   */
+  code: ReadonlyMap<string, string>;
   /** The interpreter operations run with. */
   python: string;
   /** The directory holding the `deepforge` Python package. */
@@ -27,11 +31,12 @@ export async function previewArtifactFile(request: PreviewRequest): Promise<Arti
   const pyType = request.pyType ?? 'unknown';
   let codeDir: string | undefined;
   try {
-    if (Object.keys(request.serializers).length > 0) {
+    if (request.code.size > 0) {
       codeDir = await mkdtemp(join(tmpdir(), 'df-preview-'));
-      await mkdir(join(codeDir, 'serializers'));
-      for (const [name, code] of Object.entries(request.serializers)) {
-        await writeFile(join(codeDir, 'serializers', `${name}.py`), code);
+      for (const [rel, content] of request.code) {
+        const file = join(codeDir, rel);
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, content);
       }
     }
     const args = ['-m', 'deepforge.preview', request.file, '--serializer', request.serializer];

@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
+import { PROJECT_FORMAT_VERSION, type Project } from '@deepforge/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Compute, ComputeHandlers, ComputeJobRequest, RunningJob } from './compute/job.compute.js';
 import { LocalCompute } from './compute/local.compute.js';
@@ -165,10 +166,40 @@ describe('openEngine with the adapters it is given', () => {
         'deepforge.serialization.register(Greeting, dump, load)',
       ),
     };
-    expect(await engine.previewArtifact(custom.id, { serializers })).toMatchObject({
+    const project = (code: {
+      utils?: Record<string, string>;
+      serializers: Record<string, string>;
+    }): Project => ({
+      manifest: { name: 'p', formatVersion: PROJECT_FORMAT_VERSION },
+      operations: {},
+      pipelines: {},
+      utils: code.utils ?? {},
+      serializers: code.serializers,
+      artifacts: {},
+    });
+    expect(await engine.previewArtifact(custom.id, { project: project({ serializers }) })).toMatchObject({
       pyType: 'serializers.text.Greeting',
       repr: "'hello'",
     });
+    // A serializer importing the project's utils loads as in a job (issue 13: "No module named 'utils'").
+    const fromUtils = await engine.importArtifactStream(Readable.from([Buffer.from('hi')]), 'words', {
+      serializer: 'utils.words.Word',
+    });
+    const withUtils = project({
+      utils: { words: py('class Word(str):', '    pass') },
+      serializers: {
+        word: py(
+          'import deepforge',
+          'from utils.words import Word',
+          'def dump(obj, file): file.write(obj.encode())',
+          'def load(file): return Word(file.read().decode())',
+          'deepforge.serialization.register(Word, dump, load)',
+        ),
+      },
+    });
+    const preview = await engine.previewArtifact(fromUtils.id, { project: withUtils });
+    expect(preview.error).toBeUndefined();
+    expect(preview).toMatchObject({ pyType: 'utils.words.Word', repr: "'hi'" });
     // The copies went to the storage's scratch space, and are gone.
     expect(await readdir(join(blobs, 'staging'))).toEqual([]);
   });

@@ -351,13 +351,11 @@ export interface Engine {
   openArtifact(nameOrPrefix: string): Promise<Readable>;
   /**
    * What an artifact's data looks like (type, shape, range, an image), read by Python with the interpreter
-   * operations use, after registering the project's `serializers/` code. Works on every storage: when it keeps no
-   * local file, the bytes are fetched to one first. By exact id; NotFoundError otherwise.
+   * operations use, with the project's code importable as a job has it (`utils`, `serializers`, generated
+   * `resources`) and its `serializers/` registered. Works on every storage: when it keeps no local file, the bytes
+   * are fetched to one first. By exact id; NotFoundError otherwise.
    */
-  previewArtifact(
-    id: string,
-    options?: { serializers?: Readonly<Record<string, string>> },
-  ): Promise<ArtifactPreview>;
+  previewArtifact(id: string, options?: { project?: Project }): Promise<ArtifactPreview>;
   importArtifact(file: string, name: string, options?: ArtifactImportOptions): Promise<ArtifactInfo>;
   /** Streams content into the store; when the stream fails nothing is recorded (a partial blob is removed). */
   importArtifactStream(
@@ -1152,26 +1150,28 @@ class EngineImpl implements Engine {
     return this.storage.openRead(a.hash);
   }
 
-  async previewArtifact(
-    id: string,
-    options: { serializers?: Readonly<Record<string, string>> } = {},
-  ): Promise<ArtifactPreview> {
+  async previewArtifact(id: string, options: { project?: Project } = {}): Promise<ArtifactPreview> {
     const a = await this.getArtifactById(id);
     if (!(await this.storage.has(a.hash))) {
       return { pyType: a.pyType ?? 'unknown', error: `its content ${a.hash} is no longer in the data store` };
     }
     const python = await this.python();
-    return withBlobFile(this.storage, a.hash, (file) =>
+    const preview = await withBlobFile(this.storage, a.hash, (file) =>
       previewArtifactFile({
         file,
         serializer: a.serializer,
         pyType: a.pyType,
-        serializers: options.serializers ?? {},
+        code: options.project ? codeFiles(options.project) : new Map(),
         python: python.executable,
         runtimeDir: this.runtimeDir,
         env: this.env,
       }),
     );
+    // What the preview read is the artifact's type when nobody said (an upload without one): recorded, so the list
+    // shows it and downloads get its file extension.
+    if (a.pyType === null && preview.error === undefined && preview.pyType !== 'unknown')
+      await this.stores.artifacts.setDetectedPyType(a.id, preview.pyType);
+    return preview;
   }
 
   async importArtifact(

@@ -5,6 +5,7 @@ import {
   OUTPUT_OPERATION,
   applyAttributeOverrides,
   cacheKeyMaterial,
+  executePipelineProblem,
   parseProjectOperations,
   parseSetOption,
   planPipeline,
@@ -86,6 +87,14 @@ export function preparePipeline(
   const diagnostics: Diagnostic[] = codeDiagnostics.filter(
     (d) => d.operation === undefined || used.has(d.operation),
   );
+  const nothingToRun = executePipelineProblem(pipeline);
+  if (nothingToRun)
+    diagnostics.push({
+      severity: 'error',
+      code: 'empty-pipeline',
+      message: nothingToRun,
+      pipeline: pipeline.name,
+    });
   const parsed: AttributeOverride[] = [];
   const overrideBytes = overrides.reduce(
     (sum, o) => sum + Buffer.byteLength(typeof o === 'string' ? o : o.raw),

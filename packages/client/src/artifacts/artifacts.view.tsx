@@ -38,7 +38,7 @@ import {
   IconX,
 } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import {
   artifactContentUrl,
@@ -341,6 +341,12 @@ function Preview({ projectId, artifact }: { projectId: string; artifact: StoredA
     staleTime: Infinity,
   });
   const p = preview.data;
+  // The server records a type it read for an artifact that had none: the list shows it from now on.
+  const queryClient = useQueryClient();
+  const detected = artifact.pyType === null && p !== undefined && p.error === undefined;
+  useEffect(() => {
+    if (detected) void queryClient.invalidateQueries({ queryKey: [...qk.artifacts(projectId), 'list'] });
+  }, [detected, queryClient, projectId]);
   return (
     <Stack gap="sm" data-testid="artifact-preview-body">
       <Table fz="xs" withRowBorders={false}>

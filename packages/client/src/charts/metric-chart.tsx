@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import { errorMessage } from '../api/http.js';
 import type { LivePoint, ViewRange } from '../lib/metric-view.js';
-import { alignDrawn, panRange, SeriesView, zoomRange } from '../lib/metric-view.js';
+import { alignDrawn, loneValue, panRange, SeriesView, stepRange, zoomRange } from '../lib/metric-view.js';
 
 /** One line of a metric chart: how to read its view, and (for a running job) its live values. */
 export interface MetricSource {
@@ -57,7 +57,7 @@ function withAlpha(color: string, alpha: number): string {
  *
  * For tests and benchmarks the host element carries `data-state` (loading, drawn, error), `data-from`/`data-to`
  * (the range drawn), `data-exact` (every line is exact points), `data-points` (points drawn), `data-ymax`
- * (the largest value drawn) and `data-views`
+ * (the largest value drawn), `data-xmin`/`data-xmax` (the x axis' span) and `data-views`
  * (views read so far); a `df-zoom` CustomEvent with `{ from, to }` (or `{}` for the whole series) sets the range.
  */
 export function MetricChart({
@@ -114,7 +114,12 @@ export function MetricChart({
         stroke: s.color,
         width: 1.5,
         spanGaps: true,
-        points: { show: false },
+        // A line needs two values: one alone (a metric logged once) is drawn as a dot.
+        points: {
+          show: (u, si, i0, i1) => loneValue(u.data[si] ?? [], i0, i1),
+          size: 7,
+          fill: s.color,
+        },
       };
       // Smoothed: the raw line stays faintly behind, as TensorBoard shows it.
       return smoothing > 0
@@ -128,7 +133,10 @@ export function MetricChart({
       width: Math.max(200, el.clientWidth),
       height,
       ...(title ? { title } : {}),
-      scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+      scales: {
+        x: { time: false, range: (_u, min, max) => stepRange(min, max) },
+        y: log ? { distr: 3 } : {},
+      },
       legend: { live: true },
       cursor: { drag: { x: true, y: false, setScale: false } },
       axes: [
@@ -260,6 +268,14 @@ export function MetricChart({
         if (following) {
           const froms = answers.filter((a) => a.count > 0).map((a) => a.from);
           const tos = answers.filter((a) => a.count > 0).map((a) => a.to);
+          // Live values merged after the stored ones reach further.
+          for (const early of buffered) {
+            const last = early?.[early.length - 1];
+            if (last) {
+              froms.push(early[0]!.x);
+              tos.push(last.x);
+            }
+          }
           bounds.current =
             froms.length > 0 ? { from: Math.min(...froms), to: Math.max(...tos) } : bounds.current;
         }
@@ -303,6 +319,8 @@ export function MetricChart({
     el.dataset.from = String(r.from ?? '');
     el.dataset.to = String(r.to ?? '');
     el.dataset.views = String(viewsRead.current);
+    el.dataset.xmin = String(u.scales.x?.min ?? '');
+    el.dataset.xmax = String(u.scales.x?.max ?? '');
     el.dataset.state = 'drawn';
   }, [drawnVersion, state, smoothing, log]);
 

@@ -23,6 +23,7 @@ import {
   Text,
   Tooltip,
 } from '@mantine/core';
+import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import {
   IconAlertTriangle,
@@ -57,6 +58,7 @@ import { operationCodes, operationInterfaces, pipelineOf } from '../collab/doc-r
 import { useDocSelector } from '../collab/project-doc.context.js';
 import { nodeLink } from '../lib/node-link.js';
 import { ExecutionLive } from '../lib/execution-live.js';
+import { jobTab, tabOnSelect } from '../lib/job-tab.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import {
   formatBytes,
@@ -155,14 +157,16 @@ function Execution() {
     execution?.pipelineSnapshot.nodes[0]?.id ??
     null;
   const node = requested && jobs.some((j) => j.node === requested) ? requested : defaultNode;
-  const tab = params.get('tab') ?? 'console';
   const select = (n: string, t?: string): void => {
     const next = new URLSearchParams(params);
     next.set('node', n);
-    if (t) next.set('tab', t);
+    const to = t ?? tabOnSelect(params.get('tab'), Boolean(jobs.find((j) => j.node === n)?.error));
+    if (to) next.set('tab', to);
+    else next.delete('tab');
     setParams(next, { replace: true });
   };
   const job = jobs.find((j) => j.node === node);
+  const tab = jobTab(params.get('tab'), Boolean(job?.error));
 
   // Load what the selected job did before this view subscribed.
   useEffect(() => {
@@ -208,6 +212,21 @@ function Execution() {
   const invalidateAll = (): void => {
     void queryClient.invalidateQueries({ queryKey: key });
     void queryClient.invalidateQueries({ queryKey: qk.executions(projectId) });
+  };
+  // Canceling stops every running job: asked first, and the confirming click is not where Resume appears after.
+  const confirmCancel = (): void => {
+    modals.openConfirmModal({
+      title: `Cancel ${execution?.name ?? 'this execution'}?`,
+      children: (
+        <Text size="sm">
+          Running operations are stopped and the ones not started yet will not run. Resume runs what did not
+          finish.
+        </Text>
+      ),
+      labels: { confirm: 'Cancel execution', cancel: 'Keep running' },
+      confirmProps: { color: 'orange', 'data-testid': 'confirm-cancel-execution' },
+      onConfirm: () => cancel.mutate(),
+    });
   };
   const cancel = useMutation({
     mutationFn: () => cancelExecution(projectId, executionId),
@@ -351,7 +370,7 @@ function Execution() {
               leftSection={<IconPlayerStop size={14} />}
               loading={cancel.isPending}
               {...runGuard('').props}
-              onClick={() => canRun && cancel.mutate()}
+              onClick={() => canRun && confirmCancel()}
               data-testid="cancel-execution"
             >
               Cancel
@@ -586,7 +605,7 @@ function Execution() {
               </Tabs.Panel>
               {job.error && (
                 <Tabs.Panel value="error" className="df-fill" style={{ minHeight: 0 }}>
-                  <JobError projectId={projectId} job={job} />
+                  <JobError projectId={projectId} executionId={executionId} job={job} />
                 </Tabs.Panel>
               )}
             </Tabs>
@@ -644,7 +663,7 @@ function Outputs({ projectId, job }: { projectId: string; job: JobDto }) {
   );
 }
 
-function JobError({ projectId, job }: { projectId: string; job: JobDto }) {
+function JobError({ projectId, executionId, job }: { projectId: string; executionId: string; job: JobDto }) {
   const error = job.error;
   if (!error) return null;
   const location = error.location;
@@ -671,7 +690,8 @@ function JobError({ projectId, job }: { projectId: string; job: JobDto }) {
             {opFile ? (
               <Anchor
                 component={Link}
-                to={`/projects/${projectId}/operations/${opFile[1]}?line=${location.line}`}
+                // The operation editor offers the way back to this error (issue 13: there was none).
+                to={`/projects/${projectId}/operations/${opFile[1]}?line=${location.line}&execution=${encodeURIComponent(executionId)}&node=${encodeURIComponent(job.node)}`}
                 size="xs"
                 className="df-mono"
               >

@@ -1,7 +1,8 @@
 import type { LiveEvent } from '@deepforge/protocol';
-import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol';
+import { EXECUTION_EVENTS_VERSION, encodeFloat64 } from '@deepforge/protocol';
 import { describe, expect, it } from 'vitest';
-import { ExecutionLive, skippedNote } from './execution-live.js';
+import { ExecutionLive, RECENT_METRIC_POINTS, skippedNote } from './execution-live.js';
+import { SeriesView, type LivePoint } from './metric-view.js';
 
 const base = { v: EXECUTION_EVENTS_VERSION, executionId: 'e1', jobId: 'j1', node: 'train' } as const;
 let seq = 0;
@@ -147,6 +148,68 @@ describe('ExecutionLive', () => {
     expect(acc).toHaveLength(1);
     live.apply({ ...base, t: 6, type: 'job.progress', bar: 'b', n: 25, total: 100 });
     expect(live.job('train').fraction()).toBe(0.25);
+  });
+
+  it('gives a chart opened later the values the store had not written yet, merged after its view without gaps or duplicates', () => {
+    const live = new ExecutionLive();
+    const job = live.job('train');
+    const metrics = (from: number, to: number): LiveEvent => ({
+      ...base,
+      t: to,
+      type: 'job.metrics',
+      points: Array.from({ length: to - from }, (_, i) => ({
+        t: from + i,
+        step: from + i,
+        values: { acc: (from + i) / 100 },
+      })),
+    });
+    // Steps 0–29 came live while the Metrics tab was closed; the store had written 0–19 of them when the tab
+    // opened (it writes every 500 ms).
+    live.apply(metrics(0, 30));
+    // What MetricChart does: subscribe (values before the view is read are buffered), read the view, append.
+    const buffered: LivePoint[] = [];
+    const chart: { view?: SeriesView } = {};
+    job.subscribeMetric('acc', (u) => {
+      if (u === 'skipped') return;
+      if (chart.view) chart.view.append(u);
+      else buffered.push(...u);
+    });
+    live.apply(metrics(30, 35));
+    const stored = Array.from({ length: 20 }, (_, i) => i);
+    const view = new SeriesView({
+      name: 'acc',
+      count: 20,
+      from: 0,
+      to: 19,
+      width: 400,
+      inRange: 20,
+      encoding: 'f64le-base64',
+      points: { x: encodeFloat64(stored), y: encodeFloat64(stored.map((x) => x / 100)) },
+      partial: false,
+    });
+    view.append(buffered);
+    chart.view = view;
+    live.apply(metrics(35, 40));
+    const drawn = view.drawn();
+    expect(drawn.x).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(drawn.y).toEqual(drawn.x.map((x) => x / 100));
+  });
+
+  it('keeps at most RECENT_METRIC_POINTS recent values of a series, the latest', () => {
+    const live = new ExecutionLive();
+    const job = live.job('train');
+    const n = RECENT_METRIC_POINTS + 10;
+    live.apply({
+      ...base,
+      t: 1,
+      type: 'job.metrics',
+      points: Array.from({ length: n }, (_, i) => ({ t: 1, step: i, values: { loss: 1 } })),
+    });
+    const got: LivePoint[] = [];
+    job.subscribeMetric('loss', (u) => u !== 'skipped' && got.push(...u));
+    expect(got).toHaveLength(RECENT_METRIC_POINTS);
+    expect(got[0]?.x).toBe(10);
+    expect(got.at(-1)?.x).toBe(n - 1);
   });
 
   it('notifies subscribers once per batch and ignores status events', () => {

@@ -15,6 +15,14 @@ import type { LivePoint } from './metric-view.js';
 /** Live values of one series as they come, or word that the server skipped some (read the view again). */
 export type MetricListener = (update: readonly LivePoint[] | 'skipped') => void;
 
+/**
+ * Live values kept per series for charts that start following it later. The server sends a value at once but
+ * stores it in a batch up to half a second later (TELEMETRY_FLUSH_MS), so a chart that reads the stored view now
+ * may miss the values of that last moment: it gets these too and keeps those after the view's last point. Far
+ * more than half a second of values at any rate a job logs at and a chart can show.
+ */
+export const RECENT_METRIC_POINTS = 20_000;
+
 type Plot = z.infer<typeof PlotSchema>;
 export interface ProgressState {
   bar: string;
@@ -60,6 +68,8 @@ export class JobLive {
   /** Each series' latest value, shown beside its name. */
   readonly latest = new Map<string, number>();
   private readonly metricListeners = new Map<string, Set<MetricListener>>();
+  /** The latest live values of each series (at most RECENT_METRIC_POINTS), oldest first. */
+  private readonly recentPoints = new Map<string, LivePoint[]>();
   readonly progress = new Map<string, ProgressState>();
   extrasState: 'idle' | 'loading' | 'ready' = 'idle';
 
@@ -144,7 +154,11 @@ export class JobLive {
     }
   }
 
-  /** Live values of `name` go to `listener` from now on (charts append them to the view they drew). */
+  /**
+   * Live values of `name` go to `listener` from now on (charts append them to the view they drew), after the
+   * latest ones that came before, at once: a chart reading the stored series now merges them after the view's last
+   * point, so that the values not stored yet when it read it leave no gap (and those stored are not drawn twice).
+   */
   subscribeMetric(name: string, listener: MetricListener): () => void {
     let set = this.metricListeners.get(name);
     if (!set) {
@@ -152,6 +166,8 @@ export class JobLive {
       this.metricListeners.set(name, set);
     }
     set.add(listener);
+    const recent = this.recentPoints.get(name);
+    if (recent && recent.length > 0) listener(recent.slice());
     return () => set.delete(listener);
   }
 
@@ -163,7 +179,9 @@ export class JobLive {
     for (const set of this.metricListeners.values()) for (const l of set) l('skipped');
   }
 
-  /** Live values: each series' x resolved, then handed to the charts that follow it. Nothing is kept. */
+  /**
+   * Live values: each series' x resolved, kept among its recent values, then handed to the charts that follow it.
+   */
   metric(points: readonly MetricPoint[]): void {
     const byName = new Map<string, LivePoint[]>();
     for (const p of points) {
@@ -176,7 +194,13 @@ export class JobLive {
       if (list) list.push({ x, y: p.value });
       else byName.set(p.name, [{ x, y: p.value }]);
     }
-    for (const [name, list] of byName) for (const l of this.metricListeners.get(name) ?? []) l(list);
+    for (const [name, list] of byName) {
+      let recent = this.recentPoints.get(name);
+      if (!recent) this.recentPoints.set(name, (recent = []));
+      for (const p of list) recent.push(p);
+      if (recent.length > RECENT_METRIC_POINTS) recent.splice(0, recent.length - RECENT_METRIC_POINTS);
+      for (const l of this.metricListeners.get(name) ?? []) l(list);
+    }
   }
 
   progressEvent(p: ProgressState): void {

@@ -1,6 +1,6 @@
 import { encodeFloat64, type MetricViewResponse } from '@deepforge/protocol';
 import { describe, expect, it } from 'vitest';
-import { alignDrawn, panRange, SeriesView, zoomRange } from './metric-view.js';
+import { alignDrawn, loneValue, panRange, SeriesView, stepRange, zoomRange } from './metric-view.js';
 
 function exactView(x: number[], y: number[], count = x.length): MetricViewResponse {
   return {
@@ -112,5 +112,23 @@ describe('chart helpers', () => {
     expect(panRange({ from: 10, to: 20 }, 5, all)).toEqual({ from: 15, to: 25 });
     expect(panRange({ from: 90, to: 100 }, 5, all)).toEqual({ from: 90, to: 100 });
     expect(panRange({ from: 0, to: 10 }, -5, all)).toEqual({ from: 0, to: 10 });
+  });
+});
+
+describe('a series of one point', () => {
+  it('spans a step either side of a single step, and its own steps otherwise', () => {
+    expect(stepRange(5, 5)).toEqual([4, 6]);
+    expect(stepRange(0, 0)).toEqual([-1, 1]);
+    expect(stepRange(0, 10)).toEqual([0, 10]);
+    expect(stepRange(null, null)).toEqual([null, null]);
+  });
+
+  it('is drawn as a dot: a line with one value in its window cannot be drawn as a line', () => {
+    expect(loneValue([0.5], 0, 0)).toBe(true);
+    expect(loneValue([null, 0.5, null], 0, 2)).toBe(true);
+    expect(loneValue([0.5, 0.6], 0, 1)).toBe(false);
+    expect(loneValue([0.5, 0.6, 0.7], 2, 2)).toBe(true);
+    expect(loneValue([], 0, 0)).toBe(false);
+    expect(loneValue([null, Number.NaN], 0, 1)).toBe(false);
   });
 });

@@ -192,3 +192,22 @@ export function panRange(
 function clampRange(r: { from: number; to: number }, bounds: { from: number; to: number }) {
   return { from: Math.max(bounds.from, r.from), to: Math.min(bounds.to, r.to) };
 }
+
+/**
+ * The step range a chart's x axis spans for the values it draws: their own, or one step either side of a single
+ * step (a series of one point, or several logged at one step), where a range of width 0 would draw empty axes.
+ */
+export function stepRange(min: number | null, max: number | null): [number | null, number | null] {
+  if (min === null || max === null || max > min) return [min, max];
+  return [min - 1, max + 1];
+}
+
+/** Whether a line has at most one value between `from` and `to` (indexes, inclusive): a line cannot draw it. */
+export function loneValue(values: ArrayLike<number | null | undefined>, from: number, to: number): boolean {
+  let seen = 0;
+  for (let i = Math.max(0, from); i <= Math.min(values.length - 1, to); i++) {
+    const v = values[i];
+    if (v !== null && v !== undefined && Number.isFinite(v) && ++seen > 1) return false;
+  }
+  return seen === 1;
+}

@@ -1,6 +1,7 @@
 import { deleteModule, putModule } from '@deepforge/protocol';
 import {
   ActionIcon,
+  Badge,
   Box,
   Button,
   Center,
@@ -14,7 +15,7 @@ import {
 import { useHotkeys } from '@mantine/hooks';
 import { modals } from '@mantine/modals';
 import { IconFileCode, IconPlus, IconTrash } from '@tabler/icons-react';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { Link, Navigate, useNavigate, useParams } from 'react-router';
 import { CodeEditor } from '../code/code-editor.js';
 import { useDebouncedYText } from '../code/use-ytext.js';
@@ -24,6 +25,7 @@ import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js'
 import { identifierNameProblem } from '../lib/names.js';
 import { toLintDiagnostics } from '../lib/operation-sync.js';
 import { pythonSyntaxDiagnostics } from '../lib/python-syntax.js';
+import { SAVE_STATE_LABEL, saveState } from '../lib/save-state.js';
 import { NamePrompt } from '../shell/name-prompt.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { serializerTemplate, utilTemplate } from './module-templates.js';
@@ -199,6 +201,18 @@ function ModuleEditor({
 }) {
   const ytext = useDocSelector((d) => moduleYText(d, kind, name), [kind, name], Object.is);
   const code = useDebouncedYText(ytext, 300);
+  // Edits sync as they are typed: say when the server has them (issue 13: these editors said nothing).
+  const { status, unsynced } = useProjectDoc();
+  const [edited, setEdited] = useState(false);
+  useEffect(() => {
+    if (!ytext) return;
+    const onChange = (_: unknown, tr: { local: boolean }): void => {
+      if (tr.local) setEdited(true);
+    };
+    ytext.observe(onChange);
+    return () => ytext.unobserve(onChange);
+  }, [ytext]);
+  const save = saveState(edited, status, unsynced);
   const lint = useMemo(() => toLintDiagnostics(code, pythonSyntaxDiagnostics(code)), [code]);
   if (!ytext) return null;
   return (
@@ -215,8 +229,18 @@ function ModuleEditor({
         <Text size="xs" c="dimmed">
           {TEXT[kind].hint(name)}
         </Text>
+        <Badge
+          ml="auto"
+          size="sm"
+          variant="light"
+          color={save === 'saved' ? 'green' : save === 'saving' ? 'yellow' : 'red'}
+          data-testid="module-save-state"
+          data-state={save}
+        >
+          {SAVE_STATE_LABEL[save]}
+        </Badge>
         {lint.length > 0 && (
-          <Text size="xs" c="red" ml="auto" data-testid="module-errors">
+          <Text size="xs" c="red" data-testid="module-errors">
             {lint.length} syntax error{lint.length === 1 ? '' : 's'}
           </Text>
         )}

@@ -60,6 +60,9 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
   const navigate = useNavigate();
   const [search] = useSearchParams();
   const from = search.get('from');
+  // Opened from an execution's error (a traceback link): the way back goes to that error.
+  const fromExecution = search.get('execution');
+  const fromNode = search.get('node');
   // The Y.Text objects are replaced when the operation is renamed or re-created: follow them.
   const texts = useDocSelector(
     (d) => operationYText(d, name),
@@ -140,7 +143,18 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
         testId="operation-toolbar"
         title={
           <Group gap={6} wrap="nowrap">
-            {from ? (
+            {fromExecution ? (
+              <Tooltip label="Back to the execution">
+                <ActionIcon
+                  component={Link}
+                  to={`/projects/${projectId}/executions/${encodeURIComponent(fromExecution)}${fromNode ? `?node=${encodeURIComponent(fromNode)}&tab=error` : ''}`}
+                  aria-label="Back to the execution"
+                  data-testid="back-to-execution"
+                >
+                  <IconArrowLeft size={16} />
+                </ActionIcon>
+              </Tooltip>
+            ) : from ? (
               <Tooltip label={`Back to ${from}`}>
                 <ActionIcon
                   component={Link}

@@ -10,8 +10,11 @@ import { StorageSelect, useStorageChoice } from '../platforms/storage-select.js'
 export interface ExecuteModalProps {
   projectId: string;
   pipeline: string;
-  /** Errors the editor already knows of: running is refused by the server with the same list. */
-  errorCount: number;
+  /**
+   * Errors the editor already knows of (the server refuses the same): listed, and Execute disabled until they are
+   * fixed.
+   */
+  errors: readonly { message: string }[];
   onClose: () => void;
   onStarted: (execution: ExecutionDetailsDto) => void;
 }
@@ -23,7 +26,7 @@ function defaultName(pipeline: string): string {
 }
 
 /** "Execute Pipeline": name the execution, choose where it computes and where it stores (as in DeepForge). */
-export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStarted }: ExecuteModalProps) {
+export function ExecuteModal({ projectId, pipeline, errors, onClose, onStarted }: ExecuteModalProps) {
   const queryClient = useQueryClient();
   const platforms = useQuery({ queryKey: qk.platforms, queryFn: getPlatforms, staleTime: 60_000 });
   const [name, setName] = useState(() => defaultName(pipeline));
@@ -122,12 +125,17 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
             onChange={(e) => setCache(e.currentTarget.checked)}
             data-testid="execution-cache"
           />
-          {errorCount > 0 && (
-            <Alert color="red" p="xs">
-              <Text size="xs">
-                The pipeline has {errorCount} error{errorCount === 1 ? '' : 's'} (shown on its nodes); fix
-                them to run it.
+          {errors.length > 0 && (
+            <Alert color="red" p="xs" data-testid="execute-errors">
+              <Text size="xs" fw={600}>
+                Fix {errors.length === 1 ? 'this error' : `these ${errors.length} errors`} to execute the
+                pipeline (they are shown on its nodes too):
               </Text>
+              <List size="xs" mt={4}>
+                {errors.map((d, i) => (
+                  <List.Item key={i}>{d.message}</List.Item>
+                ))}
+              </List>
             </Alert>
           )}
           {computeUnavailable && (
@@ -160,7 +168,7 @@ export function ExecuteModal({ projectId, pipeline, errorCount, onClose, onStart
               color="yellow"
               c="dark"
               loading={mutation.isPending}
-              disabled={storage.storage === null || !labels.ok || !gpus.ok}
+              disabled={errors.length > 0 || storage.storage === null || !labels.ok || !gpus.ok}
               data-testid="execute-submit"
             >
               Execute

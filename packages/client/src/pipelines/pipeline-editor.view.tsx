@@ -1,7 +1,7 @@
 import '@xyflow/react/dist/style.css';
 import '@mantine/spotlight/styles.css';
 import type { Connection as CoreConnection, Pipeline } from '@deepforge/core';
-import { newOperationSource, validatePipeline } from '@deepforge/core';
+import { executePipelineProblem, newOperationSource, validatePipeline } from '@deepforge/core';
 import type { ExecutionDetailsDto } from '@deepforge/protocol';
 import {
   addConnection,
@@ -13,7 +13,6 @@ import {
 } from '@deepforge/protocol';
 import {
   ActionIcon,
-  Anchor,
   Badge,
   Box,
   Button,
@@ -65,6 +64,7 @@ import { useProjectAccess } from '../auth/project-access.context.js';
 import { localEdit } from '../collab/local-edit.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import { anyOverlap, layoutGraph } from '../lib/auto-layout.js';
+import { belowSources } from '../lib/node-placement.js';
 import { checkConnection, connectionFromHandles, portOfHandle } from '../lib/connection-rules.js';
 import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import { identifierNameProblem } from '../lib/names.js';
@@ -129,6 +129,8 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     [pipeline, interfaces, resources, artifacts.known, artifacts.names],
   );
   const errors = diagnostics.filter((d) => d.severity === 'error');
+  // Why Execute is refused before its dialog opens (the server refuses the same).
+  const executeBlocked = !canRun ? READERS_CANNOT_RUN : executePipelineProblem(pipeline);
   const [spotlightStore, addSpotlight] = useMemo(() => createSpotlight(), []);
   const [executeOpen, setExecuteOpen] = useState(false);
   const [trayOpen, setTrayOpen] = useState(false);
@@ -177,23 +179,55 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const selectedNode =
     selected.length === 1 ? pipeline.nodes.find((n) => n.id === selected[0]?.id) : undefined;
 
-  // Fit once the nodes have sizes; lay out pipelines that have never been arranged (no positions at all).
+  // Fit once the nodes have sizes; lay out pipelines that have never been arranged (no positions at all), or whose
+  // nodes are drawn on top of each other (made elsewhere, by hand in a file or with another tool).
   const initialized = useNodesInitialized();
   const fitted = useRef(false);
   useEffect(() => {
     if (!initialized || fitted.current) return;
     fitted.current = true;
-    // Never arranged (no positions), or drawn on top of each other (made elsewhere): lay it out once.
     const measured = flow.getNodes();
-    // Only real pile-ups (more than half a node on top of another), not nodes that are merely close.
+    // Any two boxes that cross (nodes merely close stay as they are).
     const overlapping = anyOverlap(
       measured.map((n) => n.position),
-      Math.min(...measured.map((n) => n.measured?.width ?? NODE_SIZE.width)) / 2,
-      Math.min(...measured.map((n) => n.measured?.height ?? NODE_SIZE.height)) / 2,
+      Math.min(...measured.map((n) => n.measured?.width ?? NODE_SIZE.width)),
+      Math.min(...measured.map((n) => n.measured?.height ?? NODE_SIZE.height)),
     );
-    if (canEdit && pipeline.nodes.length > 1 && (pipeline.nodes.every((n) => !n.position) || overlapping))
+    const unarranged = pipeline.nodes.every((n) => !n.position);
+    if (!canEdit || pipeline.nodes.length < 2 || !(unarranged || overlapping)) {
+      void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+    } else {
+      // Positions someone chose are not rewritten silently: the editor says it arranged them and offers them back.
+      const before = new Map(
+        pipeline.nodes.flatMap((n) => (n.position ? [[n.id, n.position] as const] : [])),
+      );
       autoLayout();
-    else void flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+      if (!unarranged) {
+        notifications.show({
+          id: 'arranged-on-open',
+          title: 'Nodes arranged',
+          message: (
+            <Stack gap={6} align="flex-start">
+              <Text size="sm">Some nodes were on top of each other, so the pipeline was laid out again.</Text>
+              <Button
+                size="compact-xs"
+                variant="light"
+                data-testid="restore-positions"
+                onClick={() => {
+                  undo.edit(() => {
+                    for (const [id, p] of before) moveNode(doc, name, id, p);
+                  });
+                  notifications.hide('arranged-on-open');
+                }}
+              >
+                Put them back
+              </Button>
+            </Stack>
+          ),
+          autoClose: 10_000,
+        });
+      }
+    }
     // Opened from an execution's job (?node=): that node, selected and in view.
     const wanted = searchParams.get('node');
     const target = wanted ? flow.getNode(wanted) : undefined;
@@ -260,6 +294,35 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     return { x, y };
   }
 
+  /**
+   * Nodes this editor placed itself (added at the middle of the view), until someone drags them: connecting one
+   * below a node moves it under that node, so what feeds it is drawn above it (positions a user chose stay).
+   */
+  const placedHere = useRef(new Set<string>());
+
+  function placeBelowSources(target: string, source: string): void {
+    if (!placedHere.current.has(target)) return;
+    const boxes = flow.getNodes().map((n) => ({
+      id: n.id,
+      x: n.position.x,
+      y: n.position.y,
+      width: n.measured?.width ?? NODE_SIZE.width,
+      height: n.measured?.height ?? NODE_SIZE.height,
+    }));
+    const box = boxes.find((b) => b.id === target);
+    const feeding = new Set([
+      source,
+      ...pipeline.connections.filter((c) => c.to.node === target).map((c) => c.from.node),
+    ]);
+    if (!box) return;
+    const to = belowSources(
+      box,
+      boxes.filter((b) => feeding.has(b.id)),
+      boxes,
+    );
+    if (to) moveNode(doc, name, target, to);
+  }
+
   function add(operation: string): void {
     const id = uniqueNodeId(
       operation,
@@ -267,6 +330,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     );
     const position = viewportCenter();
     undo.edit(() => addNode(doc, name, { id, operation, attributes: {}, references: {}, position }));
+    placedHere.current.add(id);
     // Select the new node so its attributes can be set right away.
     setTimeout(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id }))), 0);
   }
@@ -283,7 +347,10 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       });
       return;
     }
-    undo.edit(() => addConnection(doc, name, c));
+    undo.edit(() => {
+      addConnection(doc, name, c);
+      placeBelowSources(c.to.node, c.from.node);
+    });
     if (check.warning)
       notifications.show({ color: 'orange', title: 'Connected, with a warning', message: check.warning });
   };
@@ -331,8 +398,10 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const onNodeDragStop = (_: unknown, __: OpNode, dragged: OpNode[]) => {
     if (!canEdit) return;
     undo.edit(() => {
-      for (const n of dragged)
+      for (const n of dragged) {
+        placedHere.current.delete(n.id);
         moveNode(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
+      }
     });
   };
   // One callback for a deletion, so a node and the edges that went with it are one undo step.
@@ -360,7 +429,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     ['shift+a', openAdd],
     ['l', () => autoLayout()],
     ['f', () => void flow.fitView({ padding: 0.2, duration: 300 })],
-    ['mod+Enter', () => canRun && setExecuteOpen(true)],
+    ['mod+Enter', () => executeBlocked === undefined && setExecuteOpen(true)],
     ['e', () => setTrayOpen((o) => !o)],
     ['Escape', () => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))],
     ['mod+z', () => undo.undo()],
@@ -379,13 +448,30 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
   const onStarted = (e: ExecutionDetailsDto): void => {
     setTrayOpen(true);
     setHighlight(e.id);
+    // Short, and gone once used: a toast kept under the pointer stays (hovering pauses it), and it covered the
+    // execution view's console for over 30 s.
+    const id = `execution-started-${e.id}`;
     notifications.show({
+      id,
       color: 'green',
       title: 'Execution started',
+      autoClose: 4000,
       message: (
-        <Anchor component={Link} to={`/projects/${projectId}/executions/${e.id}`} size="sm">
-          {e.name}: open the trace
-        </Anchor>
+        <Group gap="xs" justify="space-between" wrap="nowrap">
+          <Text size="sm" truncate>
+            {e.name}
+          </Text>
+          <Button
+            size="compact-xs"
+            variant="light"
+            onClick={() => {
+              notifications.hide(id);
+              void navigate(`/projects/${projectId}/executions/${e.id}`);
+            }}
+          >
+            Open execution
+          </Button>
+        </Group>
       ),
     });
   };
@@ -496,15 +582,16 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
             <IconHistory size={16} />
           </ActionIcon>
         </Tooltip>
-        <Tooltip label={canRun ? 'Execute pipeline (Ctrl+Enter)' : READERS_CANNOT_RUN}>
+        <Tooltip label={executeBlocked ?? 'Execute pipeline (Ctrl+Enter)'}>
           <Button
             color="yellow"
             c="dark"
             leftSection={<IconPlayerPlayFilled size={14} />}
             // data-disabled, not disabled: a disabled button gets no hover, and the tooltip says why.
-            data-disabled={!canRun || undefined}
-            aria-disabled={!canRun || undefined}
-            onClick={() => canRun && setExecuteOpen(true)}
+            data-disabled={executeBlocked !== undefined || undefined}
+            aria-disabled={executeBlocked !== undefined || undefined}
+            aria-description={executeBlocked}
+            onClick={() => executeBlocked === undefined && setExecuteOpen(true)}
             data-testid="execute-pipeline"
           >
             Execute
@@ -636,7 +723,7 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
         <ExecuteModal
           projectId={projectId}
           pipeline={name}
-          errorCount={errors.length}
+          errors={errors}
           onClose={() => setExecuteOpen(false)}
           onStarted={onStarted}
         />

@@ -114,6 +114,12 @@ export function describeArtifactStoreConformance(name: string, create: () => Pro
         (await artifacts.listArtifacts({ projectId: 'p1', limit: 1, offset: 1 })).map((a) => a.id),
       ).toEqual([p1.id]);
       expect(await artifacts.countArtifactsWithHash(h)).toBe(3);
+      // A type read from the data is recorded where none was given, and never replaces one.
+      expect(await artifacts.setDetectedPyType(p1.id, 'numpy.ndarray')).toBe(true);
+      expect((await artifacts.getArtifact(p1.id))!.pyType).toBe('numpy.ndarray');
+      expect(await artifacts.setDetectedPyType(p1.id, 'builtins.list')).toBe(false);
+      expect((await artifacts.getArtifact(p1.id))!.pyType).toBe('numpy.ndarray');
+      expect(await artifacts.setDetectedPyType('nope', 'builtins.list')).toBe(false);
       expect(await artifacts.deleteArtifact(cli.id)).toBe(true);
       expect(await artifacts.deleteArtifact(cli.id)).toBe(false);
       expect(await artifacts.countArtifactsWithHash(h)).toBe(2);

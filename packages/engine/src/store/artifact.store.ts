@@ -54,6 +54,11 @@ export interface ArtifactStore {
   /** Forgets an artifact record (not its bytes); false when there was none. */
   deleteArtifact(id: string): Promise<boolean>;
   /**
+   * Records the Python type read from an artifact's data (its preview) when it has none yet (an upload that did
+   * not say): false when there is no such artifact or it has a type already, which is kept.
+   */
+  setDetectedPyType(id: string, pyType: string): Promise<boolean>;
+  /**
    * How many artifact records name this content; with ExecutionStore.countOutputsWithHash, whether its blob is
    * still used (it may go only when both are 0).
    */

@@ -103,6 +103,16 @@ export class KyselyArtifactStore implements ArtifactStore {
     return Number(res.numDeletedRows) === 1;
   }
 
+  async setDetectedPyType(id: string, pyType: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('artifacts')
+      .set({ py_type: pyType })
+      .where('id', '=', id)
+      .where('py_type', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   async countArtifactsWithHash(hash: string): Promise<number> {
     const row = await this.db
       .selectFrom('artifacts')

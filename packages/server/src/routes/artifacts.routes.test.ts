@@ -108,6 +108,26 @@ describe('artifacts', () => {
     expect(imagePreview.png).toMatch(/^iVBORw0KGgo/);
   });
 
+  it('records the type read from an upload that gave none, and downloads it with its extension', async () => {
+    // Issue 13: the list showed "–" though the preview knew the type, and downloads had no extension.
+    const res = await upload('name=untyped', pickled('{"a": 1}'));
+    expect(res.statusCode, res.body).toBe(201);
+    const a = res.json() as ArtifactDto;
+    expect(a.pyType).toBe('builtins.dict');
+    expect((await inject({ url: `${base}/artifacts/${a.id}` })).json()).toMatchObject({
+      pyType: 'builtins.dict',
+    });
+    const content = await inject({ url: `${base}/artifacts/${a.id}/content` });
+    expect(content.headers['content-disposition']).toBe(
+      `attachment; filename="untyped.pkl"; filename*=UTF-8''untyped.pkl`,
+    );
+    // A type the uploader gave is kept; data no serializer reads keeps none.
+    const said = (await upload('name=said&pyType=my.Type', pickled('[1]'))).json() as ArtifactDto;
+    expect(said.pyType).toBe('my.Type');
+    const junk = (await upload('name=junk', Buffer.from('not a pickle'))).json() as ArtifactDto;
+    expect(junk.pyType).toBeNull();
+  });
+
   it('refuses bad artifact names naming the field, and stores nothing', async () => {
     const before = await total();
     const blobs = await blobCount();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { artifactDownloadName } from '@deepforge/core';
 import type { ArtifactInfo } from '@deepforge/engine';
 import {
   ApiErrorSchema,
@@ -19,6 +20,14 @@ import { badRequest, notFound } from '../http/http-error.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 
 const tags = ['artifacts'];
+/** Uploads up to this size are answered with the type read from their data; larger ones get it in the background. */
+const DETECT_TYPE_INLINE_BYTES = 64 * 1024 * 1024;
+
+/** `attachment` with the name as a quoted ASCII fallback and RFC 5987 `filename*` for any other character. */
+function contentDisposition(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+}
 const errors = {
   400: ApiErrorSchema,
   403: ApiErrorSchema,
@@ -110,7 +119,18 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
         ...(pyType !== undefined ? { pyType } : {}),
         provenance: { kind: 'upload' },
       });
-      return reply.code(201).send(artifactDto(artifact));
+      if (pyType !== undefined) return reply.code(201).send(artifactDto(artifact));
+      // No type given: read it from the data (Python, off the event loop), as the preview does, so the list and
+      // downloads know it. A large upload is answered at once and gets its type in the background.
+      const detect = ctx.projects
+        .project(projectId)
+        .then((project) => engine.previewArtifact(artifact.id, { project }));
+      if (artifact.size > DETECT_TYPE_INLINE_BYTES) {
+        detect.catch((err: unknown) => request.log.warn({ err }, 'could not read the type of an upload'));
+        return reply.code(201).send(artifactDto(artifact));
+      }
+      await detect.catch((err: unknown) => request.log.warn({ err }, 'could not read the type of an upload'));
+      return reply.code(201).send(artifactDto(await engine.getArtifactById(artifact.id)));
     },
   );
 
@@ -178,7 +198,7 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
       return reply
         .type('application/octet-stream')
         .header('content-length', String(a.size))
-        .header('content-disposition', `attachment; filename="${a.name.replace(/"/g, '')}"`)
+        .header('content-disposition', contentDisposition(artifactDownloadName(a.name, a.serializer)))
         .send(stream);
     },
   );
@@ -195,8 +215,8 @@ export function registerArtifactRoutes(app: ZodApp, ctx: ServerContext): void {
     },
     async (request) => {
       const a = await artifactOf(request.params.projectId, request.params.artifactId);
-      const { serializers } = await ctx.projects.project(request.params.projectId);
-      return engine.previewArtifact(a.id, { serializers });
+      const project = await ctx.projects.project(request.params.projectId);
+      return engine.previewArtifact(a.id, { project });
     },
   );
 

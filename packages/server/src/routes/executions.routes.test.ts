@@ -103,6 +103,14 @@ describe('executions', () => {
       ['unconnected-input', 'm', 'a'],
       ['unconnected-input', 'm', 'b'],
     ]);
+    // An empty pipeline has nothing to run: refused (it was recorded as an execution that succeeded at once).
+    await inject({ method: 'POST', url: `${base}/pipelines`, payload: { name: 'empty' } });
+    const empty = await inject({ method: 'POST', url: `${base}/executions`, payload: { pipeline: 'empty' } });
+    expect(empty.statusCode).toBe(422);
+    expect((empty.json() as ApiError).diagnostics?.map((d) => [d.code, d.message])).toEqual([
+      ['empty-pipeline', 'pipeline "empty" has no operations: add at least one before executing it'],
+    ]);
+    expect(await count()).toBe(before);
     const badOverride = await inject({
       method: 'POST',
       url: `${base}/executions`,
