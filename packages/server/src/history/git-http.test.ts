@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeTempDir, removeTree } from '@deepforge/engine/test-support';
+import { cleanEnv, makeTempDir, removeTree, TEST_PYTHON } from '@deepforge/engine/test-support';
 import { projectFromDoc, setNodeAttribute, type VersionPage } from '@deepforge/protocol';
 import { startFixture } from '../test-support/server-fixture.js';
 
 const run = promisify(execFile);
+/** The built `deepforge` command. */
+const CLI = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -56,6 +59,18 @@ describe('git smart HTTP', () => {
     expect(pipeline.nodes.find((n) => n.id === 'left')!.attributes.number).toBe(5);
     const log = await git(dir, ['log', '--format=%s']);
     expect(log.stdout.trim().split('\n').length).toBe(2);
+
+    // `deepforge run` runs the clone as it is (the artifact's data file came with it).
+    const cliData = await makeTempDir('git-cli');
+    cleanups.push(() => removeTree(cliData));
+    const ran = await run(process.execPath, [CLI, 'run', dir, 'hello'], {
+      env: cleanEnv({ DEEPFORGE_DATA_DIR: cliData, DEEPFORGE_PYTHON: TEST_PYTHON }) as NodeJS.ProcessEnv,
+    }).catch((err: { stdout?: string; stderr?: string }) => ({
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? 'failed',
+    }));
+    expect(ran.stderr).toBe('');
+    expect(ran.stdout).toMatch(/The product is 20!/);
 
     // A valid push: a new version, live in the document.
     pipeline.nodes.find((n) => n.id === 'left')!.attributes.number = 12;
@@ -119,5 +134,46 @@ describe('git smart HTTP', () => {
     const gone = await git(dir, ['push', 'origin', 'main']);
     expect(gone.ok).toBe(false);
     expect(gone.stderr).toMatch(/not found|404/i);
+  });
+
+  it('imports a git bundle of a project folder as a new project with its history', async () => {
+    const f = await startFixture({ historyQuietMs: 600_000, historyMaxChanges: 1_000_000 });
+    cleanups.push(() => f.cleanup());
+    const base = await f.server.listen(0, '127.0.0.1');
+    const p = await f.createProject({ name: 'h', example: 'hello' });
+    const work = await makeTempDir('git-bundle');
+    cleanups.push(() => removeTree(work));
+    expect((await git(work, ['clone', '-q', `${base}/git/${p.id}`, 'proj'])).ok).toBe(true);
+    const dir = join(work, 'proj');
+    const opFile = join(dir, 'operations', 'Multiply.py');
+    await writeFile(opFile, (await readFile(opFile, 'utf8')) + '# bundled\n');
+    await git(dir, ['commit', '-qam', 'a local change']);
+    expect((await git(dir, ['bundle', 'create', '-q', join(work, 'p.bundle'), 'main'])).ok).toBe(true);
+
+    const res = await f.server.app.inject({
+      method: 'POST',
+      url: '/api/projects/import?name=bundled',
+      headers: { 'content-type': 'application/x-git-bundle' },
+      payload: await readFile(join(work, 'p.bundle')),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const imported = res.json<{ id: string; name: string }>();
+    expect(imported.name).toBe('bundled');
+    const doc = await f.server.documents.read(imported.id, projectFromDoc);
+    expect(doc.operations.Multiply!.code).toContain('# bundled');
+    const versions = (
+      await f.server.app.inject({ url: `/api/projects/${imported.id}/versions` })
+    ).json<VersionPage>();
+    expect(versions.versions.map((v) => v.kind)).toEqual(['import', 'push', 'created']);
+    expect(versions.versions[1]!.message).toBe('a local change');
+
+    const bad = await f.server.app.inject({
+      method: 'POST',
+      url: '/api/projects/import',
+      headers: { 'content-type': 'application/x-git-bundle' },
+      payload: Buffer.from('not a bundle'),
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ message: string }>().message).toMatch(/not a git bundle/);
   });
 });
