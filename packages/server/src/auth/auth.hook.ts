@@ -19,7 +19,11 @@ function send(reply: FastifyReply, status: number, body: ApiError): FastifyReply
 function isClientPath(request: FastifyRequest): boolean {
   const path = request.url.split('?')[0]!;
   return (
-    (request.method === 'GET' || request.method === 'HEAD') && path !== '/api' && !path.startsWith('/api/')
+    (request.method === 'GET' || request.method === 'HEAD') &&
+    path !== '/api' &&
+    !path.startsWith('/api/') &&
+    // git over HTTP (docs/adr/0020) reads project histories: never open to anyone.
+    !path.startsWith('/git/')
   );
 }
 

@@ -176,4 +176,64 @@ describe('git smart HTTP', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json<{ message: string }>().message).toMatch(/not a git bundle/);
   });
+
+  it('with accounts on, takes an access token as the password: members fetch, only writers push', async () => {
+    const f = await startFixture({
+      settings: { 'auth.enabled': true },
+      historyQuietMs: 600_000,
+      historyMaxChanges: 1_000_000,
+    });
+    cleanups.push(() => f.cleanup());
+    const base = await f.server.listen(0, '127.0.0.1');
+    const accounts = f.server.engine.accounts;
+    const ada = await accounts.createUser('ada', 'correct horse battery');
+    const bob = await accounts.createUser('bob', 'correct horse battery');
+    const adaToken = (await accounts.createToken(ada, 'git', null)).token;
+    const bobToken = (await accounts.createToken(bob, 'git', null)).token;
+    const created = await f.server.app.inject({
+      method: 'POST',
+      url: '/api/projects',
+      headers: { authorization: `Bearer ${adaToken}` },
+      payload: { name: 'h', example: 'hello' },
+    });
+    const p = created.json<{ id: string }>();
+    await accounts.setMember(p.id, bob, 'reader');
+    const work = await makeTempDir('git-auth');
+    cleanups.push(() => removeTree(work));
+    const url = (user: string, token: string): string =>
+      `${base.replace('http://', `http://${user}:${token}@`)}/git/${p.id}`;
+
+    // Nothing of the history is shown without credentials, not even its refs.
+    const refs = await f.server.app.inject({ url: `/git/${p.id}/info/refs?service=git-upload-pack` });
+    expect(refs.statusCode).toBe(401);
+    expect(refs.headers['www-authenticate']).toMatch(/^Basic/);
+    const anonymous = await git(work, ['clone', '-q', `${base}/git/${p.id}`, 'anon']);
+    expect(anonymous.ok).toBe(false);
+    expect(anonymous.stderr).toMatch(/Username|Authentication failed|401/);
+    const wrong = await git(work, ['clone', '-q', url('ada', 'not-a-token'), 'wrong']);
+    expect(wrong.ok).toBe(false);
+
+    expect((await git(work, ['clone', '-q', url('bob', bobToken), 'bob'])).ok).toBe(true);
+    const bobDir = join(work, 'bob');
+    await writeFile(join(bobDir, 'README.md'), 'bob was here\n');
+    await git(bobDir, ['add', 'README.md']);
+    await git(bobDir, ['commit', '-qm', 'readme']);
+    const refused = await git(bobDir, ['push', '-q', 'origin', 'main']);
+    expect(refused.ok).toBe(false);
+    expect(refused.stderr).toMatch(/403/);
+
+    const probe = await f.server.app.inject({
+      url: `/git/${p.id}/info/refs?service=git-receive-pack`,
+      headers: { authorization: `Basic ${Buffer.from(`ada:${adaToken}`).toString('base64')}` },
+    });
+    expect(probe.statusCode, probe.body).toBe(200);
+    const pushed = await git(bobDir, ['push', '-q', url('ada', adaToken), 'main']);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.ok).toBe(true);
+    const versions = await f.server.app.inject({
+      url: `/api/projects/${p.id}/versions`,
+      headers: { authorization: `Bearer ${adaToken}` },
+    });
+    expect(versions.json<VersionPage>().versions[0]).toMatchObject({ kind: 'push', message: 'readme' });
+  });
 });
