@@ -34,7 +34,7 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
       expect(await executions.getExecution('nope')).toBeUndefined();
     });
 
-    it("keeps the project version an execution started from, and a fork's origin (migration 0008)", async () => {
+    it('keeps the project version an execution started from (migration 0008)', async () => {
       const version = 'c'.repeat(40);
       const ex = newExecution({ version });
       expect((await executions.insertExecution(ex, [])).version).toBe(version);
