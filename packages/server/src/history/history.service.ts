@@ -198,6 +198,10 @@ export class HistoryService {
     const h = this.history(projectId);
     const head = await h.head();
     if (head !== undefined) return head;
+    // A late checkpoint of a project deleted meanwhile must not bring an empty history back.
+    if (!(await this.options.engine.projects.getProject(projectId))) {
+      throw notFound(`there is no project "${projectId}"`);
+    }
     await h.init();
     const id = await h.commit(await this.currentFiles(projectId), {
       kind: 'created',
