@@ -179,6 +179,8 @@ export interface StartExecutionRequest {
   projectId?: string;
   /** The failed execution this one resumes with the current code (recorded in its options). */
   resumedFrom?: string;
+  /** The project version (git commit id of its history, docs/adr/0020) the project was read from. */
+  version?: string;
 }
 
 export interface ResumeExecutionOptions {
@@ -666,6 +668,7 @@ class EngineImpl implements Engine {
         pipeline: pipelineName,
         name: request.name,
         plan,
+        version: request.version ?? null,
       },
       snapshot,
       runOptions,
@@ -682,6 +685,7 @@ class EngineImpl implements Engine {
       pipeline: string;
       name: string | undefined;
       plan: ExecutionPlan;
+      version: string | null;
     },
     snapshot: ExecutionSnapshot,
     runOptions: ExecutionRunOptions,
@@ -709,6 +713,7 @@ class EngineImpl implements Engine {
           options: runOptions as unknown as Record<string, JsonValue>,
           snapshot: snapshot as unknown as Record<string, JsonValue>,
           runnerId: this.runnerId,
+          version: what.version,
         },
         plan.order.map((node) => ({
           id: jobIdOf(id, node),
@@ -947,6 +952,8 @@ class EngineImpl implements Engine {
         pipeline: execution.pipeline,
         name: options.name,
         plan: snapshot.plan,
+        // The same snapshot: the same version of the project.
+        version: execution.version,
       },
       snapshot,
       {

@@ -19,7 +19,11 @@ function send(reply: FastifyReply, status: number, body: ApiError): FastifyReply
 function isClientPath(request: FastifyRequest): boolean {
   const path = request.url.split('?')[0]!;
   return (
-    (request.method === 'GET' || request.method === 'HEAD') && path !== '/api' && !path.startsWith('/api/')
+    (request.method === 'GET' || request.method === 'HEAD') &&
+    path !== '/api' &&
+    !path.startsWith('/api/') &&
+    // git over HTTP (docs/adr/0020) reads project histories: never open to anyone.
+    !path.startsWith('/git/')
   );
 }
 
@@ -46,6 +50,8 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
     const config = request.routeOptions.config;
     if (config.auth === 'public' || isClientPath(request)) return;
     if (!identity) {
+      // git asks for credentials only when told how (docs/adr/0020): user name and an access token.
+      if (request.url.startsWith('/git/')) reply.header('www-authenticate', 'Basic realm="DeepForge"');
       return send(reply, 401, {
         error: 'unauthorized',
         message: problem ?? 'sign in first (or send an access token: Authorization: Bearer <token>)',

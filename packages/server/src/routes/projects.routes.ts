@@ -13,15 +13,22 @@ import {
 } from '@deepforge/protocol';
 import { bodyStream, checkDeclaredLength } from '../http/body-stream.js';
 import { callerOf, projectRoleOf } from '../auth/request-auth.js';
+import { authorOf } from '../history/history.service.js';
 import { checkProject } from '../projects/project-validation.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 import { artifactNamesOf } from './route-helpers.js';
 
 const tags = ['projects'];
+/** The Content-Type of a `git bundle` file. */
+export const GIT_BUNDLE_TYPE = 'application/x-git-bundle';
 const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema, 413: ApiErrorSchema };
 
 /** With accounts on, whoever makes a project owns it. */
-async function makeOwner(ctx: ServerContext, request: FastifyRequest, projectId: string): Promise<void> {
+export async function makeOwner(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  projectId: string,
+): Promise<void> {
   const user = callerOf(request.auth);
   if (!user) return;
   await ctx.engine.accounts.setMember(projectId, user, 'owner');
@@ -78,7 +85,7 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
       },
     },
     async (request, reply) => {
-      const project = await ctx.projects.create(request.body);
+      const project = await ctx.projects.create(request.body, authorOf(request.auth));
       await makeOwner(ctx, request, project.id);
       return reply.code(201).send(project);
     },
@@ -97,7 +104,21 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       checkDeclaredLength(request, ctx.uploadLimit);
       // Unpacked as it arrives: the limits hold for what is read and inflated, not for a whole body in memory.
-      const project = await ctx.projects.importZip(bodyStream(request), request.query.name);
+      // A git bundle of a project folder brings its history (docs/adr/0020); anything else is a zip.
+      if (request.headers['content-type']?.startsWith(GIT_BUNDLE_TYPE)) {
+        const imported = await ctx.projects.importGitBundle(
+          bodyStream(request),
+          request.query.name,
+          authorOf(request.auth),
+        );
+        await makeOwner(ctx, request, imported.id);
+        return reply.code(201).send(imported);
+      }
+      const project = await ctx.projects.importZip(
+        bodyStream(request),
+        request.query.name,
+        authorOf(request.auth),
+      );
       await makeOwner(ctx, request, project.id);
       return reply.code(201).send(project);
     },
