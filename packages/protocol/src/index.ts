@@ -193,6 +193,7 @@ export {
   PlatformsResponseSchema,
   ProjectParamsSchema,
   ProjectSummarySchema,
+  ForkedFromSchema,
   ListProjectsResponseSchema,
   ExampleSchema,
   ListExamplesResponseSchema,
@@ -277,6 +278,7 @@ export type {
   StoragePlatform,
   PlatformsResponse,
   ProjectSummary,
+  ForkedFrom,
   Example,
   CreateProjectBody,
   UpdateProjectBody,
@@ -418,3 +420,41 @@ export {
 export type { MetricSeriesInfoDto, MetricViewResponse } from './metric-view.js';
 export { SlurmJobOptionsSchema, mergeSlurmOptions } from './slurm-options.js';
 export type { SlurmJobOptions } from './slurm-options.js';
+
+// Project history: versions are git commits of the project folder (docs/adr/0020).
+export {
+  VersionIdSchema,
+  VERSION_KINDS,
+  VersionKindSchema,
+  VersionFileChangeSchema,
+  VersionSummarySchema,
+  VersionPageSchema,
+  VersionDiffFileSchema,
+  VersionDiffSchema,
+  DeletedItemSchema,
+  DeletedItemsResponseSchema,
+  ProjectFilePathSchema,
+  VersionParamsSchema,
+  ListVersionsQuerySchema,
+  CreateVersionBodySchema,
+  VersionTreeResponseSchema,
+  VersionFileQuerySchema,
+  VersionDiffQuerySchema,
+  RestoreVersionBodySchema,
+  ForkProjectBodySchema,
+} from './history-api.js';
+export type {
+  VersionKind,
+  VersionFileChange,
+  VersionSummary,
+  VersionPage,
+  VersionDiffFile,
+  VersionDiff,
+  DeletedItem,
+  DeletedItemsResponse,
+  ListVersionsQuery,
+  CreateVersionBody,
+  VersionTreeResponse,
+  RestoreVersionBody,
+  ForkProjectBody,
+} from './history-api.js';

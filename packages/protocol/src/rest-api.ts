@@ -171,6 +171,10 @@ export type PlatformsResponse = z.infer<typeof PlatformsResponseSchema>;
 
 export const ProjectParamsSchema = z.strictObject({ projectId: ProjectIdSchema });
 
+/** The project and version a fork was made from (docs/adr/0020). */
+export const ForkedFromSchema = z.strictObject({ projectId: z.string(), version: z.string() });
+export type ForkedFrom = z.infer<typeof ForkedFromSchema>;
+
 export const ProjectSummarySchema = z.strictObject({
   id: ProjectIdSchema,
   name: z.string(),
@@ -186,6 +190,8 @@ export const ProjectSummarySchema = z.strictObject({
   }),
   /** The caller's role in it, when accounts are on (ADR 0009). */
   role: z.enum(['owner', 'writer', 'reader']).optional(),
+  /** Set on a project made by POST /api/projects/:projectId/fork. */
+  forkedFrom: ForkedFromSchema.optional(),
 });
 export type ProjectSummary = z.infer<typeof ProjectSummarySchema>;
 
@@ -527,6 +533,8 @@ export const ExecutionSummarySchema = z.strictObject({
   endedAt: z.number().nullable(),
   durationMs: z.number().nullable(),
   jobCounts: JobCountsSchema,
+  /** The project version (commit id, docs/adr/0020) the run started from; absent on runs older than history. */
+  version: z.string().optional(),
 });
 export type ExecutionSummaryDto = z.infer<typeof ExecutionSummarySchema>;
 export const ListExecutionsResponseSchema = pageOf(ExecutionSummarySchema);
