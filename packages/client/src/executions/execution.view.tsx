@@ -65,6 +65,7 @@ import {
 } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
+import { ExecutionVersionLinks } from '../history/execution-version.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { StatusBadge } from './execution-status-badge.js';
 import { JobConsole } from './job-console.js';
@@ -313,6 +314,7 @@ function Execution() {
                   </Text>
                 </>
               )}
+              <ExecutionVersionLinks projectId={projectId} version={execution.version} />
             </Text>
           </Group>
         }
