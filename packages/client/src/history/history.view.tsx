@@ -160,6 +160,32 @@ export function HistoryView() {
                   {q ? 'No version matches.' : 'No versions yet.'}
                 </Text>
               )}
+              {versions.isSuccess && list.length > 0 && !q && (
+                <li className="df-version-row" data-selected={to === CURRENT} data-testid="version-row-now">
+                  <Checkbox
+                    size="xs"
+                    mt={4}
+                    checked={ticked.includes(CURRENT)}
+                    onChange={() => tick(CURRENT)}
+                    aria-label="Compare now"
+                  />
+                  <UnstyledButton
+                    onClick={() => {
+                      setTicked([]);
+                      setParams({ from: (list[0] as VersionSummary).id, to: CURRENT });
+                    }}
+                    style={{ flex: 1, minWidth: 0 }}
+                    aria-label="Show changes since the last version"
+                  >
+                    <Text size="sm" fw={600}>
+                      Now
+                    </Text>
+                    <Text size="xs" c="dimmed">
+                      Changes since the last version, not yet in one
+                    </Text>
+                  </UnstyledButton>
+                </li>
+              )}
               {list.map((v) => (
                 <VersionRow
                   key={v.id}
