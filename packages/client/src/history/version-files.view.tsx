@@ -1,11 +1,16 @@
-import { Box, Center, Loader, NavLink, ScrollArea, Stack, Text } from '@mantine/core';
+import { Box, Center, Loader, NavLink, ScrollArea, Stack, Tabs, Text } from '@mantine/core';
 import { IconArrowLeft } from '@tabler/icons-react';
 import { PipelineSchema, projectFileKind } from '@deepforge/core';
+import type { Pipeline } from '@deepforge/core';
 import { useQuery } from '@tanstack/react-query';
+import { useMemo, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import { getVersion, getVersionFile, getVersionTree, historyKeys } from '../api/history.endpoints.js';
 import { errorMessage } from '../api/http.js';
 import { CodeView } from '../code/code-view.js';
+import { operationCodes, operationInterfaces } from '../collab/doc-read.js';
+import { useDocSelector } from '../collab/project-doc.context.js';
+import { TraceGraph } from '../executions/trace-graph.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { shortVersion } from './history.logic.js';
 
@@ -106,42 +111,89 @@ function VersionFile({ projectId, versionId, path }: { projectId: string; versio
       </Text>
     );
   }
-  return (
-    <>
-      {projectFileKind(path) === 'pipeline' && <PipelineSummary text={file.data} />}
+  const code = (
+    <CodeView
+      key={path}
+      value={file.data}
+      ariaLabel={`${path} as of ${shortVersion(versionId)}`}
+      testId="version-file"
+    />
+  );
+  const pipeline = projectFileKind(path) === 'pipeline' ? parsePipeline(file.data) : null;
+  if (!pipeline) {
+    return (
       <Box className="df-fill" style={{ minHeight: 0 }}>
-        <CodeView
-          key={path}
-          value={file.data}
-          ariaLabel={`${path} as of ${shortVersion(versionId)}`}
-          testId="version-file"
-        />
+        {code}
       </Box>
-    </>
+    );
+  }
+  return (
+    <Tabs
+      defaultValue="graph"
+      keepMounted={false}
+      style={{ display: 'flex', flexDirection: 'column', flex: 1, minHeight: 0 }}
+    >
+      <Tabs.List>
+        <Tabs.Tab value="graph">Graph</Tabs.Tab>
+        <Tabs.Tab value="json">JSON</Tabs.Tab>
+      </Tabs.List>
+      <Tabs.Panel value="graph" style={{ flex: 1, minHeight: 0, display: 'flex', flexDirection: 'column' }}>
+        <PipelineSummary pipeline={pipeline} />
+        <Box className="df-fill" style={{ position: 'relative', minHeight: 0 }} data-testid="version-graph">
+          <VersionGraph pipeline={pipeline} />
+        </Box>
+      </Tabs.Panel>
+      <Tabs.Panel value="json" style={{ flex: 1, minHeight: 0 }}>
+        {code}
+      </Tabs.Panel>
+    </Tabs>
   );
 }
 
-/** A pipeline's nodes and connections in words, above its JSON. */
-function PipelineSummary({ text }: { text: string }) {
-  let pipeline;
+function parsePipeline(text: string): Pipeline | null {
   try {
     const parsed = PipelineSchema.safeParse(JSON.parse(text));
-    pipeline = parsed.success ? parsed.data : null;
+    return parsed.success ? parsed.data : null;
   } catch {
-    pipeline = null;
+    return null;
   }
-  if (!pipeline) return null;
+}
+
+const NO_STATUS = {};
+
+/**
+ * The pipeline of then, drawn read-only like an execution's trace (no statuses). Ports come from the operations of
+ * now and from the connections, as in a trace of an old run.
+ */
+function VersionGraph({ pipeline }: { pipeline: Pipeline }) {
+  const codes = useDocSelector((d) => operationCodes(d), []);
+  const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
+  const [selected, setSelected] = useState<string | null>(null);
+  return (
+    <TraceGraph
+      pipeline={pipeline}
+      statuses={NO_STATUS}
+      progress={NO_STATUS}
+      interfaces={interfaces}
+      selected={selected}
+      onSelect={setSelected}
+    />
+  );
+}
+
+/** A pipeline's nodes and connections in words, above its graph. */
+function PipelineSummary({ pipeline }: { pipeline: Pipeline }) {
   return (
     <Box
       p="sm"
       style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
       data-testid="pipeline-summary"
     >
-      <Text size="sm">
+      <Text size="sm" lineClamp={2}>
         <b>{pipeline.nodes.length} nodes:</b>{' '}
         {pipeline.nodes.map((n) => `${n.id} (${n.operation})`).join(', ')}
       </Text>
-      <Text size="sm">
+      <Text size="sm" lineClamp={2}>
         <b>{pipeline.connections.length} connections:</b>{' '}
         {pipeline.connections
           .map((c) => `${c.from.node}.${c.from.port} → ${c.to.node}.${c.to.port}`)
