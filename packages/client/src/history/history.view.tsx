@@ -1,5 +1,4 @@
 import {
-  Badge,
   Box,
   Button,
   Center,
@@ -41,12 +40,10 @@ import { errorMessage } from '../api/http.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
 import { projectName } from '../collab/doc-read.js';
 import { useDocSelector } from '../collab/project-doc.context.js';
-import { formatRelativeTime } from '../lib/job-status.js';
 import { NamePrompt } from '../shell/name-prompt.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import {
   bringBackConfirmation,
-  changedFilesText,
   compareRange,
   CURRENT,
   forkDefaultName,
@@ -55,12 +52,12 @@ import {
   restoreConfirmation,
   shortVersion,
   toggleCompare,
-  versionKindColor,
   versionKindLabel,
   versionsOfPages,
 } from './history.logic.js';
 import type { Confirmation } from './history.logic.js';
 import { VersionDiffView } from './version-diff.js';
+import { VersionRow } from './version-row.js';
 
 /**
  * A project's history: the versions (newest first, paged, searchable), what a version changed or what changed
@@ -251,62 +248,6 @@ export function HistoryView() {
         />
       )}
     </Box>
-  );
-}
-
-function VersionRow({
-  version,
-  selected,
-  ticked,
-  onSelect,
-  onTick,
-}: {
-  version: VersionSummary;
-  selected: boolean;
-  ticked: boolean;
-  onSelect: () => void;
-  onTick: () => void;
-}) {
-  const now = Date.now();
-  return (
-    <li
-      className="df-version-row"
-      data-selected={selected}
-      data-testid="version-row"
-      data-version={version.id}
-    >
-      <Checkbox
-        size="xs"
-        mt={4}
-        checked={ticked}
-        onChange={onTick}
-        aria-label={`Compare ${shortVersion(version.id)}`}
-      />
-      <UnstyledButton
-        onClick={onSelect}
-        style={{ flex: 1, minWidth: 0 }}
-        aria-label={`Show version ${version.message}`}
-      >
-        <Group gap={6} wrap="nowrap">
-          <Badge size="xs" variant="light" color={versionKindColor(version.kind)}>
-            {versionKindLabel(version.kind)}
-          </Badge>
-          <Text size="sm" fw={version.kind === 'named' ? 600 : 400} truncate data-testid="version-message">
-            {version.message}
-          </Text>
-        </Group>
-        <Text size="xs" c="dimmed" truncate>
-          {version.author.name} ·{' '}
-          <span title={new Date(version.time).toLocaleString()}>
-            {formatRelativeTime(Date.parse(version.time), now)}
-          </span>{' '}
-          · {shortVersion(version.id)}
-        </Text>
-        <Text size="xs" c="dimmed" truncate ff="monospace">
-          {changedFilesText(version.files)}
-        </Text>
-      </UnstyledButton>
-    </li>
   );
 }
 
