@@ -300,6 +300,7 @@ function Execution() {
               · {new Date(execution.createdAt).toLocaleString()} ·{' '}
               {formatDuration(liveDuration(execution, serverNow))}
               {execution.options.cache ? ' · cache on' : ''}
+              <ExecutionVersionLinks projectId={projectId} version={execution.version} />
               {execution.startedBy && (
                 <>
                   {' · started by '}
@@ -314,7 +315,6 @@ function Execution() {
                   </Text>
                 </>
               )}
-              <ExecutionVersionLinks projectId={projectId} version={execution.version} />
             </Text>
           </Group>
         }
