@@ -33,6 +33,8 @@ const DATA_NEEDS = [
   ['/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz', 'dataset-fashion-mnist'],
   // DEEPFORGE_CHROMIUM names another Chromium for the e2e tests: then it is not ours to install.
   ...(process.env.DEEPFORGE_CHROMIUM ? [] : [['/usr/bin/chromium', 'chromium']]),
+  // Project history is a git repository per project, written and served by the system git (docs/adr/0020).
+  ['/usr/bin/git', 'git'],
 ];
 
 /**

@@ -173,6 +173,8 @@ export interface StartExecutionRequest {
    * artifacts it saves belong to it. '' (the default) is the CLI's unnamed scope.
    */
   projectId?: string;
+  /** The project version (git commit id of its history, docs/adr/0020) the project was read from. */
+  version?: string;
 }
 
 export interface ResumeExecutionOptions {
@@ -636,6 +638,7 @@ class EngineImpl implements Engine {
         pipeline: pipelineName,
         name: request.name,
         plan,
+        version: request.version ?? null,
       },
       snapshot,
       runOptions,
@@ -652,6 +655,7 @@ class EngineImpl implements Engine {
       pipeline: string;
       name: string | undefined;
       plan: ExecutionPlan;
+      version: string | null;
     },
     snapshot: ExecutionSnapshot,
     runOptions: ExecutionRunOptions,
@@ -679,6 +683,7 @@ class EngineImpl implements Engine {
           options: runOptions as unknown as Record<string, JsonValue>,
           snapshot: snapshot as unknown as Record<string, JsonValue>,
           runnerId: this.runnerId,
+          version: what.version,
         },
         plan.order.map((node) => ({
           id: jobIdOf(id, node),
@@ -871,6 +876,8 @@ class EngineImpl implements Engine {
         pipeline: execution.pipeline,
         name: options.name,
         plan: snapshot.plan,
+        // The same snapshot: the same version of the project.
+        version: execution.version,
       },
       snapshot,
       {

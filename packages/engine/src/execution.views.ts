@@ -47,6 +47,8 @@ export interface ExecutionSummary {
   durationMs: number | null;
   /** How many jobs are in each status. */
   jobCounts: Partial<Record<JobStatus, number>>;
+  /** The project version it started from (docs/adr/0020), when known. */
+  version: string | null;
 }
 
 export interface ExecutionDetails extends ExecutionSummary {
@@ -92,6 +94,7 @@ export function summarize(
     endedAt: e.endedAt,
     durationMs: duration(e.startedAt, e.endedAt, now),
     jobCounts,
+    version: e.version,
   };
 }
 

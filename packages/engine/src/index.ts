@@ -168,3 +168,15 @@ export {
 } from './architecture/architecture.service.js';
 export type { ArchitectureCheck, ArchitectureServiceOptions } from './architecture/architecture.service.js';
 export { openArtifactStorage } from './storage/storage.opener.js';
+// Project history: a bare git repository per project (docs/adr/0020).
+export { ProjectHistory, HistoryError, HISTORY_BRANCH, blobId } from './history/project-history.js';
+export type {
+  Version,
+  VersionAuthor,
+  VersionFile,
+  VersionFiles,
+  VersionKind as HistoryVersionKind,
+  VersionQuery,
+  NewVersion,
+} from './history/project-history.js';
+export { runGit, gitEnv, GitError } from './history/git.process.js';

@@ -421,6 +421,8 @@ export type { MetricSeriesInfoDto, MetricViewResponse } from './metric-view.js';
 export { SlurmJobOptionsSchema, mergeSlurmOptions } from './slurm-options.js';
 export type { SlurmJobOptions } from './slurm-options.js';
 
+export { applyProjectToDoc } from './project-document-apply.js';
+
 // Project history: versions are git commits of the project folder (docs/adr/0020).
 export {
   VersionIdSchema,

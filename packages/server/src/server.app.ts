@@ -44,6 +44,8 @@ import { authenticate, projectRoleOf, roleAtLeast, type RequestAuth } from './au
 import { registerAuthRoutes } from './routes/auth.routes.js';
 import { registerMemberRoutes } from './routes/members.routes.js';
 import { ProjectService } from './projects/project.service.js';
+import { HistoryRecorder } from './history/history.recorder.js';
+import { HistoryService } from './history/history.service.js';
 import { registerArtifactRoutes } from './routes/artifacts.routes.js';
 import { registerClientRoutes } from './routes/client.routes.js';
 import { registerExecutionRoutes } from './routes/executions.routes.js';
@@ -53,6 +55,7 @@ import { registerOperationRoutes } from './routes/operations.routes.js';
 import { registerResourceRoutes } from './routes/resources.routes.js';
 import { registerPipelineRoutes } from './routes/pipelines.routes.js';
 import { registerProjectRoutes } from './routes/projects.routes.js';
+import { registerHistoryRoutes } from './routes/history.routes.js';
 import type { ComputeMode, ServerContext, ZodApp } from './server.context.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -95,12 +98,18 @@ export interface ServerOptions {
   logger?: Logger;
   /** The worker threads that read operation code (tests shorten the 2 s deadline). */
   operationReader?: OperationReaderOptions;
+  /** Project history (docs/adr/0020): a checkpoint after this long without edits (default 30 s)… */
+  historyQuietMs?: number;
+  /** …or after this many document changes (default 200). */
+  historyMaxChanges?: number;
 }
 
 export interface DeepForgeServer {
   readonly app: ZodApp;
   readonly engine: Engine;
   readonly documents: ProjectDocuments;
+  /** Project history (docs/adr/0020). */
+  readonly history: HistoryService;
   /**
    * Listens on `host` (default: server.host, 127.0.0.1; port 0: a free one) and resolves to the base URL. An
    * address other than loopback is refused unless accounts are on.
@@ -205,10 +214,11 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     exists: async (name) => (await engine.projects.getProject(name)) !== undefined,
     logger,
   });
+  const recorder = new HistoryRecorder();
   const hocuspocus = new Hocuspocus({
     name: 'deepforge',
     // Access first: a connection refused there never loads the document.
-    extensions: [new CollabAccess(engine.accounts), persistence],
+    extensions: [new CollabAccess(engine.accounts), persistence, recorder],
     // Saves while people type come at most every second, and at least every 5 s.
     debounce: 1000,
     maxDebounce: 5000,
@@ -221,6 +231,14 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     logger,
     options.documentIdleMs,
   );
+  const history = new HistoryService({
+    engine,
+    documents,
+    logger,
+    ...(options.historyQuietMs !== undefined ? { quietMs: options.historyQuietMs } : {}),
+    ...(options.historyMaxChanges !== undefined ? { maxChanges: options.historyMaxChanges } : {}),
+  });
+  recorder.history = history;
 
   const app = Fastify({
     loggerInstance: logger,
@@ -261,7 +279,9 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
       examplesDir: options.examplesDir ?? defaultDir('../../../examples'),
       logger,
       maxImportBytes: engine.settings.values['server.uploadLimit'],
+      history,
     }),
+    history,
     compute: options.compute ?? 'local',
     monitor: new ComputeMonitor(engine, {
       mode: options.compute === 'none' ? 'workers' : 'local',
@@ -291,6 +311,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerAuthRoutes(app, ctx);
   registerMemberRoutes(app, ctx);
   registerProjectRoutes(app, ctx);
+  registerHistoryRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);
   registerOperationRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
@@ -400,6 +421,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     app,
     engine,
     documents,
+    history,
     async listen(port: number, host = settings['server.host']): Promise<string> {
       const problem = bindProblem(host, authEnabled);
       if (problem !== undefined) throw new BindRefusedError(problem);
@@ -419,6 +441,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
         // Upgraded sockets keep the HTTP server from closing: give them a moment for the close handshake.
         await closeSockets([...wss.clients], 1000);
         await app.close();
+        // Pending checkpoints read the documents: before those close.
+        await history.close();
         await documents.close();
         wss.close();
         await engine.close();

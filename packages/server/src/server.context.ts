@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Engine } from '@deepforge/engine';
 import type { ComputeMonitor } from './compute/compute.monitor.js';
 import type { ProjectDocuments } from './documents/project-documents.js';
+import type { HistoryService } from './history/history.service.js';
 import type { ProjectService } from './projects/project.service.js';
 
 /** The Fastify instance routes are registered on: zod schemas validate and type every request. */
@@ -23,6 +24,8 @@ export interface ServerContext {
   engine: Engine;
   documents: ProjectDocuments;
   projects: ProjectService;
+  /** Project history: versions in a git repository per project (docs/adr/0020). */
+  history: HistoryService;
   compute: ComputeMode;
   /** The Compute view's workers, load and waiting jobs. */
   monitor: ComputeMonitor;

@@ -156,6 +156,18 @@ describe('project registry', () => {
       const p = stores.projects;
       await p.insertProject({ id: 'b1', name: 'Beta', description: null, createdAt: 1, updatedAt: 1 });
       await p.insertProject({ id: 'a1', name: 'Alpha', description: 'first', createdAt: 2, updatedAt: 2 });
+      // A fork remembers where it came from (migration 0008).
+      const forkedFrom = { projectId: 'a1', version: 'c'.repeat(40) };
+      await p.insertProject({
+        id: 'f1',
+        name: 'Fork',
+        description: null,
+        createdAt: 3,
+        updatedAt: 3,
+        forkedFrom,
+      });
+      expect((await p.getProject('f1'))!.forkedFrom).toEqual(forkedFrom);
+      expect(await p.deleteProject('f1')).toBe(true);
       expect((await p.listProjects()).map((x) => x.id)).toEqual(['a1', 'b1']);
       expect(await p.updateProject('b1', { name: 'Gamma', description: 'x', updatedAt: 5 })).toEqual({
         id: 'b1',

@@ -34,6 +34,15 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
       expect(await executions.getExecution('nope')).toBeUndefined();
     });
 
+    it("keeps the project version an execution started from, and a fork's origin (migration 0008)", async () => {
+      const version = 'c'.repeat(40);
+      const ex = newExecution({ version });
+      expect((await executions.insertExecution(ex, [])).version).toBe(version);
+      expect((await executions.getExecution(ex.id))!.version).toBe(version);
+      const old = newExecution();
+      expect((await executions.insertExecution(old, [])).version).toBeNull();
+    });
+
     it('inserts nothing when a job cannot be stored', async () => {
       const ex = newExecution();
       const dup = jobsFor(ex.id, ['a', 'a']);

@@ -31,11 +31,17 @@ export interface ExecutionRecord {
   snapshot: Record<string, JsonValue>;
   /** The engine process driving it, while it runs. */
   runnerId: string | null;
+  /** The project version (git commit id, docs/adr/0020) it started from; null before history or in the CLI. */
+  version: string | null;
 }
 
-export type NewExecution = Omit<ExecutionRecord, 'startedAt' | 'endedAt' | 'runnerId' | 'projectId'> & {
+export type NewExecution = Omit<
+  ExecutionRecord,
+  'startedAt' | 'endedAt' | 'runnerId' | 'projectId' | 'version'
+> & {
   runnerId?: string | null;
   projectId?: string;
+  version?: string | null;
 };
 
 export interface JobRecord {

@@ -54,6 +54,7 @@ function toExecution(r: Selectable<ExecutionsTable>): ExecutionRecord {
     options: JSON.parse(r.options) as Record<string, JsonValue>,
     snapshot: JSON.parse(r.snapshot) as Record<string, JsonValue>,
     runnerId: r.runner_id,
+    version: r.version ?? null,
   };
 }
 
@@ -145,6 +146,7 @@ export class KyselyExecutionStore implements ExecutionStore {
           options: JSON.stringify(execution.options),
           snapshot: JSON.stringify(execution.snapshot),
           runner_id: execution.runnerId ?? null,
+          version: execution.version ?? null,
         })
         .execute();
       if (jobs.length > 0) {

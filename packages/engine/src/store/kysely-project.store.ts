@@ -11,6 +11,9 @@ function toProject(r: ProjectRow): ProjectRecord {
     description: r.description,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    ...(r.forked_from
+      ? { forkedFrom: JSON.parse(r.forked_from) as { projectId: string; version: string } }
+      : {}),
   };
 }
 
@@ -27,6 +30,7 @@ export class KyselyProjectStore implements ProjectStore {
         description: project.description,
         created_at: project.createdAt,
         updated_at: project.updatedAt,
+        forked_from: !project.forkedFrom ? null : JSON.stringify(project.forkedFrom),
       })
       .execute();
     return (await this.getProject(project.id))!;

@@ -21,6 +21,8 @@ export interface ExecutionsTable {
   options: string;
   snapshot: string;
   runner_id: string | null;
+  /** Migration 0008: the project version it started from. */
+  version: string | null;
 }
 
 export interface JobsTable {
@@ -146,6 +148,8 @@ export interface ProjectsTable {
   description: string | null;
   created_at: Int;
   updated_at: Int;
+  /** Migration 0008: JSON `{projectId, version}` of a fork. */
+  forked_from: string | null;
 }
 
 export interface UsersTable {

@@ -8,6 +8,8 @@ export interface ProjectRecord {
   description: string | null;
   createdAt: number;
   updatedAt: number;
+  /** The project and version it was forked from (docs/adr/0020), else null. */
+  forkedFrom?: { projectId: string; version: string } | null;
 }
 
 export type ProjectUpdate = Partial<Pick<ProjectRecord, 'name' | 'description' | 'updatedAt'>>;

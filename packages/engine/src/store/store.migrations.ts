@@ -440,6 +440,17 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('jobs').addColumn('peak_gpu_bytes', 'bigint').execute();
     },
   },
+  /**
+   * Project history (issue 12, docs/adr/0020): the version (git commit id of the project's history) an execution
+   * started from, and the project and version a fork was made from (JSON `{projectId, version}`). Nullable: rows
+   * stored before have neither.
+   */
+  '0008_history': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('executions').addColumn('version', 'text').execute();
+      await db.schema.alterTable('projects').addColumn('forked_from', 'text').execute();
+    },
+  },
 };
 
 /** Blocks read and written at a time by migration 0006. */

@@ -16,6 +16,7 @@ export function executionSummaryDto(e: ExecutionSummary): ExecutionSummaryDto {
     endedAt: e.endedAt,
     durationMs: e.durationMs,
     jobCounts: e.jobCounts,
+    ...(e.version !== null ? { version: e.version } : {}),
   };
 }
 

@@ -8,7 +8,8 @@ import {
   projectToFiles,
   type Project,
 } from '@deepforge/core';
-import type { Engine, ProjectRecord } from '@deepforge/engine';
+import { HistoryError } from '@deepforge/engine';
+import type { Engine, HistoryVersionKind, ProjectRecord, VersionAuthor } from '@deepforge/engine';
 import {
   projectFromDoc,
   sections,
@@ -19,6 +20,7 @@ import {
   type UpdateProjectBody,
 } from '@deepforge/protocol';
 import type { ProjectDocuments } from '../documents/project-documents.js';
+import { localAuthor, type HistoryService } from '../history/history.service.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { newProjectId } from './project-id.js';
 import {
@@ -38,6 +40,17 @@ export interface ProjectServiceOptions {
   logger: Logger;
   /** The most bytes an imported zip may be, and unpack to (`server.uploadLimit`). */
   maxImportBytes: number;
+  /** Project history (docs/adr/0020): a new project starts its history, a deleted one loses it. */
+  history: HistoryService;
+}
+
+/** How a new project's history starts. */
+interface HistoryStart {
+  kind: HistoryVersionKind;
+  message: string;
+  author: VersionAuthor;
+  /** Fork: the project and version it is made from (its history is copied up to there). */
+  forkedFrom?: { projectId: string; version: string };
 }
 
 /**
@@ -92,6 +105,7 @@ export class ProjectService {
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
       counts: { ...counts, executions, artifacts },
+      ...(record.forkedFrom ? { forkedFrom: record.forkedFrom } : {}),
     };
   }
 
@@ -118,7 +132,7 @@ export class ProjectService {
     return out;
   }
 
-  async create(body: CreateProjectBody): Promise<ProjectSummary> {
+  async create(body: CreateProjectBody, author: VersionAuthor = localAuthor()): Promise<ProjectSummary> {
     if (body.example === undefined) {
       const project: Project = {
         manifest: {
@@ -132,7 +146,11 @@ export class ProjectService {
         serializers: {},
         artifacts: {},
       };
-      return this.register(project, (dir) => writeFolderFiles(dir, new Map()));
+      return this.register(project, (dir) => writeFolderFiles(dir, new Map()), {
+        kind: 'created',
+        message: `Created ${body.name}`,
+        author,
+      });
     }
     const examples = await this.listExamples();
     if (!examples.some((e) => e.name === body.example)) {
@@ -142,7 +160,11 @@ export class ProjectService {
       );
     }
     const files = await readFolderFiles(join(this.options.examplesDir, body.example));
-    return this.importFiles(files, 'body.example', body.name, body.description);
+    return this.importFiles(files, 'body.example', body.name, body.description, undefined, {
+      kind: 'created',
+      message: `Created ${body.name} from the example ${body.example}`,
+      author,
+    });
   }
 
   /** `<dataDir>/projects/.incoming`: zips being unpacked, each in a folder of its own until it is a project. */
@@ -155,7 +177,11 @@ export class ProjectService {
    * parsed in memory, the other files stream to a staging folder that becomes the project's folder; a refused
    * zip leaves no project, no document and no files.
    */
-  async importZip(body: Readable, name?: string): Promise<ProjectSummary> {
+  async importZip(
+    body: Readable,
+    name?: string,
+    author: VersionAuthor = localAuthor(),
+  ): Promise<ProjectSummary> {
     await this.removeStaleImports();
     const staging = join(this.incomingDir, newProjectId());
     this.importing.add(staging);
@@ -166,7 +192,11 @@ export class ProjectService {
         stagingDir: staging,
         inMemory: isContentPath,
       });
-      return await this.importFiles(files, 'body', name, undefined, dir);
+      return await this.importFiles(files, 'body', name, undefined, dir, {
+        kind: 'import',
+        message: 'Imported a project folder',
+        author,
+      });
     } finally {
       this.importing.delete(staging);
       await rm(staging, { recursive: true, force: true });
@@ -189,6 +219,7 @@ export class ProjectService {
     name?: string,
     description?: string,
     extrasDir?: string,
+    start: HistoryStart = { kind: 'import', message: 'Imported a project folder', author: localAuthor() },
   ): Promise<ProjectSummary> {
     const read = await readProjectFiles(files, this.engine.operationReader);
     if (!read.ok) {
@@ -203,13 +234,17 @@ export class ProjectService {
     const project = read.project;
     if (name !== undefined) project.manifest.name = name;
     if (description !== undefined) project.manifest.description = description;
-    return this.register(project, async (dir) => {
-      if (extrasDir === undefined) return writeFolderFiles(dir, read.extras);
-      await writeFiles(extrasDir, read.extras);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dirname(dir), { recursive: true });
-      await rename(extrasDir, dir);
-    });
+    return this.register(
+      project,
+      async (dir) => {
+        if (extrasDir === undefined) return writeFolderFiles(dir, read.extras);
+        await writeFiles(extrasDir, read.extras);
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dirname(dir), { recursive: true });
+        await rename(extrasDir, dir);
+      },
+      start,
+    );
   }
 
   /**
@@ -219,24 +254,42 @@ export class ProjectService {
   private async register(
     project: Project,
     placeFiles: (dir: string) => Promise<void>,
+    start: HistoryStart,
   ): Promise<ProjectSummary> {
     const id = newProjectId();
     const now = Date.now();
+    const history = this.options.history;
     try {
       await placeFiles(this.filesDir(id));
       await this.options.documents.create(id, project);
+      if (start.forkedFrom) {
+        await history
+          .history(start.forkedFrom.projectId)
+          .copyTo(history.history(id), start.forkedFrom.version);
+        await history.history(id).commit(projectToFiles(project), {
+          kind: 'fork',
+          message: start.message,
+          author: start.author,
+          allowEmpty: true,
+          trailers: { 'DeepForge-Forked-From': `${start.forkedFrom.projectId} ${start.forkedFrom.version}` },
+        });
+      } else {
+        await history.start(id, project, start.kind, start.author, start.message);
+      }
       const record = await this.engine.projects.insertProject({
         id,
         name: project.manifest.name,
         description: project.manifest.description ?? null,
         createdAt: now,
         updatedAt: now,
+        forkedFrom: start.forkedFrom ?? null,
       });
       this.options.logger.info({ projectId: id, name: project.manifest.name }, 'project created');
       return this.summary(record);
     } catch (err) {
       await this.engine.documents.deleteDocument(id).catch(() => undefined);
       await rm(this.filesDir(id), { recursive: true, force: true }).catch(() => undefined);
+      await history.remove(id).catch(() => undefined);
       throw err;
     }
   }
@@ -285,7 +338,40 @@ export class ProjectService {
     await this.engine.projects.deleteProject(projectId);
     await this.options.documents.remove(projectId);
     await rm(this.filesDir(projectId), { recursive: true, force: true });
+    await this.options.history.remove(projectId);
     this.options.logger.info({ projectId }, 'project deleted');
+  }
+
+  /**
+   * A new project from a version of this one (`version`, or a checkpoint of its live state made now, so forking
+   * while others edit takes what they see), with its history up to there and a `fork` version on top; it
+   * remembers where it came from. The files kept beside the content (artifact data) are copied.
+   */
+  async fork(
+    projectId: string,
+    body: { name: string; version?: string | undefined },
+    author: VersionAuthor,
+  ): Promise<ProjectSummary> {
+    await this.get(projectId);
+    const history = this.options.history;
+    const version = body.version ?? (await history.checkpoint(projectId, author));
+    const source = history.history(projectId);
+    const files = await source
+      .resolve(version)
+      .then((id) => source.files(id))
+      .catch((err: unknown) => {
+        if (err instanceof HistoryError) throw notFound(err.message);
+        throw err;
+      });
+    const project = await history.parse(files, `version ${version}`);
+    project.manifest.name = body.name;
+    const extras = await readFolderFiles(this.filesDir(projectId));
+    return this.register(project, (dir) => writeFolderFiles(dir, extras), {
+      kind: 'fork',
+      message: `Forked from ${projectId} at ${version.slice(0, 10)}`,
+      author,
+      forkedFrom: { projectId, version },
+    });
   }
 
   /** The project folder as a zip: its content as the document holds it, and the files kept beside it. */

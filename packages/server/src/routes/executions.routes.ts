@@ -1,3 +1,4 @@
+import { authorOf } from '../history/history.service.js';
 import type { FastifyRequest } from 'fastify';
 import { stat } from 'node:fs/promises';
 import type { AttributeOverride } from '@deepforge/core';
@@ -115,8 +116,11 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
           overrides.push({ node, attr, raw: typeof value === 'string' ? value : JSON.stringify(value) });
         }
       }
+      // The run records the version it starts from: a checkpoint first when the live state is newer.
+      const version = await ctx.history.checkpoint(projectId, authorOf(request.auth), project);
       const started = await engine.startExecution({
         project,
+        version,
         pipelineName: body.pipeline,
         projectDir: ctx.projects.filesDir(projectId),
         projectId,

@@ -13,6 +13,7 @@ import {
 } from '@deepforge/protocol';
 import { bodyStream, checkDeclaredLength } from '../http/body-stream.js';
 import { callerOf, projectRoleOf } from '../auth/request-auth.js';
+import { authorOf } from '../history/history.service.js';
 import { checkProject } from '../projects/project-validation.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 import { artifactNamesOf } from './route-helpers.js';
@@ -21,7 +22,11 @@ const tags = ['projects'];
 const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema, 413: ApiErrorSchema };
 
 /** With accounts on, whoever makes a project owns it. */
-async function makeOwner(ctx: ServerContext, request: FastifyRequest, projectId: string): Promise<void> {
+export async function makeOwner(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  projectId: string,
+): Promise<void> {
   const user = callerOf(request.auth);
   if (!user) return;
   await ctx.engine.accounts.setMember(projectId, user, 'owner');
@@ -78,7 +83,7 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
       },
     },
     async (request, reply) => {
-      const project = await ctx.projects.create(request.body);
+      const project = await ctx.projects.create(request.body, authorOf(request.auth));
       await makeOwner(ctx, request, project.id);
       return reply.code(201).send(project);
     },
@@ -97,7 +102,11 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       checkDeclaredLength(request, ctx.uploadLimit);
       // Unpacked as it arrives: the limits hold for what is read and inflated, not for a whole body in memory.
-      const project = await ctx.projects.importZip(bodyStream(request), request.query.name);
+      const project = await ctx.projects.importZip(
+        bodyStream(request),
+        request.query.name,
+        authorOf(request.auth),
+      );
       await makeOwner(ctx, request, project.id);
       return reply.code(201).send(project);
     },
