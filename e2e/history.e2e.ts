@@ -81,6 +81,16 @@ describe('History: named versions, a deleted pipeline brought back, a fork', () 
     // History → the named version → Fork from this version: the fork opens and says where it came from.
     await page.getByTestId('nav-history').click();
     await page.getByRole('button', { name: 'Show version Before cleanup' }).click();
+    // Open as of this version: the files of then, read-only; basic-io's graph and its nodes in words.
+    await page.getByRole('link', { name: 'Open as of this version' }).click();
+    await page.getByTestId('version-files-view').waitFor();
+    await page.getByTestId('version-file-list').getByText('pipelines/basic-io.json', { exact: true }).click();
+    await expect
+      .poll(() => page.getByTestId('pipeline-summary').textContent())
+      .toContain('3 nodes: gen (GenArray), show (PrintArray), save (Output)');
+    await page.getByTestId('version-graph').locator('.react-flow__node').first().waitFor();
+    await snap(page, TEST, '05-read-only-version');
+    await page.getByRole('link', { name: 'Back to History' }).click();
     await page.getByRole('button', { name: 'Fork from this version' }).click();
     await page.getByTestId('name-prompt-input').fill('History trip fork');
     await page.getByTestId('name-prompt-submit').click();
@@ -94,7 +104,7 @@ describe('History: named versions, a deleted pipeline brought back, a fork', () 
     await expect
       .poll(() => page.getByTestId('pipeline-row').evaluateAll((rows) => rows.map((r) => r.dataset.pipeline)))
       .toEqual(['basic-io', 'hello']);
-    await snap(page, TEST, '05-fork');
+    await snap(page, TEST, '06-fork');
     const forkId = /\/projects\/([^/]+)/.exec(new URL(page.url()).pathname)?.[1] ?? '';
     const fork = await rest.get<{ forkedFrom?: { projectId: string; version: string } }>(
       `/api/projects/${forkId}`,

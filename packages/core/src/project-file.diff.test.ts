@@ -251,7 +251,7 @@ describe('pipeline diffs', () => {
     const added = graph(diffProjectFile('pipelines/hello.json', null, json(before)));
     expect(added.added.map((n) => n.id)).toEqual(['left', 'right', 'multiply', 'result']);
     expect(added.connectionsAdded).toHaveLength(3);
-    expect(added.fields).toEqual([{ name: 'name', after: 'hello' }]);
+    expect(added.fields).toEqual([]);
     const swapped = pipeline(
       before.nodes.map((n) => (n.id === 'multiply' ? { ...n, operation: 'Add' } : n)),
       before.connections,

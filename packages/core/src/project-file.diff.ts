@@ -428,7 +428,8 @@ function graphDiff(type: GraphDiff['type'], a: Graph, b: Graph): GraphDiff {
 
   return {
     type,
-    fields: valueChanges(a.fields, b.fields),
+    // A whole file added or deleted: its name and description come or go with it, nothing to say about them.
+    fields: a === EMPTY_GRAPH || b === EMPTY_GRAPH ? [] : valueChanges(a.fields, b.fields),
     added: addedIds
       .filter((id) => !renamedFrom.has(id))
       .map((id) => ({ id, type: (after.get(id) as GraphNode).type })),

@@ -442,7 +442,7 @@ function DeletedList({
             wrap="nowrap"
             data-testid="deleted-item"
           >
-            <Box style={{ minWidth: 0 }}>
+            <Box style={{ minWidth: 0, flex: 1 }}>
               <Text size="sm" truncate>
                 {item.name}{' '}
                 <Text span size="xs" c="dimmed">
@@ -457,6 +457,7 @@ function DeletedList({
               <Button
                 size="compact-xs"
                 variant="default"
+                style={{ flex: '0 0 auto' }}
                 leftSection={<IconArrowBackUp size={12} />}
                 loading={bringBack.isPending && bringBack.variables.path === item.path}
                 aria-label={`Bring back ${item.name}`}

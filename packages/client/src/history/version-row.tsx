@@ -41,7 +41,12 @@ export function VersionRow({
         aria-label={`Show version ${version.message}`}
       >
         <Group gap={6} wrap="nowrap">
-          <Badge size="xs" variant="light" color={versionKindColor(version.kind)}>
+          <Badge
+            size="xs"
+            variant="light"
+            color={versionKindColor(version.kind)}
+            style={{ flex: '0 0 auto' }}
+          >
             {versionKindLabel(version.kind)}
           </Badge>
           <Text size="sm" fw={version.kind === 'named' ? 600 : 400} truncate data-testid="version-message">
