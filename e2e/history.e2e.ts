@@ -15,6 +15,10 @@ describe('History: named versions, a deleted pipeline brought back, a fork', () 
     const { page, problems } = tab;
     const project = await rest.createProject('History trip', 'hello');
     const base = `/projects/${project.id}`;
+    // A run records the version it started from.
+    const run = await rest.startExecution(project.id, { pipeline: 'basic-io', name: 'early run' });
+    expect(run.version).toMatch(/^[0-9a-f]{40}$/);
+    await rest.waitForExecution(project.id, run.id);
 
     // History → Name this version: the new version heads the list.
     await page.goto(`${base}/pipelines`);
@@ -116,6 +120,26 @@ describe('History: named versions, a deleted pipeline brought back, a fork', () 
     await expect
       .poll(() => row.getByTestId('forked-from').textContent())
       .toContain('forked from History trip');
+
+    // The early run's page links to its version and to what changed since: here, a pipeline added after it.
+    await rest.ok('POST', `/api/projects/${project.id}/pipelines`, {
+      name: 'later',
+      nodes: [],
+      connections: [],
+    });
+    await page.goto(`${base}/executions/${run.id}`);
+    const versionLink = page.getByTestId('execution-version');
+    await expect.poll(() => versionLink.textContent()).toBe(`version ${(run.version ?? '').slice(0, 7)}`);
+    await page.getByTestId('execution-changes-since').click();
+    await expect
+      .poll(() => page.getByTestId('compare-title').textContent())
+      .toBe(`Changes from ${(run.version ?? '').slice(0, 7)} to now`);
+    const added = page.locator('[data-testid=diff-file][data-path="pipelines/later.json"]');
+    await expect.poll(() => added.textContent()).toContain('An empty pipeline added.');
+    await snap(page, TEST, '07-changed-since-run');
+    await page.goBack();
+    await versionLink.click();
+    await expect.poll(() => page.getByTestId('version-panel').getAttribute('data-version')).toBe(run.version);
 
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);

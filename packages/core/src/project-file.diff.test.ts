@@ -252,6 +252,10 @@ describe('pipeline diffs', () => {
     expect(added.added.map((n) => n.id)).toEqual(['left', 'right', 'multiply', 'result']);
     expect(added.connectionsAdded).toHaveLength(3);
     expect(added.fields).toEqual([]);
+    expect(added.whole).toBe('added');
+    expect(graph(diffProjectFile('pipelines/hello.json', json(before), null))).toMatchObject({
+      whole: 'deleted',
+    });
     const swapped = pipeline(
       before.nodes.map((n) => (n.id === 'multiply' ? { ...n, operation: 'Add' } : n)),
       before.connections,

@@ -74,6 +74,8 @@ export interface GraphNodeRef {
 }
 export interface GraphDiff {
   type: 'pipeline' | 'architecture';
+  /** Set when the whole file was added or deleted (then `fields` is empty: the name comes or goes with it). */
+  whole?: 'added' | 'deleted';
   /** Name and description changes (and, for architectures, the outputs). */
   fields: ValueChange[];
   added: GraphNodeRef[];
@@ -426,10 +428,12 @@ function graphDiff(type: GraphDiff['type'], a: Graph, b: Graph): GraphDiff {
   const oldSet = new Set(oldConnections);
   const newSet = new Set(newConnections);
 
+  const whole = a === EMPTY_GRAPH ? 'added' : b === EMPTY_GRAPH ? 'deleted' : undefined;
   return {
     type,
+    ...(whole ? { whole } : {}),
     // A whole file added or deleted: its name and description come or go with it, nothing to say about them.
-    fields: a === EMPTY_GRAPH || b === EMPTY_GRAPH ? [] : valueChanges(a.fields, b.fields),
+    fields: whole ? [] : valueChanges(a.fields, b.fields),
     added: addedIds
       .filter((id) => !renamedFrom.has(id))
       .map((id) => ({ id, type: (after.get(id) as GraphNode).type })),

@@ -74,6 +74,11 @@ describe('FileDiffView', () => {
       'data-testid="diff-too-large"',
     );
     expect(text(render('operations/A.py', 'x\n', 'x\n'))).toBe('No change in this file.');
+    const empty = JSON.stringify({ name: 'later', nodes: [], connections: [] });
+    expect(text(render('pipelines/later.json', null, empty))).toBe('An empty pipeline added.');
+    expect(text(render('pipelines/later.json', empty, `${empty}\n`))).toBe(
+      'Only the formatting of the file changed.',
+    );
     expect(text(render('pipelines/p.json', '{}', '{"name": 1}'))).toContain(
       'The old version is not a valid pipeline: showing the lines.',
     );

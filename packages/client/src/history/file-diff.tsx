@@ -100,7 +100,11 @@ function GraphDiffView({ diff }: { diff: GraphDiff }) {
     0;
   return (
     <ul className="df-diff-graph" data-testid="graph-diff" data-kind={diff.type}>
-      {empty && <li className="df-diff-note">Only the formatting of the file changed.</li>}
+      {empty && (
+        <li className="df-diff-note">
+          {diff.whole ? `An empty ${diff.type} ${diff.whole}.` : 'Only the formatting of the file changed.'}
+        </li>
+      )}
       {diff.fields.map((f) => (
         <li key={`field-${f.name}`} data-change="field">
           <ValueChangeText change={f} />

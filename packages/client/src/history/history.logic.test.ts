@@ -133,6 +133,9 @@ describe('file diffs of a version diff', () => {
       after: p(['a', 'b', 'c']),
     });
     expect(fileDiffSummary(graph)).toBe('2 nodes added');
+    expect(
+      fileDiffSummary(fileDiffOf({ path: 'pipelines/p.json', change: 'added', before: null, after: p([]) })),
+    ).toBe('empty pipeline added');
     const code = fileDiffOf({ path: 'operations/A.py', change: 'added', before: null, after: 'x = 1\n' });
     expect(fileDiffSummary(code)).toBe('+1 −0');
     expect(

@@ -192,7 +192,8 @@ export function fileDiffSummary(d: FileDiff): string {
       const link = d.type === 'pipeline' ? 'connection' : 'edge';
       if (links > 0) parts.push(`${links} ${link}${links === 1 ? '' : 's'} changed`);
       if (d.fields.length > 0) parts.push(d.fields.map((f) => f.name).join(', ') + ' changed');
-      return parts.join(', ') || 'no change';
+      if (parts.length === 0 && d.whole) return `empty ${d.type} ${d.whole}`;
+      return parts.join(', ') || 'formatting changed';
     }
     case 'unchanged':
       return 'no change';
