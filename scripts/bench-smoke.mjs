@@ -32,6 +32,12 @@ const BENCHES = [
     timeoutS: 180,
   },
   {
+    name: 'history',
+    command: [process.execPath, ...FROM_SOURCES, 'bench/history/run.ts', '--smoke'],
+    alone: 'npm run bench:history -- --smoke',
+    timeoutS: 180,
+  },
+  {
     name: 'auth',
     command: [process.execPath, ...FROM_SOURCES, 'bench/auth/run.ts', '--smoke'],
     alone: 'npm run bench:auth -- --smoke',

@@ -56,6 +56,7 @@ import { registerResourceRoutes } from './routes/resources.routes.js';
 import { registerPipelineRoutes } from './routes/pipelines.routes.js';
 import { registerProjectRoutes } from './routes/projects.routes.js';
 import { registerHistoryRoutes } from './routes/history.routes.js';
+import { registerGitRoutes } from './routes/git-http.routes.js';
 import type { ComputeMode, ServerContext, ZodApp } from './server.context.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -312,6 +313,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerMemberRoutes(app, ctx);
   registerProjectRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
+  registerGitRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);
   registerOperationRoutes(app, ctx);
   registerModuleRoutes(app, ctx);

@@ -134,7 +134,8 @@ function parseLog(out: string): Version[] {
     versions.push({
       id: id!,
       parentIds: parents ? parents.split(' ') : [],
-      kind: KINDS.has(kind!.trim()) ? (kind!.trim() as VersionKind) : 'checkpoint',
+      // A commit without the trailer was not written by DeepForge: it came with a push.
+      kind: KINDS.has(kind!.trim()) ? (kind!.trim() as VersionKind) : 'push',
       message: subject!,
       author: { ...(authorId!.trim() ? { id: authorId!.trim() } : {}), name: author! },
       time: new Date(time!).toISOString(),
@@ -386,8 +387,11 @@ export class ProjectHistory {
     return this.treeOf(id);
   }
 
-  private async treeOf(treeish: string): Promise<{ path: string; size: number; blob: string }[]> {
-    const out = await this.git(['ls-tree', '-r', '-l', '-z', treeish]);
+  private async treeOf(
+    treeish: string,
+    env?: Record<string, string>,
+  ): Promise<{ path: string; size: number; blob: string }[]> {
+    const out = await this.git(['ls-tree', '-r', '-l', '-z', treeish], env ? { env } : {});
     const files: { path: string; size: number; blob: string }[] = [];
     for (const line of out.stdout.toString('utf8').split('\0')) {
       if (line === '') continue;
@@ -400,11 +404,13 @@ export class ProjectHistory {
   }
 
   /** The content of blobs, by id (one `cat-file --batch` process). */
-  async blobs(ids: readonly string[]): Promise<Map<string, Buffer>> {
+  async blobs(ids: readonly string[], env?: Record<string, string>): Promise<Map<string, Buffer>> {
     const unique = [...new Set(ids)];
     const result = new Map<string, Buffer>();
     if (unique.length === 0) return result;
-    const out = (await this.git(['cat-file', '--batch'], { input: unique.join('\n') + '\n' })).stdout;
+    const out = (
+      await this.git(['cat-file', '--batch'], { input: unique.join('\n') + '\n', ...(env ? { env } : {}) })
+    ).stdout;
     let at = 0;
     while (at < out.length) {
       const nl = out.indexOf(10, at);
@@ -424,6 +430,19 @@ export class ProjectHistory {
   async files(id: string): Promise<Map<string, Buffer>> {
     const tree = await this.tree(id);
     const blobs = await this.blobs(tree.map((f) => f.blob));
+    return new Map(tree.map((f) => [f.path, blobs.get(f.blob)!]));
+  }
+
+  /**
+   * Every file of a commit that may still be in quarantine (a push being checked): `env` names its object
+   * directories.
+   */
+  async filesAt(id: string, env: Record<string, string>): Promise<Map<string, Buffer>> {
+    const tree = await this.treeOf(id, env);
+    const blobs = await this.blobs(
+      tree.map((f) => f.blob),
+      env,
+    );
     return new Map(tree.map((f) => [f.path, blobs.get(f.blob)!]));
   }
 

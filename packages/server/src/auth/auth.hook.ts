@@ -46,6 +46,8 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
     const config = request.routeOptions.config;
     if (config.auth === 'public' || isClientPath(request)) return;
     if (!identity) {
+      // git asks for credentials only when told how (docs/adr/0020): user name and an access token.
+      if (request.url.startsWith('/git/')) reply.header('www-authenticate', 'Basic realm="DeepForge"');
       return send(reply, 401, {
         error: 'unauthorized',
         message: problem ?? 'sign in first (or send an access token: Authorization: Bearer <token>)',

@@ -48,6 +48,18 @@ export async function authenticate(
   request: IncomingMessage,
 ): Promise<{ identity: Identity | undefined; problem?: string }> {
   const authorization = header(request, 'authorization');
+  if (authorization !== undefined && /^Basic\s/i.test(authorization)) {
+    // git over HTTP (docs/adr/0020) sends credentials as basic auth: the password is an access token.
+    const decoded = Buffer.from(authorization.replace(/^Basic\s+/i, '').trim(), 'base64').toString('utf8');
+    const token = decoded.slice(decoded.indexOf(':') + 1);
+    const identity = token ? await accounts.resolveToken(token) : undefined;
+    return identity
+      ? { identity }
+      : {
+          identity: undefined,
+          problem: 'basic auth needs an access token as the password (unknown, revoked or expired)',
+        };
+  }
   if (authorization !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m)

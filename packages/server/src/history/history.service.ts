@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import {
   ARTIFACTS_DIR,
@@ -33,6 +34,8 @@ import type { ProjectDocuments } from '../documents/project-documents.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { readProjectFiles } from '../projects/project-folder-files.js';
 
+/** Files kept beside the content (artifact data) larger than this are not versioned. */
+const MAX_EXTRA_BYTES = 1024 * 1024;
 /** A file larger than this is shown in a diff as binary (no text): a diff is for reading. */
 const MAX_DIFF_TEXT_BYTES = 1024 * 1024;
 
@@ -141,10 +144,31 @@ export class HistoryService {
     return h;
   }
 
-  /** The project's files (project folder format) as its live document holds them. */
-  async currentFiles(projectId: string): Promise<Map<string, string>> {
+  /** The project's files (project folder format) as its live document holds them, with the small extras. */
+  async currentFiles(projectId: string): Promise<Map<string, string | Uint8Array>> {
     const project = await this.options.documents.read(projectId, projectFromDoc);
-    return projectToFiles(project);
+    return this.filesOf(projectId, project);
+  }
+
+  /**
+   * A project's folder files: the content as the export writes it, and the files kept beside it (artifact data,
+   * a README) up to MAX_EXTRA_BYTES each, so a clone runs with `deepforge run` as it is.
+   */
+  async filesOf(projectId: string, project: Project): Promise<Map<string, string | Uint8Array>> {
+    const files = new Map<string, string | Uint8Array>();
+    const root = join(this.options.engine.dataDir, 'projects', projectId);
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        if (e.name === '.git' || e.name === '__pycache__') continue;
+        const full = join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (e.isFile() && (await stat(full)).size <= MAX_EXTRA_BYTES)
+          files.set(relative(root, full).split(sep).join('/'), await readFile(full));
+      }
+    };
+    await walk(root);
+    for (const [path, text] of projectToFiles(project)) files.set(path, text);
+    return files;
   }
 
   /** Starts a project's history with its first version (`created`, `import`, `fork`). */
@@ -157,7 +181,12 @@ export class HistoryService {
   ): Promise<string> {
     const h = this.history(projectId);
     await h.init();
-    const id = await h.commit(projectToFiles(project), { kind, message, author, allowEmpty: true });
+    const id = await h.commit(await this.filesOf(projectId, project), {
+      kind,
+      message,
+      author,
+      allowEmpty: true,
+    });
     return id!;
   }
 
@@ -217,7 +246,8 @@ export class HistoryService {
     this.pending.delete(projectId);
     const head = await this.ensure(projectId);
     const h = this.history(projectId);
-    const files = project !== undefined ? projectToFiles(project) : await this.currentFiles(projectId);
+    const files =
+      project !== undefined ? await this.filesOf(projectId, project) : await this.currentFiles(projectId);
     const tree = await h.writeTree(files);
     const changed = (await h.changes(`${head}^{tree}`, tree)).length;
     if (changed === 0) return head;
@@ -370,7 +400,7 @@ export class HistoryService {
         target = new Map(
           [...(await this.currentFiles(projectId))].map(([p, t]) => [
             p,
-            Buffer.from(t, 'utf8') as Uint8Array,
+            typeof t === 'string' ? Buffer.from(t, 'utf8') : t,
           ]),
         );
         for (const p of paths) target.set(p, old.get(p)!);

@@ -8,6 +8,8 @@ export const STREAM_CONTENT_TYPES = [
   'application/octet-stream',
   'application/zip',
   'application/x-zip-compressed',
+  // A git bundle of a project folder (POST /api/projects/import, docs/adr/0020).
+  'application/x-git-bundle',
 ];
 
 export function installStreamParsers(app: FastifyInstance): void {

@@ -1,4 +1,6 @@
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -8,7 +10,7 @@ import {
   projectToFiles,
   type Project,
 } from '@deepforge/core';
-import { HistoryError } from '@deepforge/engine';
+import { HISTORY_BRANCH, HistoryError, ProjectHistory } from '@deepforge/engine';
 import type { Engine, HistoryVersionKind, ProjectRecord, VersionAuthor } from '@deepforge/engine';
 import {
   projectFromDoc,
@@ -21,6 +23,7 @@ import {
 } from '@deepforge/protocol';
 import type { ProjectDocuments } from '../documents/project-documents.js';
 import { localAuthor, type HistoryService } from '../history/history.service.js';
+import { byteLimit } from '../http/body-stream.js';
 import { HttpError, badRequest, notFound } from '../http/http-error.js';
 import { newProjectId } from './project-id.js';
 import {
@@ -51,6 +54,8 @@ interface HistoryStart {
   author: VersionAuthor;
   /** Fork: the project and version it is made from (its history is copied up to there). */
   forkedFrom?: { projectId: string; version: string };
+  /** Fills the new project's repository with an existing history (an imported git bundle). */
+  fill?: (target: ProjectHistory) => Promise<void>;
 }
 
 /**
@@ -203,6 +208,61 @@ export class ProjectService {
     }
   }
 
+  /**
+   * A project from a git bundle of a project folder (`git bundle create x.bundle main`), with its history: the
+   * bundle's `main` (else HEAD, else its first branch) becomes the project's history, and an `import` version on
+   * top holds what the project document made of it. Nothing is left of a refused bundle.
+   */
+  async importGitBundle(
+    body: Readable,
+    name?: string,
+    author: VersionAuthor = localAuthor(),
+  ): Promise<ProjectSummary> {
+    await this.removeStaleImports();
+    const staging = join(this.incomingDir, newProjectId());
+    this.importing.add(staging);
+    try {
+      await mkdir(staging, { recursive: true });
+      const file = join(staging, 'import.bundle');
+      await pipeline(body, byteLimit(this.options.maxImportBytes), createWriteStream(file));
+      const scratch = new ProjectHistory(join(staging, 'repo.git'));
+      await scratch.init();
+      const heads = await scratch.run(['bundle', 'list-heads', file]).catch((err: unknown) => {
+        throw badRequest('body', `not a git bundle: ${(err as Error).message}`);
+      });
+      const refs = heads.stdout
+        .toString()
+        .split('\n')
+        .map((l) => l.split(' ')[1])
+        .filter((r): r is string => !!r);
+      const ref = ['refs/heads/main', 'HEAD', 'refs/heads/master'].find((r) => refs.includes(r)) ?? refs[0];
+      if (ref === undefined) throw badRequest('body', 'the git bundle has no branch');
+      await scratch.run(['fetch', '--quiet', '--no-tags', file, `${ref}:${HISTORY_BRANCH}`]);
+      const head = (await scratch.head())!;
+      const read = await readProjectFiles(await scratch.files(head), this.engine.operationReader);
+      if (!read.ok) {
+        const errors = read.diagnostics.filter((d) => d.severity === 'error');
+        throw new HttpError(
+          400,
+          'bad-request',
+          `body: ${ref} of the bundle is not a valid project folder: ${errors.map((d) => `${d.file ? `${d.file}: ` : ''}${d.message}`).join('; ')}`,
+          { field: 'body', diagnostics: errors },
+        );
+      }
+      const project = read.project;
+      if (name !== undefined) project.manifest.name = name;
+      return await this.register(project, (dir) => writeFolderFiles(dir, read.extras), {
+        kind: 'import',
+        message: `Imported ${ref} of a git bundle`,
+        author,
+        fill: (target) => scratch.copyTo(target, head),
+      });
+    } finally {
+      this.importing.delete(staging);
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
   /** Staging folders a crash left behind (no import of this process is using them). */
   private async removeStaleImports(): Promise<void> {
     const entries = await readdir(this.incomingDir).catch(() => [] as string[]);
@@ -262,16 +322,27 @@ export class ProjectService {
     try {
       await placeFiles(this.filesDir(id));
       await this.options.documents.create(id, project);
-      if (start.forkedFrom) {
-        await history
-          .history(start.forkedFrom.projectId)
-          .copyTo(history.history(id), start.forkedFrom.version);
-        await history.history(id).commit(projectToFiles(project), {
-          kind: 'fork',
+      if (start.forkedFrom || start.fill) {
+        if (start.forkedFrom) {
+          await history
+            .history(start.forkedFrom.projectId)
+            .copyTo(history.history(id), start.forkedFrom.version);
+        } else {
+          await start.fill!(history.history(id));
+        }
+        // The version the new project starts from, on top of the history it came with.
+        await history.history(id).commit(await history.filesOf(id, project), {
+          kind: start.kind,
           message: start.message,
           author: start.author,
           allowEmpty: true,
-          trailers: { 'DeepForge-Forked-From': `${start.forkedFrom.projectId} ${start.forkedFrom.version}` },
+          ...(start.forkedFrom
+            ? {
+                trailers: {
+                  'DeepForge-Forked-From': `${start.forkedFrom.projectId} ${start.forkedFrom.version}`,
+                },
+              }
+            : {}),
         });
       } else {
         await history.start(id, project, start.kind, start.author, start.message);

@@ -19,6 +19,8 @@ import type { ServerContext, ZodApp } from '../server.context.js';
 import { artifactNamesOf } from './route-helpers.js';
 
 const tags = ['projects'];
+/** The Content-Type of a `git bundle` file. */
+export const GIT_BUNDLE_TYPE = 'application/x-git-bundle';
 const errors = { 400: ApiErrorSchema, 404: ApiErrorSchema, 409: ApiErrorSchema, 413: ApiErrorSchema };
 
 /** With accounts on, whoever makes a project owns it. */
@@ -102,6 +104,16 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request, reply) => {
       checkDeclaredLength(request, ctx.uploadLimit);
       // Unpacked as it arrives: the limits hold for what is read and inflated, not for a whole body in memory.
+      // A git bundle of a project folder brings its history (docs/adr/0020); anything else is a zip.
+      if (request.headers['content-type']?.startsWith(GIT_BUNDLE_TYPE)) {
+        const imported = await ctx.projects.importGitBundle(
+          bodyStream(request),
+          request.query.name,
+          authorOf(request.auth),
+        );
+        await makeOwner(ctx, request, imported.id);
+        return reply.code(201).send(imported);
+      }
       const project = await ctx.projects.importZip(
         bodyStream(request),
         request.query.name,
