@@ -42,6 +42,27 @@ export type {
 
 export { assertNever } from './assert-never.js';
 
+// Readable diffs of a project file between two versions (the History view).
+export {
+  diffProjectFile,
+  FILE_DIFF_LIMITS,
+  formatDiffValue,
+  lineDiff,
+  projectFileKind,
+} from './project-file.diff.js';
+export type {
+  DiffHunk,
+  DiffLine,
+  DiffLineKind,
+  FileDiff,
+  GraphDiff,
+  GraphNodeRef,
+  LineDiff,
+  NodeChange,
+  ProjectFileKind,
+  ValueChange,
+} from './project-file.diff.js';
+
 // Content ids of stored data (sha256, or the block tree above 8 MiB).
 export {
   CONTENT_HASH_BLOCK_BYTES,

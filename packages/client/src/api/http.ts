@@ -93,6 +93,23 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/** Calls a REST route that answers plain text (a file of a version), with the same errors as `api`. */
+export async function apiText(path: string, signal?: AbortSignal): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: { accept: 'text/plain' }, signal: signal ?? null });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiRequestError(0, null, 'cannot reach the DeepForge server');
+  }
+  if (!res.ok) {
+    const error = await errorOf(res);
+    reportApiError(error);
+    throw error;
+  }
+  return res.text();
+}
+
 /** One line for a notification: the server's message, plus the field it blames. */
 export function errorMessage(e: unknown): string {
   if (e instanceof ApiRequestError) return e.field ? `${e.message} (${e.field})` : e.message;

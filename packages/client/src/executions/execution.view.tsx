@@ -70,6 +70,7 @@ import {
 } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
+import { ExecutionVersionLinks } from '../history/execution-version.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { StatusBadge } from './execution-status-badge.js';
 import { JobConsole } from './job-console.js';
@@ -330,6 +331,7 @@ function Execution() {
               · {new Date(execution.createdAt).toLocaleString()} ·{' '}
               {formatDuration(liveDuration(execution, serverNow))}
               {execution.options.cache ? ' · cache on' : ''}
+              <ExecutionVersionLinks projectId={projectId} version={execution.version} />
               {execution.startedBy && (
                 <>
                   {' · started by '}

@@ -48,7 +48,14 @@ import {
 } from '../api/endpoints.js';
 import { errorMessage } from '../api/http.js';
 import { formatRelativeTime } from '../lib/job-status.js';
+import { ForkedFromNote } from '../shell/forked-from.js';
 import { TopBar } from '../shell/top-bar.js';
+
+/** The name of a fork's source project when it is in the list (it may be deleted, or not shared). */
+function sourceName(items: readonly ProjectSummary[], id: string): { sourceName?: string } {
+  const source = items.find((p) => p.id === id);
+  return source ? { sourceName: source.name } : {};
+}
 
 export function ProjectsPage() {
   const queryClient = useQueryClient();
@@ -169,6 +176,12 @@ export function ProjectsPage() {
                       <Text size="xs" c="dimmed" lineClamp={1}>
                         {p.description}
                       </Text>
+                    )}
+                    {p.forkedFrom && (
+                      <ForkedFromNote
+                        forkedFrom={p.forkedFrom}
+                        {...sourceName(projects.data?.items ?? [], p.forkedFrom.projectId)}
+                      />
                     )}
                   </Table.Td>
                   <Table.Td>

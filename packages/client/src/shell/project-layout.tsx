@@ -20,6 +20,7 @@ import {
   IconDatabase,
   IconEye,
   IconFileCode,
+  IconGitCommit,
   IconHistory,
   IconKey,
   IconMoon,
@@ -28,6 +29,7 @@ import {
   IconSun,
   IconTool,
 } from '@tabler/icons-react';
+import type { ForkedFrom } from '@deepforge/protocol';
 import { useQuery } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { useState } from 'react';
@@ -48,10 +50,11 @@ import { projectName } from '../collab/doc-read.js';
 import { initials } from '../collab/local-user.js';
 import { READERS_CANNOT_EDIT } from '../lib/project-capabilities.js';
 import { ConnectionStatus } from './connection-status.js';
+import { ForkedFromNote } from './forked-from.js';
 import { ShortcutsModal } from './shortcuts.modal.js';
 import { Logo } from './logo.js';
 
-/** The six views of the DeepForge docs' "Interface Overview", in their order. */
+/** The six views of the DeepForge docs' "Interface Overview", in their order, then the project's history. */
 export const PROJECT_VIEWS = [
   { path: 'pipelines', label: 'Pipelines', icon: IconBinaryTree2 },
   { path: 'executions', label: 'Executions', icon: IconHistory },
@@ -59,6 +62,7 @@ export const PROJECT_VIEWS = [
   { path: 'artifacts', label: 'Artifacts', icon: IconDatabase },
   { path: 'utils', label: 'Custom Utils', icon: IconTool },
   { path: 'serializers', label: 'Custom Serialization', icon: IconFileCode },
+  { path: 'history', label: 'History', icon: IconGitCommit },
 ] as const;
 
 export function ProjectLayout() {
@@ -108,7 +112,11 @@ export function ProjectLayout() {
         <Box style={{ display: 'flex', height: '100vh' }}>
           <IconBar projectId={projectId} />
           <Box style={{ display: 'flex', flexDirection: 'column' }} className="df-fill">
-            <Header projectId={projectId} fallbackName={project.data?.name ?? ''} />
+            <Header
+              projectId={projectId}
+              fallbackName={project.data?.name ?? ''}
+              forkedFrom={project.data?.forkedFrom}
+            />
             <Box className="df-fill" style={{ display: 'flex', flexDirection: 'column', overflow: 'hidden' }}>
               <ProjectDocGate fallback={opening}>
                 <AccessGate fallback={opening}>
@@ -183,7 +191,15 @@ function AccessGate({ children, fallback }: { children: ReactNode; fallback: Rea
   return <>{ready ? children : fallback}</>;
 }
 
-function Header({ projectId, fallbackName }: { projectId: string; fallbackName: string }) {
+function Header({
+  projectId,
+  fallbackName,
+  forkedFrom,
+}: {
+  projectId: string;
+  fallbackName: string;
+  forkedFrom: ForkedFrom | undefined;
+}) {
   return (
     <Group
       component="header"
@@ -195,6 +211,7 @@ function Header({ projectId, fallbackName }: { projectId: string; fallbackName: 
     >
       <Group gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
         <ProjectTitle fallbackName={fallbackName} />
+        {forkedFrom && <ForkedFromNote forkedFrom={forkedFrom} />}
         <ReadOnlyBadge />
       </Group>
       <Group gap="md" wrap="nowrap">

@@ -114,6 +114,16 @@ function routes() {
           path: 'serializers/:name?',
           lazy: async () => ({ Component: (await import('../modules/modules.view.js')).SerializersView }),
         },
+        {
+          path: 'history',
+          lazy: async () => ({ Component: (await import('../history/history.view.js')).HistoryView }),
+        },
+        {
+          path: 'history/:versionId/files',
+          lazy: async () => ({
+            Component: (await import('../history/version-files.view.js')).VersionFilesView,
+          }),
+        },
         { path: '*', element: <NotFound /> },
       ],
     },

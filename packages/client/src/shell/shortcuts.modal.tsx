@@ -3,8 +3,8 @@ import { Group, Kbd, Modal, Stack, Table, Text } from '@mantine/core';
 const SHORTCUTS: { where: string; keys: string[][]; what: string }[] = [
   {
     where: 'Anywhere in a project',
-    keys: [['Alt', '1…6']],
-    what: 'Pipelines, Executions, Resources, Artifacts, Utils, Serialization',
+    keys: [['Alt', '1…7']],
+    what: 'Pipelines, Executions, Resources, Artifacts, Utils, Serialization, History',
   },
   { where: 'Anywhere in a project', keys: [['?']], what: 'This list' },
   { where: 'Lists', keys: [['/']], what: 'Search' },
