@@ -152,12 +152,75 @@ def arity_diagnostics(script, source_roots):
     return diagnostics
 
 
+#: Completion kinds remembered per name of an installed module (at most this many, then forgotten all at once).
+MAX_CACHED_KINDS = 50_000
+
+
+def _installed(completion):
+    """The full name of a completion from an installed package or the standard library, else None."""
+    try:
+        path = completion.module_path
+        name = completion.full_name
+    except Exception:  # Jedi fails on some names; they are simply not cached
+        return None
+    if name is None:
+        return None
+    if path is None:
+        return name  # a compiled module (builtins, torch._C): does not change while the server runs
+    path = str(path)
+    stdlib = os.path.dirname(os.__file__)
+    if "/dist-packages/" in path or "/site-packages/" in path or path.startswith(stdlib + os.sep):
+        return name
+    return None
+
+
+class _KnownKind:
+    """A completion whose ``type`` is already known; everything else is the completion's own."""
+
+    __slots__ = ("_completion", "type")
+
+    def __init__(self, completion, kind):
+        self._completion = completion
+        self.type = kind
+
+    def __getattr__(self, name):
+        return getattr(self._completion, name)
+
+
+def _remember_kinds(jedi_completion):
+    """Caches each installed name's kind across completions.
+
+    pylsp asks every completion for its ``type`` (the item's icon), and for names of star-importing packages such as
+    ``torch.nn`` Jedi infers each name again in every new Script: 0.1-0.7 s for the 179 names of ``torch.nn.``, while
+    the completion itself takes ~20 ms. Installed packages do not change under a running server, so the kind of
+    ``torch.nn.Linear`` is asked once. The project's own code is never cached.
+    """
+    original = jedi_completion._format_completion
+    kinds = {}
+
+    def format_completion(completion, *args, **kwargs):
+        key = _installed(completion)
+        if key is not None:
+            kind = kinds.get(key)
+            if kind is None:
+                if len(kinds) >= MAX_CACHED_KINDS:
+                    kinds.clear()
+                kind = kinds[key] = completion.type
+            completion = _KnownKind(completion, kind)
+        return original(completion, *args, **kwargs)
+
+    jedi_completion._format_completion = format_completion
+
+
 def main():
     from pylsp import hookimpl
     from pylsp.config.config import Config
     from pylsp.python_lsp import PythonLSPServer, start_io_lang_server
 
+    from pylsp.plugins import jedi_completion
+
     runtime_root = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+    _remember_kinds(jedi_completion)
 
     class ArityPlugin:
         """The pylsp plugin (a pluggy hook implementation) adding the argument-count check to the lint."""

@@ -62,3 +62,38 @@ def test_wrong_argument_counts_of_project_and_runtime_code_are_flagged(tmp_path)
         11: "Box() missing 1 required argument: 'size'",
         13: "log() takes 1 positional argument but 2 were given",
     }
+
+
+def test_kinds_of_installed_names_are_asked_once_and_stay_right(tmp_path):
+    from types import SimpleNamespace
+
+    from deepforge.language_server import _remember_kinds
+
+    seen = []
+
+    def format_completion(completion, markup_kind, include_params=False):
+        return {"label": completion.name, "kind": completion.type}
+
+    module = SimpleNamespace(_format_completion=format_completion)
+    _remember_kinds(module)
+
+    class Installed:
+        name = "Linear"
+        full_name = "torch.nn.Linear"
+        module_path = "/usr/lib/python3/dist-packages/torch/nn/modules/linear.py"
+
+        @property
+        def type(self):
+            seen.append(self.full_name)
+            return "class"
+
+    class Project(Installed):
+        full_name = "utils.shapes.scale"
+        module_path = str(tmp_path / "utils" / "shapes.py")
+
+    for _ in range(3):
+        assert module._format_completion(Installed(), "markdown") == {"label": "Linear", "kind": "class"}
+        assert module._format_completion(Project(), "markdown")["kind"] == "class"
+    # torch's name was inferred once; the project's every time (it may change under the server).
+    assert seen.count("torch.nn.Linear") == 1
+    assert seen.count("utils.shapes.scale") == 3

@@ -51,6 +51,24 @@ const FORWARDED_REQUESTS: ReadonlySet<string> = new Set([
   'textDocument/documentSymbol',
 ]);
 
+/** The server capabilities of the requests the bridge forwards: editors do not offer what would be refused. */
+const OFFERED_CAPABILITIES = [
+  'completionProvider',
+  'hoverProvider',
+  'signatureHelpProvider',
+  'definitionProvider',
+  'declarationProvider',
+  'typeDefinitionProvider',
+  'referencesProvider',
+  'documentHighlightProvider',
+  'documentSymbolProvider',
+];
+
+function offered(capabilities: unknown): Record<string, unknown> {
+  const all = (capabilities ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(OFFERED_CAPABILITIES.filter((k) => k in all).map((k) => [k, all[k]]));
+}
+
 /** Requests of one browser still waiting for the language server: more are refused (a flooding tab). */
 const MAX_IN_FLIGHT_PER_PEER = 64;
 /** stdin the language server has not read yet: beyond this a peer that keeps sending is cut off. */
@@ -291,7 +309,7 @@ export class LanguageServerProcess {
             reply({
               // Whole texts: two tabs' incremental changes of one shared document would apply twice.
               capabilities: {
-                ...(capabilities as object),
+                ...offered(capabilities),
                 textDocumentSync: { openClose: true, change: 1, save: true },
               },
               serverInfo: { name: 'pylsp (DeepForge)' },

@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { TEST_PYTHON } from '@deepforge/engine/test-support';
 import { startFixture, type ServerFixture } from '../test-support/server-fixture.js';
 
 /** A minimal LSP client over the real WebSocket: requests by id, notifications collected. */
@@ -80,7 +83,12 @@ class LspTestClient {
   }
 
   async initialize(): Promise<Record<string, unknown>> {
-    const init = await this.request('initialize', { processId: null, rootUri: null, capabilities: {} });
+    // As @codemirror/lsp-client sends it: the workspace itself as the root.
+    const init = await this.request('initialize', {
+      processId: null,
+      rootUri: 'file:///workspace',
+      capabilities: {},
+    });
     this.notify('initialized', {});
     return init;
   }
@@ -142,6 +150,9 @@ describe('the Python language server over /api/lsp', () => {
     const caps = (again.result as { capabilities: Record<string, unknown> }).capabilities;
     expect(caps.textDocumentSync).toMatchObject({ change: 1, openClose: true });
     expect(caps.completionProvider).toBeDefined();
+    // Only what the bridge forwards: no formatting or rename an editor would offer and then see refused.
+    expect(caps.documentFormattingProvider).toBeUndefined();
+    expect(caps.renameProvider).toBeUndefined();
   });
 
   it('completes torch.nn. with Linear', async () => {
@@ -277,5 +288,61 @@ describe('language server processes', () => {
     const other = await LspTestClient.open(`${base}/api/lsp?project=${b}`);
     expect((await other.initialize()).error).toBeUndefined();
     other.close();
+  }, 120_000);
+});
+
+describe('/api/lsp with accounts on', () => {
+  let f: ServerFixture;
+
+  afterAll(async () => {
+    await f?.cleanup();
+  });
+
+  it('takes members only, and writes only writers’ texts into the workspace folder', async () => {
+    f = await startFixture({ settings: { python: TEST_PYTHON, 'auth.enabled': true } });
+    const base = (await f.server.listen(0)).replace('http:', 'ws:');
+    const accounts = f.server.engine.accounts;
+    const ada = await accounts.createUser('ada', 'correct horse');
+    const bob = await accounts.createUser('bob', 'battery staple');
+    const adaToken = (await accounts.createToken(ada, 'test', null)).token;
+    const bobToken = (await accounts.createToken(bob, 'test', null)).token;
+    const created = await f.server.app.inject({
+      method: 'POST',
+      url: '/api/projects',
+      headers: { authorization: `Bearer ${adaToken}` },
+      payload: { name: 'private' },
+    });
+    const projectId = created.json<{ id: string }>().id;
+    await f.server.app.inject({
+      method: 'PUT',
+      url: `/api/projects/${projectId}/utils/shapes`,
+      headers: { authorization: `Bearer ${adaToken}` },
+      payload: { code: UTIL },
+    });
+    const url = `${base}/api/lsp?project=${projectId}`;
+    await expect(LspTestClient.open(url)).rejects.toThrow(/401/);
+    await expect(LspTestClient.open(url, { authorization: `Bearer ${bobToken}` })).rejects.toThrow(
+      new RegExp(`404 there is no project ${projectId}`),
+    );
+
+    await accounts.setMember(projectId, bob, 'reader');
+    const reader = await LspTestClient.open(url, { authorization: `Bearer ${bobToken}` });
+    expect((await reader.initialize()).error).toBeUndefined();
+    const file = join(f.server.languageServers.workspaceOf(projectId), 'utils', 'shapes.py');
+    expect(await readFile(file, 'utf8')).toBe(UTIL);
+    reader.open('file:///workspace/utils/shapes.py', 'READER = 1\n');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await readFile(file, 'utf8')).toBe(UTIL);
+    reader.close();
+
+    const writer = await LspTestClient.open(url, { authorization: `Bearer ${adaToken}` });
+    await writer.initialize();
+    writer.open('file:///workspace/utils/shapes.py', UTIL);
+    writer.notify('textDocument/didChange', {
+      textDocument: { uri: 'file:///workspace/utils/shapes.py', version: 2 },
+      contentChanges: [{ text: `${UTIL}\nWRITER = 2\n` }],
+    });
+    await expect.poll(() => readFile(file, 'utf8'), { timeout: 10_000 }).toContain('WRITER = 2');
+    writer.close();
   }, 120_000);
 });

@@ -23,6 +23,8 @@ export function confineUris(value: unknown, root: string, depth = 0): unknown {
   if (depth > MAX_DEPTH) throw new LspMessageError(`a message nested deeper than ${MAX_DEPTH} levels`);
   if (typeof value === 'string') {
     if (!/^file:/i.test(value)) return value;
+    // The workspace itself (an editor's rootUri).
+    if (value === VIRTUAL_ROOT || value === VIRTUAL_ROOT.slice(0, -1)) return pathToFileURL(root).href;
     if (!value.startsWith(VIRTUAL_ROOT))
       throw new LspMessageError(
         `${JSON.stringify(value.slice(0, 200))} is not a file of this project (${VIRTUAL_ROOT}…)`,
