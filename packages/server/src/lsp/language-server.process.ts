@@ -120,7 +120,7 @@ interface OpenDocument {
 }
 
 type Pending =
-  | { kind: 'peer'; peer: LspPeer; id: number | string }
+  | { kind: 'peer'; peer: LspPeer; id: number | string; method: string }
   | { kind: 'internal'; resolve: (m: RpcMessage) => void };
 
 /**
@@ -134,6 +134,8 @@ export class LanguageServerProcess {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly inFlight = new Map<LspPeer, number>();
+  /** Per peer with a completion at the server: the newest one typed since, which goes next. */
+  private readonly completions = new Map<LspPeer, { queued?: RpcMessage }>();
   private readonly documents = new Map<string, OpenDocument>();
   private readonly peers = new Set<LspPeer>();
   private readonly diskWrites = new Map<string, NodeJS.Timeout>();
@@ -287,6 +289,7 @@ export class LanguageServerProcess {
   detach(peer: LspPeer): void {
     if (!this.peers.delete(peer)) return;
     this.inFlight.delete(peer);
+    this.completions.delete(peer);
     for (const [id, p] of this.pending) if (p.kind === 'peer' && p.peer === peer) this.pending.delete(id);
     for (const uri of [...this.documents.keys()]) this.closeDocument(peer, uri);
   }
@@ -360,6 +363,17 @@ export class LanguageServerProcess {
       fail(-32601, `${method} is not offered by DeepForge's language server bridge`);
       return;
     }
+    if (method === 'textDocument/completion') {
+      const state = this.completions.get(peer);
+      if (state) {
+        // pylsp answers one request at a time and cannot cancel one it has started: a completion typed over by a
+        // newer one is answered empty instead of waiting in line ahead of it (typing `torch.nn.` asks three times).
+        if (state.queued) peer.send({ jsonrpc: '2.0', id: state.queued.id!, result: null });
+        state.queued = message;
+        return;
+      }
+      this.completions.set(peer, {});
+    }
     const count = this.inFlight.get(peer) ?? 0;
     if (count >= MAX_IN_FLIGHT_PER_PEER) {
       fail(-32800, `more than ${MAX_IN_FLIGHT_PER_PEER} requests are waiting: this one is dropped`);
@@ -371,7 +385,7 @@ export class LanguageServerProcess {
     }
     const id = this.nextId++;
     this.inFlight.set(peer, count + 1);
-    this.pending.set(id, { kind: 'peer', peer, id: message.id! });
+    this.pending.set(id, { kind: 'peer', peer, id: message.id!, method });
     this.write({ jsonrpc: '2.0', id, method, params: message.params });
   }
 
@@ -478,6 +492,11 @@ export class LanguageServerProcess {
     }
     this.inFlight.set(p.peer, Math.max(0, (this.inFlight.get(p.peer) ?? 1) - 1));
     p.peer.send({ ...message, id: p.id });
+    if (p.method === 'textDocument/completion') {
+      const queued = this.completions.get(p.peer)?.queued;
+      this.completions.delete(p.peer);
+      if (queued && this.peers.has(p.peer)) this.fromPeer(p.peer, queued);
+    }
   }
 
   /** Asks the server to shut down, then kills it if it lingers. */

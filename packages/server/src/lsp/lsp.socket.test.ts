@@ -165,6 +165,18 @@ describe('the Python language server over /api/lsp', () => {
     expect(items.map((i) => i.label)).toContain('Linear');
   }, 60_000);
 
+  it('answers a completion typed over by a newer one empty instead of queueing it', async () => {
+    const at = (character: number) =>
+      client.request('textDocument/completion', {
+        textDocument: { uri: URI },
+        position: { line: 4, character },
+      });
+    const [first, second, third] = await Promise.all([at(9), at(9), at(9)]);
+    expect(JSON.stringify(first.result)).toContain('"Linear"');
+    expect(second.result).toBeNull();
+    expect(JSON.stringify(third.result)).toContain('"Linear"');
+  }, 60_000);
+
   it('hovers deepforge.log with its docstring', async () => {
     const res = await client.request('textDocument/hover', {
       textDocument: { uri: URI },
