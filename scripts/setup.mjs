@@ -24,6 +24,9 @@ const PYTHON_NEEDS = [
   ['torchvision', 'python3-torchvision'],
   // pip builds operations' environments (venvs over these packages, docs/adr/0017).
   ['pip', 'python3-pip'],
+  // The code editors' Python language server (docs/adr/0022): pylsp with Jedi, pyflakes for undefined names.
+  ['pylsp', 'python3-pylsp'],
+  ['pyflakes', 'python3-pyflakes'],
 ];
 /**
  * Files the examples, their tests and the browser tests need, and the Debian packages that install them: the

@@ -12,6 +12,7 @@ import { Rest } from '../../e2e/support/rest.js';
 import { removeDir, ROOT, startServer } from '../../e2e/support/server.js';
 import { NOT_MEASURED, measuredAt, uncommittedWarning } from '../provenance.mjs';
 import { architecture } from './architecture.bench.js';
+import { completion } from './completion.bench.js';
 import { consoleLatency } from './console.bench.js';
 import type { MeasuredAt } from '../provenance.mjs';
 import type { UiBenchmark } from './context.js';
@@ -21,7 +22,7 @@ import { metrics } from './metrics.bench.js';
 import type { MachineFacts, Section } from './report.js';
 import { writeSections } from './report.js';
 
-const BENCHMARKS: UiBenchmark[] = [load, consoleLatency, executionsList, metrics, architecture];
+const BENCHMARKS: UiBenchmark[] = [load, consoleLatency, executionsList, metrics, architecture, completion];
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 
 const USAGE = `usage: npm run bench:ui -- [--only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]

@@ -58,7 +58,9 @@ export default defineConfig({
             // Lazy: loaded with the first code editor / graph / chart.
             {
               name: 'codemirror',
-              test: /node_modules[\\/](@codemirror|y-codemirror\.next|style-mod|w3c-keyname|crelt|@lezer[\\/]yaml)[\\/]/,
+              // marked renders the language server's Markdown (@codemirror/lsp-client): left to the default chunking
+              // it landed in the entry chunk, which imports this one, and was not yet defined when this one ran.
+              test: /node_modules[\\/](@codemirror|y-codemirror\.next|style-mod|w3c-keyname|crelt|marked|@lezer[\\/]yaml)[\\/]/,
               // Not the Lezer parser core: the operation parser (eager) uses it too.
               includeDependenciesRecursively: false,
             },

@@ -27,7 +27,7 @@ import {
   type OperationReaderOptions,
   type SettingsValues,
 } from '@deepforge/engine';
-import { REST_API_VERSION } from '@deepforge/protocol';
+import { projectFromDoc, REST_API_VERSION } from '@deepforge/protocol';
 import { CollabAccess, type CollabContext } from './documents/collab-access.js';
 import { detectGpus } from './workers/gpu-detect.js';
 import { DocumentPersistence } from './documents/document.persistence.js';
@@ -35,6 +35,8 @@ import { ProjectDocuments } from './documents/project-documents.js';
 import { ComputeMonitor } from './compute/compute.monitor.js';
 import { handleEventsSocket, type EventsAccess } from './events/events.socket.js';
 import { registerComputeRoutes } from './routes/compute.routes.js';
+import { LanguageServers, LanguageServersBusyError } from './lsp/language-servers.js';
+import { handleLspSocket } from './lsp/lsp.socket.js';
 import { handleWorkerSocket } from './workers/workers.socket.js';
 import { bearerOf, registerWorkerRoutes } from './routes/workers.routes.js';
 import { installStreamParsers } from './http/body-stream.js';
@@ -81,6 +83,8 @@ export function bindProblem(host: string, authEnabled: boolean): string | undefi
 export const COLLAB_PATH = '/api/collab';
 export const EVENTS_PATH = '/api/events';
 export const WORKERS_PATH = '/api/workers/connect';
+/** The Python language server of a project (`?project=<id>`): LSP JSON-RPC, one message per text frame. */
+export const LSP_PATH = '/api/lsp';
 
 export interface ServerOptions {
   /** Wins over DEEPFORGE_DATA_DIR and `~/.deepforge`. */
@@ -98,6 +102,8 @@ export interface ServerOptions {
   documentIdleMs?: number;
   /** Where request logs go; `<dataDir>/logs/server.log` by default. */
   logger?: Logger;
+  /** Language servers (docs/adr/0022): how many may run, how long an idle one is kept. */
+  languageServers?: { maxProcesses?: number; idleMs?: number };
   /** The worker threads that read operation code (tests shorten the 2 s deadline). */
   operationReader?: OperationReaderOptions;
   /** Project history (docs/adr/0020): a checkpoint after this long without edits (default 30 s)… */
@@ -112,6 +118,7 @@ export interface DeepForgeServer {
   readonly documents: ProjectDocuments;
   /** Project history (docs/adr/0020). */
   readonly history: HistoryService;
+  readonly languageServers: LanguageServers;
   /**
    * Listens on `host` (default: server.host, 127.0.0.1; port 0: a free one) and resolves to the base URL. An
    * address other than loopback is refused unless accounts are on.
@@ -336,6 +343,63 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   const eventSockets = new Set<WebSocket>();
   let closing = false;
+  const env = (options.env ?? process.env) as NodeJS.ProcessEnv;
+  const languageServers = new LanguageServers({
+    dir: join(engine.dataDir, 'lsp'),
+    runtimeDir: findRuntimeDir(),
+    python: async () => (await engine.python()).executable,
+    project: (projectId) => documents.read(projectId, (doc) => projectFromDoc(doc)),
+    env,
+    logger,
+    ...options.languageServers,
+  });
+  // Its own limit: an LSP message is a file's text at most, far below the other sockets' 16 MiB.
+  const lspWss = new WebSocketServer({ noServer: true, maxPayload: languageServers.maxMessageBytes });
+  const refuseSocket = (socket: Duplex, status: string, message: string): void => {
+    const body = Buffer.from(`${message}\n`);
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`,
+    );
+  };
+  /** After the caller is known: members of the project only (any role: readers get completions too). */
+  const upgradeLsp = async (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    auth: RequestAuth,
+  ): Promise<void> => {
+    const projectId = new URL(request.url ?? '/', 'http://localhost').searchParams.get('project') ?? '';
+    if (!/^[0-9a-z]{1,64}$/.test(projectId)) {
+      refuseSocket(socket, '400 Bad Request', 'name the project: /api/lsp?project=<project id>');
+      return;
+    }
+    const role = await projectRoleOf(engine.accounts, auth, projectId);
+    // Not a member: the same answer as for a project that does not exist, so ids cannot be probed.
+    if (role === undefined || (await engine.projects.getProject(projectId)) === undefined) {
+      refuseSocket(socket, '404 Not Found', `there is no project ${projectId}`);
+      return;
+    }
+    let server;
+    try {
+      server = await languageServers.acquire(projectId);
+    } catch (err) {
+      if (err instanceof LanguageServersBusyError) {
+        refuseSocket(socket, '503 Service Unavailable', err.message);
+        return;
+      }
+      throw err;
+    }
+    lspWss.handleUpgrade(request, socket, head, (ws) => {
+      handleLspSocket(
+        ws,
+        server,
+        languageServers.workspaceOf(projectId),
+        roleAtLeast(role, 'writer'),
+        logger,
+        () => languageServers.released(projectId),
+      );
+    });
+  };
   // A worker has no account: its worker token is its only credential, checked before the upgrade.
   const upgradeWorker = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const refuse = (status: string, message: string): void => {
@@ -374,7 +438,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
       upgradeWorker(request, socket, head);
       return;
     }
-    if (closing || (path !== COLLAB_PATH && path !== EVENTS_PATH)) {
+    if (closing || (path !== COLLAB_PATH && path !== EVENTS_PATH && path !== LSP_PATH)) {
       socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }
@@ -390,6 +454,10 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
           return;
         }
         auth = { mode: 'on', identity };
+      }
+      if (path === LSP_PATH) {
+        await upgradeLsp(request, socket, head, auth);
+        return;
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
         if (path === COLLAB_PATH) {
@@ -428,6 +496,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     engine,
     documents,
     history,
+    languageServers,
     async listen(port: number, host = settings['server.host']): Promise<string> {
       const problem = bindProblem(host, authEnabled);
       if (problem !== undefined) throw new BindRefusedError(problem);
@@ -445,12 +514,15 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
         for (const ws of eventSockets) ws.close(1001, 'the server is shutting down');
         hocuspocus.closeConnections();
         // Upgraded sockets keep the HTTP server from closing: give them a moment for the close handshake.
-        await closeSockets([...wss.clients], 1000);
+        for (const ws of lspWss.clients) ws.close(1001, 'the server is shutting down');
+        await closeSockets([...wss.clients, ...lspWss.clients], 1000);
+        await languageServers.close();
         await app.close();
         // Pending checkpoints read the documents: before those close.
         await history.close();
         await documents.close();
         wss.close();
+        lspWss.close();
         await engine.close();
         logger.info('server closed');
         logger.flush?.();

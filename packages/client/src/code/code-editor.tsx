@@ -17,7 +17,7 @@ import {
   syntaxHighlighting,
 } from '@codemirror/language';
 import type { Diagnostic as CmDiagnostic } from '@codemirror/lint';
-import { lintGutter, lintKeymap, setDiagnostics } from '@codemirror/lint';
+import { lintGutter, lintKeymap } from '@codemirror/lint';
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search';
 import type { Extension } from '@codemirror/state';
 import { Compartment, EditorState } from '@codemirror/state';
@@ -35,10 +35,15 @@ import {
   rectangularSelection,
 } from '@codemirror/view';
 import { useComputedColorScheme } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
 import { useEffect, useRef } from 'react';
+import { useNavigate } from 'react-router';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import * as Y from 'yjs';
 import type { LintDiagnostic } from '../lib/operation-sync.js';
+import { lintSources, setLintSource } from './lint-sources.js';
+import { projectFileRoute, type DefinitionTarget } from './lsp-locations.js';
+import { pythonLanguageServer } from './python-lsp.js';
 
 export interface CodeEditorProps {
   /** The document text this editor shows and edits; everyone with the project open edits the same one. */
@@ -52,6 +57,11 @@ export interface CodeEditorProps {
   testId?: string;
   /** Shows the text and others' edits but takes no typing (readers: the server would drop their edits). */
   readOnly?: boolean;
+  /**
+   * The project's Python language server for this file (completion, hover, signature help, definitions,
+   * diagnostics); `path` is the file's path in the project, `operations/Train.py`.
+   */
+  languageServer?: { projectId: string; path: string };
 }
 
 function readOnlyExtensions(readOnly: boolean): Extension[] {
@@ -110,7 +120,13 @@ export function CodeEditor({
   ariaLabel,
   testId,
   readOnly = false,
+  languageServer,
 }: CodeEditorProps) {
+  const navigate = useNavigate();
+  const navigateRef = useRef(navigate);
+  navigateRef.current = navigate;
+  const lspProject = languageServer?.projectId;
+  const lspPath = languageServer?.path;
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const theme = useRef(new Compartment());
@@ -126,6 +142,24 @@ export function CodeEditor({
   useEffect(() => {
     if (!host.current) return;
     const undoManager = new Y.UndoManager(ytext);
+    const onDefinition = (target: DefinitionTarget): void => {
+      if (target.kind === 'project') {
+        const to =
+          lspProject === undefined ? undefined : projectFileRoute(lspProject, target.path, target.line);
+        if (to !== undefined) void navigateRef.current(to);
+        return;
+      }
+      // Outside the project (torch, numpy): where it is, not its source (docs/adr/0022).
+      notifications.show({
+        title: 'Defined outside the project',
+        message: `${target.file}, line ${target.line}`,
+        autoClose: 8000,
+      });
+    };
+    const lsp =
+      lspProject !== undefined && lspPath !== undefined && language === 'python'
+        ? pythonLanguageServer({ projectId: lspProject, path: lspPath, onDefinition })
+        : undefined;
     const v = new EditorView({
       parent: host.current,
       state: EditorState.create({
@@ -137,6 +171,8 @@ export function CodeEditor({
           access.current.of(readOnlyExtensions(readOnlyRef.current)),
           EditorView.contentAttributes.of({ 'aria-label': ariaLabel }),
           yCollab(ytext, awareness, { undoManager }),
+          lintSources,
+          lsp?.extension ?? [],
         ],
       }),
     });
@@ -145,10 +181,11 @@ export function CodeEditor({
     return () => {
       onViewRef.current?.(null);
       v.destroy();
+      lsp?.release();
       undoManager.destroy();
       view.current = null;
     };
-  }, [ytext, awareness, language, ariaLabel]);
+  }, [ytext, awareness, language, ariaLabel, lspProject, lspPath]);
 
   useEffect(() => {
     view.current?.dispatch({ effects: theme.current.reconfigure(scheme === 'dark' ? oneDark : []) });
@@ -168,7 +205,7 @@ export function CodeEditor({
       severity: d.severity,
       message: d.message,
     }));
-    v.dispatch(setDiagnostics(v.state, cm));
+    setLintSource(v, 'own', cm);
   }, [diagnostics]);
 
   return <div ref={host} className="df-code" data-testid={testId} data-readonly={readOnly || undefined} />;

@@ -16,8 +16,8 @@ import { useHotkeys } from '@mantine/hooks';
 import { modals } from '@mantine/modals';
 import { IconFileCode, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
-import { Link, Navigate, useNavigate, useParams } from 'react-router';
-import { CodeEditor } from '../code/code-editor.js';
+import { Link, Navigate, useNavigate, useParams, useSearchParams } from 'react-router';
+import { CodeEditor, revealLine } from '../code/code-editor.js';
 import { useDebouncedYText } from '../code/use-ytext.js';
 import { moduleNames, moduleYText } from '../collab/doc-read.js';
 import { useProjectAccess } from '../auth/project-access.context.js';
@@ -144,6 +144,7 @@ function ModulesView({ kind }: { kind: Kind }) {
           {current ? (
             <ModuleEditor
               key={current}
+              projectId={projectId}
               kind={kind}
               name={current}
               awareness={provider.awareness}
@@ -189,16 +190,19 @@ function ModulesView({ kind }: { kind: Kind }) {
 }
 
 function ModuleEditor({
+  projectId,
   kind,
   name,
   awareness,
   readOnly,
 }: {
+  projectId: string;
   kind: Kind;
   name: string;
   awareness: unknown;
   readOnly: boolean;
 }) {
+  const [search] = useSearchParams();
   const ytext = useDocSelector((d) => moduleYText(d, kind, name), [kind, name], Object.is);
   const code = useDebouncedYText(ytext, 300);
   // Edits sync as they are typed: say when the server has them (issue 13: these editors said nothing).
@@ -254,6 +258,12 @@ function ModuleEditor({
           ariaLabel={`${kind}/${name}.py`}
           testId="module-code"
           readOnly={readOnly}
+          languageServer={{ projectId, path: `${kind}/${name}.py` }}
+          onView={(v) => {
+            // Opened at a definition (…/utils/shapes?line=3): show that line.
+            const line = Number(search.get('line'));
+            if (v && Number.isInteger(line) && line > 0) setTimeout(() => revealLine(v, line), 0);
+          }}
         />
       </Box>
     </>

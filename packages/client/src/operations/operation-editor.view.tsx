@@ -243,6 +243,7 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
                 if (v && Number.isInteger(line) && line > 0) setTimeout(() => revealLine(v, line), 0);
               }}
               ariaLabel={`Code of ${name}`}
+              languageServer={{ projectId, path: `operations/${name}.py` }}
               testId="operation-code"
               readOnly={!canEdit}
             />
