@@ -18,6 +18,7 @@ from . import _debug
 from ._debug import describe, print_debug, print_warning
 from ._reporting import LocalReporter
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
+from .config import apply_configs
 from .data import BatchLoader, IterableSource, as_source, derive_seed
 from .device import amp_dtype, autocast_context, cuda_device_count, resolve_devices, to_device
 from .errors import NonFiniteLossError, ShapeMismatchError, TrainingError
@@ -135,8 +136,14 @@ class Trainer:
         ``checkpoint_dir`` (``last.pt`` after every ``checkpoint_every`` epochs, ``best.pt`` on the best
         validation), ``resume`` (True: ``checkpoint_dir/last.pt`` when it exists; or a path),
         ``save_state(trainer, epoch, record)``: called after each epoch (Viserion's saveState).
+
+    The same keywords in groups (:mod:`deepforge.training.config`): ``data=DataConfig(…)``,
+    ``loss=LossConfig(…)``, ``optim=OptimConfig(…)``, ``devices=DeviceConfig(…)``,
+    ``checkpoints=CheckpointConfig(…)``, ``reporting=ReportingConfig(…)``; a keyword set both ways is a
+    ``TypeError``.
     """
 
+    @apply_configs
     def __init__(
         self,
         model,
