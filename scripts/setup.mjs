@@ -51,6 +51,8 @@ const wantTestTools = process.env.npm_lifecycle_event !== 'start';
 const TEST_TOOLS = [
   ['PostgreSQL (initdb)', () => postgresInstalled(), 'postgresql'],
   ['dask.distributed', () => pythonHas('distributed'), 'python3-distributed'],
+  // `npm run lint` checks the Python with flake8 (.flake8).
+  ['flake8', () => pythonHas('flake8'), 'python3-flake8'],
   ['snakemake', () => existsSync('/usr/bin/snakemake'), 'snakemake'],
   // slurmctld and slurmd depend on munge.
   [

@@ -91,7 +91,7 @@ def R(shape):
     return (shape, False)
 
 
-def O(shape):
+def O(shape):  # noqa: E743 - R(equired) and O(ptional) read as a pair in the tables below
     return (shape, True)
 
 

@@ -514,7 +514,9 @@ def test_the_examples_cnn_imports_as_the_architecture_drawn_in_resources(utils_d
     arch = import_module(FashionCNN, "Imported", {"x": ["N", 1, 28, 28]})
     drawn = json.load(open(os.path.join(EXAMPLE, "resources", "FashionCNN.json")))
     # The same layers with the same arguments, in the same order (ids and MaxPool's explicit stride aside).
-    strip = lambda layer: (layer["layer"], {k: v for k, v in layer.get("attributes", {}).items() if k != "stride"})
+    def strip(layer):
+        return (layer["layer"], {k: v for k, v in layer.get("attributes", {}).items() if k != "stride"})
+
     assert [strip(layer) for layer in arch["layers"]] == [strip(layer) for layer in drawn["layers"]]
     assert arch["description"].startswith("Imported from utils.models.FashionCNN: conv 3×3")
     assert infer(arch, {"Imported": arch})["outputs"][0]["shape"] == ["N", 10]

@@ -33,6 +33,7 @@ _SKIPPED = {
 _FACTORY_ARGUMENTS = {"device", "dtype"}
 
 _SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", tuple: "tuple", list: "list", dict: "dict"}
+_NONE_TYPE = type(None)
 
 
 def _first_doc_line(obj):
@@ -58,7 +59,7 @@ def _types_of_annotation(annotation):
             inner = _types_of_annotation(text[len("Optional[") : -1])
             return None if inner is None else inner | {"none"}
         return None
-    if annotation is type(None):
+    if annotation is _NONE_TYPE:
         return {"none"}
     if annotation in _SIMPLE:
         return {_SIMPLE[annotation]}

@@ -21,6 +21,7 @@ import torch as _torch  # noqa: F401  (fails early, and clearly, without torch)
 
 from ._debug import is_debug, print_debug, print_error, print_warning, set_debug
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .config import CheckpointConfig, DataConfig, DeviceConfig, LossConfig, OptimConfig, ReportingConfig
 from .data import BatchLoader, DatasetSource, TensorSource, ViserionSource, batch_numpy_rng, batch_rng
 from .device import resolve_device, to_device, tune_allocator
 from .errors import (
@@ -50,6 +51,12 @@ def seed_everything(seed):
 __all__ = [
     "Trainer",
     "fit",
+    "DataConfig",
+    "LossConfig",
+    "OptimConfig",
+    "DeviceConfig",
+    "CheckpointConfig",
+    "ReportingConfig",
     "evaluate",
     "format_report",
     "plot_confusion_matrix",

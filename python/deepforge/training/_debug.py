@@ -28,7 +28,7 @@ def is_debug():
     return _global["debug"]
 
 
-def _set_prefix(text):
+def set_line_prefix(text):
     """A prefix for every line (``[rank 1] `` in a distributed worker)."""
     _prefix["text"] = text
 

@@ -31,6 +31,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from . import _debug
+from ._reporting import NullReporter
 from .checkpoint import unwrap
 from .errors import TrainingError
 
@@ -161,15 +162,13 @@ def _ddp_entry(rank, world, devices, backend, init_file, queue, payload, package
         if threads and not trainer.num_threads:
             torch.set_num_threads(threads)
         if rank != 0:
-            _debug._set_prefix("[rank %d] " % rank)
+            _debug.set_line_prefix("[rank %d] " % rank)
         dist.init_process_group(backend, init_method="file://" + init_file, rank=rank, world_size=world)
         joined = True
         trainer.backend_used = backend
         reporter = _QueueReporter(queue) if rank == 0 else None
         if reporter is None:
-            from .trainer import _NullReporter
-
-            reporter = _NullReporter()
+            reporter = NullReporter()
         history = trainer._fit_process(rank, world, device, reporter)
         if rank == 0:
             buffer = io.BytesIO()

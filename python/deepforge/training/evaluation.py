@@ -4,6 +4,8 @@ import math
 
 import torch
 
+from ._reporting import make_bar
+
 __all__ = ["ClassificationMeter", "evaluate", "format_report", "plot_confusion_matrix"]
 
 
@@ -97,9 +99,7 @@ def evaluate(
     loss_sum, count = 0.0, 0
     bar = None
     if progress:
-        from .trainer import _make_bar
-
-        bar = _make_bar(total=len(loader), desc="evaluate")
+        bar = make_bar(total=len(loader), desc="evaluate")
     try:
         for batch in loader.iterate(1):
             batch = to_device(batch, dev, non_blocking=dev.type == "cuda")

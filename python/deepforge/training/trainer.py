@@ -16,7 +16,9 @@ import torch
 
 from . import _debug
 from ._debug import describe, print_debug, print_warning
+from ._reporting import LocalReporter
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
+from .config import apply_configs
 from .data import BatchLoader, IterableSource, as_source, derive_seed
 from .device import amp_dtype, autocast_context, cuda_device_count, resolve_devices, to_device
 from .errors import NonFiniteLossError, ShapeMismatchError, TrainingError
@@ -34,16 +36,6 @@ _ELEMENTWISE_LOSSES = (
     torch.nn.BCEWithLogitsLoss,
     torch.nn.KLDivLoss,
 )
-
-
-def _make_bar(total, desc):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - Debian's python3-tqdm is installed with DeepForge
-        from .. import progress
-
-        return progress(total=total, desc=desc, unit="batch")
-    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
 
 
 def _shape(t):
@@ -105,67 +97,6 @@ def _criteria_list(criterion, criteria, weights):
     return out
 
 
-class _NullReporter:
-    def epoch_start(self, epoch, epochs, total):
-        pass
-
-    def step(self, log_step=None, values=None, position=None):
-        pass
-
-    def epoch_end(self, epoch, values, record):
-        pass
-
-    def close(self):
-        pass
-
-
-class _LocalReporter:
-    """Progress bars, ``deepforge.log`` metrics and the live plot, in this process."""
-
-    def __init__(self, progress, log, plot):
-        self.progress = progress
-        self.log = log
-        self.plot = plot
-        self.bar = None
-
-    def epoch_start(self, epoch, epochs, total):
-        if self.progress:
-            self.bar = _make_bar(total, "epoch %d/%d" % (epoch, epochs))
-
-    def step(self, log_step=None, values=None, position=None):
-        if self.bar is not None:
-            self.bar.update(1)
-        if values:
-            if self.bar is not None and hasattr(self.bar, "set_postfix"):
-                self.bar.set_postfix({k: "%.4g" % v for k, v in values.items()}, refresh=False)
-            if self.log:
-                from .. import log
-
-                log(step=log_step, **values)
-            if self.plot is not None:
-                self.plot.add_step(position, values.get("loss"), values.get("accuracy"))
-                self.plot.maybe_draw()
-
-    def epoch_end(self, epoch, values, record):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.log and values:
-            from .. import log
-
-            log(step=epoch, **values)
-        if self.plot is not None:
-            self.plot.add_epoch(record)
-            self.plot.draw()
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.plot is not None:
-            self.plot.draw()
-
-
 class Trainer:
     """Trains ``model`` on ``train_data``. See docs/training.md for a tour; the arguments:
 
@@ -205,8 +136,14 @@ class Trainer:
         ``checkpoint_dir`` (``last.pt`` after every ``checkpoint_every`` epochs, ``best.pt`` on the best
         validation), ``resume`` (True: ``checkpoint_dir/last.pt`` when it exists; or a path),
         ``save_state(trainer, epoch, record)``: called after each epoch (Viserion's saveState).
+
+    The same keywords in groups (:mod:`deepforge.training.config`): ``data=DataConfig(…)``,
+    ``loss=LossConfig(…)``, ``optim=OptimConfig(…)``, ``devices=DeviceConfig(…)``,
+    ``checkpoints=CheckpointConfig(…)``, ``reporting=ReportingConfig(…)``; a keyword set both ways is a
+    ``TypeError``.
     """
 
+    @apply_configs
     def __init__(
         self,
         model,
@@ -436,7 +373,7 @@ class Trainer:
             from .plotting import LivePlot
 
             self.live_plot = LivePlot(self.classification, self.plot_interval, self.name)
-        reporter = _LocalReporter(progress, bool(self.log), self.live_plot)
+        reporter = LocalReporter(progress, bool(self.log), self.live_plot)
         previous_debug = _debug.set_debug(True) if self.debug else None
         try:
             if len(devices) > 1:
