@@ -1,4 +1,8 @@
-import type { VersionPage } from '@deepforge/protocol';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ProjectSummary, VersionPage } from '@deepforge/protocol';
 import { describe, expect, it } from 'vitest';
 import { snap } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
@@ -143,5 +147,43 @@ describe('History: named versions, a deleted pipeline brought back, a fork', () 
 
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
+  });
+  it('imports a git bundle of a project folder from the projects page, with its history', async () => {
+    const { server, rest, tab } = session;
+    const { page } = tab;
+    const source = await rest.createProject('Bundled source', 'hello');
+    await rest.ok('POST', `/api/projects/${source.id}/versions`, { message: 'Ready to share' });
+    // A user's clone, bundled as git does it.
+    const dir = mkdtempSync(join(tmpdir(), 'deepforge-e2e-bundle-'));
+    try {
+      const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+      execFileSync('git', ['clone', '-q', `${server.url}/git/${source.id}`, join(dir, 'clone')], { env });
+      execFileSync(
+        'git',
+        ['-C', join(dir, 'clone'), 'bundle', 'create', '-q', join(dir, 'shared.bundle'), '--all'],
+        {
+          env,
+        },
+      );
+      const before = new Set(
+        (await rest.get<{ items: ProjectSummary[] }>('/api/projects')).items.map((p) => p.id),
+      );
+      await page.goto('/');
+      const chooser = page.waitForEvent('filechooser');
+      await page.getByTestId('import-project').click();
+      await (await chooser).setFiles(join(dir, 'shared.bundle'));
+      await page.getByText(/^Imported /).waitFor();
+      const made = (await rest.get<{ items: ProjectSummary[] }>('/api/projects')).items.filter(
+        (p) => !before.has(p.id),
+      );
+      expect(made).toHaveLength(1);
+      const versions = await rest.get<VersionPage>(`/api/projects/${made[0]!.id}/versions`);
+      // The history came with it: the import on top of the versions the source had.
+      expect(versions.versions[0]!.kind).toBe('import');
+      expect(versions.versions.map((v) => v.message)).toContain('Ready to share');
+      expect((await rest.pipeline(made[0]!.id, 'hello')).pipeline.nodes.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -62,11 +62,19 @@ export const createProject = (body: CreateProjectBody): Promise<ProjectSummary> 
 export const updateProject = (id: string, body: UpdateProjectBody): Promise<ProjectSummary> =>
   api(project(id), { method: 'PATCH', body });
 export const deleteProject = (id: string): Promise<void> => api(project(id), { method: 'DELETE' });
-export const importProject = (zip: File, name?: string): Promise<ProjectSummary> =>
-  api(`/api/projects/import${queryString({ name })}`, {
+/** A project's .zip, or a git bundle of a project folder (its history comes with it: docs/adr/0020). */
+export const importProject = (file: File, name?: string): Promise<ProjectSummary> => {
+  const type = importContentType(file.name);
+  return api(`/api/projects/import${queryString({ name })}`, {
     method: 'POST',
-    body: zip.type === 'application/zip' ? zip : new Blob([zip], { type: 'application/zip' }),
+    body: file.type === type ? file : new Blob([file], { type }),
   });
+};
+
+/** How an imported file is sent: a `.bundle` as a git bundle, anything else as a zip (the server says if not). */
+export function importContentType(fileName: string): 'application/zip' | 'application/x-git-bundle' {
+  return /\.bundle$/i.test(fileName) ? 'application/x-git-bundle' : 'application/zip';
+}
 export const projectExportUrl = (id: string): string => `${project(id)}/export`;
 
 // ── executions ────────────────────────────────────────────────────────────────────────────────────────────

@@ -126,7 +126,7 @@ export function ProjectsPage() {
               aria-label="Filter projects"
               data-testid="projects-filter"
             />
-            <FileButton onChange={(f) => f && importMutation.mutate(f)} accept=".zip,application/zip">
+            <FileButton onChange={(f) => f && importMutation.mutate(f)} accept=".zip,application/zip,.bundle">
               {(props) => (
                 <Button
                   {...props}
@@ -134,8 +134,9 @@ export function ProjectsPage() {
                   leftSection={<IconUpload size={14} />}
                   loading={importMutation.isPending}
                   data-testid="import-project"
+                  title="A project's .zip, or a git bundle of a project folder (git bundle create p.bundle --all): its history comes with it"
                 >
-                  Import .zip
+                  Import .zip or bundle
                 </Button>
               )}
             </FileButton>
