@@ -35,8 +35,14 @@ beforeAll(async () => {
   prefix = join(tmp, 'prefix');
   home = join(tmp, 'home');
   if (!(await lstat(join(ROOT, 'packages/client/dist/index.html')).catch(() => undefined))) {
-    // The check chain builds the TypeScript (tsc -b) before the tests; the client's Vite build comes later.
-    await run('npm', ['run', 'build', '-w', '@deepforge/client'], { cwd: ROOT, maxBuffer: 64 << 20 });
+    // The check chain builds the TypeScript (tsc -b) before the tests; the client's Vite build comes later. Vite
+    // builds for the NODE_ENV it finds, and Vitest's is `test`: React's development build would be what the package
+    // ships, and what the e2e tests that run after this file find already built (StrictMode's double effects).
+    await run('npm', ['run', 'build', '-w', '@deepforge/client'], {
+      cwd: ROOT,
+      maxBuffer: 64 << 20,
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
   }
   const packed = await run(process.execPath, [join(ROOT, 'scripts/pack.mjs'), '--out', join(tmp, 'build')], {
     cwd: ROOT,
