@@ -3,13 +3,14 @@ import {
   hoverTooltips,
   LSPClient,
   LSPPlugin,
-  serverCompletion,
+  serverCompletionSource,
   serverDiagnostics,
   signatureHelp,
   type LSPClientExtension,
   type Transport,
 } from '@codemirror/lsp-client';
-import type { Extension } from '@codemirror/state';
+import { autocompletion, type CompletionSource } from '@codemirror/autocomplete';
+import { EditorState, type Extension } from '@codemirror/state';
 import { EditorView, keymap } from '@codemirror/view';
 import { socketUrl } from '../api/events-client.js';
 import { backoffDelay } from '../lib/backoff.js';
@@ -221,6 +222,16 @@ function goToDefinition(view: EditorView, onTarget: (target: DefinitionTarget) =
   return true;
 }
 
+/**
+ * The language server's completions, and none while its connection is down (starting, reconnecting): lsp-client's
+ * own source throws "Client not connected" then, which the editor logs as an error on every keystroke.
+ */
+const connectedCompletion: CompletionSource = (context) => {
+  const plugin = context.view ? LSPPlugin.get(context.view) : null;
+  if (!plugin?.client.connected) return null;
+  return Promise.resolve(serverCompletionSource(context)).catch(() => null);
+};
+
 export interface PythonLanguageOptions {
   projectId: string;
   /** The file's path in the project: `operations/Train.py`, `utils/shapes.py`. */
@@ -242,7 +253,8 @@ export function pythonLanguageServer(options: PythonLanguageOptions): {
   const jump = (view: EditorView): boolean => goToDefinition(view, options.onDefinition);
   const extension: Extension = [
     c.client.plugin(projectFileUri(options.path), 'python'),
-    serverCompletion(),
+    autocompletion(),
+    EditorState.languageData.of(() => [{ autocomplete: connectedCompletion }]),
     hoverTooltips(),
     signatureHelp(),
     keymap.of([{ key: 'F12', run: jump }]),
