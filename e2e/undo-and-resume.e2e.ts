@@ -71,7 +71,13 @@ describe('undo in the pipeline editor; resume a failed run with the fixed code',
 
     // Disconnecting is undoable too: select the edge multiply → print, delete it, undo.
     const edge = page.locator('[data-testid=pipeline-canvas] [data-id="multiply.product->print.value"]');
-    await edge.locator('.react-flow__edge-interaction').click({ force: true });
+    // The edge's path moves while the restored node settles: click until React Flow has selected it.
+    await expect
+      .poll(async () => {
+        await edge.locator('.react-flow__edge-interaction').click({ force: true });
+        return edge.evaluate((el) => el.classList.contains('selected'));
+      })
+      .toBe(true);
     await page.keyboard.press('Delete');
     await expect.poll(() => edgeCount(page)).toBe(edges - 1);
     await expect
