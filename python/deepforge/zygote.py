@@ -223,6 +223,7 @@ def _die_with_parent():
 
 
 def main():
+    import gc
     import selectors
     import signal
 
@@ -285,6 +286,11 @@ def main():
                     continue
                 request = json.loads(line.decode("utf-8"))
                 wanted = [m for m in _imports_of(request["spec"]) if m not in sys.modules]
+                # Everything the worker holds (the runtime, the preloaded libraries) goes into the collector's
+                # permanent generation: the child's collections and its exit's scan for files left open
+                # (harness._close_open_files) see only the job's own objects, and leave the inherited pages
+                # unwritten. With torch preloaded that scan took ~50 ms per job; with numpy ~5 ms.
+                gc.freeze()
                 try:
                     pid = os.fork()
                 except OSError as exc:
@@ -307,6 +313,7 @@ def main():
                     try:
                         reap_all()
                         _preload(wanted)
+                        gc.collect()  # what the imports left as garbage, before it is frozen with the rest
                     finally:
                         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     reap_all()
