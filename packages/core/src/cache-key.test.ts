@@ -90,10 +90,18 @@ describe('cacheKeyMaterial', () => {
     ['no reference', { references: {} }],
     ['the runtime version', { runtimeVersion: '0.1.1' }],
     ['the interpreter', { interpreter: '/usr/bin/python3 3.12.0' }],
+    ['the secrets', { secrets: 'a'.repeat(64) }],
   ];
 
   it.each(changes)('changes when %s changes', (_what, change) => {
     expect(cacheKeyMaterial({ ...base, ...change })).not.toBe(cacheKeyMaterial(base));
+  });
+
+  it('holds secrets only when the job gets some: the keys of jobs without secrets stay what they were', () => {
+    expect(cacheKeyMaterial(base)).not.toContain('secrets');
+    expect(cacheKeyMaterial({ ...base, secrets: 'a'.repeat(64) })).not.toBe(
+      cacheKeyMaterial({ ...base, secrets: 'b'.repeat(64) }),
+    );
   });
 
   it('cannot be confused by moving text between parts', () => {

@@ -67,6 +67,12 @@ export interface CacheKeyParts {
   runtimeVersion: string;
   /** The Python interpreter and its version, e.g. `/usr/bin/python3 3.11.2`. */
   interpreter: string;
+  /**
+   * A keyed digest of the secret values the job gets as environment variables (its project's secrets); absent
+   * when it gets none. Keyed (by the server's secret key), so that the key stored with a job lets nobody test
+   * guesses of a secret; present, so that a job run with other secret values is not another's cache hit.
+   */
+  secrets?: string;
 }
 
 function stringRecord(name: string, record: Record<string, string>): Record<string, string> {
@@ -87,5 +93,7 @@ export function cacheKeyMaterial(parts: CacheKeyParts): string {
     references: stringRecord('references', parts.references),
     runtimeVersion: parts.runtimeVersion,
     interpreter: parts.interpreter,
+    // Only when there are secrets: the keys of jobs without any stay what they were.
+    ...(parts.secrets !== undefined ? { secrets: parts.secrets } : {}),
   });
 }

@@ -216,6 +216,49 @@ describe('engine: caching and resume', () => {
     expect(again.jobs[1]!.cachedFrom).toBe(a.jobs[1]!.id);
   });
 
+  it("reuses outputs only for the same values of the project's secrets", async () => {
+    const { project } = await f.project({
+      operations: {
+        Token: counted('Token', [
+          '',
+          'import os',
+          'token = os.environ["TOKEN"]',
+          'with open(self.counter, "a") as f: f.write(token + "\\n")',
+          'return token',
+        ]),
+      },
+      pipelines: {
+        p: chain(
+          [
+            { id: 'token', operation: 'Token', attributes: { counter } },
+            { id: 'save', operation: 'Output', attributes: { saveName: 'token' } },
+          ],
+          [['token.token', 'save.data']],
+        ),
+      },
+    });
+    const run = async () =>
+      (await f.engine.startExecution({ project, pipelineName: 'p', cache: true, projectId: 'project-s' }))
+        .done;
+    await f.engine.accounts.putSecret('project-s', 'TOKEN', 'first-value', undefined);
+    const first = await run();
+    expect(first.jobs[0]!.status).toBe('success');
+    expect((await run()).jobs[0]!.status).toBe('cached');
+
+    // Another value: the job runs again, and gets it.
+    await f.engine.accounts.putSecret('project-s', 'TOKEN', 'second-value', undefined);
+    const second = await run();
+    expect(second.jobs[0]!.status).toBe('success');
+    // The first value again: the first run's outputs are its outputs.
+    await f.engine.accounts.putSecret('project-s', 'TOKEN', 'first-value', undefined);
+    const back = await run();
+    expect(back.jobs[0]!.status).toBe('cached');
+    expect(back.jobs[0]!.cachedFrom).toBe(first.jobs[0]!.id);
+    expect(await runs(counter)).toEqual(['Token', 'first-value', 'Token', 'second-value']);
+    expect(back.jobs[0]!.cacheKey).toBe(first.jobs[0]!.cacheKey);
+    expect(second.jobs[0]!.cacheKey).not.toBe(first.jobs[0]!.cacheKey);
+  });
+
   it('never caches a failure', async () => {
     const { project } = await f.project({
       operations: { Fail: counted('Fail', ['', 'raise RuntimeError("no")']) },

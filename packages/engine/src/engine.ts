@@ -761,7 +761,7 @@ class EngineImpl implements Engine {
         logMaxBytes: this.settings.values['logs.maxBytes'],
         now: () => this.now(),
         secretsFor: (projectId) =>
-          projectId === '' ? Promise.resolve({}) : this.accounts.secretValues(projectId),
+          projectId === '' ? Promise.resolve({ env: {} }) : this.accounts.jobSecrets(projectId),
       },
       execution,
       jobs,

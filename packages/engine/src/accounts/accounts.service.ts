@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { canonicalJson } from '@deepforge/core';
 import { newId } from '../store/new-id.js';
 import type {
   AccessTokenRecord,
@@ -13,6 +14,12 @@ import type {
   UserRecord,
 } from './account.store.js';
 import type { SecretBox } from './secret-box.js';
+
+/** A project's secrets as a job gets them, with the keyed digest its cache key holds (absent: no secrets). */
+export interface JobSecrets {
+  env: Record<string, string>;
+  digest?: string;
+}
 
 export type AccountErrorCode =
   | 'bad-name'
@@ -463,9 +470,20 @@ export class AccountService {
 
   /** The project's secrets in clear, for the environment of its jobs only. */
   async secretValues(projectId: string): Promise<Record<string, string>> {
+    return (await this.jobSecrets(projectId)).env;
+  }
+
+  /**
+   * The project's secrets in clear for a job's environment, with a keyed digest of them for its cache key (none
+   * when the project has no secrets): the same values give the same digest, other values another.
+   */
+  async jobSecrets(projectId: string): Promise<JobSecrets> {
     const stored = await this.store.listSecrets(projectId);
-    if (stored.length === 0) return {};
+    if (stored.length === 0) return { env: {} };
     const box = await this.secrets();
-    return Object.fromEntries(stored.map((s) => [s.name, box.open(s.ciphertext, `${projectId}/${s.name}`)]));
+    const env = Object.fromEntries(
+      stored.map((s) => [s.name, box.open(s.ciphertext, `${projectId}/${s.name}`)]),
+    );
+    return { env, digest: box.digest(canonicalJson({ projectId, env })) };
   }
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -12,6 +12,8 @@ const TAG_BYTES = 16;
  * and name are authenticated with it, so a ciphertext moved to another row does not decrypt.
  */
 export class SecretBox {
+  private digestKey: Buffer | undefined;
+
   private constructor(private readonly key: Buffer) {}
 
   /** Reads the key, or makes one (only this user may read it) when there is none. */
@@ -42,6 +44,15 @@ export class SecretBox {
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+  }
+
+  /**
+   * A keyed digest (HMAC-SHA256, hex) of `text`, with a key derived from this box's key for this use only: equal
+   * texts give equal digests on this data dir, and without the key file nobody can tell which text gave one.
+   */
+  digest(text: string): string {
+    this.digestKey ??= Buffer.from(hkdfSync('sha256', this.key, '', 'deepforge job cache key', 32));
+    return createHmac('sha256', this.digestKey).update(text, 'utf8').digest('hex');
   }
 
   open(sealed: string, context: string): string {

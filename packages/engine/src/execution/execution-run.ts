@@ -11,6 +11,7 @@ import {
   type PortRef,
 } from '@deepforge/core';
 import { mergeSlurmOptions, type JobError } from '@deepforge/protocol';
+import type { JobSecrets } from '../accounts/accounts.service.js';
 import type { ArtifactService } from '../artifact.service.js';
 import { gpusNeeded, type Compute } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
@@ -54,8 +55,11 @@ export interface RunContext {
   timeoutMs: number;
   logMaxBytes: number;
   now(): number;
-  /** The secrets of a project, as environment variables for its jobs (read when each job starts). */
-  secretsFor(projectId: string): Promise<Record<string, string>>;
+  /**
+   * The secrets of a project as environment variables for its jobs, with their keyed digest for cache keys (read
+   * for each job as it is queued).
+   */
+  secretsFor(projectId: string): Promise<JobSecrets>;
 }
 
 /**
@@ -195,6 +199,7 @@ export class ExecutionRun {
         cache: options.cache,
         code,
         artifactContext,
+        secrets: () => ctx.secretsFor(execution.projectId),
       },
       {
         job,
@@ -228,7 +233,6 @@ export class ExecutionRun {
         timeoutMs: ctx.timeoutMs,
         logMaxBytes: ctx.logMaxBytes,
         now: () => ctx.now(),
-        secretsFor: (projectId) => ctx.secretsFor(projectId),
         labelsFor: (node) => labelsOf(node),
         gpusFor: (node) => {
           // The node's count in the pipeline and the execution's for it: the larger wins (like labels, both hold).

@@ -1,5 +1,6 @@
 import { architectureModulePath, DEPENDENCIES_SUFFIX, type PortRef } from '@deepforge/core';
 import type { JobError } from '@deepforge/protocol';
+import type { JobSecrets } from '../accounts/accounts.service.js';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';
 import { cacheKey } from '../pipeline-plan.js';
@@ -27,6 +28,11 @@ export interface ReadyJob {
   /** References naming an architecture: the generated module the harness builds a fresh instance of. */
   architectures?: Record<string, { module: string; className: string }>;
   cacheKey: string | null;
+  /**
+   * The secrets the job gets as environment variables: the values its cache key was made with (read once, so
+   * that a secret changed meanwhile cannot run under the key of the old value).
+   */
+  secretEnv: Record<string, string>;
   /** Set when the job cannot run (a reference that cannot be found): it fails as soon as it starts. */
   error?: JobError;
 }
@@ -44,6 +50,8 @@ export interface JobPreparerContext {
   code: ReadonlyMap<string, string>;
   /** Where artifact names in references are looked up. */
   artifactContext: ArtifactContext;
+  /** The secrets of the execution's project, as its jobs get them (read for each job). */
+  secrets(): Promise<JobSecrets>;
 }
 
 /** What the preparer reads and changes of the run it works for. */
@@ -77,7 +85,13 @@ export class JobPreparer {
     const job = this.host.job(node);
     const inputs: Record<string, JobBlob> = {};
     const inputKeys: Record<string, string> = {};
-    const notReady = (error: JobError): ReadyJob => ({ inputs, references: {}, cacheKey: null, error });
+    const notReady = (error: JobError): ReadyJob => ({
+      inputs,
+      references: {},
+      cacheKey: null,
+      secretEnv: {},
+      error,
+    });
     for (const [port, from] of Object.entries(planned.inputs)) {
       const out = this.host.outputOf(from);
       if (!out)
@@ -116,6 +130,7 @@ export class JobPreparer {
         return notReady(jobErrorOf(err, `reference ${ref}`));
       }
     }
+    const secrets = await ctx.secrets();
     const key = cacheKey({
       operationCode: ctx.code.get(`operations/${planned.operation}.py`) ?? '',
       supportCode: Object.fromEntries(
@@ -133,6 +148,7 @@ export class JobPreparer {
       references: referenceKeys,
       runtimeVersion: ctx.python.runtimeVersion,
       interpreter: `${ctx.python.executable} ${ctx.python.version}`,
+      ...(secrets.digest !== undefined ? { secrets: secrets.digest } : {}),
     });
     if (ctx.cache) {
       const scope = ctx.artifactContext.projectId;
@@ -170,6 +186,7 @@ export class JobPreparer {
       references,
       ...(Object.keys(architectures).length > 0 ? { architectures } : {}),
       cacheKey: key,
+      secretEnv: secrets.env,
     };
   }
 

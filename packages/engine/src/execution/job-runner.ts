@@ -53,8 +53,6 @@ export interface JobRunnerContext {
   timeoutMs: number;
   logMaxBytes: number;
   now(): number;
-  /** The secrets of a project, as environment variables for its jobs (read when each job starts). */
-  secretsFor(projectId: string): Promise<Record<string, string>>;
 }
 
 /** What the runner reads and changes of the run it works for. */
@@ -365,7 +363,7 @@ export class JobRunner {
             logMaxBytes: ctx.logMaxBytes,
             timeoutMs: ctx.timeoutMs,
             python: ctx.python.command,
-            secretEnv: await ctx.secretsFor(ctx.projectId),
+            secretEnv: ready.secretEnv,
             blobs: { inputs: hashes(ready.inputs), references: hashes(ready.references) },
             labels: ctx.labelsFor?.(node) ?? [],
             gpus: ctx.gpusFor?.(node) ?? 0,
