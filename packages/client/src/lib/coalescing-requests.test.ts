@@ -57,3 +57,24 @@ describe('coalescing requests', () => {
     expect(server.calls).toHaveLength(3);
   });
 });
+
+describe('coalescing requests by key', () => {
+  it('asks once per key in a row; a new queue after a close asks again (React mounts effects twice in development)', async () => {
+    const server = deferredServer();
+    const answers: number[] = [];
+    const first = new CoalescingRequests(server.ask, (v) => answers.push(v));
+    expect(first.requestIfNew('graph-a', 1)).toBe(true);
+    expect(first.requestIfNew('graph-a', 1)).toBe(false);
+    first.close();
+    const second = new CoalescingRequests(server.ask, (v) => answers.push(v));
+    expect(second.requestIfNew('graph-a', 1)).toBe(true);
+    server.calls[0]!.answer('closed');
+    server.calls[1]!.answer('open');
+    await tick();
+    // The closed queue's answer is dropped; the new one's arrives.
+    expect(server.calls.map((c) => c.value)).toEqual([1, 1]);
+    expect(answers).toEqual([1]);
+    expect(second.requestIfNew('graph-b', 2)).toBe(true);
+    expect(second.requestIfNew('graph-a', 1)).toBe(true);
+  });
+});

@@ -8,6 +8,8 @@ export class CoalescingRequests<V, R> {
   private busy = false;
   private waiting: { value: V } | null = null;
   private closed = false;
+  /** The key of the value last given to requestIfNew. */
+  private lastKey: string | null = null;
 
   constructor(
     private readonly ask: (value: V) => Promise<R>,
@@ -22,6 +24,17 @@ export class CoalescingRequests<V, R> {
     if (this.closed) return;
     this.waiting = { value };
     if (!this.busy) void this.pump();
+  }
+
+  /**
+   * Asks about `value` unless the value last given here had the same `key` (a layer moved: the same graph);
+   * false when it did. The key belongs to this instance: a new one (after a close) asks again.
+   */
+  requestIfNew(key: string, value: V): boolean {
+    if (this.closed || this.lastKey === key) return false;
+    this.lastKey = key;
+    this.request(value);
+    return true;
   }
 
   /** Whether a value is waiting behind the request in flight. */

@@ -33,8 +33,6 @@ export function useArchitectureCheck(
   const key = useMemo(() => checkKey(arch, utilsKey), [arch, utilsKey]);
   const utilsKeyRef = useRef(utilsKey);
   utilsKeyRef.current = utilsKey;
-  /** The graph last given to the requests: the same graph (a layer moved) is not checked again. */
-  const asked = useRef<string | null>(null);
   const [state, setState] = useState<{
     result: ArchitectureCheck | null;
     error: string | null;
@@ -56,10 +54,11 @@ export function useArchitectureCheck(
     requests.current = q;
     return () => q.close();
   }, [projectId]);
+  // The same graph (a layer moved) is not checked again; a new queue (a new project, or React's second mount in
+  // development) asks again for the graph the closed one had been asked.
   useEffect(() => {
-    if (!enabled || asked.current === key) return;
-    asked.current = key;
-    requests.current?.request({ key, arch });
+    if (!enabled) return;
+    requests.current?.requestIfNew(key, { key, arch });
     // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` stands for `arch`
   }, [key, enabled, projectId]);
   // An edit is sent as soon as the document has it, not after React has drawn it: the check and the drawing of
@@ -70,9 +69,7 @@ export function useArchitectureCheck(
       const now = architectureOf(doc, arch.name);
       if (!now) return;
       const k = checkKey(now, utilsKeyRef.current);
-      if (asked.current === k) return;
-      asked.current = k;
-      requests.current?.request({ key: k, arch: now });
+      requests.current?.requestIfNew(k, { key: k, arch: now });
     };
     doc.on('update', onUpdate);
     return () => doc.off('update', onUpdate);
