@@ -1,9 +1,8 @@
 import '@xyflow/react/dist/style.css';
 import '@mantine/spotlight/styles.css';
-import type { Architecture, ArchitectureShapeReport, Diagnostic, LayerClass } from '@deepforge/core';
+import type { Architecture, ArchitectureShapeReport, LayerClass } from '@deepforge/core';
 import {
   ArchitectureCodeError,
-  formatShape,
   generateArchitectureCode,
   INPUT_LAYER,
   validateArchitecture,
@@ -37,13 +36,10 @@ import {
   IconPlus,
   IconTable,
 } from '@tabler/icons-react';
-import type { Connection, EdgeChange, NodeChange } from '@xyflow/react';
+import type { Connection, EdgeChange, NodeChange, XYPosition } from '@xyflow/react';
 import {
-  applyEdgeChanges,
-  applyNodeChanges,
   Background,
   Controls,
-  MarkerType,
   MiniMap,
   ReactFlow,
   ReactFlowProvider,
@@ -55,23 +51,18 @@ import { Link, useParams } from 'react-router';
 import { useProjectAccess } from '../auth/project-access.context.js';
 import { CodeView } from '../code/code-view.js';
 import { architecturesOf } from '../collab/doc-read.js';
-import { jsonEqual } from '../collab/json-equal.js';
 import { useDocSelector, useProjectDoc } from '../collab/project-doc.context.js';
 import type { InsertAt } from '../lib/architecture-edit.js';
-import {
-  descendants,
-  edgeIds,
-  edgeProblem,
-  keyArguments,
-  planInsert,
-  planRemove,
-} from '../lib/architecture-edit.js';
+import { descendants, edgeProblem, planInsert, planRemove } from '../lib/architecture-edit.js';
 import { layoutGraph } from '../lib/auto-layout.js';
+import { useStableHandler } from '../lib/use-stable-handler.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { AddLayerSpotlight } from './add-layer.spotlight.js';
 import { LayerPanel } from './layer-panel.js';
 import type { LayerNode, ShapeEdge } from './layer-node.js';
 import { LAYER_NODE_TYPES, SelectEdgeContext, SHAPE_EDGE_TYPES } from './layer-node.js';
+import type { FlowLocal } from './layer-graph.js';
+import { layerNodes, shapeEdges, STEP } from './layer-graph.js';
 import { SummaryModal } from './summary.modal.js';
 import { useArchitectureCheck, useLayerCatalog, useUtilsKey } from './use-architecture-check.js';
 
@@ -104,9 +95,6 @@ const BUILT_IN_CLASSES: Record<string, LayerClass> = {
 };
 
 const NODE_SIZE = { width: 190, height: 80 };
-const EDGE_MARKER = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
-/** How far below its predecessor a new layer goes (and how far what follows it moves down). */
-const STEP = 150;
 
 export function ArchitectureEditorView() {
   const { projectId = '', name = '' } = useParams();
@@ -179,80 +167,50 @@ function ArchitectureEditor({
   const [summaryOpen, setSummaryOpen] = useState(false);
   const [selection, setSelection] = useState<Selection>({ layer: null, edge: null });
 
-  // Graph state: positions live here while dragging; the document is written on drop.
-  const [nodes, setNodes] = useState<LayerNode[]>([]);
-  const [edges, setEdges] = useState<ShapeEdge[]>([]);
-  useEffect(() => {
-    setNodes((prev) => {
-      const old = new Map(prev.map((n) => [n.id, n]));
-      return arch.layers.map((l, i) => {
-        const o = old.get(l.id);
-        const position = o?.dragging ? o.position : (l.position ?? o?.position ?? { x: 0, y: i * STEP });
-        const mine = diagnostics.filter((d) => d.layer === l.id);
-        const report = reports.get(l.id);
-        const errors = mine.filter((d) => d.severity === 'error').map((d) => stripPrefix(d, name));
-        if (report?.error) errors.push(report.error);
-        const data: LayerNode['data'] = {
-          layerId: l.id,
-          layerClass: l.layer,
-          shape: l.layer === INPUT_LAYER ? shapeText(l.shape) : null,
-          args: l.layer === INPUT_LAYER ? [] : keyArguments(l, classOf(l.layer) ?? undefined),
-          parameters: report?.parameters ?? null,
-          outputShape: report?.outputShape ? formatShape(report.outputShape) : null,
-          errors,
-          warnings: mine.filter((d) => d.severity === 'warning').map((d) => stripPrefix(d, name)),
-          output: arch.outputs.includes(l.id),
-          skipped: report?.skipped === true,
-        };
-        const selected = selection.layer === l.id;
-        // An unchanged layer keeps its node object: React Flow and the memo'd node skip it, so an edit of one
-        // argument redraws one layer, not all of them.
-        if (o && o.position === position && o.selected === selected && jsonEqual(o.data, data)) return o;
-        return {
-          ...(o ?? {}),
-          id: l.id,
-          type: 'layer',
-          position,
-          selected,
-          data: o && jsonEqual(o.data, data) ? o.data : data,
-        } satisfies LayerNode;
-      });
+  // The graph React Flow draws is made from the document in render (one pass per edit); what only React Flow
+  // knows (a drag in progress, measured sizes) is kept here. The document is written on drop.
+  const [local, setLocal] = useState<FlowLocal>(() => ({ dragging: new Map(), measured: new Map() }));
+  const prevNodes = useRef<ReadonlyMap<string, LayerNode>>(new Map());
+  const prevEdges = useRef<ReadonlyMap<string, ShapeEdge>>(new Map());
+  const nodes = useMemo(() => {
+    const next = layerNodes(prevNodes.current, {
+      arch,
+      diagnostics,
+      reports,
+      selected: selection.layer,
+      classOf,
+      local,
     });
+    prevNodes.current = new Map(next.map((n) => [n.id, n]));
+    return next;
     // eslint-disable-next-line react-hooks/exhaustive-deps -- classOf reads catalog, which diagnostics follows
-  }, [arch, diagnostics, reports, selection.layer]);
-  useEffect(() => {
-    const byPair = new Map((shapes?.edges ?? []).map((e) => [`${e.from}->${e.to}`, e.shape]));
-    const ids = edgeIds(arch.edges);
-    setEdges((prev) => {
-      const old = new Map(prev.map((e) => [e.id, e]));
-      return arch.edges.map((e, i) => {
-        const shape = byPair.get(`${e.from}->${e.to}`);
-        const next: ShapeEdge = {
-          id: ids[i]!,
-          source: e.from,
-          target: e.to,
-          type: 'shape',
-          selected: selection.edge?.from === e.from && selection.edge.to === e.to,
-          markerEnd: EDGE_MARKER,
-          data: { from: e.from, to: e.to, shape: shape ? formatShape(shape as never) : null },
-        };
-        const o = old.get(next.id);
-        return o && o.selected === next.selected && jsonEqual(o.data, next.data) ? o : next;
-      });
-    });
+  }, [arch, diagnostics, reports, selection.layer, local]);
+  const edges = useMemo(() => {
+    const next = shapeEdges(prevEdges.current, arch, shapes, selection.edge);
+    prevEdges.current = new Map(next.map((e) => [e.id, e]));
+    return next;
   }, [arch, shapes, selection.edge]);
 
-  const onNodesChange = (changes: NodeChange<LayerNode>[]): void => {
-    setNodes((n) => applyNodeChanges(changes, n));
+  const onNodesChange = useStableHandler((changes: NodeChange<LayerNode>[]): void => {
+    let dragging: Map<string, XYPosition> | null = null;
+    let measured: Map<string, { width: number; height: number }> | null = null;
     for (const c of changes) {
-      if (c.type === 'select') {
+      if (c.type === 'position') {
+        dragging ??= new Map(local.dragging);
+        if (c.dragging && c.position) dragging.set(c.id, c.position);
+        else dragging.delete(c.id);
+      } else if (c.type === 'dimensions' && c.dimensions) {
+        measured ??= new Map(local.measured);
+        measured.set(c.id, c.dimensions);
+      } else if (c.type === 'select') {
         if (c.selected) setSelection({ layer: c.id, edge: null });
         else setSelection((s) => (s.layer === c.id ? { ...s, layer: null } : s));
       }
     }
-  };
-  const onEdgesChange = (changes: EdgeChange<ShapeEdge>[]): void => {
-    setEdges((e) => applyEdgeChanges(changes, e));
+    if (dragging || measured)
+      setLocal((l) => ({ dragging: dragging ?? l.dragging, measured: measured ?? l.measured }));
+  });
+  const onEdgesChange = useStableHandler((changes: EdgeChange<ShapeEdge>[]): void => {
     for (const c of changes) {
       if (c.type !== 'select') continue;
       const e = edges.find((x) => x.id === c.id);
@@ -261,7 +219,7 @@ function ArchitectureEditor({
       else
         setSelection((s) => (s.edge?.from === e.source && s.edge.to === e.target ? { ...s, edge: null } : s));
     }
-  };
+  });
 
   const selectEdge = useCallback(
     (edge: { from: string; to: string }) => setSelection({ layer: null, edge }),
@@ -387,7 +345,7 @@ function ArchitectureEditor({
     setSelection({ layer: null, edge: null });
   }
 
-  const onConnect = (c: Connection): void => {
+  const onConnect = useStableHandler((c: Connection): void => {
     if (!canEdit) return;
     const problem = edgeProblem(arch, c.source, c.target);
     if (problem) {
@@ -395,7 +353,30 @@ function ArchitectureEditor({
       return;
     }
     addEdge(doc, name, { from: c.source, to: c.target });
-  };
+  });
+  const isValidConnection = useStableHandler(
+    (c: Connection | ShapeEdge) => edgeProblem(arch, c.source, c.target) === null,
+  );
+  const onNodeDragStop = useStableHandler((_: unknown, __: unknown, dragged: LayerNode[]) => {
+    if (!canEdit) return;
+    doc.transact(() => {
+      for (const n of dragged)
+        moveLayer(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
+    });
+  });
+  const onDelete = useStableHandler(
+    ({ nodes: gone, edges: cut }: { nodes: LayerNode[]; edges: ShapeEdge[] }) => {
+      if (!canEdit) return;
+      const ids = gone.map((n) => n.id);
+      const loose = cut.filter((e) => !ids.includes(e.source) && !ids.includes(e.target));
+      if (loose.length > 0)
+        doc.transact(() => {
+          for (const e of loose) removeEdge(doc, name, { from: e.source, to: e.target });
+        });
+      removeLayers(ids);
+    },
+  );
+  const onPaneClick = useStableHandler(() => setSelection({ layer: null, edge: null }));
 
   const openAdd = (mode: 'after' | 'before' = 'after'): void => {
     if (!canEdit) return;
@@ -534,28 +515,13 @@ function ArchitectureEditor({
               onNodesChange={onNodesChange}
               onEdgesChange={onEdgesChange}
               onConnect={onConnect}
-              isValidConnection={(c) => edgeProblem(arch, c.source, c.target) === null}
+              isValidConnection={isValidConnection}
               nodesDraggable={canEdit}
               nodesConnectable={canEdit}
               edgesReconnectable={false}
-              onNodeDragStop={(_, __, dragged) => {
-                if (!canEdit) return;
-                doc.transact(() => {
-                  for (const n of dragged)
-                    moveLayer(doc, name, n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) });
-                });
-              }}
-              onDelete={({ nodes: gone, edges: cut }) => {
-                if (!canEdit) return;
-                const ids = gone.map((n) => n.id);
-                const loose = cut.filter((e) => !ids.includes(e.source) && !ids.includes(e.target));
-                if (loose.length > 0)
-                  doc.transact(() => {
-                    for (const e of loose) removeEdge(doc, name, { from: e.source, to: e.target });
-                  });
-                removeLayers(ids);
-              }}
-              onPaneClick={() => setSelection({ layer: null, edge: null })}
+              onNodeDragStop={onNodeDragStop}
+              onDelete={onDelete}
+              onPaneClick={onPaneClick}
               deleteKeyCode={canEdit ? ['Delete', 'Backspace'] : null}
               colorMode={scheme}
               minZoom={0.1}
@@ -680,14 +646,6 @@ function ArchitectureEditor({
       )}
     </Box>
   );
-}
-
-function stripPrefix(d: Diagnostic, arch: string): string {
-  return d.message.replace(new RegExp(`^${arch}: layer "[^"]+" \\([^)]+\\): `), '');
-}
-
-function shapeText(shape: unknown): string | null {
-  return Array.isArray(shape) ? `[${shape.join(', ')}]` : null;
 }
 
 /** Whether the shapes shown are those of the graph as it is (PyTorch is asked after every edit). */

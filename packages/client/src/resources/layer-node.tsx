@@ -141,7 +141,7 @@ export const LayerNodeView = memo(function LayerNodeView({ data, selected }: Nod
 });
 
 /** An edge with the shape of the tensor flowing through it on a label (hover: the full text). */
-export function ShapeEdgeView(props: EdgeProps<ShapeEdge>) {
+export const ShapeEdgeView = memo(function ShapeEdgeView(props: EdgeProps<ShapeEdge>) {
   const [path, labelX, labelY] = getSmoothStepPath(props);
   const shape = props.data?.shape ?? null;
   const select = useContext(SelectEdgeContext);
@@ -177,7 +177,7 @@ export function ShapeEdgeView(props: EdgeProps<ShapeEdge>) {
       )}
     </>
   );
-}
+});
 
 export const LAYER_NODE_TYPES = { layer: LayerNodeView };
 export const SHAPE_EDGE_TYPES = { shape: ShapeEdgeView };
