@@ -24,7 +24,7 @@ import { GroupCommit } from '../group-commit.js';
 import { EngineError, EnvironmentError } from '../errors.js';
 import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
-import type { LeaseHolder, WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
+import type { LeaseHolder, LeaseRecord, WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
 import { ConsoleLog } from './console-log.js';
 import { usageOf } from './local.compute.js';
 import type {
@@ -327,6 +327,8 @@ export class RemoteCompute implements Compute {
   /** Jobs queued and leases completed are written in batches: one transaction per burst, not one per job. */
   private readonly enqueued: GroupCommit<{ jobId: string; labels: readonly string[] }, undefined>;
   private readonly completed: GroupCommit<LeaseHolder, boolean>;
+  /** Leases read as jobs start: one query for a burst of jobs handed over at once, not one each. */
+  private readonly leaseReads: GroupCommit<string, LeaseRecord | undefined>;
   /** Code snapshots being sent, by directory: read once for all the jobs of an execution that use them. */
   private readonly codes = new Map<string, { code: Promise<Record<string, string>>; users: number }>();
   private expiring = false;
@@ -340,6 +342,7 @@ export class RemoteCompute implements Compute {
       return jobs.map(() => undefined);
     });
     this.completed = new GroupCommit((items) => this.store.completeLeases(items));
+    this.leaseReads = new GroupCommit((jobIds) => this.store.getLeases(jobIds));
     // Expiry is checked four times per lease timeout: a lost lease is noticed at most a quarter late.
     this.timer = setInterval(() => void this.expire(), Math.max(50, Math.floor(options.leaseTimeoutMs / 4)));
     this.timer.unref();
@@ -433,7 +436,7 @@ export class RemoteCompute implements Compute {
     }
     this.jobs.set(request.jobId, job);
     try {
-      const held = await this.store.getLease(request.jobId);
+      const held = await this.leaseReads.submit(request.jobId);
       if (
         held?.state === 'leased' &&
         held.workerId !== null &&

@@ -55,6 +55,9 @@ function leaseOf(r: Selectable<JobLeasesTable>): LeaseRecord {
  * the condition on the row it waited for, SQLite has one writer at a time. The batch forms run the same
  * compare-and-sets in one transaction, so a round of the dispatcher costs one durable commit, not one per job.
  */
+/** Job ids per query when reading many leases (well inside every SQLite's and PostgreSQL's parameter limit). */
+const LEASE_READ_CHUNK = 500;
+
 export class KyselyWorkerStore implements WorkerStore {
   private readonly db: Kysely<Database>;
 
@@ -315,6 +318,16 @@ export class KyselyWorkerStore implements WorkerStore {
       .where('job_id', '=', jobId)
       .executeTakeFirst();
     return r && leaseOf(r);
+  }
+
+  async getLeases(jobIds: readonly string[]): Promise<(LeaseRecord | undefined)[]> {
+    const found = new Map<string, LeaseRecord>();
+    for (let i = 0; i < jobIds.length; i += LEASE_READ_CHUNK) {
+      const chunk = [...new Set(jobIds.slice(i, i + LEASE_READ_CHUNK))];
+      const rows = await this.db.selectFrom('job_leases').selectAll().where('job_id', 'in', chunk).execute();
+      for (const r of rows) found.set(r.job_id, leaseOf(r));
+    }
+    return jobIds.map((id) => found.get(id));
   }
 
   async listLeases(): Promise<LeaseRecord[]> {

@@ -206,6 +206,29 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       expect(await workers.expireLeases(1200, 'queued')).toEqual([]);
     });
 
+    it('reads many leases at once, one answer per id in order (repeats and unknown ids too)', async () => {
+      const ids = Array.from({ length: 1203 }, (_, i) => `m${i}`);
+      await workers.enqueueJobs(
+        ids.map((jobId) => ({ jobId, labels: [] })),
+        5,
+      );
+      const leased = (await workers.leaseNext(cpuWorker, 10, TIMEOUT))!;
+      const asked = ['nope', ...ids, leased.jobId, 'm7', 'also-nope'];
+      const got = await workers.getLeases(asked);
+      expect(got).toHaveLength(asked.length);
+      expect(got[0]).toBeUndefined();
+      expect(got[got.length - 1]).toBeUndefined();
+      for (const [i, id] of asked.entries()) {
+        if (!id.startsWith('m')) continue;
+        expect(got[i]).toEqual(await workers.getLease(id));
+      }
+      expect(got.filter((l) => l?.state === 'leased').map((l) => l!.jobId)).toEqual([
+        leased.jobId,
+        leased.jobId,
+      ]);
+      expect(await workers.getLeases([])).toEqual([]);
+    });
+
     it('re-queues an expired lease; the next lease fences out the lost worker', async () => {
       await workers.enqueueJob('j1', ['gpu'], 1);
       const first = (await workers.leaseNext(gpuWorker, 10, TIMEOUT))!;

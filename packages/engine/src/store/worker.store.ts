@@ -133,6 +133,8 @@ export interface WorkerStore {
   /** `completeLease` for each, in one transaction; one answer per item, in order. */
   completeLeases(items: readonly LeaseHolder[]): Promise<boolean[]>;
   getLease(jobId: string): Promise<LeaseRecord | undefined>;
+  /** `getLease` for each id, in few queries; one answer per id, in order. */
+  getLeases(jobIds: readonly string[]): Promise<(LeaseRecord | undefined)[]>;
   /** By queue order (queued time, then job id). */
   listLeases(): Promise<LeaseRecord[]>;
   /** The job no longer needs a worker (canceled, or its engine gave up on it): `done`, its epoch kept. */
