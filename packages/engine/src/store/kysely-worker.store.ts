@@ -57,6 +57,8 @@ function leaseOf(r: Selectable<JobLeasesTable>): LeaseRecord {
  */
 /** Job ids per query when reading many leases (well inside every SQLite's and PostgreSQL's parameter limit). */
 const LEASE_READ_CHUNK = 500;
+/** Jobs per insert when queueing many (5 parameters each). */
+const ENQUEUE_CHUNK = 200;
 
 export class KyselyWorkerStore implements WorkerStore {
   private readonly db: Kysely<Database>;
@@ -120,7 +122,7 @@ export class KyselyWorkerStore implements WorkerStore {
   }
 
   async enqueueJob(jobId: string, labels: readonly string[], at: number): Promise<void> {
-    await enqueueIn(this.db, jobId, labels, at);
+    await enqueueIn(this.db, [{ jobId, labels }], at);
   }
 
   async enqueueJobs(
@@ -128,8 +130,13 @@ export class KyselyWorkerStore implements WorkerStore {
     at: number,
   ): Promise<void> {
     if (jobs.length === 0) return;
+    // A job given twice is queued once, with the labels given last (one row may not be inserted twice in one
+    // statement).
+    const last = [...new Map(jobs.map((j) => [j.jobId, j])).values()];
     await this.options.transaction(async (trx) => {
-      for (const j of jobs) await enqueueIn(trx, j.jobId, j.labels, at);
+      for (let i = 0; i < last.length; i += ENQUEUE_CHUNK) {
+        await enqueueIn(trx, last.slice(i, i + ENQUEUE_CHUNK), at);
+      }
     });
   }
 
@@ -350,27 +357,34 @@ export class KyselyWorkerStore implements WorkerStore {
   }
 }
 
+/** Queues jobs (distinct ids) in one statement. */
 async function enqueueIn(
   db: Kysely<Database>,
-  jobId: string,
-  labels: readonly string[],
+  jobs: readonly { jobId: string; labels: readonly string[] }[],
   at: number,
 ): Promise<void> {
-  const text = JSON.stringify([...new Set(labels)].sort());
   // The epoch is never reset: the next lease is newer than any an earlier worker may still hold.
   await db
     .insertInto('job_leases')
-    .values({ job_id: jobId, epoch: 0, state: 'queued', labels: text, queued_at: at })
-    .onConflict((oc) =>
-      oc.column('job_id').doUpdateSet({
+    .values(
+      jobs.map((j) => ({
+        job_id: j.jobId,
+        epoch: 0,
         state: 'queued',
-        labels: text,
+        labels: JSON.stringify([...new Set(j.labels)].sort()),
+        queued_at: at,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.column('job_id').doUpdateSet((eb) => ({
+        state: 'queued',
+        labels: eb.ref('excluded.labels'),
         queued_at: at,
         worker_id: null,
         token_id: null,
         leased_at: null,
         expires_at: null,
-      }),
+      })),
     )
     .execute();
 }

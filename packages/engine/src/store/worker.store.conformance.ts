@@ -206,6 +206,27 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       expect(await workers.expireLeases(1200, 'queued')).toEqual([]);
     });
 
+    it('queues a batch again: a leased job goes back to the queue, its epoch kept; a job given twice once', async () => {
+      await workers.enqueueJobs([{ jobId: 'r1', labels: ['gpu'] }], 1);
+      const held = (await workers.leaseNext(gpuWorker, 2, TIMEOUT))!;
+      expect(held).toMatchObject({ jobId: 'r1', epoch: 1, state: 'leased' });
+      await workers.enqueueJobs(
+        [
+          { jobId: 'r2', labels: ['gpu', 'a100', 'gpu'] },
+          { jobId: 'r1', labels: ['gpu'] },
+          { jobId: 'r2', labels: [] },
+        ],
+        3,
+      );
+      expect(await workers.getLeases(['r1', 'r2'])).toEqual([
+        expect.objectContaining({ state: 'queued', epoch: 1, queuedAt: 3, workerId: null, expiresAt: null }),
+        expect.objectContaining({ state: 'queued', epoch: 0, queuedAt: 3, labels: [] }),
+      ]);
+      // The worker that held r1 is fenced out; the next lease is newer.
+      expect(await workers.completeLease('r1', 1, gpuWorker.workerId)).toBe(false);
+      expect((await workers.leaseNext(gpuWorker, 4, TIMEOUT, ['r1']))?.epoch).toBe(2);
+    });
+
     it('reads many leases at once, one answer per id in order (repeats and unknown ids too)', async () => {
       const ids = Array.from({ length: 1203 }, (_, i) => `m${i}`);
       await workers.enqueueJobs(
