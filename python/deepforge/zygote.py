@@ -18,10 +18,15 @@ Protocol: requests on fd 0, replies on fd 3, one JSON document per line.
   the harness, ``socket`` the path of the engine's Unix socket, ``token`` 32
   hex digits the child sends first on each of its three connections, followed by ``o`` (stdout), ``e`` (stderr)
   or ``v`` (events) and a newline.
+- request ``{"type": "spare", "socket", "token"}``: fork a spare child, which connects its streams with
+  ``token`` and waits; request ``{"type": "assign", "token", "id", "spec", "cwd", "env"}``: the spare of
+  ``token`` becomes that job (answered like a fork: ``started`` with the spare's pid, or ``failed`` when the
+  spare is gone). The fork and the connections of a job are so paid before it is asked for.
 - replies: ``{"type": "ready", "pid", "python"}`` once; ``{"type": "started", "id", "pid"}``;
   ``{"type": "exit", "pid", "code", "signal"}`` (``code`` None when killed by ``signal``);
   ``{"type": "failed", "id", "message"}`` when no child could be made; ``{"type": "preloaded", "module", "ok",
-  "ms", "error"}`` after each library import.
+  "ms", "error"}`` after each library import; ``{"type": "spare", "token", "pid"}`` (``pid`` None when the
+  fork failed) for a spare.
 
 The worker dies with the engine (``PR_SET_PDEATHSIG``), each child with the worker. It stops when fd 0 closes.
 """
@@ -49,12 +54,15 @@ _CONTROL_OUT = 3
 _HEADER_KINDS = (("o", 1), ("e", 2), ("v", 3))
 
 
-def _reply(message):
-    data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+def _write_all(fd, data):
     view = memoryview(data)
     while view:
-        written = os.write(_CONTROL_OUT, view)
+        written = os.write(fd, view)
         view = view[written:]
+
+
+def _reply(message):
+    _write_all(_CONTROL_OUT, (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8"))
 
 
 #: How many of the project's own modules (``utils``, ``serializers``) are followed from one operation.
@@ -172,8 +180,25 @@ def _connect(address, token, kind):
     return sock
 
 
-def _child(request, close_fds, worker_pid):
-    """In the forked child: become the job's harness. Never returns."""
+def _read_assignment(fd):
+    """A spare child's job: the one JSON document the worker writes to its pipe (None when the pipe closed)."""
+    data = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    return json.loads(data.decode("utf-8")) if data.strip() else None
+
+
+def _child(request, close_fds, worker_pid, assignment_fd=None):
+    """In the forked child: become the job's harness. Never returns.
+
+    A spare (``assignment_fd`` given) connects its streams with the spare's token first, then waits for its job
+    (``id``, ``spec``, ``cwd``, ``env``) on that pipe: what the fork and the connections cost is paid before the
+    job is asked for. Without a job (the pipe closed) it exits.
+    """
     code = 3
     try:
         os.setpgid(0, 0)
@@ -189,6 +214,11 @@ def _child(request, close_fds, worker_pid):
         for sock, target in socks:
             os.dup2(sock.fileno(), target)
             sock.close()
+        if assignment_fd is not None:
+            job = _read_assignment(assignment_fd)
+            if job is None:
+                os._exit(0)
+            request = dict(request, **job)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
@@ -245,6 +275,7 @@ def main():
     selector = selectors.DefaultSelector()
     selector.register(_CONTROL_IN, selectors.EVENT_READ, None)
     children = {}  # pidfd -> pid
+    spares = {}  # token -> (pid, the write end of its assignment pipe)
     _reply({"type": "ready", "pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3]})
     pending = b""
     def reap(pidfd, pid, block):
@@ -258,6 +289,10 @@ def main():
         selector.unregister(pidfd)
         os.close(pidfd)
         children.pop(pidfd, None)
+        for token, (spare_pid, write_fd) in list(spares.items()):
+            if spare_pid == pid:  # a spare that died before it got a job
+                del spares[token]
+                os.close(write_fd)
         if status is None:
             _reply({"type": "exit", "pid": pid, "code": None, "signal": None})
         elif os.WIFSIGNALED(status):
@@ -269,6 +304,23 @@ def main():
     def reap_all(signum=None, frame=None):
         for pidfd, pid in list(children.items()):
             reap(pidfd, pid, False)
+
+    def preload(wanted):
+        if not wanted:
+            return
+        # An import may take long (torch ~1 s) or hang: children that exit meanwhile are reported from SIGCHLD
+        # (between the import's bytecodes), not left waiting for the loop.
+        signal.signal(signal.SIGCHLD, reap_all)
+        try:
+            reap_all()
+            _preload(wanted)
+            gc.collect()  # what the imports left as garbage, before it is frozen with the rest
+        finally:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        reap_all()
+
+    def preload_for(spec_path):
+        preload([m for m in _imports_of(spec_path) if m not in sys.modules])
 
     while True:
         for key, _ in selector.select():
@@ -285,19 +337,48 @@ def main():
                 if not line.strip():
                     continue
                 request = json.loads(line.decode("utf-8"))
-                wanted = [m for m in _imports_of(request["spec"]) if m not in sys.modules]
+                kind = request.get("type", "fork")
+                if kind == "assign":
+                    spare = spares.pop(request["token"], None)
+                    if spare is None:
+                        _reply({"type": "failed", "id": request["id"], "message": "no such spare"})
+                        continue
+                    spare_pid, write_fd = spare
+                    job = {k: request[k] for k in ("id", "spec", "cwd", "env")}
+                    try:
+                        _write_all(write_fd, json.dumps(job).encode("utf-8"))
+                    except OSError as exc:  # it died meanwhile: its exit is reported as any child's
+                        _reply({"type": "failed", "id": request["id"], "message": "spare gone: %s" % exc})
+                        continue
+                    finally:
+                        os.close(write_fd)
+                    _reply({"type": "started", "id": request["id"], "pid": spare_pid})
+                    preload_for(request["spec"])
+                    continue
+                wanted = [] if kind == "spare" else [m for m in _imports_of(request["spec"]) if m not in sys.modules]
                 # Everything the worker holds (the runtime, the preloaded libraries) goes into the collector's
                 # permanent generation: the child's collections and its exit's scan for files left open
                 # (harness._close_open_files) see only the job's own objects, and leave the inherited pages
                 # unwritten. With torch preloaded that scan took ~50 ms per job; with numpy ~5 ms.
                 gc.freeze()
+                read_fd = write_fd = None
+                if kind == "spare":
+                    read_fd, write_fd = os.pipe()
                 try:
                     pid = os.fork()
                 except OSError as exc:
-                    _reply({"type": "failed", "id": request["id"], "message": "fork: %s" % exc})
+                    if kind == "spare":
+                        os.close(read_fd)
+                        os.close(write_fd)
+                        _reply({"type": "spare", "token": request["token"], "pid": None, "message": str(exc)})
+                    else:
+                        _reply({"type": "failed", "id": request["id"], "message": "fork: %s" % exc})
                     continue
                 if pid == 0:
-                    _child(request, [selector.fileno(), *children], worker_pid)
+                    close = [selector.fileno(), *children, *(fd for _, fd in spares.values())]
+                    if write_fd is not None:
+                        close.append(write_fd)
+                    _child(request, close, worker_pid, read_fd)
                 try:
                     os.setpgid(pid, pid)  # as the child does: a signal to the group right away reaches it
                 except OSError:
@@ -305,18 +386,13 @@ def main():
                 pidfd = os.pidfd_open(pid)
                 children[pidfd] = pid
                 selector.register(pidfd, selectors.EVENT_READ, pid)
+                if kind == "spare":
+                    os.close(read_fd)
+                    spares[request["token"]] = (pid, write_fd)
+                    _reply({"type": "spare", "token": request["token"], "pid": pid})
+                    continue
                 _reply({"type": "started", "id": request["id"], "pid": pid})
-                if wanted:
-                    # An import may take long (torch ~1 s) or hang: children that exit meanwhile are reported
-                    # from SIGCHLD (between the import's bytecodes), not left waiting for the loop.
-                    signal.signal(signal.SIGCHLD, reap_all)
-                    try:
-                        reap_all()
-                        _preload(wanted)
-                        gc.collect()  # what the imports left as garbage, before it is frozen with the rest
-                    finally:
-                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    reap_all()
+                preload(wanted)
 
 
 if __name__ == "__main__":

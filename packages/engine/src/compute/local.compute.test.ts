@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { TEST_PYTHON, makeTempDir, removeTree } from '../test-support/temp-dir.js';
 import { opJob, waitForPids } from './compute-job.fixture.js';
 import { describeComputeConformance } from './compute.conformance.js';
@@ -170,6 +170,46 @@ describe('LocalCompute: the warm worker', () => {
     // exit's scan for open files go through is its own objects only. The first job imported numpy itself.
     expect(facts.every((f) => f.frozen > 0)).toBe(true);
     expect(facts.map((f) => f.numpyTracked)).toEqual([true, false, false]);
+  });
+
+  it("forks the next job's child ahead of it: a job after the first gets a child that already existed", async () => {
+    const aged = (file: string, sleep: number): string =>
+      [
+        'import json, os, time',
+        'class Op():',
+        '    def execute(self):',
+        `        time.sleep(${sleep})`,
+        '        with open("/proc/uptime") as f: uptime = float(f.read().split()[0])',
+        '        with open("/proc/self/stat") as f: fields = f.read().rsplit(")", 1)[1].split()',
+        '        age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")',
+        `        with open(${JSON.stringify(file)}, "w") as f: json.dump({"age": age, "pid": os.getpid()}, f)`,
+      ].join('\n');
+    // A worker of its own: its first job is its first fork.
+    const own = new LocalCompute({
+      runtimeDir: findRuntimeDir(),
+      env: process.env,
+      logger: pino({ enabled: false }),
+      warmWorker: true,
+    });
+    onTestFinished(() => own.close());
+    const ages: number[] = [];
+    for (const [job, sleep] of [
+      ['ahead-1', 0],
+      ['ahead-2', 0.6],
+      ['ahead-3', 0],
+    ] as const) {
+      const file = join(dir, `${job}.json`);
+      const asked = Date.now();
+      const running = await startOn(own, job, aged(file, sleep));
+      expect((await running.result).exitCode).toBe(0);
+      const { age } = JSON.parse(await readFile(file, 'utf8')) as { age: number };
+      // How long before the job was asked for its process was made (negative: after), in seconds.
+      ages.push(age - (Date.now() - asked) / 1000);
+    }
+    // The first job's process is forked when it is asked for; the third's was forked while the second ran
+    // (0.6 s), ahead of it: the clock ticks of /proc (10 ms) leave plenty of margin.
+    expect(ages[0]).toBeLessThan(0.1);
+    expect(ages[2]).toBeGreaterThan(0.3);
   });
 
   it('loses no quick job: streams closed before the job is watched still end it', async () => {

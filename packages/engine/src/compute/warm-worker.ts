@@ -63,7 +63,8 @@ type Reply =
   | { type: 'started'; id: string; pid: number }
   | { type: 'exit'; pid: number; code: number | null; signal: number | null }
   | { type: 'failed'; id: string; message: string }
-  | { type: 'preloaded'; module: string; ok: boolean; ms: number; error: string | null };
+  | { type: 'preloaded'; module: string; ok: boolean; ms: number; error: string | null }
+  | { type: 'spare'; token: string; pid: number | null; message?: string };
 
 const TOKEN_BYTES = 16;
 const HEADER_BYTES = TOKEN_BYTES * 2 + 2; // hex token, stream letter, newline
@@ -74,6 +75,8 @@ const LATE_CONNECTION_MS = 500;
  * on a slow machine) is retired: the job starts as a new interpreter and the next one gets a new worker.
  */
 const FORK_TIMEOUT_MS = 30_000;
+/** Spares that may die before getting a job before the worker makes no more (it then forks each job). */
+const MAX_SPARE_FAILURES = 3;
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -82,6 +85,8 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 interface PendingFork {
   id: string;
   token: string;
+  /** A spare child waiting for a job: its streams and exit are not a job's until it is given one. */
+  spare?: boolean;
   pid?: number;
   streams: Partial<Record<'o' | 'e' | 'v', Readable>>;
   exited?: { code: number | null; signal: NodeJS.Signals | null };
@@ -111,6 +116,10 @@ export class WarmWorker {
   private alive = true;
   /** Takes no new jobs; closes once its running jobs have ended. */
   private retired = false;
+  /** A child forked ahead of the next job, its streams connecting (docs/adr/0006: spares). */
+  private spare: PendingFork | undefined;
+  /** Spares that died before they got a job: after a few, no more are made. */
+  private spareFailures = 0;
 
   constructor(private readonly options: WarmWorkerOptions) {
     this.server = createServer((socket) => this.accept(socket));
@@ -189,13 +198,16 @@ export class WarmWorker {
     return this.alive && !this.retired;
   }
 
-  /** Forks a job; resolves once its process exists and its streams are connected (or it already ended). */
+  /**
+   * Forks a job (or gives it the spare child forked ahead, when its streams are connected); resolves once its
+   * process exists and its streams are connected (or it already ended).
+   */
   fork(request: ForkRequest): Promise<JobProcess> {
     if (!this.usable) return Promise.reject(new Error('the warm worker is not taking jobs'));
     const id = String(++this.nextId);
-    const token = randomBytes(TOKEN_BYTES).toString('hex');
+    const spare = this.takeSpare();
     const timeoutMs = this.options.forkTimeoutMs ?? FORK_TIMEOUT_MS;
-    return new Promise<JobProcess>((resolve, reject) => {
+    const started = new Promise<JobProcess>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (pending.settled) return;
         // Never run twice: a child forked after all is killed as soon as it is reported (see 'started').
@@ -209,35 +221,80 @@ export class WarmWorker {
         this.retire();
       }, timeoutMs);
       timer.unref();
-      const pending: PendingFork = {
+      const pending: PendingFork = spare ?? {
         id,
-        token,
+        token: randomBytes(TOKEN_BYTES).toString('hex'),
         streams: {},
         settled: false,
-        resolve: (p) => {
-          clearTimeout(timer);
-          pending.settled = true;
-          resolve(p);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          pending.settled = true;
-          this.byToken.delete(token);
-          reject(e);
-        },
+        resolve: () => undefined,
+        reject: () => undefined,
       };
-      this.byToken.set(token, pending);
+      pending.id = id;
+      pending.spare = false;
+      pending.resolve = (p) => {
+        clearTimeout(timer);
+        pending.settled = true;
+        resolve(p);
+      };
+      pending.reject = (e) => {
+        clearTimeout(timer);
+        pending.settled = true;
+        this.byToken.delete(pending.token);
+        reject(e);
+      };
+      this.byToken.set(pending.token, pending);
       this.byId.set(id, pending);
-      const line = JSON.stringify({
-        id,
-        spec: request.spec,
-        cwd: request.cwd,
-        env: request.env,
-        socket: this.address,
-        token,
-      });
-      this.child.stdin!.write(line + '\n');
+      const line = spare
+        ? { type: 'assign', token: pending.token, id, spec: request.spec, cwd: request.cwd, env: request.env }
+        : {
+            id,
+            spec: request.spec,
+            cwd: request.cwd,
+            env: request.env,
+            socket: this.address,
+            token: pending.token,
+          };
+      this.child.stdin!.write(JSON.stringify(line) + '\n');
     });
+    // The next job's child is forked now, after this one (and the libraries it makes the worker import): one job
+    // alone (`deepforge run` of one operation) makes none.
+    if (this.nextId > 1) this.requestSpare();
+    return started;
+  }
+
+  /** The spare, when it is ready to be given a job (forked, all three streams connected, not exited). */
+  private takeSpare(): PendingFork | undefined {
+    const spare = this.spare;
+    if (!spare || spare.pid === undefined || spare.exited) return undefined;
+    if (!(spare.streams.o && spare.streams.e && spare.streams.v)) return undefined;
+    this.spare = undefined;
+    return spare;
+  }
+
+  private requestSpare(): void {
+    if (!this.usable || this.spare || this.spareFailures >= MAX_SPARE_FAILURES) return;
+    const token = randomBytes(TOKEN_BYTES).toString('hex');
+    const spare: PendingFork = {
+      id: '',
+      token,
+      spare: true,
+      streams: {},
+      settled: false,
+      resolve: () => undefined,
+      reject: () => undefined,
+    };
+    this.spare = spare;
+    this.byToken.set(token, spare);
+    this.child.stdin!.write(JSON.stringify({ type: 'spare', socket: this.address, token }) + '\n');
+  }
+
+  /** A spare that will never get a job (it died, or the worker retires): forgotten, its streams closed. */
+  private dropSpare(spare: PendingFork, failed: boolean): void {
+    if (this.spare === spare) this.spare = undefined;
+    this.byToken.delete(spare.token);
+    if (spare.pid !== undefined) this.byPid.delete(spare.pid);
+    for (const stream of Object.values(spare.streams)) stream?.destroy();
+    if (failed) this.spareFailures++;
   }
 
   /**
@@ -247,6 +304,11 @@ export class WarmWorker {
   retire(): void {
     if (this.retired) return;
     this.retired = true;
+    const spare = this.spare;
+    if (spare) {
+      if (spare.pid !== undefined) signalGroup(spare.pid, 'SIGKILL');
+      this.dropSpare(spare, false);
+    }
     for (const pending of [...this.byId.values()]) {
       this.byId.delete(pending.id);
       pending.reject(new Error('the warm worker was retired'));
@@ -296,6 +358,11 @@ export class WarmWorker {
       case 'exit': {
         const pending = this.byPid.get(reply.pid);
         if (!pending) return;
+        if (pending.spare) {
+          this.dropSpare(pending, true);
+          if (this.retired && this.byPid.size === 0) this.close();
+          return;
+        }
         this.byPid.delete(reply.pid);
         const signal = reply.signal === null ? null : (SIGNAL_NAMES.get(reply.signal) ?? 'SIGKILL');
         this.settleExit(pending, { code: reply.code, signal });
@@ -304,6 +371,22 @@ export class WarmWorker {
           setTimeout(() => this.resolveWith(pending), LATE_CONNECTION_MS).unref();
         }
         if (this.retired && this.byPid.size === 0) this.close();
+        return;
+      }
+      case 'spare': {
+        const spare = this.byToken.get(reply.token);
+        if (!spare?.spare) {
+          // Dropped meanwhile (the worker retired): it must not wait forever.
+          if (reply.pid !== null) signalGroup(reply.pid, 'SIGKILL');
+          return;
+        }
+        if (reply.pid === null) {
+          this.options.logger.debug({ message: reply.message }, 'warm worker could not fork a spare');
+          this.dropSpare(spare, true);
+          return;
+        }
+        spare.pid = reply.pid;
+        this.byPid.set(reply.pid, spare);
         return;
       }
       case 'preloaded':
@@ -362,13 +445,13 @@ export class WarmWorker {
   }
 
   private maybeResolve(pending: PendingFork): void {
-    if (pending.settled || pending.pid === undefined) return;
+    if (pending.settled || pending.spare || pending.pid === undefined) return;
     const { o, e, v } = pending.streams;
     if (o && e && v) this.resolveWith(pending);
   }
 
   private resolveWith(pending: PendingFork): void {
-    if (pending.settled || pending.pid === undefined) return;
+    if (pending.settled || pending.spare || pending.pid === undefined) return;
     this.byToken.delete(pending.token);
     const stream = (s: Readable | undefined): Readable => {
       if (s) return s;
