@@ -123,7 +123,7 @@ export const listPlots = (
   executionId: string,
   node: string,
 ): Promise<{ items: PlotDto[] }> => api(`${job(projectId, executionId, node)}/plots`);
-/** Every job's figures of one execution (its plots gallery, and comparing). */
+/** Every job's figures of one execution (its All plots, and comparing). */
 export const listExecutionPlots = (projectId: string, id: string): Promise<{ items: ExecutionPlotDto[] }> =>
   api(`${execution(projectId, id)}/plots`);
 /** What comparing 2 to 8 executions needs (outcomes, attributes, the code that differs). */

@@ -22,7 +22,7 @@ export function plotsByJob(
 
 /**
  * Every figure an execution's jobs drew, on one page: the summary of its plots. Each figure's heading links to
- * its job (the job's Plots tab). Read again whenever the execution is (a job ending adds its figures).
+ * its job (the job's Plots tab). Read again when the execution is (a job ended) or a job drew (throttled by the view).
  */
 export function ExecutionPlotsGallery({
   projectId,

@@ -125,6 +125,8 @@ function Execution() {
   const [live] = useState(() => new ExecutionLive());
   const version = useSyncExternalStore(live.subscribe, live.getVersion);
   const refresh = useThrottledInvalidate(key, 1000);
+  // All plots, while shown, follows the figures jobs draw; each read sends every figure, so not at every redraw.
+  const refreshPlots = useThrottledInvalidate(qk.executionPlots(projectId, executionId), 3000);
   const codes = useDocSelector((d) => operationCodes(d), []);
   const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
   const { canRun } = useProjectAccess();
@@ -138,7 +140,10 @@ function Execution() {
     if (e.type === 'execution.status' || e.type === 'job.status') {
       queryClient.setQueryData<ExecutionDetailsDto>(key, (old) => patch(old, e));
       refresh();
-    } else live.apply(e);
+    } else {
+      live.apply(e);
+      if (e.type === 'job.plot') refreshPlots();
+    }
   });
   // Back from a lost connection: what the logs got meanwhile is in the stored log; fetch it again.
   useOnEventsReconnect(() => {
