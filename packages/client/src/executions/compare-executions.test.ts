@@ -1,6 +1,7 @@
 import { compareExecutions } from '@deepforge/core';
 import type { ExecutionComparisonDto, ExecutionDetailsDto, ExecutionPlotDto } from '@deepforge/protocol';
 import { MantineProvider } from '@mantine/core';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createElement, type ReactElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { MemoryRouter } from 'react-router';
@@ -9,7 +10,8 @@ import { CompareDifferences } from './compare-differences.js';
 import { ComparePlots } from './compare-plots.js';
 import { attributeCellText, comparisonRuns, outcomeText } from './compare-runs.js';
 import { CompareSummary } from './compare-summary.js';
-import { plotsByJob } from './execution-plots-gallery.js';
+import { ExecutionPlotsGallery, plotsByJob } from './execution-plots-gallery.js';
+import { qk } from '../api/endpoints.js';
 
 const render = (el: ReactElement): string =>
   renderToStaticMarkup(createElement(MantineProvider, null, createElement(MemoryRouter, null, el)));
@@ -215,6 +217,19 @@ describe('ComparePlots', () => {
     expect(t).toContain('matched by title');
   });
 
+  it('says a job reused from the cache drew nothing in its run', () => {
+    const t = text(
+      render(
+        createElement(ComparePlots, {
+          names: ['first', 'cached'],
+          plots: [[plot('curve', 1, 'Training Loss', true)], []],
+          reused: [new Set<string>(), new Set(['curve'])],
+        }),
+      ),
+    );
+    expect(t).toContain('Not drawn in this run: its job reused an earlier run’s outputs (the cache)');
+  });
+
   it('says when nothing was plotted', () => {
     expect(text(render(createElement(ComparePlots, { names: ['a', 'b'], plots: [[], []] })))).toMatch(
       /None of these executions plotted anything/,
@@ -233,5 +248,50 @@ describe('plotsByJob', () => {
       ['curve', ['a', 'b']],
       ['grid', ['g']],
     ]);
+  });
+});
+
+describe('ExecutionPlotsGallery', () => {
+  const gallery = (items: ExecutionPlotDto[], reused: string[]): string => {
+    const client = new QueryClient();
+    client.setQueryData(qk.executionPlots('p', 'e'), { items });
+    return render(
+      createElement(
+        QueryClientProvider,
+        { client },
+        createElement(ExecutionPlotsGallery, {
+          projectId: 'p',
+          executionId: 'e',
+          jobLink: (node: string) => `?node=${node}&tab=plots`,
+          reused,
+        }),
+      ),
+    );
+  };
+
+  it("shows every job's figures, each linking to its job, and names the jobs reused from the cache", () => {
+    const html = gallery(
+      [
+        plot('curve', 1, 'Training Loss', true),
+        plot('grid', 1, undefined, false),
+        plot('curve', 2, 'Accuracy', true),
+      ],
+      ['data'],
+    );
+    const t = text(html);
+    expect(t).toContain('3 figures from 2 jobs');
+    expect(t).toContain('Reused from the cache, so not run here and drew nothing: data.');
+    const links = [...html.matchAll(/<a ([^>]*data-testid="execution-plot-link"[^>]*)>([^<]*)</g)].map(
+      (m) => [/href="([^"]*)"/.exec(m[1] ?? '')?.[1]?.replace(/&amp;/g, '&'), m[2]],
+    );
+    expect(links).toEqual([
+      ['/?node=curve&tab=plots', 'Training Loss'],
+      ['/?node=curve&tab=plots', 'Accuracy'],
+      ['/?node=grid&tab=plots', 'Figure 1'],
+    ]);
+  });
+
+  it('says when no job plotted anything', () => {
+    expect(text(gallery([], []))).toMatch(/No job of this execution has plotted anything yet/);
   });
 });

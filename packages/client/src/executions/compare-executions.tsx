@@ -150,7 +150,13 @@ export function CompareExecutions({
                   Cannot read the plots: {errorMessage(plotsError)}
                 </Text>
               ) : data && plotsReady ? (
-                <ComparePlots names={names} plots={figureLists} />
+                <ComparePlots
+                  names={names}
+                  plots={figureLists}
+                  reused={data.executions.map(
+                    (e) => new Set(e.jobs.filter((j) => j.status === 'cached').map((j) => j.node)),
+                  )}
+                />
               ) : (
                 waiting
               ))}

@@ -14,10 +14,13 @@ import { PlotCard } from './job-plots.js';
 export function ComparePlots({
   names,
   plots,
+  reused = [],
 }: {
   names: readonly string[];
   /** Per run, in the names' order. */
   plots: readonly (readonly ExecutionPlotDto[])[];
+  /** Per run: the nodes whose job reused an earlier job's outputs (it ran nothing, so drew nothing). */
+  reused?: readonly ReadonlySet<string>[];
 }) {
   const groups = useMemo(() => matchFigures(plots), [plots]);
   if (groups.length === 0) {
@@ -30,13 +33,21 @@ export function ComparePlots({
   return (
     <Stack gap="md" data-testid="compare-plots">
       {groups.map((g) => (
-        <FigureMatch key={g.key} group={g} names={names} />
+        <FigureMatch key={g.key} group={g} names={names} reused={reused} />
       ))}
     </Stack>
   );
 }
 
-function FigureMatch({ group, names }: { group: FigureGroup<ExecutionPlotDto>; names: readonly string[] }) {
+function FigureMatch({
+  group,
+  names,
+  reused,
+}: {
+  group: FigureGroup<ExecutionPlotDto>;
+  names: readonly string[];
+  reused: readonly ReadonlySet<string>[];
+}) {
   const overlay = useMemo(() => overlayFigures(group, names), [group, names]);
   const operations = [...new Set(group.figures.flatMap((f) => (f ? [f.operation] : [])))].join(' / ');
   return (
@@ -103,7 +114,9 @@ function FigureMatch({ group, names }: { group: FigureGroup<ExecutionPlotDto>; n
             <Card key={i} withBorder padding="xs" data-testid="compare-figure-missing" data-run={names[i]}>
               {heading}
               <Text size="xs" c="dimmed" mt={4}>
-                No such figure in this run.
+                {reused[i]?.has(group.node)
+                  ? 'Not drawn in this run: its job reused an earlier run’s outputs (the cache), so it did not run.'
+                  : 'No such figure in this run.'}
               </Text>
             </Card>
           );

@@ -28,11 +28,14 @@ export function ExecutionPlotsGallery({
   projectId,
   executionId,
   jobLink,
+  reused = [],
 }: {
   projectId: string;
   executionId: string;
   /** The address of a job's Plots tab. */
   jobLink: (node: string) => string;
+  /** Jobs that reused an earlier job's outputs (the cache): they did not run here, so drew nothing. */
+  reused?: readonly string[];
 }) {
   const plots = useQuery({
     queryKey: qk.executionPlots(projectId, executionId),
@@ -51,13 +54,22 @@ export function ExecutionPlotsGallery({
       </Text>
     );
   const jobs = plotsByJob(plots.data.items);
+  const reusedNote =
+    reused.length > 0 ? (
+      <Text size="xs" c="dimmed" data-testid="execution-plots-reused">
+        Reused from the cache, so not run here and drew nothing: {reused.join(', ')}.
+      </Text>
+    ) : null;
   if (jobs.length === 0)
     return (
       <Center h="100%" data-testid="execution-plots-empty">
-        <Text size="sm" c="dimmed">
-          No job of this execution has plotted anything yet (figures shown with matplotlib&apos;s plt.show()
-          appear here).
-        </Text>
+        <Stack gap={4} align="center">
+          <Text size="sm" c="dimmed">
+            No job of this execution has plotted anything yet (figures shown with matplotlib&apos;s plt.show()
+            appear here).
+          </Text>
+          {reusedNote}
+        </Stack>
       </Center>
     );
   return (
@@ -67,6 +79,7 @@ export function ExecutionPlotsGallery({
           {plots.data.items.length} figure{plots.data.items.length === 1 ? '' : 's'} from {jobs.length} job
           {jobs.length === 1 ? '' : 's'}
         </Text>
+        {reusedNote}
         {jobs.map((job) => (
           <Stack key={job.node} gap={6} data-testid="execution-plots-job" data-node={job.node}>
             <Group gap="xs">

@@ -519,7 +519,12 @@ function Execution() {
             data-testid="execution-view-switch"
           />
           {view === 'plots' ? (
-            <ExecutionPlotsGallery projectId={projectId} executionId={executionId} jobLink={jobPlotsLink} />
+            <ExecutionPlotsGallery
+              projectId={projectId}
+              executionId={executionId}
+              jobLink={jobPlotsLink}
+              reused={jobs.filter((j) => j.status === 'cached').map((j) => j.node)}
+            />
           ) : (
             <>
               <TraceGraph
