@@ -10,7 +10,7 @@ import { CompareDifferences } from './compare-differences.js';
 import { CompareMetrics } from './compare-metrics.js';
 import { ComparePlots } from './compare-plots.js';
 import { comparisonRuns } from './compare-runs.js';
-import { CompareSummary } from './compare-summary.js';
+import { CompareNotes, CompareSummary } from './compare-summary.js';
 
 type CompareTab = 'summary' | 'differences' | 'plots' | 'metrics';
 
@@ -119,6 +119,12 @@ export function CompareExecutions({
             Select {COMPARE_LIMITS.minExecutions} to {COMPARE_LIMITS.maxExecutions} executions to compare
             their outcomes, attributes, code and plots; one execution shows its metrics.
           </Text>
+        )}
+        {/* What cannot be compared holds for every tab but Metrics (which matches series by name). */}
+        {compared && tab !== 'metrics' && (
+          <div style={{ marginBottom: 8 }}>
+            <CompareNotes notes={compared.notes} />
+          </div>
         )}
         <ScrollArea.Autosize mah="75vh">
           <Tabs.Panel value="summary">

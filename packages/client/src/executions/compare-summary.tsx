@@ -58,7 +58,6 @@ export function CompareSummary({
 }) {
   return (
     <Stack gap="sm">
-      <CompareNotes notes={comparison.notes} />
       <Table withTableBorder withColumnBorders fz="sm" data-testid="compare-outcomes">
         <Table.Thead>
           <Table.Tr>
