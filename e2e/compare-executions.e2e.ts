@@ -8,6 +8,8 @@ const TEST = 'compare-executions';
 
 describe('comparing executions', () => {
   const session = browserSession();
+  let projectId = '';
+  let runs: ExecutionDetailsDto[] = [];
 
   it('compares two runs of a plotting pipeline: the attribute and code that differ, both figures, their overlay; then one run’s plots', async () => {
     const { server, rest, tab } = session;
@@ -15,12 +17,13 @@ describe('comparing executions', () => {
     const { page, problems } = tab;
     // A one-node pipeline of the plots example: TrainingCurve draws its loss with matplotlib.
     const project = await rest.createProject('Curves compared', 'plots');
+    projectId = project.id;
     await rest.ok('POST', `/api/projects/${project.id}/pipelines`, {
       name: 'curve',
       nodes: [{ id: 'curve', operation: 'TrainingCurve', attributes: { epochs: 3 } }],
       connections: [],
     });
-    const runs: ExecutionDetailsDto[] = [];
+    runs = [];
     for (const [name, epochs] of [
       ['three epochs', 3],
       ['six epochs', 6],
@@ -118,6 +121,66 @@ describe('comparing executions', () => {
     await page.getByTestId('job-plots').waitFor();
     await page.getByTestId('trace-graph').waitFor();
 
+    expect(problems.pageErrors).toEqual([]);
+    expect(problems.consoleErrors).toEqual([]);
+  });
+
+  it('says what cannot be compared between runs of different pipelines', async () => {
+    const { server, rest, tab } = session;
+    keepEvidence(`${TEST}-pipelines`, { tab }, () => server);
+    const { page, problems } = tab;
+    // Another pipeline: random images shown with imshow (no line data).
+    await rest.ok('POST', `/api/projects/${projectId}/pipelines`, {
+      name: 'pictures',
+      nodes: [
+        { id: 'images', operation: 'RandomImages', attributes: { count: 2, channels: 3, size: 16 } },
+        { id: 'display', operation: 'DisplayImage' },
+      ],
+      connections: [{ from: { node: 'images', port: 'images' }, to: { node: 'display', port: 'image' } }],
+    });
+    const started = await rest.startExecution(projectId, { pipeline: 'pictures', name: 'pictures' });
+    const pictures = await rest.waitForExecution(projectId, started.id);
+    expect(pictures.status, JSON.stringify(pictures.failure)).toBe('success');
+
+    await page.goto(`/projects/${projectId}/executions`);
+    for (const id of [runs[0]!.id, pictures.id]) {
+      await page
+        .locator(`[data-testid=execution-row][data-execution-id="${id}"] input[type=checkbox]`)
+        .check();
+    }
+    await page.getByTestId('compare-executions').click();
+    const modal = page.getByRole('dialog');
+    await expect
+      .poll(() => modal.getByTestId('compare-notes').textContent())
+      .toContain('These executions ran different pipelines (curve: three epochs; pictures: pictures)');
+    await expect
+      .poll(() =>
+        modal
+          .getByTestId('compare-job-row')
+          .evaluateAll((rows) =>
+            rows.map((r) => [
+              r.dataset.node,
+              [...r.querySelectorAll<HTMLElement>('[data-testid=compare-job-cell]')].map(
+                (c) => c.dataset.status,
+              ),
+            ]),
+          ),
+      )
+      .toEqual([
+        ['curve', ['success', 'missing']],
+        ['images', ['missing', 'success']],
+        ['display', ['missing', 'success']],
+      ]);
+    await snap(page, TEST, '05-different-pipelines');
+    await modal.getByTestId('compare-tab-plots').click();
+    const shown = modal.locator('[data-testid=compare-figure][data-node=display]');
+    await expect
+      .poll(() => shown.getByTestId('compare-no-overlay').textContent())
+      .toBe('Not overlaid: only one execution has this figure.');
+    await expect
+      .poll(() => shown.getByTestId('compare-figure-missing').getAttribute('data-run'))
+      .toBe('three epochs');
+    await snap(page, TEST, '06-different-pipelines-plots');
     expect(problems.pageErrors).toEqual([]);
     expect(problems.consoleErrors).toEqual([]);
   });

@@ -215,6 +215,7 @@ describe('ComparePlots', () => {
     expect(html).toContain('data-testid="compare-figure-missing" data-run="five epochs"');
     expect(t).toContain('Not overlaid: only one execution has this figure.');
     expect(t).toContain('matched by title');
+    expect(t).toContain('in one execution only');
   });
 
   it('says a job reused from the cache drew nothing in its run', () => {

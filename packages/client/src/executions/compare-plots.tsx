@@ -66,7 +66,11 @@ function FigureMatch({
           job <span className="df-mono">{group.node}</span> ({operations})
         </Text>
         <Badge size="xs" variant="light" color="gray" tt="none">
-          {group.matchedBy === 'title' ? 'matched by title' : 'matched by figure number'}
+          {group.figures.filter((f) => f !== null).length < 2
+            ? 'in one execution only'
+            : group.matchedBy === 'title'
+              ? 'matched by title'
+              : 'matched by figure number'}
         </Badge>
       </Group>
       {overlay.kind === 'overlay' ? (
