@@ -63,6 +63,36 @@ export type {
   ValueChange,
 } from './project-file.diff.js';
 
+// Comparing executions: outcomes, attribute and code differences, figures matched and overlaid (issue 13).
+export {
+  codeChanges,
+  COMPARE_LIMITS,
+  compareExecutions,
+  compareProblem,
+  figureTitle,
+  matchFigures,
+  operationOfPath,
+  overlayFigures,
+} from './execution.compare.js';
+export type {
+  AttributeCell,
+  AttributeRow,
+  CodeChange,
+  CodeFileTexts,
+  ComparedFigure,
+  CompareJob,
+  CompareRun,
+  ExecutionComparison,
+  FigureAxes,
+  FigureGroup,
+  FigureLine,
+  FigureOverlay,
+  JobOutcome,
+  OutcomeRow,
+  OverlayAxes,
+  OverlaySeries,
+} from './execution.compare.js';
+
 // Content ids of stored data (sha256, or the block tree above 8 MiB).
 export {
   CONTENT_HASH_BLOCK_BYTES,

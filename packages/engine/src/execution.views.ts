@@ -55,6 +55,8 @@ export interface ExecutionDetails extends ExecutionSummary {
   options: Record<string, JsonValue>;
   /** The pipeline as it runs (overrides applied), from the execution's snapshot. */
   pipelineSnapshot: Pipeline;
+  /** Node → every attribute's value its job runs with, defaults included (from the snapshot). */
+  effectiveAttributes: Record<string, Record<string, JsonValue>>;
   /** `<dataDir>/executions/<id>`: code snapshot and job directories. */
   dir: string;
   codeDir: string;
@@ -137,10 +139,12 @@ export async function executionDetails(
   }));
   // A successful job with an error is one whose output was found corrupt after it was recorded.
   const failed = jobs.find((j) => (j.status === 'failed' || j.status === 'success') && j.error);
+  const snapshot = readExecutionSnapshot(e);
   return {
     ...summarize(e, jobs, now),
     options: e.options,
-    pipelineSnapshot: readExecutionSnapshot(e).pipeline,
+    pipelineSnapshot: snapshot.pipeline,
+    effectiveAttributes: snapshot.effectiveAttributes,
     dir: executionDir(dataDir, e.id),
     codeDir: codeDirOf(dataDir, e.id),
     jobs: views,

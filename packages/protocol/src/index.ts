@@ -466,3 +466,15 @@ export type {
   RestoreVersionBody,
   ForkProjectBody,
 } from './history-api.js';
+export {
+  CodeFileTextsSchema,
+  CompareExecutionsQuerySchema,
+  ExecutionComparisonSchema,
+  ExecutionPlotSchema,
+  ListExecutionPlotsResponseSchema,
+} from './execution-compare-api.js';
+export type {
+  CompareExecutionsQuery,
+  ExecutionComparisonDto,
+  ExecutionPlotDto,
+} from './execution-compare-api.js';

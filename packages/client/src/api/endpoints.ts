@@ -9,7 +9,9 @@ import type {
   ArtifactPreview,
   CreateProjectBody,
   Example,
+  ExecutionComparisonDto,
   ExecutionDetailsDto,
+  ExecutionPlotDto,
   ExecutionSummaryDto,
   HealthResponse,
   ImportArtifactBody,
@@ -121,6 +123,12 @@ export const listPlots = (
   executionId: string,
   node: string,
 ): Promise<{ items: PlotDto[] }> => api(`${job(projectId, executionId, node)}/plots`);
+/** Every job's figures of one execution (its All plots, and comparing). */
+export const listExecutionPlots = (projectId: string, id: string): Promise<{ items: ExecutionPlotDto[] }> =>
+  api(`${execution(projectId, id)}/plots`);
+/** What comparing 2 to 8 executions needs (outcomes, attributes, the code that differs). */
+export const getComparison = (projectId: string, ids: readonly string[]): Promise<ExecutionComparisonDto> =>
+  api(`${project(projectId)}/executions/compare${queryString({ ids: ids.join(',') })}`);
 export const listMetrics = (
   projectId: string,
   executionId: string,
@@ -249,6 +257,9 @@ export const qk = {
   project: (id: string) => ['project', id] as const,
   executions: (projectId: string) => ['executions', projectId] as const,
   execution: (projectId: string, id: string) => ['execution', projectId, id] as const,
+  /** Under the execution's key: what invalidates the execution reads its plots again. */
+  executionPlots: (projectId: string, id: string) => ['execution', projectId, id, 'plots'] as const,
+  comparison: (projectId: string, ids: readonly string[]) => ['comparison', projectId, ...ids] as const,
   jobData: (projectId: string, id: string) => ['job-data', projectId, id] as const,
   artifacts: (projectId: string) => ['artifacts', projectId] as const,
   artifact: (projectId: string, id: string) => ['artifact', projectId, id] as const,

@@ -1,5 +1,5 @@
 import type { ExecutionSummaryDto } from '@deepforge/protocol';
-import { Badge, Group, Loader, Modal, ScrollArea, SimpleGrid, Stack, Text } from '@mantine/core';
+import { Badge, Group, Loader, ScrollArea, SimpleGrid, Stack, Text } from '@mantine/core';
 import { useQueries } from '@tanstack/react-query';
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { getExecution, listMetricSeries, qk } from '../api/endpoints.js';
@@ -18,11 +18,9 @@ import { ChartOptions, viewReader } from './job-metrics.js';
 export function CompareMetrics({
   projectId,
   executions,
-  onClose,
 }: {
   projectId: string;
   executions: readonly ExecutionSummaryDto[];
-  onClose: () => void;
 }) {
   const details = useQueries({
     queries: executions.map((e) => ({
@@ -71,48 +69,46 @@ export function CompareMetrics({
   );
 
   return (
-    <Modal opened onClose={onClose} title="Compare executions" size="90%" data-testid="compare-modal">
-      <Stack gap="sm">
-        <Group gap={6}>
-          {executions.map((e, i) => (
-            <Badge
-              key={e.id}
-              variant="light"
-              color="gray"
-              tt="none"
-              leftSection={
-                <span style={{ width: 10, height: 3, background: seriesColor(i), display: 'inline-block' }} />
-              }
-            >
-              {e.name}
-            </Badge>
-          ))}
-        </Group>
-        <ChartOptions smoothing={smoothing} onSmoothing={setSmoothing} log={log} onLog={setLog} />
-        {loading && <Loader size="sm" />}
-        {!loading && charts.length === 0 && (
-          <Text size="sm" c="dimmed">
-            These executions logged no metrics (deepforge.log or the training loop report them).
-          </Text>
-        )}
-        <ScrollArea.Autosize mah="70vh">
-          <SimpleGrid cols={{ base: 1, md: 2 }}>
-            {/* Drawn once every execution's series are known: a chart whose lines arrived one by one would read
+    <Stack gap="sm">
+      <Group gap={6}>
+        {executions.map((e, i) => (
+          <Badge
+            key={e.id}
+            variant="light"
+            color="gray"
+            tt="none"
+            leftSection={
+              <span style={{ width: 10, height: 3, background: seriesColor(i), display: 'inline-block' }} />
+            }
+          >
+            {e.name}
+          </Badge>
+        ))}
+      </Group>
+      <ChartOptions smoothing={smoothing} onSmoothing={setSmoothing} log={log} onLog={setLog} />
+      {loading && <Loader size="sm" />}
+      {!loading && charts.length === 0 && (
+        <Text size="sm" c="dimmed">
+          These executions logged no metrics (deepforge.log or the training loop report them).
+        </Text>
+      )}
+      <ScrollArea.Autosize mah="70vh">
+        <SimpleGrid cols={{ base: 1, md: 2 }}>
+          {/* Drawn once every execution's series are known: a chart whose lines arrived one by one would read
                 its views again for each. */}
-            {(loading ? [] : charts).map((c) => (
-              <MetricChart
-                key={c.key}
-                title={c.key}
-                sources={c.sources}
-                smoothing={smoothing}
-                log={log}
-                height={220}
-                testId="compare-chart"
-              />
-            ))}
-          </SimpleGrid>
-        </ScrollArea.Autosize>
-      </Stack>
-    </Modal>
+          {(loading ? [] : charts).map((c) => (
+            <MetricChart
+              key={c.key}
+              title={c.key}
+              sources={c.sources}
+              smoothing={smoothing}
+              log={log}
+              height={220}
+              testId="compare-chart"
+            />
+          ))}
+        </SimpleGrid>
+      </ScrollArea.Autosize>
+    </Stack>
   );
 }

@@ -17,6 +17,7 @@ import {
   Group,
   Loader,
   ScrollArea,
+  SegmentedControl,
   Stack,
   Table,
   Tabs,
@@ -75,6 +76,7 @@ import { ViewToolbar } from '../shell/project-layout.js';
 import { StatusBadge } from './execution-status-badge.js';
 import { JobConsole } from './job-console.js';
 import { JobMetrics } from './job-metrics.js';
+import { ExecutionPlotsGallery } from './execution-plots-gallery.js';
 import { JobPlots } from './job-plots.js';
 import { TraceGraph } from './trace-graph.js';
 
@@ -123,6 +125,8 @@ function Execution() {
   const [live] = useState(() => new ExecutionLive());
   const version = useSyncExternalStore(live.subscribe, live.getVersion);
   const refresh = useThrottledInvalidate(key, 1000);
+  // All plots, while shown, follows the figures jobs draw; each read sends every figure, so not at every redraw.
+  const refreshPlots = useThrottledInvalidate(qk.executionPlots(projectId, executionId), 3000);
   const codes = useDocSelector((d) => operationCodes(d), []);
   const interfaces = useMemo(() => operationInterfaces(codes), [codes]);
   const { canRun } = useProjectAccess();
@@ -136,7 +140,10 @@ function Execution() {
     if (e.type === 'execution.status' || e.type === 'job.status') {
       queryClient.setQueryData<ExecutionDetailsDto>(key, (old) => patch(old, e));
       refresh();
-    } else live.apply(e);
+    } else {
+      live.apply(e);
+      if (e.type === 'job.plot') refreshPlots();
+    }
   });
   // Back from a lost connection: what the logs got meanwhile is in the stored log; fetch it again.
   useOnEventsReconnect(() => {
@@ -168,6 +175,21 @@ function Execution() {
   };
   const job = jobs.find((j) => j.node === node);
   const tab = jobTab(params.get('tab'), Boolean(job?.error));
+  // The left side: the trace graph, or every job's plots (`view=plots`).
+  const view = params.get('view') === 'plots' ? 'plots' : 'graph';
+  const showView = (v: string): void => {
+    const next = new URLSearchParams(params);
+    if (v === 'plots') next.set('view', 'plots');
+    else next.delete('view');
+    setParams(next, { replace: true });
+  };
+  const jobPlotsLink = (n: string): string => {
+    const next = new URLSearchParams(params);
+    next.delete('view');
+    next.set('node', n);
+    next.set('tab', 'plots');
+    return `?${next.toString()}`;
+  };
 
   // Load what the selected job did before this view subscribed.
   useEffect(() => {
@@ -480,16 +502,42 @@ function Execution() {
         </Alert>
       )}
       <Box className="df-fill" style={{ display: 'flex' }}>
-        <Box className="df-fill" style={{ position: 'relative' }} data-testid="trace-graph">
-          <TraceGraph
-            pipeline={execution.pipelineSnapshot}
-            statuses={statuses}
-            progress={progress}
-            interfaces={interfaces}
-            selected={node}
-            onSelect={(n) => select(n)}
+        <Box
+          className="df-fill"
+          style={{ position: 'relative' }}
+          data-testid={view === 'plots' ? 'execution-plots-view' : 'trace-graph'}
+        >
+          <SegmentedControl
+            size="xs"
+            value={view}
+            onChange={showView}
+            data={[
+              { value: 'graph', label: 'Graph' },
+              { value: 'plots', label: 'All plots' },
+            ]}
+            style={{ position: 'absolute', top: 8, left: 8, zIndex: 6 }}
+            data-testid="execution-view-switch"
           />
-          <StatusLegend />
+          {view === 'plots' ? (
+            <ExecutionPlotsGallery
+              projectId={projectId}
+              executionId={executionId}
+              jobLink={jobPlotsLink}
+              reused={jobs.filter((j) => j.status === 'cached').map((j) => j.node)}
+            />
+          ) : (
+            <>
+              <TraceGraph
+                pipeline={execution.pipelineSnapshot}
+                statuses={statuses}
+                progress={progress}
+                interfaces={interfaces}
+                selected={node}
+                onSelect={(n) => select(n)}
+              />
+              <StatusLegend />
+            </>
+          )}
         </Box>
         {job && state && (
           <Box

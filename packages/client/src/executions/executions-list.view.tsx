@@ -1,4 +1,4 @@
-import { EXECUTION_STATUSES, type ExecutionStatus } from '@deepforge/core';
+import { COMPARE_LIMITS, EXECUTION_STATUSES, type ExecutionStatus } from '@deepforge/core';
 import type { ExecutionSort, ExecutionSummaryDto, SortOrder } from '@deepforge/protocol';
 import { EXECUTION_SORT_KEYS } from '@deepforge/protocol';
 import {
@@ -39,15 +39,15 @@ import { pageCount, readListState } from '../lib/query-params.js';
 import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { showAllUntilTyped } from '../shell/select-filter.js';
-import { CompareMetrics } from './compare-metrics.js';
+import { CompareExecutions } from './compare-executions.js';
 import { JobCounts, StatusBadge } from './execution-status-badge.js';
 
 const PAGE_SIZE = 50;
-const MAX_COMPARE = 8;
+const MAX_COMPARE = COMPARE_LIMITS.maxExecutions;
 
 /**
  * Every execution of the project: searched, filtered, sorted and paged on the server (so ten thousand of them
- * cost one page), updating live. The table state is in the URL; select several to overlay their metrics.
+ * cost one page), updating live. The table state is in the URL; select 2 to 8 to compare them (outcomes, differences, plots, metrics).
  */
 export function ExecutionsListView() {
   const { projectId = '' } = useParams();
@@ -329,7 +329,7 @@ export function ExecutionsListView() {
         />
       </Group>
       {comparing && (
-        <CompareMetrics
+        <CompareExecutions
           projectId={projectId}
           executions={[...selected.values()]}
           onClose={() => setComparing(false)}

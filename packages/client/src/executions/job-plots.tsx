@@ -1,6 +1,6 @@
 import type { PlotSchema } from '@deepforge/protocol';
 import { Badge, Card, Group, ScrollArea, SegmentedControl, SimpleGrid, Stack, Text } from '@mantine/core';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { LineChart } from '../charts/line-chart.js';
 import { seriesColor } from '../lib/metric-series.js';
@@ -18,17 +18,22 @@ function hasLines(p: Plot): boolean {
   return p.axes.some((a) => a.kind === '2d' && (a.lines.length > 0 || a.scatters.length > 0));
 }
 
-/** One figure: the matplotlib snapshot, or its line data as an interactive chart. */
-function PlotCard({ plot }: { plot: Plot }) {
+/**
+ * One figure: the matplotlib snapshot, or its line data as an interactive chart. `heading` replaces the title
+ * line's left side (the gallery and the comparison name the job or the execution there).
+ */
+export function PlotCard({ plot, heading }: { plot: Plot; heading?: ReactNode }) {
   const interactiveOk = hasLines(plot);
   const src = snapshotSrc(plot);
   const [mode, setMode] = useState<'snapshot' | 'interactive'>(src ? 'snapshot' : 'interactive');
   return (
     <Card withBorder padding="xs" data-testid="plot-card" data-figure={plot.figure}>
       <Group justify="space-between" mb={4} wrap="nowrap">
-        <Text size="xs" fw={600} truncate>
-          {plot.title ?? plot.axes[0]?.title ?? `Figure ${plot.figure}`}
-        </Text>
+        {heading ?? (
+          <Text size="xs" fw={600} truncate>
+            {plot.title ?? plot.axes[0]?.title ?? `Figure ${plot.figure}`}
+          </Text>
+        )}
         <Group gap={4} wrap="nowrap">
           <Badge size="xs" variant="light" color="gray">
             #{plot.seq}

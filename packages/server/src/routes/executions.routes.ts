@@ -1,10 +1,13 @@
 import { authorOf } from '../history/history.service.js';
 import type { FastifyRequest } from 'fastify';
 import { stat } from 'node:fs/promises';
-import type { AttributeOverride } from '@deepforge/core';
+import { compareProblem, isWaitingJobStatus, type AttributeOverride } from '@deepforge/core';
 import type { ExecutionDetails } from '@deepforge/engine';
 import {
   ApiErrorSchema,
+  CompareExecutionsQuerySchema,
+  ExecutionComparisonSchema,
+  ListExecutionPlotsResponseSchema,
   ExecutionDetailsSchema,
   ExecutionParamsSchema,
   JobLogQuerySchema,
@@ -35,6 +38,7 @@ import {
 import { checkStorageChoice } from '../artifacts/storage-choice.js';
 import { folderEntries, zipStream, type ZipEntry } from '../executions/execution-zip.js';
 import { badRequest, notFound } from '../http/http-error.js';
+import { comparedCode } from '../executions/compared-code.js';
 import { folderName } from '../projects/project.service.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 import { metricDownload, metricListStream, metricViewDto } from '../executions/metric-view.dto.js';
@@ -171,6 +175,57 @@ export function registerExecutionRoutes(app: ZodApp, ctx: ServerContext): void {
         offset: q.offset,
       });
       return { items: page.items.map(executionSummaryDto), total: page.total };
+    },
+  );
+
+  app.get(
+    '/api/projects/:projectId/executions/compare',
+    {
+      schema: {
+        tags,
+        summary:
+          'What comparing 2 to 8 executions needs: each one with its jobs, the attributes it ran with, and the code files that differ between their snapshots',
+        params: ProjectParamsSchema,
+        querystring: CompareExecutionsQuerySchema,
+        response: { 200: ExecutionComparisonSchema, ...errors, 413: ApiErrorSchema },
+      },
+    },
+    async (request) => {
+      const { projectId } = request.params;
+      const ids = request.query.ids;
+      const problem = compareProblem(ids);
+      if (problem !== null) throw badRequest('query.ids', problem);
+      const runs: ExecutionDetails[] = [];
+      // One after the other: each reads its jobs and snapshot, and eight at once would hold the store for all.
+      for (const id of ids) runs.push(await executionOf(ctx, projectId, id));
+      return {
+        executions: runs.map(executionDetailsDto),
+        attributes: runs.map((r) => r.effectiveAttributes),
+        code: await comparedCode(runs.map((r) => ({ id: r.id, codeDir: r.codeDir }))),
+      };
+    },
+  );
+
+  app.get(
+    '/api/projects/:projectId/executions/:executionId/plots',
+    {
+      schema: {
+        tags,
+        summary: "The latest snapshot of each figure of every job of an execution (the execution's plots)",
+        params: ExecutionParamsSchema,
+        response: { 200: ListExecutionPlotsResponseSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { projectId, executionId } = request.params;
+      const details = await executionOf(ctx, projectId, executionId);
+      const items = [];
+      for (const job of details.jobs) {
+        if (isWaitingJobStatus(job.status)) continue;
+        const telemetry = await engine.getJobTelemetry(executionId, job.node, { metrics: false });
+        for (const p of plotsDto(telemetry)) items.push({ ...p, node: job.node, operation: job.operation });
+      }
+      return { items };
     },
   );
 
