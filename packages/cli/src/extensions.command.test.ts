@@ -59,6 +59,23 @@ async function tarball(dir: string, name: string): Promise<string> {
 }
 
 describe('deepforge extensions', () => {
+  it("ships an example project that holds the extension's own files", async () => {
+    const example = join(SHIPPED, 'examples', 'fashion-classifier');
+    for (const file of [
+      'operations/LoadFashionMNIST.py',
+      'operations/NormalizeImages.py',
+      'operations/TrainClassifier.py',
+      'operations/EvaluateClassifier.py',
+      'utils/image_data.py',
+      'serializers/torch_module.py',
+      'resources/SmallCNN.json',
+    ]) {
+      expect(await readFile(join(example, file), 'utf8'), file).toBe(
+        await readFile(join(SHIPPED, file), 'utf8'),
+      );
+    }
+  });
+
   it('adds the shipped extension from its folder, lists it, refuses it twice and removes it', async () => {
     const add = await cli(['extensions', 'add', SHIPPED], env);
     expect(add.stderr).toBe('');
@@ -88,7 +105,9 @@ describe('deepforge extensions', () => {
     expect((await cli(['extensions', 'list'], env)).stdout).toMatch(/^no extensions installed/);
     const gone = await cli(['extensions', 'remove', 'image-classification'], env);
     expect(gone.code).toBe(1);
-    expect(gone.stderr).toBe('error: no extension named "image-classification" is installed (installed: none)\n');
+    expect(gone.stderr).toBe(
+      'error: no extension named "image-classification" is installed (installed: none)\n',
+    );
   });
 
   it('adds from a tarball (npm pack layout) and from an npm spec (file:, offline)', async () => {
@@ -96,12 +115,18 @@ describe('deepforge extensions', () => {
     const add = await cli(['extensions', 'add', tgz], env);
     expect(add.stderr).toBe('');
     expect(add.stdout).toMatch(/^added image-classification 0\.1\.0/);
-    const op = await readFile(join(installed, 'image-classification', 'operations', 'NormalizeImages.py'), 'utf8');
+    const op = await readFile(
+      join(installed, 'image-classification', 'operations', 'NormalizeImages.py'),
+      'utf8',
+    );
     expect(op).toBe(await readFile(join(SHIPPED, 'operations', 'NormalizeImages.py'), 'utf8'));
 
     // npm pack of a folder with a package.json needs no registry.
     const pkg = await variant('as-package', async (dir) => {
-      await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'df-ext-package', version: '0.1.0' }));
+      await writeFile(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'df-ext-package', version: '0.1.0' }),
+      );
       await editManifest(dir, (m) => (m.name = 'from-npm'));
     });
     const fromNpm = await cli(['extensions', 'add', `file:${pkg}`], env);
@@ -124,9 +149,13 @@ describe('deepforge extensions', () => {
     );
 
     const badField = await variant('bad-field', (d) => editManifest(d, (m) => (m.version = 'latest')));
-    expect(await refused(badField)).toContain('deepforge-extension.json: version: must be a version like 1.0.0');
+    expect(await refused(badField)).toContain(
+      'deepforge-extension.json: version: must be a version like 1.0.0',
+    );
 
-    const badJson = await variant('bad-json', (d) => writeFile(join(d, 'deepforge-extension.json'), '{"name":'));
+    const badJson = await variant('bad-json', (d) =>
+      writeFile(join(d, 'deepforge-extension.json'), '{"name":'),
+    );
     expect(await refused(badJson)).toContain('deepforge-extension.json: invalid JSON');
 
     const tooNew = await variant('too-new', (d) => editManifest(d, (m) => (m.deepforge = '>=2.0.0')));
@@ -141,7 +170,9 @@ describe('deepforge extensions', () => {
 
     const linked = await variant('linked', (d) => symlink('/etc/passwd', join(d, 'utils', 'passwd.py')));
     expect(await refused(linked)).toContain('utils/passwd.py is a link');
-    expect(await refused(await tarball(linked, 'linked'))).toMatch(/entry "package\/utils\/passwd\.py" is a link/);
+    expect(await refused(await tarball(linked, 'linked'))).toMatch(
+      /entry "package\/utils\/passwd\.py" is a link/,
+    );
 
     // A tarball entry that climbs out of the folder it unpacks into.
     const escaping = join(tmp, 'escape');
@@ -195,7 +226,10 @@ describe('deepforge extensions', () => {
           connections: [
             { from: { node: 'make', port: 'data' }, to: { node: 'normalize', port: 'training_data' } },
             { from: { node: 'make', port: 'data' }, to: { node: 'normalize', port: 'testing_data' } },
-            { from: { node: 'normalize', port: 'normalized_train' }, to: { node: 'report', port: 'normalized_train' } },
+            {
+              from: { node: 'normalize', port: 'normalized_train' },
+              to: { node: 'report', port: 'normalized_train' },
+            },
           ],
         },
       },

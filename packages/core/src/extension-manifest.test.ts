@@ -81,8 +81,14 @@ describe('version ranges', () => {
 
   it('refuses what is not a range, naming the term, within bounds', () => {
     expect(parseVersionRange('')).toMatchObject({ ok: false, message: expect.stringContaining('empty') });
-    expect(parseVersionRange('>=banana')).toMatchObject({ ok: false, message: expect.stringContaining('banana') });
-    expect(parseVersionRange('^1 ||')).toMatchObject({ ok: false, message: expect.stringContaining('empty') });
+    expect(parseVersionRange('>=banana')).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('banana'),
+    });
+    expect(parseVersionRange('^1 ||')).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('empty'),
+    });
     expect(parseVersionRange('1'.repeat(VERSION_RANGE_MAX_LENGTH + 1))).toMatchObject({ ok: false });
     expect(parseVersionRange(Array(40).fill('>=1').join(' '))).toMatchObject({
       ok: false,
@@ -138,7 +144,9 @@ describe('readExtensionFiles', () => {
   it('names a provided file that is missing', () => {
     const r = readExtensionFiles(files(manifest(), { 'utils/helpers.py': undefined }));
     expect(r.ok).toBe(false);
-    expect(messages(r)).toContain('utils/helpers.py: missing: the manifest provides the utils module helpers');
+    expect(messages(r)).toContain(
+      'utils/helpers.py: missing: the manifest provides the utils module helpers',
+    );
   });
 
   it('names an operation whose interface does not parse', () => {
@@ -148,7 +156,9 @@ describe('readExtensionFiles', () => {
   });
 
   it('refuses an operation needing a module the manifest does not provide', () => {
-    const m = manifest({ provides: { operations: { Double: { utils: ['helpers', 'other'] } }, utils: ['helpers'] } });
+    const m = manifest({
+      provides: { operations: { Double: { utils: ['helpers', 'other'] } }, utils: ['helpers'] },
+    });
     const r = readExtensionFiles(files(m));
     expect(messages(r)).toContain(
       'deepforge-extension.json: provides.operations.Double needs the utils other, which provides does not list',
@@ -159,14 +169,15 @@ describe('readExtensionFiles', () => {
     const r = readExtensionFiles(files(manifest(), { 'examples/demo/deepforge.json': '{' }));
     expect(r.ok).toBe(false);
     expect(messages(r)[0]).toMatch(/^examples\/demo\/deepforge\.json: invalid JSON/);
-    const gone = readExtensionFiles(
-      new Map([...files()].filter(([path]) => !path.startsWith('examples/'))),
-    );
+    const gone = readExtensionFiles(new Map([...files()].filter(([path]) => !path.startsWith('examples/'))));
     expect(messages(gone)).toEqual(['examples/demo/: missing: the manifest provides this example project']);
   });
 
   it("lists an operation's files, and none for a name it does not provide", () => {
-    expect(extensionOperationFiles(manifest(), 'Double')).toEqual(['operations/Double.py', 'utils/helpers.py']);
+    expect(extensionOperationFiles(manifest(), 'Double')).toEqual([
+      'operations/Double.py',
+      'utils/helpers.py',
+    ]);
     expect(extensionOperationFiles(manifest(), 'constructor')).toEqual([]);
   });
 });
@@ -178,12 +189,24 @@ describe('planExtensionCopy', () => {
   ]);
 
   it('writes what the project lacks and leaves identical files alone', () => {
-    const plan = planExtensionCopy('Double', incoming, new Map([['utils/helpers.py', 'def double(x):\r\n    return 2 * x\r\n']]));
-    expect(plan).toEqual({ ok: true, write: new Map([['operations/Double.py', OP]]), unchanged: ['utils/helpers.py'] });
+    const plan = planExtensionCopy(
+      'Double',
+      incoming,
+      new Map([['utils/helpers.py', 'def double(x):\r\n    return 2 * x\r\n']]),
+    );
+    expect(plan).toEqual({
+      ok: true,
+      write: new Map([['operations/Double.py', OP]]),
+      unchanged: ['utils/helpers.py'],
+    });
   });
 
   it('refuses an operation name the project has, naming it', () => {
-    const plan = planExtensionCopy('Double', incoming, new Map([['operations/Double.py', 'class Double(): pass\n']]));
+    const plan = planExtensionCopy(
+      'Double',
+      incoming,
+      new Map([['operations/Double.py', 'class Double(): pass\n']]),
+    );
     expect(plan).toMatchObject({
       ok: false,
       message: expect.stringContaining('the project has an operation named Double already'),

@@ -66,7 +66,12 @@ function termComparators(term: string): Comparator[] | string {
     // The first part that is not 0 may not change (npm's caret).
     const first = parts.length === 0 ? 0 : low[0] !== 0 ? 0 : low[1] !== 0 || parts.length < 3 ? 1 : 2;
     const upTo = parts.length === 0 ? null : first === 1 && parts.length === 1 ? bumped(0) : bumped(first);
-    return upTo ? [{ op: '>=', version: low }, { op: '<', version: upTo }] : [];
+    return upTo
+      ? [
+          { op: '>=', version: low },
+          { op: '<', version: upTo },
+        ]
+      : [];
   }
   if (op === '~') {
     if (parts.length === 0) return [];
@@ -120,7 +125,9 @@ export type VersionRange = Comparator[][];
  * Reads an npm-style range of versions: `>=0.1.0 <1.0.0`, `^0.1.0`, `~1.2`, `0.1.x`, `1.2.3`, `*`, alternatives
  * joined by `||`, also `1.0.0 - 2.0.0`. Bounded by length and number of comparators, so reading it costs nothing.
  */
-export function parseVersionRange(text: string): { ok: true; range: VersionRange } | { ok: false; message: string } {
+export function parseVersionRange(
+  text: string,
+): { ok: true; range: VersionRange } | { ok: false; message: string } {
   if (text.length > VERSION_RANGE_MAX_LENGTH) {
     return { ok: false, message: `longer than ${VERSION_RANGE_MAX_LENGTH} characters` };
   }
@@ -175,7 +182,10 @@ const ModulePathSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(200)
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be a module path like images or vision/transforms');
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/,
+    'must be a module path like images or vision/transforms',
+  );
 
 const ExampleNameSchema = ExtensionNameSchema;
 
@@ -237,7 +247,9 @@ export function readExtensionManifest(
   if (text === undefined) {
     return {
       ok: false,
-      diagnostics: [problem('missing-manifest', file, 'missing: an extension has a deepforge-extension.json at its top')],
+      diagnostics: [
+        problem('missing-manifest', file, 'missing: an extension has a deepforge-extension.json at its top'),
+      ],
     };
   }
   const json = parseJsonText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -322,7 +334,9 @@ export function readExtensionFiles(files: ReadonlyMap<string, string>): Extensio
       if (path.startsWith(prefix)) exampleFiles.set(path.slice(prefix.length), text);
     }
     if (exampleFiles.size === 0) {
-      diagnostics.push(problem('missing-file', prefix, 'missing: the manifest provides this example project'));
+      diagnostics.push(
+        problem('missing-file', prefix, 'missing: the manifest provides this example project'),
+      );
       continue;
     }
     const example = projectFromFiles(exampleFiles);

@@ -10,7 +10,10 @@ import { readCliVersion } from '../version.js';
 /** `<dataDir>/extensions`, where the web server finds them too. */
 export async function extensionStoreFor(ctx: CliContext): Promise<ExtensionStore> {
   const settings = await loadSettings({ env: ctx.env });
-  return new ExtensionStore({ dir: join(settings.dataDir, 'extensions'), deepforgeVersion: readCliVersion() });
+  return new ExtensionStore({
+    dir: join(settings.dataDir, 'extensions'),
+    deepforgeVersion: readCliVersion(),
+  });
 }
 
 /** Extension problems are the user's input: shown as usage errors (message only, exit code 1). */
@@ -91,9 +94,7 @@ Examples:
 
   extensions
     .command('remove')
-    .description(
-      'uninstall an extension; projects that added its operations keep their copies and still run',
-    )
+    .description('uninstall an extension; projects that added its operations keep their copies and still run')
     .argument('<name>', 'the extension (as extensions list shows it)')
     .action(async (name: string) => {
       const store = await extensionStoreFor(ctx);
@@ -111,7 +112,11 @@ Examples:
       if (opts.json) {
         ctx.out.write(
           `${JSON.stringify(
-            list.map((e) => ({ name: e.name, manifest: e.manifest, ...(e.problem ? { problem: e.problem } : {}) })),
+            list.map((e) => ({
+              name: e.name,
+              manifest: e.manifest,
+              ...(e.problem ? { problem: e.problem } : {}),
+            })),
             null,
             2,
           )}\n`,
@@ -124,7 +129,9 @@ Examples:
       }
       for (const e of list) {
         const m = e.manifest;
-        ctx.out.write(`${e.name}${m ? ` ${m.version}` : ''}${e.problem ? ` (cannot be used: ${e.problem})` : ''}\n`);
+        ctx.out.write(
+          `${e.name}${m ? ` ${m.version}` : ''}${e.problem ? ` (cannot be used: ${e.problem})` : ''}\n`,
+        );
         if (!m) continue;
         if (m.description) ctx.out.write(`  ${m.description}\n`);
         const rows: [string, readonly string[] | undefined][] = [

@@ -16,7 +16,13 @@ import {
   type ExtensionManifest,
 } from '@deepforge/core';
 import { EngineError } from '../errors.js';
-import { DEFAULT_TAR_LIMITS, entryPathProblem, readTarGz, TarArchiveError, type TarLimits } from './tar-archive.js';
+import {
+  DEFAULT_TAR_LIMITS,
+  entryPathProblem,
+  readTarGz,
+  TarArchiveError,
+  type TarLimits,
+} from './tar-archive.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -24,7 +30,11 @@ const execFileAsync = promisify(execFile);
 export class ExtensionError extends EngineError {
   readonly diagnostics: Diagnostic[];
   /** `not-found` for an extension, operation or example that is not installed. */
-  constructor(message: string, diagnostics: Diagnostic[] = [], code: 'extension' | 'not-found' = 'extension') {
+  constructor(
+    message: string,
+    diagnostics: Diagnostic[] = [],
+    code: 'extension' | 'not-found' = 'extension',
+  ) {
     super(code, message);
     this.name = 'ExtensionError';
     this.diagnostics = diagnostics;
@@ -73,7 +83,9 @@ function isModelFile(path: string): boolean {
       : ['operations', 'pipelines', 'utils', 'serializers', 'resources'].includes(p[0] as string) ||
         (p[0] === 'artifacts' && p.length === 2 && (p[1] as string).endsWith('.json'));
   if (parts[0] === EXTENSION_EXAMPLES_DIR && parts.length >= 3) return inProject(parts.slice(2));
-  return parts.length >= 2 && ['operations', 'utils', 'serializers', 'resources'].includes(parts[0] as string);
+  return (
+    parts.length >= 2 && ['operations', 'utils', 'serializers', 'resources'].includes(parts[0] as string)
+  );
 }
 
 function isIgnorable(path: string): boolean {
@@ -108,7 +120,12 @@ export class ExtensionStore {
       const text = await readFile(join(dir, EXTENSION_MANIFEST_FILE), 'utf8').catch(() => undefined);
       const read = readExtensionManifest(text);
       if (!read.ok) {
-        out.push({ name: e.name, dir, manifest: null, problem: read.diagnostics.map((d) => d.message).join('; ') });
+        out.push({
+          name: e.name,
+          dir,
+          manifest: null,
+          problem: read.diagnostics.map((d) => d.message).join('; '),
+        });
         continue;
       }
       const problem = extensionVersionProblem(read.manifest, this.options.deepforgeVersion);

@@ -27,7 +27,8 @@ function text(block: Buffer, start: number, length: number): string {
 function octal(block: Buffer, start: number, length: number, what: string): number {
   const raw = text(block, start, length).trim();
   if (raw === '') return 0;
-  if (!/^[0-7]+$/.test(raw)) throw new TarArchiveError(`not a tar archive: bad ${what} field "${raw.slice(0, 20)}"`);
+  if (!/^[0-7]+$/.test(raw))
+    throw new TarArchiveError(`not a tar archive: bad ${what} field "${raw.slice(0, 20)}"`);
   return parseInt(raw, 8);
 }
 
@@ -86,7 +87,8 @@ export async function readTarGz(
     if (header.every((b) => b === 0)) break;
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : (header[i] as number);
-    if (sum !== octal(header, 148, 8, 'checksum')) throw new TarArchiveError('not a tar archive: a header checksum is wrong');
+    if (sum !== octal(header, 148, 8, 'checksum'))
+      throw new TarArchiveError('not a tar archive: a header checksum is wrong');
     const size = octal(header, 124, 12, 'size');
     const type = String.fromCharCode(header[156] as number);
     const start = offset + 512;
@@ -112,10 +114,14 @@ export async function readTarGz(
     if (problem) throw new TarArchiveError(`the tarball's entry "${name.slice(0, 200)}" has ${problem}`);
     if (type === '5') continue;
     if (type === '1' || type === '2') {
-      throw new TarArchiveError(`the tarball's entry "${name}" is a link: extensions may only hold files and folders`);
+      throw new TarArchiveError(
+        `the tarball's entry "${name}" is a link: extensions may only hold files and folders`,
+      );
     }
     if (type !== '0' && type !== '\0' && type !== '7') {
-      throw new TarArchiveError(`the tarball's entry "${name}" is not a file or folder (type ${JSON.stringify(type)})`);
+      throw new TarArchiveError(
+        `the tarball's entry "${name}" is not a file or folder (type ${JSON.stringify(type)})`,
+      );
     }
     files.push({ path: name.replace(/^\.\//, '').replace(/\/+$/, ''), data: Buffer.from(data) });
   }
