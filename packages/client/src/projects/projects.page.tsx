@@ -32,7 +32,7 @@ import {
   IconTrash,
   IconUpload,
 } from '@tabler/icons-react';
-import type { ProjectSummary } from '@deepforge/protocol';
+import type { Example, ProjectSummary } from '@deepforge/protocol';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
@@ -323,11 +323,12 @@ function CreateProjectModal({ opened, onClose }: { opened: boolean; onClose: () 
             label="Start from"
             placeholder="An empty project"
             clearable
-            data={(examples.data?.items ?? []).map((e) => ({ value: e.name, label: e.name }))}
+            data={exampleGroups(examples.data?.items ?? [])}
             value={example}
             onChange={(v) => {
               setExample(v);
-              if (v && !name.trim()) setName(v);
+              // An extension's example is <extension>/<example>: the project is named after the example.
+              if (v && !name.trim()) setName(v.slice(v.lastIndexOf('/') + 1));
             }}
             description={
               chosen
@@ -423,4 +424,17 @@ function RenameProjectModal({ project, onClose }: { project: ProjectSummary; onC
       </form>
     </Modal>
   );
+}
+
+/** DeepForge's examples first, then each installed extension's under its name (docs/extensions.md). */
+function exampleGroups(
+  examples: readonly Example[],
+): { group: string; items: { value: string; label: string }[] }[] {
+  const groups = new Map<string, { value: string; label: string }[]>();
+  for (const e of examples) {
+    const group = e.extension !== undefined ? `Extension: ${e.extension}` : 'Examples';
+    const label = e.extension !== undefined ? e.name.slice(e.extension.length + 1) : e.name;
+    groups.set(group, [...(groups.get(group) ?? []), { value: e.name, label }]);
+  }
+  return [...groups].map(([group, items]) => ({ group, items }));
 }
