@@ -139,6 +139,9 @@ export class ExtensionStore {
     const dir = await this.installedDir(name);
     const files = await this.readFolder(dir);
     const content = this.check(files);
+    // An extension installed for an earlier DeepForge stays listed (with the reason) but gives nothing.
+    const problem = extensionVersionProblem(content.manifest, this.options.deepforgeVersion);
+    if (problem) throw new ExtensionError(`${name} cannot be used: ${problem}`);
     return { ...content, dir };
   }
 
@@ -201,7 +204,13 @@ export class ExtensionStore {
         );
       }
       // The rename is the commit: before it nothing is installed, after it everything is.
-      await rename(staging, target);
+      await rename(staging, target).catch((err: NodeJS.ErrnoException) => {
+        // Another `add` of the same name got there first.
+        if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') {
+          throw new ExtensionError(`an extension named ${manifest.name} is installed already`);
+        }
+        throw err;
+      });
       return { name: manifest.name, dir: target, manifest };
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -110,7 +110,10 @@ export async function readTarGz(
     if (++entries > limits.maxEntries) {
       throw new TarArchiveError(`the tarball has more than ${limits.maxEntries} entries`);
     }
-    const problem = entryPathProblem(name.replace(/^\.\//, ''));
+    const clean = name.replace(/^(\.\/)+/, '');
+    // `tar -C dir .` starts with the folder itself.
+    if (type === '5' && (clean === '' || clean === '.' || clean === './')) continue;
+    const problem = entryPathProblem(clean);
     if (problem) throw new TarArchiveError(`the tarball's entry "${name.slice(0, 200)}" has ${problem}`);
     if (type === '5') continue;
     if (type === '1' || type === '2') {
@@ -123,7 +126,7 @@ export async function readTarGz(
         `the tarball's entry "${name}" is not a file or folder (type ${JSON.stringify(type)})`,
       );
     }
-    files.push({ path: name.replace(/^\.\//, '').replace(/\/+$/, ''), data: Buffer.from(data) });
+    files.push({ path: clean.replace(/\/+$/, ''), data: Buffer.from(data) });
   }
   return files;
 }
