@@ -8,6 +8,7 @@ import type {
   AddExtensionOperationResponse,
   ApiError,
   Example,
+  ExecutionDetailsDto,
   ExtensionSummary,
   OperationResponse,
 } from '@deepforge/protocol';
@@ -150,6 +151,54 @@ describe('extensions over REST', () => {
       'NormalizeImages',
       'TrainClassifier',
     ]);
+
+    // And it runs: a job of the copied NormalizeImages on a real Python, with the extension gone.
+    await inject({
+      method: 'POST',
+      url: `/api/projects/${p.id}/operations`,
+      payload: {
+        name: 'MakeImages',
+        code: [
+          'import numpy as np',
+          '',
+          '',
+          'class MakeImages():',
+          '    def execute(self):',
+          '        images = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)',
+          '        data = {"images": images, "labels": [0, 1], "classes": ["a", "b"]}',
+          '        return data',
+          '',
+        ].join('\n'),
+      },
+    });
+    const pipeline = await inject({
+      method: 'POST',
+      url: `/api/projects/${p.id}/pipelines`,
+      payload: {
+        name: 'normalize',
+        nodes: [
+          { id: 'make', operation: 'MakeImages' },
+          { id: 'normalize', operation: 'NormalizeImages' },
+        ],
+        connections: [
+          { from: { node: 'make', port: 'data' }, to: { node: 'normalize', port: 'training_data' } },
+          { from: { node: 'make', port: 'data' }, to: { node: 'normalize', port: 'testing_data' } },
+        ],
+      },
+    });
+    expect(pipeline.statusCode, pipeline.body).toBe(201);
+    const started = await inject({
+      method: 'POST',
+      url: `/api/projects/${p.id}/executions`,
+      payload: { pipeline: 'normalize' },
+    });
+    expect(started.statusCode, started.body).toBe(201);
+    const id = started.json<ExecutionDetailsDto>().id;
+    await f.server.engine.waitForExecution(id);
+    const done = (
+      await inject({ url: `/api/projects/${p.id}/executions/${id}` })
+    ).json<ExecutionDetailsDto>();
+    expect(done.status).toBe('success');
     await store.add(SHIPPED, process.cwd());
   });
 });
