@@ -8,11 +8,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const python = process.env.DEEPFORGE_PYTHON || '/usr/bin/python3';
-const r = spawnSync(python, ['-m', 'flake8', 'python', 'examples', 'extensions', 'bench', ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-});
+const r = spawnSync(
+  python,
+  ['-m', 'flake8', 'python', 'examples', 'extensions', 'bench', ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  },
+);
 if (r.error || r.status === null) {
   console.error(
     `lint:py: could not run ${python} -m flake8 (${r.error?.message ?? r.signal}); run npm run setup`,

@@ -59,6 +59,20 @@ async function tarball(dir: string, name: string): Promise<string> {
 }
 
 describe('deepforge extensions', () => {
+  it('says what it does in --help', async () => {
+    const help = await cli(['extensions', '--help'], env);
+    expect(help.code).toBe(0);
+    for (const command of [
+      'add <source>',
+      'copy <extension> <operation> <project-dir>',
+      'remove <name>',
+      'list',
+    ]) {
+      expect(help.stdout).toContain(command);
+    }
+    expect((await cli(['extensions', 'add', '--help'], env)).stdout).toContain('deepforge-extension.json');
+  });
+
   it("ships an example project that holds the extension's own files", async () => {
     const example = join(SHIPPED, 'examples', 'fashion-classifier');
     for (const file of [
