@@ -32,7 +32,7 @@ import {
   IconTrash,
   IconUpload,
 } from '@tabler/icons-react';
-import type { Example, ProjectSummary } from '@deepforge/protocol';
+import type { ProjectSummary } from '@deepforge/protocol';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
@@ -47,6 +47,7 @@ import {
   updateProject,
 } from '../api/endpoints.js';
 import { errorMessage } from '../api/http.js';
+import { exampleGroups, exampleProjectName } from '../lib/example-groups.js';
 import { formatRelativeTime } from '../lib/job-status.js';
 import { ForkedFromNote } from '../shell/forked-from.js';
 import { TopBar } from '../shell/top-bar.js';
@@ -328,7 +329,7 @@ function CreateProjectModal({ opened, onClose }: { opened: boolean; onClose: () 
             onChange={(v) => {
               setExample(v);
               // An extension's example is <extension>/<example>: the project is named after the example.
-              if (v && !name.trim()) setName(v.slice(v.lastIndexOf('/') + 1));
+              if (v && !name.trim()) setName(exampleProjectName(v));
             }}
             description={
               chosen
@@ -424,17 +425,4 @@ function RenameProjectModal({ project, onClose }: { project: ProjectSummary; onC
       </form>
     </Modal>
   );
-}
-
-/** DeepForge's examples first, then each installed extension's under its name (docs/extensions.md). */
-function exampleGroups(
-  examples: readonly Example[],
-): { group: string; items: { value: string; label: string }[] }[] {
-  const groups = new Map<string, { value: string; label: string }[]>();
-  for (const e of examples) {
-    const group = e.extension !== undefined ? `Extension: ${e.extension}` : 'Examples';
-    const label = e.extension !== undefined ? e.name.slice(e.extension.length + 1) : e.name;
-    groups.set(group, [...(groups.get(group) ?? []), { value: e.name, label }]);
-  }
-  return [...groups].map(([group, items]) => ({ group, items }));
 }
