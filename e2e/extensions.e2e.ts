@@ -15,7 +15,7 @@ const run = promisify(execFile);
 describe('extensions in the web IDE', () => {
   const session = browserSession();
 
-  it("adds the shipped extension's operation from the spotlight: copied into the project, a node in the pipeline", async () => {
+  it("adds the shipped extension's operation from the spotlight, and starts a project from its example", async () => {
     const { server, rest, tab } = session;
     keepEvidence(TEST, { tab }, () => server);
     const { page } = tab;
@@ -60,6 +60,19 @@ describe('extensions in the web IDE', () => {
     expect(util.status).toBe(200);
     const pipeline = await rest.pipeline(project.id, 'main');
     expect(pipeline.pipeline.nodes.map((n) => n.operation)).toEqual(['NormalizeImages']);
+
+    // New project offers the extension's example project, and makes a copy of it.
+    await page.goto('/');
+    await page.getByTestId('new-project').click();
+    await page.getByTestId('project-example-select').click();
+    await page.getByRole('option', { name: 'fashion-classifier', exact: true }).click();
+    await expect.poll(() => page.getByTestId('project-name-input').inputValue()).toBe('fashion-classifier');
+    await snap(page, TEST, '03-new-project-from-extension-example');
+    await page.getByTestId('create-project').click();
+    await page.getByTestId('pipelines-table').waitFor();
+    expect(
+      await page.getByTestId('pipeline-row').evaluateAll((rows) => rows.map((r) => r.dataset.pipeline)),
+    ).toEqual(['train-evaluate']);
     expect(tab.problems.pageErrors).toEqual([]);
   });
 });
