@@ -155,6 +155,13 @@ describe('readExtensionFiles', () => {
     expect(messages(r).join('\n')).toMatch(/operations\/Double\.py: .*line 1/);
   });
 
+  it('leaves operation code unparsed when asked (an installed extension, read again by a server)', () => {
+    const broken = files(manifest(), { 'operations/Double.py': 'class Double(:\n' });
+    expect(readExtensionFiles(broken, { readOperations: false }).ok).toBe(true);
+    const missing = files(manifest(), { 'utils/helpers.py': undefined });
+    expect(readExtensionFiles(missing, { readOperations: false }).ok).toBe(false);
+  });
+
   it('refuses an operation needing a module the manifest does not provide', () => {
     const m = manifest({
       provides: { operations: { Double: { utils: ['helpers', 'other'] } }, utils: ['helpers'] },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseJsonText } from './json-text.js';
 import { PROJECT_FORMAT_VERSION, PythonNameSchema } from './model.js';
 import type { Diagnostic, Project } from './model.js';
-import { formatIssuePath, MANIFEST_FILE, projectFromFiles } from './project-files.js';
+import { formatIssuePath, MANIFEST_FILE, projectFromFiles, projectFromFilesUnread } from './project-files.js';
 
 /**
  * DeepForge extensions (docs/extensions.md, docs/adr/0025): a folder with a manifest, `deepforge-extension.json`,
@@ -279,9 +279,13 @@ export function extensionVersionProblem(manifest: ExtensionManifest, version: st
 /**
  * Reads an extension from its files (relative POSIX path → text): the manifest, every file it says it provides
  * (present, and operations whose interface parses), and its example projects. Files it does not list are not
- * part of it. Every problem is returned, each naming its file.
+ * part of it. Every problem is returned, each naming its file. `readOperations: false` leaves operation code
+ * unparsed (the structure is still checked), for an extension checked whole when it was installed.
  */
-export function readExtensionFiles(files: ReadonlyMap<string, string>): ExtensionReadResult {
+export function readExtensionFiles(
+  files: ReadonlyMap<string, string>,
+  options: { readOperations?: boolean } = {},
+): ExtensionReadResult {
   const read = readExtensionManifest(files.get(EXTENSION_MANIFEST_FILE));
   if (!read.ok) return read;
   const { manifest } = read;
@@ -323,7 +327,9 @@ export function readExtensionFiles(files: ReadonlyMap<string, string>): Extensio
   for (const u of utils) need(`utils/${u}.py`, `the utils module ${u}`);
   for (const s of serializers) need(`serializers/${s}.py`, `the serializer ${s}`);
   for (const r of resources) need(`resources/${r}.json`, `the architecture ${r}`);
-  const libraryRead = projectFromFiles(library);
+  // An installed extension was read whole when it was added: a server reads its operations off the event loop.
+  const readProject = options.readOperations === false ? projectFromFilesUnread : projectFromFiles;
+  const libraryRead = readProject(library);
   diagnostics.push(...libraryRead.diagnostics);
 
   const examples: Record<string, Project> = {};
@@ -339,7 +345,7 @@ export function readExtensionFiles(files: ReadonlyMap<string, string>): Extensio
       );
       continue;
     }
-    const example = projectFromFiles(exampleFiles);
+    const example = readProject(exampleFiles);
     diagnostics.push(
       ...example.diagnostics.map((d) => ({
         ...d,

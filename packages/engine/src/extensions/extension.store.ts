@@ -138,7 +138,8 @@ export class ExtensionStore {
   async read(name: string): Promise<ExtensionContent & { dir: string }> {
     const dir = await this.installedDir(name);
     const files = await this.readFolder(dir);
-    const content = this.check(files);
+    // Checked whole when it was added; operation code is not parsed here (a server reads it off its event loop).
+    const content = this.check(files, false);
     // An extension installed for an earlier DeepForge stays listed (with the reason) but gives nothing.
     const problem = extensionVersionProblem(content.manifest, this.options.deepforgeVersion);
     if (problem) throw new ExtensionError(`${name} cannot be used: ${problem}`);
@@ -239,8 +240,8 @@ export class ExtensionStore {
     return dir;
   }
 
-  private check(files: Map<string, string>): ExtensionContent {
-    const read = readExtensionFiles(files);
+  private check(files: Map<string, string>, readOperations = true): ExtensionContent {
+    const read = readExtensionFiles(files, { readOperations });
     if (!read.ok) {
       const name = files.has(EXTENSION_MANIFEST_FILE)
         ? 'the extension has errors'
