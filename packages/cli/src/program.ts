@@ -7,6 +7,7 @@ import { registerArtifactsCommand } from './commands/artifacts.command.js';
 import { registerConfigCommand } from './commands/config.command.js';
 import { registerDoctorCommand } from './commands/doctor.command.js';
 import { registerExecutionsCommand } from './commands/executions.command.js';
+import { registerExtensionsCommand } from './commands/extensions.command.js';
 import { registerLoginCommands } from './commands/login.command.js';
 import { registerMigrateCommand } from './commands/migrate.command.js';
 import { registerResourcesCommand } from './commands/resources.command.js';
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerResumeCommand(program, ctx);
   registerArtifactsCommand(program, ctx);
   registerResourcesCommand(program, ctx);
+  registerExtensionsCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerDoctorCommand(program, ctx);
   registerStartCommand(program, ctx);

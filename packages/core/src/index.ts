@@ -184,6 +184,32 @@ export type {
   UnreadProjectFiles,
 } from './project-files.js';
 
+// Extensions: the manifest, DeepForge version ranges and reading an extension's files (docs/adr/0025).
+export {
+  EXTENSION_EXAMPLES_DIR,
+  EXTENSION_MANIFEST_FILE,
+  extensionOperationFiles,
+  ExtensionManifestSchema,
+  ExtensionNameSchema,
+  ExtensionOperationSchema,
+  extensionVersionProblem,
+  parseVersion,
+  parseVersionRange,
+  planExtensionCopy,
+  readExtensionFiles,
+  readExtensionManifest,
+  VERSION_RANGE_MAX_LENGTH,
+  versionInRange,
+} from './extension-manifest.js';
+export type {
+  ExtensionContent,
+  ExtensionCopyPlan,
+  ExtensionManifest,
+  ExtensionOperation,
+  ExtensionReadResult,
+  VersionRange,
+} from './extension-manifest.js';
+
 // Operation environments: the conda-style environment file read into pip requirements (docs/adr/0017).
 export {
   ENVIRONMENT_FILE_MAX_BYTES,

@@ -18,7 +18,9 @@ export type EngineErrorCode =
   | 'database'
   | 'closed'
   /** A compute backend refused a job (Slurm's sbatch). */
-  | 'compute';
+  | 'compute'
+  /** An extension that cannot be added, read or removed (docs/extensions.md). */
+  | 'extension';
 
 export class EngineError extends Error {
   readonly code: EngineErrorCode;

@@ -75,6 +75,10 @@ export {
 } from './compute/python-interpreter.js';
 export type { PythonInfo } from './compute/python-interpreter.js';
 export { loadProjectFolder, projectFromFilesWith, saveProjectFolder } from './project-folder.js';
+export { ExtensionError, ExtensionStore } from './extensions/extension.store.js';
+export type { ExtensionStoreOptions, InstalledExtension } from './extensions/extension.store.js';
+export { DEFAULT_TAR_LIMITS, readTarGz, TarArchiveError } from './extensions/tar-archive.js';
+export type { TarLimits } from './extensions/tar-archive.js';
 export { OPERATION_READ_DEADLINE_MS, OperationReader } from './operation-reader.js';
 export type { OperationReaderOptions } from './operation-reader.js';
 export type { RecoveryResult } from './runner.service.js';

@@ -200,9 +200,12 @@ export const ListProjectsResponseSchema = listOf(ProjectSummarySchema);
 
 /** GET /api/examples: example projects a new project can start from. */
 export const ExampleSchema = z.strictObject({
+  /** An extension's example is named `<extension>/<example>`. */
   name: z.string(),
   description: z.string().optional(),
   pipelines: z.array(z.string()),
+  /** The installed extension it comes from (docs/extensions.md); none for DeepForge's own examples. */
+  extension: z.string().optional(),
 });
 export const ListExamplesResponseSchema = listOf(ExampleSchema);
 export type Example = z.infer<typeof ExampleSchema>;
@@ -414,6 +417,51 @@ export const RenameOperationBodySchema = z.strictObject({ name: OperationNameSch
  * `?force=true` (those pipelines then show an `unknown-operation` error).
  */
 export const DeleteOperationQuerySchema = z.strictObject({ force: booleanQuery.optional() });
+
+// ── extensions ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** An installed extension (docs/extensions.md): what it provides, or why it cannot be used. */
+export const ExtensionSummarySchema = z.strictObject({
+  name: z.string(),
+  version: z.string().optional(),
+  description: z.string().optional(),
+  /** The DeepForge versions it fits. */
+  deepforge: z.string().optional(),
+  /** Set when its manifest is missing or broken or it does not fit this DeepForge; it provides nothing then. */
+  problem: z.string().optional(),
+  operations: z.array(
+    z.strictObject({
+      name: z.string(),
+      description: z.string().optional(),
+      /** Read from its code like a project operation's. */
+      interface: OperationInterfaceSchema.nullable(),
+      /** The project files adding it copies in: the operation and what it needs. */
+      files: z.array(z.string()),
+    }),
+  ),
+  resources: z.array(z.string()),
+  examples: z.array(z.string()),
+});
+export type ExtensionSummary = z.infer<typeof ExtensionSummarySchema>;
+
+/** GET /api/extensions */
+export const ListExtensionsResponseSchema = listOf(ExtensionSummarySchema);
+
+/** POST /api/projects/:projectId/extension-operations: copy an extension's operation into the project. */
+export const AddExtensionOperationBodySchema = z.strictObject({
+  extension: z.string().min(1).max(64),
+  operation: z.string().min(1).max(100),
+});
+export type AddExtensionOperationBody = z.infer<typeof AddExtensionOperationBodySchema>;
+
+export const AddExtensionOperationResponseSchema = z.strictObject({
+  operation: z.string(),
+  /** Files written into the project. */
+  copied: z.array(z.string()),
+  /** Files the project had already with the same content. */
+  unchanged: z.array(z.string()),
+});
+export type AddExtensionOperationResponse = z.infer<typeof AddExtensionOperationResponseSchema>;
 
 // ── utils and serializers ─────────────────────────────────────────────────────────────────────────────────
 

@@ -20,6 +20,7 @@ import {
 import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  ExtensionStore,
   findRuntimeDir,
   openEngine,
   type Engine,
@@ -59,6 +60,7 @@ import { registerResourceRoutes } from './routes/resources.routes.js';
 import { registerPipelineRoutes } from './routes/pipelines.routes.js';
 import { registerProjectRoutes } from './routes/projects.routes.js';
 import { registerHistoryRoutes } from './routes/history.routes.js';
+import { registerExtensionRoutes } from './routes/extensions.routes.js';
 import { registerGitRoutes } from './routes/git-http.routes.js';
 import type { ComputeMode, ServerContext, ZodApp } from './server.context.js';
 
@@ -96,6 +98,8 @@ export interface ServerOptions {
   compute?: ComputeMode;
   /** Example projects; by default the examples/ folder beside the Python runtime (python/). */
   examplesDir?: string;
+  /** Installed extensions; by default `<dataDir>/extensions`, where `deepforge extensions add` puts them. */
+  extensionsDir?: string;
   /** The built web client; packages/client/dist by default. */
   clientDir?: string;
   /** How long the server keeps a project document open after its last REST use (default 30 s). */
@@ -279,10 +283,17 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   installErrorHandler(app);
   installStreamParsers(app);
 
+  // Installed with `deepforge extensions add`; read when asked, so an extension added while the server runs shows.
+  const extensions = new ExtensionStore({
+    dir: options.extensionsDir ?? join(engine.dataDir, 'extensions'),
+    deepforgeVersion: SERVER_VERSION,
+  });
   const ctx: ServerContext = {
     engine,
     documents,
+    extensions,
     projects: new ProjectService({
+      extensions,
       engine,
       documents,
       // Beside the Python runtime, in a checkout and in the installed package alike (docs/adr/0024).
@@ -327,6 +338,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
   registerOperationRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
   registerResourceRoutes(app, ctx);
+  registerExtensionRoutes(app, ctx);
   registerExecutionRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);

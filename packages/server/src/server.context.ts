@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Engine } from '@deepforge/engine';
+import type { Engine, ExtensionStore } from '@deepforge/engine';
 import type { ComputeMonitor } from './compute/compute.monitor.js';
 import type { ProjectDocuments } from './documents/project-documents.js';
 import type { HistoryService } from './history/history.service.js';
@@ -24,6 +24,8 @@ export interface ServerContext {
   engine: Engine;
   documents: ProjectDocuments;
   projects: ProjectService;
+  /** Installed extensions (`<dataDir>/extensions`, docs/extensions.md). */
+  extensions: ExtensionStore;
   /** Project history: versions in a git repository per project (docs/adr/0020). */
   history: HistoryService;
   compute: ComputeMode;

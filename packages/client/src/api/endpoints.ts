@@ -8,10 +8,13 @@ import type {
   ComputeStateDto,
   ArtifactPreview,
   CreateProjectBody,
+  AddExtensionOperationBody,
+  AddExtensionOperationResponse,
   Example,
   ExecutionComparisonDto,
   ExecutionDetailsDto,
   ExecutionPlotDto,
+  ExtensionSummary,
   ExecutionSummaryDto,
   HealthResponse,
   ImportArtifactBody,
@@ -78,6 +81,16 @@ export function importContentType(fileName: string): 'application/zip' | 'applic
   return /\.bundle$/i.test(fileName) ? 'application/x-git-bundle' : 'application/zip';
 }
 export const projectExportUrl = (id: string): string => `${project(id)}/export`;
+
+// ── extensions ────────────────────────────────────────────────────────────────────────────────────────────
+/** Installed extensions (`deepforge extensions add`): their operations, architectures and examples. */
+export const listExtensions = (): Promise<{ items: ExtensionSummary[] }> => api('/api/extensions');
+/** Copies an extension's operation (and the utils, serializers, architectures it needs) into the project. */
+export const addExtensionOperation = (
+  projectId: string,
+  body: AddExtensionOperationBody,
+): Promise<AddExtensionOperationResponse> =>
+  api(`${project(projectId)}/extension-operations`, { method: 'POST', body });
 
 // ── executions ────────────────────────────────────────────────────────────────────────────────────────────
 export const listExecutions = (
@@ -254,6 +267,7 @@ export const qk = {
   platforms: ['platforms'] as const,
   projects: ['projects'] as const,
   examples: ['examples'] as const,
+  extensions: ['extensions'] as const,
   project: (id: string) => ['project', id] as const,
   executions: (projectId: string) => ['executions', projectId] as const,
   execution: (projectId: string, id: string) => ['execution', projectId, id] as const,

@@ -3,9 +3,11 @@ import { BUILT_IN_INTERFACES } from '@deepforge/core';
 import { Badge, Group, Text } from '@mantine/core';
 import type { SpotlightActionData, SpotlightActionGroupData, SpotlightStore } from '@mantine/spotlight';
 import { Spotlight } from '@mantine/spotlight';
+import type { ExtensionSummary } from '@deepforge/protocol';
 import {
   IconDatabaseExport,
   IconDatabaseImport,
+  IconPackage,
   IconPlus,
   IconSearch,
   IconSquareRoundedPlus,
@@ -14,19 +16,53 @@ import {
 export interface AddOperationSpotlightProps {
   store: SpotlightStore;
   operations: readonly { name: string; iface: OperationInterface | null }[];
+  /** Installed extensions: their operations are offered grouped by extension, copied in when picked. */
+  extensions?: readonly ExtensionSummary[];
   onAdd: (operation: string) => void;
+  onAddFromExtension?: (extension: string, operation: string) => void;
   onNew: () => void;
 }
 
-function signature(iface: OperationInterface | null): string {
+function signature(iface: Pick<OperationInterface, 'inputs' | 'outputs'> | null): string {
   if (!iface) return 'has errors: fix its code to use it';
   const ins = iface.inputs.map((i) => i.name).join(', ');
   const outs = iface.outputs.map((o) => o.name).join(', ');
   return `(${ins}) → (${outs})`;
 }
 
-/** The "add operation" dialog: search the project's operations and the built-ins, or create a new one. */
-export function AddOperationSpotlight({ store, operations, onAdd, onNew }: AddOperationSpotlightProps) {
+/**
+ * The "add operation" dialog: search the project's operations, the built-ins and the installed extensions'
+ * operations (copied into the project when picked: docs/extensions.md), or create a new one.
+ */
+export function AddOperationSpotlight({
+  store,
+  operations,
+  extensions = [],
+  onAdd,
+  onAddFromExtension,
+  onNew,
+}: AddOperationSpotlightProps) {
+  const inProject = new Set(operations.map((o) => o.name));
+  const extensionGroups: SpotlightActionGroupData[] = extensions
+    .filter((e) => e.problem === undefined && e.operations.length > 0)
+    .map((e) => ({
+      group: `Extension: ${e.name}`,
+      actions: e.operations.map((o) => ({
+        id: `ext-${e.name}-${o.name}`,
+        label: o.name,
+        description: `${o.description ? `${o.description} ` : ''}${signature(o.interface)}`,
+        leftSection: <IconPackage size={16} />,
+        rightSection: inProject.has(o.name) ? (
+          <Badge color="gray" variant="light">
+            name in project
+          </Badge>
+        ) : (
+          <Badge variant="light">copies in</Badge>
+        ),
+        keywords: [e.name, 'extension'],
+        onClick: () => onAddFromExtension?.(e.name, o.name),
+      })),
+    }));
   const actions: (SpotlightActionGroupData | SpotlightActionData)[] = [
     {
       group: 'Create',
@@ -56,6 +92,7 @@ export function AddOperationSpotlight({ store, operations, onAdd, onNew }: AddOp
         onClick: () => onAdd(o.name),
       })),
     },
+    ...extensionGroups,
     {
       group: 'Built-in',
       actions: [

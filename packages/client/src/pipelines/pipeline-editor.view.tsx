@@ -72,6 +72,7 @@ import { uniqueNodeId } from '../lib/node-id.js';
 import { NamePrompt } from '../shell/name-prompt.js';
 import { ViewToolbar } from '../shell/project-layout.js';
 import { AddOperationSpotlight } from './add-operation.spotlight.js';
+import { useExtensionOperations } from './use-extension-operations.js';
 import { ExecuteModal } from './execute.modal.js';
 import { ExecutionTray } from './execution-tray.js';
 import type { OpNode } from './graph-model.js';
@@ -334,6 +335,8 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
     // Select the new node so its attributes can be set right away.
     setTimeout(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id }))), 0);
   }
+
+  const { extensions, addFromExtension } = useExtensionOperations(projectId, add);
 
   const tryConnect = (c: CoreConnection | null): void => {
     if (!c || !canEdit) return;
@@ -699,7 +702,9 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
       <AddOperationSpotlight
         store={spotlightStore}
         operations={operationList}
+        extensions={extensions}
         onAdd={add}
+        onAddFromExtension={addFromExtension}
         onNew={() => setNewOperation(true)}
       />
       {newOperation && (

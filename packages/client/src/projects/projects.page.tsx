@@ -47,6 +47,7 @@ import {
   updateProject,
 } from '../api/endpoints.js';
 import { errorMessage } from '../api/http.js';
+import { exampleGroups, exampleProjectName } from '../lib/example-groups.js';
 import { formatRelativeTime } from '../lib/job-status.js';
 import { ForkedFromNote } from '../shell/forked-from.js';
 import { TopBar } from '../shell/top-bar.js';
@@ -323,11 +324,12 @@ function CreateProjectModal({ opened, onClose }: { opened: boolean; onClose: () 
             label="Start from"
             placeholder="An empty project"
             clearable
-            data={(examples.data?.items ?? []).map((e) => ({ value: e.name, label: e.name }))}
+            data={exampleGroups(examples.data?.items ?? [])}
             value={example}
             onChange={(v) => {
               setExample(v);
-              if (v && !name.trim()) setName(v);
+              // An extension's example is <extension>/<example>: the project is named after the example.
+              if (v && !name.trim()) setName(exampleProjectName(v));
             }}
             description={
               chosen

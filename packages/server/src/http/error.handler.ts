@@ -25,6 +25,7 @@ function engineStatus(err: EngineError): { status: number; code: ApiError['error
       return { status: 404, code: 'not-found' };
     case 'ambiguous':
     case 'project-folder':
+    case 'extension':
       return { status: 400, code: 'bad-request' };
     case 'invalid-pipeline':
       return { status: 422, code: 'invalid-pipeline' };

@@ -10,7 +10,8 @@ import {
   projectToFiles,
   type Project,
 } from '@deepforge/core';
-import { HISTORY_BRANCH, HistoryError, ProjectHistory } from '@deepforge/engine';
+import { ExtensionError, HISTORY_BRANCH, HistoryError, ProjectHistory } from '@deepforge/engine';
+import type { ExtensionStore } from '@deepforge/engine';
 import type { Engine, HistoryVersionKind, ProjectRecord, VersionAuthor } from '@deepforge/engine';
 import {
   projectFromDoc,
@@ -40,6 +41,8 @@ export interface ProjectServiceOptions {
   documents: ProjectDocuments;
   /** Example projects (project folders) a new project can start from. */
   examplesDir: string;
+  /** Installed extensions: their example projects are listed too, as `<extension>/<example>`. */
+  extensions?: ExtensionStore;
   logger: Logger;
   /** The most bytes an imported zip may be, and unpack to (`server.uploadLimit`). */
   maxImportBytes: number;
@@ -118,23 +121,30 @@ export class ProjectService {
     const out: Example[] = [];
     const entries = await readdir(this.options.examplesDir, { withFileTypes: true }).catch(() => []);
     for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const dir = join(this.options.examplesDir, e.name);
-      const manifest = await readFile(join(dir, 'deepforge.json'), 'utf8').then(
-        (t) => JSON.parse(t) as { description?: string },
-        () => undefined,
-      );
-      if (!manifest) continue;
-      const pipelines = (await readdir(join(dir, 'pipelines')).catch(() => []))
-        .filter((f) => f.endsWith('.json'))
-        .map((f) => f.slice(0, -'.json'.length))
-        .sort();
-      out.push({
-        name: e.name,
-        ...(typeof manifest.description === 'string' ? { description: manifest.description } : {}),
-        pipelines,
-      });
+      const example = await exampleOf(join(this.options.examplesDir, e.name), e.name);
+      if (example) out.push(example);
+    }
+    const store = this.options.extensions;
+    for (const ext of store ? await store.list() : []) {
+      if (ext.problem !== undefined || !ext.manifest) continue;
+      for (const name of ext.manifest.provides.examples ?? []) {
+        const example = await exampleOf(join(ext.dir, 'examples', name), `${ext.name}/${name}`);
+        if (example) out.push({ ...example, extension: ext.name });
+      }
     }
     return out;
+  }
+
+  /** The folder of an example: DeepForge's own, or `<extension>/<example>` of an installed extension. */
+  private async exampleDir(name: string): Promise<string> {
+    const slash = name.indexOf('/');
+    if (slash < 0 || !this.options.extensions) return join(this.options.examplesDir, name);
+    try {
+      return await this.options.extensions.exampleDir(name.slice(0, slash), name.slice(slash + 1));
+    } catch (err) {
+      if (err instanceof ExtensionError) throw badRequest('body.example', err.message);
+      throw err;
+    }
   }
 
   async create(body: CreateProjectBody, author: VersionAuthor = localAuthor()): Promise<ProjectSummary> {
@@ -164,7 +174,7 @@ export class ProjectService {
         `there is no example "${body.example}" (examples: ${examples.map((e) => e.name).join(', ') || 'none'})`,
       );
     }
-    const files = await readFolderFiles(join(this.options.examplesDir, body.example));
+    const files = await readFolderFiles(await this.exampleDir(body.example));
     return this.importFiles(files, 'body.example', body.name, body.description, undefined, {
       kind: 'created',
       message: `Created ${body.name} from the example ${body.example}`,
@@ -463,4 +473,22 @@ export function folderName(name: string): string {
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .replace(/^[.-]+|-+$/g, '');
   return cleaned || 'project';
+}
+
+/** An example project folder as GET /api/examples lists it; undefined when it has no readable manifest. */
+async function exampleOf(dir: string, name: string): Promise<Example | undefined> {
+  const manifest = await readFile(join(dir, 'deepforge.json'), 'utf8').then(
+    (t) => JSON.parse(t) as { description?: string },
+    () => undefined,
+  );
+  if (!manifest) return undefined;
+  const pipelines = (await readdir(join(dir, 'pipelines')).catch(() => []))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
+  return {
+    name,
+    ...(typeof manifest.description === 'string' ? { description: manifest.description } : {}),
+    pipelines,
+  };
 }
