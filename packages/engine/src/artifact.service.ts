@@ -40,6 +40,12 @@ export interface ArtifactContext {
   projectDir: string | null;
   /** The project whose stored artifacts a name may stand for ('' is the CLI's unnamed scope). */
   projectId: string;
+  /**
+   * Where a name is looked up next when the project has no stored artifact of it: '' for a folder project
+   * (docs/adr/0028), so what `deepforge artifacts import` stored without --project, and what CLI runs stored
+   * before folder projects, still resolve.
+   */
+  fallbackProjectId?: string;
 }
 
 export interface ImportOptions {
@@ -82,6 +88,21 @@ export class ArtifactService {
         );
       }
       if (!(await stat(file).catch(() => undefined))?.isFile()) {
+        // A folder project run from the web IDE has no folder to read (ADR 0028): the file as the last
+        // `deepforge run` of the folder imported it into the project.
+        const imported =
+          ctx.fallbackProjectId !== undefined
+            ? await this.store.getLatestArtifact(name, ctx.projectId)
+            : undefined;
+        if (imported && (await this.storage.has(imported.hash))) {
+          return {
+            name,
+            hash: imported.hash,
+            size: imported.size,
+            serializer: imported.serializer,
+            pyType: imported.pyType,
+          };
+        }
         throw new MissingArtifactError(
           name,
           `artifact "${name}" refers to the file ${file}, which does not exist`,
@@ -119,7 +140,11 @@ export class ArtifactService {
         pyType: ref.type ?? known?.pyType ?? null,
       };
     }
-    const latest = await this.store.getLatestArtifact(name, ctx.projectId);
+    const latest =
+      (await this.store.getLatestArtifact(name, ctx.projectId)) ??
+      (ctx.fallbackProjectId !== undefined
+        ? await this.store.getLatestArtifact(name, ctx.fallbackProjectId)
+        : undefined);
     if (!latest) {
       throw new MissingArtifactError(
         name,

@@ -58,6 +58,8 @@ import {
 } from './pipeline-plan.js';
 import { OperationReader, type OperationReaderOptions } from './operation-reader.js';
 import { loadProjectFolder, saveProjectFolder } from './project-folder.js';
+import { registerFolderProject, type FolderProjectRegistration } from './folder-project.js';
+import { OtherEnginesFollower } from './execution/other-engines.follower.js';
 import { Runner, recoverDeadRunners, type RecoveryResult } from './runner.service.js';
 import {
   loadSettings,
@@ -371,6 +373,17 @@ export interface Engine {
   deleteArtifact(id: string): Promise<{ blobRemoved: boolean }>;
   loadProjectFolder(dir: string): Promise<{ project: Project; diagnostics: Diagnostic[] }>;
   saveProjectFolder(dir: string, project: Project): Promise<{ written: string[]; removed: string[] }>;
+  /**
+   * The folder project of a project folder (docs/adr/0028): registered the first time (found by the folder's real
+   * path after), its content in the data dir made the same as the folder's. The folder is only read.
+   */
+  registerFolderProject(dir: string, project: Project): Promise<FolderProjectRegistration>;
+  /**
+   * Emits on this engine's bus the status events of executions other engine processes drive in the same
+   * database (`deepforge run` beside the web server, docs/adr/0028), read every `everyMs`; returns the stop
+   * function.
+   */
+  followOtherEngines(everyMs: number): () => void;
   /** The interpreter operations run with (checked once, then remembered). */
   python(): Promise<PythonInfo>;
   /** Which artifact storage the settings chose, where it is, and whether the local blob dir can be used now. */
@@ -615,9 +628,11 @@ class EngineImpl implements Engine {
     }
     const overrides = request.overrides ?? [];
     const projectId = request.projectId ?? '';
+    const fallback = await this.fallbackScope(projectId);
     const artifactNames = new Set([
       ...Object.keys(project.artifacts),
       ...(await this.stores.artifacts.listArtifactNames(projectId)),
+      ...(fallback !== undefined ? await this.stores.artifacts.listArtifactNames(fallback) : []),
     ]);
     const prepared = preparePipeline(
       project,
@@ -741,6 +756,7 @@ class EngineImpl implements Engine {
     code: ReadonlyMap<string, string>,
   ): Promise<StartedExecution> {
     const execution = (await this.store.getExecution(id))!;
+    const fallbackProjectId = await this.fallbackScope(execution.projectId);
     const jobs = await this.store.listJobs(id);
     const outputs = await this.store.listExecutionOutputs(id);
     const run = new ExecutionRun(
@@ -762,6 +778,7 @@ class EngineImpl implements Engine {
         now: () => this.now(),
         secretsFor: (projectId) =>
           projectId === '' ? Promise.resolve({}) : this.accounts.secretValues(projectId),
+        ...(fallbackProjectId !== undefined ? { fallbackProjectId } : {}),
       },
       execution,
       jobs,
@@ -784,6 +801,40 @@ class EngineImpl implements Engine {
 
   subscribe(executionId: string, listener: ExecutionListener): () => void {
     return this.bus.subscribe(executionId, listener);
+  }
+
+  /**
+   * The scope a project's executions look in after their own (docs/adr/0028): the CLI's unnamed scope for a
+   * folder project, none for a project of the web IDE (its members must not read what the CLI stored).
+   */
+  private async fallbackScope(projectId: string): Promise<string | undefined> {
+    if (projectId === '') return undefined;
+    return (await this.stores.projects.getProject(projectId))?.folder ? '' : undefined;
+  }
+
+  followOtherEngines(everyMs: number): () => void {
+    const follower = new OtherEnginesFollower({
+      store: this.store,
+      details: (id) => this.getExecution(id),
+      isOwn: (id) => this.runs.has(id),
+      emit: (event) => this.bus.emit(event),
+      now: () => this.now(),
+      logger: this.logger,
+    });
+    const timer = setInterval(() => {
+      if (!this.closed) void follower.poll();
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async registerFolderProject(dir: string, project: Project): Promise<FolderProjectRegistration> {
+    const stores = {
+      projects: this.stores.projects,
+      documents: this.stores.documents,
+      now: () => this.now(),
+    };
+    return registerFolderProject(stores, dir, project);
   }
 
   waitForExecution(id: string): Promise<ExecutionDetails> | undefined {

@@ -99,6 +99,8 @@ export interface ServerOptions {
   /** The built web client; packages/client/dist by default. */
   clientDir?: string;
   /** How long the server keeps a project document open after its last REST use (default 30 s). */
+  /** How often executions other engine processes drive are read for their status (ms, default 1000). */
+  otherEnginesPollMs?: number;
   documentIdleMs?: number;
   /** Where request logs go; `<dataDir>/logs/server.log` by default. */
   logger?: Logger;
@@ -224,6 +226,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     logger,
   });
   const recorder = new HistoryRecorder();
+  // Executions `deepforge run` drives beside this server (docs/adr/0028): their status events on this bus.
+  const stopFollowing = engine.followOtherEngines(options.otherEnginesPollMs ?? 1000);
   const hocuspocus = new Hocuspocus({
     name: 'deepforge',
     // Access first: a connection refused there never loads the document.
@@ -510,6 +514,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     close(): Promise<void> {
       closed ??= (async () => {
         closing = true;
+        stopFollowing();
         ctx.monitor.close();
         for (const ws of eventSockets) ws.close(1001, 'the server is shutting down');
         hocuspocus.closeConnections();

@@ -165,11 +165,14 @@ Examples:
             `project "${project.manifest.name}" (${dir}) has no pipeline "${pipeline}"; ${known.length ? `its pipelines are: ${known.join(', ')}` : 'it has no pipelines'}`,
           );
         }
+        // The folder's project in the data dir (docs/adr/0028): the web IDE lists it with this run under it.
+        const folderProject = (await engine.registerFolderProject(dir, project)).project;
         const start = () =>
           engine.startExecution({
             project,
             pipelineName: pipeline,
             projectDir: dir,
+            projectId: folderProject.id,
             overrides: opts.set,
             ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
             ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),

@@ -15,6 +15,7 @@ import {
   Stack,
   Table,
   Text,
+  Tooltip,
   Textarea,
   TextInput,
   Title,
@@ -177,6 +178,17 @@ export function ProjectsPage() {
                       <Text size="xs" c="dimmed" lineClamp={1}>
                         {p.description}
                       </Text>
+                    )}
+                    {p.folder && (
+                      <Tooltip
+                        label="Registered by `deepforge run` of this folder: its content here is the folder's as of the last run, and edits here do not change the folder"
+                        multiline
+                        w={320}
+                      >
+                        <Text size="xs" c="dimmed" lineClamp={1} data-testid="project-folder">
+                          Folder project · {p.folder}
+                        </Text>
+                      </Tooltip>
                     )}
                     {p.forkedFrom && (
                       <ForkedFromNote

@@ -56,6 +56,8 @@ export interface RunContext {
   now(): number;
   /** The secrets of a project, as environment variables for its jobs (read when each job starts). */
   secretsFor(projectId: string): Promise<Record<string, string>>;
+  /** Where artifact names and cached jobs are looked up after the project's own (ArtifactContext). */
+  fallbackProjectId?: string;
 }
 
 /**
@@ -183,6 +185,7 @@ export class ExecutionRun {
       refs: snapshot.artifacts,
       projectDir: snapshot.projectDir,
       projectId: execution.projectId,
+      ...(ctx.fallbackProjectId !== undefined ? { fallbackProjectId: ctx.fallbackProjectId } : {}),
     };
     this.preparer = new JobPreparer(
       {
