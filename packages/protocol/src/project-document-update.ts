@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import type { Project } from '@deepforge/core';
 import { applyProjectToDoc } from './project-document-apply.js';
-import { projectToDoc } from './project-document.js';
+import { projectFromDoc, projectToDoc } from './project-document.js';
 
 /**
  * The one Yjs update that makes a stored project document (its updates, in order) hold `project`, changing only
@@ -27,4 +27,15 @@ export function projectDocumentUpdate(stored: readonly Uint8Array[], project: Pr
   const update = changed ? Y.encodeStateAsUpdate(doc, vector) : null;
   doc.destroy();
   return update;
+}
+
+/** The project a stored document's updates (in order) build. */
+export function projectFromUpdates(stored: readonly Uint8Array[]): Project {
+  const doc = new Y.Doc();
+  Y.transact(doc, () => {
+    for (const u of stored) Y.applyUpdate(doc, u);
+  });
+  const project = projectFromDoc(doc);
+  doc.destroy();
+  return project;
 }
