@@ -237,6 +237,10 @@ describe('deepforge run of a folder beside a running server', () => {
   });
 
   it('runs a folder project from the web IDE, reading its artifact file as the last CLI run imported it', async () => {
+    const ended: ExecutionEvent[] = [];
+    const unsubscribe = server.engine.subscribe('*', (e) => {
+      if (e.type === 'execution.status' && e.status === 'success') ended.push(e);
+    });
     const res = await api<ExecutionDto>(`/api/projects/${projectId}/executions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -247,6 +251,10 @@ describe('deepforge run of a folder beside a running server', () => {
       return e.status === 'success' || e.status === 'failed' ? e : undefined;
     });
     expect(done.status).toBe('success');
+    // The server's own execution is not followed as another engine's: its end is announced once.
+    await new Promise((r) => setTimeout(r, 1000));
+    unsubscribe();
+    expect(ended.filter((e) => e.executionId === res.id)).toHaveLength(1);
     // The CLI sees it (`deepforge executions` lists every scope).
     const listed = await cli(['executions', '--json'], env);
     expect((JSON.parse(listed.stdout) as { id: string }[]).map((e) => e.id)).toContain(res.id);

@@ -460,6 +460,8 @@ class EngineImpl implements Engine {
   private readonly checking = new Set<Promise<unknown>>();
   private pythonInfo: Promise<PythonInfo> | undefined;
   private closed = false;
+  /** Executions this engine drove (the newest 1,000): their events are on the bus already. */
+  private readonly ranHere = new Set<string>();
   private lastTime = 0;
 
   constructor(
@@ -788,6 +790,9 @@ class EngineImpl implements Engine {
       code,
     );
     this.runs.set(id, run);
+    this.ranHere.add(id);
+    // The newest are enough: the follower of other engines only looks at the newest executions.
+    if (this.ranHere.size > 1000) this.ranHere.delete(this.ranHere.values().next().value!);
     const forget = (): void => {
       if (this.runs.get(id) === run) this.runs.delete(id);
     };
@@ -816,7 +821,8 @@ class EngineImpl implements Engine {
     const follower = new OtherEnginesFollower({
       store: this.store,
       details: (id) => this.getExecution(id),
-      isOwn: (id) => this.runs.has(id),
+      selfRunnerId: this.runnerId,
+      ranHere: (id) => this.ranHere.has(id),
       emit: (event) => this.bus.emit(event),
       now: () => this.now(),
       logger: this.logger,

@@ -7,8 +7,10 @@ import type { ExecutionStore } from '../store/execution.store.js';
 export interface OtherEnginesFollowerOptions {
   store: Pick<ExecutionStore, 'listExecutionsByStatus' | 'queryExecutions'>;
   details(id: string): Promise<ExecutionDetails>;
-  /** Whether this engine drives the execution (its own events are on the bus already). */
-  isOwn(id: string): boolean;
+  /** This engine's runner id: an active execution it drives has its events on the bus already. */
+  selfRunnerId: string;
+  /** Whether this engine drove the execution lately (an ended one has no runner any more). */
+  ranHere(id: string): boolean;
   emit(event: ExecutionEvent): void;
   now(): number;
   logger: Logger;
@@ -38,9 +40,17 @@ export class OtherEnginesFollower {
     if (this.polling) return;
     this.polling = true;
     try {
-      const { store, isOwn } = this.options;
+      const { store, ranHere, selfRunnerId } = this.options;
       const ids = new Set<string>();
-      for (const e of await store.listExecutionsByStatus(['pending', 'running'])) ids.add(e.id);
+      // Driven by another engine now, even if this one ran it before (a resume by `deepforge resume`).
+      const foreign = new Set<string>();
+      const own = new Set<string>();
+      for (const e of await store.listExecutionsByStatus(['pending', 'running'])) {
+        ids.add(e.id);
+        if (e.runnerId !== null && e.runnerId !== selfRunnerId) foreign.add(e.id);
+        else if (e.runnerId === selfRunnerId) own.add(e.id);
+      }
+      const isOwn = (id: string): boolean => own.has(id) || (!foreign.has(id) && ranHere(id));
       const recent = await store.queryExecutions({
         sort: 'created',
         order: 'desc',
