@@ -10,6 +10,8 @@ import { registerFolderProject } from './folder-project.js';
 import { loadProjectFolder } from './project-folder.js';
 import { migrateUpTo } from './store/store.migrations.js';
 import { openSqliteStores } from './store/sqlite.store.js';
+import { openPostgresStores } from './store/postgres.store.js';
+import { useTestDatabase } from './test-support/postgres-server.js';
 import type { DatabaseStores } from './store/database.store.js';
 import { makeTempDir, removeTree } from './test-support/temp-dir.js';
 
@@ -19,10 +21,13 @@ let tmp: string;
 let stores: DatabaseStores;
 let t = 1_000;
 const deps = () => ({ projects: stores.projects, documents: stores.documents, now: () => ++t });
+/** A second connection to the same database (another process's). */
+let openAgain: () => Promise<DatabaseStores>;
 
 beforeEach(async () => {
   tmp = await makeTempDir('folder-project');
-  stores = await openSqliteStores(join(tmp, 'deepforge.db'));
+  openAgain = () => openSqliteStores(join(tmp, 'deepforge.db'));
+  stores = await openAgain();
 });
 afterEach(async () => {
   await stores.close();
@@ -94,7 +99,7 @@ describe('registerFolderProject', () => {
   it('gives two registrations of one new folder at once one project', async () => {
     const dir = await copyHello('race');
     const { project } = await loadProjectFolder(dir);
-    const other = await openSqliteStores(join(tmp, 'deepforge.db'));
+    const other = await openAgain();
     try {
       const [a, b] = await Promise.all([
         registerFolderProject(deps(), dir, project),
@@ -161,6 +166,42 @@ describe('migration 0009', () => {
       expect((await migrated.projects.getProjectByFolder('/x'))?.id).toBe('f1');
     } finally {
       await migrated.close();
+    }
+  });
+});
+
+describe('registerFolderProject on PostgreSQL', () => {
+  const database = useTestDatabase('folder_project');
+
+  it('registers, finds and updates a folder project, and two registrations at once make one', async () => {
+    const url = await database.fresh();
+    const sqlite = stores;
+    stores = await openPostgresStores(url);
+    const other = await openPostgresStores(url);
+    try {
+      const dir = await copyHello('pg');
+      const { project } = await loadProjectFolder(dir);
+      const [a, b] = await Promise.all([
+        registerFolderProject(deps(), dir, project),
+        registerFolderProject(
+          { projects: other.projects, documents: other.documents, now: () => ++t },
+          dir,
+          project,
+        ),
+      ]);
+      expect(a.project.id).toBe(b.project.id);
+      expect((await stores.projects.getProjectByFolder(dir))?.id).toBe(a.project.id);
+      project.operations.Print!.code += '\n# changed\n';
+      expect(await registerFolderProject(deps(), dir, project)).toMatchObject({
+        created: false,
+        updated: true,
+      });
+      expect((await documentOf(a.project.id)).operations.Print?.code).toContain('# changed');
+      expect(await stores.documents.listDocuments()).toEqual([a.project.id]);
+    } finally {
+      await other.close();
+      await stores.close();
+      stores = sqlite;
     }
   });
 });
