@@ -259,6 +259,38 @@ describe('deepforge run of a folder beside a running server', () => {
     const listed = await cli(['executions', '--json'], env);
     expect((JSON.parse(listed.stdout) as { id: string }[]).map((e) => e.id)).toContain(res.id);
   });
+
+  it('re-runs a CLI execution in the web IDE without reading the folder', async () => {
+    const { items } = await api<{ items: ExecutionDto[] }>(
+      `/api/projects/${projectId}/executions?sort=created&order=asc&limit=1`,
+    );
+    // The folder's greeting changes after the CLI imported it: the server must not read the new one.
+    const greeting = join(dir, 'artifacts', 'greeting.pkl');
+    const original = await readFile(greeting);
+    execFileSync(TEST_PYTHON, [
+      '-c',
+      'import pickle,sys; open(sys.argv[1], "wb").write(pickle.dumps("Read from the folder"))',
+      greeting,
+    ]);
+    try {
+      const res = await api<ExecutionDto>(`/api/projects/${projectId}/executions/${items[0]!.id}/rerun`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      const done = await until('the re-run to end', async () => {
+        const e = await api<ExecutionDto>(`/api/projects/${projectId}/executions/${res.id}`);
+        return e.status === 'success' || e.status === 'failed' ? e : undefined;
+      });
+      expect(done.status).toBe('success');
+      const log = await api<{ text: string }>(
+        `/api/projects/${projectId}/executions/${res.id}/jobs/print/log`,
+      );
+      expect(log.text).toContain('Hello from DeepForge! The product is 16!');
+    } finally {
+      await writeFile(greeting, original);
+    }
+  });
 });
 
 describe('folder projects: what is refused and what is not', () => {

@@ -72,6 +72,8 @@ export class ArtifactService {
     const ref = Object.prototype.hasOwnProperty.call(ctx.refs, name) ? ctx.refs[name] : undefined;
     if (ref?.file !== undefined) {
       if (ctx.projectDir === null) {
+        const imported = await this.importedByFolderRun(name, ctx);
+        if (imported) return imported;
         throw new MissingArtifactError(
           name,
           `artifact "${name}" refers to the file artifacts/${ref.file}, but this execution has no project folder to read it from`,
@@ -88,21 +90,8 @@ export class ArtifactService {
         );
       }
       if (!(await stat(file).catch(() => undefined))?.isFile()) {
-        // A folder project run from the web IDE has no folder to read (ADR 0028): the file as the last
-        // `deepforge run` of the folder imported it into the project.
-        const imported =
-          ctx.fallbackProjectId !== undefined
-            ? await this.store.getLatestArtifact(name, ctx.projectId)
-            : undefined;
-        if (imported && (await this.storage.has(imported.hash))) {
-          return {
-            name,
-            hash: imported.hash,
-            size: imported.size,
-            serializer: imported.serializer,
-            pyType: imported.pyType,
-          };
-        }
+        const imported = await this.importedByFolderRun(name, ctx);
+        if (imported) return imported;
         throw new MissingArtifactError(
           name,
           `artifact "${name}" refers to the file ${file}, which does not exist`,
@@ -163,6 +152,26 @@ export class ArtifactService {
       size: latest.size,
       serializer: latest.serializer,
       pyType: latest.pyType,
+    };
+  }
+
+  /**
+   * A folder project run from the web IDE reads no folder (ADR 0028): a file its reference names is taken as the
+   * last `deepforge run` of the folder imported it into the project. Undefined for other projects.
+   */
+  private async importedByFolderRun(
+    name: string,
+    ctx: ArtifactContext,
+  ): Promise<ResolvedArtifact | undefined> {
+    if (ctx.fallbackProjectId === undefined) return undefined;
+    const imported = await this.store.getLatestArtifact(name, ctx.projectId);
+    if (!imported || !(await this.storage.has(imported.hash))) return undefined;
+    return {
+      name,
+      hash: imported.hash,
+      size: imported.size,
+      serializer: imported.serializer,
+      pyType: imported.pyType,
     };
   }
 

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, open, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import pino, { type Logger } from 'pino';
@@ -107,6 +107,12 @@ export interface OpenEngineOptions {
   settings?: Partial<SettingsValues>;
   /** Where engine logs go; by default `<dataDir>/logs/engine.log` (never stdout: the CLI owns it). */
   logger?: Logger;
+  /**
+   * Which project folders executions may read artifact files from: the folder each was started with (`any`, the
+   * default: the CLI), or only folders inside the data dir (`data-dir`: the web server, which must not read the
+   * folders `deepforge run` registered; a folder project then uses what the last CLI run imported, ADR 0028).
+   */
+  projectFolders?: 'any' | 'data-dir';
   /** Clean up after engines that died (default true). */
   recover?: boolean;
   /** The directory holding the `deepforge` Python package; found above the engine package by default. */
@@ -460,6 +466,7 @@ class EngineImpl implements Engine {
   private readonly checking = new Set<Promise<unknown>>();
   private pythonInfo: Promise<PythonInfo> | undefined;
   private closed = false;
+  private readonly projectFolders: 'any' | 'data-dir';
   /** Executions this engine drove (the newest 1,000): their events are on the bus already. */
   private readonly ranHere = new Set<string>();
   private lastTime = 0;
@@ -473,6 +480,7 @@ class EngineImpl implements Engine {
     options: OpenEngineOptions,
   ) {
     const stores = adapters.store;
+    this.projectFolders = options.projectFolders ?? 'any';
     this.dataDir = settings.dataDir;
     this.stores = stores;
     this.store = stores.executions;
@@ -781,6 +789,11 @@ class EngineImpl implements Engine {
         secretsFor: (projectId) =>
           projectId === '' ? Promise.resolve({}) : this.accounts.secretValues(projectId),
         ...(fallbackProjectId !== undefined ? { fallbackProjectId } : {}),
+        ...(this.projectFolders === 'data-dir' &&
+        snapshot.projectDir !== null &&
+        !isWithin(this.dataDir, snapshot.projectDir)
+          ? { noProjectFolder: true }
+          : {}),
       },
       execution,
       jobs,
@@ -1380,4 +1393,10 @@ function effectiveConcurrency(
     return settings.values['executions.concurrency'];
   }
   return REMOTE_DEFAULT_CONCURRENCY;
+}
+
+/** Whether `path` is `root` or inside it (both absolute). */
+function isWithin(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith('../'));
 }

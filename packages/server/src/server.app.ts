@@ -202,6 +202,8 @@ export async function createServer(options: ServerOptions = {}): Promise<DeepFor
     ...(options.operationReader !== undefined ? { operationReader: options.operationReader } : {}),
     // --server: no local compute, jobs run on the remote workers that connect (docs/adr/0015).
     computeBackend: options.compute === 'none' ? 'workers' : 'local',
+    // The folders `deepforge run` registered are not read by the server (docs/adr/0028).
+    projectFolders: 'data-dir',
     // Local jobs needing GPUs get this machine's, found like a worker's (asked once, when the first such job starts).
     localGpus: async () => (await detectGpus((options.env ?? process.env) as Env)).map((g) => g.index),
   });

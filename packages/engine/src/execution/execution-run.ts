@@ -58,6 +58,8 @@ export interface RunContext {
   secretsFor(projectId: string): Promise<Record<string, string>>;
   /** Where artifact names and cached jobs are looked up after the project's own (ArtifactContext). */
   fallbackProjectId?: string;
+  /** The run reads no project folder, whatever its snapshot names (the web server's, outside its data dir). */
+  noProjectFolder?: boolean;
 }
 
 /**
@@ -183,7 +185,7 @@ export class ExecutionRun {
     );
     const artifactContext = {
       refs: snapshot.artifacts,
-      projectDir: snapshot.projectDir,
+      projectDir: ctx.noProjectFolder ? null : snapshot.projectDir,
       projectId: execution.projectId,
       ...(ctx.fallbackProjectId !== undefined ? { fallbackProjectId: ctx.fallbackProjectId } : {}),
     };
