@@ -45,12 +45,13 @@ describe('One data scope: a folder run by the CLI in the web IDE', () => {
     const folder = join(work, 'my-hello');
     await cp(join(ROOT, 'examples', 'hello'), folder, { recursive: true });
 
+    // The projects page is open before the CLI registers the folder: the new project appears without a reload.
+    await page.goto('/');
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
     const first = await deepforgeRun(server.dataDir, folder);
     expect(first.code, first.output).toBe(0);
-
-    await page.goto('/');
     const row = page.locator('[data-testid=project-row]', { hasText: 'hello' });
-    await row.waitFor();
+    await row.waitFor({ timeout: 20_000 });
     expect(await row.getByTestId('project-folder').textContent()).toContain(`Folder project · ${folder}`);
     await snap(page, TEST, '01-projects');
 

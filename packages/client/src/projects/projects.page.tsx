@@ -37,6 +37,8 @@ import type { ProjectSummary } from '@deepforge/protocol';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { useExecutionEvents } from '../api/events.context.js';
+import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import {
   createProject,
   deleteProject,
@@ -62,6 +64,12 @@ export function ProjectsPage() {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const projects = useQuery({ queryKey: qk.projects, queryFn: listProjects });
+  // A project `deepforge run` registers beside this server, and every project's executions count, follow live:
+  // the server announces each execution's status, also those of other engines (docs/adr/0028).
+  const refresh = useThrottledInvalidate(qk.projects, 1000);
+  useExecutionEvents('*', (e) => {
+    if (e.type === 'execution.status') refresh();
+  });
   const [filter, setFilter] = useState('');
   const [createOpen, create] = useDisclosure(false);
   const [renaming, setRenaming] = useState<ProjectSummary | null>(null);
