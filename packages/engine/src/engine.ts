@@ -108,9 +108,9 @@ export interface OpenEngineOptions {
   /** Where engine logs go; by default `<dataDir>/logs/engine.log` (never stdout: the CLI owns it). */
   logger?: Logger;
   /**
-   * Which project folders executions may read artifact files from: the folder each was started with (`any`, the
-   * default: the CLI), or only folders inside the data dir (`data-dir`: the web server, which must not read the
-   * folders `deepforge run` registered; a folder project then uses what the last CLI run imported, ADR 0028).
+   * Which project folders executions of folder projects may read artifact files from: the folder each was
+   * started with (`any`, the default: the CLI), or only folders inside the data dir (`data-dir`: the web server,
+   * which must not read the folders `deepforge run` registered; it uses what the last CLI run imported, ADR 0028).
    */
   projectFolders?: 'any' | 'data-dir';
   /** Clean up after engines that died (default true). */
@@ -789,7 +789,9 @@ class EngineImpl implements Engine {
         secretsFor: (projectId) =>
           projectId === '' ? Promise.resolve({}) : this.accounts.secretValues(projectId),
         ...(fallbackProjectId !== undefined ? { fallbackProjectId } : {}),
+        // A folder project's folder (the web server reads none: what the last CLI run imported stands in).
         ...(this.projectFolders === 'data-dir' &&
+        fallbackProjectId !== undefined &&
         snapshot.projectDir !== null &&
         !isWithin(this.dataDir, snapshot.projectDir)
           ? { noProjectFolder: true }
