@@ -332,4 +332,26 @@ describe('folder projects: what is refused and what is not', () => {
     expect(second.id).not.toBe(first.id);
     expect(second.counts.executions).toBe(1);
   });
+
+  it('resume --current of a folder project execution brings the fixed code to the web IDE too', async () => {
+    const d = await copyHello('resumed');
+    const op = join(d, 'operations', 'Multiply.py');
+    const good = await readFile(op, 'utf8');
+    await writeFile(op, good.replace('product = a * b', 'product = a / 0'));
+    const failed = await cli(['run', d, 'hello', '--json'], env);
+    expect(failed.code).toBe(1);
+    const { executionId, projectId: id } = JSON.parse(failed.stdout.trim().split('\n').at(-1)!) as {
+      executionId: string;
+      projectId: string;
+    };
+    expect((await api<{ code: string }>(`/api/projects/${id}/operations/Multiply`)).code).toContain('a / 0');
+    await writeFile(op, good);
+    const resumed = await cli(['resume', executionId, '--current', d], env);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    const after = await until('the fixed code on the server', async () => {
+      const o = await api<{ code: string }>(`/api/projects/${id}/operations/Multiply`);
+      return o.code.includes('a * b') ? o : undefined;
+    });
+    expect(after.code).not.toContain('a / 0');
+  });
 });
