@@ -40,6 +40,12 @@ export interface ArtifactContext {
   projectDir: string | null;
   /** The project whose stored artifacts a name may stand for ('' is the CLI's unnamed scope). */
   projectId: string;
+  /**
+   * Where a name is looked up next when the project has no stored artifact of it: '' for a folder project
+   * (docs/adr/0028), so what `deepforge artifacts import` stored without --project, and what CLI runs stored
+   * before folder projects, still resolve.
+   */
+  fallbackProjectId?: string;
 }
 
 export interface ImportOptions {
@@ -66,6 +72,8 @@ export class ArtifactService {
     const ref = Object.prototype.hasOwnProperty.call(ctx.refs, name) ? ctx.refs[name] : undefined;
     if (ref?.file !== undefined) {
       if (ctx.projectDir === null) {
+        const imported = await this.importedByFolderRun(name, ctx);
+        if (imported) return imported;
         throw new MissingArtifactError(
           name,
           `artifact "${name}" refers to the file artifacts/${ref.file}, but this execution has no project folder to read it from`,
@@ -82,6 +90,8 @@ export class ArtifactService {
         );
       }
       if (!(await stat(file).catch(() => undefined))?.isFile()) {
+        const imported = await this.importedByFolderRun(name, ctx);
+        if (imported) return imported;
         throw new MissingArtifactError(
           name,
           `artifact "${name}" refers to the file ${file}, which does not exist`,
@@ -119,7 +129,11 @@ export class ArtifactService {
         pyType: ref.type ?? known?.pyType ?? null,
       };
     }
-    const latest = await this.store.getLatestArtifact(name, ctx.projectId);
+    const latest =
+      (await this.store.getLatestArtifact(name, ctx.projectId)) ??
+      (ctx.fallbackProjectId !== undefined
+        ? await this.store.getLatestArtifact(name, ctx.fallbackProjectId)
+        : undefined);
     if (!latest) {
       throw new MissingArtifactError(
         name,
@@ -138,6 +152,26 @@ export class ArtifactService {
       size: latest.size,
       serializer: latest.serializer,
       pyType: latest.pyType,
+    };
+  }
+
+  /**
+   * A folder project run from the web IDE reads no folder (ADR 0028): a file its reference names is taken as the
+   * last `deepforge run` of the folder imported it into the project. Undefined for other projects.
+   */
+  private async importedByFolderRun(
+    name: string,
+    ctx: ArtifactContext,
+  ): Promise<ResolvedArtifact | undefined> {
+    if (ctx.fallbackProjectId === undefined) return undefined;
+    const imported = await this.store.getLatestArtifact(name, ctx.projectId);
+    if (!imported || !(await this.storage.has(imported.hash))) return undefined;
+    return {
+      name,
+      hash: imported.hash,
+      size: imported.size,
+      serializer: imported.serializer,
+      pyType: imported.pyType,
     };
   }
 

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, open, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import pino, { type Logger } from 'pino';
@@ -58,6 +58,8 @@ import {
 } from './pipeline-plan.js';
 import { OperationReader, type OperationReaderOptions } from './operation-reader.js';
 import { loadProjectFolder, saveProjectFolder } from './project-folder.js';
+import { registerFolderProject, type FolderProjectRegistration } from './folder-project.js';
+import { OtherEnginesFollower } from './execution/other-engines.follower.js';
 import { Runner, recoverDeadRunners, type RecoveryResult } from './runner.service.js';
 import {
   loadSettings,
@@ -105,6 +107,12 @@ export interface OpenEngineOptions {
   settings?: Partial<SettingsValues>;
   /** Where engine logs go; by default `<dataDir>/logs/engine.log` (never stdout: the CLI owns it). */
   logger?: Logger;
+  /**
+   * Which project folders executions of folder projects may read artifact files from: the folder each was
+   * started with (`any`, the default: the CLI), or only folders inside the data dir (`data-dir`: the web server,
+   * which must not read the folders `deepforge run` registered; it uses what the last CLI run imported, ADR 0028).
+   */
+  projectFolders?: 'any' | 'data-dir';
   /** Clean up after engines that died (default true). */
   recover?: boolean;
   /** The directory holding the `deepforge` Python package; found above the engine package by default. */
@@ -371,6 +379,17 @@ export interface Engine {
   deleteArtifact(id: string): Promise<{ blobRemoved: boolean }>;
   loadProjectFolder(dir: string): Promise<{ project: Project; diagnostics: Diagnostic[] }>;
   saveProjectFolder(dir: string, project: Project): Promise<{ written: string[]; removed: string[] }>;
+  /**
+   * The folder project of a project folder (docs/adr/0028): registered the first time (found by the folder's real
+   * path after), its content in the data dir made the same as the folder's. The folder is only read.
+   */
+  registerFolderProject(dir: string, project: Project): Promise<FolderProjectRegistration>;
+  /**
+   * Emits on this engine's bus the status events of executions other engine processes drive in the same
+   * database (`deepforge run` beside the web server, docs/adr/0028), read every `everyMs`; returns the stop
+   * function.
+   */
+  followOtherEngines(everyMs: number): () => void;
   /** The interpreter operations run with (checked once, then remembered). */
   python(): Promise<PythonInfo>;
   /** Which artifact storage the settings chose, where it is, and whether the local blob dir can be used now. */
@@ -447,6 +466,9 @@ class EngineImpl implements Engine {
   private readonly checking = new Set<Promise<unknown>>();
   private pythonInfo: Promise<PythonInfo> | undefined;
   private closed = false;
+  private readonly projectFolders: 'any' | 'data-dir';
+  /** Executions this engine drove (the newest 1,000): their events are on the bus already. */
+  private readonly ranHere = new Set<string>();
   private lastTime = 0;
 
   constructor(
@@ -458,6 +480,7 @@ class EngineImpl implements Engine {
     options: OpenEngineOptions,
   ) {
     const stores = adapters.store;
+    this.projectFolders = options.projectFolders ?? 'any';
     this.dataDir = settings.dataDir;
     this.stores = stores;
     this.store = stores.executions;
@@ -615,9 +638,11 @@ class EngineImpl implements Engine {
     }
     const overrides = request.overrides ?? [];
     const projectId = request.projectId ?? '';
+    const fallback = await this.fallbackScope(projectId);
     const artifactNames = new Set([
       ...Object.keys(project.artifacts),
       ...(await this.stores.artifacts.listArtifactNames(projectId)),
+      ...(fallback !== undefined ? await this.stores.artifacts.listArtifactNames(fallback) : []),
     ]);
     const prepared = preparePipeline(
       project,
@@ -741,6 +766,7 @@ class EngineImpl implements Engine {
     code: ReadonlyMap<string, string>,
   ): Promise<StartedExecution> {
     const execution = (await this.store.getExecution(id))!;
+    const fallbackProjectId = await this.fallbackScope(execution.projectId);
     const jobs = await this.store.listJobs(id);
     const outputs = await this.store.listExecutionOutputs(id);
     const run = new ExecutionRun(
@@ -762,6 +788,14 @@ class EngineImpl implements Engine {
         now: () => this.now(),
         secretsFor: (projectId) =>
           projectId === '' ? Promise.resolve({ env: {} }) : this.accounts.jobSecrets(projectId),
+        ...(fallbackProjectId !== undefined ? { fallbackProjectId } : {}),
+        // A folder project's folder (the web server reads none: what the last CLI run imported stands in).
+        ...(this.projectFolders === 'data-dir' &&
+        fallbackProjectId !== undefined &&
+        snapshot.projectDir !== null &&
+        !isWithin(this.dataDir, snapshot.projectDir)
+          ? { noProjectFolder: true }
+          : {}),
       },
       execution,
       jobs,
@@ -771,6 +805,9 @@ class EngineImpl implements Engine {
       code,
     );
     this.runs.set(id, run);
+    this.ranHere.add(id);
+    // The newest are enough: the follower of other engines only looks at the newest executions.
+    if (this.ranHere.size > 1000) this.ranHere.delete(this.ranHere.values().next().value!);
     const forget = (): void => {
       if (this.runs.get(id) === run) this.runs.delete(id);
     };
@@ -784,6 +821,41 @@ class EngineImpl implements Engine {
 
   subscribe(executionId: string, listener: ExecutionListener): () => void {
     return this.bus.subscribe(executionId, listener);
+  }
+
+  /**
+   * The scope a project's executions look in after their own (docs/adr/0028): the CLI's unnamed scope for a
+   * folder project, none for a project of the web IDE (its members must not read what the CLI stored).
+   */
+  private async fallbackScope(projectId: string): Promise<string | undefined> {
+    if (projectId === '') return undefined;
+    return (await this.stores.projects.getProject(projectId))?.folder ? '' : undefined;
+  }
+
+  followOtherEngines(everyMs: number): () => void {
+    const follower = new OtherEnginesFollower({
+      store: this.store,
+      details: (id) => this.getExecution(id),
+      selfRunnerId: this.runnerId,
+      ranHere: (id) => this.ranHere.has(id),
+      emit: (event) => this.bus.emit(event),
+      now: () => this.now(),
+      logger: this.logger,
+    });
+    const timer = setInterval(() => {
+      if (!this.closed) void follower.poll();
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async registerFolderProject(dir: string, project: Project): Promise<FolderProjectRegistration> {
+    const stores = {
+      projects: this.stores.projects,
+      documents: this.stores.documents,
+      now: () => this.now(),
+    };
+    return registerFolderProject(stores, dir, project);
   }
 
   waitForExecution(id: string): Promise<ExecutionDetails> | undefined {
@@ -1323,4 +1395,10 @@ function effectiveConcurrency(
     return settings.values['executions.concurrency'];
   }
   return REMOTE_DEFAULT_CONCURRENCY;
+}
+
+/** Whether `path` is `root` or inside it (both absolute). */
+function isWithin(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith('../'));
 }

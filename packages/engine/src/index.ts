@@ -1,4 +1,5 @@
 export { openEngine } from './engine.js';
+export type { FolderProjectRegistration } from './folder-project.js';
 export type {
   ArtifactImportOptions,
   ArtifactInfo,

@@ -435,6 +435,7 @@ export { SlurmJobOptionsSchema, mergeSlurmOptions } from './slurm-options.js';
 export type { SlurmJobOptions } from './slurm-options.js';
 
 export { applyProjectToDoc } from './project-document-apply.js';
+export { projectDocumentUpdate, projectFromUpdates } from './project-document-update.js';
 
 // Project history: versions are git commits of the project folder (docs/adr/0020).
 export {

@@ -192,6 +192,11 @@ export const ProjectSummarySchema = z.strictObject({
   role: z.enum(['owner', 'writer', 'reader']).optional(),
   /** Set on a project made by POST /api/projects/:projectId/fork. */
   forkedFrom: ForkedFromSchema.optional(),
+  /**
+   * A folder project (docs/adr/0028): the project folder `deepforge run` registered it for. Its content here is
+   * the folder's as of the last run; edits here do not change the folder.
+   */
+  folder: z.string().optional(),
 });
 export type ProjectSummary = z.infer<typeof ProjectSummarySchema>;
 

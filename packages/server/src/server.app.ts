@@ -103,6 +103,8 @@ export interface ServerOptions {
   /** The built web client; packages/client/dist by default. */
   clientDir?: string;
   /** How long the server keeps a project document open after its last REST use (default 30 s). */
+  /** How often executions other engine processes drive are read for their status (ms, default 1000). */
+  otherEnginesPollMs?: number;
   documentIdleMs?: number;
   /** Where request logs go; `<dataDir>/logs/server.log` by default. */
   logger?: Logger;
@@ -204,6 +206,8 @@ export async function createServer(options: ServerOptions = {}): Promise<DeepFor
     ...(options.operationReader !== undefined ? { operationReader: options.operationReader } : {}),
     // --server: no local compute, jobs run on the remote workers that connect (docs/adr/0015).
     computeBackend: options.compute === 'none' ? 'workers' : 'local',
+    // The folders `deepforge run` registered are not read by the server (docs/adr/0028).
+    projectFolders: 'data-dir',
     // Local jobs needing GPUs get this machine's, found like a worker's (asked once, when the first such job starts).
     localGpus: async () => (await detectGpus((options.env ?? process.env) as Env)).map((g) => g.index),
   });
@@ -228,6 +232,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     logger,
   });
   const recorder = new HistoryRecorder();
+  // Executions `deepforge run` drives beside this server (docs/adr/0028): their status events on this bus.
+  const stopFollowing = engine.followOtherEngines(options.otherEnginesPollMs ?? 1000);
   const hocuspocus = new Hocuspocus({
     name: 'deepforge',
     // Access first: a connection refused there never loads the document.
@@ -522,6 +528,7 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     close(): Promise<void> {
       closed ??= (async () => {
         closing = true;
+        stopFollowing();
         ctx.monitor.close();
         for (const ws of eventSockets) ws.close(1001, 'the server is shutting down');
         hocuspocus.closeConnections();

@@ -89,6 +89,7 @@ function resultOf(d: ExecutionDetails) {
     executionId: d.id,
     name: d.name,
     project: d.project,
+    projectId: d.projectId,
     pipeline: d.pipeline,
     status: d.status,
     durationMs: d.durationMs,

@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
@@ -29,6 +30,12 @@ export function registerResumeCommand(program: Command, ctx: CliContext): void {
             throw new UsageError('--current always reuses unchanged outputs: leave out --cache');
           const dir = resolve(ctx.cwd, opts.current);
           const { project } = await engine.loadProjectFolder(dir);
+          // The execution's folder project, when this is its folder: the web IDE gets the fixed code too.
+          const own =
+            before.projectId !== '' ? await engine.projects.getProject(before.projectId) : undefined;
+          if (own?.folder && own.folder === (await realpath(dir))) {
+            await engine.registerFolderProject(dir, project);
+          }
           const nodes = project.pipelines[before.pipeline]?.nodes ?? [];
           const jobs = nodes.map((n) => ({ node: n.id, operation: n.operation }));
           details = await watchExecution(engine, ctx, opts, jobs, () =>

@@ -128,6 +128,11 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
 Each operation's output is printed prefixed with its name; a summary with durations closes the run.
 Exit code: 0 when every operation succeeded, 1 otherwise.
 
+The folder is a folder project of the data dir (registered on its first run, known by its real path after): the
+web IDE (deepforge start on the same data dir) lists it with this run and its artifacts, and shows the folder's
+content as of the last run. Artifact names resolve in that project first, then among those imported without
+--project. The folder is only read.
+
 With --server, the project folder is imported into that server as a new project and the pipeline runs there
 (on its workers, or its own machine under deepforge start); its output is followed live, the same as here, and
 Ctrl-C cancels it on the server. The token is --token, else the one \`deepforge login <url>\` stored.
@@ -165,11 +170,14 @@ Examples:
             `project "${project.manifest.name}" (${dir}) has no pipeline "${pipeline}"; ${known.length ? `its pipelines are: ${known.join(', ')}` : 'it has no pipelines'}`,
           );
         }
+        // The folder's project in the data dir (docs/adr/0028): the web IDE lists it with this run under it.
+        const folderProject = (await engine.registerFolderProject(dir, project)).project;
         const start = () =>
           engine.startExecution({
             project,
             pipelineName: pipeline,
             projectDir: dir,
+            projectId: folderProject.id,
             overrides: opts.set,
             ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
             ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),

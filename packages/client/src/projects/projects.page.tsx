@@ -15,6 +15,7 @@ import {
   Stack,
   Table,
   Text,
+  Tooltip,
   Textarea,
   TextInput,
   Title,
@@ -36,6 +37,8 @@ import type { ProjectSummary } from '@deepforge/protocol';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { useExecutionEvents } from '../api/events.context.js';
+import { useThrottledInvalidate } from '../pipelines/execution-tray.js';
 import {
   createProject,
   deleteProject,
@@ -62,6 +65,12 @@ export function ProjectsPage() {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const projects = useQuery({ queryKey: qk.projects, queryFn: listProjects });
+  // A project `deepforge run` registers beside this server, and every project's executions count, follow live:
+  // the server announces each execution's status, also those of other engines (docs/adr/0028).
+  const refresh = useThrottledInvalidate(qk.projects, 1000);
+  useExecutionEvents('*', (e) => {
+    if (e.type === 'execution.status') refresh();
+  });
   const [filter, setFilter] = useState('');
   const [createOpen, create] = useDisclosure(false);
   const [renaming, setRenaming] = useState<ProjectSummary | null>(null);
@@ -178,6 +187,17 @@ export function ProjectsPage() {
                       <Text size="xs" c="dimmed" lineClamp={1}>
                         {p.description}
                       </Text>
+                    )}
+                    {p.folder && (
+                      <Tooltip
+                        label="Registered by `deepforge run` of this folder: its content here is the folder's as of the last run, and edits here do not change the folder"
+                        multiline
+                        w={320}
+                      >
+                        <Text size="xs" c="dimmed" lineClamp={1} data-testid="project-folder">
+                          Folder project · {p.folder}
+                        </Text>
+                      </Tooltip>
                     )}
                     {p.forkedFrom && (
                       <ForkedFromNote

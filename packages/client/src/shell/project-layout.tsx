@@ -116,6 +116,7 @@ export function ProjectLayout() {
               projectId={projectId}
               fallbackName={project.data?.name ?? ''}
               forkedFrom={project.data?.forkedFrom}
+              folder={project.data?.folder}
             />
             <Box className="df-fill" style={{ display: 'flex', flexDirection: 'column', overflow: 'hidden' }}>
               <ProjectDocGate fallback={opening}>
@@ -195,10 +196,12 @@ function Header({
   projectId,
   fallbackName,
   forkedFrom,
+  folder,
 }: {
   projectId: string;
   fallbackName: string;
   forkedFrom: ForkedFrom | undefined;
+  folder: string | undefined;
 }) {
   return (
     <Group
@@ -212,6 +215,7 @@ function Header({
       <Group gap="xs" wrap="nowrap" style={{ minWidth: 0 }}>
         <ProjectTitle fallbackName={fallbackName} />
         {forkedFrom && <ForkedFromNote forkedFrom={forkedFrom} />}
+        {folder && <FolderBadge folder={folder} />}
         <ReadOnlyBadge />
       </Group>
       <Group gap="md" wrap="nowrap">
@@ -221,6 +225,21 @@ function Header({
         <UserMenu />
       </Group>
     </Group>
+  );
+}
+
+/** A folder project (docs/adr/0028): where its content comes from, and that edits here stay here. */
+function FolderBadge({ folder }: { folder: string }) {
+  return (
+    <Tooltip
+      multiline
+      w={360}
+      label={`Registered by \`deepforge run\` of ${folder}. This is the folder's content as of its last run; edits here do not change the folder, and the next run of the folder replaces what differs (earlier states stay in History).`}
+    >
+      <Badge variant="light" color="blue" data-testid="folder-project-badge" style={{ flexShrink: 0 }}>
+        folder project
+      </Badge>
+    </Tooltip>
   );
 }
 

@@ -60,6 +60,10 @@ export interface RunContext {
    * for each job as it is queued).
    */
   secretsFor(projectId: string): Promise<JobSecrets>;
+  /** Where artifact names and cached jobs are looked up after the project's own (ArtifactContext). */
+  fallbackProjectId?: string;
+  /** The run reads no project folder, whatever its snapshot names (the web server's, outside its data dir). */
+  noProjectFolder?: boolean;
 }
 
 /**
@@ -185,8 +189,9 @@ export class ExecutionRun {
     );
     const artifactContext = {
       refs: snapshot.artifacts,
-      projectDir: snapshot.projectDir,
+      projectDir: ctx.noProjectFolder ? null : snapshot.projectDir,
       projectId: execution.projectId,
+      ...(ctx.fallbackProjectId !== undefined ? { fallbackProjectId: ctx.fallbackProjectId } : {}),
     };
     this.preparer = new JobPreparer(
       {

@@ -151,8 +151,12 @@ export class JobPreparer {
       ...(secrets.digest !== undefined ? { secrets: secrets.digest } : {}),
     });
     if (ctx.cache) {
-      const scope = ctx.artifactContext.projectId;
-      for (const candidate of await ctx.store.findCacheCandidates(key, 5, scope)) {
+      const { projectId, fallbackProjectId } = ctx.artifactContext;
+      const candidates = await ctx.store.findCacheCandidates(key, 5, projectId);
+      // A folder project's first runs reuse what CLI runs of the same jobs did before it existed (ADR 0028).
+      if (fallbackProjectId !== undefined)
+        candidates.push(...(await ctx.store.findCacheCandidates(key, 5, fallbackProjectId)));
+      for (const candidate of candidates) {
         if (candidate.job.id === job.id) continue;
         const names = new Set(candidate.outputs.map((o) => o.name));
         if (!planned.outputs.every((o) => names.has(o))) continue;

@@ -14,6 +14,7 @@ function toProject(r: ProjectRow): ProjectRecord {
     ...(r.forked_from
       ? { forkedFrom: JSON.parse(r.forked_from) as { projectId: string; version: string } }
       : {}),
+    ...(r.folder ? { folder: r.folder } : {}),
   };
 }
 
@@ -31,6 +32,7 @@ export class KyselyProjectStore implements ProjectStore {
         created_at: project.createdAt,
         updated_at: project.updatedAt,
         forked_from: !project.forkedFrom ? null : JSON.stringify(project.forkedFrom),
+        folder: project.folder ?? null,
       })
       .execute();
     return (await this.getProject(project.id))!;
@@ -38,6 +40,15 @@ export class KyselyProjectStore implements ProjectStore {
 
   async getProject(id: string): Promise<ProjectRecord | undefined> {
     const r = await this.db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toProject(r);
+  }
+
+  async getProjectByFolder(folder: string): Promise<ProjectRecord | undefined> {
+    const r = await this.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('folder', '=', folder)
+      .executeTakeFirst();
     return r && toProject(r);
   }
 

@@ -150,6 +150,8 @@ export interface ProjectsTable {
   updated_at: Int;
   /** Migration 0008: JSON `{projectId, version}` of a fork. */
   forked_from: string | null;
+  /** Migration 0009: the real path of the folder of a folder project (docs/adr/0028), else null. */
+  folder: string | null;
 }
 
 export interface UsersTable {

@@ -451,6 +451,16 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('projects').addColumn('forked_from', 'text').execute();
     },
   },
+  /**
+   * One data scope (issue 13, docs/adr/0028): a project registered by `deepforge run` of a folder records the
+   * folder's real path, and one folder is one project (a unique index; NULL, a project of the web IDE, repeats).
+   */
+  '0009_folder_projects': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('projects').addColumn('folder', 'text').execute();
+      await db.schema.createIndex('projects_folder').on('projects').column('folder').unique().execute();
+    },
+  },
 };
 
 /** Blocks read and written at a time by migration 0006. */

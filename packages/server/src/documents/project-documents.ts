@@ -76,6 +76,7 @@ export class ProjectDocuments {
   /** Saves every document and lets go of them (at shutdown). */
   async close(): Promise<void> {
     this.closed = true;
+    this.persistence.stop();
     await this.persistence.flushAll();
     await Promise.all([...this.held.keys()].map((id) => this.release(id)));
     await this.persistence.flushAll();

@@ -114,6 +114,7 @@ export class ProjectService {
       updatedAt: record.updatedAt,
       counts: { ...counts, executions, artifacts },
       ...(record.forkedFrom ? { forkedFrom: record.forkedFrom } : {}),
+      ...(record.folder ? { folder: record.folder } : {}),
     };
   }
 
