@@ -86,7 +86,7 @@ def _imports_of(spec_path):
     return list(found)
 
 
-_IMPORTS_SEEN = {}
+_IMPORTS_SEEN: dict[tuple, list[str]] = {}
 
 
 def _scan_imports(code_dir, first):
@@ -94,7 +94,7 @@ def _scan_imports(code_dir, first):
 
     wanted = []
     queue = [first]
-    seen = set()
+    seen: set[str] = set()
     while queue and len(seen) < _MAX_PROJECT_FILES:
         path = queue.pop(0)
         if path in seen:
@@ -241,9 +241,9 @@ def main():
     from . import harness, plots  # noqa: F401 - imported for the children
 
     plots.use_backend()  # before any preloaded matplotlib picks a backend
-    selector = selectors.DefaultSelector()
+    selector = selectors.EpollSelector()  # Linux only, like pidfds: what DefaultSelector is there, with fileno()
     selector.register(_CONTROL_IN, selectors.EVENT_READ, None)
-    children = {}  # pidfd -> pid
+    children: dict[int, int] = {}  # pidfd -> pid
     _reply({"type": "ready", "pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3]})
     pending = b""
     def reap(pidfd, pid, block):
