@@ -51,8 +51,9 @@ const wantTestTools = process.env.npm_lifecycle_event !== 'start';
 const TEST_TOOLS = [
   ['PostgreSQL (initdb)', () => postgresInstalled(), 'postgresql'],
   ['dask.distributed', () => pythonHas('distributed'), 'python3-distributed'],
-  // `npm run lint` checks the Python with flake8 (.flake8).
+  // `npm run lint` checks the Python with flake8 (.flake8) and type-checks it with mypy (mypy.ini, docs/adr/0030).
   ['flake8', () => pythonHas('flake8'), 'python3-flake8'],
+  ['mypy', () => pythonHas('mypy'), 'python3-mypy'],
   ['snakemake', () => existsSync('/usr/bin/snakemake'), 'snakemake'],
   // slurmctld and slurmd depend on munge.
   [

@@ -1,7 +1,7 @@
 // Writes the accounts benchmarks into docs/benchmarks.md, in the `## Accounts` section (added at the end of the file
 // when it is not there yet). Each benchmark owns the text between `<!-- bench:auth:NAME -->` and
 // `<!-- /bench:auth:NAME -->`; the rest of the file (other sections, hand-written notes) is left as it is.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { markers, replaceBlocks, updateDoc } from '../docs-section.mjs';
 import type { MeasuredAt } from '../provenance.mjs';
 import { provenanceLine } from '../provenance.mjs';
 
@@ -34,12 +34,10 @@ temporary data dirs with real SQLite, each in a process of its own, and the clie
 over loopback; the data dirs are deleted afterwards. Raw numbers: \`bench/results/\`.
 `;
 
-const open = (name: string): string => `<!-- bench:auth:${name} -->`;
-const close = (name: string): string => `<!-- /bench:auth:${name} -->`;
-
 function block({ name, title, markdown, facts, at, measures }: Section): string {
+  const [open, close] = markers(`bench:auth:${name}`);
   return [
-    open(name),
+    open,
     provenanceLine(at, measures),
     `### ${title}`,
     '',
@@ -48,37 +46,12 @@ function block({ name, title, markdown, facts, at, measures }: Section): string 
       `${facts.loadAfter ?? '?'}._`,
     '',
     markdown.trim(),
-    close(name),
+    close,
   ].join('\n');
 }
 
 /** Replaces (or adds, at the end of `## Accounts`) one block per section and writes the file. */
 export function writeSections(file: string, sections: readonly Section[]): void {
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (!/^## Accounts\s*$/m.test(text)) text = `${text.trimEnd()}\n\n${INTRO}`;
-  for (const section of sections) {
-    const start = text.indexOf(open(section.name));
-    const endMarker = close(section.name);
-    const end = text.indexOf(endMarker);
-    text =
-      start >= 0 && end > start
-        ? text.slice(0, start) + block(section) + text.slice(end + endMarker.length)
-        : insertInSection(text, block(section));
-  }
-  writeFileSync(file, text.trimEnd() + '\n');
-}
-
-/** After the last benchmark block of the Accounts section, or at its end when it has none. */
-function insertInSection(text: string, blockText: string): string {
-  const heading = /^## Accounts\s*$/m.exec(text) as RegExpExecArray;
-  const sectionStart = heading.index + heading[0].length;
-  const next = /^## /m.exec(text.slice(sectionStart));
-  const sectionEnd = next ? sectionStart + next.index : text.length;
-  const section = text.slice(sectionStart, sectionEnd);
-  const lastClose = section.lastIndexOf('<!-- /bench:auth:');
-  const at =
-    lastClose >= 0
-      ? sectionStart + section.indexOf('-->', lastClose) + 3
-      : sectionStart + section.trimEnd().length;
-  return `${text.slice(0, at).trimEnd()}\n\n${blockText}\n\n${text.slice(at).trimStart()}`;
+  const blocks = sections.map((section) => ({ name: section.name, text: block(section) }));
+  updateDoc(file, (doc) => replaceBlocks(doc, { title: 'Accounts', intro: INTRO, prefix: 'auth' }, blocks));
 }

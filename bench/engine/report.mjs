@@ -1,7 +1,7 @@
 // Writes benchmark sections into docs/benchmarks.md. Each benchmark owns the text between its two markers
 // (`<!-- bench:engine:NAME -->` … `<!-- /bench:engine:NAME -->`) under `## Engine`; everything else in the file
 // (other sections, hand-written analysis) is left as it is.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { markers, replaceBlocks, updateDoc } from '../docs-section.mjs';
 import { provenanceLine } from '../provenance.mjs';
 
 const HEADER = `# Benchmarks
@@ -19,12 +19,10 @@ Each benchmark writes its project folder (real Python operation files) into a te
 engine on a fresh temp data dir, both deleted afterwards.
 `;
 
-const open = (name) => `<!-- bench:engine:${name} -->`;
-const close = (name) => `<!-- /bench:engine:${name} -->`;
-
 function block({ name, title, markdown, facts }) {
+  const [open, close] = markers(`bench:engine:${name}`);
   return [
-    open(name),
+    open,
     provenanceLine(facts.at, facts.measures),
     `### ${title}`,
     '',
@@ -34,41 +32,16 @@ function block({ name, title, markdown, facts }) {
       `${facts.loadBefore}, after ${facts.loadAfter}._`,
     '',
     markdown.trim(),
-    close(name),
+    close,
   ].join('\n');
 }
 
 /** Replaces (or adds) one block per section and writes the file. */
 export function writeSections(file, sections) {
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : HEADER;
-  if (!/^## Engine\s*$/m.test(text)) text = `${text.trimEnd()}\n\n${ENGINE_INTRO}`;
-  for (const section of sections) {
-    const start = text.indexOf(open(section.name));
-    const endMarker = close(section.name);
-    const end = text.indexOf(endMarker);
-    if (start >= 0 && end > start) {
-      text = text.slice(0, start) + block(section) + text.slice(end + endMarker.length);
-      continue;
-    }
-    text = insertInEngineSection(text, block(section));
-  }
-  writeFileSync(file, text.trimEnd() + '\n');
-}
-
-/** After the last benchmark block of the Engine section, or at its end when it has none. */
-function insertInEngineSection(text, blockText) {
-  const heading = /^## Engine\s*$/m.exec(text);
-  const sectionStart = heading.index + heading[0].length;
-  const next = /^## /m.exec(text.slice(sectionStart));
-  const sectionEnd = next ? sectionStart + next.index : text.length;
-  const section = text.slice(sectionStart, sectionEnd);
-  const lastClose = section.lastIndexOf('<!-- /bench:engine:');
-  let at;
-  if (lastClose >= 0) {
-    const lineEnd = section.indexOf('-->', lastClose) + 3;
-    at = sectionStart + lineEnd;
-  } else {
-    at = sectionStart + section.trimEnd().length;
-  }
-  return `${text.slice(0, at).trimEnd()}\n\n${blockText}\n\n${text.slice(at).trimStart()}`;
+  const blocks = sections.map((section) => ({ name: section.name, text: block(section) }));
+  updateDoc(
+    file,
+    (doc) => replaceBlocks(doc, { title: 'Engine', intro: ENGINE_INTRO, prefix: 'engine' }, blocks),
+    HEADER,
+  );
 }

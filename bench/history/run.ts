@@ -4,7 +4,7 @@
 // --no-write or --smoke replaces the `## History` section of docs/benchmarks.md. --smoke: tiny sizes, nothing
 // written, a few seconds: it checks that the benchmark still runs.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { HISTORY_BRANCH, gitEnv } from '@deepforge/engine';
 import { putOperation, type VersionPage } from '@deepforge/protocol';
 import { createServer, type DeepForgeServer } from '@deepforge/server';
+import { replaceBlock, updateDoc } from '../docs-section.mjs';
 import { NOT_MEASURED, measuredAt, provenanceLine, uncommittedWarning } from '../provenance.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -198,14 +199,7 @@ async function main(): Promise<void> {
       ...lines,
       '<!-- /bench:history -->',
     ].join('\n');
-    let text = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
-    const start = text.indexOf('<!-- bench:history -->');
-    const end = text.indexOf('<!-- /bench:history -->');
-    text =
-      start >= 0 && end > start
-        ? text.slice(0, start) + section + text.slice(end + '<!-- /bench:history -->'.length)
-        : `${text.trimEnd()}\n\n${section}\n`;
-    writeFileSync(DOC, text.trimEnd() + '\n');
+    updateDoc(DOC, (doc) => replaceBlock(doc, 'bench:history', section));
     console.log(`wrote the History section of ${DOC}`);
   } finally {
     await server?.close();

@@ -7,10 +7,11 @@
 // Unless --no-write, replaces the `## Start-up` section of docs/benchmarks.md. --smoke: 1 round, nothing written:
 // checks that it runs. --cli: another entry point (an installed `deepforge`), by default the checkout's build.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceSection, updateDoc } from '../docs-section.mjs';
 import { NOT_MEASURED, measuredAt, provenanceLine, uncommittedWarning } from '../provenance.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -138,20 +139,6 @@ function markdown(r, facts) {
   ].join('\n');
 }
 
-function writeSection(text) {
-  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
-  const heading = /^## Start-up\s*$/m.exec(doc);
-  if (heading) {
-    const after = doc.slice(heading.index + heading[0].length);
-    const next = /^## /m.exec(after);
-    const end = next ? heading.index + heading[0].length + next.index : doc.length;
-    doc = doc.slice(0, heading.index) + text + '\n' + (next ? '\n' + doc.slice(end) : '');
-  } else {
-    doc = `${doc.trimEnd()}\n\n${text}\n`;
-  }
-  writeFileSync(DOC, doc.trimEnd() + '\n');
-}
-
 function main() {
   let opts;
   try {
@@ -218,7 +205,7 @@ function main() {
     if (opts.write) {
       const warning = uncommittedWarning('bench:startup', facts.at);
       if (warning) console.warn(warning);
-      writeSection(text);
+      updateDoc(DOC, (doc) => replaceSection(doc, 'Start-up', text));
       console.log(`wrote the Start-up section of ${DOC}`);
     }
   } finally {

@@ -31,6 +31,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -95,6 +96,7 @@ def hand_written(model, images, labels, batch_size, setup, seed):
     optimizer = make_optimizer(model, 1e-3)
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
+    batches: "Iterator[tuple[torch.Tensor, torch.Tensor]]"
     if setup == "tensors":
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
         batches = ((images.index_select(0, idx), labels.index_select(0, idx)) for idx in order.split(batch_size))
@@ -180,7 +182,7 @@ def main():
             library(fresh(), images[:1024], labels[:1024], args.batch_size, setup, 0)
         rounds = []
         settings = None
-        steps = {"library": [], "hand": []}
+        steps: dict[str, list] = {"library": [], "hand": []}
         for r in range(args.rounds):
             order = ("library", "hand") if r % 2 == 0 else ("hand", "library")
             row = {}

@@ -5,10 +5,11 @@
 // there yet), leaving every other section alone. --smoke: one round of 128 images in batches of 32 per loop and data
 // setup, no warm-up, nothing written: checks that it still runs (npm test), in a few seconds on the CPU.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceSection, updateDoc } from '../docs-section.mjs';
 import { NOT_MEASURED, measuredAt, provenanceLine, uncommittedWarning } from '../provenance.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -155,20 +156,6 @@ function markdown(result, facts) {
   ].join('\n');
 }
 
-function writeSection(text) {
-  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
-  const heading = /^## Training\s*$/m.exec(doc);
-  if (heading) {
-    const after = doc.slice(heading.index + heading[0].length);
-    const next = /^## /m.exec(after);
-    const end = next ? heading.index + heading[0].length + next.index : doc.length;
-    doc = doc.slice(0, heading.index) + text + '\n' + (next ? '\n' + doc.slice(end) : '');
-  } else {
-    doc = `${doc.trimEnd()}\n\n${text}\n`;
-  }
-  writeFileSync(DOC, doc.trimEnd() + '\n');
-}
-
 function main() {
   let opts;
   try {
@@ -222,7 +209,7 @@ function main() {
   if (opts.write) {
     const warning = uncommittedWarning('bench:training', facts.at);
     if (warning) console.warn(warning);
-    writeSection(markdown(result, facts));
+    updateDoc(DOC, (doc) => replaceSection(doc, 'Training', markdown(result, facts)));
     console.log(`wrote the Training section of ${DOC}`);
   }
 }

@@ -1,7 +1,7 @@
 // Writes the UI benchmarks into docs/benchmarks.md, in the `## UI` section at the end of the file. Each benchmark
 // owns the text between `<!-- bench:ui:NAME -->` and `<!-- /bench:ui:NAME -->`; the rest of the file (other
 // sections, hand-written notes under `## UI`) is left as it is.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { markers, replaceBlocks, updateDoc } from '../docs-section.mjs';
 import type { MeasuredAt } from '../provenance.mjs';
 import { provenanceLine } from '../provenance.mjs';
 
@@ -34,12 +34,10 @@ the e2e tests' flags), on the same machine over loopback; every measured page lo
 Screenshots of what was measured: \`test-results/bench-ui/\`; raw numbers: \`bench/results/\`.
 `;
 
-const open = (name: string): string => `<!-- bench:ui:${name} -->`;
-const close = (name: string): string => `<!-- /bench:ui:${name} -->`;
-
 function block({ name, title, markdown, facts, at, measures }: Section): string {
+  const [open, close] = markers(`bench:ui:${name}`);
   return [
-    open(name),
+    open,
     provenanceLine(at, measures),
     `### ${title}`,
     '',
@@ -49,37 +47,12 @@ function block({ name, title, markdown, facts, at, measures }: Section): string 
       `${facts.loadBefore}, after ${facts.loadAfter ?? '?'}._`,
     '',
     markdown.trim(),
-    close(name),
+    close,
   ].join('\n');
 }
 
 /** Replaces (or adds, at the end of `## UI`) one block per section and writes the file. */
 export function writeSections(file: string, sections: readonly Section[]): void {
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (!/^## UI\s*$/m.test(text)) text = `${text.trimEnd()}\n\n${UI_INTRO}`;
-  for (const section of sections) {
-    const start = text.indexOf(open(section.name));
-    const endMarker = close(section.name);
-    const end = text.indexOf(endMarker);
-    text =
-      start >= 0 && end > start
-        ? text.slice(0, start) + block(section) + text.slice(end + endMarker.length)
-        : insertInUiSection(text, block(section));
-  }
-  writeFileSync(file, text.trimEnd() + '\n');
-}
-
-/** After the last benchmark block of the UI section, or at its end when it has none. */
-function insertInUiSection(text: string, blockText: string): string {
-  const heading = /^## UI\s*$/m.exec(text) as RegExpExecArray;
-  const sectionStart = heading.index + heading[0].length;
-  const next = /^## /m.exec(text.slice(sectionStart));
-  const sectionEnd = next ? sectionStart + next.index : text.length;
-  const section = text.slice(sectionStart, sectionEnd);
-  const lastClose = section.lastIndexOf('<!-- /bench:ui:');
-  const at =
-    lastClose >= 0
-      ? sectionStart + section.indexOf('-->', lastClose) + 3
-      : sectionStart + section.trimEnd().length;
-  return `${text.slice(0, at).trimEnd()}\n\n${blockText}\n\n${text.slice(at).trimStart()}`;
+  const blocks = sections.map((section) => ({ name: section.name, text: block(section) }));
+  updateDoc(file, (doc) => replaceBlocks(doc, { title: 'UI', intro: UI_INTRO, prefix: 'ui' }, blocks));
 }

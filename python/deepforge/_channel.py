@@ -161,7 +161,7 @@ def encode(event):
 
 
 #: Metric names as JSON strings (a job logs the same few names again and again).
-_names = {}
+_names: dict[str, str] = {}
 
 
 def _name_json(name):

@@ -27,7 +27,7 @@ EVENT_INTERVAL_S = 0.5
 CONSOLE_INTERVAL_S = 10.0
 
 _ids = itertools.count(1)
-_live = weakref.WeakSet()
+_live: "weakref.WeakSet[_Reporter]" = weakref.WeakSet()
 _live_lock = threading.Lock()
 
 
@@ -193,26 +193,26 @@ def patch_tqdm():
 
     base = tqdm_std.tqdm
 
-    class tqdm(base):  # noqa: N801 - keeps the name users see in reprs
+    class tqdm(tqdm_std.tqdm):  # noqa: N801 - keeps the name users see in reprs
         __doc__ = base.__doc__
 
         def __init__(self, *args, **kwargs):
             self._df_reporter = None
             self._df_closing = False
-            args = list(args)
-            if len(args) > 4:
-                real_file, args[4] = args[4], None
+            positional = list(args)
+            if len(positional) > 4:
+                real_file, positional[4] = positional[4], None
             else:
                 real_file = kwargs.pop("file", None)
             self._df_file = real_file
             target = real_file if real_file is not None else sys.stderr
             sink = _Sink(getattr(target, "encoding", None))
-            if len(args) > 4:
-                args[4] = sink
+            if len(positional) > 4:
+                positional[4] = sink
             else:
                 kwargs["file"] = sink
             self._df_last_console = time.monotonic()
-            super().__init__(*args, **kwargs)
+            super().__init__(*positional, **kwargs)
             if not self.disable:
                 self._df_reporter = _Reporter("tqdm")
                 self._df_report()
@@ -281,8 +281,8 @@ def patch_tqdm():
     for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.asyncio"):
         module = sys.modules.get(name)
         if module is not None and getattr(module, "tqdm", None) is base:
-            module.tqdm = tqdm
-            module.trange = trange
+            setattr(module, "tqdm", tqdm)
+            setattr(module, "trange", trange)
     _patched = tqdm
     return True
 
@@ -318,7 +318,8 @@ class _TqdmFinder:
 
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _TqdmLoader(spec.loader)
+            # A loader by its methods: importlib.abc (its base class) is not imported at start-up for this.
+            spec.loader = _TqdmLoader(spec.loader)  # type: ignore[assignment]
         return spec
 
     def find_module(self, fullname, path=None):  # pragma: no cover - Python < 3.4 protocol

@@ -39,8 +39,9 @@ def _import_paths():
 def check_environment(include_torch=True):
     from . import RUNTIME_PROTOCOL_VERSION, __version__
 
-    problems = []
-    report = {
+    problems: list[str] = []
+    packages: dict[str, str | None] = {}
+    report: dict[str, object] = {
         "ok": True,
         "problems": problems,
         "runtime": __version__,
@@ -55,7 +56,7 @@ def check_environment(include_torch=True):
         # package installed or removed changes its directory). Not the working directory `-m` (or `-c`) puts
         # first: jobs run in their own.
         "paths": [p for p in _import_paths() if os.path.isdir(p)],
-        "packages": {},
+        "packages": packages,
         "matplotlibBackend": False,
         "cuda": None,
     }
@@ -63,10 +64,10 @@ def check_environment(include_torch=True):
         problems.append("Python %d.%d or newer is needed (this is %s)" % (MIN_PYTHON + (platform.python_version(),)))
     for name, required in (("numpy", True), ("matplotlib", True), ("tqdm", False)):
         version, error = _version_of(name)
-        report["packages"][name] = version
+        packages[name] = version
         if version is None and required:
             problems.append("%s is required but cannot be imported (%s)" % (name, error))
-    if report["packages"]["matplotlib"] is not None:
+    if packages["matplotlib"] is not None:
         try:
             import importlib
 
@@ -76,8 +77,8 @@ def check_environment(include_torch=True):
             problems.append("the DeepForge matplotlib backend cannot be loaded: %s: %s" % (type(exc).__name__, exc))
     if include_torch:
         version, _ = _version_of("torch")
-        report["packages"]["torch"] = version
-        cuda = {"available": False, "version": None, "devices": []}
+        packages["torch"] = version
+        cuda: dict[str, object] = {"available": False, "version": None, "devices": []}
         if version is not None:
             try:
                 import torch

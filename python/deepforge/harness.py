@@ -31,6 +31,12 @@ import json
 import os
 import sys
 
+# typing is not imported at run time (start-up cost); type checkers read this import (mypy and pyright treat a
+# name TYPE_CHECKING as true whatever its value).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
@@ -154,11 +160,14 @@ def _die_with_parent():
 
 
 def _line_buffered_stdio():
+    import io
+
     for stream in (sys.stdout, sys.stderr):
         try:
             # Line by line, so the console is live; a character the console encoding lacks is escaped
             # rather than failing the user's print.
-            stream.reconfigure(line_buffering=True, errors="backslashreplace")
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(line_buffering=True, errors="backslashreplace")
         except Exception:
             pass
 
@@ -218,7 +227,7 @@ class Harness:
         fields["type"] = type_
         self.writer.emit(fields)
 
-    def fail(self, kind, message, code=EXIT_FAILED, exc=None, traceback_text=None, location=None):
+    def fail(self, kind, message, code=EXIT_FAILED, exc=None, traceback_text=None, location=None) -> "NoReturn":
         """Emit an error event (and print the traceback to stderr) then stop the job."""
         from . import _errors
 
@@ -276,6 +285,8 @@ class Harness:
             self.fail("spec", "the operation file %s does not exist in the code snapshot (%s)" % (rel, self.code_dir), EXIT_BAD_SPEC)
         module_name = _module_name(rel)
         spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            self.fail("spec", "the operation file %s is not a Python source file" % rel, EXIT_BAD_SPEC)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         parent, _, child = module_name.rpartition(".")
@@ -694,17 +705,18 @@ def _exit(code):
 def _close_open_files():
     """Close the file objects that are still open, outermost first (text, then buffered, then raw)."""
     import gc
-    import _io
+    import _io  # type: ignore[import]  # no stub for _io in the typeshed of Debian's mypy 1.0; CPython has it
 
     standard = set()
-    for stream in (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__):
+    streams: tuple[object, ...] = (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    for stream in streams:
         while stream is not None and id(stream) not in standard:
             standard.add(id(stream))
             stream = getattr(stream, "buffer", None) or getattr(stream, "raw", None)
     # By type, not isinstance: an ABC's isinstance asks each object for its __class__, which lazy modules
     # answer with imports and warnings. Every file object derives from _io._IOBase (in C, or in Python).
-    kinds = {}
-    groups = ([], [], [])
+    kinds: dict[type, int] = {}
+    groups: tuple[list, list, list] = ([], [], [])
     for obj in gc.get_objects():
         tp = type(obj)
         kind = kinds.get(tp)

@@ -196,7 +196,7 @@ def _remember_kinds(jedi_completion):
     ``torch.nn.Linear`` is asked once. The project's own code is never cached.
     """
     original = jedi_completion._format_completion
-    kinds = {}
+    kinds: dict[str, str] = {}
 
     def format_completion(completion, *args, **kwargs):
         key = _installed(completion)

@@ -60,6 +60,13 @@ import os
 import pickle
 import sys
 
+# typing is not imported at run time (start-up cost); type checkers read these imports (mypy and pyright treat a
+# name TYPE_CHECKING as true whatever its value).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from queue import SimpleQueue
+    from typing import Literal
 __all__ = [
     "register",
     "unregister",
@@ -121,7 +128,7 @@ class _Serializer:
 _by_class = {}
 _by_name = {}
 # Built-ins that are looked up by the value's type name without importing their module (numpy).
-_builtin_by_type_name = {}
+_builtin_by_type_name: "dict[str, _Serializer]" = {}
 
 
 def qualified_name(cls):
@@ -247,8 +254,10 @@ def _numpy_load(file):
 
     fmt = np.lib.format
     version = fmt.read_magic(file)
-    fmt._check_version(version)
-    shape, fortran_order, dtype = fmt._read_array_header(file, version)
+    # Private helpers (np.load's own), so that every header version is read the way numpy reads it; the numpy
+    # stubs leave private names out.
+    fmt._check_version(version)  # type: ignore[attr-defined]
+    shape, fortran_order, dtype = fmt._read_array_header(file, version)  # type: ignore[attr-defined]
     if dtype.hasobject:
         raise SerializationError("this .npy file holds Python objects; it should have been pickled")
     count = 1
@@ -256,14 +265,15 @@ def _numpy_load(file):
         count *= n
     nbytes = count * dtype.itemsize
     offset = file.tell()
-    order = "F" if fortran_order else "C"
+    order: 'Literal["F", "C"]' = "F" if fortran_order else "C"
     path = getattr(file, "name", None)
     if nbytes >= _MMAP_MIN_BYTES and isinstance(path, str) and _is_real_file(file):
         mapped = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape, order=order)
         return mapped.view(np.ndarray)
     out = np.empty(shape, dtype=dtype, order=order)
     if nbytes:
-        view = memoryview(out.reshape(-1, order="A").view(np.uint8))
+        # An ndarray has the buffer protocol; the typeshed of Debian's mypy 1.0 predates its typing (PEP 688).
+        view = memoryview(out.reshape(-1, order="A").view(np.uint8))  # type: ignore[arg-type]
         done = 0
         while done < nbytes:
             n = file.readinto(view[done : done + _CHUNK])
@@ -308,14 +318,15 @@ def _fsync_enabled():
     return os.environ.get("DEEPFORGE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-_sync_file_range = None
+_sync_file_range: "Callable[..., int] | None" = None
+_sync_file_range_looked_up = False
 
 
 def _writeback_starter():
     """Linux ``sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)`` through ctypes, or None."""
-    global _sync_file_range
-    if _sync_file_range is None:
-        _sync_file_range = False
+    global _sync_file_range, _sync_file_range_looked_up
+    if not _sync_file_range_looked_up:
+        _sync_file_range_looked_up = True
         if sys.platform.startswith("linux"):
             try:
                 import ctypes
@@ -326,7 +337,7 @@ def _writeback_starter():
                 _sync_file_range = func
             except (OSError, AttributeError):
                 pass
-    return _sync_file_range or None
+    return _sync_file_range
 
 
 class _SyncingWriter:
@@ -405,6 +416,7 @@ def _dump_atomic(path, obj, hash_factory):
     try:
         with open(fd, "wb", buffering=1024 * 1024) as file:
             # Built-in serializers write big buffers themselves; user ones get an ordinary file object.
+            target: object
             if entry.builtin:
                 target = _SyncingWriter(fd, fsync, hasher)
             else:
@@ -469,7 +481,7 @@ class _StreamHash:
 
     def __init__(self, stable):
         self._stable = stable
-        self._small = []
+        self._small: list[bytes] = []
         self._size = 0
         self._started = False
         self._parts = []  # the current block: memoryviews of stable buffers and bytearrays of our own
@@ -477,7 +489,7 @@ class _StreamHash:
         self._fill = 0
         self._blocks = 0
         self._digests = {}
-        self._queue = None
+        self._queue: "SimpleQueue | None" = None
         self._threads = []
         self._failed = None
         self._aborted = False
@@ -503,7 +515,7 @@ class _StreamHash:
             self._started = True
             for chunk in self._small:
                 self._add(memoryview(chunk), False)
-            self._small = None
+            self._small = []
         self._size += n
         self._add(view, not self._stable)
 
@@ -528,7 +540,9 @@ class _StreamHash:
         """Queues the current block for the hashing threads (started on first use)."""
         if len(self._threads) < _HASH_THREADS:
             self._start_thread()
-        self._queue.put((self._blocks, self._parts))
+        queue = self._queue
+        assert queue is not None  # the first _start_thread made it
+        queue.put((self._blocks, self._parts))
         self._blocks += 1
         self._parts = []
         self._tail = None
@@ -547,7 +561,7 @@ class _StreamHash:
 
         if self._queue is None:
             try:
-                from _queue import SimpleQueue
+                from _queue import SimpleQueue  # type: ignore[import]  # no stub in Debian mypy 1.0's typeshed
             except ImportError:  # pragma: no cover - not CPython
                 from queue import SimpleQueue
             self._queue = SimpleQueue()
@@ -560,7 +574,9 @@ class _StreamHash:
     def _run(self):
         import hashlib
 
-        get = self._queue.get
+        queue = self._queue
+        assert queue is not None  # made before any thread starts
+        get = queue.get
         digests = self._digests
         while True:
             item = get()
@@ -578,8 +594,10 @@ class _StreamHash:
                 self._failed = exc
 
     def _stop(self):
+        queue = self._queue
         for _ in self._threads:
-            self._queue.put(None)
+            assert queue is not None  # made before the first thread
+            queue.put(None)
         for thread in self._threads:
             thread.join()
         self._threads = []

@@ -94,7 +94,7 @@ def _imports_of(spec_path):
     return list(found)
 
 
-_IMPORTS_SEEN = {}
+_IMPORTS_SEEN: dict[tuple, list[str]] = {}
 
 
 def _scan_imports(code_dir, first):
@@ -102,7 +102,7 @@ def _scan_imports(code_dir, first):
 
     wanted = []
     queue = [first]
-    seen = set()
+    seen: set[str] = set()
     while queue and len(seen) < _MAX_PROJECT_FILES:
         path = queue.pop(0)
         if path in seen:
@@ -272,10 +272,10 @@ def main():
     from . import harness, plots  # noqa: F401 - imported for the children
 
     plots.use_backend()  # before any preloaded matplotlib picks a backend
-    selector = selectors.DefaultSelector()
+    selector = selectors.EpollSelector()  # Linux only, like pidfds: what DefaultSelector is there, with fileno()
     selector.register(_CONTROL_IN, selectors.EVENT_READ, None)
-    children = {}  # pidfd -> pid
-    spares = {}  # token -> (pid, the write end of its assignment pipe)
+    children: dict[int, int] = {}  # pidfd -> pid
+    spares: dict[str, tuple[int, int]] = {}  # token -> (pid, the write end of its assignment pipe)
     _reply({"type": "ready", "pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3]})
     pending = b""
     def reap(pidfd, pid, block):
@@ -361,24 +361,22 @@ def main():
                 # (harness._close_open_files) see only the job's own objects, and leave the inherited pages
                 # unwritten. With torch preloaded that scan took ~50 ms per job; with numpy ~5 ms.
                 gc.freeze()
-                read_fd = write_fd = None
-                if kind == "spare":
-                    read_fd, write_fd = os.pipe()
+                pipe = os.pipe() if kind == "spare" else None  # a spare's assignment: (read end, write end)
                 try:
                     pid = os.fork()
                 except OSError as exc:
-                    if kind == "spare":
-                        os.close(read_fd)
-                        os.close(write_fd)
+                    if pipe is not None:
+                        os.close(pipe[0])
+                        os.close(pipe[1])
                         _reply({"type": "spare", "token": request["token"], "pid": None, "message": str(exc)})
                     else:
                         _reply({"type": "failed", "id": request["id"], "message": "fork: %s" % exc})
                     continue
                 if pid == 0:
                     close = [selector.fileno(), *children, *(fd for _, fd in spares.values())]
-                    if write_fd is not None:
-                        close.append(write_fd)
-                    _child(request, close, worker_pid, read_fd)
+                    if pipe is not None:
+                        close.append(pipe[1])
+                    _child(request, close, worker_pid, pipe[0] if pipe is not None else None)
                 try:
                     os.setpgid(pid, pid)  # as the child does: a signal to the group right away reaches it
                 except OSError:
@@ -386,9 +384,9 @@ def main():
                 pidfd = os.pidfd_open(pid)
                 children[pidfd] = pid
                 selector.register(pidfd, selectors.EVENT_READ, pid)
-                if kind == "spare":
-                    os.close(read_fd)
-                    spares[request["token"]] = (pid, write_fd)
+                if pipe is not None:
+                    os.close(pipe[0])
+                    spares[request["token"]] = (pid, pipe[1])
                     _reply({"type": "spare", "token": request["token"], "pid": pid})
                     continue
                 _reply({"type": "started", "id": request["id"], "pid": pid})

@@ -170,14 +170,14 @@ class Runner:
                 os.close(write_fd)
                 write_fd = None
 
-                def read():
+                def read(fd):
                     while True:
-                        chunk = os.read(read_fd, 1 << 20)
+                        chunk = os.read(fd, 1 << 20)
                         if not chunk:
                             break
                         chunks.append(chunk)
 
-                reader = threading.Thread(target=read, daemon=True)
+                reader = threading.Thread(target=read, args=(read_fd,), daemon=True)
                 reader.start()
             stdout, stderr = proc.communicate(timeout=timeout)
             if reader is not None:
@@ -190,8 +190,8 @@ class Runner:
         if channel == "fd":
             data = b"".join(chunks)
         else:
-            with open(events_path, "rb") as f:
-                data = f.read()
+            with open(events_path, "rb") as events_file:
+                data = events_file.read()
         events = parse_events(data)
         return JobResult(
             proc.returncode,

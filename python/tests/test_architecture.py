@@ -14,8 +14,9 @@ import textwrap
 
 import pytest
 
-torch = pytest.importorskip("torch")
-nn = torch.nn
+pytest.importorskip("torch")
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 from deepforge.architecture import ArchitectureModule, catalog, custom_layers, infer, torch_layers  # noqa: E402
 from deepforge.architecture.catalog import install_code_dir  # noqa: E402
@@ -112,7 +113,7 @@ class HandSequence(nn.Module):
         return self.head(out)
 
 
-HAND = {"Chain": HandChain, "Residual": HandResidual, "Nested": HandNested, "Sequence": HandSequence}
+HAND: dict[str, type[nn.Module]] = {"Chain": HandChain, "Residual": HandResidual, "Nested": HandNested, "Sequence": HandSequence}
 INPUTS = {"Chain": (3, 1, 28, 28), "Residual": (3, 8, 16, 16), "Nested": (3, 1, 28, 28), "Sequence": (3, 5, 8)}
 
 
@@ -164,7 +165,7 @@ def test_inferred_shapes_are_those_of_real_tensors(code_dir, name):
     report = infer(load(name), all_resources())
     assert report["ok"], report
     gen = generated(name)()
-    seen = {}
+    seen: dict[str, object] = {}
     for child_name, child in gen.named_children():
         # Layers returning tuples (LSTM) are compared through the Select after them.
         child.register_forward_hook(
@@ -524,7 +525,7 @@ def test_the_examples_cnn_imports_as_the_architecture_drawn_in_resources(utils_d
 
 def test_merges_and_functions_become_add_concat_relu_flatten(utils_dir):
     from deepforge.architecture.fx_import import import_module
-    from utils.nets import Block
+    from utils.nets import Block  # type: ignore[import]  # the utils_dir fixture writes utils/nets.py
 
     arch = import_module(Block, "Block", {"0": ["N", 8, 4, 4]})
     assert [(layer["id"], layer["layer"]) for layer in arch["layers"]] == [
@@ -606,7 +607,7 @@ def test_what_is_remembered_across_requests_gives_the_report_a_fresh_inference_g
 
 
 def test_an_edit_runs_only_the_edited_layer_and_what_follows_it(monkeypatch):
-    chain = {
+    chain: dict = {
         "name": "Mlp",
         "layers": [{"id": "x", "layer": "Input", "shape": ["N", 16]}]
         + [{"id": "fc%d" % i, "layer": "Linear", "attributes": {"in_features": 16, "out_features": 16}} for i in range(6)],
@@ -614,9 +615,14 @@ def test_an_edit_runs_only_the_edited_layer_and_what_follows_it(monkeypatch):
         "outputs": ["fc5"],
     }
     _fresh_infer(chain, {"Mlp": chain})
-    built = []
+    built: list[str] = []
     real_build = graph_module().build_layer
-    monkeypatch.setattr(graph_module(), "build_layer", lambda layer, *a, **k: built.append(layer["id"]) or real_build(layer, *a, **k))
+
+    def counting_build(layer, *args, **kwargs):
+        built.append(layer["id"])
+        return real_build(layer, *args, **kwargs)
+
+    monkeypatch.setattr(graph_module(), "build_layer", counting_build)
     chain["layers"][5]["attributes"]["out_features"] = 8
     chain["layers"][6]["attributes"]["in_features"] = 8
     report = infer(chain, {"Mlp": chain})

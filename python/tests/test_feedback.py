@@ -94,7 +94,7 @@ def test_tqdm_bars_become_progress_events(run_job):
     result = assert_ok(run_job(TQDM_JOB, outputs=["total"]))
     assert result.load_output("total") == sum(range(50))
     events = result.of("progress")
-    bars = {}
+    bars: dict[str, list] = {}
     for event in events:
         bars.setdefault(event["bar"], []).append(event)
     assert len(bars) == 3  # the disabled bar says nothing

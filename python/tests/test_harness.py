@@ -717,9 +717,11 @@ class Slow():
             stdout=subprocess.PIPE,
         )
         try:
-            ready, _, _ = select.select([proc.stdout], [], [], 20)
+            stdout = proc.stdout
+            assert stdout is not None  # stdout=PIPE
+            ready, _, _ = select.select([stdout], [], [], 20)
             assert ready, "no output while the job runs"
-            assert proc.stdout.readline() == b"first\n"
+            assert stdout.readline() == b"first\n"
         finally:
             proc.kill()
             proc.wait()
@@ -830,6 +832,7 @@ def test_the_job_dies_with_the_engine(tmp_path):
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert engine.stdout is not None  # stdout=PIPE
     job_pid = int(engine.stdout.readline())
     deadline = time.time() + 20
     while time.time() < deadline:  # wait until the job runs user code

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+import deepforge
 from deepforge.language_server import arity_diagnostics
 
 # python3-pylsp brings Jedi (scripts/setup.mjs installs it).
@@ -44,7 +45,7 @@ len(1, 2)
 def lint(tmp_path):
     (tmp_path / "utils").mkdir()
     (tmp_path / "utils" / "shapes.py").write_text(UTIL)
-    runtime = os.path.dirname(os.path.dirname(os.path.abspath(__import__("deepforge").__file__)))
+    runtime = os.path.dirname(os.path.abspath(list(deepforge.__path__)[0]))
     script = jedi.Script(
         CODE,
         path=str(tmp_path / "operations" / "Probe.py"),

@@ -17,7 +17,7 @@ class Base:
 
 
 class Child(Base):
-    pass
+    tag: str  # set by its serializer's load
 
 
 class GrandChild(Child):
@@ -131,7 +131,7 @@ def test_large_arrays_are_mapped_copy_on_write(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 def test_numpy_subclasses_and_object_arrays_are_pickled(tmp_path):
-    masked = np.ma.masked_array([1, 2, 3], mask=[0, 1, 0])
+    masked: np.ndarray = np.ma.masked_array([1, 2, 3], mask=[0, 1, 0])
     objects = np.array([1, "a", None], dtype=object)
     for value in (masked, objects, np.matrix([[1, 2]])):
         path = tmp_path / "v"

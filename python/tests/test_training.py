@@ -158,7 +158,7 @@ def test_viserion_loaders_criteria_flows_and_learning_rate_hook(capsys):
     xs, ys = PairLoader(x), PairLoader(y)
     torch.manual_seed(0)
     model = TinyNet()
-    seen = {"forward": [], "backward": [], "model": 0, "printed": [], "lrs": []}
+    seen: dict = {"forward": [], "backward": [], "model": 0, "printed": [], "lrs": []}
 
     def criteria_flow_forward(idx, output, inputs, targets, previous):
         seen["forward"].append((idx, len(previous)))
@@ -378,7 +378,7 @@ def test_distributed_with_spawn_as_for_gpus():
 class _Holder:
     """What _leave_group needs of a Trainer: its DDP wrapper in ``_net``."""
 
-    _net = None
+    _net: object = None
 
 
 def _leave_with_a_collective_in_flight(rank, init_file):

@@ -47,7 +47,7 @@ def flat_signature():
 
 
 def test_every_trainer_keyword_is_in_exactly_one_group_with_the_same_default():
-    grouped = {}
+    grouped: dict[str, str] = {}
     for keyword, cls in CONFIG_GROUPS.items():
         for field in dataclasses.fields(cls):
             assert field.name not in grouped, "%s is in %s and %s" % (field.name, grouped.get(field.name), keyword)
@@ -180,7 +180,7 @@ def test_a_group_of_the_wrong_kind_or_field_is_a_clear_error():
     with pytest.raises(TypeError, match=r"give the group as devices=DeviceConfig"):
         Trainer(make_model(), (x, y), nn.CrossEntropyLoss(), device=DeviceConfig(device="cpu"))
     with pytest.raises(TypeError, match="batchsize"):
-        DataConfig(batchsize=8)
+        DataConfig(batchsize=8)  # type: ignore[call-arg]  # the misspelt keyword is what this checks
     # The Trainer's own checks still run on what a group gives.
     with pytest.raises(Exception, match="batch_size must be an integer >= 1, got 0"):
         Trainer(make_model(), (x, y), nn.CrossEntropyLoss(), data=DataConfig(batch_size=0))
@@ -189,7 +189,7 @@ def test_a_group_of_the_wrong_kind_or_field_is_a_clear_error():
 def test_a_group_is_frozen_and_can_be_shared():
     data = DataConfig(batch_size=8)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        data.batch_size = 4
+        data.batch_size = 4  # type: ignore[misc]  # assigning to a frozen group is what this checks
     x, y = make_data()
     a = Trainer(make_model(), (x, y), nn.CrossEntropyLoss(), data=data)
     b = Trainer(make_model(), (x, y), nn.CrossEntropyLoss(), data=data, epochs=3)

@@ -25,7 +25,7 @@ def sibling_imports(module):
     """
     with open(os.path.join(PACKAGE_DIR, module + ".py"), encoding="utf-8") as f:
         tree = ast.parse(f.read(), filename=module + ".py")
-    found = {}
+    found: dict[str, list[str]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level == 1 and node.module:  # from .x import a, b

@@ -9,7 +9,7 @@ class RandomImages():
 
     def execute(self):
         rng = np.random.default_rng(self.seed)
-        shape = (self.count, self.size, self.size)
+        shape: tuple[int, ...] = (self.count, self.size, self.size)
         if self.channels > 1:
             shape = shape + (self.channels,)
         images = rng.random(shape).astype(np.float32) * 0.6

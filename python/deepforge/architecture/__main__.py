@@ -108,6 +108,7 @@ def serve():
     for line in sys.stdin:
         if not line.strip():
             continue
+        result: dict[str, object]
         try:
             request = json.loads(line)
         except ValueError as exc:

@@ -140,7 +140,8 @@ def _forward_inputs(cls):
         params = list(inspect.signature(forward).parameters.values())[1:]
     except (TypeError, ValueError):
         return {"min": 1, "max": None}
-    low, high = 0, 0
+    low: int = 0
+    high: int | None = 0
     for p in params:
         if p.kind == p.VAR_POSITIONAL:
             high = None
@@ -255,7 +256,8 @@ def custom_layers(code_dir):
 
     import torch.nn as nn
 
-    layers, errors = {}, []
+    layers: dict[str, dict] = {}
+    errors: list[dict] = []
     if not code_dir or not os.path.isdir(os.path.join(code_dir, "utils")):
         return layers, errors
     install_code_dir(code_dir)

@@ -57,6 +57,7 @@ def layer_arguments(module):
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in ("device", "dtype"):
             continue
         name = param.name
+        value: object
         if name == "bias" and hasattr(module, "bias") and not isinstance(getattr(module, "bias"), bool):
             value = module.bias is not None
         elif name == "affine" and not hasattr(module, "affine") and hasattr(module, "elementwise_affine"):
@@ -134,9 +135,11 @@ def import_module(cls, name, input_shapes, arguments=None):
         operator.getitem: "Select",
     }
     methods = {"flatten": "Flatten", "relu": "ReLU"}
-    taken = set()
-    ids = {}
-    layers, edges, outputs = [], [], []
+    taken: set[str] = set()
+    ids: dict[object, str] = {}
+    layers: list[dict[str, object]] = []
+    edges: list[dict[str, str]] = []
+    outputs: list[str] = []
     placeholders = 0
 
     def inputs_of(node, values):
@@ -177,7 +180,7 @@ def import_module(cls, name, input_shapes, arguments=None):
             if node.kwargs:
                 raise ImportRefused("%s is called with keyword arguments%s" % (node.target, _where(node)))
             ids[node] = _layer_id(node.target, taken)
-            layer = {"id": ids[node], "layer": sub_cls.__name__}
+            layer: dict[str, object] = {"id": ids[node], "layer": sub_cls.__name__}
             args = layer_arguments(sub)
             if args:
                 layer["attributes"] = args
@@ -262,7 +265,7 @@ def _check_same(module, traced, arch, ids, input_shapes):
         renamed[by_target[target] + key[len(target) :]] = value
     built.load_state_dict(renamed, strict=True)
     built.eval()
-    sizes = {}
+    sizes: dict[str, int] = {}
     inputs = []
     for layer in arch["layers"]:
         if layer["layer"] != "Input":

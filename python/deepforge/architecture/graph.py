@@ -57,7 +57,7 @@ class ArchitectureError(Exception):
 
 
 def layer_inputs(arch):
-    inputs = {layer["id"]: [] for layer in arch["layers"]}
+    inputs: dict[str, list[str]] = {layer["id"]: [] for layer in arch["layers"]}
     for edge in arch["edges"]:
         if edge["to"] in inputs:
             inputs[edge["to"]].append(edge["from"])
@@ -69,7 +69,7 @@ def graph_order(arch):
     ids = [layer["id"] for layer in arch["layers"]]
     position = {lid: i for i, lid in enumerate(ids)}
     indegree = {lid: 0 for lid in ids}
-    following = {lid: [] for lid in ids}
+    following: dict[str, list[str]] = {lid: [] for lid in ids}
     for edge in arch["edges"]:
         if edge["from"] in indegree and edge["to"] in indegree:
             indegree[edge["to"]] += 1
@@ -209,7 +209,7 @@ def meta_device():
 
     device = torch.device("meta")
     if hasattr(device, "__enter__"):  # torch >= 2.0
-        with device:
+        with device:  # type: ignore[attr-defined]  # a context manager from torch 2.0; typed against 1.13 here
             yield
         return
     from torch.overrides import TorchFunctionMode
@@ -344,8 +344,8 @@ def _cpu_message(layer, ins, parameters, resources):
 # Python: after an edit, only the edited layer and those after it are built and run again. Custom layers and
 # nested architectures (their code can change between requests) are always run.
 _MEMO_MAX = 4096
-_COUNTS = collections.OrderedDict()
-_FORWARDS = collections.OrderedDict()
+_COUNTS: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+_FORWARDS: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
 
 
 def _memo_get(memo, key):
@@ -425,7 +425,7 @@ def infer(arch, resources):
     inputs = layer_inputs(arch)
     report = {lid: {"id": lid, "layer": layers[lid]["layer"], "outputShape": None} for lid in order}
 
-    symbols = {}
+    symbols: dict[str, tuple[int, int]] = {}
     for lid in order:
         layer = layers[lid]
         if layer["layer"] == INPUT:
@@ -505,9 +505,9 @@ def infer(arch, resources):
     for lid in order:
         entry = report[lid]
         if lid in errors_a:
-            exc = errors_a[lid]
+            error = errors_a[lid]
             message = _cpu_message(layers[lid], ins_a.get(lid, []), entry.get("parameters"), resources)
-            entry["error"] = _readable(message or "%s" % exc, symbols) or type(exc).__name__
+            entry["error"] = _readable(message or "%s" % error, symbols) or type(error).__name__
             fix = _suggestion(layers[lid], ins_a.get(lid, []), ins_b.get(lid))
             if fix is not None:
                 entry["fix"] = fix

@@ -29,7 +29,7 @@ THROTTLE_S = 0.25
 
 _lock = threading.RLock()
 _busy = threading.local()
-_states = {}
+_states: "dict[int, _State]" = {}
 _reported_failures = set()
 
 
@@ -76,7 +76,7 @@ def _ensure_tracking(fig):
         if _previous is not None:
             _previous(artist, value)
 
-    on_stale._deepforge = True
+    setattr(on_stale, "_deepforge", True)  # marks our callback (a function attribute; mypy has no type for it)
     fig.stale_callback = on_stale
 
 

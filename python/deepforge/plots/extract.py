@@ -51,7 +51,7 @@ def figure_event(fig, num):
         if not ax.get_visible() or hasattr(ax, "_colorbar"):
             continue
         axes.append(axes_data(ax, stats))
-    event = {"figure": int(num)}
+    event: dict[str, object] = {"figure": int(num)}
     title = figure_title(fig)
     if title:
         event["title"] = title
@@ -95,7 +95,7 @@ def render(fig, stats):
 
 def axes_data(ax, stats):
     is3d = getattr(ax, "name", "") == "3d"
-    data = {"kind": "3d" if is3d else "2d"}
+    data: dict[str, object] = {"kind": "3d" if is3d else "2d"}
     spec = _subplotspec(ax)
     if spec is not None:
         data["row"] = int(spec.rowspan.start)
@@ -109,9 +109,9 @@ def axes_data(ax, stats):
             text = method()
             if text:
                 data[key] = text
-    for key, getter in (("xlim", ax.get_xlim), ("ylim", ax.get_ylim)):
+    for key, get_limits in (("xlim", ax.get_xlim), ("ylim", ax.get_ylim)):
         try:
-            lo, hi = (float(v) for v in getter())
+            lo, hi = (float(v) for v in get_limits())
         except (TypeError, ValueError):
             continue
         if math.isfinite(lo) and math.isfinite(hi):

@@ -73,9 +73,11 @@ def describe(value, stats=False, depth=0):
     """A one-line description of a tensor / array / nested batch: dtype, shape, device (and value range)."""
     try:
         import torch
+
+        is_tensor = isinstance(value, torch.Tensor)
     except ImportError:  # pragma: no cover - the library needs torch anyway
-        torch = None
-    if torch is not None and isinstance(value, torch.Tensor):
+        is_tensor = False
+    if is_tensor:
         text = "%s %s on %s" % (str(value.dtype).replace("torch.", ""), shape_of(value), value.device)
         if stats and value.numel() > 0:
             with torch.no_grad():

@@ -22,23 +22,24 @@ __all__ = [
 ]
 
 
-def _group(cls):
-    """A frozen dataclass that remembers which fields its caller set (only those can clash with a keyword)."""
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    init = cls.__init__
-    names = [f.name for f in dataclasses.fields(cls)]
+class _Group:
+    """Base of the groups: remembers which fields its caller set (only those can clash with a keyword).
 
-    @functools.wraps(init)
-    def __init__(self, *args, **kwargs):
-        init(self, *args, **kwargs)
+    In ``__new__``, which gets the same arguments as the dataclass's ``__init__``: that ``__init__`` stays the
+    generated one, which type checkers and ``help()`` read.
+    """
+
+    _given: frozenset
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
         object.__setattr__(self, "_given", frozenset(names[: len(args)]) | frozenset(kwargs))
-
-    cls.__init__ = __init__
-    return cls
+        return self
 
 
-@_group
-class DataConfig:
+@dataclasses.dataclass(frozen=True)
+class DataConfig(_Group):
     """How batches are made. ``val_data``: evaluated after each epoch (the same forms as ``train_data``).
     ``batch_size`` (per process), ``eval_batch_size`` (None: ``max(batch_size, 256)``), ``shuffle``,
     ``drop_last``; ``transform(batch) -> batch`` on each training batch where it is fetched; ``num_workers``
@@ -58,8 +59,8 @@ class DataConfig:
     pin_memory: object = "auto"
 
 
-@_group
-class LossConfig:
+@dataclasses.dataclass(frozen=True)
+class LossConfig(_Group):
     """Several criteria and Viserion's custom flow. ``criteria`` (a list, a list of ``(criterion, weight)`` or
     a dict name → criterion or ``(criterion, weight)``) with ``weights``; ``forward(model, inputs)``,
     ``criteria_flow_forward``, ``criteria_flow_backward``, ``model_flow_backward``, ``criteria_print_out``
@@ -75,8 +76,8 @@ class LossConfig:
     criteria_print_out: object = None
 
 
-@_group
-class OptimConfig:
+@dataclasses.dataclass(frozen=True)
+class OptimConfig(_Group):
     """How the optimizer is built and driven. ``learning_rate`` and ``optimizer_options`` (for an optimizer
     class, or Adam when there is no optimizer), ``custom_learning_rate(epoch, current_lr) -> lr`` before each
     epoch, a torch ``scheduler`` stepped after each epoch, ``grad_clip`` (max gradient norm). The optimizer
@@ -89,8 +90,8 @@ class OptimConfig:
     grad_clip: object = None
 
 
-@_group
-class DeviceConfig:
+@dataclasses.dataclass(frozen=True)
+class DeviceConfig(_Group):
     """Where and how it runs. ``device`` ('auto', 'cpu', 'cuda', 'cuda:1' or a list), ``distributed``
     ('auto', True, False or a number of processes), ``backend``, ``start_method``, ``sync_batchnorm``,
     ``amp`` (True, 'fp16', 'bf16'), ``num_threads``, ``tune_allocator``."""
@@ -105,8 +106,8 @@ class DeviceConfig:
     tune_allocator: bool = False
 
 
-@_group
-class CheckpointConfig:
+@dataclasses.dataclass(frozen=True)
+class CheckpointConfig(_Group):
     """``checkpoint_dir`` (``last.pt`` every ``checkpoint_every`` epochs, ``best.pt`` on the best validation),
     ``resume`` (True: ``checkpoint_dir/last.pt`` when it exists; or a path), ``save_state(trainer, epoch,
     record)`` after each epoch."""
@@ -117,8 +118,8 @@ class CheckpointConfig:
     save_state: object = None
 
 
-@_group
-class ReportingConfig:
+@dataclasses.dataclass(frozen=True)
+class ReportingConfig(_Group):
     """Metrics and what is shown. ``classification`` (None: yes for CrossEntropyLoss / NLLLoss),
     ``num_classes``, ``class_names``, ``debug``, ``progress`` and ``plot`` ('auto'), ``log`` (deepforge.log),
     ``log_every`` (steps), ``plot_interval`` (seconds), ``verbose`` (the epoch lines), ``name``."""
@@ -137,7 +138,7 @@ class ReportingConfig:
 
 
 # The Trainer's keyword for each group.
-CONFIG_GROUPS = {
+CONFIG_GROUPS: dict[str, type[_Group]] = {
     "data": DataConfig,
     "loss": LossConfig,
     "optim": OptimConfig,
@@ -184,5 +185,6 @@ def apply_configs(init):
     extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in CONFIG_GROUPS]
     kinds = [p.kind for p in params]
     at = kinds.index(inspect.Parameter.KEYWORD_ONLY) if inspect.Parameter.KEYWORD_ONLY in kinds else len(params)
-    __init__.__signature__ = signature.replace(parameters=params[:at] + extra + params[at:])
+    # inspect.signature reads __signature__ off any function; typeshed's FunctionType does not declare it.
+    __init__.__signature__ = signature.replace(parameters=params[:at] + extra + params[at:])  # type: ignore[attr-defined]
     return __init__

@@ -405,9 +405,9 @@ class BatchLoader:
         self._fetcher = _Fetcher(source, transform, seed, rank) if not isinstance(source, IterableSource) else None
         # Cutting tensors draws no random numbers: the generators need no seeding then (the fast path).
         self._needs_rng = transform is not None or not isinstance(source, TensorSource)
-        self._loader = None
-        self._sampler = None
-        self._pool = None
+        self._loader: "torch.utils.data.DataLoader | None" = None
+        self._sampler: "_JobSampler | None" = None
+        self._pool: "concurrent.futures.ThreadPoolExecutor | None" = None
 
     def settings(self):
         """What the loader does, for printouts and benchmark reports."""
@@ -438,51 +438,57 @@ class BatchLoader:
         """The batches of ``epoch`` (from 1), in order."""
         if isinstance(self.source, IterableSource):
             sampler = getattr(self.source.iterable, "sampler", None)
-            if hasattr(sampler, "set_epoch"):
+            if sampler is not None and hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
             yield from self.source.iterable
             return
+        fetcher = self._fetcher
+        assert fetcher is not None  # only an IterableSource has none
         jobs = [(epoch, b, idx) for b, idx in enumerate(self.batches(epoch))]
         if self.num_workers == 0:
-            self._fetcher.seed_globals = self._needs_rng
-            self._fetcher.restore_globals = True
+            fetcher.seed_globals = self._needs_rng
+            fetcher.restore_globals = True
             for job in jobs:
-                batch = self._fetcher[job]
+                batch = fetcher[job]
                 yield _pin(batch) if self.pin_memory else batch
         elif self.worker_type == "thread":
-            yield from self._iterate_threads(jobs)
+            yield from self._iterate_threads(fetcher, jobs)
         else:
-            yield from self._iterate_processes(jobs)
+            yield from self._iterate_processes(fetcher, jobs)
 
-    def _iterate_threads(self, jobs):
-        self._fetcher.seed_globals = False  # shared by the threads: see batch_rng()
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(self.num_workers, thread_name_prefix="deepforge-loader")
+    def _iterate_threads(self, fetcher, jobs):
+        fetcher.seed_globals = False  # shared by the threads: see batch_rng()
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = concurrent.futures.ThreadPoolExecutor(
+                self.num_workers, thread_name_prefix="deepforge-loader"
+            )
         window = self.num_workers * self.prefetch_factor
-        pending = collections.deque()
+        pending: "collections.deque[concurrent.futures.Future]" = collections.deque()
         it = iter(jobs)
         try:
             for job in it:
-                pending.append(self._pool.submit(self._fetcher.__getitem__, job))
+                pending.append(pool.submit(fetcher.__getitem__, job))
                 if len(pending) >= window:
                     break
             while pending:
                 batch = pending.popleft().result()
                 for job in it:
-                    pending.append(self._pool.submit(self._fetcher.__getitem__, job))
+                    pending.append(pool.submit(fetcher.__getitem__, job))
                     break
                 yield _pin(batch) if self.pin_memory else batch
         finally:
             for future in pending:
                 future.cancel()
 
-    def _iterate_processes(self, jobs):
-        if self._loader is None:
-            self._fetcher.seed_globals = self._needs_rng
-            self._fetcher.restore_globals = False
-            self._sampler = _JobSampler()
-            self._loader = torch.utils.data.DataLoader(
-                self._fetcher,
+    def _iterate_processes(self, fetcher, jobs):
+        loader, sampler = self._loader, self._sampler
+        if loader is None or sampler is None:
+            fetcher.seed_globals = self._needs_rng
+            fetcher.restore_globals = False
+            sampler = self._sampler = _JobSampler()
+            loader = self._loader = torch.utils.data.DataLoader(
+                fetcher,
                 batch_size=None,
                 sampler=self._sampler,
                 num_workers=self.num_workers,
@@ -495,8 +501,8 @@ class BatchLoader:
                 multiprocessing_context=self.multiprocessing_context,
             )
         # Indices travel to the workers as lists: a tensor would be moved to shared memory for each batch.
-        self._sampler.jobs = [(epoch, b, idx.tolist()) for epoch, b, idx in jobs]
-        yield from self._loader
+        sampler.jobs = [(epoch, b, idx.tolist()) for epoch, b, idx in jobs]
+        yield from loader
 
     def close(self):
         if self._pool is not None:

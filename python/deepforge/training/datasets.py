@@ -29,9 +29,9 @@ __all__ = [
     "DEFAULT_DATASET_DIR",
 ]
 
-_TYPES = {
-    0x08: (np.uint8, "unsigned byte"),
-    0x09: (np.int8, "signed byte"),
+_TYPES: "dict[int, tuple[np.dtype, str]]" = {
+    0x08: (np.dtype(np.uint8), "unsigned byte"),
+    0x09: (np.dtype(np.int8), "signed byte"),
     0x0B: (np.dtype(">i2"), "int16"),
     0x0C: (np.dtype(">i4"), "int32"),
     0x0D: (np.dtype(">f4"), "float32"),

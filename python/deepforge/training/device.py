@@ -191,7 +191,7 @@ def autocast_context(device, dtype):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-_allocator = {"tuned": None}
+_allocator: dict[str, bool | None] = {"tuned": None}
 
 
 def tune_allocator(mmap_threshold=256 << 20, trim_threshold=1 << 30):

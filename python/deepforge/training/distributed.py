@@ -153,6 +153,8 @@ def _ddp_entry(rank, world, devices, backend, init_file, queue, payload, package
     try:
         if payload is None:
             trainer = _FORK_TRAINER
+            if trainer is None:
+                raise TrainingError("a forked training process found no trainer to run (it was not forked by fit())")
         else:
             _install_packages(packages)
             trainer = pickle.loads(payload)
@@ -166,9 +168,7 @@ def _ddp_entry(rank, world, devices, backend, init_file, queue, payload, package
         dist.init_process_group(backend, init_method="file://" + init_file, rank=rank, world_size=world)
         joined = True
         trainer.backend_used = backend
-        reporter = _QueueReporter(queue) if rank == 0 else None
-        if reporter is None:
-            reporter = NullReporter()
+        reporter = _QueueReporter(queue) if rank == 0 else NullReporter()
         history = trainer._fit_process(rank, world, device, reporter)
         if rank == 0:
             buffer = io.BytesIO()
@@ -252,7 +252,7 @@ def run_distributed(trainer, devices, reporter):
             start_method=start_method,
         )
         failure = None
-        done_at = [None]
+        done_at: list[float | None] = [None]
 
         def drain(block_s):
             nonlocal result
@@ -308,9 +308,9 @@ def run_distributed(trainer, devices, reporter):
             pass
     if failure is not None or errors:
         if errors:
-            rank, exc, text, tb = errors[0]
-            if exc is not None:
-                raise exc from TrainingError("in distributed process %d:\n%s" % (rank, tb))
+            rank, error, text, tb = errors[0]
+            if error is not None:
+                raise error from TrainingError("in distributed process %d:\n%s" % (rank, tb))
             raise TrainingError("distributed process %d failed: %s\n%s" % (rank, text, tb))
         raise TrainingError("distributed training failed: %s" % failure) from failure
     if result is None:

@@ -66,7 +66,7 @@ class _Criterion:
 def _criteria_list(criterion, criteria, weights):
     if criterion is not None and criteria is not None:
         raise TrainingError("give either criterion= or criteria=, not both")
-    items = []
+    items: list[tuple[str | None, object, float]] = []
     if criterion is not None:
         items = [(None, criterion, 1.0)]
     elif criteria is not None:
@@ -83,7 +83,8 @@ def _criteria_list(criterion, criteria, weights):
             if len(weights) != len(items):
                 raise TrainingError("criteria: %d criteria but %d weights" % (len(items), len(weights)))
             items = [(n, fn, w) for (n, fn, _), w in zip(items, weights)]
-    out, seen = [], {}
+    out: list[_Criterion] = []
+    seen: dict[str, int] = {}
     for name, fn, w in items:
         if not callable(fn):
             raise TrainingError("a criterion must be callable (an nn.Module loss or a function), got %r" % (fn,))
@@ -307,7 +308,8 @@ class Trainer:
                     "model.parameters() of the model given to the Trainer" % type(optimizer).__name__
                 )
             return optimizer
-        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        is_optimizer_class = isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
+        if is_optimizer_class:
             return optimizer(params, **options)
         if callable(optimizer):
             built = optimizer(params)
@@ -480,9 +482,10 @@ class Trainer:
                 elif self._is_main and self.verbose:
                     print("%s: no checkpoint in %s yet: starting from epoch 1" % (self.name, self.checkpoint_dir))
             else:
-                path = os.fspath(self.resume)
-                if not os.path.exists(path):
-                    raise TrainingError("resume=%r: there is no checkpoint at %s" % (self.resume, os.path.abspath(path)))
+                given = os.fspath(self.resume)
+                if not os.path.exists(given):
+                    raise TrainingError("resume=%r: there is no checkpoint at %s" % (self.resume, os.path.abspath(given)))
+                path = given
         if path is None:
             return False
         state = load_checkpoint(path, self._net, self.optimizer, self.scaler, self.scheduler, map_location=device)
@@ -498,8 +501,10 @@ class Trainer:
                 self.seed = int(saved_seed)
             elif self._is_main:
                 print_warning("resuming a run made with seed %s with seed %s: batches will differ from the original run" % (saved_seed, self.seed))
-            self._loader.seed = self.seed
-            self._loader._fetcher.seed = self.seed
+            loader = self._prepared_loader()
+            loader.seed = self.seed
+            if loader._fetcher is not None:  # an iterable source has none: its batches are its own
+                loader._fetcher.seed = self.seed
         ranks = (state.get("rng") or {}).get("ranks") or []
         if self.rank < len(ranks) and len(ranks) == self.world_size:
             set_rng_state(ranks[self.rank])
@@ -537,7 +542,7 @@ class Trainer:
             )
         if _debug.is_debug():
             print_debug("data: train %s; validation %s" % (self.train_source.describe(), self.val_source.describe() if self.val_source else "none"))
-            print_debug("data loading: %s" % ", ".join("%s=%s" % kv for kv in self._loader.settings().items()))
+            print_debug("data loading: %s" % ", ".join("%s=%s" % kv for kv in self._prepared_loader().settings().items()))
             print_debug("model %s on %s: %s parameters (%s trainable), dtypes %s" % (
                 type(net).__name__, device, f"{n_params:,}", f"{sum(p.numel() for p in net.parameters() if p.requires_grad):,}",
                 ", ".join(sorted({str(p.dtype).replace("torch.", "") for p in net.parameters()})),
@@ -588,14 +593,15 @@ class Trainer:
         lr = self._lr()
         net = self._net
         net.train()
-        batches = self._loader.batches(epoch) if not isinstance(self.train_source, IterableSource) else None
+        loader = self._prepared_loader()
+        batches = loader.batches(epoch) if not isinstance(self.train_source, IterableSource) else None
         total = len(batches) if batches is not None else _len_or_none(self.train_source.iterable)
         reporter.epoch_start(epoch, self.epochs, total)
         n_crit = len(self.criteria)
         sums = [0.0, 0, 0] + [0.0] * n_crit  # loss·n, n, correct, criteria·n
         window = [0.0, 0, 0]
         started = time.perf_counter()
-        for b, batch in enumerate(self._loader.iterate(epoch)):
+        for b, batch in enumerate(loader.iterate(epoch)):
             values, total_value, n, correct = self._train_step(batch, epoch, b, total)
             sums[0] += total_value * n
             sums[1] += n
@@ -655,7 +661,7 @@ class Trainer:
             c = criteria[0]
             value = c.fn(output, targets)
             return [value], value if c.weight == 1.0 else value * c.weight
-        values = []
+        values: list = []
         for i, c in enumerate(criteria):
             if self.criteria_flow_forward is not None:
                 args = self.criteria_flow_forward(i, output, inputs, targets, values)
@@ -664,7 +670,7 @@ class Trainer:
             else:
                 args = (output, targets)
             values.append(c.fn(*args))
-        terms = []
+        terms: list = []
         for i, c in enumerate(criteria):
             if self.criteria_flow_backward is not None:
                 term = self.criteria_flow_backward(i, output, inputs, targets, values, terms)
@@ -850,12 +856,24 @@ class Trainer:
             step=self.step + 1,
         )
 
+    def _prepared_loader(self):
+        """The training data's loader, which fit() makes before anything reads batches."""
+        loader = self._loader
+        if loader is None:
+            raise TrainingError("the training data loader is used before fit() made it")
+        return loader
+
+    def _reduce_device(self):
+        """Where collective operations run: the training device if it is a GPU, else the CPU (gloo)."""
+        device = self.device
+        return device if device is not None and device.type == "cuda" else torch.device("cpu")
+
     def _all_reduce(self, values):
         if self.world_size == 1:
             return values
         import torch.distributed as dist
 
-        dev = self.device if self.device.type == "cuda" else torch.device("cpu")
+        dev = self._reduce_device()
         t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=dev)
         dist.all_reduce(t)
         out = t.tolist()
@@ -898,12 +916,12 @@ class Trainer:
             k = int(self._all_reduce_max(k))
             if meter is None:
                 meter = ClassificationMeter(k, device=self.device)
-            conf = meter.confusion.to(self.device if self.device.type == "cuda" else "cpu")
+            conf = meter.confusion.to(self._reduce_device())
             dist.all_reduce(conf)
             meter.confusion = conf
         sums = self._all_reduce(sums)
         count = sums[1]
-        out = {"val_loss": sums[0] / count if count else float("nan")}
+        out: dict[str, object] = {"val_loss": sums[0] / count if count else float("nan")}
         if n_crit > 1:
             for i, c in enumerate(self.criteria):
                 out["val_" + c.name] = sums[2 + i] / count if count else float("nan")
@@ -918,7 +936,7 @@ class Trainer:
     def _all_reduce_max(self, value):
         import torch.distributed as dist
 
-        dev = self.device if self.device.type == "cuda" else torch.device("cpu")
+        dev = self._reduce_device()
         t = torch.tensor([float(value)], device=dev)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return t.item()

@@ -37,6 +37,7 @@ import type { InterfaceMap } from '../lib/connection-rules.js';
 import { nodeInterface } from '../lib/connection-rules.js';
 import { parseGpus, parseLabels, type Parsed } from '../lib/placement.js';
 import { showAllUntilTyped } from '../shell/select-filter.js';
+import { useDraftText } from '../ui/draft-text.js';
 import { AttributeField } from './attribute-field.js';
 
 export interface NodePanelProps {
@@ -383,11 +384,8 @@ function PlacementField<T>({
   onCommit: (v: T) => void;
   testId: string;
 }) {
-  const [text, setText] = useState(value);
-  const [focused, setFocused] = useState(false);
-  useEffect(() => {
-    if (!focused) setText(value);
-  }, [value, focused]);
+  const draft = useDraftText(value, { revertOnEscape: false });
+  const text = draft.text;
   const parsed = parse(text);
   const commit = (): void => {
     if (readOnly || !parsed.ok || text.trim() === value) return;
@@ -399,16 +397,7 @@ function PlacementField<T>({
       description={description}
       placeholder={placeholder}
       readOnly={readOnly}
-      value={text}
-      onChange={(e) => setText(e.currentTarget.value)}
-      onFocus={() => setFocused(true)}
-      onBlur={() => {
-        setFocused(false);
-        commit();
-      }}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-      }}
+      {...draft.props(commit)}
       error={parsed.ok ? undefined : parsed.error}
       data-testid={testId}
     />
@@ -468,11 +457,8 @@ function NodeIdField({
   readOnly: boolean;
   onCommit: (id: string) => void;
 }) {
-  const [text, setText] = useState(id);
-  const [focused, setFocused] = useState(false);
-  useEffect(() => {
-    if (!focused) setText(id);
-  }, [id, focused]);
+  const draft = useDraftText(id);
+  const text = draft.text;
   const problem = text === id ? null : nodeRenameProblem(pipeline, id, text);
   const commit = (): void => {
     if (text !== id && !problem) onCommit(text);
@@ -483,19 +469,9 @@ function NodeIdField({
       description="Connections, --set keys and earlier executions follow a rename"
       size="xs"
       classNames={{ input: 'df-mono' }}
-      value={text}
+      {...draft.props(commit)}
       readOnly={readOnly}
       error={problem}
-      onChange={(e) => setText(e.currentTarget.value)}
-      onFocus={() => setFocused(true)}
-      onBlur={() => {
-        setFocused(false);
-        commit();
-      }}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-        if (e.key === 'Escape') setText(id);
-      }}
       data-testid="node-id-input"
     />
   );

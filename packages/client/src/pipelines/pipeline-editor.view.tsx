@@ -71,6 +71,7 @@ import { identifierNameProblem } from '../lib/names.js';
 import { uniqueNodeId } from '../lib/node-id.js';
 import { NamePrompt } from '../shell/name-prompt.js';
 import { ViewToolbar } from '../shell/project-layout.js';
+import { ToolbarIcon } from '../ui/toolbar-icon.js';
 import { AddOperationSpotlight } from './add-operation.spotlight.js';
 import { useExtensionOperations } from './use-extension-operations.js';
 import { ExecuteModal } from './execute.modal.js';
@@ -524,67 +525,53 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
           </Tooltip>
         )}
         {canEdit && (
-          <Tooltip label="Auto-layout (L)">
-            <ActionIcon
-              variant="default"
-              size="md"
-              onClick={autoLayout}
-              aria-label="Auto-layout"
-              data-testid="auto-layout"
-            >
-              <IconHierarchy2 size={16} />
-            </ActionIcon>
-          </Tooltip>
+          <ToolbarIcon
+            tooltip="Auto-layout (L)"
+            label="Auto-layout"
+            onClick={autoLayout}
+            testId="auto-layout"
+          >
+            <IconHierarchy2 size={16} />
+          </ToolbarIcon>
         )}
         {canEdit && (
-          <Tooltip label="Undo your last edit (Ctrl+Z)">
-            <ActionIcon
-              variant="default"
-              size="md"
-              onClick={undo.undo}
-              disabled={!undo.canUndo}
-              aria-label="Undo"
-              data-testid="undo"
-            >
-              <IconArrowBackUp size={16} />
-            </ActionIcon>
-          </Tooltip>
+          <ToolbarIcon
+            tooltip="Undo your last edit (Ctrl+Z)"
+            label="Undo"
+            onClick={undo.undo}
+            disabled={!undo.canUndo}
+            testId="undo"
+          >
+            <IconArrowBackUp size={16} />
+          </ToolbarIcon>
         )}
         {canEdit && (
-          <Tooltip label="Redo (Ctrl+Shift+Z)">
-            <ActionIcon
-              variant="default"
-              size="md"
-              onClick={undo.redo}
-              disabled={!undo.canRedo}
-              aria-label="Redo"
-              data-testid="redo"
-            >
-              <IconArrowForwardUp size={16} />
-            </ActionIcon>
-          </Tooltip>
+          <ToolbarIcon
+            tooltip="Redo (Ctrl+Shift+Z)"
+            label="Redo"
+            onClick={undo.redo}
+            disabled={!undo.canRedo}
+            testId="redo"
+          >
+            <IconArrowForwardUp size={16} />
+          </ToolbarIcon>
         )}
-        <Tooltip label="Fit to view (F)">
-          <ActionIcon
-            variant="default"
-            size="md"
-            onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })}
-            aria-label="Fit to view"
-          >
-            <IconMaximize size={16} />
-          </ActionIcon>
-        </Tooltip>
-        <Tooltip label="Executions of this pipeline (E)">
-          <ActionIcon
-            variant={trayOpen ? 'light' : 'default'}
-            size="md"
-            onClick={() => setTrayOpen((o) => !o)}
-            aria-label="Executions of this pipeline"
-            data-testid="toggle-execution-tray"
-          >
-            <IconHistory size={16} />
-          </ActionIcon>
-        </Tooltip>
+        <ToolbarIcon
+          tooltip="Fit to view (F)"
+          label="Fit to view"
+          onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })}
+        >
+          <IconMaximize size={16} />
+        </ToolbarIcon>
+        <ToolbarIcon
+          tooltip="Executions of this pipeline (E)"
+          label="Executions of this pipeline"
+          onClick={() => setTrayOpen((o) => !o)}
+          active={trayOpen}
+          testId="toggle-execution-tray"
+        >
+          <IconHistory size={16} />
+        </ToolbarIcon>
         <Tooltip label={executeBlocked ?? 'Execute pipeline (Ctrl+Enter)'}>
           <Button
             color="yellow"

@@ -9,7 +9,6 @@ import {
 } from '@deepforge/core';
 import { addEdge, addLayer, moveLayer, removeEdge, removeLayer, setOutputs } from '@deepforge/protocol';
 import {
-  ActionIcon,
   Badge,
   Box,
   Button,
@@ -57,6 +56,7 @@ import { descendants, edgeProblem, planInsert, planRemove } from '../lib/archite
 import { layoutGraph } from '../lib/auto-layout.js';
 import { useStableHandler } from '../lib/use-stable-handler.js';
 import { ViewToolbar } from '../shell/project-layout.js';
+import { ToolbarIcon } from '../ui/toolbar-icon.js';
 import { AddLayerSpotlight } from './add-layer.spotlight.js';
 import { LayerPanel } from './layer-panel.js';
 import type { LayerNode, ShapeEdge } from './layer-node.js';
@@ -471,33 +471,26 @@ function ArchitectureEditor({
           </Tooltip>
         )}
         {canEdit && (
-          <Tooltip label="Auto-layout (L)">
-            <ActionIcon variant="default" size="md" onClick={autoLayout} aria-label="Auto-layout">
-              <IconHierarchy2 size={16} />
-            </ActionIcon>
-          </Tooltip>
+          <ToolbarIcon tooltip="Auto-layout (L)" label="Auto-layout" onClick={autoLayout}>
+            <IconHierarchy2 size={16} />
+          </ToolbarIcon>
         )}
-        <Tooltip label="Fit to view (F)">
-          <ActionIcon
-            variant="default"
-            size="md"
-            onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })}
-            aria-label="Fit to view"
-          >
-            <IconMaximize size={16} />
-          </ActionIcon>
-        </Tooltip>
-        <Tooltip label={codeOpen ? 'Hide the generated code' : 'Show the generated PyTorch code'}>
-          <ActionIcon
-            variant={codeOpen ? 'light' : 'default'}
-            size="md"
-            onClick={() => setCodeOpen((o) => !o)}
-            aria-label="Generated code"
-            data-testid="toggle-code"
-          >
-            <IconCode size={16} />
-          </ActionIcon>
-        </Tooltip>
+        <ToolbarIcon
+          tooltip="Fit to view (F)"
+          label="Fit to view"
+          onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })}
+        >
+          <IconMaximize size={16} />
+        </ToolbarIcon>
+        <ToolbarIcon
+          tooltip={codeOpen ? 'Hide the generated code' : 'Show the generated PyTorch code'}
+          label="Generated code"
+          onClick={() => setCodeOpen((o) => !o)}
+          active={codeOpen}
+          testId="toggle-code"
+        >
+          <IconCode size={16} />
+        </ToolbarIcon>
       </ViewToolbar>
       <Box className="df-fill" style={{ display: 'flex', minHeight: 0 }}>
         <Box

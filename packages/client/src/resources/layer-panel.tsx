@@ -23,8 +23,8 @@ import {
 } from '@mantine/core';
 import { IconArrowBackUp, IconTrash, IconWand, IconX } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
-import { useEffect, useState } from 'react';
 import { useProjectDoc } from '../collab/project-doc.context.js';
+import { useDraftText } from '../ui/draft-text.js';
 import {
   describeArgumentTypes,
   formatArgument,
@@ -243,11 +243,8 @@ function ArgumentField({
   readOnly: boolean;
   onCommit: (v: JsonValue | undefined) => void;
 }) {
-  const [text, setText] = useState(formatArgument(value, arg));
-  const [focused, setFocused] = useState(false);
-  useEffect(() => {
-    if (!focused) setText(formatArgument(value, arg));
-  }, [value, arg, focused]);
+  const draft = useDraftText(formatArgument(value, arg));
+  const text = draft.text;
   const parsed = parseArgumentInput(arg, text);
   const missing = arg.required && value === undefined && text.trim() === '';
   const commit = (): void => {
@@ -268,19 +265,9 @@ function ArgumentField({
         </Group>
       }
       placeholder={arg.required ? '<none>' : (arg.defaultSource ?? formatArgument(arg.default))}
-      value={text}
+      {...draft.props(commit)}
       readOnly={readOnly}
       error={!parsed.ok ? parsed.error : missing ? 'required: no default' : undefined}
-      onChange={(e) => setText(e.currentTarget.value)}
-      onFocus={() => setFocused(true)}
-      onBlur={() => {
-        setFocused(false);
-        commit();
-      }}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-        if (e.key === 'Escape') setText(formatArgument(value, arg));
-      }}
       rightSection={
         value !== undefined && !readOnly && !arg.required ? (
           <Tooltip label={`Back to the default (${arg.defaultSource ?? 'none'})`}>
@@ -312,12 +299,8 @@ function ShapeField({
     : value === undefined
       ? ''
       : JSON.stringify(value);
-  const [text, setText] = useState(shown);
-  const [focused, setFocused] = useState(false);
-  useEffect(() => {
-    if (!focused) setText(shown);
-  }, [shown, focused]);
-  const parsed = parseShapeInput(text);
+  const draft = useDraftText(shown, { revertOnEscape: false });
+  const parsed = parseShapeInput(draft.text);
   const checked = parsed.ok ? parseInputShape(parsed.shape) : null;
   const error = !parsed.ok ? parsed.error : checked && 'problem' in checked ? checked.problem : undefined;
   const commit = (): void => {
@@ -327,18 +310,9 @@ function ShapeField({
     <TextInput
       label="Shape"
       description="Sizes and names; the batch dimension is a name (N)"
-      value={text}
+      {...draft.props(commit)}
       readOnly={readOnly}
       error={error}
-      onChange={(e) => setText(e.currentTarget.value)}
-      onFocus={() => setFocused(true)}
-      onBlur={() => {
-        setFocused(false);
-        commit();
-      }}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-      }}
       data-testid="input-shape"
       styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
     />
