@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node scripts/bundle-cli.mjs`: the CLI's program as one JavaScript bundle (docs/adr/0029), from what `tsc -b`
+// `node scripts/bundle-cli.mjs [--out DIR]`: the CLI's program as one JavaScript bundle (docs/adr/0029), from what `tsc -b`
 // built. Writes packages/cli/dist/program.bundle.js and its chunks (dist/chunks/, for what the program imports
 // only when it needs it). `npm run build`, `npm run pack` and `bench:startup` run it after tsc.
 //
@@ -128,8 +128,11 @@ export async function bundleCli({ from = DIST, outdir = from, reader = true, qui
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // --out DIR: the program's bundle goes there instead of beside dist/program.js (a test's copy of the CLI).
+  const out = process.argv.indexOf('--out');
   try {
-    await bundleCli();
+    if (out >= 0 && !process.argv[out + 1]) throw new Error('--out needs a folder');
+    await bundleCli(out >= 0 ? { outdir: process.argv[out + 1] } : {});
   } catch (err) {
     console.error(`bundle-cli: ${err.message}`);
     process.exit(1);
