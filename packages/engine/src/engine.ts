@@ -134,8 +134,8 @@ export interface OpenEngineOptions {
   localGpus?: () => Promise<readonly number[]>;
   /**
    * For a command about to run a pipeline (`deepforge run`): start what its jobs need while the engine opens and
-   * reads the project, instead of on the way to the first job: an operation reader's worker thread and, with local
-   * warm workers, the interpreter check and the warm worker (docs/adr/0029). Nothing it starts outlives close().
+   * reads the project, instead of on the way to the first job: an operation reader's worker thread and, once open,
+   * the interpreter check and the local warm worker (docs/adr/0029). Nothing it starts outlives close().
    */
   warmUp?: boolean;
 }
@@ -414,7 +414,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
     },
   );
   const engine = new EngineImpl(settings, env, logger, adapters, runtimeDir, options);
-  // Its worker thread loads while the database opens (unreferenced: it holds nothing open).
+  // Its worker thread loads while the engine registers, recovers and reads the project (unreferenced meanwhile).
   if (options.warmUp) engine.operationReader.warm();
   try {
     await engine.open(options.recover ?? true);
