@@ -3,7 +3,7 @@
 // client's Vite build produced. Assembles build/package/ and runs `npm pack` there; prints the tarball's path.
 //
 // Layout of the package (the CLI is the package's root, its libraries are bundled dependencies):
-//   package.json, bin/deepforge.js, dist/           the CLI (packages/cli)
+//   package.json, bin/deepforge.js, dist/           the CLI (packages/cli), with its bundle (scripts/bundle-cli.mjs)
 //   node_modules/@deepforge/{core,protocol,engine,server}/{package.json,dist}
 //   node_modules/@deepforge/client/{package.json,dist}   the built web client (served by the server)
 //   node_modules/…                                  every production dependency, as installed in this checkout
@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleCli } from './bundle-cli.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LIBRARIES = ['core', 'protocol', 'engine', 'server'];
@@ -112,7 +113,7 @@ function productionTree() {
   return found;
 }
 
-function main() {
+async function main() {
   const outArg = process.argv.indexOf('--out');
   const outDir = outArg >= 0 ? process.argv[outArg + 1] : join(ROOT, 'build');
   if (!outDir) fail('--out needs a folder');
@@ -124,6 +125,8 @@ function main() {
   if (!existsSync(join(ROOT, 'packages', 'client', 'dist', 'index.html'))) {
     fail('packages/client/dist is missing: build the client first (npm run build -w @deepforge/client)');
   }
+  // The program's bundle for `deepforge run` (docs/adr/0029), made from this build: it goes in with dist/.
+  await bundleCli({ quiet: true });
   const root = readJson(join(ROOT, 'package.json'));
   const cli = readJson(join(ROOT, 'packages', 'cli', 'package.json'));
   const stage = join(outDir, 'package');
@@ -219,4 +222,4 @@ function main() {
   console.log(tarball);
 }
 
-main();
+await main();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JSON_MAX_DEPTH } from './json-limits.js';
 import { ContentHashSchema } from './content-hash.js';
 import { NAME_MAX_LENGTH, PYTHON_KEYWORDS } from './python-identifier.js';
 
@@ -14,8 +15,7 @@ export const OUTPUT_PORT = 'data';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** How deep attribute values may nest; deeper is refused with a clear error instead of a stack overflow. */
-export const JSON_MAX_DEPTH = 64;
+export { JSON_MAX_DEPTH };
 
 /**
  * Why `value` is not a JSON value no deeper than `maxDepth`, with the path to blame, or null. Iterative: a value

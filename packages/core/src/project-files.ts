@@ -23,7 +23,12 @@ import type {
   Project,
 } from './model.js';
 import { identifierProblem, isPythonIdentifier } from './python-identifier.js';
-import { lineColumn, parseOperationSource } from './python-interface.parser.js';
+import { lineColumn } from './python-interface.parser.js';
+import { fileDiagnostic, OPERATIONS_DIR, readOperationFile } from './operation-file.reader.js';
+import type { OperationReading } from './operation-file.reader.js';
+
+export { OPERATIONS_DIR, readOperationFile };
+export type { OperationReading };
 
 /**
  * The project folder format: a pure mapping between file contents (relative POSIX path → UTF-8 text) and a
@@ -42,7 +47,6 @@ import { lineColumn, parseOperationSource } from './python-interface.parser.js';
  */
 
 export const MANIFEST_FILE = 'deepforge.json';
-export const OPERATIONS_DIR = 'operations';
 export const PIPELINES_DIR = 'pipelines';
 export const UTILS_DIR = 'utils';
 export const SERIALIZERS_DIR = 'serializers';
@@ -72,16 +76,6 @@ export class ProjectFilesError extends Error {
 }
 
 const BUILT_INS: ReadonlySet<string> = new Set([INPUT_OPERATION, OUTPUT_OPERATION]);
-
-function fileDiagnostic(
-  severity: Diagnostic['severity'],
-  code: string,
-  file: string,
-  message: string,
-  at?: { line: number; column: number },
-): Diagnostic {
-  return { severity, code, message: `${file}: ${message}`, file, ...(at ?? {}) };
-}
 
 /** `nodes[2].id`, `attributes["learning rate"]`: a zod issue path as one would write it in JavaScript. */
 export function formatIssuePath(path: readonly PropertyKey[]): string {
@@ -181,40 +175,6 @@ function readManifest(
     return null;
   }
   return parsed.data;
-}
-
-/** What reading one operation file gives. */
-export interface OperationReading {
-  /** Null while the code has errors. */
-  interface: OperationInterface | null;
-  /** Their messages name the file. */
-  diagnostics: Diagnostic[];
-}
-
-/** Reads the operation `name` (operations/<name>.py) from its code, as parseProjectOperations does. */
-export function readOperationFile(name: string, code: string): OperationReading {
-  return parseOperationFile(`${OPERATIONS_DIR}/${name}.py`, name, code);
-}
-
-/** Parses one operation file; its diagnostics name the file. */
-function parseOperationFile(file: string, name: string, code: string): OperationReading {
-  const parsed = parseOperationSource(code, { className: name });
-  const diagnostics = parsed.diagnostics.map((d) => {
-    const at =
-      d.line !== undefined && d.column !== undefined ? { line: d.line, column: d.column } : undefined;
-    let message = d.message;
-    let diagnosticCode = d.code;
-    if (d.code === 'class-not-found') {
-      const actual = parseOperationSource(code).interface?.className;
-      diagnosticCode = actual ? 'class-name-mismatch' : 'no-class';
-      message = actual
-        ? `the operation class is named ${actual}, but it must be named ${name} like its file`
-        : `no class named ${name}: the file must define class ${name} with an execute method`;
-    }
-    return { ...fileDiagnostic(d.severity, diagnosticCode, file, message, at), operation: name };
-  });
-  const usable = !diagnostics.some((d) => d.severity === 'error');
-  return { interface: usable ? parsed.interface : null, diagnostics };
 }
 
 export interface ProjectOperations {

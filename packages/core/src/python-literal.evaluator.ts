@@ -1,5 +1,5 @@
 import type { SyntaxNode } from '@lezer/common';
-import { JSON_MAX_DEPTH } from './model.js';
+import { JSON_MAX_DEPTH } from './json-limits.js';
 import type { AttributeType, JsonValue } from './model.js';
 import { childNodes, sourceOf } from './python-operation.syntax.js';
 import { parsePythonStrict } from './python-source.limits.js';

@@ -140,6 +140,12 @@ export interface OpenEngineOptions {
    * job needing GPUs starts; absent: none, and such a job fails at once.
    */
   localGpus?: () => Promise<readonly number[]>;
+  /**
+   * For a command about to run a pipeline (`deepforge run`): start what its jobs need while the engine opens and
+   * reads the project, instead of on the way to the first job: an operation reader's worker thread and, once open,
+   * the interpreter check and the local warm worker (docs/adr/0029). Nothing it starts outlives close().
+   */
+  warmUp?: boolean;
 }
 
 export interface StartExecutionRequest {
@@ -427,8 +433,11 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
     },
   );
   const engine = new EngineImpl(settings, env, logger, adapters, runtimeDir, options);
+  // Its worker thread loads while the engine registers, recovers and reads the project (unreferenced meanwhile).
+  if (options.warmUp) engine.operationReader.warm();
   try {
     await engine.open(options.recover ?? true);
+    if (options.warmUp) engine.warmUpJobs();
   } catch (err) {
     await adapters.compute.close().catch(() => undefined);
     await adapters.store.close();
@@ -554,6 +563,20 @@ class EngineImpl implements Engine {
 
   private assertOpen(): void {
     if (this.closed) throw new EngineError('closed', 'the engine is closed');
+  }
+
+  /** The interpreter check and the interpreter's warm worker, started now for the first job (see warmUp). */
+  warmUpJobs(): void {
+    const prestart = this.compute.prestart?.bind(this.compute);
+    if (!prestart) return;
+    this.python().then(
+      (python) => {
+        // After close() no worker may start: nothing would stop it.
+        if (!this.closed) prestart(python.command, this.runnerId);
+      },
+      // Not remembered: the run that needs the interpreter checks it again and reports why it cannot be used.
+      () => undefined,
+    );
   }
 
   python(): Promise<PythonInfo> {

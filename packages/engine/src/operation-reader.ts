@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,7 +51,9 @@ import(workerData.core).then(
 
 /**
  * Where the built core is: its package's `default` export. Not simply what `@deepforge/core` resolves to, which
- * under the `source` condition (tests, dev) is TypeScript that a worker thread cannot load.
+ * under the `source` condition (tests, dev) is TypeScript that a worker thread cannot load. Beside it, the bundle
+ * of what a worker uses (scripts/bundle-cli.mjs: one file instead of core's modules, zod's and Lezer's; docs/adr/0029)
+ * is taken while it is newer than core's build.
  */
 function builtCoreUrl(): string {
   let dir = dirname(createRequire(import.meta.url).resolve('@deepforge/core'));
@@ -62,8 +64,17 @@ function builtCoreUrl(): string {
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
     exports: { '.': { default: string } };
   };
-  return pathToFileURL(join(dir, manifest.exports['.'].default)).href;
+  const main = join(dir, manifest.exports['.'].default);
+  const bundled = statSync(join(dirname(main), READER_BUNDLE), { throwIfNoEntry: false })?.mtimeMs;
+  const built = statSync(join(dirname(main), '.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs;
+  if (bundled !== undefined && (built === undefined || built <= bundled)) {
+    return pathToFileURL(join(dirname(main), READER_BUNDLE)).href;
+  }
+  return pathToFileURL(main).href;
 }
+
+/** scripts/bundle-cli.mjs writes it beside core's built index.js. */
+const READER_BUNDLE = 'operation-reading.bundle.js';
 
 interface Job {
   id: number;
@@ -157,6 +168,15 @@ export class OperationReader {
     return projectOperationsOf(Object.fromEntries(names.map((name, i) => [name, readings[i]!])));
   }
 
+  /**
+   * Starts a worker before any reading is asked for (one that is about to be: `deepforge run`), so that loading
+   * core overlaps the caller's own work. Unreferenced until a reading waits for it: it keeps no process alive.
+   */
+  warm(): void {
+    if (this.closed || this.slots.some((s) => s !== undefined)) return;
+    this.start(0).worker.unref();
+  }
+
   /** Stops the workers; what is still waiting is answered with an error. */
   async close(): Promise<void> {
     this.closed = true;
@@ -189,9 +209,11 @@ export class OperationReader {
         slot.worker.postMessage({ id: job.id, name: job.name, code: job.code });
         continue;
       }
-      const starting = this.slots.filter((s) => s !== undefined && !s.ready).length;
+      const starting = this.slots.filter((s): s is Slot => s !== undefined && !s.ready);
+      // A worker started ahead (warm) is referenced once a reading waits for it.
+      for (const s of starting) s.worker.ref();
       const free = this.slots.findIndex((s) => s === undefined);
-      if (starting >= this.queue.length || free < 0) return;
+      if (starting.length >= this.queue.length || free < 0) return;
       this.start(free);
     }
   }

@@ -12,9 +12,15 @@ export interface SessionOptions {
   color?: boolean;
 }
 
-export async function openCliEngine(ctx: CliContext, opts: SessionOptions = {}): Promise<Engine> {
+/** `warmUp`: the command runs a pipeline next (OpenEngineOptions.warmUp). */
+export async function openCliEngine(
+  ctx: CliContext,
+  opts: SessionOptions = {},
+  { warmUp = false }: { warmUp?: boolean } = {},
+): Promise<Engine> {
   return openEngine({
     env: ctx.env,
+    warmUp,
     // Jobs needing GPUs get this machine's (asked once, when the first such job starts).
     localGpus: async () => {
       const { detectGpus } = await import('@deepforge/server');

@@ -161,7 +161,7 @@ Examples:
         if (given !== undefined) throw new UsageError(`${flag} goes with --server <url>`);
       }
       const dir = resolve(ctx.cwd, projectDir);
-      const engine = await openCliEngine(ctx, opts);
+      const engine = await openCliEngine(ctx, opts, { warmUp: true });
       try {
         const { project } = await engine.loadProjectFolder(dir);
         if (!Object.hasOwn(project.pipelines, pipeline)) {

@@ -139,6 +139,11 @@ export interface Compute {
   stopOrphan?(job: { jobId: string; runnerId: string }): Promise<void>;
   /** The indices of this machine's GPUs that its jobs hold now (adapters that give jobs GPUs of this machine). */
   gpusInUse?(): number[];
+  /**
+   * Gets ready to start jobs with this interpreter for this runner before the first one comes (local warm workers:
+   * starts the interpreter's worker). Best effort: a failure shows, or is worked around, at the first job.
+   */
+  prestart?(python: string, runnerId: string): void;
 }
 
 /** More GPUs than one job could ask of any machine (nvidia-smi reports up to 64 per machine in our protocol). */

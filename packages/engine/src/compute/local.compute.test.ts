@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
@@ -101,6 +101,22 @@ describe.each([
     expect(logs.map((l) => l.text)).toContain('still fine');
   });
 });
+
+/** The pid of the warm worker (python -m deepforge.zygote) started for `runnerId`, if one runs. */
+async function zygoteOf(runnerId: string): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes('deepforge.zygote')) continue;
+      const environ = await readFile(`/proc/${entry}/environ`, 'utf8');
+      if (environ.split('\0').includes(`DEEPFORGE_RUNNER_ID=${runnerId}`)) return Number(entry);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return undefined;
+}
 
 describe('LocalCompute: the warm worker', () => {
   let dir: string;
@@ -260,6 +276,40 @@ describe('LocalCompute: the warm worker', () => {
     const facts = JSON.parse(await readFile(file, 'utf8'));
     expect(facts.ppid).not.toBe(worker);
     expect(facts.ppid).not.toBe(process.pid);
+  });
+
+  it('prestart starts the worker before the first job, which is forked from it with its own environment', async () => {
+    const runnerId = `prestart-${process.pid}-${Date.now()}`;
+    const early = new LocalCompute({
+      runtimeDir: findRuntimeDir(),
+      env: process.env,
+      logger: pino({ enabled: false }),
+      killGraceMs: 500,
+      warmWorker: true,
+    });
+    try {
+      early.prestart(TEST_PYTHON, runnerId);
+      // The worker runs before any job was asked for: found by its runner id among this machine's processes.
+      let worker: number | undefined;
+      for (let i = 0; i < 200 && worker === undefined; i++) {
+        worker = await zygoteOf(runnerId);
+        if (worker === undefined) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(worker).toBeDefined();
+      const file = join(dir, 'first.json');
+      const code = [
+        'import json, os',
+        'class Op():',
+        '    def execute(self):',
+        `        with open(${JSON.stringify(file)}, "w") as f:`,
+        '            json.dump({"ppid": os.getppid(), "job": os.environ.get("DEEPFORGE_JOB_ID")}, f)',
+      ].join('\n');
+      const running = await startOn(early, 'first', code);
+      expect((await running.result).exitCode).toBe(0);
+      expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ ppid: worker, job: 'first' });
+    } finally {
+      await early.close();
+    }
   });
 
   it('gives up a worker stuck before forking: the job starts as a new interpreter, the next on a new worker', async () => {

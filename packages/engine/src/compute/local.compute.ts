@@ -202,6 +202,15 @@ export class LocalCompute implements Compute {
     }
   }
 
+  /**
+   * Starts the interpreter's warm worker ahead of the first job, with the environment this runner's jobs share
+   * (harnessEnvironment without a job's id, GPUs or secrets: each job forked from it gets its own in full).
+   */
+  prestart(python: string, runnerId: string): void {
+    if (!this.options.warmWorker || this.warm.has(python)) return;
+    void this.warmWorker(python, harnessEnvironment(this.options.env, this.options.runtimeDir, { runnerId }));
+  }
+
   /** Stops the warm workers (jobs still running in them die with them). */
   close(): Promise<void> {
     for (const worker of [...this.warm.values(), ...this.retired]) worker.close();
@@ -286,14 +295,14 @@ export class LocalCompute implements Compute {
 export function harnessEnvironment(
   base: Env,
   runtimeDir: string,
-  request: ComputeJobRequest,
+  request: Pick<ComputeJobRequest, 'runnerId' | 'gpuDevices' | 'secretEnv'> & { jobId?: string },
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   env.PYTHONPATH = [runtimeDir, base.PYTHONPATH].filter(Boolean).join(':');
   env.PYTHONUNBUFFERED = '1';
   env.PYTHONIOENCODING ??= 'utf-8:backslashreplace';
-  env[JOB_ID_ENV] = request.jobId;
+  if (request.jobId !== undefined) env[JOB_ID_ENV] = request.jobId;
   env[RUNNER_ID_ENV] = request.runnerId;
   if (request.gpuDevices) {
     // Exactly the job's GPUs: CUDA numbers them from 0 inside the job, and the NVIDIA container runtime (a job
