@@ -223,7 +223,10 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
       const engine = await openEngine({ dataDir, env, settings: { python: TEST_PYTHON } });
       try {
         expect(engine.recovery!.failedJobs).toEqual([`${id}.sleep`]);
-        expect((await scontrol(conf, slurmId)).JobState).toBe('CANCELLED');
+        // Slurm shows the job COMPLETING while it stops its processes, then CANCELLED.
+        await expect
+          .poll(async () => (await scontrol(conf, slurmId)).JobState, { timeout: 15_000 })
+          .toBe('CANCELLED');
         expect((await engine.getExecution(id)).jobs[0]!.error).toMatchObject({ kind: 'runner-died' });
       } finally {
         await engine.close();
