@@ -1,7 +1,7 @@
 // `npm run lint`'s Python half (scripts/lint-py.mjs, docs/adr/0030): flake8, then mypy with the repository's
 // mypy.ini, run by the interpreter jobs use. Run here on files of its own, so each case says which tool caught what.
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,10 @@ afterAll(async () => {
 async function lint(name: string, source: string): Promise<{ code: number | null; output: string }> {
   const file = join(tmp, name);
   await writeFile(file, source);
+  return lintPath(file);
+}
+
+function lintPath(file: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'scripts/lint-py.mjs'), file], { cwd: ROOT });
     let output = '';
@@ -82,6 +86,40 @@ describe('scripts/lint-py.mjs', () => {
       const r = await lint('unused.py', 'import os\n');
       expect(r.output).toMatch(/unused\.py:1:1: F401 'os' imported but unused/);
       expect(r.code).toBe(1);
+    },
+    MYPY_MS,
+  );
+
+  it(
+    "checks an extension's operations against its own utils (its folder first on the search path)",
+    async () => {
+      // Where the script looks for extensions: in the repository's extensions/ (removed after).
+      const ext = join(ROOT, 'extensions', `.lint-test-${process.pid}`);
+      try {
+        await mkdir(join(ext, 'operations'), { recursive: true });
+        await mkdir(join(ext, 'utils'), { recursive: true });
+        await writeFile(join(ext, 'utils', 'helpers.py'), 'def twice(x: int) -> int:\n    return 2 * x\n');
+        await writeFile(
+          join(ext, 'operations', 'Twice.py'),
+          [
+            'from utils.helpers import twice',
+            '',
+            '',
+            'class Twice:',
+            '    def execute(self, value):',
+            '        result = twice("not a number")',
+            '        return result',
+            '',
+          ].join('\n'),
+        );
+        const r = await lintPath(join(ext, 'operations', 'Twice.py'));
+        expect(r.output).toMatch(
+          /Twice\.py:6: error: Argument 1 to "twice" has incompatible type "str"; expected "int"/,
+        );
+        expect(r.code).toBe(1);
+      } finally {
+        await rm(ext, { recursive: true, force: true });
+      }
     },
     MYPY_MS,
   );
