@@ -21,6 +21,20 @@ let tmp: string;
 let stores: DatabaseStores;
 let t = 1_000;
 const deps = () => ({ projects: stores.projects, documents: stores.documents, now: () => ++t });
+/** The same folder registered at the same time through this test's stores and through `other` (another process's). */
+const registerAtOnce = (
+  other: Pick<DatabaseStores, 'projects' | 'documents'>,
+  dir: string,
+  project: Parameters<typeof registerFolderProject>[2],
+) =>
+  Promise.all([
+    registerFolderProject(deps(), dir, project),
+    registerFolderProject(
+      { projects: other.projects, documents: other.documents, now: () => ++t },
+      dir,
+      project,
+    ),
+  ]);
 /** A second connection to the same database (another process's). */
 let openAgain: () => Promise<DatabaseStores>;
 
@@ -101,14 +115,7 @@ describe('registerFolderProject', () => {
     const { project } = await loadProjectFolder(dir);
     const other = await openAgain();
     try {
-      const [a, b] = await Promise.all([
-        registerFolderProject(deps(), dir, project),
-        registerFolderProject(
-          { projects: other.projects, documents: other.documents, now: () => ++t },
-          dir,
-          project,
-        ),
-      ]);
+      const [a, b] = await registerAtOnce(other, dir, project);
       expect(a.project.id).toBe(b.project.id);
       expect(await stores.projects.listProjects()).toHaveLength(1);
       // The loser's document is gone: only the project's is stored.
@@ -181,14 +188,7 @@ describe('registerFolderProject on PostgreSQL', () => {
     try {
       const dir = await copyHello('pg');
       const { project } = await loadProjectFolder(dir);
-      const [a, b] = await Promise.all([
-        registerFolderProject(deps(), dir, project),
-        registerFolderProject(
-          { projects: other.projects, documents: other.documents, now: () => ++t },
-          dir,
-          project,
-        ),
-      ]);
+      const [a, b] = await registerAtOnce(other, dir, project);
       expect(a.project.id).toBe(b.project.id);
       expect((await stores.projects.getProjectByFolder(dir))?.id).toBe(a.project.id);
       project.operations.Print!.code += '\n# changed\n';
