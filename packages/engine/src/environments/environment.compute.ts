@@ -53,6 +53,11 @@ export class EnvironmentCompute implements Compute {
     return this.inner.gpusInUse?.() ?? [];
   }
 
+  /** The machine's interpreter, made ready as the inner adapter does (a job with an environment starts its own). */
+  prestart(python: string, runnerId: string): void {
+    this.inner.prestart?.(python, runnerId);
+  }
+
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
     const file = environmentFileOf(request);
     let text: string;
