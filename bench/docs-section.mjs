@@ -26,7 +26,14 @@ export function replaceSection(doc, title, text) {
   if (!found) return `${doc.trimEnd()}\n\n${text}\n`;
   const after = found.index + found[0].length;
   const next = /^## /m.exec(doc.slice(after));
-  return doc.slice(0, found.index) + text + '\n' + (next ? '\n' + doc.slice(after + next.index) : '');
+  if (!next) return doc.slice(0, found.index) + text + '\n';
+  // An opening marker (and the marker lines after it) just before the next heading belongs to that heading's block
+  // (bench:history's block starts with its markers, then its heading), not to this section.
+  const opener = /\n<!-- (?!\/)[^\n]*-->\n(?:<!--[^\n]*-->\n)*\s*$/.exec(
+    doc.slice(after, after + next.index),
+  );
+  const end = after + (opener ? opener.index + 1 : next.index);
+  return doc.slice(0, found.index) + text + '\n\n' + doc.slice(end);
 }
 
 /**
@@ -36,7 +43,8 @@ export function replaceSection(doc, title, text) {
 export function replaceBlock(doc, key, block, insert = (d, b) => `${d.trimEnd()}\n\n${b}\n`) {
   const [open, close] = markers(key);
   const start = doc.indexOf(open);
-  const end = doc.indexOf(close);
+  // The closing marker after the opening one: a stray one earlier in the file must not make the block look absent.
+  const end = start >= 0 ? doc.indexOf(close, start) : -1;
   return start >= 0 && end > start
     ? doc.slice(0, start) + block + doc.slice(end + close.length)
     : insert(doc, block);

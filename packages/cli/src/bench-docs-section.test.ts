@@ -83,6 +83,16 @@ describe('replaceSection (bench/startup, bench/training)', () => {
     const out = await edit('prefix.md', (d) => replaceSection(d, 'Start-up', '## Start-up\n\nnew'), doc);
     expect(out).toBe(`${doc}\n## Start-up\n\nnew\n`);
   });
+
+  it("leaves the next block's opening marker, which stands before that block's heading, where it is", async () => {
+    const doc = DOC.replace('## Training\n', '<!-- bench:history -->\n<!-- measured-at x -->\n## Training\n');
+    const out = await edit(
+      'opener.md',
+      (d) => replaceSection(d, 'Start-up', '## Start-up\n\nnew table'),
+      doc,
+    );
+    expect(out).toBe(doc.replace('old start-up table\nold start-up notes\n', 'new table\n'));
+  });
 });
 
 describe('replaceBlocks (bench/engine, bench/ui, bench/auth)', () => {
@@ -129,5 +139,12 @@ describe('replaceBlock (bench/history)', () => {
       null,
     );
     expect(again).toBe(`${DOC}\n<!-- bench:history -->\ntwo\n<!-- /bench:history -->\n`);
+  });
+
+  it('replaces its block when a stray closing marker comes before it, instead of adding a second block', () => {
+    const doc = 'stale\n<!-- /bench:history -->\n\n<!-- bench:history -->\none\n<!-- /bench:history -->\n';
+    expect(replaceBlock(doc, 'bench:history', '<!-- bench:history -->\ntwo\n<!-- /bench:history -->')).toBe(
+      'stale\n<!-- /bench:history -->\n\n<!-- bench:history -->\ntwo\n<!-- /bench:history -->\n',
+    );
   });
 });
