@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `node scripts/bundle-cli.mjs [--out DIR]`: the CLI's program as one JavaScript bundle (docs/adr/0029), from what `tsc -b`
-// built. Writes packages/cli/dist/program.bundle.js and its chunks (dist/chunks/, for what the program imports
-// only when it needs it). `npm run build`, `npm run pack` and `bench:startup` run it after tsc.
+// built. Writes packages/cli/dist/program.bundle.cjs, one CommonJS file that the CLI compiles with V8's code cache
+// (packages/cli/src/bundle-loader.ts). `npm run build`, `npm run pack` and `bench:startup` run it after tsc.
 //
 // Why: a one-operation `deepforge run` spent most of its time loading ~600 ES modules (kysely alone 262, zod 198);
 // one file loads in a fraction of that. bin/deepforge.js uses the bundle for `deepforge run` (not `--server`) while
@@ -14,8 +14,8 @@
 //   bundle imports the server only for a job that asks for GPUs (plain numbers come back);
 // - pg and the AWS SDK: loaded only for a postgres:// database or S3 storage, big, and with files of their own.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,50 +77,45 @@ function writeWhole(file, contents) {
   renameSync(tmp, file);
 }
 
+/** The program's bundle in the CLI's dist/ (loaded by packages/cli/src/bundle-loader.ts). */
+export const PROGRAM_BUNDLE = 'program.bundle.cjs';
+
 /**
  * Builds the program's bundle from `from` (the CLI's dist/, holding program.js) into `outdir` (the same by
- * default): program.bundle.js and chunks/; and the operation reader's bundle beside core's build (`reader`).
- * Returns the entry's path.
+ * default): one CommonJS file, program.bundle.cjs, which the CLI compiles with V8's code cache (docs/adr/0029); and
+ * the operation reader's bundle beside core's build (`reader`). Returns the bundle's path.
  */
 export async function bundleCli({ from = DIST, outdir = from, reader = true, quiet = false } = {}) {
   const entry = join(from, 'program.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -b)`);
   const result = await build({
     entryPoints: [entry],
-    outdir,
-    entryNames: '[name].bundle',
-    chunkNames: 'chunks/[name]-[hash]',
-    splitting: true,
+    outfile: join(outdir, PROGRAM_BUNDLE),
     write: false,
     ...COMMON,
+    // CommonJS, so that it can be compiled as a vm.Script with cached data: Node 20 has no compile cache for ES
+    // modules. What it imports on demand (the PostgreSQL store, S3) stays behind a function until called.
+    format: 'cjs',
     external: EXTERNAL,
-    // Bundled CommonJS packages call require() for Node's built-ins and their own files: an ES module has none.
-    banner: {
-      js: "import { createRequire as __deepforgeCreateRequire } from 'node:module'; const require = __deepforgeCreateRequire(import.meta.url);",
-    },
+    // The bundled modules find their files (the Python runtime, core's reader bundle) from import.meta.url: the
+    // bundle's own location, as it was for the ES module bundle.
+    define: { 'import.meta.url': '__deepforgeBundleUrl' },
+    banner: { js: "var __deepforgeBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: quiet ? 'error' : 'warning',
     metafile: true,
   });
-  const out = join(outdir, 'program.bundle.js');
-  // Chunks first (named by their content: one already there is the same), the entry that imports them last, then
-  // the chunks no entry imports any more.
-  mkdirSync(join(outdir, 'chunks'), { recursive: true });
-  const chunks = new Set();
-  for (const file of result.outputFiles) {
-    if (file.path === out) continue;
-    chunks.add(basename(file.path));
-    if (!existsSync(file.path)) writeWhole(file.path, file.contents);
-  }
-  writeWhole(out, result.outputFiles.find((f) => f.path === out).contents);
-  for (const name of readdirSync(join(outdir, 'chunks'))) {
-    if (!chunks.has(name)) rmSync(join(outdir, 'chunks', name), { force: true });
-  }
+  const out = join(outdir, PROGRAM_BUNDLE);
+  mkdirSync(outdir, { recursive: true });
+  writeWhole(out, result.outputFiles[0].contents);
+  // What earlier builds made (an ES module bundle and its chunks) would only be stale files in the package.
+  rmSync(join(outdir, 'program.bundle.js'), { force: true });
+  rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
   const reading = reader ? await bundleOperationReading({ quiet }) : undefined;
   if (!quiet) {
-    const bytes = result.outputFiles.reduce((n, f) => n + f.contents.length, 0);
+    const bytes = result.outputFiles[0].contents.length;
     const inputs = Object.keys(result.metafile.inputs).length;
     console.log(
-      `bundle-cli: ${out}: ${inputs} modules in ${result.outputFiles.length} files, ${(bytes / 1024).toFixed(0)} KiB` +
+      `bundle-cli: ${out}: ${inputs} modules, ${(bytes / 1024).toFixed(0)} KiB` +
         (reading ? `; ${reading}` : ''),
     );
   }

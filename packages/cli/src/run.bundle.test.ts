@@ -2,7 +2,7 @@
 // exit codes and stored results as the program's own modules, for a run that succeeds, one whose operation fails
 // and one that cannot start.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import {
   makeTempDir,
   py,
   removeTree,
+  useTestDatabase,
   writeProjectFolder,
 } from '@deepforge/engine/test-support';
 import { CLI_MAIN, cli } from './test-support/run-cli.js';
@@ -21,6 +22,8 @@ import { CLI_MAIN, cli } from './test-support/run-cli.js';
 const CLI_DIR = fileURLToPath(new URL('../', import.meta.url));
 const ROOT = join(CLI_DIR, '..', '..');
 const EXAMPLES = join(ROOT, 'examples');
+
+const database = useTestDatabase('cli_bundle');
 
 let tmp: string;
 /** A copy of the CLI whose dist/ holds its entry module and the bundle, not the program's modules. */
@@ -33,7 +36,7 @@ beforeAll(async () => {
   copy = await mkdtemp(join(CLI_DIR, '.bundle-test-'));
   await mkdir(join(copy, 'dist'));
   await copyFile(join(CLI_DIR, 'package.json'), join(copy, 'package.json'));
-  for (const file of ['main.js', 'version.js']) {
+  for (const file of ['main.js', 'version.js', 'bundle-loader.js']) {
     await copyFile(join(CLI_DIR, 'dist', file), join(copy, 'dist', file));
   }
   await promisify(execFile)(process.execPath, [
@@ -60,6 +63,8 @@ function deepforge(main: string, args: string[], dataDir: string, extra: Record<
     DEEPFORGE_DATA_DIR: dataDir,
     DEEPFORGE_PYTHON: TEST_PYTHON,
     NO_COLOR: '1',
+    // The bundle's compiled code (bundle-loader.ts) goes here, not to the home folder.
+    XDG_CACHE_HOME: join(tmp, 'code-cache'),
     ...extra,
   });
   return new Promise<Run>((resolve) => {
@@ -132,6 +137,52 @@ describe('deepforge run from the bundle', () => {
     expect(missing.bundled.code).toBe(1);
     expect(same(missing.bundled.stderr)).toBe(same(missing.own.stderr));
     expect(missing.bundled.stdout).toBe(missing.own.stdout);
+  });
+
+  it('runs on PostgreSQL, whose client the bundle loads only for a postgres:// database', async () => {
+    const url = await database.fresh();
+    const run = await deepforge(
+      join(copy, 'dist', 'main.js'),
+      ['run', join(EXAMPLES, 'hello'), 'hello'],
+      join(tmp, 'pg'),
+      {
+        DEEPFORGE_DATABASE_URL: url,
+      },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Print\s+│ Hello from DeepForge! The product is 16!$/m);
+    const env = cleanEnv({ DEEPFORGE_DATA_DIR: join(tmp, 'pg'), DEEPFORGE_DATABASE_URL: url, NO_COLOR: '1' });
+    expect((await cli(['executions'], env)).stdout).toMatch(/hello.*success/);
+  });
+
+  it("keeps the bundle's compiled code: written by the first run, read by the next, rewritten when damaged", async () => {
+    const cacheHome = join(tmp, 'kept-code');
+    const folder = join(cacheHome, 'deepforge', 'v8');
+    const run = (name: string) =>
+      deepforge(join(copy, 'dist', 'main.js'), ['run', join(EXAMPLES, 'hello'), 'hello'], join(tmp, name), {
+        XDG_CACHE_HOME: cacheHome,
+      });
+    const first = await run('kept-1');
+    expect(first.code).toBe(0);
+    const files = await readdir(folder);
+    expect(files).toEqual([expect.stringMatching(/^program-v\d+\.\d+\.\d+-[a-z0-9]+-[0-9a-f]{32}\.cache$/)]);
+    const file = join(folder, files[0]!);
+    expect((await stat(file)).size).toBeGreaterThan(100_000);
+    const made = (await stat(file)).mtimeMs;
+    // Read, not written again: V8 took it.
+    const second = await run('kept-2');
+    expect(second.code).toBe(0);
+    expect((await stat(file)).mtimeMs).toBe(made);
+    expect(same(second.stdout).split('\n').sort()).toEqual(same(first.stdout).split('\n').sort());
+    // Damaged: V8 refuses it, the program compiles as if there were none, and writes it anew.
+    await writeFile(file, Buffer.alloc(4096, 7));
+    const third = await run('kept-3');
+    expect(third.code).toBe(0);
+    expect(third.stderr).toBe('');
+    expect(same(third.stdout).split('\n').sort()).toEqual(same(first.stdout).split('\n').sort());
+    expect((await stat(file)).size).toBeGreaterThan(100_000);
+    expect(await readdir(folder)).toEqual(files);
   });
 
   it('is taken only for a local run, while newer than the build', async () => {
