@@ -28,7 +28,7 @@ import { identifierNameProblem } from '../lib/names.js';
 import type { InterfaceEdit } from '../lib/operation-sync.js';
 import { applyInterfaceEdit, toLintDiagnostics, unusedInputs } from '../lib/operation-sync.js';
 import { NamePrompt } from '../shell/name-prompt.js';
-import { ViewToolbar } from '../shell/project-layout.js';
+import { ViewCrumb, ViewToolbar } from '../shell/project-layout.js';
 import { EnvironmentPanel } from './environment-panel.js';
 import { InterfacePanel } from './interface-panel.js';
 
@@ -166,21 +166,13 @@ function OperationEditor({ projectId, name }: { projectId: string; name: string 
                 </ActionIcon>
               </Tooltip>
             ) : null}
-            <Text
-              size="sm"
-              c="dimmed"
-              component={Link}
+            <ViewCrumb
+              parent="Operations"
               to={`/projects/${projectId}/pipelines`}
-              style={{ textDecoration: 'none' }}
-            >
-              Operations
-            </Text>
-            <Text size="sm" c="dimmed">
-              /
-            </Text>
-            <Text size="sm" fw={600} className="df-mono" data-testid="operation-title">
-              {name}
-            </Text>
+              name={name}
+              testId="operation-title"
+              mono
+            />
             {errors.length > 0 ? (
               <Badge color="red" variant="light" data-testid="operation-status" data-errors={errors.length}>
                 {errors.length} error{errors.length === 1 ? '' : 's'}

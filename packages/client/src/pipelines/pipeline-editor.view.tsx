@@ -13,13 +13,11 @@ import {
 } from '@deepforge/protocol';
 import {
   ActionIcon,
-  Badge,
   Box,
   Button,
   Center,
   Group,
   Kbd,
-  Popover,
   Stack,
   Text,
   Tooltip,
@@ -31,7 +29,6 @@ import { createSpotlight } from '@mantine/spotlight';
 import {
   IconArrowBackUp,
   IconArrowForwardUp,
-  IconExclamationCircle,
   IconHierarchy2,
   IconHistory,
   IconMaximize,
@@ -70,7 +67,8 @@ import { READERS_CANNOT_RUN } from '../lib/project-capabilities.js';
 import { identifierNameProblem } from '../lib/names.js';
 import { uniqueNodeId } from '../lib/node-id.js';
 import { NamePrompt } from '../shell/name-prompt.js';
-import { ViewToolbar } from '../shell/project-layout.js';
+import { ViewCrumb, ViewToolbar } from '../shell/project-layout.js';
+import { ProblemsBadge } from '../ui/problems-badge.js';
 import { ToolbarIcon } from '../ui/toolbar-icon.js';
 import { AddOperationSpotlight } from './add-operation.spotlight.js';
 import { useExtensionOperations } from './use-extension-operations.js';
@@ -486,23 +484,14 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
         testId="pipeline-toolbar"
         title={
           <Group gap={6} wrap="nowrap">
-            <Text
-              size="sm"
-              c="dimmed"
-              component={Link}
+            <ViewCrumb
+              parent="Pipelines"
               to={`/projects/${projectId}/pipelines`}
-              style={{ textDecoration: 'none' }}
-            >
-              Pipelines
-            </Text>
-            <Text size="sm" c="dimmed">
-              /
-            </Text>
-            <Text size="sm" fw={600} truncate data-testid="pipeline-title">
-              {name}
-            </Text>
-            <ValidationBadge
-              diagnostics={diagnostics}
+              name={name}
+              testId="pipeline-title"
+            />
+            <ProblemsBadge
+              problems={diagnostics.map((d) => ({ severity: d.severity, message: d.message, at: d.node }))}
               onPick={(nodeId) => {
                 setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === nodeId })));
                 const n = flow.getNode(nodeId);
@@ -721,55 +710,5 @@ function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline: 
         />
       )}
     </Box>
-  );
-}
-
-function ValidationBadge({
-  diagnostics,
-  onPick,
-}: {
-  diagnostics: readonly { severity: string; message: string; node?: string }[];
-  onPick: (node: string) => void;
-}) {
-  const errors = diagnostics.filter((d) => d.severity === 'error');
-  const warnings = diagnostics.filter((d) => d.severity === 'warning');
-  if (diagnostics.length === 0)
-    return (
-      <Badge color="green" variant="light" data-testid="validation-badge" data-errors={0}>
-        valid
-      </Badge>
-    );
-  return (
-    <Popover width={420} position="bottom-start" shadow="md">
-      <Popover.Target>
-        <Badge
-          color={errors.length > 0 ? 'red' : 'orange'}
-          variant="light"
-          style={{ cursor: 'pointer' }}
-          leftSection={<IconExclamationCircle size={12} />}
-          data-testid="validation-badge"
-          data-errors={errors.length}
-        >
-          {errors.length > 0
-            ? `${errors.length} error${errors.length === 1 ? '' : 's'}`
-            : `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`}
-        </Badge>
-      </Popover.Target>
-      <Popover.Dropdown p="xs">
-        <Stack gap={4} data-testid="validation-list">
-          {diagnostics.map((d, i) => (
-            <Text
-              key={i}
-              size="xs"
-              c={d.severity === 'error' ? 'red' : 'orange'}
-              style={{ cursor: d.node ? 'pointer' : undefined }}
-              onClick={() => d.node && onPick(d.node)}
-            >
-              {d.message}
-            </Text>
-          ))}
-        </Stack>
-      </Popover.Dropdown>
-    </Popover>
   );
 }

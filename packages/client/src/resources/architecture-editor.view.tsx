@@ -16,7 +16,6 @@ import {
   Group,
   Kbd,
   Loader,
-  Popover,
   Stack,
   Text,
   Tooltip,
@@ -29,7 +28,6 @@ import {
   IconArrowBarToDown,
   IconArrowBarToUp,
   IconCode,
-  IconExclamationCircle,
   IconHierarchy2,
   IconMaximize,
   IconPlus,
@@ -55,7 +53,8 @@ import type { InsertAt } from '../lib/architecture-edit.js';
 import { descendants, edgeProblem, planInsert, planRemove } from '../lib/architecture-edit.js';
 import { layoutGraph } from '../lib/auto-layout.js';
 import { useStableHandler } from '../lib/use-stable-handler.js';
-import { ViewToolbar } from '../shell/project-layout.js';
+import { ViewCrumb, ViewToolbar } from '../shell/project-layout.js';
+import { ProblemsBadge, type EditorProblem } from '../ui/problems-badge.js';
 import { ToolbarIcon } from '../ui/toolbar-icon.js';
 import { AddLayerSpotlight } from './add-layer.spotlight.js';
 import { LayerPanel } from './layer-panel.js';
@@ -393,15 +392,15 @@ function ArchitectureEditor({
   ]);
 
   const layerProblems = useMemo(() => {
-    const list: { layer: string | null; message: string; severity: string }[] = diagnostics.map((d) => ({
-      layer: d.layer ?? null,
+    const list: EditorProblem[] = diagnostics.map((d) => ({
+      at: d.layer ?? null,
       message: d.message,
       severity: d.severity,
     }));
     for (const l of shapes?.layers ?? [])
       if (l.error)
         list.push({
-          layer: l.id,
+          at: l.id,
           message: `${name}: layer "${l.id}" (${l.layer}): ${l.error}`,
           severity: 'error',
         });
@@ -421,22 +420,14 @@ function ArchitectureEditor({
         testId="architecture-toolbar"
         title={
           <Group gap={6} wrap="nowrap">
-            <Text
-              size="sm"
-              c="dimmed"
-              component={Link}
+            <ViewCrumb
+              parent="Resources"
               to={`/projects/${projectId}/resources`}
-              style={{ textDecoration: 'none' }}
-            >
-              Resources
-            </Text>
-            <Text size="sm" c="dimmed">
-              /
-            </Text>
-            <Text size="sm" fw={600} truncate className="df-mono" data-testid="architecture-title">
-              {name}
-            </Text>
-            <ProblemsBadge problems={layerProblems} onPick={pick} />
+              name={name}
+              testId="architecture-title"
+              mono
+            />
+            <ProblemsBadge problems={layerProblems} onPick={pick} width={440} />
             {canEdit && (
               <CheckStatus
                 current={check.current}
@@ -667,54 +658,5 @@ function CheckStatus({
         {hasResult ? 'updating shapes' : 'PyTorch is reading the graph'}
       </Text>
     </Group>
-  );
-}
-
-function ProblemsBadge({
-  problems,
-  onPick,
-}: {
-  problems: readonly { layer: string | null; message: string; severity: string }[];
-  onPick: (layer: string) => void;
-}) {
-  const errors = problems.filter((d) => d.severity === 'error');
-  if (problems.length === 0)
-    return (
-      <Badge color="green" variant="light" data-testid="validation-badge" data-errors={0}>
-        valid
-      </Badge>
-    );
-  return (
-    <Popover width={440} position="bottom-start" shadow="md">
-      <Popover.Target>
-        <Badge
-          color={errors.length > 0 ? 'red' : 'orange'}
-          variant="light"
-          style={{ cursor: 'pointer' }}
-          leftSection={<IconExclamationCircle size={12} />}
-          data-testid="validation-badge"
-          data-errors={errors.length}
-        >
-          {errors.length > 0
-            ? `${errors.length} error${errors.length === 1 ? '' : 's'}`
-            : `${problems.length} warning${problems.length === 1 ? '' : 's'}`}
-        </Badge>
-      </Popover.Target>
-      <Popover.Dropdown p="xs">
-        <Stack gap={4} data-testid="validation-list">
-          {problems.map((d, i) => (
-            <Text
-              key={i}
-              size="xs"
-              c={d.severity === 'error' ? 'red' : 'orange'}
-              style={{ cursor: d.layer ? 'pointer' : undefined }}
-              onClick={() => d.layer && onPick(d.layer)}
-            >
-              {d.message}
-            </Text>
-          ))}
-        </Stack>
-      </Popover.Dropdown>
-    </Popover>
   );
 }

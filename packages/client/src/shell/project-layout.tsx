@@ -342,6 +342,38 @@ function PresenceAvatars() {
   );
 }
 
+/**
+ * An editor's title in its toolbar: the list it belongs to (a link back to it), a slash, and the item's name.
+ * `mono`: the name is code (an operation's or an architecture's class name).
+ */
+export function ViewCrumb({
+  parent,
+  to,
+  name,
+  testId,
+  mono = false,
+}: {
+  parent: string;
+  to: string;
+  name: string;
+  testId: string;
+  mono?: boolean;
+}) {
+  return (
+    <>
+      <Text size="sm" c="dimmed" component={Link} to={to} style={{ textDecoration: 'none' }}>
+        {parent}
+      </Text>
+      <Text size="sm" c="dimmed">
+        /
+      </Text>
+      <Text size="sm" fw={600} truncate className={mono ? 'df-mono' : undefined} data-testid={testId}>
+        {name}
+      </Text>
+    </>
+  );
+}
+
 /** A view's top bar: title on the left, actions on the right. */
 export function ViewToolbar({
   title,
