@@ -320,7 +320,8 @@ export class ProjectService {
         kind: 'import',
         message: 'Updated from a project folder',
         author,
-        allowEmpty: true,
+        // The same folder again (a run that changed nothing) adds no version.
+        allowEmpty: false,
       });
       const record = await this.engine.projects.updateProject(projectId, {
         name: project.manifest.name,

@@ -132,6 +132,12 @@ describe('PUT /api/projects/:id/files', () => {
     expect(await tree(list[1]!.id)).toContain('operations/Extra.py');
     expect(await tree(list[0]!.id)).toContain('README.md');
     expect(await tree(list[0]!.id)).not.toContain('operations/Extra.py');
+
+    // The same folder again changes nothing and adds no version.
+    const again = await call<ProjectSummary>('PUT', `${api}/files`, ada, zipOf(folder));
+    expect(again.status).toBe(200);
+    expect(await exported()).toEqual(after);
+    expect((await versions()).length).toBe(list.length);
   });
 
   it('refuses a folder that is no project with 400 naming the file, and changes nothing', async () => {
