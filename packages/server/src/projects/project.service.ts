@@ -248,6 +248,25 @@ export class ProjectService {
     }
   }
 
+  /**
+   * Replacements a crash stopped between their two renames (replaceFromZip): a project whose folder is missing
+   * gets its old one back; a left-over old folder beside a folder in place is removed. Run when the server
+   * starts, and before each replacement.
+   */
+  async recoverReplaced(): Promise<void> {
+    const root = join(this.engine.dataDir, 'projects', '.replaced');
+    for (const id of await readdir(root).catch(() => [] as string[])) {
+      if (!this.replacing.has(id)) await this.recoverReplacedOf(id);
+    }
+  }
+
+  private async recoverReplacedOf(projectId: string): Promise<void> {
+    const left = this.replacedDir(projectId);
+    if (!(await exists(left))) return;
+    if (await exists(this.filesDir(projectId))) await rm(left, { recursive: true, force: true });
+    else await rename(left, this.filesDir(projectId));
+  }
+
   /** Where a project's folder waits while a replacement's folder takes its place (replaceFromZip). */
   private replacedDir(projectId: string): string {
     return join(this.engine.dataDir, 'projects', '.replaced', projectId);
@@ -259,23 +278,7 @@ export class ProjectService {
     author: VersionAuthor,
   ): Promise<ProjectSummary> {
     await this.removeStaleImports();
-    // A replacement a crash stopped between its two renames: the old folder comes back.
-    const left = this.replacedDir(projectId);
-    if (
-      await stat(left).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      if (
-        await stat(this.filesDir(projectId)).then(
-          () => true,
-          () => false,
-        )
-      )
-        await rm(left, { recursive: true, force: true });
-      else await rename(left, this.filesDir(projectId));
-    }
+    await this.recoverReplacedOf(projectId);
     const staging = join(this.incomingDir, newProjectId());
     this.importing.add(staging);
     try {
@@ -574,6 +577,13 @@ export class ProjectService {
     const root = folderName(project.manifest.name);
     return { fileName: `${root}.zip`, data: zipProject(files, root) };
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The 400 of a project folder that does not read as a project, naming each file and its problem. */

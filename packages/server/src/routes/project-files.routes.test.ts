@@ -1,7 +1,8 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, removeTree } from '@deepforge/engine/test-support';
 import type { ApiError, ProjectSummary, VersionPage } from '@deepforge/protocol';
 import { rawRequest } from '../test-support/raw-http.js';
 import { startFixture, type ServerFixture } from '../test-support/server-fixture.js';
@@ -192,5 +193,44 @@ describe('PUT /api/projects/:id/files', () => {
   it('is in the OpenAPI document', async () => {
     const doc = await call<{ paths: Record<string, Record<string, unknown>> }>('GET', '/api/docs/json', ada);
     expect(doc.body.paths['/api/projects/{projectId}/files']?.put).toBeDefined();
+  });
+});
+
+describe('a project folder swap a crash interrupted', () => {
+  it('is put right when the server starts: the old folder comes back, or a left-over one goes', async () => {
+    const dataDir = await makeTempDir('replaced');
+    try {
+      let g = await startFixture({ dataDir });
+      const a = await g.createProject({ name: 'a' });
+      const b = await g.createProject({ name: 'b' });
+      await g.cleanup();
+      const projects = join(dataDir, 'projects');
+      // a: stopped between the renames (its folder moved aside, the new one not yet in place).
+      await rm(join(projects, a.id), { recursive: true, force: true });
+      await mkdir(join(projects, '.replaced', a.id), { recursive: true });
+      await writeFile(join(projects, '.replaced', a.id, 'README.md'), 'old a\n');
+      // b: stopped after both renames, before the old folder was removed.
+      await mkdir(join(projects, b.id), { recursive: true });
+      await writeFile(join(projects, b.id, 'README.md'), 'new b\n');
+      await mkdir(join(projects, '.replaced', b.id), { recursive: true });
+      await writeFile(join(projects, '.replaced', b.id, 'README.md'), 'old b\n');
+      g = await startFixture({ dataDir });
+      try {
+        expect(await readdir(join(projects, a.id))).toEqual(['README.md']);
+        expect(await readdir(join(projects, '.replaced'))).toEqual([]);
+        const readme = async (id: string): Promise<string | undefined> => {
+          const res = await g.server.app.inject({ url: `/api/projects/${id}/export` });
+          const files = unzipSync(new Uint8Array(res.rawPayload));
+          const key = Object.keys(files).find((k) => k.endsWith('/README.md'));
+          return key === undefined ? undefined : Buffer.from(files[key]!).toString('utf8');
+        };
+        expect(await readme(a.id)).toBe('old a\n');
+        expect(await readme(b.id)).toBe('new b\n');
+      } finally {
+        await g.cleanup();
+      }
+    } finally {
+      await removeTree(dataDir);
+    }
   });
 });
