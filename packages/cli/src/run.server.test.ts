@@ -267,6 +267,25 @@ describe('deepforge run --server, run again on one folder', () => {
     expect(await projectCount()).toBe(before + 1);
   });
 
+  it('keeps a reused project when its pipeline cannot start, and deletes one it made for that run', async () => {
+    const known = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    const id = projectIdOf(known.stderr);
+    const before = await projectCount();
+    const reused = await cli(['run', '--server', url, dir, 'nope'], env, tmp);
+    expect(reused.code).not.toBe(0);
+    expect(reused.stderr).toContain(`updated project "test" (${id})`);
+    expect(reused.stderr).toMatch(/nope/);
+    expect(await server.engine.projects.getProject(id)).toBeDefined();
+    const fresh = await cli(['run', '--server', url, dir, 'nope', '--new-project'], env, tmp);
+    expect(fresh.code).not.toBe(0);
+    expect(fresh.stderr).toMatch(/imported/);
+    expect(await server.engine.projects.getProject(projectIdOf(fresh.stderr))).toBeUndefined();
+    expect(await projectCount()).toBe(before);
+    // The folder's project is still the one it had.
+    const next = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    expect(next.stderr).toContain(`updated project "test" (${id})`);
+  });
+
   it('imports the folder anew when its project was deleted on the server', async () => {
     const run = await cli(['run', '--server', url, dir, 'main'], env, tmp);
     const id = projectIdOf(run.stderr);

@@ -188,11 +188,14 @@ export async function runOnServer(
         }
         throw err;
       });
-    // The next run of this folder on this server updates this project.
+    // The next run of this folder on this server updates this project. The run is under way: a file that cannot
+    // be written is said, not fatal.
     await rememberServerProject(memory, origin, folder, {
       projectId: project.id,
       name: project.name,
       usedAt: Date.now(),
+    }).catch((err: unknown) => {
+      ctx.err.write(`could not remember the project for the next run: ${(err as Error).message}\n`);
     });
     if (!json) {
       renderer = new RunRenderer(
