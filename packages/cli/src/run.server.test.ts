@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +190,148 @@ describe('deepforge run --server', () => {
     expect(out).toMatch(/Canceling on http/);
     const slow = (await server.engine.listExecutions()).find((e) => e.pipeline === 'slow')!;
     expect(slow.status).toBe('canceled');
+  });
+});
+
+/** The token `deepforge login` stored for the test server (it changes when a test signs in again). */
+async function storedToken(): Promise<string> {
+  const stored = JSON.parse(await readFile(join(tmp, 'client', 'credentials.json'), 'utf8')) as {
+    servers: Record<string, { token: string }>;
+  };
+  return stored.servers[url]!.token;
+}
+
+const projectCount = async (): Promise<number> => (await server.engine.projects.listProjects()).length;
+
+/** The project id a run's stderr names: `… as project "test" (<id>)` or `updated project "test" (<id>) …`. */
+const projectIdOf = (stderr: string): string => /project "[^"]*" \(([^)]+)\)/.exec(stderr)![1]!;
+
+describe('deepforge run --server, run again on one folder', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(tmp, 'again');
+    await writeProjectFolder(dir, PROJECT);
+  });
+
+  it('updates the project the first run made: one project, the edited code runs, --cache reuses the rest', async () => {
+    const before = await projectCount();
+    const first = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stderr).toContain(`imported ${dir} into ${url} as project "test"`);
+    const id = projectIdOf(first.stderr);
+    expect(await projectCount()).toBe(before + 1);
+    const remembered = JSON.parse(await readFile(join(tmp, 'client', 'server-projects.json'), 'utf8')) as {
+      servers: Record<string, Record<string, { projectId: string }>>;
+    };
+    expect(remembered.servers[url]?.[dir]?.projectId).toBe(id);
+    expect(JSON.stringify(remembered)).not.toContain(await storedToken());
+
+    // The folder's Report prints something else now.
+    const report = join(dir, 'operations', 'Report.py');
+    await writeFile(report, (await readFile(report, 'utf8')).replace('"value is"', '"value now is"'));
+    const second = await cli(['run', '--server', url, dir, 'main', '--cache'], env, tmp);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stderr).toContain(`updated project "test" (${id}) on ${url} from ${dir}`);
+    expect(second.stderr).not.toMatch(/imported/);
+    expect(await projectCount()).toBe(before + 1);
+    expect(consoleLines(second.stdout)).toContain('Report │ value now is 12');
+    expect(consoleLines(second.stdout)).not.toContain('Report │ value is 12');
+    // The unchanged operation's result of the first run is reused (same project), the edited one runs.
+    const executionId = /\/executions\/([^/\s]+)/.exec(second.stdout)![1]!;
+    const details = await server.engine.getExecution(executionId);
+    expect(details.projectId).toBe(id);
+    const job = (node: string) => details.jobs.find((j) => j.node === node)!;
+    expect(job('double').cachedFrom).toBeTruthy();
+    expect(job('report').cachedFrom).toBeFalsy();
+    // The update is a version in the project's history.
+    const versions = await fetch(`${url}/api/projects/${id}/versions`, {
+      headers: { authorization: `Bearer ${await storedToken()}` },
+    }).then((r) => r.json() as Promise<{ versions: { kind: string; message: string }[] }>);
+    expect(versions.versions[0]).toMatchObject({ kind: 'import', message: 'Updated from a project folder' });
+  });
+
+  it('makes a new project with --new-project, which the next runs update', async () => {
+    const before = await projectCount();
+    const old = JSON.parse(await readFile(join(tmp, 'client', 'server-projects.json'), 'utf8')) as {
+      servers: Record<string, Record<string, { projectId: string }>>;
+    };
+    const fresh = await cli(['run', '--server', url, dir, 'main', '--new-project'], env, tmp);
+    expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
+    expect(fresh.stderr).toContain(`imported ${dir} into ${url} as project "test"`);
+    const id = projectIdOf(fresh.stderr);
+    expect(id).not.toBe(old.servers[url]![dir]!.projectId);
+    expect(await projectCount()).toBe(before + 1);
+    const next = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.stderr).toContain(`updated project "test" (${id})`);
+    expect(await projectCount()).toBe(before + 1);
+  });
+
+  it('keeps a reused project when its pipeline cannot start, and deletes one it made for that run', async () => {
+    const known = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    const id = projectIdOf(known.stderr);
+    const before = await projectCount();
+    const reused = await cli(['run', '--server', url, dir, 'nope'], env, tmp);
+    expect(reused.code).not.toBe(0);
+    expect(reused.stderr).toContain(`updated project "test" (${id})`);
+    expect(reused.stderr).toMatch(/nope/);
+    expect(await server.engine.projects.getProject(id)).toBeDefined();
+    const fresh = await cli(['run', '--server', url, dir, 'nope', '--new-project'], env, tmp);
+    expect(fresh.code).not.toBe(0);
+    expect(fresh.stderr).toMatch(/imported/);
+    expect(await server.engine.projects.getProject(projectIdOf(fresh.stderr))).toBeUndefined();
+    expect(await projectCount()).toBe(before);
+    // The folder's project is still the one it had.
+    const next = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    expect(next.stderr).toContain(`updated project "test" (${id})`);
+  });
+
+  it('imports the folder anew when its project was deleted on the server', async () => {
+    const run = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    const id = projectIdOf(run.stderr);
+    const deleted = await fetch(`${url}/api/projects/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${await storedToken()}` },
+    });
+    expect(deleted.status).toBe(204);
+    const before = await projectCount();
+    const again = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/is gone there/);
+    expect(again.stderr).toContain(`imported ${dir} into ${url} as project "test"`);
+    const newId = projectIdOf(again.stderr.slice(again.stderr.indexOf('imported')));
+    expect(newId).not.toBe(id);
+    expect(await projectCount()).toBe(before + 1);
+  });
+
+  it('says so and imports nothing when the caller may only read the project, suggesting --new-project', async () => {
+    const run = await cli(['run', '--server', url, dir, 'main'], env, tmp);
+    const id = projectIdOf(run.stderr);
+    await server.engine.accounts.createUser('rea', 'rea password', { admin: false });
+    const rea = await server.engine.accounts.userByName('rea');
+    await server.engine.accounts.setMember(id, rea, 'reader');
+    const reaEnv = { ...env, DEEPFORGE_DATA_DIR: join(tmp, 'rea') };
+    expect((await cli(['login', url, '--name', 'rea'], reaEnv, tmp, 'rea password\n')).code).toBe(0);
+    // rea's earlier run of this folder is remembered as being in ann's project (shared with rea as reader).
+    await writeFile(
+      join(tmp, 'rea', 'server-projects.json'),
+      JSON.stringify({ servers: { [url]: { [dir]: { projectId: id, name: 'test', usedAt: 1 } } } }),
+    );
+    const before = await projectCount();
+    const executions = (await server.engine.listExecutions()).length;
+    const refused = await cli(['run', '--server', url, dir, 'main'], reaEnv, tmp);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      new RegExp(`may not change project "test" \\(${id}\\).*reader.*--new-project`),
+    );
+    expect(await projectCount()).toBe(before);
+    expect((await server.engine.listExecutions()).length).toBe(executions);
+  });
+
+  it('refuses --new-project without --server', async () => {
+    const r = await cli(['run', dir, 'main', '--new-project'], env, tmp);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--new-project goes with --server/);
   });
 });
 

@@ -321,6 +321,8 @@ async function assemble(engine: Engine, logger: Logger, options: ServerOptions):
     authEnabled,
     publicUrl,
   };
+  // A project folder swap a crash interrupted (PUT …/files) is put right before any request reads the folder.
+  await ctx.projects.recoverReplaced();
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { resolveDataDir } from '@deepforge/engine';
 import type { AttributeOverride, JsonValue } from '@deepforge/core';
@@ -7,12 +8,12 @@ import type {
   ProjectSummary,
   StartExecutionBody,
 } from '@deepforge/protocol';
-import type { zipProject } from '@deepforge/server';
 import type { CliContext } from '../cli-context.js';
 import { RunRenderer } from '../render/run.renderer.js';
 import { UsageError } from '../usage-error.js';
 import { credentialsFilePath, readCredentials } from './credentials-file.js';
 import { failure, originOf } from './login.command.js';
+import { readServerProjects, rememberServerProject, serverProjectsFilePath } from './server-projects-file.js';
 
 const REQUEST_TIMEOUT_MS = 60_000;
 
@@ -27,6 +28,8 @@ export interface RemoteRunOptions {
   name?: string;
   color?: boolean;
   labels?: string[];
+  /** Import the folder as a new project even when an earlier run made one for it on this server. */
+  newProject?: boolean;
   slurm?: { all: Record<string, string | number>; nodes: Record<string, Record<string, string | number>> };
 }
 
@@ -39,6 +42,14 @@ function jsonValueOf(raw: string): JsonValue {
   }
 }
 
+/** The CLI's data dir, where the per-server files are. */
+function dataDirOf(ctx: CliContext, opts: RemoteRunOptions): string {
+  return resolveDataDir({
+    ...(opts.dataDir !== undefined ? { dataDir: resolve(ctx.cwd, opts.dataDir) } : {}),
+    env: ctx.env,
+  });
+}
+
 /** The token for the server: `--token`, else the one `deepforge login <url>` stored for its origin, else none. */
 async function tokenFor(
   ctx: CliContext,
@@ -46,12 +57,7 @@ async function tokenFor(
   opts: RemoteRunOptions,
 ): Promise<string | undefined> {
   if (opts.token !== undefined) return opts.token;
-  const file = credentialsFilePath(
-    resolveDataDir({
-      ...(opts.dataDir !== undefined ? { dataDir: resolve(ctx.cwd, opts.dataDir) } : {}),
-      env: ctx.env,
-    }),
-  );
+  const file = credentialsFilePath(dataDirOf(ctx, opts));
   return (await readCredentials(file)).servers[origin]?.token;
 }
 
@@ -67,6 +73,16 @@ class ServerApi {
     body?: { json: unknown } | { zip: Uint8Array },
     expected: readonly number[] = [200, 201],
   ): Promise<T> {
+    return (await this.send<T>(method, path, body, expected)).body;
+  }
+
+  /** The answer with its status, for the statuses expected (others throw, saying what the server said). */
+  async send<T>(
+    method: string,
+    path: string,
+    body?: { json: unknown } | { zip: Uint8Array },
+    expected: readonly number[] = [200, 201],
+  ): Promise<{ status: number; body: T }> {
     let res: Response;
     try {
       res = await fetch(`${this.origin}${path}`, {
@@ -95,13 +111,13 @@ class ServerApi {
       );
     }
     if (!expected.includes(res.status)) throw await failure(this.origin, res);
-    return (await res.json()) as T;
+    return { status: res.status, body: (await res.json()) as T };
   }
 }
 
 /**
- * `deepforge run --server <url> <project-dir> <pipeline>`: imports the project folder into the server as a new
- * project, starts the pipeline there (on its workers, or its own machine) and follows it live over the events
+ * `deepforge run --server <url> <project-dir> <pipeline>`: brings the project folder to the server (the project
+ * an earlier run of the folder made there, updated to the folder; else a new project it imports), starts the pipeline there (on its workers, or its own machine) and follows it live over the events
  * socket with the same output and exit code as a local run. Ctrl-C cancels the execution on the server.
  */
 export async function runOnServer(
@@ -140,8 +156,17 @@ export async function runOnServer(
     throw new UsageError((err as Error).message);
   });
   try {
-    const project = await importProject(api, dir, files, zipProject);
-    if (!json) ctx.err.write(`imported ${dir} into ${origin} as project "${project.name}" (${project.id})\n`);
+    const memory = serverProjectsFilePath(dataDirOf(ctx, opts));
+    const folder = await realpath(dir).catch(() => dir);
+    const zip = zipProject(files, basename(dir) || 'project');
+    const reused =
+      opts.newProject === true
+        ? undefined
+        : await updateKnownProject(ctx, api, memory, folder, dir, files, zip, json);
+    const project = reused ?? (await api.call<ProjectSummary>('POST', '/api/projects/import', { zip }));
+    if (!json && !reused) {
+      ctx.err.write(`imported ${dir} into ${origin} as project "${project.name}" (${project.id})\n`);
+    }
     const body: StartExecutionBody = {
       pipeline,
       ...(opts.name !== undefined ? { name: opts.name } : {}),
@@ -154,10 +179,24 @@ export async function runOnServer(
     const started = await api
       .call<ExecutionDetailsDto>('POST', `/api/projects/${project.id}/executions`, { json: body })
       .catch(async (err: unknown) => {
-        // The project was made for this run only: nothing of it stays when its pipeline cannot start.
-        await api.call('DELETE', `/api/projects/${project.id}`, undefined, [200, 204]).catch(() => undefined);
+        // A project made for this run only: nothing of it stays when its pipeline cannot start. One an earlier
+        // run made (updated now) is the user's project, kept.
+        if (!reused) {
+          await api
+            .call('DELETE', `/api/projects/${project.id}`, undefined, [200, 204])
+            .catch(() => undefined);
+        }
         throw err;
       });
+    // The next run of this folder on this server updates this project. The run is under way: a file that cannot
+    // be written is said, not fatal.
+    await rememberServerProject(memory, origin, folder, {
+      projectId: project.id,
+      name: project.name,
+      usedAt: Date.now(),
+    }).catch((err: unknown) => {
+      ctx.err.write(`could not remember the project for the next run: ${(err as Error).message}\n`);
+    });
     if (!json) {
       renderer = new RunRenderer(
         started.jobs.map((j) => ({ node: j.node, operation: j.operation })),
@@ -234,14 +273,69 @@ function attributesOf(set: readonly AttributeOverride[]): Record<string, Record<
   return out;
 }
 
-/** Imports the folder as a new project of the server (named as its deepforge.json says). */
-function importProject(
+/** The project name deepforge.json gives, if it reads as one (the server says what is wrong otherwise). */
+function manifestName(files: Map<string, Uint8Array>): string | undefined {
+  try {
+    const name = (
+      JSON.parse(Buffer.from(files.get('deepforge.json')!).toString('utf8')) as { name?: unknown }
+    ).name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The project an earlier run of this folder made on the server, replaced by the folder's content now
+ * (PUT …/files, a version in its history); undefined when there is none to update: none remembered, deleted
+ * there (or no longer shared with the caller: the server answers 404 alike), or renamed away from the name
+ * deepforge.json gives. A project the caller may only read is an error: another copy is made only when asked
+ * (--new-project).
+ */
+async function updateKnownProject(
+  ctx: CliContext,
   api: ServerApi,
+  memory: string,
+  folder: string,
   dir: string,
   files: Map<string, Uint8Array>,
-  zip: typeof zipProject,
-): Promise<ProjectSummary> {
-  return api.call<ProjectSummary>('POST', '/api/projects/import', {
-    zip: zip(files, basename(dir) || 'project'),
-  });
+  zip: Uint8Array,
+  json: boolean,
+): Promise<ProjectSummary | undefined> {
+  const known = (await readServerProjects(memory)).servers[api.origin]?.[folder];
+  if (!known) return undefined;
+  const path = `/api/projects/${encodeURIComponent(known.projectId)}`;
+  const found = await api.send<ProjectSummary>('GET', path, undefined, [200, 404]);
+  if (found.status === 404) {
+    if (!json) {
+      ctx.err.write(
+        `project "${known.name}" (${known.projectId}) that an earlier run made on ${api.origin} is gone there\n`,
+      );
+    }
+    return undefined;
+  }
+  const name = manifestName(files);
+  if (name !== undefined && found.body.name !== name) {
+    if (!json) {
+      ctx.err.write(
+        `project ${known.projectId} on ${api.origin} is named "${found.body.name}", not "${name}" as ${dir}/deepforge.json says: importing the folder as a new project\n`,
+      );
+    }
+    return undefined;
+  }
+  const refuse = (role: string): never => {
+    throw new UsageError(
+      `you may not change project "${found.body.name}" (${known.projectId}) on ${api.origin}, which an earlier run of ${dir} made (your role there: ${role}); run with --new-project to import the folder as a new project`,
+    );
+  };
+  if (found.body.role === 'reader') refuse('reader');
+  const updated = await api.send<ProjectSummary>('PUT', `${path}/files`, { zip }, [200, 403, 404]);
+  if (updated.status === 403) refuse('reader');
+  if (updated.status === 404) return undefined;
+  if (!json) {
+    ctx.err.write(
+      `updated project "${updated.body.name}" (${updated.body.id}) on ${api.origin} from ${dir}\n`,
+    );
+  }
+  return updated.body;
 }

@@ -21,6 +21,7 @@ export interface RunOptions {
   server?: string;
   token?: string;
   labels?: string[];
+  newProject?: boolean;
   dataDir?: string;
 }
 
@@ -101,7 +102,11 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option('--name <name>', 'a name for the execution')
     .option(
       '--server <url>',
-      'run it on this DeepForge server (its workers) instead of here: the folder is imported there as a project',
+      'run it on this DeepForge server (its workers) instead of here: the folder becomes a project there, updated by the next runs',
+    )
+    .option(
+      '--new-project',
+      'with --server: import the folder as a new project even when an earlier run made one for it there',
     )
     .option(
       '--token <token>',
@@ -133,9 +138,13 @@ web IDE (deepforge start on the same data dir) lists it with this run and its ar
 content as of the last run. Artifact names resolve in that project first, then among those imported without
 --project. The folder is only read.
 
-With --server, the project folder is imported into that server as a new project and the pipeline runs there
-(on its workers, or its own machine under deepforge start); its output is followed live, the same as here, and
-Ctrl-C cancels it on the server. The token is --token, else the one \`deepforge login <url>\` stored.
+With --server, the pipeline runs on that server (on its workers, or its own machine under deepforge start); its
+output is followed live, the same as here, and Ctrl-C cancels it on the server. The first run of a folder
+imports it there as a new project; the next runs of the same folder on the same server update that project to
+the folder's content (a version in its history), so --cache reuses the earlier runs' results. The project is
+imported anew when it was deleted there; one you may only read is an error. --new-project always imports a new
+one (later runs update that). Which project each folder has is kept in server-projects.json in the data dir.
+The token is --token, else the one \`deepforge login <url>\` stored.
 
 Examples:
   deepforge run examples/hello hello
@@ -157,6 +166,7 @@ Examples:
       for (const [flag, given] of [
         ['--token', opts.token],
         ['--labels', opts.labels],
+        ['--new-project', opts.newProject],
       ] as const) {
         if (given !== undefined) throw new UsageError(`${flag} goes with --server <url>`);
       }

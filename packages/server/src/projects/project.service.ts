@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -8,12 +8,14 @@ import {
   isActiveExecutionStatus,
   PROJECT_FORMAT_VERSION,
   projectToFiles,
+  type Diagnostic,
   type Project,
 } from '@deepforge/core';
 import { ExtensionError, HISTORY_BRANCH, HistoryError, ProjectHistory } from '@deepforge/engine';
 import type { ExtensionStore } from '@deepforge/engine';
 import type { Engine, HistoryVersionKind, ProjectRecord, VersionAuthor } from '@deepforge/engine';
 import {
+  applyProjectToDoc,
   projectFromDoc,
   sections,
   setManifestName,
@@ -69,6 +71,8 @@ interface HistoryStart {
 export class ProjectService {
   /** Staging folders of the zip imports under way. */
   private readonly importing = new Set<string>();
+  /** The replacement of each project's content under way (replaceFromZip), which the next one waits for. */
+  private readonly replacing = new Map<string, Promise<ProjectSummary>>();
 
   constructor(private readonly options: ProjectServiceOptions) {}
 
@@ -220,6 +224,122 @@ export class ProjectService {
   }
 
   /**
+   * Replaces a project's content with a zipped project folder (PUT /api/projects/:id/files; `deepforge run
+   * --server` sends its folder so each run of one folder updates one project). Read and checked like an import
+   * before anything changes (a refused zip changes nothing). Then, as a restore does: the live state is
+   * checkpointed, the new project applied to the live document as one transaction that changes only what
+   * differs, and an `import` version committed. The files kept beside the content are swapped whole: the new
+   * ones were unpacked to a staging folder, which takes the old folder's place by rename.
+   */
+  async replaceFromZip(
+    projectId: string,
+    body: Readable,
+    author: VersionAuthor = localAuthor(),
+  ): Promise<ProjectSummary> {
+    await this.get(projectId);
+    // One replacement of a project at a time: each swaps the project's folder.
+    const previous = this.replacing.get(projectId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.replaceNow(projectId, body, author));
+    this.replacing.set(projectId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.replacing.get(projectId) === run) this.replacing.delete(projectId);
+    }
+  }
+
+  /**
+   * Replacements a crash stopped between their two renames (replaceFromZip): a project whose folder is missing
+   * gets its old one back; a left-over old folder beside a folder in place is removed. Run when the server
+   * starts, and before each replacement.
+   */
+  async recoverReplaced(): Promise<void> {
+    const root = join(this.engine.dataDir, 'projects', '.replaced');
+    for (const id of await readdir(root).catch(() => [] as string[])) {
+      if (!this.replacing.has(id)) await this.recoverReplacedOf(id);
+    }
+  }
+
+  private async recoverReplacedOf(projectId: string): Promise<void> {
+    const left = this.replacedDir(projectId);
+    if (!(await exists(left))) return;
+    if (await exists(this.filesDir(projectId))) await rm(left, { recursive: true, force: true });
+    else await rename(left, this.filesDir(projectId));
+  }
+
+  /** Where a project's folder waits while a replacement's folder takes its place (replaceFromZip). */
+  private replacedDir(projectId: string): string {
+    return join(this.engine.dataDir, 'projects', '.replaced', projectId);
+  }
+
+  private async replaceNow(
+    projectId: string,
+    body: Readable,
+    author: VersionAuthor,
+  ): Promise<ProjectSummary> {
+    await this.removeStaleImports();
+    await this.recoverReplacedOf(projectId);
+    const staging = join(this.incomingDir, newProjectId());
+    this.importing.add(staging);
+    try {
+      const { files, dir } = await unzipProject(body, {
+        maxBytes: this.options.maxImportBytes,
+        maxBodyBytes: this.options.maxImportBytes,
+        stagingDir: staging,
+        inMemory: isContentPath,
+      });
+      const read = await readProjectFiles(files, this.engine.operationReader);
+      if (!read.ok) throw invalidFolder('body', read.diagnostics);
+      // Deleted while the zip came in: nothing to update.
+      await this.get(projectId);
+      const project = read.project;
+      const history = this.options.history;
+      await history.checkpoint(projectId, author);
+      await writeFiles(dir, read.extras);
+      const target = this.filesDir(projectId);
+      const old = this.replacedDir(projectId);
+      await mkdir(dirname(old), { recursive: true });
+      const hadFolder = await rename(target, old).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return false;
+          throw err;
+        },
+      );
+      try {
+        await mkdir(dirname(target), { recursive: true });
+        await rename(dir, target);
+        await this.options.documents.edit(projectId, (doc) => applyProjectToDoc(doc, project));
+      } catch (err) {
+        // The old files go back: the project stays as it was.
+        if (hadFolder) {
+          await rm(target, { recursive: true, force: true });
+          await rename(old, target);
+        }
+        throw err;
+      }
+      await rm(old, { recursive: true, force: true });
+      await history.history(projectId).commit(await history.currentFiles(projectId), {
+        kind: 'import',
+        message: 'Updated from a project folder',
+        author,
+        // The same folder again (a run that changed nothing) adds no version.
+        allowEmpty: false,
+      });
+      const record = await this.engine.projects.updateProject(projectId, {
+        name: project.manifest.name,
+        description: project.manifest.description ?? null,
+        updatedAt: Date.now(),
+      });
+      this.options.logger.info({ projectId }, 'project updated from a project folder');
+      return this.summary(record!);
+    } finally {
+      this.importing.delete(staging);
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /**
    * A project from a git bundle of a project folder (`git bundle create x.bundle main`), with its history: the
    * bundle's `main` (else HEAD, else its first branch) becomes the project's history, and an `import` version on
    * top holds what the project document made of it. Nothing is left of a refused bundle.
@@ -293,15 +413,7 @@ export class ProjectService {
     start: HistoryStart = { kind: 'import', message: 'Imported a project folder', author: localAuthor() },
   ): Promise<ProjectSummary> {
     const read = await readProjectFiles(files, this.engine.operationReader);
-    if (!read.ok) {
-      const errors = read.diagnostics.filter((d) => d.severity === 'error');
-      throw new HttpError(
-        400,
-        'bad-request',
-        `${field}: not a valid project folder: ${errors.map((d) => `${d.file ? `${d.file}: ` : ''}${d.message}`).join('; ')}`,
-        { field, diagnostics: errors },
-      );
-    }
+    if (!read.ok) throw invalidFolder(field, read.diagnostics);
     const project = read.project;
     if (name !== undefined) project.manifest.name = name;
     if (description !== undefined) project.manifest.description = description;
@@ -465,6 +577,24 @@ export class ProjectService {
     const root = folderName(project.manifest.name);
     return { fileName: `${root}.zip`, data: zipProject(files, root) };
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The 400 of a project folder that does not read as a project, naming each file and its problem. */
+function invalidFolder(field: string, diagnostics: readonly Diagnostic[]): HttpError {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  return new HttpError(
+    400,
+    'bad-request',
+    `${field}: not a valid project folder: ${errors.map((d) => `${d.file ? `${d.file}: ` : ''}${d.message}`).join('; ')}`,
+    { field, diagnostics: errors },
+  );
 }
 
 /** A file name made of the project name: what is safe everywhere, else `project`. */

@@ -156,6 +156,32 @@ export function registerProjectRoutes(app: ZodApp, ctx: ServerContext): void {
     async (request) => ctx.projects.update(request.params.projectId, request.body),
   );
 
+  app.put(
+    '/api/projects/:projectId/files',
+    {
+      config: { projectRole: 'writer' },
+      schema: {
+        tags,
+        summary:
+          "Replace the project's content with a zipped project folder (body: application/zip); a version records it",
+        params: ProjectParamsSchema,
+        response: { 200: ProjectSummarySchema, ...errors },
+      },
+    },
+    async (request) => {
+      checkDeclaredLength(request, ctx.uploadLimit);
+      // Unpacked as it arrives, with the limits of an import.
+      const summary = await ctx.projects.replaceFromZip(
+        request.params.projectId,
+        bodyStream(request),
+        authorOf(request.auth),
+      );
+      if (request.auth.mode === 'off') return summary;
+      const role = await projectRoleOf(ctx.engine.accounts, request.auth, summary.id);
+      return role === undefined ? summary : { ...summary, role };
+    },
+  );
+
   app.delete(
     '/api/projects/:projectId',
     {
