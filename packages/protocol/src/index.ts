@@ -363,6 +363,9 @@ export type {
 // Remote workers (docs/adr/0015): the /api/workers/connect socket's messages, worker tokens, connected workers.
 export {
   WORKER_PROTOCOL_VERSION,
+  OUTPUT_FILE_NAME,
+  INLINE_OUTPUT_MAX_BYTES,
+  INLINE_OUTPUTS_MAX,
   WORKER_CLOSE_REFUSED,
   WORKER_REFUSAL_CODES,
   WorkerLabelSchema,

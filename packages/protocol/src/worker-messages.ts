@@ -11,13 +11,14 @@ import { WorkerLabelSchema } from '@deepforge/core';
 // the worker sends `heartbeat` (its running jobs), `job.started`, `job.log`, `job.event` and `job.finished`. Every
 // job message carries the lease's `epoch`: a message under an epoch the lease no longer has (the worker was
 // lost and the job leased again) is refused, never applied. Bytes travel over HTTP, not this socket: inputs from
-// GET /api/workers/blobs/<hash>, outputs to PUT /api/workers/jobs/<job>/outputs/<file>, both with the token.
+// GET /api/workers/blobs/<hash>, outputs to PUT /api/workers/jobs/<job>/outputs/<file>, both with the token; only
+// output files of at most INLINE_OUTPUT_MAX_BYTES come inside `job.finished` (version 2).
 
 /**
  * Bump on any change an older peer would misread; both sides refuse a version they do not know, saying which
  * side is too old.
  */
-export const WORKER_PROTOCOL_VERSION = 1;
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** The close code after `refused` (a version mismatch, a broken handshake, a bad message). */
 export const WORKER_CLOSE_REFUSED = 4001;
@@ -147,9 +148,17 @@ export const WorkerJobEventSchema = z.strictObject({
   event: RuntimeEventSchema,
 });
 
+/** The name of an output file a worker hands over (as the harness names them in the job's output dir). */
+export const OUTPUT_FILE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
+/** An output file this small travels inside `job.finished` instead of its own upload (one request less per job). */
+export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024;
+/** At most this many output files inside one `job.finished`; any others are uploaded. */
+export const INLINE_OUTPUTS_MAX = 16;
+
 /**
- * The job ended. Its outputs' files were uploaded before this is sent; the server refuses it (`job.refused`)
- * when the lease is no longer this worker's under this epoch.
+ * The job ended. Its outputs' files were uploaded before this is sent, or (the small ones) come in `files`; the
+ * server refuses it (`job.refused`) when the lease is no longer this worker's under this epoch, and then writes
+ * none of them.
  */
 export const WorkerJobFinishedSchema = z.strictObject({
   type: z.literal('job.finished'),
@@ -160,6 +169,19 @@ export const WorkerJobFinishedSchema = z.strictObject({
   stderrTail: z.array(z.string()).max(1000),
   logTruncated: z.boolean(),
   badEvents: z.number().int().min(0),
+  /** Output files of at most INLINE_OUTPUT_MAX_BYTES, base64: written by the server as their uploads would be. */
+  files: z
+    .array(
+      z.strictObject({
+        file: z.string().regex(OUTPUT_FILE_NAME),
+        base64: z
+          .string()
+          .max(Math.ceil(INLINE_OUTPUT_MAX_BYTES / 3) * 4)
+          .regex(/^[A-Za-z0-9+/]*={0,2}$/),
+      }),
+    )
+    .max(INLINE_OUTPUTS_MAX)
+    .optional(),
   /** Outputs the worker stored in the bucket itself (`job.assign` storage s3), by output name. */
   stored: z
     .record(z.string(), z.strictObject({ hash: z.string().min(1).max(200), size: z.number().int().min(0) }))

@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import {
   type WorkerGpu,
   type WorkerS3Storage,
   type WorkerHello,
+  type WorkerJobFinished,
   type WorkerMessage,
   type WorkerRunningJob,
   type ConnectedWorker,
@@ -628,6 +630,7 @@ export class RemoteCompute implements Compute {
         return;
       case 'job.start-failed':
       case 'job.finished': {
+        if (message.type === 'job.finished' && message.files) await this.writeInlineOutputs(worker, message);
         const accepted = await this.completed.submit({
           jobId: message.jobId,
           epoch: message.epoch,
@@ -748,6 +751,29 @@ export class RemoteCompute implements Compute {
    * Where the worker holding the job's lease under `epoch` with this token puts an output file: the job's
    * staging directory. Undefined when the lease is not that worker's (any more).
    */
+  /**
+   * The small output files a worker sent inside `job.finished`, written into the job's output dir as their uploads
+   * would have been (beside, then renamed, and only while the lease is still the worker's). One that cannot be
+   * written is missing when the job's outputs are read, which fails the job naming it.
+   */
+  private async writeInlineOutputs(worker: Worker, message: WorkerJobFinished): Promise<void> {
+    const { jobId, epoch } = message;
+    const dir = this.outputDirFor(worker.token.id, jobId, epoch);
+    if (dir === undefined) return;
+    for (const { file, base64 } of message.files ?? []) {
+      const part = join(dir, `.${file}.${randomBytes(6).toString('hex')}.part`);
+      try {
+        await writeFile(part, Buffer.from(base64, 'base64'));
+        if (this.outputDirFor(worker.token.id, jobId, epoch) !== dir) return;
+        await rename(part, join(dir, file));
+      } catch (err) {
+        this.options.logger.warn({ err, jobId, epoch, file }, 'could not write an output a worker sent');
+      } finally {
+        await rm(part, { force: true });
+      }
+    }
+  }
+
   outputDirFor(tokenId: string, jobId: string, epoch: number): string | undefined {
     const job = this.jobs.get(jobId);
     if (

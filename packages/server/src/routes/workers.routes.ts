@@ -12,6 +12,7 @@ import {
   CreateWorkerTokenBodySchema,
   CreateWorkerTokenResponseSchema,
   ListWorkersResponseSchema,
+  OUTPUT_FILE_NAME,
   WorkerTokenSummarySchema,
 } from '@deepforge/protocol';
 import { callerOf } from '../auth/request-auth.js';
@@ -23,7 +24,6 @@ const tags = ['workers'];
 const errors = { 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 404: ApiErrorSchema };
 
 /** An output's file name as the harness writes it: the output's name, nothing that could leave the folder. */
-const OUTPUT_FILE = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
 
 const LeaseQuerySchema = z.strictObject({
   job: z.string().min(1).max(200),
@@ -205,7 +205,7 @@ export function registerWorkerRoutes(app: ZodApp, ctx: ServerContext): void {
       const token = await workerToken(ctx, request);
       const { jobId, file } = request.params;
       const { epoch } = request.query;
-      if (!OUTPUT_FILE.test(file)) throw notFound(`there is no output file ${JSON.stringify(file)}`);
+      if (!OUTPUT_FILE_NAME.test(file)) throw notFound(`there is no output file ${JSON.stringify(file)}`);
       const compute = remoteCompute(ctx);
       const dir = compute.outputDirFor(token.id, jobId, epoch);
       if (dir === undefined) throw notLeased(jobId, epoch);

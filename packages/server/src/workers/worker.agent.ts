@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -26,6 +26,9 @@ import {
 import {
   RUNTIME_PROTOCOL_VERSION,
   ServerMessageSchema,
+  INLINE_OUTPUT_MAX_BYTES,
+  INLINE_OUTPUTS_MAX,
+  OUTPUT_FILE_NAME,
   WORKER_PROTOCOL_VERSION,
   type WorkerRunningJob,
   type InputSpec,
@@ -565,6 +568,7 @@ export class WorkerAgent {
       const result = await handle.result;
       let outcome = result.outcome;
       const stored: Record<string, { hash: string; size: number }> = {};
+      const files: { file: string; base64: string }[] = [];
       if (outcome === 'exited' && result.exitCode === 0 && !result.error && !job.canceled) {
         // Cut off from the server (it restarts), outputs wait until it has taken this worker back: it then knows
         // whether the job is still this worker's.
@@ -575,6 +579,12 @@ export class WorkerAgent {
           for (const o of result.outputs) {
             const path = join(outputDir, o.file);
             if (!bucket) {
+              // A small output goes with job.finished: one request less per job (most outputs are small).
+              const small = files.length < INLINE_OUTPUTS_MAX && OUTPUT_FILE_NAME.test(o.file);
+              if (small && (await stat(path)).size <= INLINE_OUTPUT_MAX_BYTES) {
+                files.push({ file: o.file, base64: (await readFile(path)).toString('base64') });
+                continue;
+              }
               await this.upload(job, o.file, path);
               continue;
             }
@@ -599,6 +609,7 @@ export class WorkerAgent {
         stderrTail: result.stderrTail.slice(-1000),
         logTruncated: result.logTruncated,
         badEvents: result.badEvents,
+        ...(files.length > 0 ? { files } : {}),
         ...(bucket ? { stored } : {}),
       });
       this.options.report(
