@@ -73,6 +73,12 @@ export async function writeCodeSnapshot(codeDir: string, files: ReadonlyMap<stri
   }
 }
 
+/** Removes a snapshot writeCodeSnapshot made (read-only, so made writable first); none there is not an error. */
+export async function removeCodeSnapshot(codeDir: string): Promise<void> {
+  await makeWritable(codeDir).catch(() => undefined);
+  await rm(codeDir, { recursive: true, force: true });
+}
+
 async function makeWritable(p: string): Promise<void> {
   const s = await stat(p);
   if (s.isDirectory()) {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import pino, { type Logger } from 'pino';
@@ -40,6 +40,7 @@ import {
   outputExpectedHash,
 } from '@deepforge/protocol';
 import { assertNever } from '@deepforge/core';
+import { CodeDirs } from './code-dirs.js';
 import { SystemSampler } from './system-stats.js';
 
 export interface WorkerAgentOptions {
@@ -109,15 +110,6 @@ function verifying(hash: ContentHash): Transform {
   });
 }
 
-/** A path of the code snapshot, kept inside `root`. */
-function inside(root: string, path: string): string {
-  const n = normalize(path);
-  if (isAbsolute(n) || n === '..' || n.startsWith(`..${sep}`)) {
-    throw new Error(`the server sent a code file outside the snapshot: ${JSON.stringify(path)}`);
-  }
-  return join(root, n);
-}
-
 /**
  * `deepforge worker` (docs/adr/0015): connects out to the server (so it works behind NAT), says which labels and
  * slots it has, and runs the jobs leased to it with the same local compute as `deepforge start` (warm worker,
@@ -133,6 +125,7 @@ export class WorkerAgent {
   private resolveDone!: (code: number) => void;
   private readonly compute: Compute;
   private readonly cache: ReadThroughCache;
+  private readonly codeDirs: CodeDirs;
   private readonly jobs = new Map<string, AgentJob>();
   /** Which job's lease a blob is fetched under, and its size: set before the cache asks. */
   private readonly blobs = new Map<
@@ -171,6 +164,7 @@ export class WorkerAgent {
     });
     this.compute = options.environments ? new EnvironmentCompute(local, options.environments) : local;
     this.sampler = new SystemSampler({ env: options.env, gpus: (options.gpus?.length ?? 0) > 0 });
+    this.codeDirs = new CodeDirs(options.workDir);
     this.cache = new ReadThroughCache(
       {
         // Straight from the bucket when the job's storage is S3 (checked as it streams), else the server's route.
@@ -202,6 +196,7 @@ export class WorkerAgent {
     await Promise.all(running);
     this.ws?.close(1000, 'the worker is stopping');
     await this.compute.close();
+    await this.codeDirs.close();
     for (const bucket of this.buckets.values()) await (await bucket.catch(() => undefined))?.close?.();
     this.resolveDone(code);
   }
@@ -492,12 +487,9 @@ export class WorkerAgent {
       let bucket: ArtifactStorage | undefined;
       const outputDir = join(dir, 'outputs');
       try {
-        const codeDir = join(dir, 'code');
-        for (const [path, text] of Object.entries(assign.code)) {
-          const file = inside(codeDir, path);
-          await mkdir(dirname(file), { recursive: true });
-          await writeFile(file, text);
-        }
+        const code = await this.codeDirs.acquire(assign.code);
+        release.push(code.release);
+        const codeDir = code.dir;
         const s3 = assign.storage ? await this.bucketOf(assign.storage) : undefined;
         if (s3 && assign.storage) {
           this.send({
