@@ -142,8 +142,8 @@ export interface OpenEngineOptions {
   localGpus?: () => Promise<readonly number[]>;
   /**
    * For a command about to run a pipeline (`deepforge run`): start what its jobs need while the engine opens and
-   * reads the project, instead of on the way to the first job: an operation reader's worker thread and, once open,
-   * the interpreter check and the local warm worker (docs/adr/0029). Nothing it starts outlives close().
+   * reads the project, instead of on the way to the first job: an operation reader's worker thread, the interpreter
+   * check and the local warm worker (docs/adr/0029). Nothing it starts outlives close(), or a failed open.
    */
   warmUp?: boolean;
 }
@@ -433,11 +433,14 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
     },
   );
   const engine = new EngineImpl(settings, env, logger, adapters, runtimeDir, options);
-  // Its worker thread loads while the engine registers, recovers and reads the project (unreferenced meanwhile).
-  if (options.warmUp) engine.operationReader.warm();
+  // Its worker thread loads, and the interpreter is checked and its warm worker started, while the engine
+  // registers, recovers and reads the project (unreferenced meanwhile; a failed open closes the compute with it).
+  if (options.warmUp) {
+    engine.operationReader.warm();
+    engine.warmUpJobs();
+  }
   try {
     await engine.open(options.recover ?? true);
-    if (options.warmUp) engine.warmUpJobs();
   } catch (err) {
     await adapters.compute.close().catch(() => undefined);
     await adapters.store.close();

@@ -764,12 +764,14 @@ export class RemoteCompute implements Compute {
       const part = join(dir, `.${file}.${randomBytes(6).toString('hex')}.part`);
       try {
         await writeFile(part, Buffer.from(base64, 'base64'));
-        if (this.outputDirFor(worker.token.id, jobId, epoch) !== dir) return;
+        if (this.outputDirFor(worker.token.id, jobId, epoch) !== dir) {
+          await rm(part, { force: true });
+          return;
+        }
         await rename(part, join(dir, file));
       } catch (err) {
         this.options.logger.warn({ err, jobId, epoch, file }, 'could not write an output a worker sent');
-      } finally {
-        await rm(part, { force: true });
+        await rm(part, { force: true }).catch(() => undefined);
       }
     }
   }
