@@ -7,7 +7,7 @@
 //   node_modules/@deepforge/{core,protocol,engine,server}/{package.json,dist}
 //   node_modules/@deepforge/client/{package.json,dist}   the built web client (served by the server)
 //   node_modules/…                                  every production dependency, as installed in this checkout
-//   python/deepforge, examples/                     the Python runtime and the example projects
+//   python/deepforge, examples/, extensions/        the Python runtime, the example projects, the shipped extensions
 // Everything is bundled: `npm install -g <tarball>` fetches nothing and builds nothing (better-sqlite3's native
 // module is the one built here, so the tarball fits this platform and Node's ABI: the package says which).
 import { execFileSync } from 'node:child_process';
@@ -156,6 +156,8 @@ async function main() {
   copy('packages/client/dist', 'node_modules/@deepforge/client/dist', () => true);
   copy('python/deepforge', 'python/deepforge', (src) => !/__pycache__|\.pyc$/.test(src));
   copy('examples', 'examples', (src) => !/__pycache__|\.pyc$/.test(src));
+  // The extensions the repository ships (docs/extensions.md): `deepforge extensions add <package>/extensions/<name>`.
+  copy('extensions', 'extensions', (src) => !/__pycache__|\.pyc$/.test(src));
   for (const f of ['README.md']) copy(f, f, () => true);
 
   const tree = productionTree();
@@ -200,7 +202,7 @@ async function main() {
     deepforge: { packedWith: { node: process.version, modules: process.versions.modules } },
     dependencies: Object.fromEntries(bundled.map((n) => [n, versionOf(n)])),
     bundleDependencies: bundled,
-    files: ['bin', 'dist', 'python', 'examples', 'README.md'],
+    files: ['bin', 'dist', 'python', 'examples', 'extensions', 'README.md'],
   };
   writeFileSync(join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
   const size = (dir) =>

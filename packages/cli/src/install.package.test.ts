@@ -121,6 +121,18 @@ describe('npm install -g <tarball>', () => {
     expect(config.stdout).toBe(`${TEST_PYTHON}\n`);
   });
 
+  it("ships the repository's extensions: one added from the installed package brings its operations", async () => {
+    const shipped = join(prefix, 'lib', 'node_modules', 'deepforge', 'extensions', 'image-classification');
+    const add = await run(deepforge, ['extensions', 'add', shipped], { cwd: tmp, env });
+    expect(add.stdout).toBe(
+      'added image-classification 0.1.0: 4 operations, 1 architecture, 1 example project\n',
+    );
+    const list = await run(deepforge, ['extensions', 'list'], { cwd: tmp, env });
+    expect(list.stdout).toContain(
+      '  operations: LoadFashionMNIST, NormalizeImages, TrainClassifier, EvaluateClassifier\n',
+    );
+  });
+
   it('starts the web IDE: the page, and an API route listing the examples it ships', async () => {
     const server = await startDeepforge(['start', '--port', '0']);
     try {
