@@ -26,11 +26,20 @@ export function credentialsFilePath(dataDir: string): string {
 }
 
 export async function readCredentials(file: string): Promise<Credentials> {
+  return { servers: (await readServersFile(file, '{"servers": {…}}')) as Record<string, StoredCredential> };
+}
+
+/**
+ * The `servers` object of one of the CLI's per-server JSON files (credentials.json, server-projects.json): empty
+ * when the file does not exist; a UsageError naming the file, and `shape` (what it must hold), when it cannot be
+ * read or is not such an object. What each server's entry holds is the caller's to check.
+ */
+export async function readServersFile(file: string, shape: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { servers: {} };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   }
   let parsed: unknown;
@@ -41,9 +50,9 @@ export async function readCredentials(file: string): Promise<Credentials> {
   }
   const servers = (parsed as { servers?: unknown } | null)?.servers;
   if (typeof servers !== 'object' || servers === null || Array.isArray(servers)) {
-    throw new UsageError(`${file} must hold {"servers": {…}}; fix or delete it`);
+    throw new UsageError(`${file} must hold ${shape}; fix or delete it`);
   }
-  return { servers: servers as Record<string, StoredCredential> };
+  return servers as Record<string, unknown>;
 }
 
 /** Replaces the file at once (readers see the old or the new one), readable by this user only. */

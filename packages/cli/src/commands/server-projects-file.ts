@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@deepforge/engine';
 import { UsageError } from '../usage-error.js';
+import { readServersFile } from './credentials-file.js';
 
 export const SERVER_PROJECTS_FILE_NAME = 'server-projects.json';
 
@@ -39,27 +39,15 @@ function isServerProject(v: unknown): v is ServerProject {
 }
 
 export async function readServerProjects(file: string): Promise<ServerProjects> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { servers: {} };
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${file} is not valid JSON (${(err as Error).message}); fix or delete it`);
-  }
-  const servers = (parsed as { servers?: unknown } | null)?.servers;
-  const shapeError = new UsageError(
-    `${file} must hold {"servers": {"<origin>": {"<folder>": {"projectId", "name", "usedAt"}}}}; fix or delete it`,
-  );
-  if (typeof servers !== 'object' || servers === null || Array.isArray(servers)) throw shapeError;
-  for (const folders of Object.values(servers as Record<string, unknown>)) {
-    if (typeof folders !== 'object' || folders === null || Array.isArray(folders)) throw shapeError;
-    if (!Object.values(folders as Record<string, unknown>).every(isServerProject)) throw shapeError;
+  const shape = '{"servers": {"<origin>": {"<folder>": {"projectId", "name", "usedAt"}}}}';
+  const servers = await readServersFile(file, shape);
+  for (const folders of Object.values(servers)) {
+    const ok =
+      typeof folders === 'object' &&
+      folders !== null &&
+      !Array.isArray(folders) &&
+      Object.values(folders as Record<string, unknown>).every(isServerProject);
+    if (!ok) throw new UsageError(`${file} must hold ${shape}; fix or delete it`);
   }
   return { servers: servers as ServerProjects['servers'] };
 }

@@ -202,21 +202,36 @@ export class ProjectService {
     name?: string,
     author: VersionAuthor = localAuthor(),
   ): Promise<ProjectSummary> {
+    return this.withUnzipped(body, ({ files, dir }) =>
+      this.importFiles(files, 'body', name, undefined, dir, {
+        kind: 'import',
+        message: 'Imported a project folder',
+        author,
+      }),
+    );
+  }
+
+  /**
+   * Unpacks a zipped project folder as it arrives (limits in unzipProject): the project content in memory, the
+   * other files into a staging folder under the incoming dir, which is removed once `use` is done (whatever it
+   * moved out of it stays where it went).
+   */
+  private async withUnzipped<T>(
+    body: Readable,
+    use: (unzipped: Awaited<ReturnType<typeof unzipProject>>) => Promise<T>,
+  ): Promise<T> {
     await this.removeStaleImports();
     const staging = join(this.incomingDir, newProjectId());
     this.importing.add(staging);
     try {
-      const { files, dir } = await unzipProject(body, {
-        maxBytes: this.options.maxImportBytes,
-        maxBodyBytes: this.options.maxImportBytes,
-        stagingDir: staging,
-        inMemory: isContentPath,
-      });
-      return await this.importFiles(files, 'body', name, undefined, dir, {
-        kind: 'import',
-        message: 'Imported a project folder',
-        author,
-      });
+      return await use(
+        await unzipProject(body, {
+          maxBytes: this.options.maxImportBytes,
+          maxBodyBytes: this.options.maxImportBytes,
+          stagingDir: staging,
+          inMemory: isContentPath,
+        }),
+      );
     } finally {
       this.importing.delete(staging);
       await rm(staging, { recursive: true, force: true });
@@ -277,17 +292,8 @@ export class ProjectService {
     body: Readable,
     author: VersionAuthor,
   ): Promise<ProjectSummary> {
-    await this.removeStaleImports();
     await this.recoverReplacedOf(projectId);
-    const staging = join(this.incomingDir, newProjectId());
-    this.importing.add(staging);
-    try {
-      const { files, dir } = await unzipProject(body, {
-        maxBytes: this.options.maxImportBytes,
-        maxBodyBytes: this.options.maxImportBytes,
-        stagingDir: staging,
-        inMemory: isContentPath,
-      });
+    return this.withUnzipped(body, async ({ files, dir }) => {
       const read = await readProjectFiles(files, this.engine.operationReader);
       if (!read.ok) throw invalidFolder('body', read.diagnostics);
       // Deleted while the zip came in: nothing to update.
@@ -333,10 +339,7 @@ export class ProjectService {
       });
       this.options.logger.info({ projectId }, 'project updated from a project folder');
       return this.summary(record!);
-    } finally {
-      this.importing.delete(staging);
-      await rm(staging, { recursive: true, force: true });
-    }
+    });
   }
 
   /**
