@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -32,14 +32,14 @@ export class ConsoleLog {
     });
   }
 
+  /** Opens (appends to) the log, making its folder only when it is missing: a job's folder exists as a rule. */
   static async open(path: string, maxBytes: number): Promise<ConsoleLog> {
-    await mkdir(dirname(path), { recursive: true });
-    const stream = createWriteStream(path, { flags: 'a' });
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
+    const file = await open(path, 'a').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(dirname(path), { recursive: true });
+      return open(path, 'a');
     });
-    return new ConsoleLog(path, maxBytes, stream);
+    return new ConsoleLog(path, maxBytes, createWriteStream(path, { fd: file }));
   }
 
   get truncated(): boolean {

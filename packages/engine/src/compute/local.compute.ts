@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -17,6 +17,7 @@ import { assertNever } from '@deepforge/core';
 import { EngineError } from '../errors.js';
 import type { Env } from '../settings.js';
 import { ConsoleLog } from './console-log.js';
+import { makeJobDirs } from './job-dirs.js';
 import type {
   Compute,
   ComputeHandlers,
@@ -90,9 +91,7 @@ export class LocalCompute implements Compute {
 
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
     const spec: JobSpec = { ...request.spec, eventsFd: EVENTS_FD };
-    await mkdir(request.jobDir, { recursive: true });
-    await mkdir(spec.workDir, { recursive: true });
-    await mkdir(spec.outputDir, { recursive: true });
+    await makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]);
     const specFile = join(request.jobDir, 'job.json');
     // Read once, by the process started below: it needs neither an fsync nor a rename (a crash re-runs the job).
     await writeFile(specFile, JSON.stringify(spec, null, 2) + '\n');

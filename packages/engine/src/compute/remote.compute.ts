@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -28,6 +28,7 @@ import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { LeaseHolder, LeaseRecord, WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
 import { ConsoleLog } from './console-log.js';
+import { makeJobDirs } from './job-dirs.js';
 import { usageOf } from './local.compute.js';
 import type {
   Compute,
@@ -141,6 +142,11 @@ class RemoteJob {
    */
   awaiting: { workerId: string; tokenId: string } | undefined;
   state: 'waiting' | 'leased' | 'done' = 'waiting';
+  /**
+   * Its record is queued in the store (or being queued by the next round): only then may a round lease it. Until
+   * then the record may be an earlier attempt's, which a lease would take from under the new one.
+   */
+  queued = false;
   started = false;
   canceled = false;
   waitReason: string | undefined;
@@ -316,6 +322,13 @@ class RemoteJob {
  * taken for lost cannot change a job after its lease is gone. A lease not renewed within `leaseTimeoutMs` is
  * lost: the job is queued again for another worker (`executions.onRestart` = requeue) or fails.
  */
+/** An item waiting for the dispatcher's next round, with the promise that round settles. */
+interface Pending<I, O> {
+  item: I;
+  resolve: (o: O) => void;
+  reject: (err: unknown) => void;
+}
+
 export class RemoteCompute implements Compute {
   /** Workers fetch inputs by content id, from the server's route or the bucket: no local copy first. */
   readonly fetchesInputsById = true;
@@ -326,9 +339,12 @@ export class RemoteCompute implements Compute {
   private readonly timer: NodeJS.Timeout;
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
-  /** Jobs queued and leases completed are written in batches: one transaction per burst, not one per job. */
-  private readonly enqueued: GroupCommit<{ jobId: string; labels: readonly string[] }, undefined>;
-  private readonly completed: GroupCommit<LeaseHolder, boolean>;
+  /**
+   * Jobs to queue and leases to complete, written by the next round of the dispatcher in the transaction of its
+   * leases (WorkerStore.writeRound): one durable commit per round, however many jobs it queues, ends and leases.
+   */
+  private toEnqueue: Pending<{ jobId: string; labels: readonly string[] }, void>[] = [];
+  private toComplete: Pending<LeaseHolder, boolean>[] = [];
   /** Leases read as jobs start: one query for a burst of jobs handed over at once, not one each. */
   private readonly leaseReads: GroupCommit<string, LeaseRecord | undefined>;
   /** Code snapshots being sent, by directory: read once for all the jobs of an execution that use them. */
@@ -339,11 +355,6 @@ export class RemoteCompute implements Compute {
   constructor(private readonly options: RemoteComputeOptions) {
     this.store = options.store;
     this.now = options.now ?? Date.now;
-    this.enqueued = new GroupCommit(async (jobs) => {
-      await this.store.enqueueJobs(jobs, this.now());
-      return jobs.map(() => undefined);
-    });
-    this.completed = new GroupCommit((items) => this.store.completeLeases(items));
     this.leaseReads = new GroupCommit((jobIds) => this.store.getLeases(jobIds));
     // Expiry is checked four times per lease timeout: a lost lease is noticed at most a quarter late.
     this.timer = setInterval(() => void this.expire(), Math.max(50, Math.floor(options.leaseTimeoutMs / 4)));
@@ -425,8 +436,7 @@ export class RemoteCompute implements Compute {
     };
     const labels = [...new Set(request.labels ?? [])].sort();
     // Like local compute: the job's folders exist once it is started (outputs are uploaded into outputDir).
-    await mkdir(request.jobDir, { recursive: true });
-    await mkdir(request.spec.outputDir, { recursive: true });
+    await makeJobDirs(request.jobDir, [request.spec.outputDir]);
     const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
     const job = new RemoteJob(request, handlers, log, code, blobs, labels, request.gpus ?? 0, (j) =>
       this.cancel(j),
@@ -456,7 +466,8 @@ export class RemoteCompute implements Compute {
       } else {
         // A lease left by an earlier attempt is queued again, its epoch going on: a worker still running that
         // attempt is fenced out.
-        await this.enqueued.submit({ jobId: request.jobId, labels });
+        job.queued = true;
+        await this.enqueue({ jobId: request.jobId, labels });
       }
     } catch (err) {
       this.jobs.delete(request.jobId);
@@ -494,6 +505,8 @@ export class RemoteCompute implements Compute {
     for (const w of this.workers.values()) w.link.close(1001, 'the server is closing');
     this.workers.clear();
     await this.dispatching;
+    const closed = new EngineError('closed', 'remote compute is closed');
+    for (const p of [...this.toEnqueue.splice(0), ...this.toComplete.splice(0)]) p.reject(closed);
   }
 
   // ── workers (called by the web server's socket) ──────────────────────────────────────────────────────────
@@ -631,14 +644,15 @@ export class RemoteCompute implements Compute {
       case 'job.start-failed':
       case 'job.finished': {
         if (message.type === 'job.finished' && message.files) await this.writeInlineOutputs(worker, message);
-        const accepted = await this.completed.submit({
+        // Its process has ended: its slot, and the GPUs the worker said it held, are free again, whether or not
+        // the result is accepted; the round that completes the lease leases the slot again.
+        if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
+        worker.reportedGpus.delete(message.jobId);
+        const accepted = await this.complete({
           jobId: message.jobId,
           epoch: message.epoch,
           workerId: worker.workerId,
         });
-        if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
-        // Its process has ended: the GPUs the worker said it held are free again.
-        worker.reportedGpus.delete(message.jobId);
         const job = this.jobs.get(message.jobId);
         if (!accepted) {
           const now =
@@ -891,9 +905,25 @@ export class RemoteCompute implements Compute {
     job.engineLine(`waiting for a worker: ${reason}`);
   }
 
+  /** Queued by the next round of the dispatcher; resolves once that round is committed. */
+  private enqueue(item: { jobId: string; labels: readonly string[] }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.toEnqueue.push({ item, resolve, reject });
+      this.requestDispatch();
+    });
+  }
+
+  /** Fenced completion (WorkerStore.completeLeases) in the next round; resolves whether it was accepted. */
+  private complete(item: LeaseHolder): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.toComplete.push({ item, resolve, reject });
+      this.requestDispatch();
+    });
+  }
+
   /**
-   * A round of leasing, once the event loop has handled the I/O it had: completions that arrived together free
-   * their slots before the round, which then leases for all of them in one transaction.
+   * A round of the dispatcher, once the event loop has handled the I/O it had: the jobs queued and the
+   * completions that arrived together are written with the leases of the slots they free, in one transaction.
    */
   private requestDispatch(): void {
     if (this.closed) return;
@@ -913,6 +943,8 @@ export class RemoteCompute implements Compute {
         this.options.logger.error({ err }, 'leasing jobs to workers failed');
       } finally {
         this.dispatching = undefined;
+        // Queued or completed while a failing round was written: the next round writes them.
+        if (this.toEnqueue.length + this.toComplete.length > 0) this.requestDispatch();
       }
     })();
   }
@@ -920,9 +952,12 @@ export class RemoteCompute implements Compute {
   /**
    * Leases waiting jobs to workers with free slots, oldest job first, each to the first worker (in the order they
    * connected) that has its labels, a free slot and as many free GPUs as it needs (the lowest indices free): every
-   * lease of the round in one transaction of the store.
+   * lease of the round, with the jobs queued and the leases completed since the last one, in one transaction of
+   * the store. A job queued in the round may be leased in it (the store queues before it leases).
    */
   private async dispatchOnce(): Promise<void> {
+    const enqueue = this.toEnqueue.splice(0);
+    const complete = this.toComplete.splice(0);
     const free = new Map<Worker, { slots: number; gpus: number[] }>();
     for (const w of this.workers.values()) {
       if (!w.silent && w.running.size < w.slots)
@@ -931,7 +966,7 @@ export class RemoteCompute implements Compute {
     const grants: { job: RemoteJob; worker: Worker; gpus: number[] }[] = [];
     if (free.size > 0) {
       for (const job of this.jobs.values()) {
-        if (job.state !== 'waiting' || job.canceled) continue;
+        if (job.state !== 'waiting' || job.canceled || !job.queued) continue;
         let chosen: Worker | undefined;
         for (const [w, left] of free) {
           if (left.gpus.length >= job.gpus && job.labels.every((l) => w.labels.has(l))) {
@@ -946,32 +981,43 @@ export class RemoteCompute implements Compute {
         if (free.size === 0) break;
       }
     }
-    if (grants.length > 0) {
-      const leases = await this.store.leaseJobs(
-        grants.map(({ job, worker }) => ({
-          jobId: job.jobId,
-          candidate: { workerId: worker.workerId, tokenId: worker.token.id, labels: [...worker.labels] },
-        })),
+    let written: { completed: boolean[]; leases: LeaseRecord[] };
+    try {
+      written = await this.store.writeRound(
+        {
+          enqueue: enqueue.map((p) => p.item),
+          complete: complete.map((p) => p.item),
+          lease: grants.map(({ job, worker }) => ({
+            jobId: job.jobId,
+            candidate: { workerId: worker.workerId, tokenId: worker.token.id, labels: [...worker.labels] },
+          })),
+        },
         this.now(),
         this.leaseTimeoutMs,
       );
-      const byJob = new Map(leases.map((l) => [l.jobId, l]));
-      for (const { job, worker, gpus } of grants) {
-        const lease = byJob.get(job.jobId);
-        if (!lease) continue;
-        if (this.jobs.get(job.jobId) !== job || job.state !== 'waiting') {
-          // Canceled while it was being leased.
-          await this.store.removeLease(job.jobId);
-          continue;
-        }
-        if (this.workers.get(worker.workerId) !== worker || worker.silent) {
-          // The worker went away while it was being leased: back in the queue for the next round.
-          await this.enqueued.submit({ jobId: job.jobId, labels: job.labels });
-          this.dispatchAgain = true;
-          continue;
-        }
-        this.assign(job, worker, lease.epoch, gpus);
+    } catch (err) {
+      for (const p of [...enqueue, ...complete]) p.reject(err);
+      throw err;
+    }
+    for (const p of enqueue) p.resolve();
+    complete.forEach((p, i) => p.resolve(written.completed[i]!));
+    const byJob = new Map(written.leases.map((l) => [l.jobId, l]));
+    for (const { job, worker, gpus } of grants) {
+      const lease = byJob.get(job.jobId);
+      if (!lease) continue;
+      if (this.jobs.get(job.jobId) !== job || job.state !== 'waiting') {
+        // Canceled while it was being leased.
+        await this.store.removeLease(job.jobId);
+        continue;
       }
+      if (this.workers.get(worker.workerId) !== worker || worker.silent) {
+        // The worker went away while it was being leased: back in the queue for the next round.
+        void this.enqueue({ jobId: job.jobId, labels: job.labels }).catch((err: unknown) =>
+          this.options.logger.error({ err, jobId: job.jobId }, 'queuing a job again failed'),
+        );
+        continue;
+      }
+      this.assign(job, worker, lease.epoch, gpus);
     }
     this.noteAllWaiting();
   }
@@ -1040,6 +1086,8 @@ export class RemoteCompute implements Compute {
           job.end({ outcome: 'canceled', exitCode: null, signal: null, stderrTail: [] });
         } else if (requeue) {
           job.state = 'waiting';
+          // expireLeases queued its record again.
+          job.queued = true;
           job.worker = undefined;
           job.gpuDevices = [];
           job.awaiting = undefined;

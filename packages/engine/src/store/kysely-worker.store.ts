@@ -9,6 +9,7 @@ import {
 } from './kysely.database.js';
 import type {
   LeaseCandidate,
+  DispatchRound,
   LeaseGrant,
   LeaseHolder,
   LeaseRecord,
@@ -130,14 +131,7 @@ export class KyselyWorkerStore implements WorkerStore {
     at: number,
   ): Promise<void> {
     if (jobs.length === 0) return;
-    // A job given twice is queued once, with the labels given last (one row may not be inserted twice in one
-    // statement).
-    const last = [...new Map(jobs.map((j) => [j.jobId, j])).values()];
-    await this.options.transaction(async (trx) => {
-      for (let i = 0; i < last.length; i += ENQUEUE_CHUNK) {
-        await enqueueIn(trx, last.slice(i, i + ENQUEUE_CHUNK), at);
-      }
-    });
+    await this.options.transaction((trx) => enqueueManyIn(trx, jobs, at));
   }
 
   async leaseNext(
@@ -206,52 +200,7 @@ export class KyselyWorkerStore implements WorkerStore {
 
   async leaseJobs(grants: readonly LeaseGrant[], at: number, timeoutMs: number): Promise<LeaseRecord[]> {
     if (grants.length === 0) return [];
-    return this.options.transaction(async (trx) => {
-      const ids = [...new Set(grants.map((g) => g.jobId))];
-      const queued = new Map<string, LeaseRecord>();
-      for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-        const rows = await trx
-          .selectFrom('job_leases')
-          .selectAll()
-          .where('state', '=', 'queued')
-          .where('job_id', 'in', ids.slice(i, i + IDS_PER_QUERY))
-          .execute();
-        for (const r of rows) queued.set(r.job_id, leaseOf(r));
-      }
-      const granted: LeaseRecord[] = [];
-      for (const { jobId, candidate } of grants) {
-        const row = queued.get(jobId);
-        if (!row || !row.labels.every((l) => candidate.labels.includes(l))) continue;
-        queued.delete(jobId);
-        const epoch = row.epoch + 1;
-        // Compare-and-set on the row as read, as in leaseNext: on PostgreSQL another server may lease it meanwhile.
-        const res = await trx
-          .updateTable('job_leases')
-          .set({
-            state: 'leased',
-            epoch,
-            worker_id: candidate.workerId,
-            token_id: candidate.tokenId,
-            leased_at: at,
-            expires_at: at + timeoutMs,
-          })
-          .where('job_id', '=', jobId)
-          .where('state', '=', 'queued')
-          .where('epoch', '=', row.epoch)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) !== 1) continue;
-        granted.push({
-          ...row,
-          epoch,
-          state: 'leased',
-          workerId: candidate.workerId,
-          tokenId: candidate.tokenId,
-          leasedAt: at,
-          expiresAt: at + timeoutMs,
-        });
-      }
-      return granted;
-    });
+    return this.options.transaction((trx) => leaseIn(trx, grants, at, timeoutMs));
   }
 
   async renewLeases(
@@ -311,10 +260,22 @@ export class KyselyWorkerStore implements WorkerStore {
 
   async completeLeases(items: readonly LeaseHolder[]): Promise<boolean[]> {
     if (items.length === 0) return [];
+    return this.options.transaction((trx) => completeManyIn(trx, items));
+  }
+
+  async writeRound(
+    round: DispatchRound,
+    at: number,
+    timeoutMs: number,
+  ): Promise<{ completed: boolean[]; leases: LeaseRecord[] }> {
+    if (round.enqueue.length + round.complete.length + round.lease.length === 0) {
+      return { completed: [], leases: [] };
+    }
     return this.options.transaction(async (trx) => {
-      const accepted: boolean[] = [];
-      for (const item of items) accepted.push(await completeIn(trx, item));
-      return accepted;
+      await enqueueManyIn(trx, round.enqueue, at);
+      const completed = await completeManyIn(trx, round.complete);
+      const leases = round.lease.length > 0 ? await leaseIn(trx, round.lease, at, timeoutMs) : [];
+      return { completed, leases };
     });
   }
 
@@ -355,6 +316,81 @@ export class KyselyWorkerStore implements WorkerStore {
       .where('job_id', '=', jobId)
       .execute();
   }
+}
+
+/**
+ * Queues jobs as `enqueueJobs` does, in the transaction given: a job given twice is queued once, with the labels
+ * given last (one row may not be inserted twice in one statement).
+ */
+async function enqueueManyIn(
+  db: Kysely<Database>,
+  jobs: readonly { jobId: string; labels: readonly string[] }[],
+  at: number,
+): Promise<void> {
+  const last = [...new Map(jobs.map((j) => [j.jobId, j])).values()];
+  for (let i = 0; i < last.length; i += ENQUEUE_CHUNK) {
+    await enqueueIn(db, last.slice(i, i + ENQUEUE_CHUNK), at);
+  }
+}
+
+/** `leaseJobs` in the transaction given. */
+async function leaseIn(
+  trx: Kysely<Database>,
+  grants: readonly LeaseGrant[],
+  at: number,
+  timeoutMs: number,
+): Promise<LeaseRecord[]> {
+  const ids = [...new Set(grants.map((g) => g.jobId))];
+  const queued = new Map<string, LeaseRecord>();
+  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+    const rows = await trx
+      .selectFrom('job_leases')
+      .selectAll()
+      .where('state', '=', 'queued')
+      .where('job_id', 'in', ids.slice(i, i + IDS_PER_QUERY))
+      .execute();
+    for (const r of rows) queued.set(r.job_id, leaseOf(r));
+  }
+  const granted: LeaseRecord[] = [];
+  for (const { jobId, candidate } of grants) {
+    const row = queued.get(jobId);
+    if (!row || !row.labels.every((l) => candidate.labels.includes(l))) continue;
+    queued.delete(jobId);
+    const epoch = row.epoch + 1;
+    // Compare-and-set on the row as read, as in leaseNext: on PostgreSQL another server may lease it meanwhile.
+    const res = await trx
+      .updateTable('job_leases')
+      .set({
+        state: 'leased',
+        epoch,
+        worker_id: candidate.workerId,
+        token_id: candidate.tokenId,
+        leased_at: at,
+        expires_at: at + timeoutMs,
+      })
+      .where('job_id', '=', jobId)
+      .where('state', '=', 'queued')
+      .where('epoch', '=', row.epoch)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) continue;
+    granted.push({
+      ...row,
+      epoch,
+      state: 'leased',
+      workerId: candidate.workerId,
+      tokenId: candidate.tokenId,
+      leasedAt: at,
+      expiresAt: at + timeoutMs,
+    });
+  }
+  return granted;
+}
+
+/** `completeLeases` in the transaction given: one answer per item, in order. */
+async function completeManyIn(db: Kysely<Database>, items: readonly LeaseHolder[]): Promise<boolean[]> {
+  const accepted: boolean[] = [];
+  for (const item of items) accepted.push(await completeIn(db, item));
+  return accepted;
 }
 
 /** Queues jobs (distinct ids) in one statement. */

@@ -162,6 +162,82 @@ export function describeWorkerStoreConformance(name: string, create: () => Promi
       ]);
     });
 
+    it('writes a round (queue, complete, lease) in one transaction, each part as its batch form', async () => {
+      await workers.enqueueJobs(
+        [
+          { jobId: 'r1', labels: [] },
+          { jobId: 'r2', labels: [] },
+        ],
+        1,
+      );
+      const first = await workers.leaseJobs(
+        [
+          { jobId: 'r1', candidate: cpuWorker },
+          { jobId: 'r2', candidate: cpuWorker },
+        ],
+        2,
+        TIMEOUT,
+      );
+      expect(first.map((l) => l.epoch)).toEqual([1, 1]);
+      const round = await workers.writeRound(
+        {
+          // Queued in the round and leased in it; r2 queued again (a new attempt): its lease is fenced out.
+          enqueue: [
+            { jobId: 'r3', labels: ['gpu'] },
+            { jobId: 'r4', labels: [] },
+            { jobId: 'r2', labels: [] },
+          ],
+          complete: [
+            { jobId: 'r1', epoch: 1, workerId: 'w-cpu' },
+            { jobId: 'r1', epoch: 1, workerId: 'w-cpu' },
+            { jobId: 'r2', epoch: 1, workerId: 'w-cpu' },
+          ],
+          lease: [
+            // The CPU worker lacks the label; the GPU worker gets r3 and r2 (under epoch 2); r1 is done.
+            { jobId: 'r3', candidate: cpuWorker },
+            { jobId: 'r3', candidate: gpuWorker },
+            { jobId: 'r2', candidate: gpuWorker },
+            { jobId: 'r1', candidate: cpuWorker },
+          ],
+        },
+        10,
+        TIMEOUT,
+      );
+      expect(round.completed).toEqual([true, false, false]);
+      expect(round.leases.map((l) => [l.jobId, l.workerId, l.epoch, l.expiresAt])).toEqual([
+        ['r3', 'w-gpu', 1, 1010],
+        ['r2', 'w-gpu', 2, 1010],
+      ]);
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state, l.epoch])).toEqual([
+        ['r1', 'done', 1],
+        ['r2', 'leased', 2],
+        ['r3', 'leased', 1],
+        ['r4', 'queued', 0],
+      ]);
+      expect(await workers.writeRound({ enqueue: [], complete: [], lease: [] }, 11, TIMEOUT)).toEqual({
+        completed: [],
+        leases: [],
+      });
+      // A part that fails takes the whole round back: nothing of it is written.
+      await expect(
+        workers.writeRound(
+          {
+            enqueue: [{ jobId: 'r5', labels: [] }],
+            complete: [{ jobId: 'r2', epoch: 2, workerId: 'w-gpu' }],
+            lease: [{ jobId: 'r4', candidate: null as unknown as typeof cpuWorker }],
+          },
+          12,
+          TIMEOUT,
+        ),
+      ).rejects.toThrow();
+      expect((await workers.listLeases()).map((l) => [l.jobId, l.state])).toEqual([
+        ['r1', 'done'],
+        ['r2', 'leased'],
+        ['r3', 'leased'],
+        ['r4', 'queued'],
+      ]);
+    });
+
     it('never leases one job twice when batches ask for the same jobs at once', async () => {
       const ids = Array.from({ length: 40 }, (_, i) => `c${String(i).padStart(2, '0')}`);
       await workers.enqueueJobs(

@@ -11,7 +11,8 @@
  * that ran the job after it.
  *
  * The batch forms (`enqueueJobs`, `leaseJobs`, `completeLeases`, and `renewLeases`) do each of their items exactly
- * as the single form would, all in one transaction: one durable commit for a whole round of the dispatcher.
+ * as the single form would, all in one transaction; `writeRound` does all three of a dispatcher's round in one:
+ * one durable commit for a whole round.
  */
 
 export interface WorkerTokenRecord {
@@ -61,6 +62,16 @@ export interface LeaseRecord {
 export interface LeaseGrant {
   jobId: string;
   candidate: LeaseCandidate;
+}
+
+/** What one round of the dispatcher writes (WorkerStore.writeRound). */
+export interface DispatchRound {
+  /** Jobs queued (as `enqueueJobs`). */
+  enqueue: readonly { jobId: string; labels: readonly string[] }[];
+  /** Leases ended by their holders (as `completeLeases`). */
+  complete: readonly LeaseHolder[];
+  /** Jobs leased (as `leaseJobs`): after the others, so a job queued and a slot freed in the round count. */
+  lease: readonly LeaseGrant[];
 }
 
 /** Who says it holds a lease, under which epoch. */
@@ -132,6 +143,16 @@ export interface WorkerStore {
   completeLease(jobId: string, epoch: number, workerId: string): Promise<boolean>;
   /** `completeLease` for each, in one transaction; one answer per item, in order. */
   completeLeases(items: readonly LeaseHolder[]): Promise<boolean[]>;
+  /**
+   * A round of the dispatcher in one transaction: `enqueue`, then `complete`, then `lease`, each exactly as its
+   * batch form. Answers `completeLeases`'s answers and `leaseJobs`'s leases; nothing of the round is written when
+   * any part fails.
+   */
+  writeRound(
+    round: DispatchRound,
+    at: number,
+    timeoutMs: number,
+  ): Promise<{ completed: boolean[]; leases: LeaseRecord[] }>;
   getLease(jobId: string): Promise<LeaseRecord | undefined>;
   /** `getLease` for each id, in few queries; one answer per id, in order. */
   getLeases(jobIds: readonly string[]): Promise<(LeaseRecord | undefined)[]>;
