@@ -100,6 +100,29 @@ describe('LocalBlobStorage', () => {
     }
   });
 
+  it('makes its folders again when they were removed under it, and a staging folder without its parent', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const storage = new LocalBlobStorage(root);
+      await storage.init();
+      const first = join(root, 'first');
+      await writeFile(first, 'one');
+      await storage.putFile(first, { move: true });
+      // Everything but what it stored is gone (a user cleaning up by hand).
+      for (const d of ['tmp', 'staging', 'unverified']) await rm(join(root, d), { recursive: true });
+      const staging = await storage.createStagingDir('job');
+      const out = join(staging, 'result');
+      await writeFile(out, 'two');
+      const blob = await storage.putFile(out, { move: true });
+      expect(await readFile(storage.path(blob.hash), 'utf8')).toBe('two');
+      expect(await readdir(join(root, 'tmp'))).toEqual([]);
+      // A file that is not there is still named as such.
+      await expect(storage.putFile(join(root, 'nothing'), { move: true })).rejects.toThrow(/no such file/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('replaces a damaged blob (wrong size) when the right bytes come again', async () => {
     const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
     try {

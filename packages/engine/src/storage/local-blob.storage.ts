@@ -94,6 +94,8 @@ export class LocalBlobStorage implements ArtifactStorage {
   private readonly pending = new Map<ContentHash, Promise<BlobVerification>>();
   private readonly hasher = new BackgroundHasher();
   private resumed = false;
+  /** The folders every put writes into, made once (again only when a put finds one missing). */
+  private folders: Promise<void> | undefined;
 
   constructor(
     root: string,
@@ -107,10 +109,20 @@ export class LocalBlobStorage implements ArtifactStorage {
   }
 
   async init(): Promise<void> {
-    await mkdir(join(this.root, 'sha256'), { recursive: true });
-    await mkdir(this.tmpDir, { recursive: true });
-    await mkdir(this.stagingRoot, { recursive: true });
-    await mkdir(this.unverifiedDir, { recursive: true });
+    if (!this.folders) {
+      const made = (async () => {
+        await mkdir(join(this.root, 'sha256'), { recursive: true });
+        await mkdir(this.tmpDir, { recursive: true });
+        await mkdir(this.stagingRoot, { recursive: true });
+        await mkdir(this.unverifiedDir, { recursive: true });
+      })();
+      this.folders = made;
+      // A failure is not kept: the next call tries again.
+      made.catch(() => {
+        if (this.folders === made) this.folders = undefined;
+      });
+    }
+    await this.folders;
     if (!this.resumed) {
       this.resumed = true;
       await this.resumeChecks();
@@ -159,7 +171,13 @@ export class LocalBlobStorage implements ArtifactStorage {
     let copied: StoredBlob | undefined;
     if (options.move) {
       try {
-        await rename(path, tmp);
+        await rename(path, tmp).catch(async (err: NodeJS.ErrnoException) => {
+          // The store's own folders were removed under it: made again, then one more try.
+          if (err.code !== 'ENOENT' || !(await exists(path))) throw err;
+          this.folders = undefined;
+          await this.init();
+          await rename(path, tmp);
+        });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') throw new StorageError(`cannot store ${path}: no such file`, { cause: err });
@@ -304,10 +322,16 @@ export class LocalBlobStorage implements ArtifactStorage {
 
   private async place(tmp: string, final: string): Promise<void> {
     const dir = dirname(final);
-    await mkdir(dir, { recursive: true });
     // Read-only: the next operation reads this file in place and must not be able to change it by accident.
     await chmod(tmp, 0o444);
-    await rename(tmp, final);
+    // Its prefix folder is made the first time a blob goes there (one call less for every later blob).
+    await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true });
+      await rename(tmp, final);
+      // The new folder's own entry is durable too, not only the blob's entry in it.
+      await fsyncDir(dirname(dir));
+    });
     await fsyncDir(dir);
   }
 
@@ -719,5 +743,15 @@ class BackgroundHasher {
     this.current = undefined;
     if (request) hashFileWithInode(request.path, request.plain).then(request.resolve, request.reject);
     this.pump();
+  }
+}
+
+/** Whether something is at `path` (a file that cannot be looked at counts as there). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }

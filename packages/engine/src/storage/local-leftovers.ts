@@ -8,9 +8,13 @@ import { join } from 'node:path';
 
 /** A fresh staging directory under `root`, its name starting with `label` made safe for a file name. */
 export async function createStagingDir(root: string, label: string): Promise<string> {
-  await mkdir(root, { recursive: true });
   const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
-  return mkdtemp(join(root, `${safe}-`));
+  // `root` exists as a rule: made only when missing (one call less for every job).
+  return mkdtemp(join(root, `${safe}-`)).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    await mkdir(root, { recursive: true });
+    return mkdtemp(join(root, `${safe}-`));
+  });
 }
 
 /**
