@@ -100,6 +100,11 @@ function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean 
  */
 export async function prestartRun(env: Env): Promise<PrestartedRun> {
   const runnerId = newId();
+  // The reader's worker first: it takes longest to be ready (a thread loading core's reading bundle), and the run
+  // needs it first. Loaded on demand: in the program's bundle, what the reader imports (core) is evaluated here.
+  const { OperationReader } = await import('./operation-reader.js');
+  let reader: OperationReader | undefined = new OperationReader();
+  reader.warm();
   let warmWorker: StartedWarmWorker | undefined;
   try {
     const settings = await loadSettings({ env });
@@ -122,11 +127,6 @@ export async function prestartRun(env: Env): Promise<PrestartedRun> {
   } catch {
     // Nothing started: the engine reads the settings again and says what is wrong.
   }
-  // Loaded on demand: in the program's bundle, what the reader imports (core's project files) is evaluated after
-  // the warm worker has started.
-  const { OperationReader } = await import('./operation-reader.js');
-  let reader: OperationReader | undefined = new OperationReader();
-  reader.warm();
   return {
     runnerId,
     warmWorker,
