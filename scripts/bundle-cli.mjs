@@ -49,13 +49,17 @@ export async function bundleOperationReading({ coreDist = CORE_DIST, quiet = fal
     outfile: out,
     write: false,
     ...COMMON,
+    // CommonJS: a worker require()s it, which spares each worker thread starting Node's ES module loader.
+    format: 'cjs',
     logLevel: quiet ? 'error' : 'warning',
   });
   writeWhole(out, result.outputFiles[0].contents);
+  // What earlier builds made (an ES module) would only be a stale file beside it.
+  rmSync(join(coreDist, 'operation-reading.bundle.js'), { force: true });
   return out;
 }
 
-const READER_BUNDLE = 'operation-reading.bundle.js';
+const READER_BUNDLE = 'operation-reading.bundle.cjs';
 
 const COMMON = {
   bundle: true,

@@ -210,7 +210,7 @@ describe('deepforge run from the bundle', () => {
 
   it('is the operation reader bundle core reads with', async () => {
     const core = await import('@deepforge/core');
-    const bundle = join(ROOT, 'packages', 'core', 'dist', 'operation-reading.bundle.js');
+    const bundle = join(ROOT, 'packages', 'core', 'dist', 'operation-reading.bundle.cjs');
     const reader = (await import(bundle)) as Pick<typeof core, 'readOperationFile'>;
     const code = await readFile(join(EXAMPLES, 'hello', 'operations', 'Multiply.py'), 'utf8');
     expect(reader.readOperationFile('Multiply', code)).toEqual(core.readOperationFile('Multiply', code));
