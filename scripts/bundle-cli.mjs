@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `node scripts/bundle-cli.mjs [--out DIR]`: the CLI's program as one JavaScript bundle (docs/adr/0029), from what `tsc -b`
-// built. Writes packages/cli/dist/program.bundle.cjs, one CommonJS file that the CLI compiles with V8's code cache
+// built. Writes packages/cli/dist/program.bundle.cjs (from entry.js), one CommonJS file that the CLI compiles with V8's code cache
 // (packages/cli/src/bundle-loader.ts). `npm run build`, `npm run pack` and `bench:startup` run it after tsc.
 //
 // Why: a one-operation `deepforge run` spent most of its time loading ~600 ES modules (kysely alone 262, zod 198);
@@ -49,13 +49,17 @@ export async function bundleOperationReading({ coreDist = CORE_DIST, quiet = fal
     outfile: out,
     write: false,
     ...COMMON,
+    // CommonJS: a worker require()s it, which spares each worker thread starting Node's ES module loader.
+    format: 'cjs',
     logLevel: quiet ? 'error' : 'warning',
   });
   writeWhole(out, result.outputFiles[0].contents);
+  // What earlier builds made (an ES module) would only be a stale file beside it.
+  rmSync(join(coreDist, 'operation-reading.bundle.js'), { force: true });
   return out;
 }
 
-const READER_BUNDLE = 'operation-reading.bundle.js';
+const READER_BUNDLE = 'operation-reading.bundle.cjs';
 
 const COMMON = {
   bundle: true,
@@ -81,12 +85,18 @@ function writeWhole(file, contents) {
 export const PROGRAM_BUNDLE = 'program.bundle.cjs';
 
 /**
- * Builds the program's bundle from `from` (the CLI's dist/, holding program.js) into `outdir` (the same by
- * default): one CommonJS file, program.bundle.cjs, which the CLI compiles with V8's code cache (docs/adr/0029); and
- * the operation reader's bundle beside core's build (`reader`). Returns the bundle's path.
+ * Builds the program's bundle from `from` (the CLI's dist/, holding entry.js and program.js) into `outdir` (the
+ * same by default): one CommonJS file, program.bundle.cjs, which the CLI compiles with V8's code cache
+ * (docs/adr/0029); and the operation reader's bundle beside core's build (`reader`). Returns the bundle's path.
+ *
+ * Its entry is entry.js, which imports the program with `import()`: esbuild then keeps the program's modules behind
+ * lazy wrappers, evaluated when the entry module asks for the program, after `deepforge run` has started its
+ * workers (prestartRun). That this evaluates little first relies on core and protocol declaring
+ * `"sideEffects": false` (true of them: their modules only declare), so that the settings' one Slurm schema does
+ * not bring every module of protocol's index with it.
  */
 export async function bundleCli({ from = DIST, outdir = from, reader = true, quiet = false } = {}) {
-  const entry = join(from, 'program.js');
+  const entry = join(from, 'entry.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -b)`);
   const result = await build({
     entryPoints: [entry],

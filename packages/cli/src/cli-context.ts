@@ -1,3 +1,5 @@
+import type { PrestartedRun } from '@deepforge/engine';
+
 /** What a command needs from the outside world; tests run commands in-process with their own. */
 export interface CliContext {
   /** Where passwords come from: a prompt with echo off on a terminal, the first line when piped. */
@@ -8,4 +10,6 @@ export interface CliContext {
   cwd: string;
   /** Set by commands: the process exit code once the command is done. */
   exitCode: number;
+  /** What the entry module started for a local `deepforge run` before the program loaded (docs/adr/0029). */
+  prestarted?: PrestartedRun;
 }

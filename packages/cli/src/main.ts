@@ -1,9 +1,15 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { runCli as RunCli } from './program.js';
+import type * as Entry from './entry.js';
 import { readCliVersion } from './version.js';
 
 const argv = process.argv.slice(2);
+
+/** `deepforge run` on this machine (not `--server`, not asking for help). */
+function localRun(): boolean {
+  if (argv[0] !== 'run') return false;
+  return !argv.some((a) => a === '--server' || a.startsWith('--server=') || a === '--help' || a === '-h');
+}
 
 /**
  * The bundle to load the program from (scripts/bundle-cli.mjs, docs/adr/0029) for a local `deepforge run`, while it
@@ -28,27 +34,36 @@ function bundleFile(): string | undefined {
   return fileURLToPath(bundle);
 }
 
-async function loadProgram(): Promise<{ runCli: typeof RunCli }> {
+async function loadEntry(): Promise<typeof Entry> {
   const bundle = bundleFile();
-  if (bundle === undefined) return (await import('./program.js')) as { runCli: typeof RunCli };
+  if (bundle === undefined) return import('./entry.js');
   const { loadBundle } = await import('./bundle-loader.js');
-  return loadBundle(bundle, process.env) as { runCli: typeof RunCli };
+  return loadBundle(bundle, process.env) as typeof Entry;
 }
 
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // Answered before the program is loaded: the commands' modules import the engine (~600 files).
   process.stdout.write(`${readCliVersion()}\n`);
 } else {
-  const { runCli } = await loadProgram();
-  process.exitCode = await runCli(argv, {
-    // Only commands that read it touch process.stdin: creating it opens the terminal or pipe.
-    get in() {
-      return process.stdin;
-    },
-    out: process.stdout,
-    err: process.stderr,
-    env: process.env,
-    cwd: process.cwd(),
-    exitCode: 0,
-  });
+  const entry = await loadEntry();
+  // The run's reader and warm worker start while the rest of the program loads; the engine takes what matches its
+  // settings, and what it does not take is stopped when the command is done.
+  const prestarted = localRun() ? await entry.prestartRun(process.env) : undefined;
+  const { runCli } = await entry.loadProgram();
+  try {
+    process.exitCode = await runCli(argv, {
+      // Only commands that read it touch process.stdin: creating it opens the terminal or pipe.
+      get in() {
+        return process.stdin;
+      },
+      out: process.stdout,
+      err: process.stderr,
+      env: process.env,
+      cwd: process.cwd(),
+      exitCode: 0,
+      ...(prestarted ? { prestarted } : {}),
+    });
+  } finally {
+    await prestarted?.discard();
+  }
 }

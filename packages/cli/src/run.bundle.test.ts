@@ -94,7 +94,7 @@ async function both(args: string[], name: string): Promise<{ bundled: Run; own: 
 
 describe('deepforge run from the bundle', () => {
   it('runs the hello example as the program does: console, exit code, the saved artifact', async () => {
-    // The copy has no program.js: had its entry not taken the bundle, the run would fail to load.
+    // The copy has no entry.js or program.js: had its entry not taken the bundle, the run would fail to load.
     const { bundled, own } = await both(['run', join(EXAMPLES, 'hello'), 'hello'], 'hello');
     expect(own.stderr).toBe('');
     expect(own.code).toBe(0);
@@ -186,12 +186,12 @@ describe('deepforge run from the bundle', () => {
   });
 
   it('is taken only for a local run, while newer than the build', async () => {
-    // The copy has no program.js: a command that does not take the bundle fails to load it.
+    // The copy has no entry.js (nor program.js): a command that does not take the bundle fails to load it.
     const main = join(copy, 'dist', 'main.js');
     const data = join(tmp, 'routing');
     const notBundled = (r: Run) => {
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/program\.js/);
+      expect(r.stderr).toMatch(/entry\.js/);
     };
     notBundled(await deepforge(main, ['executions'], data));
     notBundled(await deepforge(main, ['run', '--server=http://127.0.0.1:9', 'x', 'y'], data));
@@ -210,7 +210,7 @@ describe('deepforge run from the bundle', () => {
 
   it('is the operation reader bundle core reads with', async () => {
     const core = await import('@deepforge/core');
-    const bundle = join(ROOT, 'packages', 'core', 'dist', 'operation-reading.bundle.js');
+    const bundle = join(ROOT, 'packages', 'core', 'dist', 'operation-reading.bundle.cjs');
     const reader = (await import(bundle)) as Pick<typeof core, 'readOperationFile'>;
     const code = await readFile(join(EXAMPLES, 'hello', 'operations', 'Multiply.py'), 'utf8');
     expect(reader.readOperationFile('Multiply', code)).toEqual(core.readOperationFile('Multiply', code));

@@ -27,6 +27,7 @@ import { ArtifactService } from './artifact.service.js';
 import { withBlobFile } from './blob-file.js';
 import { codeFiles, readCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
 import { MAX_GPUS, type Compute } from './compute/job.compute.js';
+import type { PrestartedWarmWorker } from './compute/warm-worker.js';
 import {
   PYTHON_CHECKS_FILE,
   findRuntimeDir,
@@ -82,6 +83,7 @@ import type { ArtifactQuery, ArtifactRecord } from './store/artifact.store.js';
 import type { DatabaseStores } from './store/database.store.js';
 import type { ExecutionQuery, ExecutionStore } from './store/execution.store.js';
 import { newId } from './store/new-id.js';
+import type { PrestartedRun } from './run-prestart.js';
 import type {
   MetricPointRow,
   MetricRecord,
@@ -146,6 +148,12 @@ export interface OpenEngineOptions {
    * check and the local warm worker (docs/adr/0029). Nothing it starts outlives close(), or a failed open.
    */
   warmUp?: boolean;
+  /**
+   * What `deepforge run` started before the engine was loaded (prestartRun): its runner id becomes the engine's,
+   * its reader is taken (unless `operationReader` is given), and with `warmUp` its warm worker when it was started
+   * with this engine's interpreter and environment. What is not taken is the caller's to discard.
+   */
+  prestarted?: PrestartedRun;
 }
 
 export interface StartExecutionRequest {
@@ -437,11 +445,12 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
   // registers, recovers and reads the project (unreferenced meanwhile; a failed open closes the compute with it).
   if (options.warmUp) {
     engine.operationReader.warm();
-    engine.warmUpJobs();
+    engine.warmUpJobs(options.prestarted?.warmWorker);
   }
   try {
     await engine.open(options.recover ?? true);
   } catch (err) {
+    await engine.abandon();
     await adapters.compute.close().catch(() => undefined);
     await adapters.store.close();
     await adapters.storage.close?.();
@@ -452,7 +461,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
 
 class EngineImpl implements Engine {
   readonly dataDir: string;
-  readonly runnerId = newId();
+  readonly runnerId: string;
   recovery: RecoveryResult | undefined;
   readonly projects: ProjectStore;
   readonly documents: DocumentStore;
@@ -504,7 +513,10 @@ class EngineImpl implements Engine {
     });
     this.projects = stores.projects;
     this.documents = stores.documents;
-    this.operationReader = new OperationReader(options.operationReader);
+    this.runnerId = options.prestarted?.runnerId ?? newId();
+    this.operationReader =
+      (options.operationReader === undefined ? options.prestarted?.takeReader() : undefined) ??
+      new OperationReader(options.operationReader);
     let box: Promise<SecretBox> | undefined;
     this.accounts = new AccountService(
       stores.accounts,
@@ -569,17 +581,27 @@ class EngineImpl implements Engine {
   }
 
   /** The interpreter check and the interpreter's warm worker, started now for the first job (see warmUp). */
-  warmUpJobs(): void {
+  warmUpJobs(started?: PrestartedWarmWorker): void {
     const prestart = this.compute.prestart?.bind(this.compute);
-    if (!prestart) return;
+    if (!prestart) {
+      started?.discard();
+      return;
+    }
     this.python().then(
       (python) => {
         // After close() no worker may start: nothing would stop it.
-        if (!this.closed) prestart(python.command, this.runnerId);
+        if (!this.closed) prestart(python.command, this.runnerId, started);
+        else started?.discard();
       },
       // Not remembered: the run that needs the interpreter checks it again and reports why it cannot be used.
-      () => undefined,
+      () => started?.discard(),
     );
+  }
+
+  /** After a failed open: nothing starts any more (see warmUpJobs), and the reader's workers stop. */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    await this.operationReader.close();
   }
 
   python(): Promise<PythonInfo> {

@@ -82,6 +82,7 @@ export { DEFAULT_TAR_LIMITS, readTarGz, TarArchiveError } from './extensions/tar
 export type { TarLimits } from './extensions/tar-archive.js';
 export { OPERATION_READ_DEADLINE_MS, OperationReader } from './operation-reader.js';
 export type { OperationReaderOptions } from './operation-reader.js';
+export type { PrestartedRun } from './run-prestart.js';
 export type { RecoveryResult } from './runner.service.js';
 export type {
   ExecutionQuery,

@@ -26,13 +26,17 @@ export interface OperationReaderOptions {
 export const OPERATION_READ_DEADLINE_MS = 2000;
 
 /**
- * The worker's code (plain JS, evaluated): it loads core (built, from its package's `default` export) and reads
- * one operation per message with readOperationFile, the function parseProjectOperations uses.
+ * The worker's code (plain JS, evaluated): it loads core (built, from its package's `default` export, or the
+ * CommonJS bundle of what it uses, required: no ES module loader to start in the thread) and reads one operation
+ * per message with readOperationFile, the function parseProjectOperations uses.
  */
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-import(workerData.core).then(
+(workerData.core.endsWith('.cjs')
+  ? Promise.resolve().then(() => require(require('node:url').fileURLToPath(workerData.core)))
+  : import(workerData.core)
+).then(
   (core) => {
     parentPort.on('message', (m) => {
       let reply;
@@ -74,7 +78,7 @@ function builtCoreUrl(): string {
 }
 
 /** scripts/bundle-cli.mjs writes it beside core's built index.js. */
-const READER_BUNDLE = 'operation-reading.bundle.js';
+const READER_BUNDLE = 'operation-reading.bundle.cjs';
 
 interface Job {
   id: number;

@@ -3,7 +3,8 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { SlurmJobOptionsSchema } from '@deepforge/protocol';
+// Its own entry point: the settings are read before the rest of the program loads (`deepforge run`, docs/adr/0029).
+import { SlurmJobOptionsSchema } from '@deepforge/protocol/slurm-options';
 import { SettingsError } from './errors.js';
 import { isPostgresUrl, maskDatabaseUrl } from './store/database-url.js';
 

@@ -3,7 +3,7 @@ import type { Engine, ExecutionDetails, StartedExecution } from '@deepforge/engi
 import { openEngine } from '@deepforge/engine';
 import type { ExecutionEvent } from '@deepforge/protocol';
 import type { CliContext } from '../cli-context.js';
-import { RunRenderer } from '../render/run.renderer.js';
+import { openRunRenderer } from '../render/run.renderer.js';
 import type { RenderedJob } from '../render/run.renderer.js';
 
 export interface SessionOptions {
@@ -21,6 +21,7 @@ export async function openCliEngine(
   return openEngine({
     env: ctx.env,
     warmUp,
+    ...(warmUp && ctx.prestarted ? { prestarted: ctx.prestarted } : {}),
     // Jobs needing GPUs get this machine's (asked once, when the first such job starts).
     localGpus: async () => {
       const { detectGpus } = await import('@deepforge/server');
@@ -43,7 +44,9 @@ export async function watchExecution(
 ): Promise<ExecutionDetails> {
   const json = opts.json === true;
   const color = opts.color !== false && !json && Boolean(ctx.out.isTTY) && !ctx.env.NO_COLOR;
-  const renderer = json ? null : new RunRenderer(jobs, { out: ctx.out, live: Boolean(ctx.out.isTTY), color });
+  const renderer = json
+    ? null
+    : await openRunRenderer(jobs, { out: ctx.out, live: Boolean(ctx.out.isTTY), color });
   // Events arrive from the moment the execution exists; buffer them until we know its id.
   let executionId: string | null = null;
   const early: ExecutionEvent[] = [];

@@ -9,7 +9,7 @@ import type {
   StartExecutionBody,
 } from '@deepforge/protocol';
 import type { CliContext } from '../cli-context.js';
-import { RunRenderer } from '../render/run.renderer.js';
+import { openRunRenderer, type RunRenderer } from '../render/run.renderer.js';
 import { UsageError } from '../usage-error.js';
 import { credentialsFilePath, readCredentials } from './credentials-file.js';
 import { failure, originOf } from './login.command.js';
@@ -198,7 +198,7 @@ export async function runOnServer(
       ctx.err.write(`could not remember the project for the next run: ${(err as Error).message}\n`);
     });
     if (!json) {
-      renderer = new RunRenderer(
+      renderer = await openRunRenderer(
         started.jobs.map((j) => ({ node: j.node, operation: j.operation })),
         { out: ctx.out, live: Boolean(ctx.out.isTTY), color },
       );

@@ -1,4 +1,4 @@
-import { createLogUpdate } from 'log-update';
+import type { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import { assertNever } from '@deepforge/core';
 import { isResumableExecutionStatus, isTerminalJobStatus, type ExecutionStatus } from '@deepforge/core';
@@ -14,8 +14,11 @@ export interface RenderedJob {
 
 export interface RunRendererOptions {
   out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Redraw a live status block at the bottom (a terminal); otherwise print one line per change. */
-  live: boolean;
+  /**
+   * Redraw a live status block at the bottom (a terminal) with log-update's createLogUpdate; absent: print one line
+   * per change. openRunRenderer loads it when needed.
+   */
+  live?: typeof createLogUpdate | undefined;
   color: boolean;
   /** Clock for durations shown while jobs run; injectable for tests. */
   now?: () => number;
@@ -44,6 +47,18 @@ const SYMBOL: Record<JobStatus, string> = {
 };
 
 /**
+ * A RunRenderer, redrawing in place when `live` (a terminal). log-update is loaded only then: what it imports
+ * (string-width) builds an Intl.Segmenter as it loads, ~12 ms of the start of every `deepforge run` otherwise.
+ */
+export async function openRunRenderer(
+  jobs: readonly RenderedJob[],
+  options: Omit<RunRendererOptions, 'live'> & { live: boolean },
+): Promise<RunRenderer> {
+  const live = options.live ? (await import('log-update')).createLogUpdate : undefined;
+  return new RunRenderer(jobs, { ...options, live });
+}
+
+/**
  * Turns live execution events into what a person watching `deepforge run` wants: each operation's output prefixed
  * with its name, a status line per operation (redrawn in place on a terminal), and a closing summary.
  */
@@ -70,7 +85,7 @@ export class RunRenderer {
       this.jobs.set(j.node, { ...j, label, status: 'pending', plots: new Set() });
     }
     this.labelWidth = Math.min(28, Math.max(4, ...[...this.jobs.values()].map((j) => j.label.length)));
-    this.live = options.live ? createLogUpdate(options.out, { showCursor: false }) : null;
+    this.live = options.live ? options.live(options.out, { showCursor: false }) : null;
   }
 
   handle(event: ExecutionEvent): void {

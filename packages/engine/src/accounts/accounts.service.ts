@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import type * as Argon2 from '@node-rs/argon2';
 import { canonicalJson } from '@deepforge/core';
 import { newId } from '../store/new-id.js';
 import type {
@@ -14,6 +14,20 @@ import type {
   UserRecord,
 } from './account.store.js';
 import type { SecretBox } from './secret-box.js';
+
+let argon2: Promise<typeof Argon2> | undefined;
+
+/**
+ * Argon2 is loaded at the first password hashed or checked: finding its native binding costs several milliseconds
+ * of the start of every `deepforge run`, which checks none (docs/adr/0029).
+ */
+async function argon2Hash(password: string): Promise<string> {
+  return (await (argon2 ??= import('@node-rs/argon2'))).hash(password);
+}
+
+async function argon2Verify(hashed: string, password: string): Promise<boolean> {
+  return (await (argon2 ??= import('@node-rs/argon2'))).verify(hashed, password);
+}
 
 /** A project's secrets as a job gets them, with the keyed digest its cache key holds (absent: no secrets). */
 export interface JobSecrets {

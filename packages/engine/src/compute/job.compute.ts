@@ -7,6 +7,7 @@ import type {
   RuntimeEvent,
   SlurmJobOptions,
 } from '@deepforge/protocol';
+import type { PrestartedWarmWorker } from './warm-worker.js';
 
 /** What the engine asks a compute adapter to run: one operation, as a harness job. */
 export interface ComputeJobRequest {
@@ -141,9 +142,10 @@ export interface Compute {
   gpusInUse?(): number[];
   /**
    * Gets ready to start jobs with this interpreter for this runner before the first one comes (local warm workers:
-   * starts the interpreter's worker). Best effort: a failure shows, or is worked around, at the first job.
+   * starts the interpreter's worker, or takes `started` when it was started with what this adapter would have;
+   * `started` is stopped otherwise). Best effort: a failure shows, or is worked around, at the first job.
    */
-  prestart?(python: string, runnerId: string): void;
+  prestart?(python: string, runnerId: string, started?: PrestartedWarmWorker): void;
 }
 
 /** More GPUs than one job could ask of any machine (nvidia-smi reports up to 64 per machine in our protocol). */

@@ -28,8 +28,9 @@ import type {
   RunningJob,
 } from './job.compute.js';
 import { LineSplitter } from './line-splitter.js';
-import { JOB_ID_ENV, RUNNER_ID_ENV, signalGroup } from './process-tree.js';
-import { childJobProcess, WarmWorker, type JobProcess } from './warm-worker.js';
+import { harnessEnvironment } from './harness-environment.js';
+import { JOB_ID_ENV, signalGroup } from './process-tree.js';
+import { childJobProcess, WarmWorker, type JobProcess, type PrestartedWarmWorker } from './warm-worker.js';
 
 /** The file descriptor the harness writes its events to (see docs/adr/0001-runtime-event-channel.md). */
 export const EVENTS_FD = 3;
@@ -205,9 +206,20 @@ export class LocalCompute implements Compute {
    * Starts the interpreter's warm worker ahead of the first job, with the environment this runner's jobs share
    * (harnessEnvironment without a job's id, GPUs or secrets: each job forked from it gets its own in full).
    */
-  prestart(python: string, runnerId: string): void {
-    if (!this.options.warmWorker || this.warm.has(python)) return;
-    void this.warmWorker(python, harnessEnvironment(this.options.env, this.options.runtimeDir, { runnerId }));
+  prestart(python: string, runnerId: string, started?: PrestartedWarmWorker): void {
+    if (!this.options.warmWorker || this.warm.has(python)) {
+      started?.discard();
+      return;
+    }
+    const env = harnessEnvironment(this.options.env, this.options.runtimeDir, { runnerId });
+    // One started before the engine loaded (`deepforge run`), when it runs that interpreter with this environment.
+    const taken = started?.take(python, {
+      env,
+      cwd: this.options.runtimeDir,
+      forkTimeoutMs: this.options.warmForkTimeoutMs,
+      logger: this.options.logger,
+    });
+    void this.warmWorker(python, env, taken);
   }
 
   /** Stops the warm workers (jobs still running in them die with them). */
@@ -256,7 +268,11 @@ export class LocalCompute implements Compute {
   }
 
   /** The warm worker of an interpreter, started on first use; undefined when it cannot run (then: spawn). */
-  private async warmWorker(python: string, jobEnv: Record<string, string>): Promise<WarmWorker | undefined> {
+  private async warmWorker(
+    python: string,
+    jobEnv: Record<string, string>,
+    started?: WarmWorker,
+  ): Promise<WarmWorker | undefined> {
     let worker = this.warm.get(python);
     if (worker && !worker.usable) {
       this.warm.delete(python);
@@ -266,16 +282,21 @@ export class LocalCompute implements Compute {
       this.warmFailures.set(python, (this.warmFailures.get(python) ?? 0) + 1);
     }
     if (!worker) {
-      if ((this.warmFailures.get(python) ?? 0) >= MAX_WARM_FAILURES) return undefined;
+      if ((this.warmFailures.get(python) ?? 0) >= MAX_WARM_FAILURES) {
+        started?.close();
+        return undefined;
+      }
       const env = { ...jobEnv };
       delete env[JOB_ID_ENV];
-      worker = new WarmWorker({
-        python,
-        env,
-        cwd: this.options.runtimeDir,
-        logger: this.options.logger,
-        forkTimeoutMs: this.options.warmForkTimeoutMs,
-      });
+      worker =
+        started ??
+        new WarmWorker({
+          python,
+          env,
+          cwd: this.options.runtimeDir,
+          logger: this.options.logger,
+          forkTimeoutMs: this.options.warmForkTimeoutMs,
+        });
       this.warm.set(python, worker);
       if (!(await worker.ready)) {
         this.warmFailures.set(python, (this.warmFailures.get(python) ?? 0) + 1);
@@ -285,32 +306,6 @@ export class LocalCompute implements Compute {
     }
     return (await worker.ready) ? worker : undefined;
   }
-}
-
-/**
- * The environment a harness job runs with, on any machine: `base`, the runtime on PYTHONPATH, unbuffered UTF-8
- * output, the job's marker (process-tree.ts) and its secrets.
- */
-export function harnessEnvironment(
-  base: Env,
-  runtimeDir: string,
-  request: Pick<ComputeJobRequest, 'runnerId' | 'gpuDevices' | 'secretEnv'> & { jobId?: string },
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-  env.PYTHONPATH = [runtimeDir, base.PYTHONPATH].filter(Boolean).join(':');
-  env.PYTHONUNBUFFERED = '1';
-  env.PYTHONIOENCODING ??= 'utf-8:backslashreplace';
-  if (request.jobId !== undefined) env[JOB_ID_ENV] = request.jobId;
-  env[RUNNER_ID_ENV] = request.runnerId;
-  if (request.gpuDevices) {
-    // Exactly the job's GPUs: CUDA numbers them from 0 inside the job, and the NVIDIA container runtime (a job
-    // starting containers) reads NVIDIA_VISIBLE_DEVICES. No GPU at all is the empty list, which hides them all.
-    env.CUDA_VISIBLE_DEVICES = request.gpuDevices.join(',');
-    env.NVIDIA_VISIBLE_DEVICES = request.gpuDevices.length > 0 ? request.gpuDevices.join(',') : 'none';
-  }
-  Object.assign(env, request.secretEnv);
-  return env;
 }
 
 /**

@@ -212,6 +212,17 @@ async function remember(file: string, key: string, info: PythonInfo, dirs: strin
   await rename(tmp, file);
 }
 
+/** The remembered answer of a passed check of `command` (ProbeOptions.cacheFile), if it still holds. */
+async function cachedCheck(
+  command: string,
+  key: string | undefined,
+  opts: ProbeOptions,
+): Promise<PythonInfo | undefined> {
+  if (!opts.cacheFile || !key) return undefined;
+  const entry = (await readCache(opts.cacheFile))[key];
+  return (await stillValid(entry)) ? { command, ...entry!.info } : undefined;
+}
+
 /**
  * Asks an interpreter whether it can run operations (`-m deepforge.check`, which prints a JSON report) and what
  * it is. Resolves to the reason when it cannot.
@@ -222,10 +233,8 @@ export async function probeInterpreter(
 ): Promise<{ ok: true; info: PythonInfo } | { ok: false; reason: string }> {
   const env = pythonEnv(opts.env, opts.runtimeDir);
   const key = opts.cacheFile ? await checkKey(command, env, opts.runtimeDir) : undefined;
-  if (opts.cacheFile && key) {
-    const entry = (await readCache(opts.cacheFile))[key];
-    if (await stillValid(entry)) return { ok: true, info: { command, ...entry!.info } };
-  }
+  const cached = await cachedCheck(command, key, opts);
+  if (cached) return { ok: true, info: cached };
   // --no-torch: importing torch takes seconds, and operations that need it say so themselves.
   const check = await run(command, ['-m', 'deepforge.check', '--no-torch'], env, opts.timeoutMs ?? 60_000);
   if (check.error) {
@@ -282,4 +291,22 @@ export async function resolvePython(configured: string | undefined, opts: ProbeO
     `no usable Python interpreter found (${refusals.join('; ')}). ` +
       'Install python3 with numpy, or set one with `deepforge config python <path>` or DEEPFORGE_PYTHON.',
   );
+}
+
+/**
+ * What resolvePython would answer from the remembered checks alone, without starting an interpreter: undefined
+ * when it would have to check one (none remembered, or no longer valid). `deepforge run` uses it to start the
+ * interpreter's warm worker before the engine has loaded (docs/adr/0029); the engine resolves the interpreter
+ * itself all the same.
+ */
+export async function cachedPython(
+  configured: string | undefined,
+  opts: ProbeOptions,
+): Promise<PythonInfo | undefined> {
+  const env = pythonEnv(opts.env, opts.runtimeDir);
+  // The first candidate resolvePython would take: one whose check is not remembered stops the search, since its
+  // check might pass.
+  const command = configured ?? PYTHON_CANDIDATES[0];
+  const key = opts.cacheFile ? await checkKey(command, env, opts.runtimeDir) : undefined;
+  return cachedCheck(command, key, opts);
 }

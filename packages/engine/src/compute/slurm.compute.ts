@@ -8,7 +8,8 @@ import { EngineError } from '../errors.js';
 import type { Env } from '../settings.js';
 import { ConsoleLog } from './console-log.js';
 import type { Compute, ComputeHandlers, ComputeJobRequest, RunningJob } from './job.compute.js';
-import { harnessEnvironment, watchJob } from './local.compute.js';
+import { harnessEnvironment } from './harness-environment.js';
+import { watchJob } from './local.compute.js';
 import { parseScontrolJob, slurmEnd, type SlurmJobEnd } from './slurm-state.js';
 import type { JobProcess } from './warm-worker.js';
 

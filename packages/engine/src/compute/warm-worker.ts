@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import type { Logger } from 'pino';
 import { LineSplitter } from './line-splitter.js';
 import { signalGroup } from './process-tree.js';
 
@@ -49,7 +48,34 @@ export interface WarmWorkerOptions {
   /** The environment the worker starts with: the jobs' environment without the per-job variables. */
   env: Record<string, string>;
   cwd: string;
-  logger: Logger;
+  logger: WarmWorkerLogger;
+}
+
+/** What a warm worker reports to (the engine's logger; before the engine opens, see run-prestart.ts). */
+export interface WarmWorkerLogger {
+  warn(details: object, message: string): void;
+  debug(details: object, message: string): void;
+}
+
+/** What a started warm worker must have been started with to be taken. */
+export interface WarmWorkerWanted {
+  env: Record<string, string>;
+  cwd: string;
+  forkTimeoutMs: number | undefined;
+  /** Where it reports from now on (what it reported before is passed on). */
+  logger: WarmWorkerLogger;
+}
+
+/** A warm worker started before the engine that may take it was opened (run-prestart.ts, docs/adr/0029). */
+export interface PrestartedWarmWorker {
+  /**
+   * The worker of interpreter `python` when it was started with exactly `wanted`'s environment, folder and
+   * timeout: then the taker's to close. Otherwise (or when taken already) undefined, and it is stopped: a job never
+   * runs in an interpreter or environment other than the engine's own.
+   */
+  take(python: string, wanted: WarmWorkerWanted): WarmWorker | undefined;
+  /** Stops it unless taken. */
+  discard(): void;
 }
 
 export interface ForkRequest {

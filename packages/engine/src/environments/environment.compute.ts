@@ -9,6 +9,7 @@ import {
 import { RUNTIME_PROTOCOL_VERSION } from '@deepforge/protocol';
 import { ConsoleLog } from '../compute/console-log.js';
 import type { Compute, ComputeHandlers, ComputeJobRequest, RunningJob } from '../compute/job.compute.js';
+import type { PrestartedWarmWorker } from '../compute/warm-worker.js';
 import { EnvironmentError } from '../errors.js';
 import type { Env, Settings } from '../settings.js';
 import { EnvironmentCache, type BuildProgress } from './environment.cache.js';
@@ -54,8 +55,9 @@ export class EnvironmentCompute implements Compute {
   }
 
   /** The machine's interpreter, made ready as the inner adapter does (a job with an environment starts its own). */
-  prestart(python: string, runnerId: string): void {
-    this.inner.prestart?.(python, runnerId);
+  prestart(python: string, runnerId: string, started?: PrestartedWarmWorker): void {
+    if (this.inner.prestart) this.inner.prestart(python, runnerId, started);
+    else started?.discard();
   }
 
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {

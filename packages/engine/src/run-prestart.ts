@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { harnessEnvironment } from './compute/harness-environment.js';
+import { cachedPython, findRuntimeDir, PYTHON_CHECKS_FILE } from './compute/python-interpreter.js';
+import {
+  WarmWorker,
+  type PrestartedWarmWorker,
+  type WarmWorkerLogger,
+  type WarmWorkerWanted,
+} from './compute/warm-worker.js';
+import type { OperationReader } from './operation-reader.js';
+import { loadSettings, type Env } from './settings.js';
+import { newId } from './store/new-id.js';
+
+/**
+ * What `deepforge run` starts before the program has loaded (docs/adr/0029): the operation reader's worker thread
+ * and, when the interpreter's check is remembered, its warm worker. Given to `openEngine({ prestarted })`, which
+ * takes what matches its own settings and leaves the rest; `discard()` then stops what nobody took.
+ */
+export interface PrestartedRun {
+  /** The engine's runner id: the warm worker's environment names it, as the engine's own would. */
+  readonly runnerId: string;
+  /** The started reader, once (then the taker's to close); undefined after that. */
+  takeReader(): OperationReader | undefined;
+  /** The started warm worker, if any (see PrestartedWarmWorker). */
+  readonly warmWorker: PrestartedWarmWorker | undefined;
+  /** Stops what was not taken. */
+  discard(): Promise<void>;
+}
+
+/** Holds what a warm worker reports until someone takes it (at most a few lines: it reports failures). */
+class HeldLogger implements WarmWorkerLogger {
+  private target: WarmWorkerLogger | undefined;
+  private held: ['warn' | 'debug', object, string][] = [];
+
+  warn(details: object, message: string): void {
+    this.report('warn', details, message);
+  }
+
+  debug(details: object, message: string): void {
+    this.report('debug', details, message);
+  }
+
+  passTo(target: WarmWorkerLogger): void {
+    this.target = target;
+    for (const [level, details, message] of this.held.splice(0)) target[level](details, message);
+  }
+
+  private report(level: 'warn' | 'debug', details: object, message: string): void {
+    if (this.target) this.target[level](details, message);
+    else if (this.held.length < 100) this.held.push([level, details, message]);
+  }
+}
+
+class StartedWarmWorker implements PrestartedWarmWorker {
+  private readonly logger = new HeldLogger();
+  private readonly worker: WarmWorker;
+  private settled = false;
+
+  constructor(
+    private readonly python: string,
+    private readonly env: Record<string, string>,
+    private readonly cwd: string,
+  ) {
+    this.worker = new WarmWorker({ python, env, cwd, logger: this.logger });
+  }
+
+  take(python: string, wanted: WarmWorkerWanted): WarmWorker | undefined {
+    if (this.settled) return undefined;
+    const same =
+      python === this.python &&
+      wanted.cwd === this.cwd &&
+      wanted.forkTimeoutMs === undefined &&
+      sameEnv(wanted.env, this.env);
+    if (!same) {
+      this.discard();
+      return undefined;
+    }
+
+    this.settled = true;
+    this.logger.passTo(wanted.logger);
+    return this.worker;
+  }
+
+  discard(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.worker.close();
+  }
+}
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/**
+ * Starts what a local run's first job will wait for, from the settings and the remembered interpreter checks as the
+ * engine reads them (loadSettings, cachedPython): never an interpreter check itself. Whatever cannot be read here
+ * (a broken config file) is left to the engine, which reports it.
+ */
+export async function prestartRun(env: Env): Promise<PrestartedRun> {
+  const runnerId = newId();
+  // The reader's worker first: it takes longest to be ready (a thread loading core's reading bundle), and the run
+  // needs it first. Loaded on demand: in the program's bundle, what the reader imports (core) is evaluated here.
+  const { OperationReader } = await import('./operation-reader.js');
+  let reader: OperationReader | undefined = new OperationReader();
+  reader.warm();
+  let warmWorker: StartedWarmWorker | undefined;
+  try {
+    const settings = await loadSettings({ env });
+    const v = settings.values;
+    if (v['compute.backend'] === 'local' && v['executions.warmWorker']) {
+      const runtimeDir = findRuntimeDir();
+      const python = await cachedPython(v.python, {
+        runtimeDir,
+        env,
+        cacheFile: join(settings.dataDir, PYTHON_CHECKS_FILE),
+      });
+      if (python) {
+        warmWorker = new StartedWarmWorker(
+          python.command,
+          harnessEnvironment(env, runtimeDir, { runnerId }),
+          runtimeDir,
+        );
+      }
+    }
+  } catch {
+    // Nothing started: the engine reads the settings again and says what is wrong.
+  }
+  return {
+    runnerId,
+    warmWorker,
+    takeReader() {
+      const taken = reader;
+      reader = undefined;
+      return taken;
+    },
+    async discard() {
+      warmWorker?.discard();
+      const left = reader;
+      reader = undefined;
+      await left?.close();
+    },
+  };
+}
