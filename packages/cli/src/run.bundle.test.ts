@@ -81,8 +81,10 @@ const same = (text: string) =>
     .replaceAll(tmp, '<tmp>')
     .replace(/<tmp>\/[a-z]+-(bundled|own)/g, '<data>')
     .replace(/\b\d+(\.\d+)?(ms|s)\b/g, '<time>')
-    // An artifact's id (one in 50 has no digit, so the rule below would not take it for one).
+    // An artifact's and an execution's id where they are named (one in 50 has no digit, so the rule below would
+    // not take it for one).
     .replace(/(saved artifact "[^"]*" \()[0-9a-z]{12}\)/g, '$1<id>)')
+    .replace(/\b(execution|resume) [0-9a-z]{12}\b/g, '$1 <id>')
     .replace(/\b(?=[a-z]*\d)[0-9a-z]{12}\b/g, '<id>');
 
 /** The same command through the bundle (the copy) and through the program's modules (the built CLI). */
