@@ -92,11 +92,29 @@ export class LocalCompute implements Compute {
 
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
     const spec: JobSpec = { ...request.spec, eventsFd: EVENTS_FD };
-    await makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]);
     const specFile = join(request.jobDir, 'job.json');
-    // Read once, by the process started below: it needs neither an fsync nor a rename (a crash re-runs the job).
-    await writeFile(specFile, JSON.stringify(spec, null, 2) + '\n');
-    const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
+    const specText = JSON.stringify(spec, null, 2) + '\n';
+    // The folders, the spec and the console log at once: the job's folder exists as a rule (the job runner made
+    // it); a file whose folder did not is written again once the folders are there.
+    const dirs = makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]);
+    const [made, written, opened] = await Promise.allSettled([
+      dirs,
+      // Read once, by the process started below: it needs neither an fsync nor a rename (a crash re-runs the job).
+      writeFile(specFile, specText).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await dirs;
+        await writeFile(specFile, specText);
+      }),
+      ConsoleLog.open(request.logFile, request.logMaxBytes),
+    ]);
+    for (const r of [made, written]) {
+      if (r.status === 'rejected') {
+        if (opened.status === 'fulfilled') await opened.value.close();
+        throw r.reason;
+      }
+    }
+    if (opened.status === 'rejected') throw opened.reason;
+    const log = opened.value;
     let gpus: GpuGrant | undefined;
     try {
       gpus = await this.takeGpus(request, (text) => {

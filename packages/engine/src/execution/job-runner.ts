@@ -203,32 +203,37 @@ export class JobRunner {
     const attempt = job.attempt + 1;
     const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
     const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
-    await mkdir(jobDir, { recursive: true });
-    if (attempt > 1) {
-      await this.telemetry.clear(job.id);
-      await appendFile(logFile, `\n[deepforge] ── attempt ${attempt} ──\n`);
-    }
-    const running: JobPatch = {
-      attempt,
-      startedAt: ctx.now(),
-      endedAt: null,
-      error: null,
-      exitCode: null,
-      pid: null,
-      pgid: null,
-      runnerId: ctx.runnerId,
-      cacheKey: ready.cacheKey,
-      // What an earlier attempt used is not this one's.
-      ...(job.usage ? { usage: null } : {}),
-    };
-    if (host.isCanceled() || this.checks.isStopping(node)) {
-      // Still queued: it may go straight to canceled.
-      await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
-      return;
-    }
+    // The staging folder its outputs are written into is made while its own folder is.
+    const staging = ctx.storage.createStagingDir(`${ctx.executionId}-${node}-${attempt}`);
+    // Awaited below (its failure is the job's then), not left unhandled meanwhile.
+    staging.catch(() => undefined);
+    let stagingTaken = false;
     // The job's files are pinned in the input cache until it has ended: nothing it reads is evicted under it.
     const leases: BlobLease[] = [];
     try {
+      await mkdir(jobDir, { recursive: true });
+      if (attempt > 1) {
+        await this.telemetry.clear(job.id);
+        await appendFile(logFile, `\n[deepforge] ── attempt ${attempt} ──\n`);
+      }
+      const running: JobPatch = {
+        attempt,
+        startedAt: ctx.now(),
+        endedAt: null,
+        error: null,
+        exitCode: null,
+        pid: null,
+        pgid: null,
+        runnerId: ctx.runnerId,
+        cacheKey: ready.cacheKey,
+        // What an earlier attempt used is not this one's.
+        ...(job.usage ? { usage: null } : {}),
+      };
+      if (host.isCanceled() || this.checks.isStopping(node)) {
+        // Still queued: it may go straight to canceled.
+        await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
+        return;
+      }
       let files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> };
       try {
         // An adapter whose machines fetch inputs by content id (remote workers) needs no local copy here: its
@@ -251,9 +256,14 @@ export class JobRunner {
         await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
         return;
       }
-      await this.runProcess(node, files, running, attempt, ready);
+      stagingTaken = true;
+      await this.runProcess(node, files, running, ready, staging);
     } finally {
       for (const l of leases) l.release();
+      // Not run: its staging folder goes (runProcess removes the one it took).
+      if (!stagingTaken) {
+        await staging.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => undefined);
+      }
     }
   }
 
@@ -320,15 +330,15 @@ export class JobRunner {
     node: string,
     files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> },
     running: JobPatch,
-    attempt: number,
     ready: ReadyJob,
+    staging: Promise<string>,
   ): Promise<void> {
     const { ctx, host } = this;
     const planned = ctx.snapshot.plan.nodes[node]!;
     const job = host.job(node);
     const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
     const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
-    const outputDir = await ctx.storage.createStagingDir(`${ctx.executionId}-${node}-${attempt}`);
+    const outputDir = await staging;
     try {
       let handle: RunningJob;
       // An adapter may wait before the process exists (remote workers): stopping the job stops that wait.
