@@ -20,7 +20,9 @@ export type EngineErrorCode =
   /** A compute backend refused a job (Slurm's sbatch). */
   | 'compute'
   /** An extension that cannot be added, read or removed (docs/extensions.md). */
-  | 'extension';
+  | 'extension'
+  /** A file another process holds locked for longer than a change of it takes (withFileLock). */
+  | 'busy';
 
 export class EngineError extends Error {
   readonly code: EngineErrorCode;

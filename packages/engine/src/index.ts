@@ -55,6 +55,7 @@ export {
   unsetSetting,
   writeFileAtomic,
 } from './settings.js';
+export { withFileLock } from './file-lock.js';
 export type {
   Env,
   LoadSettingsOptions,

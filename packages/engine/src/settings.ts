@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 // Its own entry point: the settings are read before the rest of the program loads (`deepforge run`, docs/adr/0029).
 import { SlurmJobOptionsSchema } from '@deepforge/protocol/slurm-options';
 import { SettingsError } from './errors.js';
+import { withFileLock } from './file-lock.js';
 import { isPostgresUrl, maskDatabaseUrl } from './store/database-url.js';
 
 /** Environment as the engine reads it; tests pass their own instead of mutating `process.env`. */
@@ -890,9 +891,12 @@ export async function setSetting(
   const dataDir = resolveDataDir(opts);
   const file = configFilePath(dataDir);
   const value = parseSettingValue(key as SettingKey, raw, { dataDir });
-  const tree = await readConfigTree(file);
-  setPath(tree, key, value);
-  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n', configFileOptions(tree));
+  // Read and written under the file's lock: two commands setting keys at once both keep their change.
+  await withFileLock(file, async () => {
+    const tree = await readConfigTree(file);
+    setPath(tree, key, value);
+    await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n', configFileOptions(tree));
+  });
   return getSetting(key, opts);
 }
 
@@ -901,10 +905,12 @@ export async function unsetSetting(key: string, opts: SettingsLocation = {}): Pr
   definition(key);
   const dataDir = resolveDataDir(opts);
   const file = configFilePath(dataDir);
-  const tree = await readConfigTree(file);
-  setPath(tree, key, undefined);
-  prune(tree);
-  await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n', configFileOptions(tree));
+  await withFileLock(file, async () => {
+    const tree = await readConfigTree(file);
+    setPath(tree, key, undefined);
+    prune(tree);
+    await writeFileAtomic(file, JSON.stringify(tree, null, 2) + '\n', configFileOptions(tree));
+  });
   return getSetting(key, opts);
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@deepforge/engine';
+import { withFileLock, writeFileAtomic } from '@deepforge/engine';
 import { UsageError } from '../usage-error.js';
 
 export const CREDENTIALS_FILE_NAME = 'credentials.json';
@@ -55,7 +55,20 @@ export async function readServersFile(file: string, shape: string): Promise<Reco
   return servers as Record<string, unknown>;
 }
 
-/** Replaces the file at once (readers see the old or the new one), readable by this user only. */
-export async function writeCredentials(file: string, credentials: Credentials): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+/**
+ * Changes one server's entry: the file is read again under its lock, changed and replaced at once (readers see
+ * the old or the new one), readable by this user only; the other servers' entries stay, those another command
+ * writes at the same time included. `entry` undefined removes it.
+ */
+export async function updateCredential(
+  file: string,
+  origin: string,
+  entry: StoredCredential | undefined,
+): Promise<void> {
+  await withFileLock(file, async () => {
+    const credentials = await readCredentials(file);
+    if (entry === undefined) delete credentials.servers[origin];
+    else credentials.servers[origin] = entry;
+    await writeFileAtomic(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+  });
 }

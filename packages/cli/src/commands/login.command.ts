@@ -7,7 +7,7 @@ import type { AuthStatus, CreatedAccessToken, UserDto } from '@deepforge/protoco
 import type { CliContext } from '../cli-context.js';
 import { formatTime } from '../render/format.js';
 import { UsageError } from '../usage-error.js';
-import { credentialsFilePath, readCredentials, writeCredentials } from './credentials-file.js';
+import { credentialsFilePath, readCredentials, updateCredential } from './credentials-file.js';
 import { InputPrompt } from './input-prompt.js';
 
 /** How long the token `deepforge login` makes stays valid. */
@@ -175,15 +175,14 @@ Examples:
         await request(origin, 'POST', '/api/auth/logout', { headers: cookie }).catch(() => undefined);
       }
 
-      credentials.servers[origin] = {
+      await updateCredential(file, origin, {
         user: user.name,
         token: created.token,
         tokenId: created.info.id,
         tokenName: created.info.name,
         createdAt: created.info.createdAt,
         expiresAt: created.info.expiresAt,
-      };
-      await writeCredentials(file, credentials);
+      });
       const expires =
         created.info.expiresAt === null ? 'never expires' : `expires ${formatTime(created.info.expiresAt)}`;
       ctx.out.write(
@@ -227,8 +226,7 @@ Examples:
       } catch (err) {
         revoked = `${(err as Error).message}; the token stays valid until it expires or is revoked on your profile page`;
       }
-      delete credentials.servers[origin];
-      await writeCredentials(file, credentials);
+      await updateCredential(file, origin, undefined);
       ctx.out.write(`Signed out of ${origin} (${stored.user}): ${revoked}.\n`);
     });
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from '@deepforge/engine';
+import { withFileLock, writeFileAtomic } from '@deepforge/engine';
 import { UsageError } from '../usage-error.js';
 import { readServersFile } from './credentials-file.js';
 
@@ -54,7 +54,8 @@ export async function readServerProjects(file: string): Promise<ServerProjects> 
 
 /**
  * Records the project of a folder on a server: the file is read again and replaced whole at once (readers see
- * the old or the new one), so the other folders' entries stay.
+ * the old or the new one), under its lock, so the other folders' entries stay, those another `run --server`
+ * records at the same time included.
  */
 export async function rememberServerProject(
   file: string,
@@ -62,7 +63,9 @@ export async function rememberServerProject(
   folder: string,
   project: ServerProject,
 ): Promise<void> {
-  const all = await readServerProjects(file);
-  all.servers[origin] = { ...all.servers[origin], [folder]: project };
-  await writeFileAtomic(file, JSON.stringify(all, null, 2) + '\n');
+  await withFileLock(file, async () => {
+    const all = await readServerProjects(file);
+    all.servers[origin] = { ...all.servers[origin], [folder]: project };
+    await writeFileAtomic(file, JSON.stringify(all, null, 2) + '\n');
+  });
 }

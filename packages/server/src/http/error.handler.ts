@@ -31,6 +31,7 @@ function engineStatus(err: EngineError): { status: number; code: ApiError['error
       return { status: 422, code: 'invalid-pipeline' };
     case 'execution-state':
     case 'illegal-transition':
+    case 'busy':
       return { status: 409, code: 'conflict' };
     case 'interpreter':
     case 'environment':
