@@ -120,6 +120,13 @@ describe('RemoteCompute rounds', () => {
     const assigned = () =>
       sent.filter((m): m is Extract<ServerMessage, { type: 'job.assign' }> => m.type === 'job.assign');
     await until(() => assigned().length === 2);
+    // Every job queued (each start reads its code and makes its folders first, at its own pace).
+    let records = 0;
+    for (let i = 0; i < 2000 && records < 6; i++) {
+      records = (await stores.workers.listLeases()).length;
+      if (records < 6) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(records).toBe(6);
 
     // Both jobs end at once: their completions and the next two leases are one round.
     const first = assigned();
