@@ -314,6 +314,13 @@ class RemoteJob {
   }
 }
 
+/** An item waiting for the dispatcher's next round, with the promise that round settles. */
+interface Pending<I, O> {
+  item: I;
+  resolve: (o: O) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The compute port on remote workers (docs/adr/0015). `start` queues the job in the worker store and resolves
  * once a worker holding its lease has started the process; meanwhile the job's console says what it waits for
@@ -322,13 +329,6 @@ class RemoteJob {
  * taken for lost cannot change a job after its lease is gone. A lease not renewed within `leaseTimeoutMs` is
  * lost: the job is queued again for another worker (`executions.onRestart` = requeue) or fails.
  */
-/** An item waiting for the dispatcher's next round, with the promise that round settles. */
-interface Pending<I, O> {
-  item: I;
-  resolve: (o: O) => void;
-  reject: (err: unknown) => void;
-}
-
 export class RemoteCompute implements Compute {
   /** Workers fetch inputs by content id, from the server's route or the bucket: no local copy first. */
   readonly fetchesInputsById = true;

@@ -164,33 +164,8 @@ export class KyselyWorkerStore implements WorkerStore {
       const rows = (await q.execute()).map(leaseOf);
       for (const row of rows) {
         if (!row.labels.every((l) => has.has(l))) continue;
-        const epoch = row.epoch + 1;
-        // Compare-and-set on the row as read: another worker that leased it first makes this update match nothing.
-        const res = await this.db
-          .updateTable('job_leases')
-          .set({
-            state: 'leased',
-            epoch,
-            worker_id: candidate.workerId,
-            token_id: candidate.tokenId,
-            leased_at: at,
-            expires_at: at + timeoutMs,
-          })
-          .where('job_id', '=', row.jobId)
-          .where('state', '=', 'queued')
-          .where('epoch', '=', row.epoch)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) === 1) {
-          return {
-            ...row,
-            epoch,
-            state: 'leased',
-            workerId: candidate.workerId,
-            tokenId: candidate.tokenId,
-            leasedAt: at,
-            expiresAt: at + timeoutMs,
-          };
-        }
+        const leased = await leaseRowIn(this.db, row, candidate, at, timeoutMs);
+        if (leased) return leased;
       }
       if (rows.length < CANDIDATES_PER_ROUND) return undefined;
       const last = rows[rows.length - 1]!;
@@ -356,34 +331,47 @@ async function leaseIn(
     const row = queued.get(jobId);
     if (!row || !row.labels.every((l) => candidate.labels.includes(l))) continue;
     queued.delete(jobId);
-    const epoch = row.epoch + 1;
-    // Compare-and-set on the row as read, as in leaseNext: on PostgreSQL another server may lease it meanwhile.
-    const res = await trx
-      .updateTable('job_leases')
-      .set({
-        state: 'leased',
-        epoch,
-        worker_id: candidate.workerId,
-        token_id: candidate.tokenId,
-        leased_at: at,
-        expires_at: at + timeoutMs,
-      })
-      .where('job_id', '=', jobId)
-      .where('state', '=', 'queued')
-      .where('epoch', '=', row.epoch)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) continue;
-    granted.push({
-      ...row,
-      epoch,
-      state: 'leased',
-      workerId: candidate.workerId,
-      tokenId: candidate.tokenId,
-      leasedAt: at,
-      expiresAt: at + timeoutMs,
-    });
+    const leased = await leaseRowIn(trx, row, candidate, at, timeoutMs);
+    if (leased) granted.push(leased);
   }
   return granted;
+}
+
+/**
+ * Leases a queued row as read to the candidate: a compare-and-set on its state and epoch, so that another worker
+ * (or, on PostgreSQL, another server) that leased it first makes this match nothing. The lease, or undefined.
+ */
+async function leaseRowIn(
+  db: Kysely<Database>,
+  row: LeaseRecord,
+  candidate: LeaseCandidate,
+  at: number,
+  timeoutMs: number,
+): Promise<LeaseRecord | undefined> {
+  const epoch = row.epoch + 1;
+  const lease = {
+    state: 'leased' as const,
+    epoch,
+    workerId: candidate.workerId,
+    tokenId: candidate.tokenId,
+    leasedAt: at,
+    expiresAt: at + timeoutMs,
+  };
+  const res = await db
+    .updateTable('job_leases')
+    .set({
+      state: lease.state,
+      epoch,
+      worker_id: lease.workerId,
+      token_id: lease.tokenId,
+      leased_at: at,
+      expires_at: lease.expiresAt,
+    })
+    .where('job_id', '=', row.jobId)
+    .where('state', '=', 'queued')
+    .where('epoch', '=', row.epoch)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1 ? { ...row, ...lease } : undefined;
 }
 
 /** `completeLeases` in the transaction given: one answer per item, in order. */
