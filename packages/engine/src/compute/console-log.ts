@@ -6,10 +6,11 @@ import { dirname } from 'node:path';
  * A job's console log file, written as lines arrive. Memory stays bounded however much a job prints: `write`
  * returns false while the file stream's buffer is full, and the caller pauses the process's pipes until
  * `onDrain` fires (the process then blocks on its own writes). Past `maxBytes`, one line says the output was
- * truncated and everything else is dropped, while the caller keeps draining the pipes.
+ * truncated and everything else is dropped, while the caller keeps draining the pipes. Without a file (a remote
+ * worker's jobs: the server keeps their log) the lines are only counted against `maxBytes`.
  */
 export class ConsoleLog {
-  private readonly stream: WriteStream;
+  private readonly stream: WriteStream | undefined;
   private written = 0;
   private _truncated = false;
   private closed = false;
@@ -17,11 +18,12 @@ export class ConsoleLog {
   private error: Error | undefined;
 
   private constructor(
-    readonly path: string,
+    readonly path: string | null,
     private readonly maxBytes: number,
-    stream: WriteStream,
+    stream: WriteStream | undefined,
   ) {
     this.stream = stream;
+    if (!stream) return;
     stream.on('drain', () => {
       for (const w of this.drainWaiters.splice(0)) w();
     });
@@ -32,8 +34,12 @@ export class ConsoleLog {
     });
   }
 
-  /** Opens (appends to) the log, making its folder only when it is missing: a job's folder exists as a rule. */
-  static async open(path: string, maxBytes: number): Promise<ConsoleLog> {
+  /**
+   * Opens (appends to) the log, making its folder only when it is missing: a job's folder exists as a rule. With
+   * `path` null no file is kept.
+   */
+  static async open(path: string | null, maxBytes: number): Promise<ConsoleLog> {
+    if (path === null) return new ConsoleLog(null, maxBytes, undefined);
     const file = await open(path, 'a').catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       await mkdir(dirname(path), { recursive: true });
@@ -60,21 +66,22 @@ export class ConsoleLog {
       this._truncated = true;
       const notice = `[deepforge] output truncated: this job printed more than ${this.maxBytes} bytes (logs.maxBytes); the rest is not kept\n`;
       this.written += Buffer.byteLength(notice);
-      return this.stream.write(notice);
+      return this.stream?.write(notice) ?? true;
     }
     this.written += bytes;
-    return this.stream.write(data);
+    return this.stream?.write(data) ?? true;
   }
 
   onDrain(callback: () => void): void {
-    if (this.closed || this.error || !this.stream.writableNeedDrain) callback();
+    if (this.closed || this.error || !this.stream?.writableNeedDrain) callback();
     else this.drainWaiters.push(callback);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    const stream = this.stream;
+    if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
     for (const w of this.drainWaiters.splice(0)) w();
   }
 }

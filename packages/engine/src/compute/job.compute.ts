@@ -18,8 +18,11 @@ export interface ComputeJobRequest {
   spec: Omit<JobSpec, 'eventsFd' | 'eventsFile'>;
   /** A directory of the job's own, for job.json and the like. */
   jobDir: string;
-  /** The console log file, appended to as output arrives. */
-  logFile: string;
+  /**
+   * The console log file, appended to as output arrives; null keeps none (a remote worker: the server keeps the
+   * job's log from the lines it is sent), the lines still counting against logMaxBytes.
+   */
+  logFile: string | null;
   logMaxBytes: number;
   /** Milliseconds the operation may run; 0 = no limit. */
   timeoutMs: number;

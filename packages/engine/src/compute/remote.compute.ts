@@ -643,16 +643,18 @@ export class RemoteCompute implements Compute {
         return;
       case 'job.start-failed':
       case 'job.finished': {
-        if (message.type === 'job.finished' && message.files) await this.writeInlineOutputs(worker, message);
         // Its process has ended: its slot, and the GPUs the worker said it held, are free again, whether or not
-        // the result is accepted; the round that completes the lease leases the slot again.
+        // the result is accepted; the round that completes the lease leases the slot again. The small outputs
+        // it sent are written meanwhile (only while the lease is still the worker's: the job ends below, after
+        // both), so the next job is not waiting on them.
         if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
         worker.reportedGpus.delete(message.jobId);
-        const accepted = await this.complete({
-          jobId: message.jobId,
-          epoch: message.epoch,
-          workerId: worker.workerId,
-        });
+        const [accepted] = await Promise.all([
+          this.complete({ jobId: message.jobId, epoch: message.epoch, workerId: worker.workerId }),
+          message.type === 'job.finished' && message.files
+            ? this.writeInlineOutputs(worker, message)
+            : undefined,
+        ]);
         const job = this.jobs.get(message.jobId);
         if (!accepted) {
           const now =

@@ -27,6 +27,9 @@ export function openEnvironmentCache(settings: Settings, env: Env): EnvironmentC
 /** The progress bar the job panel shows while a job's environment is prepared. */
 export const ENVIRONMENT_PROGRESS_BAR = 'environment';
 
+/** How many missing environment files EnvironmentCompute remembers (a few executions' operations). */
+const MISSING_KEPT = 512;
+
 /**
  * The environment file of the job's operation, in its code snapshot (`operations/<Name>.environment.yml`, beside
  * `operations/<Name>.py`): the same place on a remote worker, which gets the snapshot with the job.
@@ -45,6 +48,12 @@ export function environmentFileOf(request: Pick<ComputeJobRequest, 'spec'>): { p
  * with an EnvironmentError naming the line or pip's message.
  */
 export class EnvironmentCompute implements Compute {
+  /**
+   * Environment files found missing, newest last. A code snapshot does not change once written (an execution's,
+   * or a worker's folder per content), so a fan-out's jobs ask the disk once, not once each.
+   */
+  private readonly missing = new Set<string>();
+
   constructor(
     private readonly inner: Compute,
     private readonly cache: EnvironmentCache,
@@ -62,11 +71,16 @@ export class EnvironmentCompute implements Compute {
 
   async start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob> {
     const file = environmentFileOf(request);
+    if (this.missing.has(file.path)) return this.inner.start(request, handlers);
     let text: string;
     try {
       text = await readFile(file.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.inner.start(request, handlers);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.missing.add(file.path);
+        if (this.missing.size > MISSING_KEPT) this.missing.delete(this.missing.values().next().value!);
+        return this.inner.start(request, handlers);
+      }
       throw new EnvironmentError(`cannot read ${file.name}: ${(err as Error).message}`);
     }
     const parsed = parseEnvironmentFile(text);

@@ -486,6 +486,8 @@ export class WorkerAgent {
       let handle: RunningJob;
       let bucket: ArtifactStorage | undefined;
       const outputDir = join(dir, 'outputs');
+      /** Small outputs read when their `output` event came, by file name. */
+      const early = new Map<string, Promise<Buffer | undefined>>();
       try {
         const code = await this.codeDirs.acquire(assign.code);
         release.push(code.release);
@@ -523,7 +525,8 @@ export class WorkerAgent {
             usage: true,
           },
           jobDir: dir,
-          logFile: join(dir, 'console.log'),
+          // The server keeps the job's log from the lines sent to it: no copy here.
+          logFile: null,
           logMaxBytes: assign.logMaxBytes,
           timeoutMs: assign.timeoutMs,
           python: this.options.python,
@@ -533,7 +536,24 @@ export class WorkerAgent {
           ...(assign.gpus || (this.options.gpus?.length ?? 0) > 0 ? { gpuDevices: assign.gpus ?? [] } : {}),
         };
         handle = await this.compute.start(request, {
-          onEvent: (event) => this.send({ type: 'job.event', ...ref, event }),
+          onEvent: (event) => {
+            // A small output is read as soon as the harness has written it (whole, synced), while the process
+            // exits, for job.finished to carry it.
+            if (
+              event.type === 'output' &&
+              !s3 &&
+              event.size <= INLINE_OUTPUT_MAX_BYTES &&
+              early.size < INLINE_OUTPUTS_MAX &&
+              OUTPUT_FILE_NAME.test(event.file) &&
+              !early.has(event.file)
+            ) {
+              early.set(
+                event.file,
+                readFile(join(outputDir, event.file)).catch(() => undefined),
+              );
+            }
+            this.send({ type: 'job.event', ...ref, event });
+          },
           onLog: (line) =>
             this.send({
               type: 'job.log',
@@ -573,9 +593,13 @@ export class WorkerAgent {
             if (!bucket) {
               // A small output goes with job.finished: one request less per job (most outputs are small).
               const small = files.length < INLINE_OUTPUTS_MAX && OUTPUT_FILE_NAME.test(o.file);
-              if (small && (await stat(path)).size <= INLINE_OUTPUT_MAX_BYTES) {
-                files.push({ file: o.file, base64: (await readFile(path)).toString('base64') });
-                continue;
+              if (small && o.size <= INLINE_OUTPUT_MAX_BYTES) {
+                // The size the harness wrote; the bytes read decide.
+                const bytes = (await early.get(o.file)) ?? (await readFile(path));
+                if (bytes.length <= INLINE_OUTPUT_MAX_BYTES) {
+                  files.push({ file: o.file, base64: bytes.toString('base64') });
+                  continue;
+                }
               }
               await this.upload(job, o.file, path);
               continue;
