@@ -140,6 +140,8 @@ export class WarmWorker {
   private readonly byPid = new Map<number, PendingFork>();
   private nextId = 0;
   private alive = true;
+  /** Stopped by close() (the engine closing, or retired): its exit is no news. */
+  private closing = false;
   /** Takes no new jobs; closes once its running jobs have ended. */
   private retired = false;
   /** A child forked ahead of the next job, its streams connecting (docs/adr/0006: spares). */
@@ -201,7 +203,7 @@ export class WarmWorker {
     this.child.once('exit', (code, signal) => {
       this.alive = false;
       readyResolve(false);
-      if (code !== 0 || signal)
+      if ((code !== 0 || signal) && !this.closing)
         options.logger.warn(
           { code, signal, stderr: stderrTail.join('').slice(-2000) },
           'warm worker exited; jobs start as new interpreters until another one is up',
@@ -345,6 +347,7 @@ export class WarmWorker {
   /** Stops the worker (its running children die with it). */
   close(): void {
     this.alive = false;
+    this.closing = true;
     this.child.stdin!.end();
     // It keeps no state; it may be busy in an import and not reading its stdin.
     this.child.kill('SIGTERM');
