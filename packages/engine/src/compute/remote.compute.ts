@@ -77,6 +77,12 @@ interface Worker {
   /** Jobs leased to it: job id → epoch. */
   running: Map<string, number>;
   /**
+   * Of its running jobs, those whose operation has ended (their `usage` event, the harness's last, came) and that
+   * hold no GPU: their process is exiting. Their slots are leased again at once, and the worker starts the next
+   * job once the process has gone (WorkerAgent's slots), so the lease's round trip overlaps the exit.
+   */
+  ending: Set<string>;
+  /**
    * The GPUs its hello or last heartbeat said each running job holds (job id → indices): what a server that
    * restarted knows of the GPUs taken before its jobs are attached again.
    */
@@ -89,6 +95,13 @@ interface Worker {
   /** Its machine's load as its last heartbeat said, and when that came (this server's clock). */
   stats?: SystemStats;
   statsAt?: number;
+}
+
+/** A worker's slots its leases take: its running jobs but those ending. */
+function busySlots(w: Worker): number {
+  let n = 0;
+  for (const jobId of w.running.keys()) if (!w.ending.has(jobId)) n++;
+  return n;
 }
 
 function abortError(): Error {
@@ -540,6 +553,7 @@ export class RemoteCompute implements Compute {
       link,
       connectedAt: this.now(),
       running: new Map(renewed.map((r) => [r.jobId, r.epoch])),
+      ending: new Set(),
       reportedGpus: gpusOf(hello.running),
       silent: false,
     };
@@ -616,6 +630,7 @@ export class RemoteCompute implements Compute {
         for (const r of message.running) {
           if (kept.has(`${r.jobId}@${r.epoch}`)) continue;
           worker.running.delete(r.jobId);
+          worker.ending.delete(r.jobId);
           link.send({ type: 'job.cancel', ...r, reason: 'this worker no longer holds the lease of the job' });
         }
         return;
@@ -638,16 +653,26 @@ export class RemoteCompute implements Compute {
       case 'job.log':
         this.current(worker, message)?.consoleLine(message.stream, message.text, message.transient ?? false);
         return;
-      case 'job.event':
-        this.current(worker, message)?.event(message.event);
+      case 'job.event': {
+        const job = this.current(worker, message);
+        if (!job) return;
+        job.event(message.event);
+        if (message.event.type === 'usage' && job.gpus === 0 && worker.running.get(job.jobId) === job.epoch) {
+          worker.ending.add(job.jobId);
+          this.requestDispatch();
+        }
         return;
+      }
       case 'job.start-failed':
       case 'job.finished': {
         // Its process has ended: its slot, and the GPUs the worker said it held, are free again, whether or not
         // the result is accepted; the round that completes the lease leases the slot again. The small outputs
         // it sent are written meanwhile (only while the lease is still the worker's: the job ends below, after
         // both), so the next job is not waiting on them.
-        if (worker.running.get(message.jobId) === message.epoch) worker.running.delete(message.jobId);
+        if (worker.running.get(message.jobId) === message.epoch) {
+          worker.running.delete(message.jobId);
+          worker.ending.delete(message.jobId);
+        }
         worker.reportedGpus.delete(message.jobId);
         const [accepted] = await Promise.all([
           this.complete({ jobId: message.jobId, epoch: message.epoch, workerId: worker.workerId }),
@@ -962,8 +987,8 @@ export class RemoteCompute implements Compute {
     const complete = this.toComplete.splice(0);
     const free = new Map<Worker, { slots: number; gpus: number[] }>();
     for (const w of this.workers.values()) {
-      if (!w.silent && w.running.size < w.slots)
-        free.set(w, { slots: w.slots - w.running.size, gpus: this.freeGpus(w) });
+      const busy = busySlots(w);
+      if (!w.silent && busy < w.slots) free.set(w, { slots: w.slots - busy, gpus: this.freeGpus(w) });
     }
     const grants: { job: RemoteJob; worker: Worker; gpus: number[] }[] = [];
     if (free.size > 0) {
@@ -1027,6 +1052,7 @@ export class RemoteCompute implements Compute {
   private assign(job: RemoteJob, worker: Worker, epoch: number, gpus: readonly number[]): void {
     job.leased(worker, epoch, gpus);
     worker.running.set(job.jobId, epoch);
+    worker.ending.delete(job.jobId);
     const on = gpus.length > 0 ? `, GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')}` : '';
     job.engineLine(`leased to worker ${worker.name} (lease ${epoch}${on})`);
     const { request } = job;
@@ -1065,6 +1091,7 @@ export class RemoteCompute implements Compute {
         if (lost) lost.silent = true;
         if (lost && lost.running.get(lease.jobId) === lease.epoch) {
           lost.running.delete(lease.jobId);
+          lost.ending.delete(lease.jobId);
           lost.link.send({
             type: 'job.cancel',
             jobId: lease.jobId,

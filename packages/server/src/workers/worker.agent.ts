@@ -124,6 +124,13 @@ export class WorkerAgent {
   readonly done: Promise<number>;
   private resolveDone!: (code: number) => void;
   private readonly compute: Compute;
+  /**
+   * Processes that may run at once: the worker's slots. The server leases a slot again as soon as its job's
+   * operation has ended (its `usage` event), so the next job may come while that process still exits; it starts
+   * once the process has gone, its code and inputs fetched meanwhile.
+   */
+  private freeSlots: number;
+  private readonly slotWaiters: (() => void)[] = [];
   private readonly cache: ReadThroughCache;
   private readonly codeDirs: CodeDirs;
   private readonly jobs = new Map<string, AgentJob>();
@@ -165,6 +172,7 @@ export class WorkerAgent {
     this.compute = options.environments ? new EnvironmentCompute(local, options.environments) : local;
     this.sampler = new SystemSampler({ env: options.env, gpus: (options.gpus?.length ?? 0) > 0 });
     this.codeDirs = new CodeDirs(options.workDir);
+    this.freeSlots = options.slots;
     this.cache = new ReadThroughCache(
       {
         // Straight from the bucket when the job's storage is S3 (checked as it streams), else the server's route.
@@ -361,6 +369,38 @@ export class WorkerAgent {
     }
   }
 
+  /**
+   * Waits for a free slot; the function returned gives it back (once). Stopped while it waits, the job gets none
+   * (and gives nothing back).
+   */
+  private async takeSlot(signal: AbortSignal): Promise<() => void> {
+    if (this.freeSlots > 0) this.freeSlots--;
+    else {
+      const got = await new Promise<boolean>((resolve) => {
+        const waiter = (): void => {
+          signal.removeEventListener('abort', gaveUp);
+          resolve(true);
+        };
+        const gaveUp = (): void => {
+          const at = this.slotWaiters.indexOf(waiter);
+          if (at >= 0) this.slotWaiters.splice(at, 1);
+          resolve(false);
+        };
+        this.slotWaiters.push(waiter);
+        signal.addEventListener('abort', gaveUp, { once: true });
+      });
+      if (!got) return () => undefined;
+    }
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const next = this.slotWaiters.shift();
+      if (next) next();
+      else this.freeSlots++;
+    };
+  }
+
   private cancelJob(job: AgentJob, why: string): void {
     if (job.canceled) return;
     job.canceled = true;
@@ -481,6 +521,8 @@ export class WorkerAgent {
       `${job.jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${job.epoch}`,
     );
     const release: (() => void)[] = [];
+    /** Its slot, given back once its process has ended. */
+    let slot: (() => void) | undefined;
     this.options.report(`job ${job.jobId} (lease ${job.epoch}): ${assign.node} started`);
     try {
       let handle: RunningJob;
@@ -504,6 +546,7 @@ export class WorkerAgent {
         const inputs = await this.fetchInputs(job, assign.inputs, release, s3);
         const references = await this.fetchInputs(job, assign.references, release, s3);
         bucket = s3;
+        slot = await this.takeSlot(job.abort.signal);
         if (job.canceled) throw new Error('canceled before it started');
         const request: ComputeJobRequest = {
           jobId: job.jobId,
@@ -578,6 +621,7 @@ export class WorkerAgent {
       this.send({ type: 'job.started', ...ref, pid: handle.pid });
       if (job.canceled) handle.cancel();
       const result = await handle.result;
+      slot?.();
       let outcome = result.outcome;
       const stored: Record<string, { hash: string; size: number }> = {};
       const files: { file: string; base64: string }[] = [];
@@ -632,6 +676,7 @@ export class WorkerAgent {
         `job ${job.jobId} (lease ${job.epoch}): ${outcome}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}`,
       );
     } finally {
+      slot?.();
       for (const r of release) r();
       // Forget which lease this job fetched its blobs under (another job may have taken one over since).
       for (const [hash, ref] of this.blobs) {
