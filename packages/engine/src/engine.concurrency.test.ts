@@ -69,3 +69,48 @@ describe('how many jobs an engine hands to its compute at once', () => {
     await started.done;
   });
 });
+
+describe('how an engine prepares a fan-out', () => {
+  let f: EngineFixture | undefined;
+  afterEach(async () => {
+    await f?.cleanup();
+    f = undefined;
+  });
+
+  it('a batch at a time: its first job runs before the whole fan-out is queued', async () => {
+    const wide = 300;
+    f = await engineFixture({ 'executions.concurrency': 1 }, { warmUp: true });
+    const { dir, project: p } = await f.project({
+      operations: project.operations,
+      pipelines: {
+        wide: {
+          nodes: Array.from({ length: wide }, (_, i) => ({
+            id: `n${i}`,
+            operation: 'Nap',
+            attributes: { i },
+          })),
+          connections: [],
+        },
+      },
+    });
+    const queued = new Set<string>();
+    let queuedWhenRunning: number | undefined;
+    const ran = new Promise<void>((resolve) => {
+      f!.engine.subscribe('*', (e) => {
+        if (e.type !== 'job.status') return;
+        if (e.status === 'queued') queued.add(e.node);
+        if (e.status === 'running' && queuedWhenRunning === undefined) {
+          queuedWhenRunning = queued.size;
+          resolve();
+        }
+      });
+    });
+    const started = await f.engine.startExecution({ project: p, pipelineName: 'wide', projectDir: dir });
+    await ran;
+    await f.engine.cancelExecution(started.id);
+    await started.done;
+    // Preparing all 300 takes far longer than starting one: before, every job was queued before the first ran.
+    expect(queuedWhenRunning).toBeGreaterThan(0);
+    expect(queuedWhenRunning).toBeLessThan(wide);
+  });
+});

@@ -163,6 +163,7 @@ export { redactor } from './compute/local.compute.js';
 export { RemoteCompute } from './compute/remote.compute.js';
 export type { RemoteComputeOptions, WorkerLink } from './compute/remote.compute.js';
 export { LocalCompute } from './compute/local.compute.js';
+export { Gate } from './gate.js';
 export { removeCodeSnapshot, writeCodeSnapshot } from './code-snapshot.js';
 export { EnvironmentCache } from './environments/environment.cache.js';
 export type { EnvironmentCacheOptions } from './environments/environment.cache.js';

@@ -36,6 +36,15 @@ import { JobRunner } from './job-runner.js';
 import { JobTelemetry } from './job-telemetry.js';
 import { OutputChecks } from './output-checks.js';
 
+/**
+ * Runnable jobs one turn of the pump prepares and queues (in one transaction) while others run: enough that a
+ * fan-out costs few durable writes, few enough that the jobs running are not kept waiting long for the engine.
+ * When none runs, a turn prepares only as many as may start, so that they start before the rest are prepared.
+ */
+const PREPARE_BATCH = 32;
+/** How long the pump lets jobs it started get on (their files, their process) before it prepares more. */
+const START_HEAD_MS = 20;
+
 /** What an execution run needs from the engine around it. */
 export interface RunContext {
   dataDir: string;
@@ -299,11 +308,40 @@ export class ExecutionRun {
     if (!this.pumpActive) void this.pumpLoop();
   }
 
+  /** The last turn of the pump prepared only some of the runnable jobs (PREPARE_BATCH). */
+  private preparedPart = false;
+  /** Operations the pump started that have not left `queued` yet, and who waits for them to. */
+  private readonly starting = new Set<string>();
+  private startingSettled: (() => void) | undefined;
+
+  /**
+   * Lets the operations just started get on with their start (files, process) before the pump prepares more:
+   * until each has left `queued` (running, or ended), START_HEAD_MS at most (a remote job may wait for a worker),
+   * and at least one turn of the event loop.
+   */
+  private async headStart(): Promise<void> {
+    if (this.starting.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.startingSettled = resolve;
+        timer = setTimeout(resolve, START_HEAD_MS);
+      });
+      clearTimeout(timer);
+      this.startingSettled = undefined;
+      this.starting.clear();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
   private async pumpLoop(): Promise<void> {
     this.pumpActive = true;
     try {
       while (this.pumpRequested && !this.finished) {
         this.pumpRequested = false;
+        if (this.preparedPart) {
+          this.preparedPart = false;
+          await this.headStart();
+        }
         await this.pumpOnce();
       }
     } catch (err) {
@@ -331,12 +369,24 @@ export class ExecutionRun {
         }
       }
     } else {
-      // Jobs whose upstream all succeeded become queued, with their inputs worked out (or a cache hit) at once:
-      // all of them in one transaction (one durable write for a fan-out of hundreds, not one each).
+      // Jobs whose upstream all succeeded become queued, with their inputs worked out (or a cache hit) at once,
+      // PREPARE_BATCH at a time in one transaction each (a fan-out of hundreds is a few durable writes, not one
+      // each), and the first ones start before the rest are prepared: the next turn of the pump prepares more.
       const statuses = Object.fromEntries([...this.jobs.values()].map((j) => [j.node, j.status]));
       const queued: string[] = [];
+      const batch =
+        this.runningOperations === 0
+          ? Math.min(PREPARE_BATCH, Math.max(1, this.options.concurrency))
+          : PREPARE_BATCH;
+      let preparing = 0;
       for (const node of nextRunnable(this.plan, statuses)) {
         if (this.active.has(node)) continue;
+        if (preparing++ === batch) {
+          // The rest in the next turn, once the jobs started below have had a head start.
+          this.preparedPart = true;
+          this.requestPump();
+          break;
+        }
         // A cache hit goes straight from pending to cached; everything else waits in the queue.
         const prepared = await this.preparer.prepare(node);
         if (prepared === 'cached') continue;
@@ -393,6 +443,7 @@ export class ExecutionRun {
           continue;
         this.runningOperations++;
         this.active.add(node);
+        this.starting.add(node);
         this.ready.delete(node);
         void this.runner
           .runOperation(node, ready)
@@ -487,6 +538,9 @@ export class ExecutionRun {
 
   private updated(job: JobRecord): void {
     this.jobs.set(job.node, job);
+    if (job.status !== 'queued' && this.starting.delete(job.node) && this.starting.size === 0) {
+      this.startingSettled?.();
+    }
     // Any status change may make other jobs runnable (a cache hit frees its downstream at once).
     this.requestPump();
     this.events.emitJob(job.node, {

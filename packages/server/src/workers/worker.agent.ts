@@ -13,6 +13,7 @@ import {
   type ArtifactStorage,
   EnvironmentCompute,
   EnvironmentError,
+  Gate,
   LocalCompute,
   NotFoundError,
   ReadThroughCache,
@@ -129,8 +130,7 @@ export class WorkerAgent {
    * operation has ended (its `usage` event), so the next job may come while that process still exits; it starts
    * once the process has gone, its code and inputs fetched meanwhile.
    */
-  private freeSlots: number;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly slots: Gate;
   private readonly cache: ReadThroughCache;
   private readonly codeDirs: CodeDirs;
   private readonly jobs = new Map<string, AgentJob>();
@@ -172,7 +172,7 @@ export class WorkerAgent {
     this.compute = options.environments ? new EnvironmentCompute(local, options.environments) : local;
     this.sampler = new SystemSampler({ env: options.env, gpus: (options.gpus?.length ?? 0) > 0 });
     this.codeDirs = new CodeDirs(options.workDir);
-    this.freeSlots = options.slots;
+    this.slots = new Gate(options.slots);
     this.cache = new ReadThroughCache(
       {
         // Straight from the bucket when the job's storage is S3 (checked as it streams), else the server's route.
@@ -369,38 +369,6 @@ export class WorkerAgent {
     }
   }
 
-  /**
-   * Waits for a free slot; the function returned gives it back (once). Stopped while it waits, the job gets none
-   * (and gives nothing back).
-   */
-  private async takeSlot(signal: AbortSignal): Promise<() => void> {
-    if (this.freeSlots > 0) this.freeSlots--;
-    else {
-      const got = await new Promise<boolean>((resolve) => {
-        const waiter = (): void => {
-          signal.removeEventListener('abort', gaveUp);
-          resolve(true);
-        };
-        const gaveUp = (): void => {
-          const at = this.slotWaiters.indexOf(waiter);
-          if (at >= 0) this.slotWaiters.splice(at, 1);
-          resolve(false);
-        };
-        this.slotWaiters.push(waiter);
-        signal.addEventListener('abort', gaveUp, { once: true });
-      });
-      if (!got) return () => undefined;
-    }
-    let given = false;
-    return () => {
-      if (given) return;
-      given = true;
-      const next = this.slotWaiters.shift();
-      if (next) next();
-      else this.freeSlots++;
-    };
-  }
-
   private cancelJob(job: AgentJob, why: string): void {
     if (job.canceled) return;
     job.canceled = true;
@@ -546,7 +514,7 @@ export class WorkerAgent {
         const inputs = await this.fetchInputs(job, assign.inputs, release, s3);
         const references = await this.fetchInputs(job, assign.references, release, s3);
         bucket = s3;
-        slot = await this.takeSlot(job.abort.signal);
+        slot = await this.slots.take(job.abort.signal);
         if (job.canceled) throw new Error('canceled before it started');
         const request: ComputeJobRequest = {
           jobId: job.jobId,
