@@ -269,6 +269,8 @@ describe('LocalCompute: the warm worker', () => {
     const result = await running.result;
     expect(result.exitCode).toBeNull();
     expect(result.signal).toBe('SIGKILL');
+    // The kernel kills it as its parent dies (PR_SET_PDEATHSIG); on a busy machine that may take a moment more.
+    for (let i = 0; i < 100 && (await isProcessAlive(pid!)); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await isProcessAlive(pid!)).toBe(false);
     const file = join(dir, 'after.json');
     const next = await start('after', reportJob(file));
