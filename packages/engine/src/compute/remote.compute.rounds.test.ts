@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WORKER_PROTOCOL_VERSION, type ServerMessage } from '@deepforge/protocol';
+import { WORKER_PROTOCOL_VERSION, type ServerMessage, type WorkerMessage } from '@deepforge/protocol';
 import { openSqliteStores } from '../store/sqlite.store.js';
 import type { DispatchRound, WorkerStore } from '../store/worker.store.js';
 import { makeTempDir, removeTree, TEST_PYTHON } from '../test-support/temp-dir.js';
@@ -129,6 +129,21 @@ async function connected({ slots, gpus = 0 }: { slots: number; gpus?: number }) 
 
 const handlers = { onEvent: () => undefined, onLog: () => undefined };
 
+/** A worker's report that the job of `a` exited 0. */
+function finishedOf(a: Assign): WorkerMessage {
+  return {
+    type: 'job.finished',
+    jobId: a.jobId,
+    epoch: a.epoch,
+    outcome: 'exited',
+    exitCode: 0,
+    signal: null,
+    stderrTail: [],
+    logTruncated: false,
+    badEvents: 0,
+  };
+}
+
 describe('RemoteCompute rounds', () => {
   it('completes the leases that finished together and leases their slots again in one transaction', async () => {
     const { stores, rounds, separate, compute, codeDir, sent, link, assigned } = await connected({
@@ -151,16 +166,7 @@ describe('RemoteCompute rounds', () => {
     for (const a of first) {
       const ref = { jobId: a.jobId, epoch: a.epoch };
       void compute.receive(link, { type: 'job.started', ...ref, pid: 1 });
-      void compute.receive(link, {
-        type: 'job.finished',
-        ...ref,
-        outcome: 'exited',
-        exitCode: 0,
-        signal: null,
-        stderrTail: [],
-        logTruncated: false,
-        badEvents: 0,
-      });
+      void compute.receive(link, finishedOf(a));
     }
     await until(() => assigned().length === 4);
     const round = rounds.slice(before).find((r) => r.complete.length > 0)!;
@@ -196,18 +202,7 @@ describe('RemoteCompute rounds', () => {
         epoch: a.epoch,
         event: { v: 1, t: Date.now(), type: 'usage', cpuSeconds: 0.01, peakRssBytes: 1 },
       });
-    const finished = (a: Assign) =>
-      compute.receive(link, {
-        type: 'job.finished',
-        jobId: a.jobId,
-        epoch: a.epoch,
-        outcome: 'exited',
-        exitCode: 0,
-        signal: null,
-        stderrTail: [],
-        logTruncated: false,
-        badEvents: 0,
-      });
+    const finished = (a: Assign) => compute.receive(link, finishedOf(a));
     // Two jobs on the GPU, then two without, queued in this order (each start makes its folders first).
     for (const [i, gpus] of [
       [0, 1],

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findRuntimeDir } from '@deepforge/engine';
 import {
   REPORTING_CHAIN,
   TEST_PYTHON,
@@ -21,7 +20,8 @@ import pino from 'pino';
 import { createServer, type DeepForgeServer } from '../server.app.js';
 import { ComputeMonitor } from './compute.monitor.js';
 import { TestSocket } from '../test-support/ws-client.js';
-import { WorkerAgent } from '../workers/worker.agent.js';
+import type { WorkerAgent } from '../workers/worker.agent.js';
+import { startTestAgent } from '../test-support/worker-agent.js';
 
 /**
  * The Compute view's state (GET /api/compute and the `compute` message of /api/events), from a real server with
@@ -104,21 +104,13 @@ describe('the Compute view', () => {
   it('lists a connected worker with its labels, slots, load and running job, live over /api/events', async () => {
     const url = await start('none');
     const { token } = await server!.engine.workerTokens.create('view', 'test');
-    agent = new WorkerAgent({
+    agent = startTestAgent({
       serverUrl: url,
       token,
       labels: ['zone:a', 'big'],
       slots: 2,
       workDir: join(root, 'worker'),
-      python: TEST_PYTHON,
-      runtimeDir: findRuntimeDir(),
-      env: cleanEnv(),
-      warmWorker: false,
-      cacheMaxBytes: 1024 ** 3,
-      killGraceMs: 500,
-      report: () => undefined,
     });
-    agent.start();
     const worker = await until('the worker with its load', async () => {
       const w = (await computeState()).workers[0];
       return w?.stats ? w : undefined;

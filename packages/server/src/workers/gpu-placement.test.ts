@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { WORKER_PROTOCOL_VERSION } from '@deepforge/protocol';
-import { findRuntimeDir, type Engine, type ExecutionDetails } from '@deepforge/engine';
+import type { Engine, ExecutionDetails } from '@deepforge/engine';
 import {
   TEST_PYTHON,
   chain,
@@ -15,7 +15,8 @@ import {
 } from '@deepforge/engine/test-support';
 import { createServer, type DeepForgeServer } from '../server.app.js';
 import { detectGpus, gpuLabels } from './gpu-detect.js';
-import { WorkerAgent } from './worker.agent.js';
+import type { WorkerAgent } from './worker.agent.js';
+import { startTestAgent } from '../test-support/worker-agent.js';
 
 /**
  * GPUs as capacity (docs/adr/0015): a job needing n GPUs gets n GPUs of its own, seen through CUDA_VISIBLE_DEVICES,
@@ -196,22 +197,14 @@ describe('GPUs as capacity', () => {
     const { token } = await engine.workerTokens.create('gpus', 'test');
     const gpus = await detectGpus(gpuEnv);
     expect(gpus.map((g) => g.index)).toEqual([0, 1]);
-    agent = new WorkerAgent({
+    agent = startTestAgent({
       serverUrl: url,
       token,
       labels: gpuLabels(gpus),
       gpus,
       slots: 4,
       workDir: join(tmp, 'worker'),
-      python: TEST_PYTHON,
-      runtimeDir: findRuntimeDir(),
-      env: cleanEnv(),
-      warmWorker: false,
-      cacheMaxBytes: 1024 ** 3,
-      killGraceMs: 500,
-      report: () => undefined,
     });
-    agent.start();
     await until('the GPU reason', async () =>
       /waiting for a worker: no connected worker has 3 GPUs \(the most: 2\)/.test(
         await consoleOf(engine, big.id, 'huge'),

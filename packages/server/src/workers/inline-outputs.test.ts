@@ -3,7 +3,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { findRuntimeDir } from '@deepforge/engine';
 import {
   TEST_PYTHON,
   chain,
@@ -16,7 +15,8 @@ import {
 import { INLINE_OUTPUT_MAX_BYTES, WORKER_PROTOCOL_VERSION, WorkerMessageSchema } from '@deepforge/protocol';
 import { createServer, type DeepForgeServer } from '../server.app.js';
 import { TestSocket } from '../test-support/ws-client.js';
-import { WorkerAgent } from './worker.agent.js';
+import type { WorkerAgent } from './worker.agent.js';
+import { startTestAgent } from '../test-support/worker-agent.js';
 
 let root: string;
 let server: DeepForgeServer | undefined;
@@ -89,21 +89,13 @@ describe('output files through a worker', () => {
     const { token } = await server!.engine.workerTokens.create('inline', 'test');
     // The worker runs in this process: its uploads are the fetch calls to the outputs route.
     const fetches = vi.spyOn(globalThis, 'fetch');
-    agent = new WorkerAgent({
+    agent = startTestAgent({
       serverUrl: url,
       token,
-      labels: [],
       slots: 2,
       workDir: join(root, 'worker'),
-      python: TEST_PYTHON,
-      runtimeDir: findRuntimeDir(),
-      env: cleanEnv(),
       warmWorker: true,
-      cacheMaxBytes: 1024 ** 3,
-      killGraceMs: 500,
-      report: () => undefined,
     });
-    agent.start();
     const dir = join(root, 'project');
     await writeProjectFolder(dir, PROJECT);
     const { project } = await server!.engine.loadProjectFolder(dir);

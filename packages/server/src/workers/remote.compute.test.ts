@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { Compute } from '@deepforge/engine';
-import { findRuntimeDir } from '@deepforge/engine';
 import {
   TEST_PYTHON,
   cleanEnv,
@@ -9,7 +8,8 @@ import {
   removeTree,
 } from '@deepforge/engine/test-support';
 import { createServer, type DeepForgeServer } from '../server.app.js';
-import { WorkerAgent } from './worker.agent.js';
+import type { WorkerAgent } from './worker.agent.js';
+import { startTestAgent } from '../test-support/worker-agent.js';
 
 /**
  * RemoteCompute passes the compute port's conformance suite: a `--server` server on loopback, and a worker (in
@@ -26,21 +26,12 @@ async function remoteHarness(): Promise<{ server: DeepForgeServer; agent: Worker
   });
   const url = await server.listen(0, '127.0.0.1');
   const { token } = await server.engine.workerTokens.create('conformance', 'test');
-  const agent = new WorkerAgent({
+  const agent = startTestAgent({
     serverUrl: url,
     token,
-    labels: [],
     slots: 4,
     workDir: join(root, 'worker'),
-    python: TEST_PYTHON,
-    runtimeDir: findRuntimeDir(),
-    env: cleanEnv(),
-    warmWorker: false,
-    cacheMaxBytes: 1024 ** 3,
-    killGraceMs: 500,
-    report: () => undefined,
   });
-  agent.start();
   const compute = server.engine.remoteCompute!;
   for (let i = 0; compute.listWorkers().length === 0; i++) {
     if (i > 400) throw new Error('the worker never connected');

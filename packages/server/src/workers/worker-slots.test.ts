@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findRuntimeDir } from '@deepforge/engine';
 import {
   TEST_PYTHON,
   cleanEnv,
@@ -14,7 +13,8 @@ import {
   writeProjectFolder,
 } from '@deepforge/engine/test-support';
 import { createServer, type DeepForgeServer } from '../server.app.js';
-import { WorkerAgent } from './worker.agent.js';
+import type { WorkerAgent } from './worker.agent.js';
+import { startTestAgent } from '../test-support/worker-agent.js';
 
 let root: string;
 let server: DeepForgeServer | undefined;
@@ -40,21 +40,13 @@ describe('a worker’s slots', () => {
     });
     const url = await server.listen(0, '127.0.0.1');
     const { token } = await server.engine.workerTokens.create('slots', 'test');
-    agent = new WorkerAgent({
+    agent = startTestAgent({
       serverUrl: url,
       token,
-      labels: [],
       slots: 1,
       workDir: join(root, 'worker'),
-      python: TEST_PYTHON,
-      runtimeDir: findRuntimeDir(),
-      env: cleanEnv(),
       warmWorker: true,
-      cacheMaxBytes: 1024 ** 3,
-      killGraceMs: 500,
-      report: () => undefined,
     });
-    agent.start();
     // Each process writes when it starts and, after a slow exit handler, when it ends.
     const dir = join(root, 'project');
     await writeProjectFolder(dir, {

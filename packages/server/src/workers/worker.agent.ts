@@ -111,6 +111,13 @@ function verifying(hash: ContentHash): Transform {
   });
 }
 
+/** Whether an output may go inside `job.finished` (its name, the size the harness wrote), `sent` going already. */
+function inlineable(output: { file: string; size: number }, sent: number): boolean {
+  return (
+    sent < INLINE_OUTPUTS_MAX && output.size <= INLINE_OUTPUT_MAX_BYTES && OUTPUT_FILE_NAME.test(output.file)
+  );
+}
+
 /**
  * `deepforge worker` (docs/adr/0015): connects out to the server (so it works behind NAT), says which labels and
  * slots it has, and runs the jobs leased to it with the same local compute as `deepforge start` (warm worker,
@@ -550,14 +557,7 @@ export class WorkerAgent {
           onEvent: (event) => {
             // A small output is read as soon as the harness has written it (whole, synced), while the process
             // exits, for job.finished to carry it.
-            if (
-              event.type === 'output' &&
-              !s3 &&
-              event.size <= INLINE_OUTPUT_MAX_BYTES &&
-              early.size < INLINE_OUTPUTS_MAX &&
-              OUTPUT_FILE_NAME.test(event.file) &&
-              !early.has(event.file)
-            ) {
+            if (event.type === 'output' && !s3 && inlineable(event, early.size) && !early.has(event.file)) {
               early.set(
                 event.file,
                 readFile(join(outputDir, event.file)).catch(() => undefined),
@@ -604,8 +604,7 @@ export class WorkerAgent {
             const path = join(outputDir, o.file);
             if (!bucket) {
               // A small output goes with job.finished: one request less per job (most outputs are small).
-              const small = files.length < INLINE_OUTPUTS_MAX && OUTPUT_FILE_NAME.test(o.file);
-              if (small && o.size <= INLINE_OUTPUT_MAX_BYTES) {
+              if (inlineable(o, files.length)) {
                 // The size the harness wrote; the bytes read decide.
                 const bytes = (await early.get(o.file)) ?? (await readFile(path));
                 if (bytes.length <= INLINE_OUTPUT_MAX_BYTES) {
