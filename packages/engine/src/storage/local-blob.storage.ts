@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import {
   chmod,
   mkdir,
@@ -234,8 +233,11 @@ export class LocalBlobStorage implements ArtifactStorage {
         callback(null, bytes);
       },
     });
+    // The file is made before anything is piped: a stream that fails at once cannot have it created after the
+    // removal below (a write stream opens its file in the background).
+    const file = await open(tmp, 'wx');
     try {
-      await pipeline(stream, hashing, createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(stream, hashing, file.createWriteStream());
     } catch (err) {
       await rm(tmp, { force: true });
       throw new StorageError(`cannot store stream: ${(err as Error).message}`, { cause: err });
