@@ -26,6 +26,8 @@ export class CodeDirs {
   private readonly root: string;
   /** Snapshot digest → its folder being written or written, and how many jobs hold it. */
   private readonly dirs = new Map<string, { ready: Promise<string>; holders: number; idleSince: number }>();
+  /** Removals `trim` has started: `close` waits for them too. */
+  private readonly removing = new Set<Promise<void>>();
   private swept: Promise<void> | undefined;
 
   constructor(private readonly workDir: string) {
@@ -75,11 +77,11 @@ export class CodeDirs {
     }
   }
 
-  /** Removes every snapshot of this process (the worker stops). */
+  /** Removes every snapshot of this process (the worker stops), those being removed already included. */
   async close(): Promise<void> {
     const all = [...this.dirs.values()];
     this.dirs.clear();
-    await Promise.all(all.map((e) => removeWritten(e.ready)));
+    await Promise.all([...all.map((e) => removeWritten(e.ready)), ...this.removing]);
   }
 
   /** Of the snapshots no job holds, removes all but the newest few. */
@@ -89,7 +91,9 @@ export class CodeDirs {
       .sort(([, a], [, b]) => b.idleSince - a.idleSince);
     for (const [digest, e] of idle.slice(KEPT_IDLE)) {
       this.dirs.delete(digest);
-      await removeWritten(e.ready);
+      const removal = removeWritten(e.ready);
+      this.removing.add(removal);
+      await removal.finally(() => this.removing.delete(removal));
     }
   }
 
