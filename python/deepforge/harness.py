@@ -21,7 +21,9 @@ The engine writes a JobSpec (packages/protocol/src/runtime-events.ts) and starts
    (errors: kind ``serialization``), with its content id when the spec asks (``hash`` for ``outputContentIds``,
    ``sha256`` for ``outputHashes`` up to 8 MiB) and the output is big enough to be worth it (see
    :func:`deepforge.serialization.dumps_to_hashed`); exit 0 (a fast exit: threads joined, ``atexit`` run,
-   open files closed, then ``os._exit``).
+   open files closed, then ``os._exit``). When the spec asks for ``usage``, the ``usage`` event is the last
+   thing the harness says, right before ``os._exit``; with ``exitCode`` in it (see :func:`_report_usage`) the
+   harness closes stdout, stderr and the event channel after it.
 
 Exit codes: 0 success, 1 the operation failed (an ``error`` event says why), 2 unusable spec / protocol,
 3 the harness itself crashed (a bug here; the traceback is on stderr).
@@ -41,6 +43,15 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
 EXIT_CRASH = 3
+
+#: The biggest peak resident set (bytes) with which the last ``usage`` event tells the exit code ahead of the
+#: exit: above it, taking the process down frees enough memory that the next job should not start before.
+EARLY_END_MAX_RSS = 512 * 1024 * 1024
+
+#: The event writer the ``usage`` event goes to as the process ends (set when the spec asks for it).
+_usage_writer = None
+#: Whether that event may carry ``exitCode`` (the spec's ``announceExit``).
+_announce_exit = False
 
 
 class JobFailed(Exception):
@@ -108,7 +119,7 @@ def _check_spec(raw, expected_version):
         problems.append("spec.eventsFile must be a string")
     if "debug" in raw and not isinstance(raw["debug"], bool):
         problems.append("spec.debug must be a boolean")
-    for key in ("outputHashes", "outputContentIds", "usage"):
+    for key in ("outputHashes", "outputContentIds", "usage", "announceExit"):
         if key in raw and not isinstance(raw[key], bool):
             problems.append("spec.%s must be a boolean" % key)
     return problems
@@ -535,7 +546,9 @@ def _open_channel(raw):
     raise ValueError("the job spec names no event channel (eventsFd or eventsFile)")
 
 
-def main(argv=None):
+def main(argv=None, spec_text=None):
+    """Runs the job of the spec file ``argv[0]``; ``spec_text``, when given, is that file's content (the warm
+    worker's children get it with their job, and read no file)."""
     from . import RUNTIME_PROTOCOL_VERSION, __version__, _channel
 
     argv = sys.argv[1:] if argv is None else argv
@@ -543,8 +556,10 @@ def main(argv=None):
         _write_stderr("usage: python -m deepforge.harness JOB.json\n")
         return EXIT_BAD_SPEC
     try:
-        with open(argv[0], "rb") as file:
-            raw = json.loads(file.read().decode("utf-8"))
+        if spec_text is None:
+            with open(argv[0], "rb") as file:
+                spec_text = file.read().decode("utf-8")
+        raw = json.loads(spec_text)
     except (OSError, ValueError) as exc:
         _write_stderr("deepforge: cannot read the job spec %s: %s\n" % (argv[0], exc))
         return EXIT_BAD_SPEC
@@ -586,6 +601,10 @@ def main(argv=None):
     except Exception:
         pass
 
+    global _usage_writer, _announce_exit
+    if raw.get("usage") is True:
+        _usage_writer = writer
+        _announce_exit = raw.get("announceExit") is True
     harness = Harness(raw, writer)
     try:
         return harness.run()
@@ -598,10 +617,40 @@ def main(argv=None):
                 stream.flush()
             except Exception:
                 pass
-        if raw.get("usage") is True:
+
+
+def _report_usage(code):
+    """The ``usage`` event, when the spec asked for it: the last thing the harness says.
+
+    ``code`` is the exit code the process is about to exit with, or None when it ends another way (the
+    interpreter's own exit). When the spec asks (``announceExit``), with a code, no CUDA memory in use and a peak
+    resident set of at most
+    :data:`EARLY_END_MAX_RSS`, the event carries ``exitCode`` and stdout, stderr and the event channel are closed
+    after it: the engine counts the job ended once it has read them to their end, while the kernel still takes
+    the process down.
+    """
+    global _usage_writer
+    writer, _usage_writer = _usage_writer, None
+    if writer is None:
+        return
+    try:
+        event = dict(job_usage(), type="usage")
+        early = (
+            _announce_exit
+            and code is not None
+            and "peakGpuBytes" not in event
+            and event["peakRssBytes"] <= EARLY_END_MAX_RSS
+        )
+        if early:
+            event["exitCode"] = code
+        writer.emit(event)
+    except Exception:  # what the job used is worth a line, never the job's result
+        return
+    if early:
+        for fd in (1, 2, writer.fd):
             try:
-                writer.emit(dict(job_usage(), type="usage"))
-            except Exception:  # what the job used is worth a line, never the job's result
+                os.close(fd)
+            except OSError:
                 pass
 
 
@@ -655,11 +704,12 @@ def _peak_gpu_bytes(torch):
         return None
 
 
-def _entry(argv=None):
+def _entry(argv=None, spec_text=None):
     """Runs the job and ends the process (the warm worker's children come here too, with ``argv``)."""
     try:
-        code = main(argv)
+        code = main(argv, spec_text)
     except SystemExit:
+        _report_usage(None)
         raise
     except BaseException:  # a bug in the harness itself
         import traceback
@@ -698,7 +748,9 @@ def _exit(code):
             except Exception:
                 pass
     except BaseException:  # noqa: B902 - when in doubt, leave it to the interpreter
+        _report_usage(None)
         sys.exit(code)
+    _report_usage(code)
     os._exit(code)
 
 

@@ -14,12 +14,14 @@ import does not depend on the job.
 
 Protocol: requests on fd 0, replies on fd 3, one JSON document per line.
 
-- request ``{"id", "spec", "cwd", "env", "socket", "token"}``: fork a job. ``spec`` is the job.json path given to
-  the harness, ``socket`` the path of the engine's Unix socket, ``token`` 32
+- request ``{"id", "spec", "cwd", "env", "socket", "token"}`` (and ``specText``): fork a job. ``spec`` is the
+  job.json path given to the harness, ``specText`` that file's content when the engine sends it along (the
+  harness then reads no file, and the engine may still be writing it), ``socket`` the path of the engine's Unix
+  socket, ``token`` 32
   hex digits the child sends first on each of its three connections, followed by ``o`` (stdout), ``e`` (stderr)
   or ``v`` (events) and a newline.
 - request ``{"type": "spare", "socket", "token"}``: fork a spare child, which connects its streams with
-  ``token`` and waits; request ``{"type": "assign", "token", "id", "spec", "cwd", "env"}``: the spare of
+  ``token`` and waits; request ``{"type": "assign", "token", "id", "spec", "cwd", "env"}`` (and ``specText``): the spare of
   ``token`` becomes that job (answered like a fork: ``started`` with the spare's pid, or ``failed`` when the
   spare is gone). The fork and the connections of a job are so paid before it is asked for.
 - replies: ``{"type": "ready", "pid", "python"}`` once; ``{"type": "started", "id", "pid"}``;
@@ -69,15 +71,17 @@ def _reply(message):
 _MAX_PROJECT_FILES = 50
 
 
-def _imports_of(spec_path):
+def _imports_of(spec_path, spec_text=None):
     """The preloadable modules the job's operation imports, in order of mention (breadth first).
 
     Anywhere in its file, and in the project modules it imports (``utils.models`` importing torch counts), as
     far as they can be read; code that cannot be read simply adds nothing.
     """
     try:
-        with open(spec_path, "rb") as file:
-            spec = json.loads(file.read().decode("utf-8"))
+        if spec_text is None:
+            with open(spec_path, "rb") as file:
+                spec_text = file.read().decode("utf-8")
+        spec = json.loads(spec_text)
         code_dir = spec["codeDir"]
         first = os.path.join(code_dir, spec["operation"]["file"])
         stat = os.stat(first)
@@ -222,6 +226,9 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
+        # The job's working directory: the engine makes it too, maybe at this very moment (it does not wait for
+        # it before asking for the job).
+        os.makedirs(request["cwd"], exist_ok=True)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -233,7 +240,7 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         from . import harness
 
         sys.argv = [harness.__file__, request["spec"]]
-        harness._entry([request["spec"]])  # ends the process
+        harness._entry([request["spec"]], request.get("specText"))  # ends the process
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:  # noqa: B902 - report on whatever stderr is now, then exit
@@ -270,6 +277,8 @@ def main():
         del sys.path[0]  # `python -m` put the start directory first: jobs must not import from it
     _die_with_parent()
     from . import harness, plots  # noqa: F401 - imported for the children
+    # What every child imports on its way (its streams' sockets, the harness's exit and usage): ~1 ms a child.
+    import atexit, faulthandler, resource, socket  # noqa: E401,F401
 
     plots.use_backend()  # before any preloaded matplotlib picks a backend
     selector = selectors.EpollSelector()  # Linux only, like pidfds: what DefaultSelector is there, with fileno()
@@ -319,8 +328,8 @@ def main():
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         reap_all()
 
-    def preload_for(spec_path):
-        preload([m for m in _imports_of(spec_path) if m not in sys.modules])
+    def preload_for(spec_path, spec_text=None):
+        preload([m for m in _imports_of(spec_path, spec_text) if m not in sys.modules])
 
     while True:
         for key, _ in selector.select():
@@ -344,7 +353,7 @@ def main():
                         _reply({"type": "failed", "id": request["id"], "message": "no such spare"})
                         continue
                     spare_pid, write_fd = spare
-                    job = {k: request[k] for k in ("id", "spec", "cwd", "env")}
+                    job = {k: request[k] for k in ("id", "spec", "cwd", "env", "specText") if k in request}
                     try:
                         _write_all(write_fd, json.dumps(job).encode("utf-8"))
                     except OSError as exc:  # it died meanwhile: its exit is reported as any child's
@@ -353,9 +362,13 @@ def main():
                     finally:
                         os.close(write_fd)
                     _reply({"type": "started", "id": request["id"], "pid": spare_pid})
-                    preload_for(request["spec"])
+                    preload_for(request["spec"], request.get("specText"))
                     continue
-                wanted = [] if kind == "spare" else [m for m in _imports_of(request["spec"]) if m not in sys.modules]
+                wanted = (
+                    []
+                    if kind == "spare"
+                    else [m for m in _imports_of(request["spec"], request.get("specText")) if m not in sys.modules]
+                )
                 # Everything the worker holds (the runtime, the preloaded libraries) goes into the collector's
                 # permanent generation: the child's collections and its exit's scan for files left open
                 # (harness._close_open_files) see only the job's own objects, and leave the inherited pages

@@ -166,6 +166,7 @@ EVENTS = {
         "cpuSeconds": R(N),
         "peakRssBytes": R(I),
         "peakGpuBytes": O(I),
+        "exitCode": O(I),
     },
 }
 

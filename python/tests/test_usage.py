@@ -1,5 +1,10 @@
 """The job's resource usage (the ``usage`` event): CPU time and peak memory measured by the job's own process."""
 
+import os
+import subprocess
+import sys
+import textwrap
+import time
 import types
 
 from deepforge import harness
@@ -38,6 +43,124 @@ def test_a_failing_job_reports_its_usage_too(run_job):
     result = run_job("class E():\n    def execute(self):\n        return 1 / 0\n", "E", spec_overrides={"usage": True})
     assert result.returncode != 0
     assert [e["type"] for e in result.events][-2:] == ["error", "usage"]
+    # Only when asked does it tell the code it exits with.
+    assert "exitCode" not in result.of("usage")[0]
+    asked = run_job(
+        "class E():\n    def execute(self):\n        return 1 / 0\n",
+        "E",
+        spec_overrides={"usage": True, "announceExit": True},
+    )
+    assert asked.of("usage")[0]["exitCode"] == asked.returncode == 1
+
+
+def test_usage_comes_after_the_jobs_threads_and_atexit_callbacks_with_the_exit_code(run_job):
+    op = """
+import atexit, threading, time
+
+class Late():
+    def execute(self):
+        atexit.register(lambda: print("atexit ran", flush=True))
+        threading.Thread(target=lambda: (time.sleep(0.2), print("thread ran", flush=True))).start()
+        return 1
+"""
+    result = run_job(op, outputs=["x"], spec_overrides={"usage": True, "announceExit": True})
+    assert result.returncode == 0, result
+    assert "atexit ran" in result.stdout and "thread ran" in result.stdout
+    usage = result.of("usage")
+    assert len(usage) == 1 and result.events[-1]["type"] == "usage"
+    assert usage[0]["exitCode"] == 0
+    # The thread's 0.2 s are in the CPU time's wall, not its CPU: what matters is that it was waited for.
+    assert usage[0]["cpuSeconds"] >= 0
+
+
+_ANNOUNCE = """
+import os, sys, time
+from deepforge import harness
+from deepforge._channel import EventWriter
+
+harness.EARLY_END_MAX_RSS = int(sys.argv[1])
+harness._usage_writer = EventWriter(int(sys.argv[2]))
+harness._announce_exit = True
+print("before", flush=True)
+harness._report_usage(0)
+time.sleep(2)
+os._exit(0)
+"""
+
+
+def _announce(limit):
+    """Runs ``_report_usage(0)`` in a process that lingers 2 s after it; its events, and whether its stdout, stderr
+    and event channel reached their end while it still ran."""
+    read_events, write_events = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_ANNOUNCE), str(limit), str(write_events)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(write_events,),
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(harness.__file__))),
+    )
+    os.close(write_events)
+    try:
+        import select
+
+        events = b""
+        # Well inside the 2 s it lingers: the end of its channel, if it comes, comes before its exit.
+        deadline = time.monotonic() + 1.5
+        ended_early = False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_events], [], [], left)[0]:
+                break
+            chunk = os.read(read_events, 65536)
+            if not chunk:
+                ended_early = True
+                break
+            events += chunk
+        assert proc.stdout is not None
+        out = proc.stdout.read() if ended_early else b""
+        return [line for line in events.decode().splitlines() if line], ended_early, out
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(read_events)
+
+
+def test_an_announced_end_closes_the_streams_before_the_process_exits():
+    import json
+
+    events, ended_early, out = _announce(harness.EARLY_END_MAX_RSS)
+    usage = [json.loads(line) for line in events]
+    assert [e["type"] for e in usage] == ["usage"] and usage[0]["exitCode"] == 0
+    assert ended_early, "the event channel stayed open until the exit"
+    assert out == b"before\n"
+
+
+def test_no_announced_end_for_a_resident_set_over_the_limit():
+    import json
+
+    events, ended_early, _ = _announce(1)
+    usage = [json.loads(line) for line in events]
+    assert [e["type"] for e in usage] == ["usage"] and "exitCode" not in usage[0]
+    assert not ended_early
+
+
+def test_no_announced_end_while_cuda_holds_memory(monkeypatch):
+    writes = []
+
+    class Writer:
+        fd = -1
+
+        def emit(self, event):
+            writes.append(event)
+
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=_FakeCuda(True, [1024])))
+    monkeypatch.setattr(harness, "_usage_writer", Writer())
+    monkeypatch.setattr(harness, "_announce_exit", True)
+    harness._report_usage(0)
+    assert len(writes) == 1 and writes[0]["peakGpuBytes"] == 1024 and "exitCode" not in writes[0]
+    # Said once only.
+    harness._report_usage(0)
+    assert len(writes) == 1
 
 
 def test_no_usage_event_unless_the_spec_asks(run_job):
@@ -50,6 +173,11 @@ def test_a_usage_flag_that_is_not_a_boolean_is_a_spec_error(run_job):
     result = run_job("class A():\n    def execute(self):\n        return 1\n", "A", outputs=["x"], spec_overrides={"usage": "yes"})
     assert result.returncode != 0
     assert "spec.usage must be a boolean" in result.error["message"]
+    result = run_job(
+        "class A():\n    def execute(self):\n        return 1\n", "A", outputs=["x"], spec_overrides={"announceExit": 1}
+    )
+    assert result.returncode != 0
+    assert "spec.announceExit must be a boolean" in result.error["message"]
 
 
 def test_child_processes_count_in_cpu_time(run_job):

@@ -80,6 +80,13 @@ export const JobSpecSchema = z.strictObject({
    * type its schema does not know.
    */
   usage: z.boolean().optional(),
+  /**
+   * Ask the last `usage` event to carry `exitCode` when nothing but the exit is left (the harness then closes its
+   * streams after it, and the engine may end the job without waiting for the exit). Optional both ways, like
+   * `usage`: an older harness ignores it, an older engine does not send it and so never gets a field its strict
+   * schema would refuse.
+   */
+  announceExit: z.boolean().optional(),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -284,10 +291,19 @@ export const JobUsageSchema = z.strictObject({
 });
 export type JobUsage = z.infer<typeof JobUsageSchema>;
 
-/** The job's resource usage, sent once as the harness ends when the spec asks for it (`usage`). */
+/**
+ * The job's resource usage, sent once as the harness ends when the spec asks for it (`usage`): after the job's
+ * threads, `atexit` callbacks and open files are done with, its last event. `exitCode` comes with it when the
+ * process has nothing left to do but exit with that code: the harness then closes its stdout, stderr and event
+ * channel, and the engine may count the job ended once it has read them to their end, without waiting for the
+ * kernel to take the process down. It is left out when the process still holds something that only its exit
+ * frees (CUDA memory, a large resident set), when the harness could not end the usual way, and unless the spec
+ * asks for it (`announceExit`).
+ */
 export const UsageEventSchema = JobUsageSchema.extend({
   ...base,
   type: z.literal('usage'),
+  exitCode: z.number().int().min(0).max(255).optional(),
 });
 
 export const RuntimeEventSchema = z.discriminatedUnion('type', [

@@ -31,6 +31,25 @@ describe('ConsoleLog', () => {
     expect(log.bytesWritten).toBe(Buffer.byteLength(text));
   });
 
+  it('a lazy log makes its file with its first line, and none for a job that prints nothing', async () => {
+    const silent = ConsoleLog.lazy(join(root, 'silent.log'), 1024);
+    await silent.close();
+    expect(await readdir(root)).toEqual([]);
+
+    const path = join(root, 'talks.log');
+    const log = ConsoleLog.lazy(path, 1024);
+    expect(await readdir(root)).toEqual([]);
+    log.writeLine('hello');
+    log.writeLine('again');
+    await log.close();
+    expect(await readFile(path, 'utf8')).toBe('hello\nagain\n');
+    // Appended to, as an earlier attempt's log is.
+    const next = ConsoleLog.lazy(path, 1024);
+    next.writeLine('third');
+    await next.close();
+    expect(await readFile(path, 'utf8')).toBe('hello\nagain\nthird\n');
+  });
+
   it('without a file only counts the lines against maxBytes', async () => {
     const log = await ConsoleLog.open(null, 16);
     expect(log.path).toBeNull();

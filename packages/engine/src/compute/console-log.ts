@@ -10,7 +10,9 @@ import { dirname } from 'node:path';
  * worker's jobs: the server keeps their log) the lines are only counted against `maxBytes`.
  */
 export class ConsoleLog {
-  private readonly stream: WriteStream | undefined;
+  private stream: WriteStream | undefined;
+  /** Opened with the first line (see `lazy`). */
+  private lazyPath: string | undefined;
   private written = 0;
   private _truncated = false;
   private closed = false;
@@ -22,8 +24,11 @@ export class ConsoleLog {
     private readonly maxBytes: number,
     stream: WriteStream | undefined,
   ) {
+    if (stream) this.attach(stream);
+  }
+
+  private attach(stream: WriteStream): void {
     this.stream = stream;
-    if (!stream) return;
     stream.on('drain', () => {
       for (const w of this.drainWaiters.splice(0)) w();
     });
@@ -32,6 +37,25 @@ export class ConsoleLog {
       this.error = err;
       for (const w of this.drainWaiters.splice(0)) w();
     });
+  }
+
+  /**
+   * A log whose file (appended to) is opened with its first line, in a folder that exists: a job that prints
+   * nothing makes no file (readers take a missing log for an empty one), and its start waits for no open.
+   */
+  static lazy(path: string, maxBytes: number): ConsoleLog {
+    const log = new ConsoleLog(path, maxBytes, undefined);
+    log.lazyPath = path;
+    return log;
+  }
+
+  /** The file's stream, opened now if this is the first line of a lazy log. */
+  private out(): WriteStream | undefined {
+    if (this.lazyPath !== undefined) {
+      this.attach(createWriteStream(this.lazyPath, { flags: 'a' }));
+      this.lazyPath = undefined;
+    }
+    return this.stream;
   }
 
   /**
@@ -66,10 +90,10 @@ export class ConsoleLog {
       this._truncated = true;
       const notice = `[deepforge] output truncated: this job printed more than ${this.maxBytes} bytes (logs.maxBytes); the rest is not kept\n`;
       this.written += Buffer.byteLength(notice);
-      return this.stream?.write(notice) ?? true;
+      return this.out()?.write(notice) ?? true;
     }
     this.written += bytes;
-    return this.stream?.write(data) ?? true;
+    return this.out()?.write(data) ?? true;
   }
 
   onDrain(callback: () => void): void {

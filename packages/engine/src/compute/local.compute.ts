@@ -97,34 +97,52 @@ export class LocalCompute implements Compute {
     // The folders, the spec and the console log at once: the job's folder exists as a rule (the job runner made
     // it); a file whose folder did not is written again once the folders are there.
     const dirs = makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]);
-    const [made, written, opened] = await Promise.allSettled([
+    const written = writeFile(specFile, specText).catch(async (err: NodeJS.ErrnoException) => {
+      // Read by the process started below, or kept for whoever replays the job: it needs neither an fsync nor a
+      // rename (a crash re-runs the job).
+      if (err.code !== 'ENOENT') throw err;
+      await dirs;
+      await writeFile(specFile, specText);
+    });
+    // The console log is opened with the job's first line, once its folder is there (most trivial jobs print
+    // nothing: one file fewer to make).
+    const files = Promise.allSettled([
       dirs,
-      // Read once, by the process started below: it needs neither an fsync nor a rename (a crash re-runs the job).
-      writeFile(specFile, specText).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-        await dirs;
-        await writeFile(specFile, specText);
-      }),
-      ConsoleLog.open(request.logFile, request.logMaxBytes),
+      written,
+      dirs.then(() =>
+        request.logFile === null
+          ? ConsoleLog.open(null, request.logMaxBytes)
+          : ConsoleLog.lazy(request.logFile, request.logMaxBytes),
+      ),
     ]);
-    for (const r of [made, written]) {
-      if (r.status === 'rejected') {
-        if (opened.status === 'fulfilled') await opened.value.close();
-        throw r.reason;
+    /** The console log once the files are there; throws (with the log closed) when one of them is not. */
+    const filesMade = async (): Promise<ConsoleLog> => {
+      const [made, wrote, opened] = await files;
+      for (const r of [made, wrote]) {
+        if (r.status === 'rejected') {
+          if (opened.status === 'fulfilled') await opened.value.close();
+          throw r.reason;
+        }
       }
-    }
-    if (opened.status === 'rejected') throw opened.reason;
-    const log = opened.value;
+      if (opened.status === 'rejected') throw opened.reason;
+      return opened.value;
+    };
+    let log: ConsoleLog | undefined;
     let gpus: GpuGrant | undefined;
-    try {
-      gpus = await this.takeGpus(request, (text) => {
-        log.writeLine(`[deepforge] ${text}`);
-        handlers.onLog({ stream: 'engine', text: `[deepforge] ${text}` });
-      });
-    } catch (err) {
-      if (err instanceof EngineError) log.writeLine(`[deepforge] ${err.message}`);
-      await log.close();
-      throw err;
+    if (!request.gpuDevices && (request.gpus ?? 0) > 0) {
+      // Its wait for GPUs is said in its log.
+      const opened = await filesMade();
+      log = opened;
+      try {
+        gpus = await this.takeGpus(request, (text) => {
+          opened.writeLine(`[deepforge] ${text}`);
+          handlers.onLog({ stream: 'engine', text: `[deepforge] ${text}` });
+        });
+      } catch (err) {
+        if (err instanceof EngineError) opened.writeLine(`[deepforge] ${err.message}`);
+        await opened.close();
+        throw err;
+      }
     }
 
     const env = harnessEnvironment(
@@ -133,21 +151,36 @@ export class LocalCompute implements Compute {
       gpus ? { ...request, gpuDevices: gpus.devices } : request,
     );
 
+    // A warm worker's child starts while the files are being made: it gets the spec with its job and makes its own
+    // working directory. A new interpreter starts once they are there.
     let proc: JobProcess;
     try {
       proc = await this.startProcess(
         request.python,
-        specFile,
+        { file: specFile, text: specText },
         spec.workDir,
         env,
         Object.keys(request.secretEnv ?? {}),
+        filesMade,
       );
     } catch (err) {
       gpus?.release();
+      if (err instanceof FilesNotMade) throw err.cause;
       const message = `cannot start ${request.python}: ${(err as Error).message}`;
-      log.writeLine(`[deepforge] ${message}`);
-      await log.close();
+      const opened = await filesMade().catch(() => undefined);
+      opened?.writeLine(`[deepforge] ${message}`);
+      await opened?.close();
       throw new EngineError('interpreter', message, { cause: err });
+    }
+    try {
+      log ??= await filesMade();
+    } catch (err) {
+      // Started, but without its files: it must not run unwatched.
+      if (proc.kill) proc.kill('SIGKILL');
+      else signalGroup(proc.pid, 'SIGKILL');
+      for (const s of [proc.stdout, proc.stderr, proc.events]) s.destroy();
+      gpus?.release();
+      throw err;
     }
     const running = watchJob(proc, request, handlers, log, this.options.logger, this.killGraceMs);
     if (gpus) void running.result.finally(() => gpus.release());
@@ -250,10 +283,11 @@ export class LocalCompute implements Compute {
 
   private async startProcess(
     python: string,
-    specFile: string,
+    spec: { file: string; text: string },
     cwd: string,
     env: Record<string, string>,
     secretNames: readonly string[],
+    filesMade: () => Promise<unknown>,
   ): Promise<JobProcess> {
     if (this.options.warmWorker) {
       // The worker outlives this job and forks others' jobs: it never holds this job's secrets.
@@ -262,7 +296,7 @@ export class LocalCompute implements Compute {
       const worker = await this.warmWorker(python, shared);
       if (worker) {
         try {
-          return await worker.fork({ spec: specFile, cwd, env });
+          return await worker.fork({ spec: spec.file, specText: spec.text, cwd, env });
         } catch (err) {
           this.options.logger.warn(
             { err },
@@ -271,7 +305,11 @@ export class LocalCompute implements Compute {
         }
       }
     }
-    const child = spawn(python, ['-m', 'deepforge.harness', specFile], {
+    // Its working directory and spec file first.
+    await filesMade().catch((err: unknown) => {
+      throw new FilesNotMade(err);
+    });
+    const child = spawn(python, ['-m', 'deepforge.harness', spec.file], {
       cwd,
       env,
       // A process group of its own: cancel and timeout signal the whole tree, and the job outlives nothing.
@@ -351,6 +389,13 @@ class LocalJob {
   private readonly stderrTail: string[] = [];
   private badEvents = 0;
   private exited = false;
+  /**
+   * The exit code the harness's last event (`usage` with `exitCode`) announced: it has closed its streams and
+   * only exits after it. The job ends once those streams are read to their end, without waiting for the exit.
+   */
+  private ending: number | undefined;
+  /** The result is settled (or being settled): nothing is left to stop. */
+  private ended = false;
   private stopping = false;
   private paused = false;
   /** While stopping, output that the log file cannot take at once is dropped rather than buffered. */
@@ -435,8 +480,14 @@ class LocalJob {
       };
       let openStreams = 3;
       const maybeClosed = (): void => {
-        if (closed || !this.exited || openStreams > 0) return;
+        if (closed || openStreams > 0) return;
+        if (!this.exited) {
+          // Ended ahead of the exit only as announced, and never while stopping it (its outcome is the stop's).
+          if (this.ending === undefined || this.stopping) return;
+          exitCode = this.ending;
+        }
         closed = true;
+        this.ended = true;
         void finish();
       };
       for (const s of [stdout, stderr, events])
@@ -446,9 +497,11 @@ class LocalJob {
         });
       void proc.exit.then(({ code, signal: sig, endedBy: by }) => {
         this.exited = true;
-        exitCode = code;
-        signal = sig;
-        endedBy = by;
+        if (!closed) {
+          exitCode = code;
+          signal = sig;
+          endedBy = by;
+        }
         // The harness is gone; whatever it left running in its process group (a background subprocess) goes
         // with it. No scan of /proc for the job's marker here: reading every process's environment after every
         // job cost 4–6 ms each (more with more processes). A process that left the group (setsid) outlives the
@@ -471,7 +524,7 @@ class LocalJob {
       pgid: this.proc.pgid ?? this.pid,
       result: this.result,
       cancel: () => {
-        if (this.exited || this.stopping) return;
+        if (this.exited || this.ended || this.stopping) return;
         this.outcome = 'canceled';
         this.engineLine('canceled; stopping the operation');
         this.terminate();
@@ -605,6 +658,9 @@ class LocalJob {
         break;
       case 'usage':
         this.usage = usageOf(event);
+        // Jobs holding GPUs end with their process: their devices are free only once it is gone.
+        if (event.exitCode !== undefined && !(this.request.gpus ?? 0) && !this.request.gpuDevices?.length)
+          this.ending = event.exitCode;
         break;
       case 'phase':
       case 'plot':
@@ -615,6 +671,13 @@ class LocalJob {
         assertNever(event, 'runtime event');
     }
     this.handlers.onEvent(event);
+  }
+}
+
+/** A job's folder, spec or console log could not be made: the cause is the job's error, as it is. */
+class FilesNotMade extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the job files could not be made');
   }
 }
 

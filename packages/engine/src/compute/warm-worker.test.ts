@@ -1,11 +1,15 @@
 // A warm worker whose interpreter dies under it is worth a warning in the engine's log (jobs then start as new
 // interpreters); one stopped on purpose (the engine closing, a retired worker) is not.
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { TEST_PYTHON } from '../test-support/temp-dir.js';
+import { opJob } from './compute-job.fixture.js';
 import { findRuntimeDir } from './python-interpreter.js';
-import { WarmWorker } from './warm-worker.js';
+import { WarmWorker, type JobProcess } from './warm-worker.js';
 
 /** The pid of the zygote started with `DF_WARM_TEST=<mark>` in its environment, if it runs. */
 async function zygoteMarked(mark: string): Promise<number | undefined> {
@@ -65,5 +69,83 @@ describe('WarmWorker', () => {
     ]);
     expect(killed.worker.usable).toBe(false);
     killed.worker.close();
+  });
+});
+
+/** Everything a stream says, to its end. */
+async function readAll(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text;
+}
+
+/** A job's events and exit. */
+async function finished(proc: JobProcess): Promise<{ events: { type: string }[]; code: number | null }> {
+  const [events, , , exit] = await Promise.all([
+    readAll(proc.events),
+    readAll(proc.stdout),
+    readAll(proc.stderr),
+    proc.exit,
+  ]);
+  return {
+    events: events
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as { type: string }),
+    code: exit.code,
+  };
+}
+
+describe('WarmWorker jobs', () => {
+  it('gives a job the spare forked for it even while that spare is still starting, and the job its spec with it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-warm-jobs-'));
+    const { worker } = started();
+    try {
+      expect(await worker.ready).toBe(true);
+      // What the engine asks the worker, in order.
+      const asked: Record<string, unknown>[] = [];
+      const stdin = (worker as unknown as { child: { stdin: { write: (s: string) => boolean } } }).child
+        .stdin;
+      const write = stdin.write.bind(stdin);
+      stdin.write = (line: string) => {
+        asked.push(JSON.parse(line) as Record<string, unknown>);
+        return write(line);
+      };
+      const job = async (n: number) => {
+        const req = await opJob({
+          codeDir: join(root, 'code'),
+          jobDir: join(root, `job${n}`),
+          outputDir: join(root, `out${n}`),
+          jobId: `job-${n}`,
+          code: 'class Op():\n    def execute(self):\n        return 1\n',
+        });
+        return {
+          // No spec file and no working directory: the spec comes with the job, the child makes its folder.
+          spec: join(root, `job${n}`, 'job.json'),
+          specText: JSON.stringify({ ...req.spec, eventsFd: 3 }),
+          cwd: req.spec.workDir,
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        };
+      };
+      const specs = [await job(1), await job(2), await job(3)];
+      // The first job of a worker is forked (one job alone makes no spare), the second too; the third is asked
+      // for at once, while the spare requested after the second is being forked.
+      const forks = specs.map((spec) => worker.fork(spec));
+      const done = await Promise.all(forks.map(async (f) => finished(await f)));
+      for (const { events, code } of done) {
+        expect(code).toBe(0);
+        expect(events.map((e) => e.type)).toContain('hello');
+        expect(events.map((e) => e.type)).not.toContain('error');
+      }
+      expect(asked.map((a) => a.type ?? 'fork')).toEqual(['fork', 'fork', 'spare', 'assign', 'spare']);
+      expect(asked[3]!.specText).toBeTypeOf('string');
+      for (const n of [1, 2, 3]) {
+        expect((await stat(join(root, `job${n}`, 'work'))).isDirectory()).toBe(true);
+        await expect(stat(join(root, `job${n}`, 'job.json'))).rejects.toThrow();
+      }
+    } finally {
+      worker.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -80,6 +80,9 @@ export interface PrestartedWarmWorker {
 
 export interface ForkRequest {
   spec: string;
+  /** The spec file's content: the child reads no file (the engine may still be writing it). */
+  specText?: string;
+  /** The job's working directory: the child makes it when it is missing. */
   cwd: string;
   env: Record<string, string>;
 }
@@ -272,16 +275,16 @@ export class WarmWorker {
       };
       this.byToken.set(pending.token, pending);
       this.byId.set(id, pending);
+      const job = {
+        id,
+        spec: request.spec,
+        ...(request.specText !== undefined ? { specText: request.specText } : {}),
+        cwd: request.cwd,
+        env: request.env,
+      };
       const line = spare
-        ? { type: 'assign', token: pending.token, id, spec: request.spec, cwd: request.cwd, env: request.env }
-        : {
-            id,
-            spec: request.spec,
-            cwd: request.cwd,
-            env: request.env,
-            socket: this.address,
-            token: pending.token,
-          };
+        ? { type: 'assign', token: pending.token, ...job }
+        : { ...job, socket: this.address, token: pending.token };
       this.child.stdin!.write(JSON.stringify(line) + '\n');
     });
     // The next job's child is forked now, after this one (and the libraries it makes the worker import): one job
@@ -290,11 +293,15 @@ export class WarmWorker {
     return started;
   }
 
-  /** The spare, when it is ready to be given a job (forked, all three streams connected, not exited). */
+  /**
+   * The spare, unless it died: given a job even while it is still being forked or connecting its streams. The
+   * worker reads its requests in order, so it has forked the spare by the time it reads the job's assignment,
+   * and a fork already under way is ready sooner than a new one (the job's start resolves once the spare's pid
+   * and its three streams are in, as any fork's).
+   */
   private takeSpare(): PendingFork | undefined {
     const spare = this.spare;
-    if (!spare || spare.pid === undefined || spare.exited) return undefined;
-    if (!(spare.streams.o && spare.streams.e && spare.streams.v)) return undefined;
+    if (!spare || spare.exited) return undefined;
     this.spare = undefined;
     return spare;
   }
@@ -404,18 +411,25 @@ export class WarmWorker {
       }
       case 'spare': {
         const spare = this.byToken.get(reply.token);
-        if (!spare?.spare) {
+        if (!spare || spare.settled) {
           // Dropped meanwhile (the worker retired): it must not wait forever.
           if (reply.pid !== null) signalGroup(reply.pid, 'SIGKILL');
           return;
         }
         if (reply.pid === null) {
           this.options.logger.debug({ message: reply.message }, 'warm worker could not fork a spare');
-          this.dropSpare(spare, true);
+          if (spare.spare) this.dropSpare(spare, true);
+          else {
+            // Already given a job: that job starts another way (LocalCompute starts an interpreter).
+            this.spareFailures++;
+            this.byId.delete(spare.id);
+            spare.reject(new Error(`the warm worker could not fork: ${reply.message ?? 'unknown error'}`));
+          }
           return;
         }
         spare.pid = reply.pid;
         this.byPid.set(reply.pid, spare);
+        this.maybeResolve(spare);
         return;
       }
       case 'preloaded':

@@ -210,9 +210,12 @@ export class JobRunner {
     let stagingTaken = false;
     // The job's files are pinned in the input cache until it has ended: nothing it reads is evicted under it.
     const leases: BlobLease[] = [];
+    // Its folder is made while its inputs are fetched.
+    const made = mkdir(jobDir, { recursive: true });
+    made.catch(() => undefined);
     try {
-      await mkdir(jobDir, { recursive: true });
       if (attempt > 1) {
+        await made;
         await this.telemetry.clear(job.id);
         await appendFile(logFile, `\n[deepforge] ── attempt ${attempt} ──\n`);
       }
@@ -252,6 +255,8 @@ export class JobRunner {
         });
         return;
       }
+      await made;
+      // Stopped meanwhile: it may still go straight to canceled (nothing of it is started yet).
       if (host.isCanceled() || this.checks.isStopping(node)) {
         await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
         return;
@@ -367,6 +372,7 @@ export class JobRunner {
               outputHashes: true,
               outputContentIds: true,
               usage: true,
+              announceExit: true,
             },
             jobDir,
             logFile,

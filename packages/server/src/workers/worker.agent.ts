@@ -541,6 +541,7 @@ export class WorkerAgent {
             outputHashes: true,
             outputContentIds: true,
             usage: true,
+            announceExit: true,
           },
           jobDir: dir,
           // The server keeps the job's log from the lines sent to it: no copy here.
