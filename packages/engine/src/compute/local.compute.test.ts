@@ -100,6 +100,34 @@ describe.each([
     expect(warnings.join('\n')).toMatch(/v99.*engine is too old/);
     expect(logs.map((l) => l.text)).toContain('still fine');
   });
+
+  it(
+    warmWorker
+      ? 'runs a forked job from the spec sent with it when job.json cannot be written'
+      : 'fails a new interpreter whose job.json cannot be written, naming why',
+    async () => {
+      const jobDir = join(dir, 'job');
+      // A folder where the spec file goes: writing it fails (EISDIR).
+      await mkdir(join(jobDir, 'job.json'), { recursive: true });
+      const request = await opJob({
+        codeDir: join(dir, 'code'),
+        jobDir,
+        outputDir: join(dir, 'out'),
+        jobId: 'job-spec',
+        code: 'class Op():\n    def execute(self):\n        print("ran")\n',
+      });
+      const logs: ComputeLogLine[] = [];
+      const start = compute.start(request, { onEvent: () => undefined, onLog: (l) => logs.push(l) });
+      if (!warmWorker) {
+        await expect(start).rejects.toThrow(/EISDIR/);
+        return;
+      }
+      const result = await (await start).result;
+      expect(result.exitCode).toBe(0);
+      expect(logs.map((l) => l.text)).toContain('ran');
+      expect(await readFile(join(jobDir, 'console.log'), 'utf8')).toBe('ran\n');
+    },
+  );
 });
 
 /** The pid of the warm worker (python -m deepforge.zygote) started for `runnerId`, if one runs. */

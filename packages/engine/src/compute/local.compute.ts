@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -96,36 +96,27 @@ export class LocalCompute implements Compute {
     const specText = JSON.stringify(spec, null, 2) + '\n';
     // The folders, the spec and the console log at once: the job's folder exists as a rule (the job runner made
     // it); a file whose folder did not is written again once the folders are there.
+    const jobDirMade = mkdir(request.jobDir, { recursive: true });
     const dirs = makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]);
     const written = writeFile(specFile, specText).catch(async (err: NodeJS.ErrnoException) => {
-      // Read by the process started below, or kept for whoever replays the job: it needs neither an fsync nor a
-      // rename (a crash re-runs the job).
+      // Read by a new interpreter, kept for whoever replays the job: it needs neither an fsync nor a rename (a
+      // crash re-runs the job).
       if (err.code !== 'ENOENT') throw err;
       await dirs;
       await writeFile(specFile, specText);
     });
-    // The console log is opened with the job's first line, once its folder is there (most trivial jobs print
-    // nothing: one file fewer to make).
-    const files = Promise.allSettled([
-      dirs,
-      written,
-      dirs.then(() =>
-        request.logFile === null
-          ? ConsoleLog.open(null, request.logMaxBytes)
-          : ConsoleLog.lazy(request.logFile, request.logMaxBytes),
-      ),
-    ]);
-    /** The console log once the files are there; throws (with the log closed) when one of them is not. */
+    // The console log is made with the job's first line, in the job's folder (most trivial jobs print nothing:
+    // one file fewer to make).
+    const logReady = jobDirMade.then(() =>
+      request.logFile === null
+        ? ConsoleLog.open(null, request.logMaxBytes)
+        : ConsoleLog.lazy(request.logFile, request.logMaxBytes),
+    );
+    for (const p of [dirs, written, logReady]) p.catch(() => undefined);
+    /** The folders, the spec file and the log: throws the first failure. */
     const filesMade = async (): Promise<ConsoleLog> => {
-      const [made, wrote, opened] = await files;
-      for (const r of [made, wrote]) {
-        if (r.status === 'rejected') {
-          if (opened.status === 'fulfilled') await opened.value.close();
-          throw r.reason;
-        }
-      }
-      if (opened.status === 'rejected') throw opened.reason;
-      return opened.value;
+      await Promise.all([dirs, written]);
+      return logReady;
     };
     let log: ConsoleLog | undefined;
     let gpus: GpuGrant | undefined;
@@ -151,11 +142,11 @@ export class LocalCompute implements Compute {
       gpus ? { ...request, gpuDevices: gpus.devices } : request,
     );
 
-    // A warm worker's child starts while the files are being made: it gets the spec with its job and makes its own
+    // A warm worker's child starts without waiting for the files: it gets the spec with its job and makes its own
     // working directory. A new interpreter starts once they are there.
-    let proc: JobProcess;
+    let started: { proc: JobProcess; forked: boolean };
     try {
-      proc = await this.startProcess(
+      started = await this.startProcess(
         request.python,
         { file: specFile, text: specText },
         spec.workDir,
@@ -165,24 +156,42 @@ export class LocalCompute implements Compute {
       );
     } catch (err) {
       gpus?.release();
-      if (err instanceof FilesNotMade) throw err.cause;
+      if (err instanceof FilesNotMade) {
+        await logReady.then((l: ConsoleLog) => l.close()).catch(() => undefined);
+        throw err.cause;
+      }
       const message = `cannot start ${request.python}: ${(err as Error).message}`;
-      const opened = await filesMade().catch(() => undefined);
+      const opened = await logReady.catch(() => undefined);
       opened?.writeLine(`[deepforge] ${message}`);
       await opened?.close();
       throw new EngineError('interpreter', message, { cause: err });
     }
+    const { proc } = started;
+    if (started.forked) {
+      // Its spec and folders are not what it runs from: one that cannot be written is worth a warning only.
+      void Promise.allSettled([dirs, written]).then((results) => {
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            this.options.logger.warn(
+              { err: r.reason as Error, jobId: request.jobId },
+              'cannot write a job file',
+            );
+          }
+        }
+      });
+    }
+    let watchedLog: ConsoleLog;
     try {
-      log ??= await filesMade();
+      watchedLog = log ?? (await logReady);
     } catch (err) {
-      // Started, but without its files: it must not run unwatched.
+      // Started, but without its log: it must not run unwatched.
       if (proc.kill) proc.kill('SIGKILL');
       else signalGroup(proc.pid, 'SIGKILL');
       for (const s of [proc.stdout, proc.stderr, proc.events]) s.destroy();
       gpus?.release();
       throw err;
     }
-    const running = watchJob(proc, request, handlers, log, this.options.logger, this.killGraceMs);
+    const running = watchJob(proc, request, handlers, watchedLog, this.options.logger, this.killGraceMs);
     if (gpus) void running.result.finally(() => gpus.release());
     return running;
   }
@@ -288,7 +297,7 @@ export class LocalCompute implements Compute {
     env: Record<string, string>,
     secretNames: readonly string[],
     filesMade: () => Promise<unknown>,
-  ): Promise<JobProcess> {
+  ): Promise<{ proc: JobProcess; forked: boolean }> {
     if (this.options.warmWorker) {
       // The worker outlives this job and forks others' jobs: it never holds this job's secrets.
       const shared = { ...env };
@@ -296,7 +305,10 @@ export class LocalCompute implements Compute {
       const worker = await this.warmWorker(python, shared);
       if (worker) {
         try {
-          return await worker.fork({ spec: spec.file, specText: spec.text, cwd, env });
+          return {
+            proc: await worker.fork({ spec: spec.file, specText: spec.text, cwd, env }),
+            forked: true,
+          };
         } catch (err) {
           this.options.logger.warn(
             { err },
@@ -320,7 +332,7 @@ export class LocalCompute implements Compute {
       child.once('spawn', resolve);
       child.once('error', reject);
     });
-    return childJobProcess(child, EVENTS_FD);
+    return { proc: childJobProcess(child, EVENTS_FD), forked: false };
   }
 
   /** The warm worker of an interpreter, started on first use; undefined when it cannot run (then: spawn). */
