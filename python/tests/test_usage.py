@@ -83,14 +83,16 @@ harness._usage_writer = EventWriter(int(sys.argv[2]))
 harness._announce_exit = True
 print("before", flush=True)
 harness._report_usage(0)
-time.sleep(2)
+time.sleep(30)
 os._exit(0)
 """
 
 
 def _announce(limit):
-    """Runs ``_report_usage(0)`` in a process that lingers 2 s after it; its events, and whether its stdout, stderr
-    and event channel reached their end while it still ran."""
+    """Runs ``_report_usage(0)`` in a process that lingers 30 s after it (killed when done with): its events, and
+    whether its event channel reached its end (within 1 s of its last event) while it still ran."""
+    import select
+
     read_events, write_events = os.pipe()
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(_ANNOUNCE), str(limit), str(write_events)],
@@ -101,21 +103,20 @@ def _announce(limit):
     )
     os.close(write_events)
     try:
-        import select
-
         events = b""
-        # Well inside the 2 s it lingers: the end of its channel, if it comes, comes before its exit.
-        deadline = time.monotonic() + 1.5
         ended_early = False
+        # However slowly it starts, its event comes; then the end of the channel, if it comes, comes at once.
+        timeout = 60.0
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([read_events], [], [], left)[0]:
+            if not select.select([read_events], [], [], timeout)[0]:
                 break
             chunk = os.read(read_events, 65536)
             if not chunk:
-                ended_early = True
+                ended_early = proc.poll() is None
                 break
             events += chunk
+            if events.endswith(b"\n"):
+                timeout = 1.0
         assert proc.stdout is not None
         out = proc.stdout.read() if ended_early else b""
         return [line for line in events.decode().splitlines() if line], ended_early, out
