@@ -13,8 +13,8 @@ import {
   writeProjectFolder,
   type TestProjectFiles,
 } from '@deepforge/engine/test-support';
-import { findRuntimeDir } from '@deepforge/engine';
-import { WorkerAgent, createServer, type DeepForgeServer } from '@deepforge/server';
+import { createServer, type DeepForgeServer } from '@deepforge/server';
+import { startTestAgent } from '@deepforge/server/test-support/worker-agent';
 import { ExecutionEventSchema } from '@deepforge/protocol';
 import { cli, spawnCli } from './test-support/run-cli.js';
 
@@ -347,21 +347,13 @@ describe('deepforge run --server, on a server whose jobs run on workers', () => 
     });
     const workersUrl = await workers.listen(0, '127.0.0.1');
     const { token } = await workers.engine.workerTokens.create('cli', 'test');
-    const agent = new WorkerAgent({
+    const agent = startTestAgent({
       serverUrl: workersUrl,
       token,
       labels: ['cli'],
       slots: 2,
       workDir: join(root, 'worker'),
-      python: TEST_PYTHON,
-      runtimeDir: findRuntimeDir(),
-      env: cleanEnv(),
-      warmWorker: false,
-      cacheMaxBytes: 1024 ** 3,
-      killGraceMs: 500,
-      report: () => undefined,
     });
-    agent.start();
     try {
       const r = await cli(
         ['run', '--server', workersUrl, projectDir, 'main', '--labels', 'cli'],
