@@ -20,7 +20,7 @@ export const POSTGRES_S3 = { key: 'postgres-s3', label: 'PostgreSQL + S3 (s3rver
  * empty database (and bucket), so that every engine starts from nothing, as a fresh data dir does for SQLite.
  *
  * Unlike the test setup's, this PostgreSQL is durable (fsync, synchronous commit and full-page writes on: its
- * defaults), as a real installation is and as the engine's SQLite is (`synchronous = FULL`): a comparison of the
+ * defaults), as a real installation is and as the engine's SQLite is (each commit on the disk before it is answered, docs/adr/0033): a comparison of the
  * two must not let one of them skip its flushes. What s3rver is (and what it does not emulate): docs/adr/0012.
  */
 export async function withBackends(fn) {

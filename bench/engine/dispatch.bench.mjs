@@ -210,7 +210,7 @@ async function measure({ repeat, log, smoke = false }) {
     `${fmt(s.median)} jobs leased and finished through the server with ${shape.workers} workers ` +
     `(≥ ${fmt(TARGET_PER_S)}: ${meets ? 'meets' : 'misses'}), ${ratios.median.toFixed(1)}× one-by-one store cycles`;
   const markdown = [
-    `A web server started with \`compute: none\` (as \`deepforge start --server\`; SQLite with \`synchronous = FULL\`, ` +
+    `A web server started with \`compute: none\` (as \`deepforge start --server\`; SQLite, each commit flushed to the disk before it is answered, ` +
       `on this machine’s disk) and ${shape.workers} workers on loopback, each a real WebSocket client speaking ` +
       `the worker protocol with ${shape.slots} slots, that reports every job started and finished the moment it ` +
       `is assigned. ${shape.jobs.toLocaleString('en-US')} jobs are handed to the server’s remote compute at ` +

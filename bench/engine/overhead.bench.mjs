@@ -420,7 +420,7 @@ function report(rows, infos, n, replayed, backends) {
     `The same chain on each set of adapters, in the same runs (each run times the script and the ${VARIANTS.length} ` +
       'engines in an order that rotates; every engine is open at once, each on its own data dir, database and ' +
       `bucket). PostgreSQL ${backends.postgresVersion} runs on loopback with its default durability (fsync and ` +
-      'synchronous commit on, as the engine’s SQLite has `synchronous = FULL`); the S3 side is s3rver (an ' +
+      'synchronous commit on, as the engine’s SQLite is: each commit flushed to the disk before it is answered, docs/adr/0033); the S3 side is s3rver (an ' +
       'emulator in a Node process on loopback, docs/adr/0012), with the engine’s input cache: each output is ' +
       'uploaded and its file kept in the cache, so the next job reads it there. Ratio: each run’s overhead ' +
       'against SQLite’s in the same run, median (min–max). The breakdown and the harness re-runs below are ' +

@@ -1,7 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely';
 import { KyselyAccountStore } from '../accounts/kysely-account.store.js';
 import type { DatabaseStores } from './database.store.js';
 import { KyselyDocumentStore } from './kysely-document.store.js';
@@ -13,6 +21,7 @@ import { KyselyTelemetryStore } from './kysely-telemetry.store.js';
 import { KyselyWorkerStore } from './kysely-worker.store.js';
 import type { Database, KyselyStoreOptions } from './kysely.database.js';
 import { migrateToLatest } from './store.migrations.js';
+import { WalSync } from './wal-sync.js';
 
 /** Every store of one SQLite database; the same bundle as any other database (kept for existing callers). */
 export type SqliteStores = DatabaseStores;
@@ -20,7 +29,8 @@ export type SqliteStores = DatabaseStores;
 /**
  * The embedded stores: one SQLite file (`<dataDir>/deepforge.db`) that several engine processes (the CLI, the web
  * server) may open at once. WAL lets readers run beside the writer; busy_timeout makes a second writer wait
- * instead of failing; synchronous=FULL makes a committed job survive a power cut, not only a crash.
+ * instead of failing; a write is reported done only once the log holding it is on the disk (DurableCommits), so a
+ * committed job survives a power cut, not only a crash.
  */
 export async function openSqliteStores(file: string): Promise<DatabaseStores> {
   const options = await openSqliteDatabase(file);
@@ -42,31 +52,114 @@ export async function openSqliteStores(file: string): Promise<DatabaseStores> {
 const STATEMENT_CACHE_SIZE = 1000;
 
 /**
- * The connection as Kysely sees it, with its statements prepared once per SQL text instead of once per query
- * (compiling a statement costs about as much as running a small one). Least recently used ones are dropped past
- * STATEMENT_CACHE_SIZE; one still iterating rows (`busy`) is not shared, a new one is prepared meanwhile. SQLite
+ * The connection as Kysely sees it. Its statements are prepared once per SQL text instead of once per query
+ * (compiling a statement costs about as much as running a small one): least recently used ones are dropped past
+ * STATEMENT_CACHE_SIZE; one still iterating rows (`busy`) is not shared, a new one is prepared meanwhile; SQLite
  * recompiles a kept statement by itself when the schema changed under it.
+ *
+ * And its writes are made durable off the event loop (docs/adr/0033): the connection runs with
+ * `synchronous = NORMAL`, so a commit does not wait for the disk; each statement that ends a write (a write outside
+ * a transaction, or the commit of a transaction that wrote) asks the log's group flush, and the connection's holder
+ * gets its answer only once that flush has ended (DurableSqliteDriver.releaseConnection), after having let the
+ * connection go: the next transaction runs while the disk works, and its own commit joins the next flush.
  */
-function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare: (text: string) => {
-      const kept = cache.get(text);
-      if (kept && !kept.busy) {
-        // Most recently used last.
-        cache.delete(text);
-        cache.set(text, kept);
-        return kept;
+class DurableCommits implements SqliteDatabase {
+  private readonly cache = new Map<string, { stmt: BetterSqlite3.Statement; wrapped: SqliteStatement }>();
+  /** A write was made in the transaction under way (or by the statement just run, outside one). */
+  private dirty = false;
+  /** The flush that the connection's current holder must wait for before its answer. */
+  private pending: Promise<void> | undefined;
+
+  constructor(
+    private readonly sqlite: BetterSqlite3.Database,
+    readonly wal: WalSync,
+  ) {}
+
+  close(): void {
+    this.sqlite.close();
+  }
+
+  prepare(text: string): SqliteStatement {
+    const kept = this.cache.get(text);
+    if (kept && !kept.stmt.busy) {
+      // Most recently used last.
+      this.cache.delete(text);
+      this.cache.set(text, kept);
+      return kept.wrapped;
+    }
+    const stmt = this.sqlite.prepare(text);
+    const made = { stmt, wrapped: this.wrap(stmt, /^\s*rollback\b/i.test(text)) };
+    if (!kept) {
+      this.cache.set(text, made);
+      if (this.cache.size > STATEMENT_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return made.wrapped;
+  }
+
+  /** The flush the holder that is letting the connection go must wait for, if its writes asked one. */
+  takePending(): Promise<void> | undefined {
+    const p = this.pending;
+    this.pending = undefined;
+    return p;
+  }
+
+  private wrap(stmt: BetterSqlite3.Statement, rollback: boolean): SqliteStatement {
+    const writes = !stmt.readonly;
+    const after = (): void => {
+      if (writes) this.dirty = true;
+      if (!this.dirty || this.sqlite.inTransaction) return;
+      this.dirty = false;
+      // A transaction rolled back wrote nothing (`rollback to` a savepoint leaves the transaction open).
+      if (!rollback) {
+        this.pending = this.wal.sync();
+        // Awaited by the holder; not left unhandled should the holder have gone (a failed hold).
+        this.pending.catch(() => undefined);
       }
-      const stmt = sqlite.prepare(text);
-      if (!kept) {
-        cache.set(text, stmt);
-        if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-      }
-      return stmt;
-    },
-  };
+    };
+    return {
+      reader: stmt.reader,
+      all: (parameters) => {
+        const rows = stmt.all(parameters as unknown[]);
+        after();
+        return rows;
+      },
+      run: (parameters) => {
+        const result = stmt.run(parameters as unknown[]);
+        after();
+        return result;
+      },
+      // Kysely streams only selects.
+      iterate: (parameters) => stmt.iterate(parameters as unknown[]),
+    };
+  }
+}
+
+/** Kysely's SQLite driver, whose holders get their answer once their writes are on the disk. */
+class DurableSqliteDriver extends SqliteDriver {
+  constructor(private readonly commits: DurableCommits) {
+    super({ database: commits });
+  }
+
+  override async releaseConnection(): Promise<void> {
+    const pending = this.commits.takePending();
+    await super.releaseConnection();
+    if (pending) await pending;
+  }
+
+  override async destroy(): Promise<void> {
+    await this.commits.wal.close();
+    await super.destroy();
+  }
+}
+
+class DurableSqliteDialect extends SqliteDialect {
+  constructor(private readonly commits: DurableCommits) {
+    super({ database: commits });
+  }
+
+  override createDriver(): Driver {
+    return new DurableSqliteDriver(this.commits);
+  }
 }
 
 async function openSqliteDatabase(file: string): Promise<KyselyStoreOptions> {
@@ -75,8 +168,11 @@ async function openSqliteDatabase(file: string): Promise<KyselyStoreOptions> {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 15000');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('synchronous = FULL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  // Durable all the same: DurableCommits answers a write once the log is flushed (docs/adr/0033).
+  sqlite.pragma('synchronous = NORMAL');
+  const db = new Kysely<Database>({
+    dialect: new DurableSqliteDialect(new DurableCommits(sqlite, new WalSync(`${file}-wal`))),
+  });
   try {
     // Two processes opening a fresh data dir at once both try to migrate; the loser sees SQLITE_BUSY (Kysely's
     // migration lock is per process for SQLite) and finds the schema in place on the next try.
