@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
 import { py } from './test-support/index.js';
+import { LocalBlobStorage } from './storage/local-blob.storage.js';
 
 /** More independent operations than this machine has CPUs: the default cap of local compute would hold some back. */
 const N = availableParallelism() + 2;
@@ -112,5 +113,72 @@ describe('how an engine prepares a fan-out', () => {
     // Preparing all 300 takes far longer than starting one: before, every job was queued before the first ran.
     expect(queuedWhenRunning).toBeGreaterThan(0);
     expect(queuedWhenRunning).toBeLessThan(wide);
+  });
+});
+
+describe('what a job slot holds on local compute', () => {
+  let f: EngineFixture | undefined;
+  /** Storing the outputs of a and b waits until the test lets it go. */
+  const gates = new Map<string, () => void>();
+  afterEach(async () => {
+    for (const open of gates.values()) open();
+    gates.clear();
+    vi.restoreAllMocks();
+    await f?.cleanup();
+    f = undefined;
+  });
+
+  it('the job’s process: the next job runs while outputs are stored, but no more jobs store than run at once', async () => {
+    const realPut = LocalBlobStorage.prototype.putFile;
+    vi.spyOn(LocalBlobStorage.prototype, 'putFile').mockImplementation(async function (
+      this: LocalBlobStorage,
+      path,
+      options,
+    ) {
+      const node = /-(a|b)-1-[^/\\]+[/\\][^/\\]+$/.exec(path)?.[1];
+      if (node) await new Promise<void>((resolve) => gates.set(node, resolve));
+      return realPut.call(this, path, options);
+    });
+    f = await engineFixture({ 'executions.concurrency': 1 }, { warmUp: true });
+    const { dir, project: p } = await f.project({
+      operations: {
+        One: py(
+          'class One():',
+          '    def __init__(self, i=0):',
+          '        self.i = i',
+          '',
+          '    def execute(self):',
+          '        value = self.i',
+          '        return value',
+        ),
+      },
+      pipelines: {
+        three: {
+          nodes: ['a', 'b', 'c'].map((id, i) => ({ id, operation: 'One', attributes: { i } })),
+          connections: [],
+        },
+      },
+    });
+    const started = await f.engine.startExecution({ project: p, pipelineName: 'three', projectDir: dir });
+    const statuses = async (): Promise<Record<string, string>> =>
+      Object.fromEntries((await f!.engine.getExecution(started.id)).jobs.map((j) => [j.node, j.status]));
+    const until = async (what: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(what()).toBe(true);
+    };
+    // a's process has ended and its output waits to be stored: b's process runs and ends too.
+    await until(() => gates.has('a') && gates.has('b'));
+    // b holds the slot while a is still storing (one job storing at concurrency 1): c has not started.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await statuses()).toEqual({ a: 'running', b: 'running', c: 'queued' });
+    gates.get('a')!();
+    gates.get('b')!();
+    const done = await started.done;
+    expect(done.status).toBe('success');
+    const jobs = Object.fromEntries(done.jobs.map((j) => [j.node, j]));
+    // One process at a time all the same: each started once the one before had ended.
+    expect(jobs.b!.startedAt!).toBeGreaterThanOrEqual(jobs.a!.endedAt!);
+    expect(jobs.c!.startedAt!).toBeGreaterThanOrEqual(jobs.b!.endedAt!);
   });
 });

@@ -107,6 +107,8 @@ export class ExecutionRun {
   /** Nodes whose work is in flight (a process, an inline Input/Output, a status write). */
   private readonly active = new Set<string>();
   private runningOperations = 0;
+  /** Jobs whose process has ended and whose slot went to another job, storing and recording their outputs. */
+  private finishingOperations = 0;
   private canceled = false;
   private cancelReason = 'canceled by the user';
   private finished = false;
@@ -445,13 +447,30 @@ export class ExecutionRun {
         this.active.add(node);
         this.starting.add(node);
         this.ready.delete(node);
+        // The slot is for the job's process: once that has ended, the next job starts while this one's outputs
+        // are stored and recorded; at most `concurrency` jobs are in that state, so storing that lags (a slow
+        // upload) holds the slots again instead of letting staged outputs pile up.
+        let released = false;
+        let finishing = false;
+        const release = (early: boolean): void => {
+          if (released) return;
+          if (early) {
+            if (this.finishingOperations >= this.options.concurrency) return;
+            finishing = true;
+            this.finishingOperations++;
+          }
+          released = true;
+          this.runningOperations--;
+          this.ctx.slots.release();
+          this.requestPump();
+        };
         void this.runner
-          .runOperation(node, ready)
+          .runOperation(node, ready, () => release(true))
           .catch((err: unknown) => this.crash(err))
           .finally(() => {
-            this.runningOperations--;
+            release(false);
+            if (finishing) this.finishingOperations--;
             this.active.delete(node);
-            this.ctx.slots.release();
             this.requestPump();
           });
       }

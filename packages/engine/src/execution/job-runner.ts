@@ -196,8 +196,11 @@ export class JobRunner {
     await this.checks.markIfStopped(node);
   }
 
-  /** An operation as a harness job on the compute port, with what `ready` says it needs. */
-  async runOperation(node: string, ready: ReadyJob): Promise<void> {
+  /**
+   * An operation as a harness job on the compute port, with what `ready` says it needs. `processEnded` is told
+   * once its process has ended, before its outputs are stored and its end recorded.
+   */
+  async runOperation(node: string, ready: ReadyJob, processEnded?: () => void): Promise<void> {
     const { ctx, host } = this;
     const job = host.job(node);
     const attempt = job.attempt + 1;
@@ -262,7 +265,7 @@ export class JobRunner {
         return;
       }
       stagingTaken = true;
-      await this.runProcess(node, files, running, ready, staging);
+      await this.runProcess(node, files, running, ready, staging, processEnded);
     } finally {
       for (const l of leases) l.release();
       // Not run: its staging folder goes (runProcess removes the one it took).
@@ -337,6 +340,7 @@ export class JobRunner {
     running: JobPatch,
     ready: ReadyJob,
     staging: Promise<string>,
+    processEnded?: () => void,
   ): Promise<void> {
     const { ctx, host } = this;
     const planned = ctx.snapshot.plan.nodes[node]!;
@@ -421,6 +425,7 @@ export class JobRunner {
       if (host.isCanceled() || this.checks.isStopping(node)) handle.cancel();
       const result = await handle.result;
       this.handles.delete(node);
+      processEnded?.();
       await this.telemetry.flush();
       await this.finishOperation(node, result, outputDir);
     } finally {
