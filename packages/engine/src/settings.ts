@@ -247,7 +247,7 @@ const DEFINITIONS: Definitions = {
     key: 'executions.concurrency',
     env: 'DEEPFORGE_CONCURRENCY',
     description:
-      'How many operations run at the same time, over all executions of this engine (an execution started with its own concurrency may go above it). Unset: the CPUs of this machine for local compute; with remote workers or Slurm 256, the workers’ slots and the cluster deciding what runs.',
+      'How many operations run at the same time, over all executions of this engine (an execution started with its own concurrency may go above it). A slot is for the job’s process: once it has ended, the next job starts while its outputs are stored. Unset: the CPUs of this machine for local compute; with remote workers or Slurm 256, the workers’ slots and the cluster deciding what runs.',
     allowed: 'an integer ≥ 1',
     parse: (raw) => parseInteger(raw, 1),
     defaultValue: () => availableParallelism(),
