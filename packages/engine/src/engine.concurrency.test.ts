@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
 import { py } from './test-support/index.js';
 import { LocalBlobStorage } from './storage/local-blob.storage.js';
+import { KyselyExecutionStore } from './store/kysely-execution.store.js';
 
 /** More independent operations than this machine has CPUs: the default cap of local compute would hold some back. */
 const N = availableParallelism() + 2;
@@ -180,5 +181,103 @@ describe('what a job slot holds on local compute', () => {
     // One process at a time all the same: each started once the one before had ended.
     expect(jobs.b!.startedAt!).toBeGreaterThanOrEqual(jobs.a!.endedAt!);
     expect(jobs.c!.startedAt!).toBeGreaterThanOrEqual(jobs.b!.endedAt!);
+  });
+});
+
+describe('how a chain moves on', () => {
+  let f: EngineFixture | undefined;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await f?.cleanup();
+    f = undefined;
+  });
+
+  const chain = {
+    operations: {
+      Start: py('class Start():', '    def execute(self):', '        value = 1', '        return value'),
+      Step: py(
+        'class Step():',
+        '    def execute(self, value):',
+        '        value = value * 10',
+        "        print('got', value)",
+        '        return value',
+      ),
+    },
+    pipelines: {
+      chain: {
+        nodes: [
+          { id: 'a', operation: 'Start' },
+          { id: 'b', operation: 'Step' },
+          { id: 'c', operation: 'Step' },
+        ],
+        connections: [
+          { from: { node: 'a', port: 'value' }, to: { node: 'b', port: 'value' } },
+          { from: { node: 'b', port: 'value' }, to: { node: 'c', port: 'value' } },
+        ],
+      },
+    },
+  };
+
+  /** The nodes each write queued: separately (`transitionJobs`), or with an upstream's success. */
+  function watchQueuing(): { alone: string[]; withSuccess: Record<string, string[]> } {
+    const seen = { alone: [] as string[], withSuccess: {} as Record<string, string[]> };
+    const node = (id: string): string => id.slice(id.lastIndexOf('.') + 1);
+    const transitionJobs = KyselyExecutionStore.prototype.transitionJobs;
+    vi.spyOn(KyselyExecutionStore.prototype, 'transitionJobs').mockImplementation(function (
+      this: KyselyExecutionStore,
+      moves,
+    ) {
+      for (const m of moves) if (m.to === 'queued') seen.alone.push(node(m.id));
+      return transitionJobs.call(this, moves);
+    });
+    const completeJobAndMove = KyselyExecutionStore.prototype.completeJobAndMove;
+    vi.spyOn(KyselyExecutionStore.prototype, 'completeJobAndMove').mockImplementation(function (
+      this: KyselyExecutionStore,
+      id,
+      to,
+      outputs,
+      patch,
+      moves,
+    ) {
+      if (moves.length > 0) seen.withSuccess[node(id)] = moves.map((m) => node(m.id));
+      return completeJobAndMove.call(this, id, to, outputs, patch, moves);
+    });
+    return seen;
+  }
+
+  it('a job’s success and the queueing of the next job are one write', async () => {
+    f = await engineFixture({}, { warmUp: true });
+    const { dir, project: p } = await f.project(chain);
+    const seen = watchQueuing();
+    const started = await f.engine.startExecution({ project: p, pipelineName: 'chain', projectDir: dir });
+    const done = await started.done;
+    expect(done.status).toBe('success');
+    expect(seen).toEqual({ alone: ['a'], withSuccess: { a: ['b'], b: ['c'] } });
+    const c = done.jobs.find((j) => j.node === 'c')!;
+    expect(c.status).toBe('success');
+    // c ran with b's output, which b computed from a's.
+    expect((await f.engine.readJobLog(started.id, 'c')).text).toContain('got 100');
+  });
+
+  it('with the output cache on, the next job is queued on its own (a cache hit comes after the success)', async () => {
+    f = await engineFixture({}, { warmUp: true });
+    const { dir, project: p } = await f.project(chain);
+    const first = await f.engine.startExecution({
+      project: p,
+      pipelineName: 'chain',
+      projectDir: dir,
+      cache: true,
+    });
+    expect((await first.done).status).toBe('success');
+    const seen = watchQueuing();
+    const again = await f.engine.startExecution({
+      project: p,
+      pipelineName: 'chain',
+      projectDir: dir,
+      cache: true,
+    });
+    const done = await again.done;
+    expect(done.jobs.map((j) => j.status)).toEqual(['cached', 'cached', 'cached']);
+    expect(seen.withSuccess).toEqual({});
   });
 });

@@ -523,9 +523,47 @@ export class ExecutionRun {
     patch: JobPatch,
   ): Promise<void> {
     const job = this.job(node);
-    const updated = await this.ctx.store.completeJob(job.id, to, outs, patch);
     this.outputs.set(node, new Map(outs.map((o) => [o.name, o])));
+    const followers = to === 'success' ? await this.prepareFollowers(node) : [];
+    const { job: updated, moved } = await this.ctx.store.completeJobAndMove(
+      job.id,
+      to,
+      outs,
+      patch,
+      followers.map(({ node: f }) => ({
+        id: this.job(f).id,
+        to: 'queued',
+        patch: { runnerId: this.ctx.runnerId },
+      })),
+    );
+    // Every record in place before the first `updated`, whose pump must not see the followers still pending.
+    followers.forEach(({ node: f, prepared }, i) => {
+      if (prepared) this.ready.set(f, prepared);
+      this.jobs.set(f, moved[i]!);
+    });
     this.updated(updated);
+    for (const m of moved) this.updated(m);
+  }
+
+  /**
+   * The downstream jobs that `node`'s success makes runnable (every other upstream has succeeded), prepared now
+   * so that they are queued in the same transaction as that success: one durable write less per step of a chain.
+   * None with the output cache on (preparing one may record a cache hit, which must come after the success it
+   * depends on) or once the execution is canceled; at most PREPARE_BATCH, the pump prepares any others.
+   */
+  private async prepareFollowers(node: string): Promise<{ node: string; prepared?: ReadyJob }[]> {
+    if (this.options.cache || this.canceled) return [];
+    const out: { node: string; prepared?: ReadyJob }[] = [];
+    for (const d of this.plan.downstream[node] ?? []) {
+      if (out.length === PREPARE_BATCH) break;
+      if (this.job(d).status !== 'pending' || this.active.has(d)) continue;
+      const upstream = this.plan.upstream[d] ?? [];
+      if (!upstream.every((u) => u === node || isSuccessfulJobStatus(this.job(u).status))) continue;
+      const prepared = await this.preparer.prepare(d);
+      if (prepared === 'cached') continue;
+      out.push(prepared ? { node: d, prepared } : { node: d });
+    }
+    return out;
   }
 
   private complete(node: string, outs: NewJobOutput[], patch: JobPatch = {}): Promise<void> {

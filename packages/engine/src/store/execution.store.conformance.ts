@@ -207,6 +207,39 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
       expect(await executions.findCacheCandidates('k1', 5, 'another-project')).toEqual([]);
     });
 
+    it('completes a job and queues the jobs after it in one transaction, or does neither', async () => {
+      const ex = newExecution();
+      await executions.insertExecution(ex, jobsFor(ex.id, ['a', 'b', 'c', 'd']));
+      const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => `${ex.id}.${n}`) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      for (const id of [a, d]) {
+        await executions.transitionJob(id, 'queued');
+        await executions.transitionJob(id, 'running');
+      }
+      const hash = `sha256:${'cd'.repeat(32)}`;
+      const out = { name: 'x', hash, size: 3, serializer: 'pickle', pyType: 'builtins.int' };
+      const { job, moved } = await executions.completeJobAndMove(a, 'success', [out], { endedAt: 7 }, [
+        { id: b, to: 'queued', patch: { runnerId: 'r1' } },
+        { id: c, to: 'queued' },
+      ]);
+      expect(job).toMatchObject({ id: a, status: 'success', endedAt: 7 });
+      expect(moved.map((j) => [j.id, j.status, j.runnerId])).toEqual([
+        [b, 'queued', 'r1'],
+        [c, 'queued', null],
+      ]);
+      // A move that is not legal (c is queued: not again) undoes the success and its outputs as well.
+      await expect(
+        executions.completeJobAndMove(d, 'success', [out], { endedAt: 8 }, [{ id: c, to: 'queued' }]),
+      ).rejects.toBeInstanceOf(IllegalTransitionError);
+      expect((await executions.getJob(d))!.status).toBe('running');
+      expect(await executions.listJobOutputs(d)).toEqual([]);
+      expect((await executions.getJob(c))!.status).toBe('queued');
+    });
+
     it("keeps a job's resource usage with it, big numbers exactly, and forgets it when told", async () => {
       const ex = newExecution();
       await executions.insertExecution(ex, jobsFor(ex.id, ['a', 'b', 'c']));

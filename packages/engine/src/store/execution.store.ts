@@ -185,6 +185,17 @@ export interface ExecutionStore {
     outputs: NewJobOutput[],
     patch?: JobPatch,
   ): Promise<JobRecord>;
+  /**
+   * `completeJob`, with moves of other jobs in the same transaction (the downstream jobs its success makes
+   * runnable, to `queued`: one durable write for both); their records come back in `moved`, in order.
+   */
+  completeJobAndMove(
+    id: string,
+    to: 'success' | 'cached',
+    outputs: NewJobOutput[],
+    patch: JobPatch,
+    moves: readonly { id: string; to: JobStatus; patch?: JobPatch }[],
+  ): Promise<{ job: JobRecord; moved: JobRecord[] }>;
   listJobOutputs(jobId: string): Promise<JobOutputRecord[]>;
   listExecutionOutputs(executionId: string): Promise<JobOutputRecord[]>;
   /**

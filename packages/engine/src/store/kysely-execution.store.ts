@@ -436,6 +436,16 @@ export class KyselyExecutionStore implements ExecutionStore {
     outputs: Omit<JobOutputRecord, 'jobId'>[],
     patch: JobPatch = {},
   ): Promise<JobRecord> {
+    return (await this.completeJobAndMove(id, to, outputs, patch, [])).job;
+  }
+
+  async completeJobAndMove(
+    id: string,
+    to: 'success' | 'cached',
+    outputs: Omit<JobOutputRecord, 'jobId'>[],
+    patch: JobPatch,
+    moves: readonly { id: string; to: JobStatus; patch?: JobPatch }[],
+  ): Promise<{ job: JobRecord; moved: JobRecord[] }> {
     await this.options.transaction(async (trx) => {
       await this.transitionIn(trx, id, to, patch, undefined);
       await trx.deleteFrom('job_outputs').where('job_id', '=', id).execute();
@@ -454,8 +464,12 @@ export class KyselyExecutionStore implements ExecutionStore {
           )
           .execute();
       }
+      for (const m of moves) await this.transitionIn(trx, m.id, m.to, m.patch ?? {}, undefined);
     });
-    return (await this.getJob(id))!;
+    const job = (await this.getJob(id))!;
+    const moved: JobRecord[] = [];
+    for (const m of moves) moved.push((await this.getJob(m.id))!);
+    return { job, moved };
   }
 
   async listJobOutputs(jobId: string): Promise<JobOutputRecord[]> {
