@@ -226,8 +226,7 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        # The job's working directory: the engine makes it too, maybe at this very moment (it does not wait for
-        # it before asking for the job).
+        # The job's working directory: a forked job makes its own (the engine does not make it for one).
         os.makedirs(request["cwd"], exist_ok=True)
         os.chdir(request["cwd"])
         os.environ.clear()

@@ -97,12 +97,15 @@ export class LocalCompute implements Compute {
     // The folders, the spec and the console log at once: the job's folder exists as a rule (the job runner made
     // it); a file whose folder did not is written again once the folders are there.
     const jobDirMade = mkdir(request.jobDir, { recursive: true });
-    const dirs = makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]);
+    // The work and output folders, made only for a job that does not make them itself: a forked job's child
+    // makes its working directory and the harness its output folder (two calls fewer for every such job).
+    let dirsMade: Promise<void> | undefined;
+    const dirs = (): Promise<void> => (dirsMade ??= makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]));
     const written = writeFile(specFile, specText).catch(async (err: NodeJS.ErrnoException) => {
       // Read by a new interpreter, kept for whoever replays the job: it needs neither an fsync nor a rename (a
       // crash re-runs the job).
       if (err.code !== 'ENOENT') throw err;
-      await dirs;
+      await dirs();
       await writeFile(specFile, specText);
     });
     // The console log is made with the job's first line, in the job's folder (most trivial jobs print nothing:
@@ -112,10 +115,10 @@ export class LocalCompute implements Compute {
         ? ConsoleLog.open(null, request.logMaxBytes)
         : ConsoleLog.lazy(request.logFile, request.logMaxBytes),
     );
-    for (const p of [dirs, written, logReady]) p.catch(() => undefined);
+    for (const p of [written, logReady]) p.catch(() => undefined);
     /** The folders, the spec file and the log: throws the first failure. */
     const filesMade = async (): Promise<ConsoleLog> => {
-      await Promise.all([dirs, written]);
+      await Promise.all([dirs(), written]);
       return logReady;
     };
     let log: ConsoleLog | undefined;
@@ -168,16 +171,9 @@ export class LocalCompute implements Compute {
     }
     const { proc } = started;
     if (started.forked) {
-      // Its spec and folders are not what it runs from: one that cannot be written is worth a warning only.
-      void Promise.allSettled([dirs, written]).then((results) => {
-        for (const r of results) {
-          if (r.status === 'rejected') {
-            this.options.logger.warn(
-              { err: r.reason as Error, jobId: request.jobId },
-              'cannot write a job file',
-            );
-          }
-        }
+      // Its spec is not what it runs from: one that cannot be written is worth a warning only.
+      written.catch((err: unknown) => {
+        this.options.logger.warn({ err: err as Error, jobId: request.jobId }, 'cannot write a job file');
       });
     }
     let watchedLog: ConsoleLog;
