@@ -100,7 +100,8 @@ export class LocalCompute implements Compute {
     // The work and output folders, made only for a job that does not make them itself: a forked job's child
     // makes its working directory and the harness its output folder (two calls fewer for every such job).
     let dirsMade: Promise<void> | undefined;
-    const dirs = (): Promise<void> => (dirsMade ??= makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]));
+    const dirs = (): Promise<void> =>
+      (dirsMade ??= makeJobDirs(request.jobDir, [spec.workDir, spec.outputDir]));
     const written = writeFile(specFile, specText).catch(async (err: NodeJS.ErrnoException) => {
       // Read by a new interpreter, kept for whoever replays the job: it needs neither an fsync nor a rename (a
       // crash re-runs the job).
