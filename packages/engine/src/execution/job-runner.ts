@@ -424,10 +424,13 @@ export class JobRunner {
       await host.setStatus(node, 'running', { ...running, pid: handle.pid, pgid: handle.pgid });
       if (host.isCanceled() || this.checks.isStopping(node)) handle.cancel();
       const result = await handle.result;
+      // The job ended with its process, before its slot goes to the next job: the intervals of the jobs of one
+      // slot never overlap, however long storing the outputs takes.
+      const endedAt = ctx.now();
       this.handles.delete(node);
       processEnded?.();
       await this.telemetry.flush();
-      await this.finishOperation(node, result, outputDir);
+      await this.finishOperation(node, result, outputDir, endedAt);
     } finally {
       await rm(outputDir, { recursive: true, force: true }).catch(() => undefined);
     }
@@ -437,18 +440,26 @@ export class JobRunner {
     return this.checks.stopError(node, this.host.cancelReason());
   }
 
-  private async finishOperation(node: string, result: ComputeResult, outputDir: string): Promise<void> {
+  private async finishOperation(
+    node: string,
+    result: ComputeResult,
+    outputDir: string,
+    endedAt: number,
+  ): Promise<void> {
     const { ctx, host } = this;
     const planned = ctx.snapshot.plan.nodes[node]!;
-    const endedAt = ctx.now();
     // Recorded with whatever the job ends as: a failed job's CPU time and memory say as much as a successful one's.
     const usage: JobPatch = result.usage ? { usage: result.usage } : {};
     switch (result.outcome) {
       case 'lost':
-        await host.fail(node, {
-          kind: 'runner-died',
-          message: result.lostReason ?? 'the machine running the job was lost',
-        });
+        await host.fail(
+          node,
+          {
+            kind: 'runner-died',
+            message: result.lostReason ?? 'the machine running the job was lost',
+          },
+          { endedAt },
+        );
         return;
       case 'canceled':
         await host.setStatus(node, 'canceled', {
@@ -465,7 +476,7 @@ export class JobRunner {
             kind: 'timeout',
             message: `ran longer than ${ctx.timeoutMs / 1000} s (executions.timeout) and was stopped`,
           },
-          { exitCode: result.exitCode, ...usage },
+          { exitCode: result.exitCode, endedAt, ...usage },
         );
         return;
       case 'exited':
@@ -492,7 +503,7 @@ export class JobRunner {
                 : `the Python process exited with code ${result.exitCode}`) +
                 (result.stderrTail.length > 0 ? `: ${result.stderrTail[result.stderrTail.length - 1]}` : ''),
           };
-      await host.fail(node, error, { exitCode: result.exitCode, ...usage });
+      await host.fail(node, error, { exitCode: result.exitCode, endedAt, ...usage });
       return;
     }
     // Success: every declared output must be there; each is stored durably (renamed into a local blob store; an
@@ -509,7 +520,7 @@ export class JobRunner {
         await host.fail(
           node,
           { kind: 'output', message: `the operation finished but did not save its output ${name}` },
-          { exitCode: 0, ...usage },
+          { exitCode: 0, endedAt, ...usage },
         );
         return;
       }
@@ -525,7 +536,7 @@ export class JobRunner {
               kind: 'output',
               message: `output ${name} is not in the artifact storage as its worker said (${stored.hash}, ${stored.size} bytes)`,
             },
-            { exitCode: 0 },
+            { exitCode: 0, endedAt },
           );
           return;
         }
@@ -549,7 +560,7 @@ export class JobRunner {
                 ? `output ${name} is corrupt: ${err.message}`
                 : `output ${name} could not be stored: ${(err as Error).message}`,
           },
-          { exitCode: 0 },
+          { exitCode: 0, endedAt },
         );
         return;
       }
