@@ -91,9 +91,10 @@ export const PROGRAM_BUNDLE = 'program.bundle.cjs';
  *
  * Its entry is entry.js, which imports the program with `import()`: esbuild then keeps the program's modules behind
  * lazy wrappers, evaluated when the entry module asks for the program, after `deepforge run` has started its
- * workers (prestartRun). That this evaluates little first relies on core and protocol declaring
- * `"sideEffects": false` (true of them: their modules only declare), so that the settings' one Slurm schema does
- * not bring every module of protocol's index with it.
+ * workers (prestartRun). A module importing a value from a package's index initialises every module of that index:
+ * the engine and the CLI take protocol's values from `@deepforge/protocol/engine` (and the settings their Slurm
+ * schema from `@deepforge/protocol/slurm-options`), so that the REST, auth and worker APIs' schemas are not built
+ * at every run (docs/adr/0029).
  */
 export async function bundleCli({ from = DIST, outdir = from, reader = true, quiet = false } = {}) {
   const entry = join(from, 'entry.js');

@@ -210,6 +210,24 @@ describe('deepforge run from the bundle', () => {
     await rm(info);
   });
 
+  it("loads no value from protocol's index, whose API schemas would all be built at every run", async () => {
+    // In the bundle a module importing any value from a package's index initialises every module of it: the engine
+    // and the CLI take protocol's values from @deepforge/protocol/engine (their compiled modules keep value imports
+    // only; `import type` leaves nothing).
+    const offenders: string[] = [];
+    for (const pkg of ['engine', 'cli']) {
+      const dist = join(ROOT, 'packages', pkg, 'dist');
+      for (const file of await readdir(dist, { recursive: true })) {
+        if (!file.endsWith('.js') || file.endsWith('.test.js') || file.includes('test-support')) continue;
+        const text = await readFile(join(dist, file), 'utf8');
+        if (/^import[^;]*from '@deepforge\/protocol';/m.test(text)) offenders.push(`${pkg}/dist/${file}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+    const bundle = await readFile(join(CLI_DIR, 'dist', 'program.bundle.cjs'), 'utf8');
+    expect(bundle).toContain('packages/protocol/dist/engine.js');
+  });
+
   it('is the operation reader bundle core reads with', async () => {
     const core = await import('@deepforge/core');
     const bundle = join(ROOT, 'packages', 'core', 'dist', 'operation-reading.bundle.cjs');

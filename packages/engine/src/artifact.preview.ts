@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ArtifactPreviewSchema, type ArtifactPreview } from '@deepforge/protocol';
+import type { ArtifactPreview } from '@deepforge/protocol';
+import { ArtifactPreviewSchema } from '@deepforge/protocol/engine';
 
 const PREVIEW_TIMEOUT_MS = 60_000;
 const MAX_OUTPUT = 32 * 1024 * 1024;

@@ -16,12 +16,8 @@ import {
   type JsonValue,
   type Project,
 } from '@deepforge/core';
-import {
-  SlurmJobOptionsSchema,
-  WorkerLabelSchema,
-  type ArtifactPreview,
-  type SlurmJobOptions,
-} from '@deepforge/protocol';
+import type { ArtifactPreview, SlurmJobOptions } from '@deepforge/protocol';
+import { SlurmJobOptionsSchema, WorkerLabelSchema } from '@deepforge/protocol/engine';
 import { previewArtifactFile } from './artifact.preview.js';
 import { ArtifactService } from './artifact.service.js';
 import { withBlobFile } from './blob-file.js';

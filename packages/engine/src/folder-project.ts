@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import type { Project } from '@deepforge/core';
-import { projectDocumentUpdate } from '@deepforge/protocol';
+import { projectDocumentUpdate } from '@deepforge/protocol/engine';
 import { ProjectFolderError } from './errors.js';
 import type { DocumentStore } from './store/document.store.js';
 import { newId } from './store/new-id.js';

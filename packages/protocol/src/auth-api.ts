@@ -8,7 +8,7 @@ import { z } from 'zod';
  * caller is no member of answers 404, like one that does not exist.
  */
 
-export const SESSION_COOKIE = 'deepforge_session';
+export { SESSION_COOKIE } from './session-cookie.js';
 
 export const ProjectRoleSchema = z.enum(['owner', 'writer', 'reader']);
 export type ProjectRoleDto = z.infer<typeof ProjectRoleSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_EVENTS_VERSION } from './execution-events-version.js';
 import { EXECUTION_STATUSES, JOB_STATUSES } from '@deepforge/core';
 import { ComputeStateSchema } from './compute-api.js';
 import {
@@ -21,7 +22,7 @@ import {
  * Version 2: the WebSocket sends `job.logs` and `job.metrics` batches instead of one `job.log` / `job.metric`
  * frame per line or value.
  */
-export const EXECUTION_EVENTS_VERSION = 2;
+export { EXECUTION_EVENTS_VERSION };
 
 /** Core's job and execution statuses (its state model, execution-state.machine.ts) as the wire carries them. */
 export const JobStatusSchema = z.enum(JOB_STATUSES);

@@ -788,20 +788,4 @@ export type ImportArtifactBody = z.infer<typeof ImportArtifactBodySchema>;
  * bytes, streamed. DELETE …/artifacts/:artifactId — 204; the bytes go only when nothing else uses them.
  * GET …/artifacts/:artifactId/preview — what the data looks like, read by Python.
  */
-export const ArtifactPreviewSchema = z.strictObject({
-  pyType: z.string(),
-  /** A short repr (truncated), for small values and as a fallback. */
-  repr: z.string().optional(),
-  /** numpy arrays and tensors. */
-  shape: z.array(z.number().int()).optional(),
-  dtype: z.string().optional(),
-  min: z.number().nullable().optional(),
-  max: z.number().nullable().optional(),
-  /** Length of sequences and mappings. */
-  length: z.number().int().optional(),
-  /** A PNG (base64) for image-like arrays. */
-  png: z.string().optional(),
-  /** Why no fuller preview could be made (unknown serializer, unreadable bytes). */
-  error: z.string().optional(),
-});
-export type ArtifactPreview = z.infer<typeof ArtifactPreviewSchema>;
+export { ArtifactPreviewSchema, type ArtifactPreview } from './artifact-preview.js';

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '@deepforge/engine';
-import { SESSION_COOKIE } from '@deepforge/protocol';
+import { SESSION_COOKIE } from '@deepforge/protocol/engine';
 import type { AuthStatus, CreatedAccessToken, UserDto } from '@deepforge/protocol';
 import type { CliContext } from '../cli-context.js';
 import { formatTime } from '../render/format.js';

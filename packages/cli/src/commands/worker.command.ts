@@ -12,7 +12,7 @@ import {
   resolveDataDir,
   resolvePython,
 } from '@deepforge/engine';
-import { WorkerLabelSchema } from '@deepforge/protocol';
+import { WorkerLabelSchema } from '@deepforge/protocol/engine';
 import type { CliContext } from '../cli-context.js';
 import { formatTime, table } from '../render/format.js';
 import { UsageError } from '../usage-error.js';

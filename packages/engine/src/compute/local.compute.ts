@@ -2,17 +2,16 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import {
-  RUNTIME_PROTOCOL_VERSION,
-  RuntimeEventSchema,
-  type ErrorEvent,
-  type HelloEvent,
-  type JobSpec,
-  type JobUsage,
-  type UsageEvent,
-  type OutputEvent,
-  type RuntimeEvent,
+import type {
+  ErrorEvent,
+  HelloEvent,
+  JobSpec,
+  JobUsage,
+  UsageEvent,
+  OutputEvent,
+  RuntimeEvent,
 } from '@deepforge/protocol';
+import { RUNTIME_PROTOCOL_VERSION, RuntimeEventSchema } from '@deepforge/protocol/engine';
 import { assertNever } from '@deepforge/core';
 import { EngineError } from '../errors.js';
 import type { Env } from '../settings.js';

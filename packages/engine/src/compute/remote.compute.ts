@@ -4,23 +4,23 @@ import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { assertNever } from '@deepforge/core';
-import {
-  type ErrorEvent,
-  type HelloEvent,
-  type JobUsage,
-  type LeaseRef,
-  type OutputEvent,
-  type RuntimeEvent,
-  type ServerMessage,
-  type WorkerBlob,
-  type WorkerGpu,
-  type WorkerS3Storage,
-  type WorkerHello,
-  type WorkerJobFinished,
-  type WorkerMessage,
-  type WorkerRunningJob,
-  type ConnectedWorker,
-  type SystemStats,
+import type {
+  ErrorEvent,
+  HelloEvent,
+  JobUsage,
+  LeaseRef,
+  OutputEvent,
+  RuntimeEvent,
+  ServerMessage,
+  WorkerBlob,
+  WorkerGpu,
+  WorkerS3Storage,
+  WorkerHello,
+  WorkerJobFinished,
+  WorkerMessage,
+  WorkerRunningJob,
+  ConnectedWorker,
+  SystemStats,
 } from '@deepforge/protocol';
 import { GroupCommit } from '../group-commit.js';
 import { EngineError, EnvironmentError } from '../errors.js';

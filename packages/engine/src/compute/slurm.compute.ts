@@ -3,7 +3,8 @@ import { access, constants, mkdir, open, rm, writeFile, type FileHandle } from '
 import { delimiter, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
-import { mergeSlurmOptions, type JobSpec, type SlurmJobOptions } from '@deepforge/protocol';
+import type { JobSpec, SlurmJobOptions } from '@deepforge/protocol';
+import { mergeSlurmOptions } from '@deepforge/protocol/engine';
 import { EngineError } from '../errors.js';
 import type { Env } from '../settings.js';
 import { ConsoleLog } from './console-log.js';

@@ -6,7 +6,7 @@ import {
   parseEnvironmentFile,
   pythonVersionProblem,
 } from '@deepforge/core';
-import { RUNTIME_PROTOCOL_VERSION } from '@deepforge/protocol';
+import { RUNTIME_PROTOCOL_VERSION } from '@deepforge/protocol/engine';
 import { ConsoleLog } from '../compute/console-log.js';
 import type { Compute, ComputeHandlers, ComputeJobRequest, RunningJob } from '../compute/job.compute.js';
 import type { PrestartedWarmWorker } from '../compute/warm-worker.js';

@@ -1,6 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import type { ExecutionStatus, JobStatus } from '@deepforge/core';
-import { EXECUTION_EVENTS_VERSION, type JobError, type RuntimeEvent } from '@deepforge/protocol';
+import type { JobError, RuntimeEvent } from '@deepforge/protocol';
+import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol/engine';
 import type { EventBus } from '../event-bus.js';
 import type { ExecutionRecord } from '../store/execution.store.js';
 import { consoleLogOf, jobDirOf } from './execution-files.js';

@@ -10,7 +10,8 @@ import {
   type PipelinePlan,
   type PortRef,
 } from '@deepforge/core';
-import { mergeSlurmOptions, type JobError } from '@deepforge/protocol';
+import type { JobError } from '@deepforge/protocol';
+import { mergeSlurmOptions } from '@deepforge/protocol/engine';
 import type { JobSecrets } from '../accounts/accounts.service.js';
 import type { ArtifactService } from '../artifact.service.js';
 import { gpusNeeded, type Compute } from '../compute/job.compute.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JsonValueSchema, type ArtifactRef, type JsonValue, type Pipeline } from '@deepforge/core';
-import { SlurmJobOptionsSchema, type SlurmJobOptions } from '@deepforge/protocol';
+import type { SlurmJobOptions } from '@deepforge/protocol';
+import { SlurmJobOptionsSchema } from '@deepforge/protocol/engine';
 import { DatabaseError } from '../errors.js';
 import type { ExecutionPlan } from '../pipeline-plan.js';
 import type { ExecutionRecord } from '../store/execution.store.js';

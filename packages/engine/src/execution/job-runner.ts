@@ -1,13 +1,8 @@
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertNever, INPUT_PORT, OUTPUT_PORT, type PortRef } from '@deepforge/core';
-import {
-  outputExpectedHash,
-  RUNTIME_PROTOCOL_VERSION,
-  type InputSpec,
-  type JobError,
-  type SlurmJobOptions,
-} from '@deepforge/protocol';
+import type { InputSpec, JobError, SlurmJobOptions } from '@deepforge/protocol';
+import { outputExpectedHash, RUNTIME_PROTOCOL_VERSION } from '@deepforge/protocol/engine';
 import type { ArtifactContext, ArtifactService } from '../artifact.service.js';
 import type { Compute, ComputeResult, RunningJob } from '../compute/job.compute.js';
 import type { PythonInfo } from '../compute/python-interpreter.js';

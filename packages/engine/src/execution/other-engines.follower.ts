@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { isActiveExecutionStatus } from '@deepforge/core';
-import { EXECUTION_EVENTS_VERSION, type ExecutionEvent } from '@deepforge/protocol';
+import type { ExecutionEvent } from '@deepforge/protocol';
+import { EXECUTION_EVENTS_VERSION } from '@deepforge/protocol/engine';
 import type { ExecutionDetails } from '../execution.views.js';
 import type { ExecutionStore } from '../store/execution.store.js';
 
