@@ -4,6 +4,7 @@ import { engineFixture, type EngineFixture } from './test-support/engine-fixture
 import { py } from './test-support/index.js';
 import { LocalBlobStorage } from './storage/local-blob.storage.js';
 import { KyselyExecutionStore } from './store/kysely-execution.store.js';
+import { JobTelemetry } from './execution/job-telemetry.js';
 
 /** More independent operations than this machine has CPUs: the default cap of local compute would hold some back. */
 const N = availableParallelism() + 2;
@@ -139,6 +140,13 @@ describe('what a job slot holds on local compute', () => {
       const node = /-(a|b)-1-[^/\\]+[/\\][^/\\]+$/.exec(path)?.[1];
       if (node) await new Promise<void>((resolve) => gates.set(node, resolve));
       return realPut.call(this, path, options);
+    });
+    // What follows a process's end takes a while before the outputs are even looked at: a job's recorded end must
+    // still be its process's, before the next job starts (it was taken after this, overlapping the next job).
+    const realFlush = JobTelemetry.prototype.flush;
+    vi.spyOn(JobTelemetry.prototype, 'flush').mockImplementation(async function (this: JobTelemetry) {
+      await new Promise((r) => setTimeout(r, 100));
+      return realFlush.call(this);
     });
     f = await engineFixture({ 'executions.concurrency': 1 }, { warmUp: true });
     const { dir, project: p } = await f.project({
