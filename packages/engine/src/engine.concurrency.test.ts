@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
-import { py } from './test-support/index.js';
+import { chain as chainOf, py } from './test-support/index.js';
 import { LocalBlobStorage } from './storage/local-blob.storage.js';
 import { KyselyExecutionStore } from './store/kysely-execution.store.js';
 import { JobTelemetry } from './execution/job-telemetry.js';
@@ -212,17 +212,17 @@ describe('how a chain moves on', () => {
       ),
     },
     pipelines: {
-      chain: {
-        nodes: [
+      chain: chainOf(
+        [
           { id: 'a', operation: 'Start' },
           { id: 'b', operation: 'Step' },
           { id: 'c', operation: 'Step' },
         ],
-        connections: [
-          { from: { node: 'a', port: 'value' }, to: { node: 'b', port: 'value' } },
-          { from: { node: 'b', port: 'value' }, to: { node: 'c', port: 'value' } },
+        [
+          ['a.value', 'b.value'],
+          ['b.value', 'c.value'],
         ],
-      },
+      ),
     },
   };
 

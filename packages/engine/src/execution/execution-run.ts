@@ -398,13 +398,7 @@ export class ExecutionRun {
         if (this.canceled) break;
       }
       if (queued.length > 0) {
-        const records = await this.ctx.store.transitionJobs(
-          queued.map((node) => ({
-            id: this.job(node).id,
-            to: 'queued',
-            patch: { runnerId: this.ctx.runnerId },
-          })),
-        );
+        const records = await this.ctx.store.transitionJobs(queued.map((node) => this.queuedMove(node)));
         for (const r of records) this.updated(r);
       }
       // Queued jobs start while there are slots; Input and Output run inline and need none.
@@ -531,11 +525,7 @@ export class ExecutionRun {
       to,
       outs,
       patch,
-      followers.map(({ node: f }) => ({
-        id: this.job(f).id,
-        to: 'queued',
-        patch: { runnerId: this.ctx.runnerId },
-      })),
+      followers.map(({ node: f }) => this.queuedMove(f)),
     );
     // Every record in place before the first `updated`, whose pump must not see the followers still pending.
     followers.forEach(({ node: f, prepared }, i) => {
@@ -544,6 +534,11 @@ export class ExecutionRun {
     });
     this.updated(updated);
     for (const m of moved) this.updated(m);
+  }
+
+  /** A node's job into the queue, as this runner's. */
+  private queuedMove(node: string): { id: string; to: JobStatus; patch: JobPatch } {
+    return { id: this.job(node).id, to: 'queued', patch: { runnerId: this.ctx.runnerId } };
   }
 
   /**
