@@ -229,6 +229,8 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         # The job's working directory: a forked job makes its own (the engine does not make it for one).
         os.makedirs(request["cwd"], exist_ok=True)
         os.chdir(request["cwd"])
+        if request.get("specText") is not None:
+            _write_spec(request["spec"], request["specText"])
         os.environ.clear()
         os.environ.update(request["env"])
         numpy_random = sys.modules.get("numpy.random")
@@ -250,6 +252,20 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         except BaseException:  # noqa: B902
             pass
     os._exit(code)
+
+
+def _write_spec(path, text):
+    """The job's spec file, for whoever replays the job (the harness runs from ``text``): the engine leaves it to a
+    forked job. Not synced, like the engine's (a crash re-runs the job); one that cannot be written is said on the
+    job's stderr, and the job runs all the same."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            _write_all(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        os.write(2, ("deepforge: cannot write the job's spec file %s: %s\n" % (path, exc)).encode())
 
 
 def _die_with_parent():

@@ -137,7 +137,7 @@ describe('what a job slot holds on local compute', () => {
       path,
       options,
     ) {
-      const node = /-(a|b)-1-[^/\\]+[/\\][^/\\]+$/.exec(path)?.[1];
+      const node = /[/\\]jobs[/\\](a|b)[/\\]outputs[/\\][^/\\]+$/.exec(path)?.[1];
       if (node) await new Promise<void>((resolve) => gates.set(node, resolve));
       return realPut.call(this, path, options);
     });

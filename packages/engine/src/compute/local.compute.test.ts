@@ -77,6 +77,9 @@ describe.each([
       join(dir, 'job-a', 'job.json'),
     ]);
     expect(facts.stdin).toBe('');
+    // Its spec file is there for whoever replays the job, written by the engine or (forked) by the child.
+    const spec = JSON.parse(await readFile(join(dir, 'job-a', 'job.json'), 'utf8'));
+    expect(spec).toMatchObject({ workDir: first.workDir, outputDir: join(dir, 'out'), eventsFd: 3 });
   });
 
   it('turns malformed event lines into warnings, not crashes', async () => {
@@ -125,7 +128,13 @@ describe.each([
       const result = await (await start).result;
       expect(result.exitCode).toBe(0);
       expect(logs.map((l) => l.text)).toContain('ran');
-      expect(await readFile(join(jobDir, 'console.log'), 'utf8')).toBe('ran\n');
+      // The child could not write it either, and said so on the job's console.
+      const lines = (await readFile(join(jobDir, 'console.log'), 'utf8')).split('\n');
+      expect(lines).toContain('ran');
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^deepforge: cannot write the job's spec file .*job\.json: .*Is a directory/),
+      );
+      expect(lines).toHaveLength(3);
     },
   );
 });

@@ -120,7 +120,8 @@ describe('WarmWorker jobs', () => {
           code: 'class Op():\n    def execute(self):\n        return 1\n',
         });
         return {
-          // No spec file and no working directory: the spec comes with the job, the child makes its folder.
+          // No spec file and no working directory: the spec comes with the job, the child makes its folder and
+          // writes the file.
           spec: join(root, `job${n}`, 'job.json'),
           specText: JSON.stringify({ ...req.spec, eventsFd: 3 }),
           cwd: req.spec.workDir,
@@ -141,7 +142,7 @@ describe('WarmWorker jobs', () => {
       expect(asked[3]!.specText).toBeTypeOf('string');
       for (const n of [1, 2, 3]) {
         expect((await stat(join(root, `job${n}`, 'work'))).isDirectory()).toBe(true);
-        await expect(stat(join(root, `job${n}`, 'job.json'))).rejects.toThrow();
+        expect(await readFile(join(root, `job${n}`, 'job.json'), 'utf8')).toBe(specs[n - 1]!.specText);
       }
     } finally {
       worker.close();

@@ -4,7 +4,6 @@ import {
   isSuccessfulJobStatus,
   isTerminalJobStatus,
   isWaitingJobStatus,
-  nextRunnable,
   type ExecutionStatus,
   type JobStatus,
   type PipelinePlan,
@@ -21,6 +20,7 @@ import { executionDetails, type ExecutionDetails } from '../execution.views.js';
 import type { SlotPool } from '../slot-pool.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { JobFiles } from '../storage/read-through.cache.js';
+import { PlanOrderedSet } from './plan-ordered-set.js';
 import type {
   ExecutionRecord,
   ExecutionStore,
@@ -116,8 +116,15 @@ export class ExecutionRun {
   private pumpRequested = false;
   private pumpActive = false;
   private readonly unsubscribeSlots: () => void;
-  /** The snapshot's plan in core's shape, for nextRunnable and descendants. */
+  /** The snapshot's plan in core's shape, for descendants and the sets below. */
   private readonly plan: PipelinePlan;
+  /**
+   * Pending jobs whose upstream all succeeded (what core's nextRunnable would list), and queued jobs: kept up to
+   * date with every status change, so that a turn of the pump looks at these, not at every node (a fan-out of
+   * hundreds turns the pump about five times per job).
+   */
+  private readonly runnable: PlanOrderedSet;
+  private readonly queued: PlanOrderedSet;
   private readonly events: ExecutionEvents;
   private readonly telemetry: JobTelemetry;
   private readonly checks: OutputChecks;
@@ -142,6 +149,10 @@ export class ExecutionRun {
       downstream: Object.fromEntries(order.map((id) => [id, nodes[id]!.downstream])),
     };
     for (const j of jobs) this.jobs.set(j.node, j);
+    const index = new Map(order.map((node, i) => [node, i]));
+    this.runnable = new PlanOrderedSet(index);
+    this.queued = new PlanOrderedSet(index);
+    for (const node of order) this.track(node);
     const nodeOfJob = new Map(jobs.map((j) => [j.id, j.node]));
     for (const o of outputs) {
       const node = nodeOfJob.get(o.jobId);
@@ -375,15 +386,14 @@ export class ExecutionRun {
       // Jobs whose upstream all succeeded become queued, with their inputs worked out (or a cache hit) at once,
       // PREPARE_BATCH at a time in one transaction each (a fan-out of hundreds is a few durable writes, not one
       // each), and the first ones start before the rest are prepared: the next turn of the pump prepares more.
-      const statuses = Object.fromEntries([...this.jobs.values()].map((j) => [j.node, j.status]));
       const queued: string[] = [];
       const batch =
         this.runningOperations === 0
           ? Math.min(PREPARE_BATCH, Math.max(1, this.options.concurrency))
           : PREPARE_BATCH;
       let preparing = 0;
-      for (const node of nextRunnable(this.plan, statuses)) {
-        if (this.active.has(node)) continue;
+      for (const node of this.runnable.ordered()) {
+        if (this.active.has(node) || !this.runnable.has(node)) continue;
         if (preparing++ === batch) {
           // The rest in the next turn, once the jobs started below have had a head start.
           this.preparedPart = true;
@@ -402,10 +412,9 @@ export class ExecutionRun {
         for (const r of records) this.updated(r);
       }
       // Queued jobs start while there are slots; Input and Output run inline and need none.
-      for (const node of order) {
+      for (const node of this.queued.ordered()) {
         if (this.canceled) break;
-        const job = this.job(node);
-        if (job.status !== 'queued' || this.active.has(node)) continue;
+        if (!this.queued.has(node) || this.active.has(node)) continue;
         const planned = this.snapshot.plan.nodes[node]!;
         if (planned.kind !== 'operation') {
           this.active.add(node);
@@ -483,8 +492,7 @@ export class ExecutionRun {
    * without outputs). This should not happen; if it does, end them with a reason instead of hanging forever.
    */
   private async unstick(): Promise<void> {
-    const statuses = Object.fromEntries([...this.jobs.values()].map((j) => [j.node, j.status]));
-    if (nextRunnable(this.plan, statuses).length > 0) return;
+    if (this.runnable.size > 0) return;
     if ([...this.ready.keys()].some((n) => this.job(n).status === 'queued')) return;
     for (const node of this.plan.order) {
       const job = this.job(node);
@@ -591,6 +599,8 @@ export class ExecutionRun {
 
   private updated(job: JobRecord): void {
     this.jobs.set(job.node, job);
+    this.track(job.node);
+    for (const d of this.plan.downstream[job.node] ?? []) this.track(d);
     if (job.status !== 'queued' && this.starting.delete(job.node) && this.starting.size === 0) {
       this.startingSettled?.();
     }
@@ -606,6 +616,21 @@ export class ExecutionRun {
       ...(job.cachedFrom ? { cachedFrom: job.cachedFrom } : {}),
       ...(job.usage ? { usage: job.usage } : {}),
     });
+  }
+
+  /** Puts a node in the sets the pump reads, or takes it out, after a change of its job or of one upstream. */
+  private track(node: string): void {
+    const status = this.job(node).status;
+    if (status === 'queued') this.queued.add(node);
+    else this.queued.delete(node);
+    if (
+      status === 'pending' &&
+      (this.plan.upstream[node] ?? []).every((u) => isSuccessfulJobStatus(this.job(u).status))
+    ) {
+      this.runnable.add(node);
+    } else {
+      this.runnable.delete(node);
+    }
   }
 
   // ── the end ───────────────────────────────────────────────────────────────────────────────────────────

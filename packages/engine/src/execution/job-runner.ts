@@ -12,7 +12,7 @@ import {
   type ArtifactStorage,
   type BlobVerification,
 } from '../storage/artifact.storage.js';
-import type { BlobLease, JobFiles } from '../storage/read-through.cache.js';
+import type { BlobLease, JobFiles, OutputFolder } from '../storage/read-through.cache.js';
 import type { JobPatch, JobRecord, NewJobOutput } from '../store/execution.store.js';
 import type { JobStatus } from '@deepforge/core';
 import type { ExecutionEvents } from './execution-events.js';
@@ -201,16 +201,18 @@ export class JobRunner {
     const attempt = job.attempt + 1;
     const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
     const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
-    // The staging folder its outputs are written into is made while its own folder is.
-    const staging = ctx.storage.createStagingDir(`${ctx.executionId}-${node}-${attempt}`);
-    // Awaited below (its failure is the job's then), not left unhandled meanwhile.
-    staging.catch(() => undefined);
-    let stagingTaken = false;
     // The job's files are pinned in the input cache until it has ended: nothing it reads is evicted under it.
     const leases: BlobLease[] = [];
-    // Its folder is made while its inputs are fetched.
+    // Its folder is made while its inputs are fetched, and then where its outputs go is known: its own folder's
+    // outputs/ as a rule (the harness makes it), a staging folder where a rename would not reach the storage.
     const made = mkdir(jobDir, { recursive: true });
+    const outputs = made.then(() =>
+      ctx.blobFiles.outputFolder(jobDir, `${ctx.executionId}-${node}-${attempt}`),
+    );
+    // Awaited below (a failure is the job's then), not left unhandled meanwhile.
     made.catch(() => undefined);
+    outputs.catch(() => undefined);
+    let outputsTaken = false;
     try {
       if (attempt > 1) {
         await made;
@@ -259,13 +261,15 @@ export class JobRunner {
         await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
         return;
       }
-      stagingTaken = true;
-      await this.runProcess(node, files, running, ready, staging, processEnded);
+      outputsTaken = true;
+      await this.runProcess(node, files, running, ready, outputs, processEnded);
     } finally {
       for (const l of leases) l.release();
-      // Not run: its staging folder goes (runProcess removes the one it took).
-      if (!stagingTaken) {
-        await staging.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => undefined);
+      // Not run: a staging folder made for it goes (runProcess removes the one it took).
+      if (!outputsTaken) {
+        await outputs
+          .then((o) => (o.temporary ? rm(o.path, { recursive: true, force: true }) : undefined))
+          .catch(() => undefined);
       }
     }
   }
@@ -334,7 +338,7 @@ export class JobRunner {
     files: { inputs: Record<string, InputSpec>; references: Record<string, InputSpec> },
     running: JobPatch,
     ready: ReadyJob,
-    staging: Promise<string>,
+    outputs: Promise<OutputFolder>,
     processEnded?: () => void,
   ): Promise<void> {
     const { ctx, host } = this;
@@ -342,7 +346,8 @@ export class JobRunner {
     const job = host.job(node);
     const jobDir = jobDirOf(ctx.dataDir, ctx.executionId, node);
     const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
-    const outputDir = await staging;
+    const folder = await outputs;
+    const outputDir = folder.path;
     try {
       let handle: RunningJob;
       // An adapter may wait before the process exists (remote workers): stopping the job stops that wait.
@@ -427,7 +432,11 @@ export class JobRunner {
       await this.telemetry.flush();
       await this.finishOperation(node, result, outputDir, endedAt);
     } finally {
-      await rm(outputDir, { recursive: true, force: true }).catch(() => undefined);
+      // A success's outputs are in the storage; what a job that did not succeed wrote goes, and so does a staging
+      // folder (an empty outputs/ stays in the job's folder: removing it would cost every job a call).
+      if (folder.temporary || host.job(node).status !== 'success') {
+        await rm(outputDir, { recursive: true, force: true }).catch(() => undefined);
+      }
     }
   }
 

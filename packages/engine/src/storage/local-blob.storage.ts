@@ -72,7 +72,8 @@ export const blobStorageTestHooks: {
  *                                the block tree), read-only (operations read their inputs in place)
  *   <root>/sha256t/ab/<64 hex>   the blobs of `sha256t:ab…` (content over 8 MiB), likewise
  *   <root>/tmp/                  files being written, renamed into place once hashed and synced
- *   <root>/staging/              directories job outputs are written into, on the same filesystem
+ *   <root>/staging/              scratch directories on the store's filesystem: job outputs when the job folders are
+ *                                on another one (docs/adr/0034), copies for previews
  *   <root>/unverified/<name>     empty markers: blobs stored under their writer's hash, not yet read back; the
  *                                name is the 64 hex digits for `sha256:`, `sha256t-<64 hex>` for `sha256t:`
  *   <root>/quarantine/           blobs whose bytes turned out not to match their name (`<name>.<ms>`), each

@@ -47,6 +47,18 @@ export interface JobFiles extends BlobFiles {
    * the file becomes the cache's copy of the blob, so the jobs that read it next on this machine find it there.
    */
   putOutput(path: string, options: Pick<PutFileOptions, 'expectedHash'>): Promise<PutResult>;
+  /**
+   * The folder a job writes its outputs into, for `putOutput` to take them from: the job folder's `outputs/` when
+   * a rename takes them from there into the storage (a local store on the job folders' filesystem), else a fresh
+   * staging folder of the storage's (`temporary`: the caller removes it once the job has ended). `jobDir` exists.
+   */
+  outputFolder(jobDir: string, label: string): Promise<OutputFolder>;
+}
+
+export interface OutputFolder {
+  path: string;
+  /** Made for this job alone, to be removed once it has ended; otherwise only what is left in it goes. */
+  temporary: boolean;
 }
 
 export interface ReadThroughCacheOptions {
@@ -446,9 +458,14 @@ export class ReadThroughCache implements BlobFiles {
  */
 export class JobInputFiles implements JobFiles {
   private cached: ReadThroughCache | undefined;
+  /** Per folder of job folders: whether outputs written there reach the storage by a rename. */
+  private readonly sameFilesystem = new Map<string, Promise<boolean>>();
 
   constructor(
-    private readonly storage: Pick<ArtifactStorage, 'path' | 'size' | 'openRead' | 'putFile'>,
+    private readonly storage: Pick<
+      ArtifactStorage,
+      'path' | 'size' | 'openRead' | 'putFile' | 'createStagingDir'
+    >,
     private readonly cacheOptions: ReadThroughCacheOptions,
   ) {}
 
@@ -460,6 +477,34 @@ export class JobInputFiles implements JobFiles {
   /** Whether the storage keeps its blobs as local files (read in place): then there is no cache. */
   private get inPlace(): boolean {
     return this.storage.path(NO_BLOB) !== undefined;
+  }
+
+  async outputFolder(jobDir: string, label: string): Promise<OutputFolder> {
+    const jobs = dirname(jobDir);
+    let same = this.sameFilesystem.get(jobs);
+    if (same === undefined) {
+      same = this.onStoreFilesystem(jobs);
+      // One answer per folder of job folders (an execution's), kept for the few executions open at once.
+      if (this.sameFilesystem.size >= 16) this.sameFilesystem.clear();
+      this.sameFilesystem.set(jobs, same);
+    }
+    if (await same) return { path: join(jobDir, 'outputs'), temporary: false };
+    return { path: await this.storage.createStagingDir(label), temporary: true };
+  }
+
+  /**
+   * Whether files in `dir` reach the storage by a rename: it keeps local files, on the same filesystem. No when
+   * either cannot be looked at (the staging folder is then the safe choice).
+   */
+  private async onStoreFilesystem(dir: string): Promise<boolean> {
+    const blob = this.storage.path(NO_BLOB);
+    if (blob === undefined) return false;
+    // <root>/<scheme>/ab/<hex>: the scheme's folder exists once the store has been opened.
+    const [store, here] = await Promise.all([
+      stat(dirname(dirname(blob))).catch(() => undefined),
+      stat(dir).catch(() => undefined),
+    ]);
+    return store !== undefined && here !== undefined && store.dev === here.dev;
   }
 
   async putOutput(path: string, options: Pick<PutFileOptions, 'expectedHash'>): Promise<PutResult> {

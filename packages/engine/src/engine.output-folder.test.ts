@@ -1,0 +1,102 @@
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { jobDirOf } from './execution/execution-files.js';
+import { LocalBlobStorage } from './storage/local-blob.storage.js';
+import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
+import { chain, py } from './test-support/project-files.js';
+import { removeTree } from './test-support/temp-dir.js';
+
+const ops = {
+  Make: py('class Make():', '    def execute(self):', '        value = 41', '        return value'),
+  Inc: py(
+    'class Inc():',
+    '    def execute(self, value):',
+    '        value = value + 1',
+    '        return value',
+  ),
+  // Its first output is written, its second cannot be (a generator does not pickle): the job fails with a file
+  // of it already written.
+  Half: py(
+    'class Half():',
+    '    def execute(self):',
+    '        first = 1',
+    '        second = (x for x in [])',
+    '        return first, second',
+  ),
+};
+
+const pipelines = {
+  pair: chain(
+    [
+      { id: 'make', operation: 'Make' },
+      { id: 'inc', operation: 'Inc' },
+    ],
+    [['make.value', 'inc.value']],
+  ),
+  half: chain([{ id: 'half', operation: 'Half' }], []),
+};
+
+async function entries(dir: string): Promise<string[] | undefined> {
+  return readdir(dir).catch(() => undefined);
+}
+
+describe("engine: where a job's outputs are written", () => {
+  let f: EngineFixture;
+  let elsewhere: string | undefined;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await f.cleanup();
+    if (elsewhere) await removeTree(elsewhere);
+    elsewhere = undefined;
+  });
+
+  it('in its own folder, renamed from there into the store: no staging folder is made or removed', async () => {
+    const staging = vi.spyOn(LocalBlobStorage.prototype, 'createStagingDir');
+    f = await engineFixture();
+    const { project } = await f.project({ operations: ops, pipelines });
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    expect(done.status).toBe('success');
+    expect(staging).not.toHaveBeenCalled();
+    for (const node of ['make', 'inc']) {
+      // Taken into the store: the folder the harness made is left empty.
+      expect(await entries(join(jobDirOf(f.dataDir, done.id, node), 'outputs'))).toEqual([]);
+    }
+    const value = done.jobs.find((j) => j.node === 'inc')!.outputs[0]!;
+    const blobDir = f.engine.settings.values['blob.dir'];
+    const blob = join(blobDir, 'sha256', value.hash.slice(7, 9), value.hash.slice(7));
+    expect((await stat(blob)).size).toBe(value.size);
+    expect(await entries(join(blobDir, 'staging'))).toEqual([]);
+  });
+
+  it('what a job that failed wrote is removed with its outputs folder', async () => {
+    f = await engineFixture();
+    const { project } = await f.project({ operations: ops, pipelines });
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'half' })).done;
+    expect(done.status).toBe('failed');
+    const half = done.jobs.find((j) => j.node === 'half')!;
+    expect(half.error?.message).toMatch(/second/);
+    const jobDir = jobDirOf(f.dataDir, done.id, 'half');
+    expect(await entries(jobDir)).toBeDefined();
+    expect(await entries(join(jobDir, 'outputs'))).toBeUndefined();
+  });
+
+  it('in a staging folder of the store when the store is on another filesystem, removed after the job', async () => {
+    // /dev/shm is a tmpfs where there is one: the blob store there, the data dir on the disk.
+    const shm = await stat('/dev/shm').catch(() => undefined);
+    const disk = await stat(tmpdir());
+    if (!shm?.isDirectory() || shm.dev === disk.dev) return;
+    elsewhere = await mkdtemp('/dev/shm/deepforge-blobs-');
+    const staging = vi.spyOn(LocalBlobStorage.prototype, 'createStagingDir');
+    f = await engineFixture({ 'blob.dir': elsewhere });
+    const { project } = await f.project({ operations: ops, pipelines });
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    expect(done.status).toBe('success');
+    expect(staging).toHaveBeenCalledTimes(2);
+    const made = await Promise.all(staging.mock.results.map((r) => r.value as Promise<string>));
+    for (const dir of made) expect(dir.startsWith(join(elsewhere, 'staging'))).toBe(true);
+    expect(await entries(join(elsewhere, 'staging'))).toEqual([]);
+    expect(await entries(join(jobDirOf(f.dataDir, done.id, 'make'), 'outputs'))).toBeUndefined();
+  });
+});
