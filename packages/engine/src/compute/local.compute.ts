@@ -63,6 +63,18 @@ interface GpuGrant {
   release(): void;
 }
 
+/**
+ * Makes a folder that exists as a rule (the job runner made it): one call when it does (a recursive mkdir would
+ * look at it once more), its parents too when they are missing.
+ */
+async function makeFolder(dir: string): Promise<void> {
+  await mkdir(dir).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') return;
+    if (err.code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true });
+  });
+}
+
 /** A warm worker that failed to start this often is not tried again for that interpreter. */
 const MAX_WARM_FAILURES = 3;
 
@@ -103,7 +115,7 @@ export class LocalCompute implements Compute {
     const specText = JSON.stringify(spec, null, 2) + '\n';
     // The folders, the spec and the console log at once: the job's folder exists as a rule (the job runner made
     // it); a file whose folder did not is written again once the folders are there.
-    const jobDirMade = mkdir(request.jobDir, { recursive: true });
+    const jobDirMade = makeFolder(request.jobDir);
     // The work and output folders, made only for a job that does not make them itself: a forked job's child
     // makes its working directory and the harness its output folder (two calls fewer for every such job).
     let dirsMade: Promise<void> | undefined;

@@ -10,10 +10,11 @@ import {
   rm,
   stat,
   writeFile,
+  type FileHandle,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CorruptBlobError, type ContentHash } from './artifact.storage.js';
 import { contentHashOf } from './content-hasher.js';
 import {
@@ -170,6 +171,26 @@ describe('LocalBlobStorage', () => {
         expect((await readFile(storage.path(blob.hash))).equals(data)).toBe(true);
       }
     } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a small file in one read: a short read of a regular file is its end', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    const src = join(root, 'small');
+    await writeFile(src, 'hello');
+    // FileHandle's prototype (node:fs/promises does not export the class), whose reads every hash goes through.
+    const probe = await open(src, 'r');
+    await probe.close();
+    const read = vi.spyOn(Object.getPrototypeOf(probe) as FileHandle, 'read');
+    try {
+      const storage = new LocalBlobStorage(root);
+      expect(await storage.putFile(src, { move: true })).toEqual({ hash: sha('hello'), size: 5 });
+      // The one read came back short: the end of a regular file, no read after it to say so.
+      expect(read).toHaveBeenCalledTimes(1);
+      // (A file filling its buffers is read on until a read finds nothing: the chunk-boundary test below.)
+    } finally {
+      read.mockRestore();
       await rm(root, { recursive: true, force: true });
     }
   });

@@ -515,7 +515,8 @@ export function hashOfFileName(name: string): ContentHash | undefined {
  * a while (0.1–0.2 s for 500 MiB here). Should the process die first, `sweep` removes it later.
  */
 function discard(tmp: string): void {
-  void rm(tmp, { force: true }).catch(() => undefined);
+  // unlink, not rm: a temp file is never a folder, and rm would look at it first (one more call per output).
+  void unlink(tmp).catch(() => undefined);
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -542,18 +543,22 @@ async function readHashing(
   h = new ContentHasher(),
 ): Promise<StoredBlob> {
   // Small files (most job outputs) get small buffers: one read, and no 16 MiB for the GC to reclaim.
-  const length = Math.min(HASH_CHUNK_BYTES, Math.max(64 * 1024, (await fh.stat()).size + 1));
+  const stats = await fh.stat();
+  const length = Math.min(HASH_CHUNK_BYTES, Math.max(64 * 1024, stats.size + 1));
+  // A read of a regular file that does not fill its buffer has reached the end: no read after it to be told so
+  // (one call less for every small output). A pipe or a device may answer short at any time: read to the end.
+  const shortIsEnd = stats.isFile();
   const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)];
   let size = 0;
   let i = 0;
-  let next = fh.read(buffers[0]!, 0, length, 0);
-  for (;;) {
-    const { bytesRead } = await next;
+  let next: Promise<{ bytesRead: number }> | undefined = fh.read(buffers[0]!, 0, length, 0);
+  while (next) {
+    const { bytesRead }: { bytesRead: number } = await next;
     if (bytesRead === 0) break;
     const chunk = buffers[i]!.subarray(0, bytesRead);
     size += bytesRead;
     i ^= 1;
-    next = fh.read(buffers[i]!, 0, length, size);
+    next = shortIsEnd && bytesRead < length ? undefined : fh.read(buffers[i]!, 0, length, size);
     h.update(chunk);
     if (each) await each(chunk);
   }
