@@ -18,6 +18,7 @@ The engine writes a JobSpec (packages/protocol/src/runtime-events.ts) and starts
 5. ``phase: executing``: ``cls(**attributes, **references).execute(**inputs)`` (errors: kind ``exception``);
 6. checks the returned value against the declared outputs (kind ``bad-return``), snapshots changed figures;
 7. ``phase: saving-outputs``: writes each output atomically to ``outputDir/<name>`` and emits ``output``
+   (or, when the spec asks with ``outputInlineMaxBytes``, puts a small output's bytes in the event instead)
    (errors: kind ``serialization``), with its content id when the spec asks (``hash`` for ``outputContentIds``,
    ``sha256`` for ``outputHashes`` up to 8 MiB) and the output is big enough to be worth it (see
    :func:`deepforge.serialization.dumps_to_hashed`); exit 0 (a fast exit: threads joined, ``atexit`` run,
@@ -29,6 +30,7 @@ Exit codes: 0 success, 1 the operation failed (an ``error`` event says why), 2 u
 3 the harness itself crashed (a bug here; the traceback is on stderr).
 """
 
+import base64
 import json
 import os
 import sys
@@ -50,6 +52,9 @@ EARLY_END_MAX_RSS = 512 * 1024 * 1024
 
 #: The event writer the ``usage`` event goes to as the process ends (set when the spec asks for it).
 _usage_writer = None
+#: The most bytes an engine may ask to get in an ``output`` event (protocol's OUTPUT_INLINE_MAX_BYTES).
+_INLINE_MAX_BYTES = 1024 * 1024
+
 #: Whether that event may carry ``exitCode`` (the spec's ``announceExit``).
 _announce_exit = False
 
@@ -122,6 +127,9 @@ def _check_spec(raw, expected_version):
     for key in ("outputHashes", "outputContentIds", "usage", "announceExit"):
         if key in raw and not isinstance(raw[key], bool):
             problems.append("spec.%s must be a boolean" % key)
+    inline = raw.get("outputInlineMaxBytes", 0)
+    if not isinstance(inline, int) or isinstance(inline, bool) or not 0 <= inline <= _INLINE_MAX_BYTES:
+        problems.append("spec.outputInlineMaxBytes must be an integer from 0 to %d" % _INLINE_MAX_BYTES)
     return problems
 
 
@@ -459,16 +467,15 @@ class Harness:
         self.emit("phase", phase="saving-outputs")
         hashes = bool(self.spec.get("outputHashes", False))
         ids = bool(self.spec.get("outputContentIds", False))
+        inline = int(self.spec.get("outputInlineMaxBytes") or 0)
         output_dir = self.spec["outputDir"]
-        os.makedirs(output_dir, exist_ok=True)
         for name, value in values.items():
             path = os.path.join(output_dir, name)
             py_type = serialization.qualified_name(type(value))
             try:
-                if hashes or ids:
-                    serializer, content_id = serialization.dumps_to_hashed(path, value)
-                else:
-                    serializer, content_id = serialization.dumps_to(path, value), None
+                # Small values of built-in serializers come back as bytes when the engine asks (no file; the
+                # output folder is made by the first output that needs one).
+                serializer, content_id, data = serialization.dump_output(path, value, hashes or ids, inline)
             except serialization.SerializationError as exc:
                 cause = exc.__cause__ or exc
                 from . import _errors
@@ -488,6 +495,11 @@ class Harness:
 
                 self.fail("serialization", "output %r could not be written to %s: %s" % (name, path, _errors.one_line(exc)))
             fields = {"name": name, "file": name, "serializer": serializer, "pyType": py_type}
+            if data is not None:
+                fields["size"] = len(data)
+                fields["data"] = base64.b64encode(data).decode("ascii")
+                self.emit("output", **fields)
+                continue
             fields["size"] = os.path.getsize(path)
             if content_id is not None:
                 # Lets the engine store the file under its content address at once (it checks it afterwards).

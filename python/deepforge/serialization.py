@@ -66,7 +66,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from queue import SimpleQueue
-    from typing import Literal
+    from typing import Any, Literal
 __all__ = [
     "register",
     "unregister",
@@ -404,6 +404,99 @@ def dumps_to_hashed(path, obj):
     hash the file itself.
     """
     return _dump_atomic(path, obj, _StreamHash)
+
+
+def dump_output(path, obj, hashed, inline_limit):
+    """A job's output: ``(serializer_name, content_id, data)``.
+
+    With a built-in serializer and at most ``inline_limit`` bytes, ``data`` is the bytes and no file is written
+    (the engine stores them from the output's event, docs/adr/0035). Otherwise the value is written to ``path`` as
+    :func:`dumps_to_hashed` (``hashed``) or :func:`dumps_to` would, the bytes kept so far going first into the file,
+    so that the value is serialized once whatever its size; ``data`` is then None. ``path``'s folder is made
+    when a file is written.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    entry = serializer_for(obj)
+    if inline_limit <= 0 or not entry.builtin:
+        os.makedirs(directory, exist_ok=True)
+        name, content_id = _dump_atomic(path, obj, _StreamHash if hashed else None)
+        return name, content_id, None
+    fsync = _fsync_enabled()
+    opened: "dict[str, Any]" = {}
+
+    def open_file():
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = _create_temp(directory, os.path.basename(path))
+        hasher = _StreamHash(stable=True) if hashed else None
+        opened.update(fd=fd, tmp=tmp, hasher=hasher)
+        return _SyncingWriter(fd, fsync, hasher)
+
+    target = _SpillingWriter(inline_limit, open_file)
+    try:
+        try:
+            entry.dump(obj, target)
+        except Exception as exc:
+            raise SerializationError(
+                "cannot serialize a value of type %s with serializer %r: %s: %s"
+                % (qualified_name(type(obj)), entry.name, type(exc).__name__, exc)
+            ) from exc
+        if target.file is None:
+            return entry.name, None, target.kept()
+        hasher = opened["hasher"]
+        if hasher is not None:
+            hasher.finish()
+        if fsync:
+            os.fsync(opened["fd"])
+        digest = hasher.result() if hasher is not None else None
+        os.close(opened.pop("fd"))
+        os.replace(opened["tmp"], path)
+    except BaseException:
+        if opened.get("hasher") is not None:
+            opened["hasher"].abort()
+        if "fd" in opened:
+            os.close(opened["fd"])
+        if "tmp" in opened:
+            try:
+                os.unlink(opened["tmp"])
+            except OSError:
+                pass
+        raise
+    return entry.name, digest, None
+
+
+class _SpillingWriter:
+    """What a built-in serializer writes to when a small value may stay in memory (:func:`dump_output`): the
+    bytes are kept up to ``limit``; the first write past it makes the real writer with ``open_file()``, which gets
+    what was kept and everything after it."""
+
+    def __init__(self, limit, open_file):
+        self._limit = limit
+        self._open_file = open_file
+        self._kept = bytearray()
+        self.file = None
+
+    def write(self, data):
+        if self.file is not None:
+            return self.file.write(data)
+        view = memoryview(data)
+        if len(self._kept) + view.nbytes <= self._limit:
+            self._kept += view.tobytes() if view.ndim != 1 or not view.c_contiguous else view.cast("B")
+            return view.nbytes
+        self.file = self._open_file()
+        if self._kept:
+            self.file.write(bytes(self._kept))
+            self._kept = bytearray()
+        return self.file.write(data)
+
+    def flush(self):
+        pass
+
+    def tell(self):
+        return self.file.tell() if self.file is not None else len(self._kept)
+
+    def kept(self):
+        return bytes(self._kept)
 
 
 def _dump_atomic(path, obj, hash_factory):

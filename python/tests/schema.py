@@ -9,6 +9,9 @@ import math
 V = 1
 
 
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
 class SchemaError(AssertionError):
     pass
 
@@ -37,6 +40,9 @@ def _check(value, shape, path):
         scheme, _, hex_part = value.partition(":") if isinstance(value, str) else ("", "", "")
         if scheme not in ("sha256", "sha256t") or len(hex_part) != 64 or hex_part.strip("0123456789abcdef"):
             _fail(path, "expected sha256: or sha256t: and 64 lowercase hex digits, got %r" % (value,))
+    elif kind == "base64":
+        if not isinstance(value, str) or len(value) % 4 or value.rstrip("=").strip(_BASE64) or value.count("=") > 2:
+            _fail(path, "expected base64, got %r" % (value[:40] if isinstance(value, str) else value,))
     elif kind == "num":
         if not _is_number(value):
             _fail(path, "expected a number, got %r" % (value,))
@@ -154,6 +160,7 @@ EVENTS = {
         "size": R(I),
         "sha256": O(("hex64",)),
         "hash": O(("contentid",)),
+        "data": O(("base64",)),
     },
     "error": {
         "kind": R(("enum", ("exception", "import", "bad-return", "serialization", "input", "spec"))),

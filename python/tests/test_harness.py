@@ -1,5 +1,6 @@
 """The harness contract: outputs, errors, imports, serializers, inputs, console separation, spec checks."""
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import PYTHON, PYTHON_DIR, assert_ok
+
+from deepforge import serialization
 
 
 def _listing(result):
@@ -854,3 +857,24 @@ def test_the_job_dies_with_the_engine(tmp_path):
     if alive:
         os.kill(job_pid, signal.SIGKILL)
     assert not alive, "the job outlived its engine"
+
+
+def test_small_outputs_come_in_their_events_when_the_spec_asks(run_job):
+    import base64
+
+    source = "import numpy as np\nclass Make():\n    def execute(self):\n        return 7, np.ones(1 << 16)\n"
+    asked = assert_ok(
+        run_job(source, "Make", outputs=["small", "big"], spec_overrides={"outputInlineMaxBytes": 64 * 1024})
+    )
+    small, big = asked.of("output")
+    # The small one is all in its event, and has no file; the big one (512 KiB) is a file as before.
+    data = base64.b64decode(small["data"])
+    assert small["size"] == len(data) and serialization.load(io.BytesIO(data)) == 7
+    assert not os.path.exists(asked.output_path("small"))
+    assert "data" not in big and os.path.getsize(asked.output_path("big")) == big["size"]
+    not_asked = assert_ok(run_job(source, "Make", outputs=["small", "big"]))
+    assert all("data" not in e for e in not_asked.of("output"))
+    assert not_asked.load_output("small") == 7
+    for wrong in (-1, True, "64", 2 << 20):
+        bad = run_job(source, "Make", outputs=["small", "big"], spec_overrides={"outputInlineMaxBytes": wrong})
+        assert bad.returncode == 2 and "spec.outputInlineMaxBytes must be an integer" in bad.error["message"]

@@ -301,3 +301,71 @@ def test_a_failed_hashed_dump_leaves_nothing(tmp_path):
     with pytest.raises(SerializationError):
         serialization.dumps_to_hashed(tmp_path / "x", [np.ones(1 << 20), lambda: 1])
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dump_output: small outputs as bytes for the output event (docs/adr/0035)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1, {"a": [1, 2, 3]}, np.arange(100), b"", np.asfortranarray(np.ones((20, 30)))],
+    ids=["int", "dict", "npy", "empty-bytes", "fortran"],
+)
+def test_small_outputs_come_back_as_the_bytes_a_file_would_hold(tmp_path, value):
+    name, digest, data = serialization.dump_output(tmp_path / "out" / "value", value, True, 64 * 1024)
+    assert (name, digest) == (serialization.serializer_name(value), None)
+    # No file, not even the folder: the bytes are what dumps_to would have written.
+    assert not (tmp_path / "out").exists()
+    serialization.dumps_to(tmp_path / "file", value)
+    assert data == (tmp_path / "file").read_bytes()
+    loaded = serialization.load(io.BytesIO(data), name)
+    if isinstance(value, np.ndarray):
+        assert np.array_equal(loaded, value)
+    else:
+        assert loaded == value
+
+
+def test_bigger_outputs_spill_into_the_file_serialized_once(tmp_path):
+    calls = []
+
+    class Counted:
+        def __init__(self, payload):
+            self.payload = payload
+
+        def __reduce__(self):
+            calls.append(1)
+            return (bytes, (self.payload,))
+
+    big = Counted(b"z" * (2 << 20))
+    path = tmp_path / "out" / "value"
+    name, digest, data = serialization.dump_output(path, big, True, 64 * 1024)
+    assert data is None and name == "pickle"
+    # Pickled once (what kept in memory went first into the file), and the file is what dumps_to writes.
+    assert calls == [1]
+    assert digest == _content_id_of(path)
+    serialization.dumps_to(tmp_path / "file", big)
+    assert path.read_bytes() == (tmp_path / "file").read_bytes()
+    assert [p for p in os.listdir(tmp_path / "out")] == ["value"]
+    # A big array spills in the middle of its data: the file is the whole .npy all the same.
+    arr = np.arange(50000.0)
+    assert serialization.dump_output(tmp_path / "out" / "arr", arr, False, 64 * 1024) == ("numpy.ndarray", None, None)
+    assert np.array_equal(serialization.load_from(tmp_path / "out" / "arr", "numpy.ndarray"), arr)
+
+
+def test_custom_serializers_and_a_zero_limit_always_write_files(registry, tmp_path):
+    registry.register(Base, _dump_tagged("b"), _load_tagged(Base))
+    name, _, data = serialization.dump_output(tmp_path / "a" / "x", Base("v"), False, 64 * 1024)
+    assert data is None and name == serialization.serializer_name(Base("v"))
+    assert (tmp_path / "a" / "x").read_bytes() == b"b:v"
+    assert serialization.dump_output(tmp_path / "b" / "y", 5, False, 0)[2] is None
+    assert serialization.load_from(tmp_path / "b" / "y") == 5
+
+
+def test_a_failed_output_leaves_nothing_small_or_spilled(tmp_path):
+    with pytest.raises(SerializationError):
+        serialization.dump_output(tmp_path / "s" / "x", [1, lambda: 1], True, 64 * 1024)
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(SerializationError):
+        serialization.dump_output(tmp_path / "b" / "x", [b"x" * (100 * 1024), lambda: 1], True, 64 * 1024)
+    assert os.listdir(tmp_path / "b") == []

@@ -47,6 +47,9 @@ class NoLocalPathStorage implements ArtifactStorage {
   putStream(stream: Readable | AsyncIterable<Uint8Array>) {
     return this.inner.putStream(stream);
   }
+  putBytes(data: Uint8Array) {
+    return this.inner.putBytes(data);
+  }
   has(hash: string) {
     return this.inner.has(hash);
   }

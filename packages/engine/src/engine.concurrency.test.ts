@@ -157,7 +157,8 @@ describe('what a job slot holds on local compute', () => {
           '        self.i = i',
           '',
           '    def execute(self):',
-          '        value = self.i',
+          // Over what comes in an event: stored from its file, through putFile.
+          '        value = bytes(100000 + self.i)',
           '        return value',
         ),
       },

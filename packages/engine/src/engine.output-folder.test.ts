@@ -1,8 +1,10 @@
-import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { jobDirOf } from './execution/execution-files.js';
+import { INLINE_OUTPUT_MAX_BYTES } from './execution/job-runner.js';
 import { LocalBlobStorage } from './storage/local-blob.storage.js';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
 import { chain, py } from './test-support/project-files.js';
@@ -16,18 +18,51 @@ const ops = {
     '        value = value + 1',
     '        return value',
   ),
+  // Outputs over the size that comes in an event (INLINE_OUTPUT_MAX_BYTES): written as files.
+  MakeBig: py(
+    'class MakeBig():',
+    '    def execute(self):',
+    `        value = b"x" * ${INLINE_OUTPUT_MAX_BYTES + 1000}`,
+    '        return value',
+  ),
+  Grow: py(
+    'class Grow():',
+    '    def execute(self, value):',
+    '        value = value + b"y"',
+    '        return value',
+  ),
+  // Says it saved its output, in an event of its own whose bytes do not match the size it gives, and leaves.
+  Forge: py(
+    'import json, os',
+    'class Forge():',
+    '    def execute(self):',
+    '        event = {"v": 1, "t": 0, "type": "output", "name": "value", "file": "value", "serializer": "pickle",',
+    '                 "pyType": "builtins.int", "size": 7, "data": "AAAA"}',
+    '        os.write(3, (json.dumps(event) + "\\n").encode())',
+    '        os._exit(0)',
+    '        value = 1',
+    '        return value',
+  ),
   // Its first output is written, its second cannot be (a generator does not pickle): the job fails with a file
   // of it already written.
   Half: py(
     'class Half():',
     '    def execute(self):',
-    '        first = 1',
+    `        first = b"x" * ${INLINE_OUTPUT_MAX_BYTES + 1000}`,
     '        second = (x for x in [])',
     '        return first, second',
   ),
 };
 
 const pipelines = {
+  big: chain(
+    [
+      { id: 'make', operation: 'MakeBig' },
+      { id: 'grow', operation: 'Grow' },
+    ],
+    [['make.value', 'grow.value']],
+  ),
+  forge: chain([{ id: 'forge', operation: 'Forge' }], []),
   pair: chain(
     [
       { id: 'make', operation: 'Make' },
@@ -56,18 +91,49 @@ describe("engine: where a job's outputs are written", () => {
     const staging = vi.spyOn(LocalBlobStorage.prototype, 'createStagingDir');
     f = await engineFixture();
     const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'big' })).done;
     expect(done.status).toBe('success');
     expect(staging).not.toHaveBeenCalled();
-    for (const node of ['make', 'inc']) {
+    for (const node of ['make', 'grow']) {
       // Taken into the store: the folder the harness made is left empty.
       expect(await entries(join(jobDirOf(f.dataDir, done.id, node), 'outputs'))).toEqual([]);
     }
-    const value = done.jobs.find((j) => j.node === 'inc')!.outputs[0]!;
+    const value = done.jobs.find((j) => j.node === 'grow')!.outputs[0]!;
+    expect(value.size).toBeGreaterThan(INLINE_OUTPUT_MAX_BYTES);
     const blobDir = f.engine.settings.values['blob.dir'];
     const blob = join(blobDir, 'sha256', value.hash.slice(7, 9), value.hash.slice(7));
     expect((await stat(blob)).size).toBe(value.size);
     expect(await entries(join(blobDir, 'staging'))).toEqual([]);
+  });
+
+  it('small outputs come in their events: no file at all, the bytes stored as they came', async () => {
+    f = await engineFixture();
+    const { project } = await f.project({ operations: ops, pipelines });
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    expect(done.status).toBe('success');
+    for (const node of ['make', 'inc']) {
+      expect(await entries(join(jobDirOf(f.dataDir, done.id, node), 'outputs'))).toBeUndefined();
+    }
+    // inc read make's output from the store: 41 + 1, pickled (protocol 4 or 5: an int of one byte).
+    const value = done.jobs.find((j) => j.node === 'inc')!.outputs[0]!;
+    const blobDir = f.engine.settings.values['blob.dir'];
+    const bytes = await readFile(join(blobDir, 'sha256', value.hash.slice(7, 9), value.hash.slice(7)));
+    expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(value.hash);
+    expect(bytes.length).toBe(value.size);
+    expect(bytes.subarray(-3).toString('latin1')).toBe('K*.');
+  });
+
+  it('fails a job whose output event carries other bytes than it says, storing nothing of it', async () => {
+    f = await engineFixture();
+    const { project } = await f.project({ operations: ops, pipelines });
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'forge' })).done;
+    expect(done.status).toBe('failed');
+    const forge = done.jobs.find((j) => j.node === 'forge')!;
+    expect(forge.error?.kind).toBe('output');
+    expect(forge.error?.message).toBe(
+      `output value is corrupt: its event carried 3 bytes, not the 7 it announced (at most ${INLINE_OUTPUT_MAX_BYTES} come in an event)`,
+    );
+    expect(forge.outputs).toEqual([]);
   });
 
   it('what a job that failed wrote is removed with its outputs folder', async () => {
@@ -91,7 +157,7 @@ describe("engine: where a job's outputs are written", () => {
     const staging = vi.spyOn(LocalBlobStorage.prototype, 'createStagingDir');
     f = await engineFixture({ 'blob.dir': elsewhere });
     const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'big' })).done;
     expect(done.status).toBe('success');
     expect(staging).toHaveBeenCalledTimes(2);
     const made = await Promise.all(staging.mock.results.map((r) => r.value as Promise<string>));

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { JobSpecSchema, OutputEventSchema, outputExpectedHash } from './runtime-events.js';
+import {
+  JobSpecSchema,
+  OUTPUT_INLINE_MAX_BYTES,
+  OutputEventSchema,
+  outputExpectedHash,
+} from './runtime-events.js';
 
 const hex = 'ab'.repeat(32);
 const MiB = 1024 * 1024;
@@ -57,5 +62,32 @@ describe('output content ids (docs/adr/0006)', () => {
     expect(outputExpectedHash({ size: 8 * MiB + 1, sha256: hex })).toBeUndefined();
     // No hash at all: the engine hashes the file itself.
     expect(outputExpectedHash({ size: 20 * MiB })).toBeUndefined();
+  });
+});
+
+describe('small outputs in their events (docs/adr/0035)', () => {
+  it('carries base64 bytes in `data`, and refuses what is not base64 or is longer than any engine asks', () => {
+    expect(OutputEventSchema.parse({ ...output, size: 3, data: 'gAVLKi4=' }).data).toBe('gAVLKi4=');
+    expect(OutputEventSchema.safeParse({ ...output, size: 3, data: 'not base64!' }).success).toBe(false);
+    const tooLong = 'A'.repeat(Math.ceil(OUTPUT_INLINE_MAX_BYTES / 3) * 4 + 4);
+    expect(OutputEventSchema.safeParse({ ...output, size: 3, data: tooLong }).success).toBe(false);
+  });
+
+  it('is asked for with outputInlineMaxBytes, up to OUTPUT_INLINE_MAX_BYTES', () => {
+    const spec = {
+      v: 1,
+      codeDir: '/c',
+      operation: { file: 'operations/A.py', className: 'A' },
+      attributes: {},
+      references: {},
+      inputs: {},
+      outputs: ['x'],
+      outputDir: '/o',
+      workDir: '/w',
+    };
+    expect(JobSpecSchema.parse({ ...spec, outputInlineMaxBytes: 65536 }).outputInlineMaxBytes).toBe(65536);
+    for (const wrong of [-1, 1.5, OUTPUT_INLINE_MAX_BYTES + 1]) {
+      expect(JobSpecSchema.safeParse({ ...spec, outputInlineMaxBytes: wrong }).success).toBe(false);
+    }
   });
 });

@@ -28,6 +28,9 @@ export const InputSpecSchema = z.strictObject({
 });
 export type InputSpec = z.infer<typeof InputSpecSchema>;
 
+/** The most bytes an engine may ask to get inline in an `output` event (`JobSpec.outputInlineMaxBytes`). */
+export const OUTPUT_INLINE_MAX_BYTES = 1024 * 1024;
+
 export const JobSpecSchema = z.strictObject({
   v: z.literal(RUNTIME_PROTOCOL_VERSION),
   /** Snapshot of the project code: `operations/`, `utils/` (importable as `utils.x`), `serializers/`. */
@@ -87,6 +90,13 @@ export const JobSpecSchema = z.strictObject({
    * schema would refuse.
    */
   announceExit: z.boolean().optional(),
+  /**
+   * Ask for outputs of at most this many bytes, written by a built-in serializer, to come in their `output`
+   * event (`OutputEvent.data`) instead of a file: the engine hashes and stores the bytes it is given
+   * (docs/adr/0035). Optional both ways, like `usage`: an older harness ignores it and writes files, an older
+   * engine does not send it and so never gets a field its strict schema would refuse.
+   */
+  outputInlineMaxBytes: z.number().int().min(0).max(OUTPUT_INLINE_MAX_BYTES).optional(),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -236,6 +246,16 @@ export const OutputEventSchema = z.strictObject({
    * 8 MiB (see `outputExpectedHash`).
    */
   hash: ContentHashSchema.optional(),
+  /**
+   * The output's bytes, base64, when the spec asked for small outputs to come inline (`outputInlineMaxBytes`)
+   * and this one is that small: no file was written (`file` names none), and `sha256`/`hash` are left out (the
+   * engine hashes the bytes it stores).
+   */
+  data: z
+    .string()
+    .max(Math.ceil(OUTPUT_INLINE_MAX_BYTES / 3) * 4)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+    .optional(),
 });
 
 export const ErrorKindSchema = z.enum([

@@ -132,6 +132,11 @@ export interface Compute {
    * no local copy of them first, and `spec.inputs` / `spec.references` carry serializers with empty paths.
    */
   readonly fetchesInputsById?: boolean;
+  /**
+   * True when a job's `output` events reach the engine as its harness wrote them, on the machine that holds its
+   * files: the engine may then ask for small outputs in the events instead of files (`outputInlineMaxBytes`).
+   */
+  readonly inlineOutputs?: boolean;
   /** Resolves once the job's process exists; rejects when it cannot be started at all. */
   start(request: ComputeJobRequest, handlers: ComputeHandlers): Promise<RunningJob>;
   /** Releases what the adapter keeps between jobs (warm workers, connections); jobs still running may die. */

@@ -83,6 +83,7 @@ const MAX_WARM_FAILURES = 3;
  * from a warm worker when `warmWorker` is on (docs/adr/0006), else a new interpreter.
  */
 export class LocalCompute implements Compute {
+  readonly inlineOutputs = true;
   private readonly killGraceMs: number;
   private readonly warm = new Map<string, WarmWorker>();
   private readonly warmFailures = new Map<string, number>();

@@ -63,6 +63,11 @@ export class EnvironmentCompute implements Compute {
     return this.inner.gpusInUse?.() ?? [];
   }
 
+  /** As the inner adapter's: a job with an environment runs the same harness on the same machine. */
+  get inlineOutputs(): boolean {
+    return this.inner.inlineOutputs === true;
+  }
+
   /** The machine's interpreter, made ready as the inner adapter does (a job with an environment starts its own). */
   prestart(python: string, runnerId: string, started?: PrestartedWarmWorker): void {
     if (this.inner.prestart) this.inner.prestart(python, runnerId, started);

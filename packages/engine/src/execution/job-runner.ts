@@ -23,6 +23,12 @@ import type { JobBlob, ReadyJob } from './job-preparer.js';
 import type { JobTelemetry } from './job-telemetry.js';
 import type { OutputChecks } from './output-checks.js';
 
+/**
+ * Outputs up to this size come in their `output` events when the compute passes events on as written: stored from
+ * memory, no file written, synced, renamed, read back and removed for each (docs/adr/0035).
+ */
+export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024;
+
 export interface JobRunnerContext {
   dataDir: string;
   runnerId: string;
@@ -375,6 +381,10 @@ export class JobRunner {
               // an older harness knows only outputHashes (docs/adr/0006).
               outputHashes: true,
               outputContentIds: true,
+              // Small ones come in their events where the events arrive as written (docs/adr/0035).
+              ...(ctx.compute.inlineOutputs && ctx.blobFiles.inlineOutputs
+                ? { outputInlineMaxBytes: INLINE_OUTPUT_MAX_BYTES }
+                : {}),
               usage: true,
               announceExit: true,
             },
@@ -548,6 +558,24 @@ export class JobRunner {
         continue;
       }
       try {
+        if (ev.data !== undefined) {
+          // A small output that came in its event: hashed and stored from these very bytes (no file of it).
+          const data = Buffer.from(ev.data, 'base64');
+          if (data.length !== ev.size || data.length > INLINE_OUTPUT_MAX_BYTES) {
+            await host.fail(
+              node,
+              {
+                kind: 'output',
+                message: `output ${name} is corrupt: its event carried ${data.length} bytes, not the ${ev.size} it announced (at most ${INLINE_OUTPUT_MAX_BYTES} come in an event)`,
+              },
+              { exitCode: 0, endedAt },
+            );
+            return;
+          }
+          const blob = await ctx.blobFiles.putOutputBytes(data);
+          outs.push({ name, hash: blob.hash, size: blob.size, serializer: ev.serializer, pyType: ev.pyType });
+          continue;
+        }
         const blob = await ctx.blobFiles.putOutput(join(outputDir, ev.file), {
           expectedHash: outputExpectedHash(ev),
         });

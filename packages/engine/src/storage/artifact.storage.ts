@@ -94,6 +94,11 @@ export interface ArtifactStorage {
    */
   putFile(path: string, options?: PutFileOptions): Promise<PutResult>;
   putStream(stream: Readable | AsyncIterable<Uint8Array>): Promise<StoredBlob>;
+  /**
+   * Stores bytes held in memory (a small job output that came in its event, docs/adr/0035), hashed here: the
+   * bytes hashed are the bytes stored. Once this resolves, the blob survives a crash.
+   */
+  putBytes(data: Uint8Array): Promise<StoredBlob>;
   has(hash: string): Promise<boolean>;
   /** Size in bytes, or undefined when the blob is not there. */
   size(hash: string): Promise<number | undefined>;

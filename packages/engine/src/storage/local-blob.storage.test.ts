@@ -195,6 +195,26 @@ describe('LocalBlobStorage', () => {
     }
   });
 
+  it('stores bytes read-only under their id, and only looks when it has them already', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
+    try {
+      const storage = new LocalBlobStorage(root);
+      const blob = await storage.putBytes(Buffer.from('inline'));
+      expect(blob).toEqual({ hash: sha('inline'), size: 6 });
+      const p = storage.path(blob.hash);
+      expect(await readFile(p, 'utf8')).toBe('inline');
+      expect((await stat(p)).mode & 0o222).toBe(0);
+      expect(await readdir(join(root, 'tmp'))).toEqual([]);
+      const ino = (await stat(p)).ino;
+      // Again: the blob is not written again (same file), nothing is left in tmp/.
+      expect(await storage.putBytes(Buffer.from('inline'))).toEqual(blob);
+      expect((await stat(p)).ino).toBe(ino);
+      expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it("stores an output under its writer's hash before reading it, then checks it in the background", async () => {
     const root = await mkdtemp(join(tmpdir(), 'df-blob-'));
     try {

@@ -247,6 +247,38 @@ export class LocalBlobStorage implements ArtifactStorage {
   }
 
   /**
+   * Bytes in memory: hashed here, then nothing more when the store has them (one look at the disk, the common case
+   * of a job run again), else written to a temp file created read-only, synced and renamed into place.
+   */
+  async putBytes(data: Uint8Array): Promise<StoredBlob> {
+    await this.init();
+    const h = new ContentHasher();
+    h.update(data);
+    const blob = h.digest();
+    const final = this.blobPath(blob.hash);
+    const existing = await stat(final).catch(() => undefined);
+    // As in adopt: a blob still waiting for its check is replaced by these bytes, which were hashed.
+    if (existing && existing.size === blob.size && !this.pending.has(blob.hash)) return blob;
+    const tmp = this.tempName();
+    try {
+      const fh = await open(tmp, 'wx', 0o444);
+      try {
+        let done = 0;
+        while (done < data.length) done += (await fh.write(data, done, data.length - done)).bytesWritten;
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.place(tmp, final, { readOnly: true });
+      return blob;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`cannot store blob: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
    * Makes a temp file durable and renames it to its content address. The hash is `known` when the bytes were
    * hashed on their way into tmp (a copy, a stream); otherwise it is computed here from the bytes on disk, after
    * they are ours (renamed into tmp), so no writer can change them behind it.
@@ -323,10 +355,10 @@ export class LocalBlobStorage implements ArtifactStorage {
     }
   }
 
-  private async place(tmp: string, final: string): Promise<void> {
+  private async place(tmp: string, final: string, { readOnly = false } = {}): Promise<void> {
     const dir = dirname(final);
     // Read-only: the next operation reads this file in place and must not be able to change it by accident.
-    await chmod(tmp, 0o444);
+    if (!readOnly) await chmod(tmp, 0o444);
     // Its prefix folder is made the first time a blob goes there (one call less for every later blob).
     await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;

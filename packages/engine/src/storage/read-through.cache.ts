@@ -11,6 +11,7 @@ import {
   type ContentHash,
   type PutFileOptions,
   type PutResult,
+  type StoredBlob,
 } from './artifact.storage.js';
 
 /** A local file holding a blob's bytes, kept for its holder until `release()`. */
@@ -47,6 +48,13 @@ export interface JobFiles extends BlobFiles {
    * the file becomes the cache's copy of the blob, so the jobs that read it next on this machine find it there.
    */
   putOutput(path: string, options: Pick<PutFileOptions, 'expectedHash'>): Promise<PutResult>;
+  /** Stores a small job output that came as bytes in its event (docs/adr/0035), hashed as it is stored. */
+  putOutputBytes(data: Uint8Array): Promise<StoredBlob>;
+  /**
+   * Whether small outputs are better stored from bytes than from files (docs/adr/0035): yes for a storage with
+   * local files; another keeps each output's file as the input cache's copy, which bytes would not give.
+   */
+  readonly inlineOutputs: boolean;
   /**
    * The folder a job writes its outputs into, for `putOutput` to take them from: the job folder's `outputs/` when
    * a rename takes them from there into the storage (a local store on the job folders' filesystem), else a fresh
@@ -464,7 +472,7 @@ export class JobInputFiles implements JobFiles {
   constructor(
     private readonly storage: Pick<
       ArtifactStorage,
-      'path' | 'size' | 'openRead' | 'putFile' | 'createStagingDir'
+      'path' | 'size' | 'openRead' | 'putFile' | 'putBytes' | 'createStagingDir'
     >,
     private readonly cacheOptions: ReadThroughCacheOptions,
   ) {}
@@ -505,6 +513,14 @@ export class JobInputFiles implements JobFiles {
       stat(dir).catch(() => undefined),
     ]);
     return store !== undefined && here !== undefined && store.dev === here.dev;
+  }
+
+  putOutputBytes(data: Uint8Array): Promise<StoredBlob> {
+    return this.storage.putBytes(data);
+  }
+
+  get inlineOutputs(): boolean {
+    return this.inPlace;
   }
 
   async putOutput(path: string, options: Pick<PutFileOptions, 'expectedHash'>): Promise<PutResult> {

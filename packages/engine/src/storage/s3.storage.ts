@@ -228,6 +228,10 @@ export class S3Storage implements ArtifactStorage {
     return blob;
   }
 
+  putBytes(data: Uint8Array): Promise<StoredBlob> {
+    return this.putStream(Readable.from([data]));
+  }
+
   async putStream(stream: Readable | AsyncIterable<Uint8Array>): Promise<StoredBlob> {
     await this.init();
     // Spooled to a local file first: the key is the content id, known only at the stream's end.

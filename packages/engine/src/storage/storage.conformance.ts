@@ -69,6 +69,21 @@ export function describeArtifactStorageConformance(
       expect((await readAll(await h.storage.openRead(blob.hash))).toString()).toBe('moved bytes');
     });
 
+    it('stores bytes held in memory under their content id, once however often they are put', async () => {
+      const before = await h.countBlobs();
+      const data = Buffer.from('bytes from an event');
+      const blobs = await Promise.all([h.storage.putBytes(data), h.storage.putBytes(data)]);
+      expect(blobs).toEqual([
+        { hash: sha(data), size: data.length },
+        { hash: sha(data), size: data.length },
+      ]);
+      expect(await h.storage.putBytes(new Uint8Array(data))).toEqual({ hash: sha(data), size: data.length });
+      expect(await h.countBlobs()).toBe(before + 1);
+      expect((await readAll(await h.storage.openRead(blobs[0]!.hash))).equals(data)).toBe(true);
+      expect(await h.storage.putBytes(new Uint8Array(0))).toEqual({ hash: sha(''), size: 0 });
+      expect(await h.storage.size(sha(''))).toBe(0);
+    });
+
     it('keeps one blob for the same bytes put many times, also concurrently', async () => {
       const before = await h.countBlobs();
       const files = await Promise.all(
