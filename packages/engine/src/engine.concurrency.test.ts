@@ -290,3 +290,48 @@ describe('how a chain moves on', () => {
     expect(seen.withSuccess).toEqual({});
   });
 });
+
+describe('engine: a job runs before it prints', () => {
+  let f: EngineFixture | undefined;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await f?.cleanup();
+    f = undefined;
+  });
+
+  it('holds what the process prints until its `running` is recorded, then sends it in order', async () => {
+    // The `running` write takes a while: the job has printed (and failed) long before it is done.
+    const transitionJob = KyselyExecutionStore.prototype.transitionJob;
+    vi.spyOn(KyselyExecutionStore.prototype, 'transitionJob').mockImplementation(async function (
+      this: KyselyExecutionStore,
+      id,
+      to,
+      patch,
+    ) {
+      if (to === 'running') await new Promise((r) => setTimeout(r, 300));
+      return transitionJob.call(this, id, to, patch);
+    });
+    f = await engineFixture();
+    const { project } = await f.project({
+      operations: {
+        Loud: py(
+          'class Loud():',
+          '    def execute(self):',
+          '        print("one")',
+          '        print("two")',
+          '        raise ValueError("three")',
+        ),
+      },
+      pipelines: { loud: chainOf([{ id: 'loud', operation: 'Loud' }], []) },
+    });
+    const done = await (await f.engine.startExecution({ project, pipelineName: 'loud' })).done;
+    expect(done.status).toBe('failed');
+    const seen: string[] = [];
+    for (const e of f.events) {
+      if (e.executionId !== done.id) continue;
+      if (e.type === 'job.status') seen.push(e.status);
+      else if (e.type === 'job.log' && e.stream === 'stdout') seen.push(e.text);
+    }
+    expect(seen).toEqual(['queued', 'running', 'one', 'two', 'failed']);
+  });
+});

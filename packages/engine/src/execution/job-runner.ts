@@ -354,6 +354,14 @@ export class JobRunner {
     const logFile = consoleLogOf(ctx.dataDir, ctx.executionId, node);
     const folder = await outputs;
     const outputDir = folder.path;
+    // What the process prints before its `running` is recorded waits for it (and what follows it, in order):
+    // whoever watches sees the job run before its first line (a job failing at once prints before that write).
+    let held: (() => void)[] | undefined = [];
+    const release = (): void => {
+      const early = held;
+      held = undefined;
+      for (const f of early ?? []) f();
+    };
     try {
       let handle: RunningJob;
       // An adapter may wait before the process exists (remote workers): stopping the job stops that wait.
@@ -402,18 +410,25 @@ export class JobRunner {
           },
           {
             onEvent: (e) => this.telemetry.record(node, host.job(node).id, e),
-            onLog: (l) =>
-              this.events.emitJob(node, {
-                type: 'job.log',
-                stream: l.stream,
-                text: l.text,
-                ...(l.transient ? { transient: true } : {}),
-              }),
+            onLog: (l) => {
+              const emit = (): void =>
+                this.events.emitJob(node, {
+                  type: 'job.log',
+                  stream: l.stream,
+                  text: l.text,
+                  ...(l.transient ? { transient: true } : {}),
+                });
+              // The engine's own lines before the process (an environment's build, a wait) go out at once.
+              if (held === undefined || (held.length === 0 && l.stream === 'engine')) emit();
+              else held.push(emit);
+            },
           },
         );
         this.fetching.set(node, { abort: starting, done: started });
         handle = await started;
       } catch (err) {
+        // Whatever it printed is kept, before the end it comes to.
+        release();
         if (starting.signal.aborted) {
           await host.setStatus(node, 'canceled', { endedAt: ctx.now(), error: this.stopError(node) });
           return;
@@ -431,7 +446,11 @@ export class JobRunner {
       this.handles.set(node, handle);
       // `running` is recorded once the process exists, with its pid, in one write. Should the engine die before
       // this write, the job is still `queued` and recovery finds its process by the job's marker.
-      await host.setStatus(node, 'running', { ...running, pid: handle.pid, pgid: handle.pgid });
+      try {
+        await host.setStatus(node, 'running', { ...running, pid: handle.pid, pgid: handle.pgid });
+      } finally {
+        release();
+      }
       if (host.isCanceled() || this.checks.isStopping(node)) handle.cancel();
       const result = await handle.result;
       // The job ended with its process, before its slot goes to the next job: the intervals of the jobs of one
