@@ -18,6 +18,8 @@ export interface ComputeJobRequest {
   spec: Omit<JobSpec, 'eventsFd' | 'eventsFile'>;
   /** A directory of the job's own, for job.json and the like. */
   jobDir: string;
+  /** The job's folder exists already (the job runner made it): the adapter need not make it. */
+  jobDirMade?: boolean;
   /**
    * The console log file, appended to as output arrives; null keeps none (a remote worker: the server keeps the
    * job's log from the lines it is sent), the lines still counting against logMaxBytes.

@@ -397,6 +397,8 @@ export class JobRunner {
               announceExit: true,
             },
             jobDir,
+            // Made by runOperation before it came here.
+            jobDirMade: true,
             logFile,
             logMaxBytes: ctx.logMaxBytes,
             timeoutMs: ctx.timeoutMs,
