@@ -10,6 +10,7 @@ import {
   assertNever,
   canTransitionExecution,
   canTransitionJob,
+  JOB_STATUSES,
   type ExecutionStatus,
   type JobStatus,
   type JsonValue,
@@ -364,44 +365,45 @@ export class KyselyExecutionStore implements ExecutionStore {
     return rows.map(toJob);
   }
 
+  /**
+   * Moves a job to `to` in one statement: an update of its row while its status is one the state machine (and
+   * `from`, when given) lets go to `to`, returning the row as it is then. Only when nothing moved is the row read,
+   * to say why: no such job, or a status that does not allow it (whatever it changed to meanwhile).
+   */
   private async transitionIn(
     db: Kysely<Database>,
     id: string,
     to: JobStatus,
     patch: JobPatch,
     from: readonly JobStatus[] | undefined,
-  ): Promise<void> {
-    for (let tries = 0; tries < 5; tries++) {
+  ): Promise<JobRecord> {
+    const sources = JOB_STATUSES.filter((s) => canTransitionJob(s, to) && (!from || from.includes(s)));
+    if (sources.length > 0) {
       const row = await db
-        .selectFrom('jobs')
-        .select(['status', 'node'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (!row) throw new NotFoundError(`no job ${id}`);
-      const current = row.status as JobStatus;
-      if (from && !from.includes(current)) {
-        throw new IllegalTransitionError(`job ${id} (expected ${from.join('|')})`, current, to);
-      }
-      if (!canTransitionJob(current, to)) throw new IllegalTransitionError(`job ${id}`, current, to);
-      const res = await db
         .updateTable('jobs')
         .set({ ...jobPatchColumns(patch), status: to })
         .where('id', '=', id)
-        .where('status', '=', current)
+        .where('status', 'in', sources)
+        .returningAll()
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) return;
+      if (row) return toJob(row);
     }
-    throw new Error(`job ${id} keeps changing under us; giving up`);
+    const row = await db.selectFrom('jobs').select('status').where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError(`no job ${id}`);
+    const current = row.status as JobStatus;
+    if (from && !from.includes(current)) {
+      throw new IllegalTransitionError(`job ${id} (expected ${from.join('|')})`, current, to);
+    }
+    throw new IllegalTransitionError(`job ${id}`, current, to);
   }
 
-  async transitionJob(
+  transitionJob(
     id: string,
     to: JobStatus,
     patch: JobPatch = {},
     opts: { from?: readonly JobStatus[] } = {},
   ): Promise<JobRecord> {
-    await this.transitionIn(this.db, id, to, patch, opts.from);
-    return (await this.getJob(id))!;
+    return this.transitionIn(this.db, id, to, patch, opts.from);
   }
 
   async transitionJobs(
@@ -409,12 +411,8 @@ export class KyselyExecutionStore implements ExecutionStore {
   ): Promise<JobRecord[]> {
     if (moves.length === 0) return [];
     return this.options.transaction(async (trx) => {
-      for (const m of moves) await this.transitionIn(trx, m.id, m.to, m.patch ?? {}, undefined);
       const out: JobRecord[] = [];
-      for (const m of moves) {
-        const row = await trx.selectFrom('jobs').selectAll().where('id', '=', m.id).executeTakeFirst();
-        out.push(toJob(row!));
-      }
+      for (const m of moves) out.push(await this.transitionIn(trx, m.id, m.to, m.patch ?? {}, undefined));
       return out;
     });
   }
@@ -446,8 +444,8 @@ export class KyselyExecutionStore implements ExecutionStore {
     patch: JobPatch,
     moves: readonly { id: string; to: JobStatus; patch?: JobPatch }[],
   ): Promise<{ job: JobRecord; moved: JobRecord[] }> {
-    await this.options.transaction(async (trx) => {
-      await this.transitionIn(trx, id, to, patch, undefined);
+    return this.options.transaction(async (trx) => {
+      const job = await this.transitionIn(trx, id, to, patch, undefined);
       await trx.deleteFrom('job_outputs').where('job_id', '=', id).execute();
       if (outputs.length > 0) {
         await trx
@@ -464,12 +462,10 @@ export class KyselyExecutionStore implements ExecutionStore {
           )
           .execute();
       }
-      for (const m of moves) await this.transitionIn(trx, m.id, m.to, m.patch ?? {}, undefined);
+      const moved: JobRecord[] = [];
+      for (const m of moves) moved.push(await this.transitionIn(trx, m.id, m.to, m.patch ?? {}, undefined));
+      return { job, moved };
     });
-    const job = (await this.getJob(id))!;
-    const moved: JobRecord[] = [];
-    for (const m of moves) moved.push((await this.getJob(m.id))!);
-    return { job, moved };
   }
 
   async listJobOutputs(jobId: string): Promise<JobOutputRecord[]> {
