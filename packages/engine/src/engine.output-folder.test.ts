@@ -80,6 +80,16 @@ async function entries(dir: string): Promise<string[] | undefined> {
 describe("engine: where a job's outputs are written", () => {
   let f: EngineFixture;
   let elsewhere: string | undefined;
+  /** A fresh engine (with `settings`) runs one of the pipelines above to its end. */
+  async function run(pipelineName: string, settings: Parameters<typeof engineFixture>[0] = {}) {
+    f = await engineFixture(settings);
+    const { project } = await f.project({ operations: ops, pipelines });
+    return (await f.engine.startExecution({ project, pipelineName })).done;
+  }
+  /** Where the blob store keeps a `sha256:` blob. */
+  const blobPath = (hash: string): string =>
+    join(f.engine.settings.values['blob.dir'], 'sha256', hash.slice(7, 9), hash.slice(7));
+
   afterEach(async () => {
     vi.restoreAllMocks();
     await f.cleanup();
@@ -89,9 +99,7 @@ describe("engine: where a job's outputs are written", () => {
 
   it('in its own folder, renamed from there into the store: no staging folder is made or removed', async () => {
     const staging = vi.spyOn(LocalBlobStorage.prototype, 'createStagingDir');
-    f = await engineFixture();
-    const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'big' })).done;
+    const done = await run('big');
     expect(done.status).toBe('success');
     expect(staging).not.toHaveBeenCalled();
     for (const node of ['make', 'grow']) {
@@ -100,33 +108,26 @@ describe("engine: where a job's outputs are written", () => {
     }
     const value = done.jobs.find((j) => j.node === 'grow')!.outputs[0]!;
     expect(value.size).toBeGreaterThan(INLINE_OUTPUT_MAX_BYTES);
-    const blobDir = f.engine.settings.values['blob.dir'];
-    const blob = join(blobDir, 'sha256', value.hash.slice(7, 9), value.hash.slice(7));
-    expect((await stat(blob)).size).toBe(value.size);
-    expect(await entries(join(blobDir, 'staging'))).toEqual([]);
+    expect((await stat(blobPath(value.hash))).size).toBe(value.size);
+    expect(await entries(join(f.engine.settings.values['blob.dir'], 'staging'))).toEqual([]);
   });
 
   it('small outputs come in their events: no file at all, the bytes stored as they came', async () => {
-    f = await engineFixture();
-    const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'pair' })).done;
+    const done = await run('pair');
     expect(done.status).toBe('success');
     for (const node of ['make', 'inc']) {
       expect(await entries(join(jobDirOf(f.dataDir, done.id, node), 'outputs'))).toBeUndefined();
     }
     // inc read make's output from the store: 41 + 1, pickled (protocol 4 or 5: an int of one byte).
     const value = done.jobs.find((j) => j.node === 'inc')!.outputs[0]!;
-    const blobDir = f.engine.settings.values['blob.dir'];
-    const bytes = await readFile(join(blobDir, 'sha256', value.hash.slice(7, 9), value.hash.slice(7)));
+    const bytes = await readFile(blobPath(value.hash));
     expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(value.hash);
     expect(bytes.length).toBe(value.size);
     expect(bytes.subarray(-3).toString('latin1')).toBe('K*.');
   });
 
   it('fails a job whose output event carries other bytes than it says, storing nothing of it', async () => {
-    f = await engineFixture();
-    const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'forge' })).done;
+    const done = await run('forge');
     expect(done.status).toBe('failed');
     const forge = done.jobs.find((j) => j.node === 'forge')!;
     expect(forge.error?.kind).toBe('output');
@@ -137,9 +138,7 @@ describe("engine: where a job's outputs are written", () => {
   });
 
   it('what a job that failed wrote is removed with its outputs folder', async () => {
-    f = await engineFixture();
-    const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'half' })).done;
+    const done = await run('half');
     expect(done.status).toBe('failed');
     const half = done.jobs.find((j) => j.node === 'half')!;
     expect(half.error?.message).toMatch(/second/);
@@ -155,9 +154,7 @@ describe("engine: where a job's outputs are written", () => {
     if (!shm?.isDirectory() || shm.dev === disk.dev) return;
     elsewhere = await mkdtemp('/dev/shm/deepforge-blobs-');
     const staging = vi.spyOn(LocalBlobStorage.prototype, 'createStagingDir');
-    f = await engineFixture({ 'blob.dir': elsewhere });
-    const { project } = await f.project({ operations: ops, pipelines });
-    const done = await (await f.engine.startExecution({ project, pipelineName: 'big' })).done;
+    const done = await run('big', { 'blob.dir': elsewhere });
     expect(done.status).toBe('success');
     expect(staging).toHaveBeenCalledTimes(2);
     const made = await Promise.all(staging.mock.results.map((r) => r.value as Promise<string>));

@@ -18,6 +18,19 @@ const output = {
   pyType: 'int',
 } as const;
 
+/** The fields every job spec has. */
+const spec = {
+  v: 1,
+  codeDir: '/c',
+  operation: { file: 'operations/A.py', className: 'A' },
+  attributes: {},
+  references: {},
+  inputs: {},
+  outputs: ['x'],
+  outputDir: '/o',
+  workDir: '/w',
+};
+
 describe('output content ids (docs/adr/0006)', () => {
   it('carries a sha256t: or sha256: id in `hash`, and says what is wrong with a malformed one', () => {
     expect(OutputEventSchema.parse({ ...output, size: 9 * MiB, hash: `sha256t:${hex}` }).hash).toBe(
@@ -33,17 +46,6 @@ describe('output content ids (docs/adr/0006)', () => {
   });
 
   it('is asked for with outputContentIds, next to outputHashes', () => {
-    const spec = {
-      v: 1,
-      codeDir: '/c',
-      operation: { file: 'operations/A.py', className: 'A' },
-      attributes: {},
-      references: {},
-      inputs: {},
-      outputs: ['x'],
-      outputDir: '/o',
-      workDir: '/w',
-    };
     expect(JobSpecSchema.parse({ ...spec, outputHashes: true, outputContentIds: true })).toMatchObject({
       outputHashes: true,
       outputContentIds: true,
@@ -74,17 +76,6 @@ describe('small outputs in their events (docs/adr/0035)', () => {
   });
 
   it('is asked for with outputInlineMaxBytes, up to OUTPUT_INLINE_MAX_BYTES', () => {
-    const spec = {
-      v: 1,
-      codeDir: '/c',
-      operation: { file: 'operations/A.py', className: 'A' },
-      attributes: {},
-      references: {},
-      inputs: {},
-      outputs: ['x'],
-      outputDir: '/o',
-      workDir: '/w',
-    };
     expect(JobSpecSchema.parse({ ...spec, outputInlineMaxBytes: 65536 }).outputInlineMaxBytes).toBe(65536);
     for (const wrong of [-1, 1.5, OUTPUT_INLINE_MAX_BYTES + 1]) {
       expect(JobSpecSchema.safeParse({ ...spec, outputInlineMaxBytes: wrong }).success).toBe(false);
