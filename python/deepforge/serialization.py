@@ -434,13 +434,7 @@ def dump_output(path, obj, hashed, inline_limit):
 
     target = _SpillingWriter(inline_limit, open_file)
     try:
-        try:
-            entry.dump(obj, target)
-        except Exception as exc:
-            raise SerializationError(
-                "cannot serialize a value of type %s with serializer %r: %s: %s"
-                % (qualified_name(type(obj)), entry.name, type(exc).__name__, exc)
-            ) from exc
+        _dump_with(entry, obj, target)
         if target.file is None:
             return entry.name, None, target.kept()
         hasher = opened["hasher"]
@@ -463,6 +457,17 @@ def dump_output(path, obj, hashed, inline_limit):
                 pass
         raise
     return entry.name, digest, None
+
+
+def _dump_with(entry, obj, target):
+    """``entry``'s dump of ``obj`` into ``target``; whatever it raises becomes a :class:`SerializationError`."""
+    try:
+        entry.dump(obj, target)
+    except Exception as exc:
+        raise SerializationError(
+            "cannot serialize a value of type %s with serializer %r: %s: %s"
+            % (qualified_name(type(obj)), entry.name, type(exc).__name__, exc)
+        ) from exc
 
 
 class _SpillingWriter:
@@ -514,13 +519,7 @@ def _dump_atomic(path, obj, hash_factory):
                 target = _SyncingWriter(fd, fsync, hasher)
             else:
                 target = file if hasher is None else _HashingFile(file, hasher)
-            try:
-                entry.dump(obj, target)
-            except Exception as exc:
-                raise SerializationError(
-                    "cannot serialize a value of type %s with serializer %r: %s: %s"
-                    % (qualified_name(type(obj)), entry.name, type(exc).__name__, exc)
-                ) from exc
+            _dump_with(entry, obj, target)
             file.flush()
             if hasher is not None:
                 hasher.finish()
