@@ -8,7 +8,8 @@
 // it is newer than every build it was made from, and the program's own files otherwise (packages/cli/src/main.ts).
 //
 // What stays outside, loaded from node_modules as before:
-// - native modules (better-sqlite3, @node-rs/argon2): they load their .node file by path;
+// - @node-rs/argon2: its loader looks for its .node file by path (better-sqlite3 is inside: the engine names its
+//   addon's file to it, packages/engine/src/store/sqlite-database.ts);
 // - @deepforge/server: `start`, `worker` and `run --server` pass the engine and errors to it, so it must share one
 //   copy of the engine, protocol, zod and Yjs with what loaded it; those commands never use the bundle, and the
 //   bundle imports the server only for a job that asks for GPUs (plain numbers come back);
@@ -22,15 +23,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'packages', 'cli', 'dist');
 const CORE_DIST = join(ROOT, 'packages', 'core', 'dist');
 
-export const EXTERNAL = [
-  'better-sqlite3',
-  '@node-rs/argon2',
-  '@deepforge/server',
-  'pg',
-  'pg-*',
-  '@aws-sdk/*',
-  '@smithy/*',
-];
+export const EXTERNAL = ['@node-rs/argon2', '@deepforge/server', 'pg', 'pg-*', '@aws-sdk/*', '@smithy/*'];
 
 /**
  * What the engine's operation reader loads in its worker threads (packages/engine/src/operation-reader.ts): core's

@@ -48,7 +48,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const entry = await loadEntry();
   // The run's reader and warm worker start while the rest of the program loads; the engine takes what matches its
   // settings, and what it does not take is stopped when the command is done.
-  const prestarted = localRun() ? await entry.prestartRun(process.env) : undefined;
+  const prestarted = localRun() ? await entry.prestartRun(process.env, argv.slice(1)) : undefined;
   const { runCli } = await entry.loadProgram();
   try {
     process.exitCode = await runCli(argv, {

@@ -440,7 +440,7 @@ export async function openEngine(options: OpenEngineOptions = {}): Promise<Engin
   // Its worker thread loads, and the interpreter is checked and its warm worker started, while the engine
   // registers, recovers and reads the project (unreferenced meanwhile; a failed open closes the compute with it).
   if (options.warmUp) {
-    engine.operationReader.warm();
+    if (!engine.readerWarmed) engine.operationReader.warm();
     engine.warmUpJobs(options.prestarted?.warmWorker);
   }
   try {
@@ -468,6 +468,8 @@ class EngineImpl implements Engine {
   private readonly concurrency: number;
   readonly computeBackend: 'local' | 'workers' | 'slurm';
   readonly operationReader: OperationReader;
+  /** The reader came from prestartRun, which already decided whether its worker starts ahead. */
+  readonly readerWarmed: boolean;
   private readonly bus: EventBus;
   private readonly slots: SlotPool;
   private readonly artifacts: ArtifactService;
@@ -510,9 +512,11 @@ class EngineImpl implements Engine {
     this.projects = stores.projects;
     this.documents = stores.documents;
     this.runnerId = options.prestarted?.runnerId ?? newId();
-    this.operationReader =
-      (options.operationReader === undefined ? options.prestarted?.takeReader() : undefined) ??
-      new OperationReader(options.operationReader);
+    const prestartedReader =
+      options.operationReader === undefined ? options.prestarted?.takeReader() : undefined;
+    // A prestarted reader was started or not by who made it, who knew whether the run's readings were kept.
+    this.readerWarmed = prestartedReader !== undefined;
+    this.operationReader = prestartedReader ?? new OperationReader(options.operationReader);
     let box: Promise<SecretBox> | undefined;
     this.accounts = new AccountService(
       stores.accounts,

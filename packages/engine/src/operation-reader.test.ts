@@ -1,6 +1,9 @@
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseProjectOperations, readOperationFile, type Project } from '@deepforge/core';
-import { OperationReader } from './operation-reader.js';
+import { KEPT_READINGS, OperationReader } from './operation-reader.js';
+import { makeTempDir, removeTree } from './test-support/temp-dir.js';
 
 const MULTIPLY = 'class Multiply:\n    def execute(self, a, b):\n        return a * b\n';
 const BROKEN = 'class Broken:\n    def execute(self, a)\n        return a\n';
@@ -69,5 +72,76 @@ describe('OperationReader', () => {
       expect(reading.interface).toBeNull();
       expect(reading.diagnostics[0]?.message).toMatch(/could not be read: the server is shutting down$/);
     }
+  });
+});
+
+describe('OperationReader keeping readings in a folder (keepIn)', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((d) => removeTree(d)));
+  });
+  async function folder(): Promise<string> {
+    const dir = await makeTempDir('readings');
+    dirs.push(dir);
+    return dir;
+  }
+  const jsonFiles = async (dir: string): Promise<string[]> =>
+    (await readdir(dir)).filter((n) => n.endsWith('.json'));
+
+  it("keeps what core read, and another process's reader takes it without a worker", async () => {
+    const dir = await folder();
+    const first = reader({ keepIn: dir });
+    const reading = await first.read('Multiply', MULTIPLY);
+    expect(reading).toEqual(readOperationFile('Multiply', MULTIPLY));
+    await first.close();
+    expect(await jsonFiles(dir)).toHaveLength(1);
+
+    const second = reader({ keepIn: dir });
+    expect(second.takeKept({ Multiply: MULTIPLY })).toBe(true);
+    expect(await second.read('Multiply', MULTIPLY)).toEqual(reading);
+    expect(second.workersStarted).toBe(0);
+    // Another name or other code is another reading.
+    expect(second.takeKept({ Multiply: `${MULTIPLY}\n` })).toBe(false);
+    expect(second.takeKept({ Other: MULTIPLY })).toBe(false);
+  });
+
+  it('reads again what it cannot take, and keeps no error', async () => {
+    const dir = await folder();
+    const first = reader({ keepIn: dir });
+    await first.read('Broken', BROKEN);
+    await first.close();
+    const [file] = await jsonFiles(dir);
+    await writeFile(join(dir, file!), '{"interface": ');
+
+    const second = reader({ keepIn: dir });
+    expect(second.takeKept({ Broken: BROKEN })).toBe(false);
+    expect(await second.read('Broken', BROKEN)).toEqual(readOperationFile('Broken', BROKEN));
+    expect(second.workersStarted).toBe(1);
+    await second.close();
+    expect(JSON.parse(await readFile(join(dir, file!), 'utf8'))).toEqual(readOperationFile('Broken', BROKEN));
+
+    // A reading that timed out says nothing about the code: not kept.
+    const hasty = reader({ keepIn: dir, deadlineMs: 1 });
+    expect(await hasty.read('Large', LARGE)).toMatchObject({ diagnostics: [{ code: 'read-timeout' }] });
+    await hasty.close();
+    expect(await jsonFiles(dir)).toEqual([file]);
+  });
+
+  it(`keeps the newest ${KEPT_READINGS} readings`, async () => {
+    const dir = await folder();
+    const old = new Date(Date.now() - 3600_000);
+    await Promise.all(
+      Array.from({ length: KEPT_READINGS }, async (_, i) => {
+        const name = join(dir, `old-${String(i).padStart(4, '0')}.json`);
+        await writeFile(name, '{}');
+        await utimes(name, old, old);
+      }),
+    );
+    const r = reader({ keepIn: dir });
+    await r.read('Multiply', MULTIPLY);
+    await r.close();
+    const left = await jsonFiles(dir);
+    expect(left).toHaveLength(KEPT_READINGS);
+    expect(left.filter((n) => !n.startsWith('old-'))).toHaveLength(1);
   });
 });

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   OPERATIONS_DIR,
@@ -21,7 +22,17 @@ export interface OperationReaderOptions {
   cacheEntries?: number;
   /** The heap a worker may grow to (MiB); past it the worker dies and the operation gets an error. */
   workerHeapMb?: number;
+  /**
+   * A folder where readings are kept between processes (`deepforge run`: the user's cache folder), one file per
+   * reading, named by a digest of the reader's code, the operation's name and its code. Used only when the
+   * workers load core's reading bundle, whose digest names the reader: the modules of a build have no one file
+   * that changes whenever the parser does.
+   */
+  keepIn?: string;
 }
+
+/** Readings kept in a `keepIn` folder; past it the least recently written go first. */
+export const KEPT_READINGS = 2000;
 
 export const OPERATION_READ_DEADLINE_MS = 2000;
 
@@ -84,6 +95,8 @@ interface Job {
   id: number;
   name: string;
   code: string;
+  /** The file the reading is kept in (`keepIn`), when it comes back from core. */
+  keepAt: string | undefined;
   resolve(reading: OperationReading): void;
 }
 
@@ -99,6 +112,39 @@ type WorkerMessage =
   | { failed: string }
   | { id: number; reading: OperationReading }
   | { id: number; error: string };
+
+function readingKey(name: string, code: string): string {
+  return createHash('sha256').update(name).update('\0').update(code).digest('hex');
+}
+
+/** The reading a keepIn file holds; undefined when there is none or it is not one (then it is read again). */
+function keptReading(file: string): OperationReading | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const reading = value as Partial<OperationReading> | null;
+  return typeof reading === 'object' &&
+    reading !== null &&
+    'interface' in reading &&
+    typeof reading.interface === 'object' &&
+    Array.isArray(reading.diagnostics)
+    ? (reading as OperationReading)
+    : undefined;
+}
+
+/** Keeps the newest KEPT_READINGS files of a keepIn folder. */
+async function pruneKept(dir: string): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+  if (names.length <= KEPT_READINGS) return;
+  const dated = await Promise.all(
+    names.map(async (n) => ({ n, at: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })),
+  );
+  dated.sort((a, b) => b.at - a.at);
+  await Promise.all(dated.slice(KEPT_READINGS).map(({ n }) => rm(join(dir, n), { force: true })));
+}
 
 function failedReading(name: string, why: string, code = 'read-failed'): OperationReading {
   const file = `${OPERATIONS_DIR}/${name}.py`;
@@ -132,32 +178,44 @@ export class OperationReader {
   private nextId = 1;
   private closed = false;
   private coreUrl: string | undefined;
+  private readonly keepIn: string | undefined;
+  /** The digest of the reading bundle; null when readings are not kept (no keepIn, no bundle). */
+  private readerDigest: string | null | undefined;
+  /** Readings being written to keepIn: close() waits for them. */
+  private readonly keeping = new Set<Promise<void>>();
+  private started = 0;
 
   constructor(options: OperationReaderOptions = {}) {
     this.workers = Math.max(1, options.workers ?? 2);
     this.deadlineMs = options.deadlineMs ?? OPERATION_READ_DEADLINE_MS;
     this.cacheEntries = options.cacheEntries ?? 1000;
     this.workerHeapMb = options.workerHeapMb ?? 256;
+    this.keepIn = options.keepIn;
     this.slots = Array.from({ length: this.workers }, () => undefined);
   }
 
   /** The interface and diagnostics of operations/<name>.py, as core's readOperationFile gives them. */
   read(name: string, code: string): Promise<OperationReading> {
-    const key = createHash('sha256').update(name).update('\0').update(code).digest('hex');
+    const key = readingKey(name, code);
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
       this.cache.set(key, hit);
       return hit;
     }
-    const reading = new Promise<OperationReading>((resolve) => {
-      if (this.closed) {
-        resolve(failedReading(name, 'could not be read: the server is shutting down'));
-        return;
-      }
-      this.queue.push({ id: this.nextId++, name, code, resolve });
-      this.pump();
-    });
+    const keepAt = this.keptFile(name, code);
+    const kept = keepAt === undefined ? undefined : keptReading(keepAt);
+    const reading =
+      kept !== undefined
+        ? Promise.resolve(kept)
+        : new Promise<OperationReading>((resolve) => {
+            if (this.closed) {
+              resolve(failedReading(name, 'could not be read: the server is shutting down'));
+              return;
+            }
+            this.queue.push({ id: this.nextId++, name, code, keepAt, resolve });
+            this.pump();
+          });
     this.cache.set(key, reading);
     while (this.cache.size > this.cacheEntries) {
       this.cache.delete(this.cache.keys().next().value as string);
@@ -170,6 +228,21 @@ export class OperationReader {
     const names = Object.keys(project.operations);
     const readings = await Promise.all(names.map((name) => this.read(name, project.operations[name]!.code)));
     return projectOperationsOf(Object.fromEntries(names.map((name, i) => [name, readings[i]!])));
+  }
+
+  /**
+   * Takes what `keepIn` holds for these operations (name → code) into memory; true when it held every one, so
+   * that reading them needs no worker. False without `keepIn`.
+   */
+  takeKept(operations: Readonly<Record<string, string>>): boolean {
+    let all = true;
+    for (const [name, code] of Object.entries(operations)) {
+      const file = this.keptFile(name, code);
+      const kept = file === undefined ? undefined : keptReading(file);
+      if (kept === undefined) all = false;
+      else this.cache.set(readingKey(name, code), Promise.resolve(kept));
+    }
+    return all;
   }
 
   /**
@@ -196,6 +269,47 @@ export class OperationReader {
         await slot.worker.terminate();
       }),
     );
+    await Promise.all(this.keeping);
+  }
+
+  /** The file of keepIn that holds, or will hold, the reading of this name and code. */
+  private keptFile(name: string, code: string): string | undefined {
+    if (this.keepIn === undefined) return undefined;
+    if (this.readerDigest === undefined) {
+      this.coreUrl ??= builtCoreUrl();
+      this.readerDigest = this.coreUrl.endsWith('.cjs')
+        ? createHash('sha256')
+            .update(readFileSync(fileURLToPath(this.coreUrl)))
+            .digest('hex')
+        : null;
+    }
+    if (this.readerDigest === null) return undefined;
+    const digest = createHash('sha256')
+      .update(this.readerDigest)
+      .update('\0')
+      .update(name)
+      .update('\0')
+      .update(code)
+      .digest('hex');
+    return join(this.keepIn, `${digest}.json`);
+  }
+
+  /** Writes a reading core gave into keepIn, whole or not at all; a folder that cannot be written keeps nothing. */
+  private keep(file: string, reading: OperationReading): void {
+    const dir = dirname(file);
+    const tmp = `${file}.${process.pid}.${this.nextId++}.tmp`;
+    const writing = (async () => {
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(tmp, JSON.stringify(reading));
+        await rename(tmp, file);
+        await pruneKept(dir);
+      } catch {
+        await rm(tmp, { force: true }).catch(() => undefined);
+      }
+    })();
+    this.keeping.add(writing);
+    void writing.then(() => this.keeping.delete(writing));
   }
 
   /** Hands waiting jobs to idle workers, starting workers (up to the pool's size) for those left waiting. */
@@ -222,7 +336,13 @@ export class OperationReader {
     }
   }
 
+  /** Worker threads started so far. */
+  get workersStarted(): number {
+    return this.started;
+  }
+
   private start(i: number): Slot {
+    this.started++;
     this.coreUrl ??= builtCoreUrl();
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -243,6 +363,7 @@ export class OperationReader {
         const job = slot.job;
         if (!job || job.id !== m.id) return;
         this.finish(slot);
+        if ('reading' in m && job.keepAt !== undefined) this.keep(job.keepAt, m.reading);
         job.resolve('reading' in m ? m.reading : failedReading(job.name, `could not be read: ${m.error}`));
         this.pump();
       }

@@ -2,7 +2,7 @@
 // loaded (prestartRun, docs/adr/0029). The engine takes the warm worker only when it runs the engine's own
 // interpreter with the engine's own environment; any other is stopped, and what nobody takes stops on discard().
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir, symlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findRuntimeDir, resolvePython, PYTHON_CHECKS_FILE } from './compute/python-interpreter.js';
@@ -66,6 +66,7 @@ beforeEach(async () => {
     DEEPFORGE_DATA_DIR: join(root, 'data'),
     DEEPFORGE_PYTHON: TEST_PYTHON,
     DF_PRESTART_TEST: mark,
+    XDG_CACHE_HOME: join(root, 'cache'),
   });
 });
 
@@ -185,5 +186,39 @@ describe('prestartRun', () => {
       operations: { Add: { code: 'class Add():\n    def execute(self, a):\n        return a\n' } },
     } as never);
     expect(read.diagnostics).toEqual([]);
+  });
+
+  it("starts the reader's worker ahead only when the project's readings are not kept", async () => {
+    const project = join(root, 'project');
+    await mkdir(join(project, 'operations'), { recursive: true });
+    await writeFile(join(project, 'deepforge.json'), '{"name":"p","formatVersion":1}\n');
+    const add = 'class Add():\n    def execute(self, a):\n        return a\n';
+    await writeFile(join(project, 'operations', 'Add.py'), add);
+    const args = ['--quiet', 'not-a-project', 'project', 'main'];
+
+    // Nothing kept yet: the worker starts ahead, and what it reads is kept.
+    const first = await prestartRun(env, args, root);
+    const reader = first.takeReader()!;
+    expect(reader.workersStarted).toBe(1);
+    const reading = await reader.read('Add', add);
+    expect(reading.interface?.className).toBe('Add');
+    await reader.close();
+    await first.discard();
+
+    // The next run finds it: no worker, not even once the engine opens with warm-up, and the same reading.
+    prestarted = await prestartRun(env, args, root);
+    engine = await openEngine({ env, warmUp: true, prestarted });
+    expect(await engine.operationReader.read('Add', add)).toEqual(reading);
+    expect(engine.operationReader.workersStarted).toBe(0);
+    await engine.close();
+    engine = undefined;
+
+    // Changed code is not kept: started ahead again.
+    await writeFile(join(project, 'operations', 'Add.py'), add.replace('return a', 'return a + 1'));
+    const changed = await prestartRun(env, args, root);
+    const again = changed.takeReader()!;
+    expect(again.workersStarted).toBe(1);
+    await again.close();
+    await changed.discard();
   });
 });

@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { harnessEnvironment } from './compute/harness-environment.js';
 import { cachedPython, findRuntimeDir, PYTHON_CHECKS_FILE } from './compute/python-interpreter.js';
 import {
@@ -93,18 +95,66 @@ function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean 
   return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
+/** Where `deepforge run` keeps operation readings: `$XDG_CACHE_HOME/deepforge/readings` (by default `~/.cache/…`). */
+export function readingsFolder(env: Env): string {
+  const base =
+    env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'deepforge', 'readings');
+}
+
+/** More operations than this in a folder are not looked at ahead of the run: the reader's worker is started. */
+const AHEAD_OPERATIONS = 200;
+const AHEAD_BYTES = 1024 * 1024;
+
+/**
+ * The operations (name → code) of the project folder among the command's arguments (the first that holds a
+ * deepforge.json), read as the run will read them; undefined when there is none or they are too many or too large to
+ * look at here. Only decides whether the reader's worker starts ahead: the run reads the folder itself.
+ */
+function operationsAhead(args: readonly string[], cwd: string): Record<string, string> | undefined {
+  try {
+    const dir = args
+      .filter((a) => !a.startsWith('-'))
+      .map((a) => resolve(cwd, a))
+      .find((d) => statSync(join(d, 'deepforge.json'), { throwIfNoEntry: false })?.isFile() === true);
+    if (dir === undefined) return undefined;
+    const entries = readdirSync(join(dir, 'operations'), { withFileTypes: true }).filter(
+      (e) => e.isFile() && e.name.endsWith('.py') && !e.name.startsWith('.'),
+    );
+    if (entries.length > AHEAD_OPERATIONS) return undefined;
+    const operations: Record<string, string> = {};
+    let bytes = 0;
+    for (const e of entries) {
+      const code = readFileSync(join(dir, 'operations', e.name), 'utf8');
+      bytes += code.length;
+      if (bytes > AHEAD_BYTES) return undefined;
+      operations[e.name.slice(0, -'.py'.length)] = code;
+    }
+    return operations;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Starts what a local run's first job will wait for, from the settings and the remembered interpreter checks as the
  * engine reads them (loadSettings, cachedPython): never an interpreter check itself. Whatever cannot be read here
- * (a broken config file) is left to the engine, which reports it.
+ * (a broken config file) is left to the engine, which reports it. `args` are the command's arguments: the project
+ * folder among them has its operations' readings taken from the cache folder (readingsFolder) when it holds them,
+ * and the reader's worker is started only when it does not.
  */
-export async function prestartRun(env: Env): Promise<PrestartedRun> {
+export async function prestartRun(
+  env: Env,
+  args: readonly string[] = [],
+  cwd = process.cwd(),
+): Promise<PrestartedRun> {
   const runnerId = newId();
-  // The reader's worker first: it takes longest to be ready (a thread loading core's reading bundle), and the run
+  // The reader first: its worker takes longest to be ready (a thread loading core's reading bundle), and the run
   // needs it first. Loaded on demand: in the program's bundle, what the reader imports (core) is evaluated here.
   const { OperationReader } = await import('./operation-reader.js');
-  let reader: OperationReader | undefined = new OperationReader();
-  reader.warm();
+  let reader: OperationReader | undefined = new OperationReader({ keepIn: readingsFolder(env) });
+  const ahead = operationsAhead(args, cwd);
+  if (ahead === undefined || !reader.takeKept(ahead)) reader.warm();
   let warmWorker: StartedWarmWorker | undefined;
   try {
     const settings = await loadSettings({ env });

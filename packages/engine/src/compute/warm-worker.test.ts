@@ -52,7 +52,11 @@ describe('WarmWorker', () => {
     expect(await closed.worker.ready).toBe(true);
     const closedPid = await zygoteMarked(closed.mark);
     expect(closedPid).toBeDefined();
+    const folderOf = (w: WarmWorker): string => (w as unknown as { socketDir: string }).socketDir;
+    expect(await readdir(folderOf(closed.worker))).toEqual(['jobs.sock']);
     closed.worker.close();
+    // Its socket's folder goes with it.
+    await expect(stat(folderOf(closed.worker))).rejects.toThrow(/ENOENT/);
     await until(async () => (await zygoteMarked(closed.mark)) === undefined);
     // The exit is handled on the next turns of the event loop.
     await new Promise((r) => setTimeout(r, 100));
@@ -68,6 +72,7 @@ describe('WarmWorker', () => {
       'warm worker exited; jobs start as new interpreters until another one is up',
     ]);
     expect(killed.worker.usable).toBe(false);
+    await expect(stat(folderOf(killed.worker))).rejects.toThrow(/ENOENT/);
     killed.worker.close();
   });
 });

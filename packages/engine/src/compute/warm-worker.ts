@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -137,6 +137,7 @@ export class WarmWorker {
   private readonly server: Server;
   /** The socket the children connect to, in a directory only we can enter (a path: Node pads abstract names). */
   private readonly socketDir = mkdtempSync(join(tmpdir(), 'deepforge-warm-'));
+  private serverClosed = false;
   private readonly address = join(this.socketDir, 'jobs.sock');
   private readonly byToken = new Map<string, PendingFork>();
   private readonly byId = new Map<string, PendingFork>();
@@ -365,8 +366,16 @@ export class WarmWorker {
   }
 
   private closeServer(): void {
+    if (this.serverClosed) return;
+    this.serverClosed = true;
     this.server.close();
-    rmSync(this.socketDir, { recursive: true, force: true });
+    // Closing the server removes its socket (libuv unlinks it), so the folder is empty unless something else was
+    // left in it: removed then as a tree.
+    try {
+      rmdirSync(this.socketDir);
+    } catch {
+      rmSync(this.socketDir, { recursive: true, force: true });
+    }
   }
 
   private onReply(reply: Exclude<Reply, { type: 'ready' }>): void {

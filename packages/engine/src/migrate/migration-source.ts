@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { DatabaseError } from '../errors.js';
 import { isRunnerDead } from '../runner.service.js';
 import type { Database } from '../store/kysely.database.js';
 import { LATEST_MIGRATION } from '../store/store.migrations.js';
+import { sqliteDatabase } from '../store/sqlite-database.js';
 
 /** The embedded installation being copied, as `deepforge migrate` reads it: one read transaction, never a write. */
 export interface MigrationSource {
@@ -43,7 +44,7 @@ export async function withMigrationSource<T>(
   }
   let sqlite: BetterSqlite3.Database;
   try {
-    sqlite = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
+    sqlite = sqliteDatabase(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
     sqlite.pragma('query_only = ON');
   } catch (err) {
     throw new DatabaseError(`cannot open ${file} to read it: ${(err as Error).message}`, { cause: err });

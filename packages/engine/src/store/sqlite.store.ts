@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { sqliteDatabase } from './sqlite-database.js';
 import {
   Kysely,
   SqliteDialect,
@@ -164,7 +165,7 @@ class DurableSqliteDialect extends SqliteDialect {
 
 async function openSqliteDatabase(file: string): Promise<KyselyStoreOptions> {
   mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new BetterSqlite3(file, { timeout: 15_000 });
+  const sqlite = sqliteDatabase(file, { timeout: 15_000 });
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 15000');
   sqlite.pragma('foreign_keys = ON');
