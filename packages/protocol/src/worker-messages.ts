@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RuntimeEventSchema } from './runtime-events.js';
+import { OUTPUT_INLINE_MAX_BYTES, RuntimeEventSchema } from './runtime-events.js';
 import { WorkerLabelSchema } from '@deepforge/core';
 
 // ── the /api/workers/connect WebSocket (docs/adr/0015-remote-workers.md) ────────────────────────────────────
@@ -12,13 +12,14 @@ import { WorkerLabelSchema } from '@deepforge/core';
 // job message carries the lease's `epoch`: a message under an epoch the lease no longer has (the worker was
 // lost and the job leased again) is refused, never applied. Bytes travel over HTTP, not this socket: inputs from
 // GET /api/workers/blobs/<hash>, outputs to PUT /api/workers/jobs/<job>/outputs/<file>, both with the token; only
-// output files of at most INLINE_OUTPUT_MAX_BYTES come inside `job.finished` (version 2).
+// output files of at most INLINE_OUTPUT_MAX_BYTES come inside `job.finished` (version 2), and the small outputs
+// of built-in serializers inside their `output` events when `job.assign` asks (`outputInlineMaxBytes`, version 3).
 
 /**
  * Bump on any change an older peer would misread; both sides refuse a version they do not know, saying which
  * side is too old.
  */
-export const WORKER_PROTOCOL_VERSION = 2;
+export const WORKER_PROTOCOL_VERSION = 3;
 
 /** The close code after `refused` (a version mismatch, a broken handshake, a bad message). */
 export const WORKER_CLOSE_REFUSED = 4001;
@@ -275,6 +276,12 @@ export const ServerJobAssignSchema = z.strictObject({
    * to exactly these, and the server leases them to no other job until it ends. Absent: none.
    */
   gpus: z.array(z.number().int().min(0)).max(64).optional(),
+  /**
+   * Outputs this small (built-in serializers) come in their `output` events, which the worker passes on as the
+   * harness wrote them: the job's spec asks the harness for it (`outputInlineMaxBytes`, docs/adr/0035). Sent only
+   * when the server stores outputs itself (not with `storage` s3). Absent: every output is a file.
+   */
+  outputInlineMaxBytes: z.number().int().min(1).max(OUTPUT_INLINE_MAX_BYTES).optional(),
 });
 export type ServerJobAssign = z.infer<typeof ServerJobAssignSchema>;
 

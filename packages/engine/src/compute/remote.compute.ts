@@ -345,6 +345,13 @@ interface Pending<I, O> {
 export class RemoteCompute implements Compute {
   /** Workers fetch inputs by content id, from the server's route or the bucket: no local copy first. */
   readonly fetchesInputsById = true;
+  /**
+   * Where this server stores outputs itself, a worker passes the harness's `output` events on as written: small
+   * outputs may come in them (ADR 0035). Not with S3, whose workers store outputs themselves.
+   */
+  get inlineOutputs(): boolean {
+    return this.options.s3 === undefined;
+  }
   private readonly jobs = new Map<string, RemoteJob>();
   private readonly workers = new Map<string, Worker>();
   private readonly store: WorkerStore;
@@ -1076,6 +1083,7 @@ export class RemoteCompute implements Compute {
       secretEnv: { ...request.secretEnv },
       ...(this.options.s3 ? { storage: this.options.s3 } : {}),
       ...(gpus.length > 0 ? { gpus: [...gpus] } : {}),
+      ...(request.spec.outputInlineMaxBytes ? { outputInlineMaxBytes: request.spec.outputInlineMaxBytes } : {}),
     });
   }
 

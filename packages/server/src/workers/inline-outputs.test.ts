@@ -1,8 +1,10 @@
-// A worker hands small output files over inside `job.finished` (at most INLINE_OUTPUT_MAX_BYTES each) and uploads
-// the others; the server writes the small ones as it would their uploads, and never for a lease that is gone.
+// A worker passes small outputs of built-in serializers on in their `output` events (as the server asks in
+// job.assign), hands other small output files over inside `job.finished` (at most INLINE_OUTPUT_MAX_BYTES each) and
+// uploads the rest; the server writes the small files as it would their uploads, and never for a lease that is gone.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
 import {
   TEST_PYTHON,
   chain,
@@ -59,13 +61,41 @@ const PROJECT = {
       `        big = bytes(range(256)) * ${Math.ceil((4 * INLINE_OUTPUT_MAX_BYTES) / 256)}`,
       '        return big',
     ),
+    // A serializer of the project's: its small output file comes inside job.finished.
+    Custom: py(
+      'from utils.point import Point',
+      '',
+      'class Custom():',
+      '    def execute(self):',
+      '        point = Point(3)',
+      '        return point',
+    ),
     Check: py(
       'class Check():',
-      '    def execute(self, small, big):',
+      '    def execute(self, small, big, point):',
+      "        open('left-behind.txt', 'w').write('the job folder goes all the same')",
+      `        assert point.x == 3, point`,
       `        assert small == 41, small`,
       `        assert big == bytes(range(256)) * ${Math.ceil((4 * INLINE_OUTPUT_MAX_BYTES) / 256)}, len(big)`,
       '        checked = small + 1',
       '        return checked',
+    ),
+  },
+  utils: {
+    point: py('class Point:', '    def __init__(self, x):', '        self.x = x'),
+  },
+  files: {
+    'serializers/point.py': py(
+      'import deepforge.serialization',
+      'from utils.point import Point',
+      '',
+      'def dump(point, file):',
+      "    file.write(str(point.x).encode())",
+      '',
+      'def load(file):',
+      '    return Point(int(file.read()))',
+      '',
+      'deepforge.serialization.register(Point, dump, load)',
     ),
   },
   pipelines: {
@@ -73,22 +103,26 @@ const PROJECT = {
       [
         { id: 'small', operation: 'Small' },
         { id: 'big', operation: 'Big' },
+        { id: 'custom', operation: 'Custom' },
         { id: 'check', operation: 'Check' },
       ],
       [
         ['small.small', 'check.small'],
         ['big.big', 'check.big'],
+        ['custom.point', 'check.point'],
       ],
     ),
   },
 };
 
 describe('output files through a worker', () => {
-  it('come inside job.finished when small, uploaded when not, and arrive whole either way', async () => {
+  it('come in their events when small, uploaded when not, and arrive whole either way', async () => {
     const url = await start();
     const { token } = await server!.engine.workerTokens.create('inline', 'test');
-    // The worker runs in this process: its uploads are the fetch calls to the outputs route.
+    // The worker runs in this process: its uploads are the fetch calls to the outputs route, its messages the
+    // socket's sends.
     const fetches = vi.spyOn(globalThis, 'fetch');
+    const sent = vi.spyOn(WebSocket.prototype, 'send');
     agent = startTestAgent({
       serverUrl: url,
       token,
@@ -105,9 +139,30 @@ describe('output files through a worker', () => {
     const uploads = fetches.mock.calls
       .map(([input]) => String(input instanceof Request ? input.url : input))
       .filter((u) => u.includes('/outputs/'));
-    // Big's output only: Small's and Check's came with their job.finished.
+    // Big's output only: Small's and Check's came in their output events, with their bytes, Custom's in its
+    // job.finished.
     expect(uploads).toHaveLength(1);
     expect(uploads[0]).toContain(encodeURIComponent(`${started.id}.big`));
+    const messages = sent.mock.calls.map(
+      ([data]) => JSON.parse(String(data)) as { type: string; jobId?: string; event?: { type: string } },
+    );
+    const outputEvents = messages
+      .filter((m) => m.type === 'job.event' && m.event?.type === 'output')
+      .map((m) => ({ job: m.jobId!.slice(started.id.length + 1), inline: 'data' in m.event! }))
+      .sort((a, b) => a.job.localeCompare(b.job));
+    expect(outputEvents).toEqual([
+      { job: 'big', inline: false },
+      { job: 'check', inline: true },
+      { job: 'custom', inline: false },
+      { job: 'small', inline: true },
+    ]);
+    expect(
+      messages
+        .filter((m) => m.type === 'job.finished' && 'files' in m)
+        .map((m) => m.jobId!.slice(started.id.length + 1)),
+    ).toEqual(['custom']);
+    // The jobs' folders are gone from the worker, Check's with what it left in its work folder.
+    await vi.waitFor(async () => expect(await readdir(join(root, 'worker', 'jobs'))).toEqual([]));
   });
 
   it('refuses a result under a lease that is not the worker’s, and writes none of its files', async () => {

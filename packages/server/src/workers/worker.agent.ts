@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -542,6 +542,10 @@ export class WorkerAgent {
             outputContentIds: true,
             usage: true,
             announceExit: true,
+            // Small outputs in their events, which go to the server as the harness wrote them (ADR 0035).
+            ...(assign.outputInlineMaxBytes !== undefined && !s3
+              ? { outputInlineMaxBytes: assign.outputInlineMaxBytes }
+              : {}),
           },
           jobDir: dir,
           // The server keeps the job's log from the lines sent to it: no copy here.
@@ -558,7 +562,13 @@ export class WorkerAgent {
           onEvent: (event) => {
             // A small output is read as soon as the harness has written it (whole, synced), while the process
             // exits, for job.finished to carry it.
-            if (event.type === 'output' && !s3 && inlineable(event, early.size) && !early.has(event.file)) {
+            if (
+              event.type === 'output' &&
+              event.data === undefined &&
+              !s3 &&
+              inlineable(event, early.size) &&
+              !early.has(event.file)
+            ) {
               early.set(
                 event.file,
                 readFile(join(outputDir, event.file)).catch(() => undefined),
@@ -602,6 +612,8 @@ export class WorkerAgent {
         }
         try {
           for (const o of result.outputs) {
+            // Its bytes went to the server in its event: it has no file.
+            if (o.data !== undefined) continue;
             const path = join(outputDir, o.file);
             if (!bucket) {
               // A small output goes with job.finished: one request less per job (most outputs are small).
@@ -651,7 +663,25 @@ export class WorkerAgent {
         if (ref.jobId === job.jobId && ref.epoch === job.epoch) this.blobs.delete(hash);
       }
       if (this.jobs.get(job.jobId) === job) this.jobs.delete(job.jobId);
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await removeJobDir(dir).catch(() => undefined);
     }
   }
+}
+
+/** Removed, or never made. */
+const gone = (err: NodeJS.ErrnoException): boolean => err.code === 'ENOENT';
+
+/**
+ * Removes a job's folder: what the compute and the harness make in it by name (its spec, its empty work and output
+ * folders), and as a tree only when something else is left (what the job wrote in its work folder, an output
+ * file). A tree's removal costs a `stat` and a `readdir` per entry, every job.
+ */
+async function removeJobDir(dir: string): Promise<void> {
+  const known = await Promise.all([
+    unlink(join(dir, 'job.json')).then(() => true, gone),
+    rmdir(join(dir, 'work')).then(() => true, gone),
+    rmdir(join(dir, 'outputs')).then(() => true, gone),
+  ]);
+  if (known.every(Boolean) && (await rmdir(dir).then(() => true, gone))) return;
+  await rm(dir, { recursive: true, force: true });
 }
