@@ -1083,7 +1083,9 @@ export class RemoteCompute implements Compute {
       secretEnv: { ...request.secretEnv },
       ...(this.options.s3 ? { storage: this.options.s3 } : {}),
       ...(gpus.length > 0 ? { gpus: [...gpus] } : {}),
-      ...(request.spec.outputInlineMaxBytes ? { outputInlineMaxBytes: request.spec.outputInlineMaxBytes } : {}),
+      ...(request.spec.outputInlineMaxBytes
+        ? { outputInlineMaxBytes: request.spec.outputInlineMaxBytes }
+        : {}),
     });
   }
 

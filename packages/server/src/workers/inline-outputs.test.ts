@@ -90,7 +90,7 @@ const PROJECT = {
       'from utils.point import Point',
       '',
       'def dump(point, file):',
-      "    file.write(str(point.x).encode())",
+      '    file.write(str(point.x).encode())',
       '',
       'def load(file):',
       '    return Point(int(file.read()))',
