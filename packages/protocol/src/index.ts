@@ -363,6 +363,7 @@ export type {
 // Remote workers (docs/adr/0015): the /api/workers/connect socket's messages, worker tokens, connected workers.
 export {
   WORKER_PROTOCOL_VERSION,
+  WORKER_FRAME_MAX_MESSAGES,
   OUTPUT_FILE_NAME,
   INLINE_OUTPUT_MAX_BYTES,
   INLINE_OUTPUTS_MAX,

@@ -21,6 +21,12 @@ import { WorkerLabelSchema } from '@deepforge/core';
  */
 export const WORKER_PROTOCOL_VERSION = 3;
 
+/**
+ * From version 3 a frame holds one message, or a JSON array of up to this many (what the sender had to send in one
+ * turn of its event loop), handled in order. `hello`, `welcome` and `refused` travel alone.
+ */
+export const WORKER_FRAME_MAX_MESSAGES = 256;
+
 /** The close code after `refused` (a version mismatch, a broken handshake, a bad message). */
 export const WORKER_CLOSE_REFUSED = 4001;
 

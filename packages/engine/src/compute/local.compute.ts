@@ -115,8 +115,10 @@ export class LocalCompute implements Compute {
     const specFile = join(request.jobDir, 'job.json');
     const specText = JSON.stringify(spec, null, 2) + '\n';
     // The folders, the spec and the console log at once: the job's folder exists as a rule (the job runner made
-    // it); a file whose folder did not is written again once the folders are there.
-    const jobDirMade = request.jobDirMade ? Promise.resolve() : makeFolder(request.jobDir);
+    // it); a file whose folder did not is written again once the folders are there. Without a log file nothing
+    // here needs it before the job's own folders (a remote worker's job): they are made with their parents.
+    const jobDirMade =
+      request.jobDirMade || request.logFile === null ? Promise.resolve() : makeFolder(request.jobDir);
     // The work and output folders, made only for a job that does not make them itself: a forked job's child
     // makes its working directory and the harness its output folder (two calls fewer for every such job).
     let dirsMade: Promise<void> | undefined;

@@ -174,7 +174,7 @@ describe('the Compute view', () => {
       ['stats.extra', { ...goodStats, extra: 1 }],
     ];
     for (const [i, [field, stats]] of cases.entries()) {
-      const worker = await TestSocket.open(wsUrl, { authorization: `Bearer ${token}` });
+      const worker = await TestSocket.open(wsUrl, { authorization: `Bearer ${token}` }, { frames: true });
       worker.send({ ...hello, workerId: `liar-${i}` });
       await worker.next((m) => m.type === 'welcome');
       worker.send({ type: 'heartbeat', running: [], stats });
@@ -190,7 +190,7 @@ describe('the Compute view', () => {
     );
 
     // The same heartbeat with valid stats is taken and shown.
-    const worker = await TestSocket.open(wsUrl, { authorization: `Bearer ${token}` });
+    const worker = await TestSocket.open(wsUrl, { authorization: `Bearer ${token}` }, { frames: true });
     worker.send({ ...hello, workerId: 'honest' });
     await worker.next((m) => m.type === 'welcome');
     worker.send({ type: 'heartbeat', running: [], stats: goodStats });
@@ -220,9 +220,11 @@ describe('the Compute view', () => {
   it('marks a worker that stopped heartbeating as lost, and lists a job waiting for a label with why', async () => {
     const url = await start('none');
     const { token } = await server!.engine.workerTokens.create('quiet', 'test');
-    const worker = await TestSocket.open(`${url.replace('http', 'ws')}/api/workers/connect`, {
-      authorization: `Bearer ${token}`,
-    });
+    const worker = await TestSocket.open(
+      `${url.replace('http', 'ws')}/api/workers/connect`,
+      { authorization: `Bearer ${token}` },
+      { frames: true },
+    );
     worker.send({
       type: 'hello',
       v: WORKER_PROTOCOL_VERSION,

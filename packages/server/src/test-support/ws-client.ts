@@ -6,9 +6,14 @@ export class TestSocket {
   closed: { code: number; reason: string } | undefined;
   private waiters: (() => void)[] = [];
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    frames: boolean,
+  ) {
     ws.on('message', (data) => {
-      this.messages.push(JSON.parse(data.toString()));
+      const parsed = JSON.parse(data.toString()) as unknown;
+      if (frames && Array.isArray(parsed)) this.messages.push(...(parsed as unknown[]));
+      else this.messages.push(parsed);
       this.wake();
     });
     ws.on('close', (code, reason) => {
@@ -17,9 +22,17 @@ export class TestSocket {
     });
   }
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<TestSocket> {
+  /**
+   * `frames`: the socket speaks the worker protocol, whose frames hold one message or an array of them (version 3):
+   * an array's messages are kept one by one.
+   */
+  static async open(
+    url: string,
+    headers: Record<string, string> = {},
+    options: { frames?: boolean } = {},
+  ): Promise<TestSocket> {
     const ws = new WebSocket(url, { headers });
-    const socket = new TestSocket(ws);
+    const socket = new TestSocket(ws, options.frames ?? false);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

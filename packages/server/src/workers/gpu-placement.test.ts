@@ -271,9 +271,12 @@ describe('GPUs as capacity', () => {
     const assigned: { gpus?: number[] }[] = [];
     const messages: { type: string }[] = [];
     ws.on('message', (raw: Buffer) => {
-      const m = JSON.parse(raw.toString()) as { type: string; gpus?: number[] };
-      messages.push(m);
-      if (m.type === 'job.assign') assigned.push(m);
+      // A frame holds one message or an array of them (worker protocol 3).
+      const parsed = JSON.parse(raw.toString()) as unknown;
+      for (const m of (Array.isArray(parsed) ? parsed : [parsed]) as { type: string; gpus?: number[] }[]) {
+        messages.push(m);
+        if (m.type === 'job.assign') assigned.push(m);
+      }
     });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const heartbeat = (running: object[]) => ws.send(JSON.stringify({ type: 'heartbeat', running }));

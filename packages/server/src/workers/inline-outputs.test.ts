@@ -143,9 +143,15 @@ describe('output files through a worker', () => {
     // job.finished.
     expect(uploads).toHaveLength(1);
     expect(uploads[0]).toContain(encodeURIComponent(`${started.id}.big`));
-    const messages = sent.mock.calls.map(
-      ([data]) => JSON.parse(String(data)) as { type: string; jobId?: string; event?: { type: string } },
-    );
+    // A frame holds one message or an array of them (worker protocol 3).
+    const messages = sent.mock.calls.flatMap(([data]) => {
+      const parsed = JSON.parse(String(data)) as unknown;
+      return (Array.isArray(parsed) ? parsed : [parsed]) as {
+        type: string;
+        jobId?: string;
+        event?: { type: string };
+      }[];
+    });
     const outputEvents = messages
       .filter((m) => m.type === 'job.event' && m.event?.type === 'output')
       .map((m) => ({ job: m.jobId!.slice(started.id.length + 1), inline: 'data' in m.event! }))
@@ -169,9 +175,11 @@ describe('output files through a worker', () => {
     // A short lease: the server's close waits for the job this test's worker leaves unfinished.
     const url = await start(2);
     const { token } = await server!.engine.workerTokens.create('late', 'test');
-    const worker = await TestSocket.open(`${url.replace('http', 'ws')}/api/workers/connect`, {
-      authorization: `Bearer ${token}`,
-    });
+    const worker = await TestSocket.open(
+      `${url.replace('http', 'ws')}/api/workers/connect`,
+      { authorization: `Bearer ${token}` },
+      { frames: true },
+    );
     worker.send({
       type: 'hello',
       v: WORKER_PROTOCOL_VERSION,

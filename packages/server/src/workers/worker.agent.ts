@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { createReadStream, rmdirSync, unlinkSync } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -42,6 +42,7 @@ import {
 } from '@deepforge/protocol';
 import { assertNever } from '@deepforge/core';
 import { CodeDirs } from './code-dirs.js';
+import { FrameBatcher, frameMessages } from './frames.js';
 import { SystemSampler } from './system-stats.js';
 
 export interface WorkerAgentOptions {
@@ -151,6 +152,9 @@ export class WorkerAgent {
   private ws: WebSocket | undefined;
   private welcomed = false;
   private outbox: WorkerMessage[] = [];
+  private readonly frames = new FrameBatcher<WorkerMessage>((frame, messages) =>
+    this.writeFrame(frame, messages),
+  );
   private heartbeat: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectMs = RECONNECT_MIN_MS;
@@ -209,6 +213,7 @@ export class WorkerAgent {
     for (const job of this.jobs.values()) this.cancelJob(job, 'the worker is stopping');
     const running = [...this.jobs.values()].map((j) => j.handle?.result.catch(() => undefined));
     await Promise.all(running);
+    this.frames.flush();
     this.ws?.close(1000, 'the worker is stopping');
     await this.compute.close();
     await this.codeDirs.close();
@@ -305,21 +310,42 @@ export class WorkerAgent {
   private send(message: WorkerMessage): void {
     const ws = this.ws;
     if (ws && this.welcomed && ws.readyState === ws.OPEN) {
-      ws.send(JSON.stringify(message));
+      this.frames.send(message);
       return;
     }
+    this.keep(message);
+  }
+
+  /** Kept for the next connection (console lines dropped past MAX_OUTBOX). */
+  private keep(message: WorkerMessage): void {
     if (this.outbox.length >= MAX_OUTBOX && message.type === 'job.log') return;
     this.outbox.push(message);
   }
 
+  /** A frame of messages (frames.ts), or, when the connection went meanwhile, its messages kept in order. */
+  private writeFrame(frame: string, messages: WorkerMessage[]): void {
+    const ws = this.ws;
+    if (ws && this.welcomed && ws.readyState === ws.OPEN) ws.send(frame);
+    else for (const m of messages) this.keep(m);
+  }
+
   private onMessage(data: RawData): void {
-    let parsed;
+    let messages;
     try {
-      parsed = ServerMessageSchema.safeParse(JSON.parse(String(data)));
+      messages = frameMessages(JSON.parse(String(data)));
     } catch {
       this.logger.warn('the server sent something that is not JSON');
       return;
     }
+    if (typeof messages === 'string') {
+      this.logger.warn(`the server sent ${messages}`);
+      return;
+    }
+    for (const raw of messages) this.onServerMessage(raw);
+  }
+
+  private onServerMessage(raw: unknown): void {
+    const parsed = ServerMessageSchema.safeParse(raw);
     if (!parsed.success) {
       this.logger.warn(
         { issues: parsed.error.issues },
@@ -668,20 +694,29 @@ export class WorkerAgent {
   }
 }
 
-/** Removed, or never made. */
-const gone = (err: NodeJS.ErrnoException): boolean => err.code === 'ENOENT';
+/** Removed now, or never made; false when it is still there (not empty, say). */
+function removed(remove: () => void): boolean {
+  try {
+    remove();
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
 
 /**
  * Removes a job's folder: what the compute and the harness make in it by name (its spec, its empty work and output
  * folders), and as a tree only when something else is left (what the job wrote in its work folder, an output
- * file). A tree's removal costs a `stat` and a `readdir` per entry, every job.
+ * file). By name, with calls that wait: four calls of ~20 µs of CPU each, where a tree's removal costs a `stat`
+ * and a `readdir` per entry and each call handed to libuv's threads ~50 µs (a fan-out's profile on 2 cores). The
+ * worker's event loop only relays its jobs' messages.
  */
 async function removeJobDir(dir: string): Promise<void> {
-  const known = await Promise.all([
-    unlink(join(dir, 'job.json')).then(() => true, gone),
-    rmdir(join(dir, 'work')).then(() => true, gone),
-    rmdir(join(dir, 'outputs')).then(() => true, gone),
-  ]);
-  if (known.every(Boolean) && (await rmdir(dir).then(() => true, gone))) return;
+  const known = [
+    removed(() => unlinkSync(join(dir, 'job.json'))),
+    removed(() => rmdirSync(join(dir, 'work'))),
+    removed(() => rmdirSync(join(dir, 'outputs'))),
+  ];
+  if (known.every(Boolean) && removed(() => rmdirSync(dir))) return;
   await rm(dir, { recursive: true, force: true });
 }

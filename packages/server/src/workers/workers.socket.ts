@@ -9,6 +9,7 @@ import {
   workerVersionProblem,
   type ServerMessage,
 } from '@deepforge/protocol';
+import { FrameBatcher, frameMessages } from './frames.js';
 
 /** A worker that reads slower than its logs come is cut off; it reconnects and reports its jobs. */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -34,16 +35,24 @@ export function handleWorkerSocket(
   token: WorkerTokenRecord,
   logger: Logger,
 ): void {
+  const frames = new FrameBatcher<ServerMessage>((frame) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      ws.terminate();
+      return;
+    }
+    ws.send(frame);
+  });
   const link: WorkerLink = {
-    send: (message) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-        ws.terminate();
-        return;
-      }
-      ws.send(JSON.stringify(message));
+    send: (message) => frames.send(message),
+    close: (code, reason) => {
+      frames.flush();
+      ws.close(code, reason);
     },
-    close: (code, reason) => ws.close(code, reason),
+  };
+  const refuseHere: typeof refuse = (...args) => {
+    frames.flush();
+    refuse(...args);
   };
   let connected = false;
   // Messages are handled one after another: a job's `finished` never overtakes its last log line.
@@ -67,39 +76,67 @@ export function handleWorkerSocket(
     try {
       raw = JSON.parse(String(data));
     } catch {
-      refuse(ws, 'bad-message', 'not JSON');
+      refuseHere(ws, 'bad-message', 'not JSON');
       return;
     }
+    if (Array.isArray(raw) && !connected) {
+      refuseHere(ws, 'hello-expected', 'the first message must be hello, alone in its frame');
+      return;
+    }
+    const messages = frameMessages(raw);
+    if (typeof messages === 'string') {
+      refuseHere(ws, 'bad-message', messages);
+      return;
+    }
+    for (const message of messages) if (!(await handleOne(message))) return;
+  };
+
+  /** One message; false when the connection was refused or closed (what follows it is not looked at). */
+  const handleOne = async (raw: unknown): Promise<boolean> => {
     if (!connected) {
       const hello = WorkerHelloSchema.safeParse(raw);
       if (!hello.success) {
         const v = (raw as { type?: unknown; v?: unknown } | null)?.v;
         if ((raw as { type?: unknown } | null)?.type === 'hello' && typeof v === 'number') {
           const problem = workerVersionProblem(v);
-          if (problem) return refuse(ws, problem.code, problem.message);
+          if (problem) {
+            refuseHere(ws, problem.code, problem.message);
+            return false;
+          }
         }
-        return refuse(ws, 'hello-expected', 'the first message must be hello');
+        refuseHere(ws, 'hello-expected', 'the first message must be hello');
+        return false;
       }
       const problem = workerVersionProblem(hello.data.v);
-      if (problem) return refuse(ws, problem.code, problem.message);
+      if (problem) {
+        refuseHere(ws, problem.code, problem.message);
+        return false;
+      }
       const welcome = await compute.connect(link, token, hello.data);
       connected = true;
-      link.send({ type: 'welcome', v: WORKER_PROTOCOL_VERSION, ...welcome });
-      return;
+      // Alone in its frame, before anything the worker is sent.
+      frames.flush();
+      ws.send(
+        JSON.stringify({ type: 'welcome', v: WORKER_PROTOCOL_VERSION, ...welcome } satisfies ServerMessage),
+      );
+      return true;
     }
     const parsed = WorkerMessageSchema.safeParse(raw);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
-      return refuse(
+      refuseHere(
         ws,
         'bad-message',
         first ? `${first.path.join('.') || 'message'}: ${first.message}` : 'invalid',
       );
+      return false;
     }
     if (parsed.data.type === 'heartbeat' && !(await tokens.isLive(token.id))) {
+      frames.flush();
       ws.close(WORKER_CLOSE_REFUSED, 'the worker token was revoked');
-      return;
+      return false;
     }
     await compute.receive(link, parsed.data);
+    return true;
   };
 }
