@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -28,7 +28,6 @@ import type { OnRestart } from '../settings.js';
 import type { ArtifactStorage } from '../storage/artifact.storage.js';
 import type { LeaseHolder, LeaseRecord, WorkerStore, WorkerTokenRecord } from '../store/worker.store.js';
 import { ConsoleLog } from './console-log.js';
-import { makeJobDirs } from './job-dirs.js';
 import { usageOf } from './local.compute.js';
 import type {
   Compute,
@@ -455,9 +454,13 @@ export class RemoteCompute implements Compute {
       references: await blobsOf(request.spec.references, request.blobs?.references),
     };
     const labels = [...new Set(request.labels ?? [])].sort();
-    // Like local compute: the job's folders exist once it is started (outputs are uploaded into outputDir).
-    await makeJobDirs(request.jobDir, [request.spec.outputDir]);
-    const log = await ConsoleLog.open(request.logFile, request.logMaxBytes);
+    // The output folder is made by the first output file that comes (an upload, a file in job.finished): most
+    // outputs come in their events. The log, like a local job's, is made with its first line when the runner has
+    // made the job's folder.
+    const log =
+      request.jobDirMade && request.logFile !== null
+        ? ConsoleLog.lazy(request.logFile, request.logMaxBytes)
+        : await ConsoleLog.open(request.logFile, request.logMaxBytes);
     const job = new RemoteJob(request, handlers, log, code, blobs, labels, request.gpus ?? 0, (j) =>
       this.cancel(j),
     );
@@ -796,10 +799,6 @@ export class RemoteCompute implements Compute {
   }
 
   /**
-   * Where the worker holding the job's lease under `epoch` with this token puts an output file: the job's
-   * staging directory. Undefined when the lease is not that worker's (any more).
-   */
-  /**
    * The small output files a worker sent inside `job.finished`, written into the job's output dir as their uploads
    * would have been (beside, then renamed, and only while the lease is still the worker's). One that cannot be
    * written is missing when the job's outputs are read, which fails the job naming it.
@@ -808,6 +807,7 @@ export class RemoteCompute implements Compute {
     const { jobId, epoch } = message;
     const dir = this.outputDirFor(worker.token.id, jobId, epoch);
     if (dir === undefined) return;
+    await mkdir(dir, { recursive: true }).catch(() => undefined);
     for (const { file, base64 } of message.files ?? []) {
       const part = join(dir, `.${file}.${randomBytes(6).toString('hex')}.part`);
       try {
@@ -824,6 +824,11 @@ export class RemoteCompute implements Compute {
     }
   }
 
+  /**
+   * Where the worker holding the job's lease under `epoch` with this token puts an output file: the job's output
+   * folder (made by whoever writes the first file into it). Undefined when the lease is not that worker's (any
+   * more).
+   */
   outputDirFor(tokenId: string, jobId: string, epoch: number): string | undefined {
     const job = this.jobs.get(jobId);
     if (

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -213,6 +213,8 @@ export function registerWorkerRoutes(app: ZodApp, ctx: ServerContext): void {
       // there: a worker lost in the middle of an upload leaves nothing the job's next worker could trip on.
       const part = join(dir, `.${file}.${randomBytes(6).toString('hex')}.part`);
       try {
+        // The job's output folder is made by the first file that comes (most outputs come in their events).
+        await mkdir(dir, { recursive: true });
         await pipeline(bodyStream(request), createWriteStream(part));
         if (compute.outputDirFor(token.id, jobId, epoch) !== dir) throw notLeased(jobId, epoch);
         await rename(part, join(dir, file));
