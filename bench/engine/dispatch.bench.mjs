@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import { openSqliteStores } from '@deepforge/engine';
-import { WORKER_PROTOCOL_VERSION } from '@deepforge/protocol';
+import { WORKER_FRAME_MAX_MESSAGES, WORKER_PROTOCOL_VERSION } from '@deepforge/protocol';
 import { createServer } from '@deepforge/server';
 import { PYTHON, cleanEnv, makeTempDir, removeDir, summary, table } from './lib.mjs';
 
@@ -35,24 +35,31 @@ async function fakeWorker(url, token, index, slots) {
   });
   const welcomed = new Promise((resolve, reject) => {
     ws.on('message', (raw) => {
-      const m = JSON.parse(String(raw));
-      if (m.type === 'welcome') resolve();
-      else if (m.type === 'refused') reject(new Error(`worker refused: ${JSON.stringify(m)}`));
-      else if (m.type === 'job.assign') {
-        const ref = { jobId: m.jobId, epoch: m.epoch };
-        ws.send(JSON.stringify({ type: 'job.started', ...ref, pid: 1 }));
-        ws.send(
-          JSON.stringify({
-            type: 'job.finished',
-            ...ref,
-            outcome: 'exited',
-            exitCode: 0,
-            signal: null,
-            stderrTail: [],
-            logTruncated: false,
-            badEvents: 0,
-          }),
-        );
+      // A frame holds one message or an array of them (worker protocol 3); what a frame asks is answered in one.
+      const parsed = JSON.parse(String(raw));
+      const answers = [];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+        if (m.type === 'welcome') resolve();
+        else if (m.type === 'refused') reject(new Error(`worker refused: ${JSON.stringify(m)}`));
+        else if (m.type === 'job.assign') {
+          const ref = { jobId: m.jobId, epoch: m.epoch };
+          answers.push(
+            { type: 'job.started', ...ref, pid: 1 },
+            {
+              type: 'job.finished',
+              ...ref,
+              outcome: 'exited',
+              exitCode: 0,
+              signal: null,
+              stderrTail: [],
+              logTruncated: false,
+              badEvents: 0,
+            },
+          );
+        }
+      }
+      for (let i = 0; i < answers.length; i += WORKER_FRAME_MAX_MESSAGES) {
+        ws.send(JSON.stringify(answers.slice(i, i + WORKER_FRAME_MAX_MESSAGES)));
       }
     });
   });
