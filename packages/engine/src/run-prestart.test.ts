@@ -2,7 +2,7 @@
 // loaded (prestartRun, docs/adr/0029). The engine takes the warm worker only when it runs the engine's own
 // interpreter with the engine's own environment; any other is stopped, and what nobody takes stops on discard().
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findRuntimeDir, resolvePython, PYTHON_CHECKS_FILE } from './compute/python-interpreter.js';
@@ -212,6 +212,15 @@ describe('prestartRun', () => {
     expect(engine.operationReader.workersStarted).toBe(0);
     await engine.close();
     engine = undefined;
+
+    // Code too large to look at ahead (over 1 MiB in all): started ahead, nothing of it read here.
+    await writeFile(join(project, 'operations', 'Huge.py'), `# ${'x'.repeat(1024 * 1024)}\n`);
+    const huge = await prestartRun(env, args, root);
+    const hugeReader = huge.takeReader()!;
+    expect(hugeReader.workersStarted).toBe(1);
+    await hugeReader.close();
+    await huge.discard();
+    await rm(join(project, 'operations', 'Huge.py'));
 
     // Changed code is not kept: started ahead again.
     await writeFile(join(project, 'operations', 'Add.py'), add.replace('return a', 'return a + 1'));

@@ -125,10 +125,11 @@ function operationsAhead(args: readonly string[], cwd: string): Record<string, s
     const operations: Record<string, string> = {};
     let bytes = 0;
     for (const e of entries) {
-      const code = readFileSync(join(dir, 'operations', e.name), 'utf8');
-      bytes += code.length;
+      const file = join(dir, 'operations', e.name);
+      // Sized before it is read: a huge file is the run's to refuse, not read here.
+      bytes += statSync(file).size;
       if (bytes > AHEAD_BYTES) return undefined;
-      operations[e.name.slice(0, -'.py'.length)] = code;
+      operations[e.name.slice(0, -'.py'.length)] = readFileSync(file, 'utf8');
     }
     return operations;
   } catch {
