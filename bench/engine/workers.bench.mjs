@@ -229,7 +229,7 @@ function report(shape, local, remote, expiry, runs) {
       'so each stores an output), run with default settings by one engine with local compute (as many jobs at ' +
       'once as CPUs) and by a web server ' +
       `started with \`compute: none\` whose jobs go to ${WORKERS} \`deepforge worker\` processes on this machine ` +
-      '(the built CLI, one slot each, their own warm worker and input cache; outputs uploaded to the server). ' +
+      '(the built CLI, one slot each, their own warm worker and input cache; small outputs sent to the server in their events, worker protocol 3). ' +
       'Wall from `startExecution` to `done`, each side’s engine already open and its workers connected. ' +
       `${runs} runs after a warm-up, alternating; median (min–max).`,
     '',
