@@ -313,6 +313,9 @@ export class WorkerAgent {
       this.frames.send(message);
       return;
     }
+    // What waits for this turn's frame goes first (kept too, the connection being gone): a job's events before
+    // its job.finished.
+    this.frames.flush();
     this.keep(message);
   }
 
