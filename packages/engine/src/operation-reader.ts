@@ -203,7 +203,7 @@ export class OperationReader {
       this.cache.set(key, hit);
       return hit;
     }
-    const keepAt = this.keptFile(name, code);
+    const keepAt = this.keptFile(key);
     const kept = keepAt === undefined ? undefined : keptReading(keepAt);
     const reading =
       kept !== undefined
@@ -237,10 +237,11 @@ export class OperationReader {
   takeKept(operations: Readonly<Record<string, string>>): boolean {
     let all = true;
     for (const [name, code] of Object.entries(operations)) {
-      const file = this.keptFile(name, code);
+      const key = readingKey(name, code);
+      const file = this.keptFile(key);
       const kept = file === undefined ? undefined : keptReading(file);
       if (kept === undefined) all = false;
-      else this.cache.set(readingKey(name, code), Promise.resolve(kept));
+      else this.cache.set(key, Promise.resolve(kept));
     }
     return all;
   }
@@ -272,8 +273,8 @@ export class OperationReader {
     await Promise.all(this.keeping);
   }
 
-  /** The file of keepIn that holds, or will hold, the reading of this name and code. */
-  private keptFile(name: string, code: string): string | undefined {
+  /** The file of keepIn that holds, or will hold, the reading of a name and code (their readingKey). */
+  private keptFile(key: string): string | undefined {
     if (this.keepIn === undefined) return undefined;
     if (this.readerDigest === undefined) {
       this.coreUrl ??= builtCoreUrl();
@@ -284,13 +285,7 @@ export class OperationReader {
         : null;
     }
     if (this.readerDigest === null) return undefined;
-    const digest = createHash('sha256')
-      .update(this.readerDigest)
-      .update('\0')
-      .update(name)
-      .update('\0')
-      .update(code)
-      .digest('hex');
+    const digest = createHash('sha256').update(this.readerDigest).update('\0').update(key).digest('hex');
     return join(this.keepIn, `${digest}.json`);
   }
 

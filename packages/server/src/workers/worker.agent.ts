@@ -307,9 +307,13 @@ export class WorkerAgent {
       .map((j) => ({ jobId: j.jobId, epoch: j.epoch, ...(j.gpus.length > 0 ? { gpus: [...j.gpus] } : {}) }));
   }
 
+  /** Welcomed on an open socket: what is sent now goes out. */
+  private get connected(): boolean {
+    return this.ws !== undefined && this.welcomed && this.ws.readyState === this.ws.OPEN;
+  }
+
   private send(message: WorkerMessage): void {
-    const ws = this.ws;
-    if (ws && this.welcomed && ws.readyState === ws.OPEN) {
+    if (this.connected) {
       this.frames.send(message);
       return;
     }
@@ -327,8 +331,7 @@ export class WorkerAgent {
 
   /** A frame of messages (frames.ts), or, when the connection went meanwhile, its messages kept in order. */
   private writeFrame(frame: string, messages: WorkerMessage[]): void {
-    const ws = this.ws;
-    if (ws && this.welcomed && ws.readyState === ws.OPEN) ws.send(frame);
+    if (this.connected) this.ws!.send(frame);
     else for (const m of messages) this.keep(m);
   }
 

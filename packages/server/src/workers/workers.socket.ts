@@ -114,7 +114,7 @@ export function handleWorkerSocket(
       }
       const welcome = await compute.connect(link, token, hello.data);
       connected = true;
-      // Alone in its frame, before anything the worker is sent.
+      // Alone in its frame, after what connect sent (a cancel for a job the worker still runs).
       frames.flush();
       ws.send(
         JSON.stringify({ type: 'welcome', v: WORKER_PROTOCOL_VERSION, ...welcome } satisfies ServerMessage),
@@ -132,8 +132,7 @@ export function handleWorkerSocket(
       return false;
     }
     if (parsed.data.type === 'heartbeat' && !(await tokens.isLive(token.id))) {
-      frames.flush();
-      ws.close(WORKER_CLOSE_REFUSED, 'the worker token was revoked');
+      link.close(WORKER_CLOSE_REFUSED, 'the worker token was revoked');
       return false;
     }
     await compute.receive(link, parsed.data);
