@@ -178,6 +178,22 @@ def _die_with_parent():
         pass
 
 
+def watch_process():
+    """What every job's process has, whatever it runs: stdio line-buffered (the console is live) and faulthandler
+    on (a crash, or SIGUSR1 from the engine for a hung job, prints where it is). The warm worker does this once,
+    before it forks: its children inherit both."""
+    _line_buffered_stdio()
+    try:
+        import faulthandler
+        import signal
+
+        faulthandler.enable()
+        if hasattr(signal, "SIGUSR1"):
+            faulthandler.register(signal.SIGUSR1, all_threads=True)  # the engine can ask a hung job where it is
+    except Exception:
+        pass
+
+
 def _line_buffered_stdio():
     import io
 
@@ -558,9 +574,10 @@ def _open_channel(raw):
     raise ValueError("the job spec names no event channel (eventsFd or eventsFile)")
 
 
-def main(argv=None, spec_text=None):
+def main(argv=None, spec_text=None, forked=False):
     """Runs the job of the spec file ``argv[0]``; ``spec_text``, when given, is that file's content (the warm
-    worker's children get it with their job, and read no file)."""
+    worker's children get it with their job, and read no file). ``forked``: a child of the warm worker, which
+    has already tied it to its parent's death and inherited :func:`watch_process`."""
     from . import RUNTIME_PROTOCOL_VERSION, __version__, _channel
 
     argv = sys.argv[1:] if argv is None else argv
@@ -601,17 +618,9 @@ def main(argv=None, spec_text=None):
     if not os.path.isdir(raw["codeDir"]):
         return spec_error("the code directory %s does not exist" % raw["codeDir"])
 
-    _die_with_parent()
-    _line_buffered_stdio()
-    try:
-        import faulthandler
-        import signal
-
-        faulthandler.enable()
-        if hasattr(signal, "SIGUSR1"):
-            faulthandler.register(signal.SIGUSR1, all_threads=True)  # the engine can ask a hung job where it is
-    except Exception:
-        pass
+    if not forked:
+        _die_with_parent()
+        watch_process()
 
     global _usage_writer, _announce_exit
     if raw.get("usage") is True:
@@ -716,10 +725,10 @@ def _peak_gpu_bytes(torch):
         return None
 
 
-def _entry(argv=None, spec_text=None):
+def _entry(argv=None, spec_text=None, forked=False):
     """Runs the job and ends the process (the warm worker's children come here too, with ``argv``)."""
     try:
-        code = main(argv, spec_text)
+        code = main(argv, spec_text, forked)
     except SystemExit:
         _report_usage(None)
         raise

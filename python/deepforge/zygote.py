@@ -231,8 +231,7 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         os.chdir(request["cwd"])
         if request.get("specText") is not None:
             _write_spec(request["spec"], request["specText"])
-        os.environ.clear()
-        os.environ.update(request["env"])
+        _replace_environ(request["env"])
         numpy_random = sys.modules.get("numpy.random")
         if numpy_random is not None:
             # numpy seeds its global generator from the OS at import: without this every job would draw the same
@@ -241,7 +240,7 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         from . import harness
 
         sys.argv = [harness.__file__, request["spec"]]
-        harness._entry([request["spec"]], request.get("specText"))  # ends the process
+        harness._entry([request["spec"]], request.get("specText"), forked=True)  # ends the process
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:  # noqa: B902 - report on whatever stderr is now, then exit
@@ -252,6 +251,17 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
         except BaseException:  # noqa: B902
             pass
     os._exit(code)
+
+
+def _replace_environ(env):
+    """Make the process's environment exactly ``env``, changing only what differs: each change is a call into the
+    C library, and a job's environment is mostly the worker's (all of it replaced took ~0.4 ms a job)."""
+    environ = os.environ
+    for key in [k for k in environ if k not in env]:
+        del environ[key]
+    for key, value in env.items():
+        if environ.get(key) != value:
+            environ[key] = value
 
 
 def _write_spec(path, text):
@@ -296,6 +306,7 @@ def main():
     import atexit, faulthandler, resource, socket  # noqa: E401,F401
 
     plots.use_backend()  # before any preloaded matplotlib picks a backend
+    harness.watch_process()  # for every child: the job's stdio takes the same descriptors
     selector = selectors.EpollSelector()  # Linux only, like pidfds: what DefaultSelector is there, with fileno()
     selector.register(_CONTROL_IN, selectors.EVENT_READ, None)
     children: dict[int, int] = {}  # pidfd -> pid

@@ -82,6 +82,39 @@ describe.each([
     expect(spec).toMatchObject({ workDir: first.workDir, outputDir: join(dir, 'out'), eventsFd: 3 });
   });
 
+  it('prints where a job is on SIGUSR1, and the job goes on', async () => {
+    const go = join(dir, 'go');
+    const { running, logs } = await run(
+      [
+        'import os, time',
+        'class Op():',
+        '    def execute(self):',
+        '        print("waiting", flush=True)',
+        '        for _ in range(600):',
+        '            if wait_here():',
+        '                break',
+        '        print("went on")',
+        '',
+        'def wait_here():',
+        '    time.sleep(0.025)',
+        `    return os.path.exists(${JSON.stringify(go)})`,
+      ].join('\n'),
+    );
+    const seen = async (what: RegExp): Promise<void> => {
+      for (let i = 0; i < 200 && !logs.some((l) => what.test(l.text)); i++)
+        await new Promise((r) => setTimeout(r, 25));
+    };
+    await seen(/^waiting$/);
+    process.kill(running.pid, 'SIGUSR1');
+    await seen(/in wait_here/);
+    const stderr = logs.filter((l) => l.stream === 'stderr').map((l) => l.text);
+    // faulthandler's dump: the job's own frames, innermost first.
+    expect(stderr.join('\n')).toMatch(/line \d+ in wait_here[\s\S]*line \d+ in execute/);
+    await writeFile(go, '');
+    expect((await running.result).exitCode).toBe(0);
+    expect(logs.map((l) => l.text)).toContain('went on');
+  });
+
   it('turns malformed event lines into warnings, not crashes', async () => {
     const { running, logs } = await run(
       [
@@ -204,6 +237,56 @@ describe('LocalCompute: the warm worker', () => {
       `        f = open(${JSON.stringify(file)}, "w")`,
       '        json.dump(facts, f)',
     ].join('\n');
+
+  it('gives a forked job exactly its own environment, also in what its subprocesses inherit', async () => {
+    const code = (file: string): string =>
+      [
+        'import json, os, subprocess',
+        'class Op():',
+        '    def execute(self):',
+        '        out = subprocess.run(["/usr/bin/env", "-0"], capture_output=True, check=True).stdout.decode()',
+        `        with open(${JSON.stringify(file)}, "w") as f:`,
+        '            inherited = dict(line.split("=", 1) for line in out.split("\\0") if line)',
+        '            json.dump({"environ": dict(os.environ), "inherited": inherited}, f)',
+      ].join('\n');
+    const fresh = new LocalCompute({
+      runtimeDir: findRuntimeDir(),
+      env: process.env,
+      logger: pino({ enabled: false }),
+      warmWorker: false,
+    });
+    onTestFinished(() => fresh.close());
+    const envOf = async (on: LocalCompute, name: string, secretEnv?: Record<string, string>) => {
+      const file = join(dir, `${name}.json`);
+      const jobDir = join(dir, name);
+      const request = await opJob({
+        codeDir: join(jobDir, 'code'),
+        jobDir,
+        outputDir: join(jobDir, 'out'),
+        jobId: 'env-job',
+        code: code(file),
+        ...(secretEnv ? { secretEnv } : {}),
+      });
+      const running = await on.start(request, { onEvent: () => undefined, onLog: () => undefined });
+      expect((await running.result).exitCode).toBe(0);
+      return JSON.parse(await readFile(file, 'utf8')) as {
+        environ: Record<string, string>;
+        inherited: Record<string, string>;
+      };
+    };
+    const secret = { DF_TEST_SECRET: 'one' };
+    const expected = await envOf(fresh, 'new-interpreter', secret);
+    expect(expected.environ.DF_TEST_SECRET).toBe('one');
+    const forked = await envOf(compute, 'forked', secret);
+    // The worker's own variables (it set MPLBACKEND for itself) are replaced, not merged.
+    expect(forked.environ).toEqual(expected.environ);
+    expect(forked.inherited).toEqual(expected.inherited);
+    // The next job does not see the one before's secret.
+    const after = await envOf(compute, 'forked-after');
+    const { DF_TEST_SECRET: _gone, ...withoutSecret } = expected.environ;
+    expect(after.environ).toEqual(withoutSecret);
+    expect(after.inherited).not.toHaveProperty('DF_TEST_SECRET');
+  });
 
   it('forks jobs from one worker, which imports the libraries they use for the next ones', async () => {
     const facts = [];
