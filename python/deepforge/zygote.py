@@ -21,9 +21,11 @@ Protocol: requests on fd 0, replies on fd 3, one JSON document per line.
   hex digits the child sends first on each of its three connections, followed by ``o`` (stdout), ``e`` (stderr)
   or ``v`` (events) and a newline.
 - request ``{"type": "spare", "socket", "token"}``: fork a spare child, which connects its streams with
-  ``token`` and waits; request ``{"type": "assign", "token", "id", "spec", "cwd", "env"}`` (and ``specText``): the spare of
-  ``token`` becomes that job (answered like a fork: ``started`` with the spare's pid, or ``failed`` when the
-  spare is gone). The fork and the connections of a job are so paid before it is asked for.
+  ``token`` and waits for its job on its event connection: the engine writes it there itself, one JSON document
+  ``{"spec", "cwd", "env"}`` (and ``specText``) and a newline; the connection closed instead, the spare exits.
+  The fork and the connections of a job are so paid before it is asked for, and the job reaches its process
+  without passing through the worker. Request ``{"type": "assigned", "spec"}`` (and ``specText``): a spare got
+  that job; the worker only imports the libraries it uses, for the next ones.
 - replies: ``{"type": "ready", "pid", "python"}`` once; ``{"type": "started", "id", "pid"}``;
   ``{"type": "exit", "pid", "code", "signal"}`` (``code`` None when killed by ``signal``);
   ``{"type": "failed", "id", "message"}`` when no child could be made; ``{"type": "preloaded", "module", "ok",
@@ -174,34 +176,50 @@ def _preload(names):
         )
 
 
-def _connect(address, token, kind):
+def _connect(address, token, kind, readable=False):
     import socket
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(address)
     sock.sendall(("%s%s\n" % (token, kind)).encode("ascii"))
-    sock.shutdown(socket.SHUT_RD)
+    if not readable:
+        sock.shutdown(socket.SHUT_RD)
     return sock
 
 
+#: The most a spare reads for its job (its spec and environment: a few KiB).
+_MAX_ASSIGNMENT_BYTES = 64 * 1024 * 1024
+
+
 def _read_assignment(fd):
-    """A spare child's job: the one JSON document the worker writes to its pipe (None when the pipe closed)."""
-    data = b""
+    """A spare child's job: the one JSON line the engine writes to its event connection; None when the engine
+    closed it without one (the spare is not needed). Anything else is an error (ValueError)."""
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = os.read(fd, 65536)
         if not chunk:
+            if chunks:
+                raise ValueError("the job's assignment ended before its end of line")
+            return None
+        chunks.append(chunk)
+        size += len(chunk)
+        if b"\n" in chunk:
             break
-        data += chunk
-    os.close(fd)
-    return json.loads(data.decode("utf-8")) if data.strip() else None
+        if size > _MAX_ASSIGNMENT_BYTES:
+            raise ValueError("the job's assignment is over %d bytes" % _MAX_ASSIGNMENT_BYTES)
+    job = json.loads(b"".join(chunks).partition(b"\n")[0].decode("utf-8"))
+    if not isinstance(job, dict):
+        raise ValueError("the job's assignment is not a JSON object")
+    return job
 
 
-def _child(request, close_fds, worker_pid, assignment_fd=None):
+def _child(request, close_fds, worker_pid, spare=False):
     """In the forked child: become the job's harness. Never returns.
 
-    A spare (``assignment_fd`` given) connects its streams with the spare's token first, then waits for its job
-    (``id``, ``spec``, ``cwd``, ``env``) on that pipe: what the fork and the connections cost is paid before the
-    job is asked for. Without a job (the pipe closed) it exits.
+    A ``spare`` connects its streams with the spare's token first, then waits for its job (``spec``, ``cwd``,
+    ``env``) on its event connection, from the engine: what the fork and the connections cost is paid before the
+    job is asked for. Without a job (the connection closed) it exits.
     """
     code = 3
     try:
@@ -214,12 +232,15 @@ def _child(request, close_fds, worker_pid, assignment_fd=None):
                 os.close(fd)
             except OSError:
                 pass
-        socks = [(_connect(request["socket"], request["token"], kind), target) for kind, target in _HEADER_KINDS]
+        socks = [
+            (_connect(request["socket"], request["token"], kind, readable=spare and kind == "v"), target)
+            for kind, target in _HEADER_KINDS
+        ]
         for sock, target in socks:
             os.dup2(sock.fileno(), target)
             sock.close()
-        if assignment_fd is not None:
-            job = _read_assignment(assignment_fd)
+        if spare:
+            job = _read_assignment(3)  # the event connection, now fd 3
             if job is None:
                 os._exit(0)
             request = dict(request, **job)
@@ -310,7 +331,6 @@ def main():
     selector = selectors.EpollSelector()  # Linux only, like pidfds: what DefaultSelector is there, with fileno()
     selector.register(_CONTROL_IN, selectors.EVENT_READ, None)
     children: dict[int, int] = {}  # pidfd -> pid
-    spares: dict[str, tuple[int, int]] = {}  # token -> (pid, the write end of its assignment pipe)
     _reply({"type": "ready", "pid": os.getpid(), "python": "%d.%d.%d" % sys.version_info[:3]})
     pending = b""
     def reap(pidfd, pid, block):
@@ -324,10 +344,6 @@ def main():
         selector.unregister(pidfd)
         os.close(pidfd)
         children.pop(pidfd, None)
-        for token, (spare_pid, write_fd) in list(spares.items()):
-            if spare_pid == pid:  # a spare that died before it got a job
-                del spares[token]
-                os.close(write_fd)
         if status is None:
             _reply({"type": "exit", "pid": pid, "code": None, "signal": None})
         elif os.WIFSIGNALED(status):
@@ -373,30 +389,7 @@ def main():
                     continue
                 request = json.loads(line.decode("utf-8"))
                 kind = request.get("type", "fork")
-                if kind == "assign":
-                    spare = spares.pop(request["token"], None)
-                    if spare is None:
-                        _reply({"type": "failed", "id": request["id"], "message": "no such spare"})
-                        continue
-                    spare_pid, write_fd = spare
-                    job = {k: request[k] for k in ("id", "spec", "cwd", "env", "specText") if k in request}
-                    # The reply goes first: the assignment wakes the child, which may take the CPU from this
-                    # process (~1-2 ms on 2 cores) before the engine hears that its job started.
-                    try:
-                        gone = os.waitid(os.P_PID, spare_pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-                    except ChildProcessError:
-                        gone = True
-                    if gone:  # its exit is reported as any child's; the job starts another way
-                        os.close(write_fd)
-                        _reply({"type": "failed", "id": request["id"], "message": "spare gone"})
-                        continue
-                    _reply({"type": "started", "id": request["id"], "pid": spare_pid})
-                    try:
-                        _write_all(write_fd, json.dumps(job).encode("utf-8"))
-                    except OSError:  # it died just now: its exit is reported, and ends the job
-                        pass
-                    finally:
-                        os.close(write_fd)
+                if kind == "assigned":  # a spare got its job from the engine: what it imports, for the next
                     preload_for(request["spec"], request.get("specText"))
                     continue
                 wanted = (
@@ -409,22 +402,16 @@ def main():
                 # (harness._close_open_files) see only the job's own objects, and leave the inherited pages
                 # unwritten. With torch preloaded that scan took ~50 ms per job; with numpy ~5 ms.
                 gc.freeze()
-                pipe = os.pipe() if kind == "spare" else None  # a spare's assignment: (read end, write end)
                 try:
                     pid = os.fork()
                 except OSError as exc:
-                    if pipe is not None:
-                        os.close(pipe[0])
-                        os.close(pipe[1])
+                    if kind == "spare":
                         _reply({"type": "spare", "token": request["token"], "pid": None, "message": str(exc)})
                     else:
                         _reply({"type": "failed", "id": request["id"], "message": "fork: %s" % exc})
                     continue
                 if pid == 0:
-                    close = [selector.fileno(), *children, *(fd for _, fd in spares.values())]
-                    if pipe is not None:
-                        close.append(pipe[1])
-                    _child(request, close, worker_pid, pipe[0] if pipe is not None else None)
+                    _child(request, [selector.fileno(), *children], worker_pid, spare=kind == "spare")
                 try:
                     os.setpgid(pid, pid)  # as the child does: a signal to the group right away reaches it
                 except OSError:
@@ -432,9 +419,7 @@ def main():
                 pidfd = os.pidfd_open(pid)
                 children[pidfd] = pid
                 selector.register(pidfd, selectors.EVENT_READ, pid)
-                if pipe is not None:
-                    os.close(pipe[0])
-                    spares[request["token"]] = (pid, pipe[1])
+                if kind == "spare":
                     _reply({"type": "spare", "token": request["token"], "pid": pid})
                     continue
                 _reply({"type": "started", "id": request["id"], "pid": pid})

@@ -102,6 +102,49 @@ async function finished(proc: JobProcess): Promise<{ events: { type: string }[];
 }
 
 describe('WarmWorker jobs', () => {
+  it('gives a spare its job without the worker: the job runs while the worker is stopped', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'df-warm-direct-'));
+    const { worker, mark } = started();
+    let stopped: number | undefined;
+    try {
+      expect(await worker.ready).toBe(true);
+      const job = async (n: number) => {
+        const req = await opJob({
+          codeDir: join(root, 'code'),
+          jobDir: join(root, `job${n}`),
+          outputDir: join(root, `out${n}`),
+          jobId: `job-${n}`,
+          code: 'class Op():\n    def execute(self):\n        print("ran")\n',
+        });
+        return {
+          spec: join(root, `job${n}`, 'job.json'),
+          specText: JSON.stringify({ ...req.spec, eventsFd: 3 }),
+          cwd: req.spec.workDir,
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        };
+      };
+      // Two jobs: the second makes the worker fork a spare.
+      for (const n of [1, 2]) expect((await finished(await worker.fork(await job(n)))).code).toBe(0);
+      const spare = () => (worker as unknown as { spare?: { pid?: number; streams: { v?: unknown } } }).spare;
+      await until(async () => spare()?.pid !== undefined && spare()?.streams.v !== undefined);
+      stopped = await zygoteMarked(mark);
+      expect(stopped).toBeDefined();
+      process.kill(stopped!, 'SIGSTOP');
+      const third = await worker.fork(await job(3));
+      // Its process ran the job and ended (its streams closed) with the worker stopped all along.
+      const [events, stdout] = await Promise.all([readAll(third.events), readAll(third.stdout)]);
+      expect(stdout).toBe('ran\n');
+      expect(events).toMatch(/"type":"hello"/);
+      process.kill(stopped!, 'SIGCONT');
+      stopped = undefined;
+      expect((await third.exit).code).toBe(0);
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+      worker.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('gives a job the spare forked for it even while that spare is still starting, and the job its spec with it', async () => {
     const root = await mkdtemp(join(tmpdir(), 'df-warm-jobs-'));
     const { worker } = started();
@@ -143,8 +186,10 @@ describe('WarmWorker jobs', () => {
         expect(events.map((e) => e.type)).toContain('hello');
         expect(events.map((e) => e.type)).not.toContain('error');
       }
-      expect(asked.map((a) => a.type ?? 'fork')).toEqual(['fork', 'fork', 'spare', 'assign', 'spare']);
+      // The third job went to the spare straight from the engine; the worker only heard which spec it runs.
+      expect(asked.map((a) => a.type ?? 'fork')).toEqual(['fork', 'fork', 'spare', 'assigned', 'spare']);
       expect(asked[3]!.specText).toBeTypeOf('string');
+      expect(asked[3]).not.toHaveProperty('env');
       for (const n of [1, 2, 3]) {
         expect((await stat(join(root, `job${n}`, 'work'))).isDirectory()).toBe(true);
         expect(await readFile(join(root, `job${n}`, 'job.json'), 'utf8')).toBe(specs[n - 1]!.specText);

@@ -118,6 +118,10 @@ interface PendingFork {
   spare?: boolean;
   pid?: number;
   streams: Partial<Record<'o' | 'e' | 'v', Readable>>;
+  /** A spare's event connection, which its job is written to (a job's child only writes to it). */
+  eventSocket?: Socket;
+  /** The job given to a spare whose event connection is not in yet: written to it as it comes. */
+  assignment?: string;
   exited?: { code: number | null; signal: NodeJS.Signals | null };
   resolve(process: JobProcess): void;
   reject(err: Error): void;
@@ -214,7 +218,11 @@ export class WarmWorker {
         );
       this.closeServer();
       // Its children die with it (PR_SET_PDEATHSIG): nobody will report their exit any more.
-      for (const pending of new Set([...this.byId.values(), ...this.byPid.values()])) {
+      for (const pending of new Set([
+        ...this.byId.values(),
+        ...this.byPid.values(),
+        ...this.byToken.values(),
+      ])) {
         this.settleExit(pending, { code: null, signal: 'SIGKILL' });
         if (!pending.settled) pending.reject(new Error('the warm worker exited before the job started'));
       }
@@ -275,18 +283,23 @@ export class WarmWorker {
         reject(e);
       };
       this.byToken.set(pending.token, pending);
-      this.byId.set(id, pending);
-      const job = {
-        id,
+      const spec = {
         spec: request.spec,
         ...(request.specText !== undefined ? { specText: request.specText } : {}),
-        cwd: request.cwd,
-        env: request.env,
       };
-      const line = spare
-        ? { type: 'assign', token: pending.token, ...job }
-        : { ...job, socket: this.address, token: pending.token };
-      this.child.stdin!.write(JSON.stringify(line) + '\n');
+      const job = { ...spec, cwd: request.cwd, env: request.env };
+      if (spare) {
+        // Straight to the spare, not through the worker: one process less to wake on the way. The worker
+        // hears of it after, to import what the job uses for the next ones.
+        this.assign(spare, JSON.stringify(job) + '\n');
+        this.child.stdin!.write(JSON.stringify({ type: 'assigned', ...spec }) + '\n');
+        this.maybeResolve(pending);
+      } else {
+        this.byId.set(id, pending);
+        this.child.stdin!.write(
+          JSON.stringify({ id, ...job, socket: this.address, token: pending.token }) + '\n',
+        );
+      }
     });
     // The next job's child is forked now, after this one (and the libraries it makes the worker import): one job
     // alone (`deepforge run` of one operation) makes none.
@@ -295,16 +308,21 @@ export class WarmWorker {
   }
 
   /**
-   * The spare, unless it died: given a job even while it is still being forked or connecting its streams. The
-   * worker reads its requests in order, so it has forked the spare by the time it reads the job's assignment,
-   * and a fork already under way is ready sooner than a new one (the job's start resolves once the spare's pid
-   * and its three streams are in, as any fork's).
+   * The spare, unless it died: given a job even while it is still being forked or connecting its streams (the
+   * job is written to its event connection as that comes, and a fork already under way is ready sooner than a
+   * new one; the job's start resolves once the spare's pid and its three streams are in, as any fork's).
    */
   private takeSpare(): PendingFork | undefined {
     const spare = this.spare;
     if (!spare || spare.exited) return undefined;
     this.spare = undefined;
     return spare;
+  }
+
+  /** Writes a spare's job to its event connection, now or as soon as that is connected. */
+  private assign(spare: PendingFork, line: string): void {
+    if (spare.eventSocket) spare.eventSocket.write(line);
+    else spare.assignment = line;
   }
 
   private requestSpare(): void {
@@ -491,6 +509,11 @@ export class WarmWorker {
       });
       stream.once('close', () => socket.destroy());
       pending.streams[kind] = stream;
+      if (kind === 'v') {
+        pending.eventSocket = socket;
+        if (pending.assignment !== undefined && !pending.settled) socket.write(pending.assignment);
+        pending.assignment = undefined;
+      }
       this.maybeResolve(pending);
     };
     socket.on('data', onData);
