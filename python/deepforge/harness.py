@@ -787,23 +787,24 @@ def _close_open_files():
             standard.add(id(stream))
             stream = getattr(stream, "buffer", None) or getattr(stream, "raw", None)
     # By type, not isinstance: an ABC's isinstance asks each object for its __class__, which lazy modules
-    # answer with imports and warnings. Every file object derives from _io._IOBase (in C, or in Python).
+    # answer with imports and warnings. Every file object derives from _io._IOBase (in C, or in Python). The
+    # types present are listed first (in C): most jobs leave no file object, and then no object is looked at in
+    # Python (a trivial job's ~2,000 objects took ~0.3 ms one by one).
+    objects = gc.get_objects()
     kinds: dict[type, int] = {}
+    for tp in set(map(type, objects)):
+        if issubclass(tp, _io._TextIOBase):
+            kinds[tp] = 0
+        elif issubclass(tp, _io._RawIOBase):
+            kinds[tp] = 2
+        elif issubclass(tp, _io._IOBase):
+            kinds[tp] = 1
+    if not kinds:
+        return
     groups: tuple[list, list, list] = ([], [], [])
-    for obj in gc.get_objects():
-        tp = type(obj)
-        kind = kinds.get(tp)
-        if kind is None:
-            if not issubclass(tp, _io._IOBase):
-                kind = -1
-            elif issubclass(tp, _io._TextIOBase):
-                kind = 0
-            elif issubclass(tp, _io._RawIOBase):
-                kind = 2
-            else:
-                kind = 1
-            kinds[tp] = kind
-        if kind >= 0 and id(obj) not in standard:
+    for obj in objects:
+        kind = kinds.get(type(obj))
+        if kind is not None and id(obj) not in standard:
             groups[kind].append(obj)
     for group in groups:
         for obj in group:
