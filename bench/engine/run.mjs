@@ -32,12 +32,14 @@ const MEASURES = [
 
 const USAGE = `usage: npm run bench:engine -- [--only <name>[,<name>…]] [--repeat N] [--no-write] [--smoke]
   --only      run only these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
-  --repeat N  measured runs per benchmark (default 5), after one warm-up
+  --repeat N  measured runs per benchmark (default 5, peers 9), after one warm-up
   --no-write  print only; leave docs/benchmarks.md alone
   --smoke     tiny sizes, one run, no warm-up, nothing written: checks that they run`;
 
+const DEFAULT_RUNS = 5;
+
 function parseArgs(argv) {
-  const opts = { only: null, repeat: 5, write: true, smoke: false };
+  const opts = { only: null, repeat: undefined, write: true, smoke: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -125,12 +127,14 @@ async function main() {
       ? [...MEASURES.filter((m) => !m.startsWith(':!')), ...bench.measuresAlso, ...NOT_MEASURED]
       : MEASURES;
     const facts = { ...machineFacts(), at: measuredAt(ROOT, measures), measures };
+    // A bench whose numbers move more between runs than its target's margin takes more runs (`runs`).
+    const repeat = opts.repeat ?? bench.runs ?? DEFAULT_RUNS;
     console.log(
-      `${bench.name}: ${opts.smoke ? '(smoke) ' : ''}${bench.title} (${opts.repeat} runs; load average ${facts.loadBefore})`,
+      `${bench.name}: ${opts.smoke ? '(smoke) ' : ''}${bench.title} (${repeat} runs; load average ${facts.loadBefore})`,
     );
     const t0 = Date.now();
     const result = await bench.run({
-      repeat: opts.repeat,
+      repeat,
       smoke: opts.smoke,
       log: (line) => console.log(line),
     });
