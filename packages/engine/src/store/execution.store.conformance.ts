@@ -180,6 +180,13 @@ export function describeExecutionStoreConformance(name: string, create: () => Pr
       expect(await executions.listJobOutputs(a)).toEqual([
         { jobId: a, name: 'x', hash, size: 3, serializer: 'pickle', pyType: 'builtins.int' },
       ]);
+      // Success is final: a second completion is refused, and the outputs stay as they were recorded.
+      await expect(
+        executions.completeJob(a, 'success', [
+          { name: 'z', hash, size: 1, serializer: 'pickle', pyType: 'builtins.int' },
+        ]),
+      ).rejects.toBeInstanceOf(IllegalTransitionError);
+      expect((await executions.listJobOutputs(a)).map((o) => o.name)).toEqual(['x']);
       // b is pending: success is not a legal next state, and no outputs may appear.
       const b = `${ex.id}.b`;
       await expect(

@@ -445,8 +445,9 @@ export class KyselyExecutionStore implements ExecutionStore {
     moves: readonly { id: string; to: JobStatus; patch?: JobPatch }[],
   ): Promise<{ job: JobRecord; moved: JobRecord[] }> {
     return this.options.transaction(async (trx) => {
+      // Into success or cached, which no job leaves (core's state machine): its outputs are recorded once, here,
+      // and none can be there before (a second record of one would break the table's key, not replace it).
       const job = await this.transitionIn(trx, id, to, patch, undefined);
-      await trx.deleteFrom('job_outputs').where('job_id', '=', id).execute();
       if (outputs.length > 0) {
         await trx
           .insertInto('job_outputs')
