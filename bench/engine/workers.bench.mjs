@@ -2,6 +2,7 @@
 // machine against the same pipeline on local compute, in the same run; and how long a job whose worker is killed
 // takes to run again on another worker, against the lease timeout.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +82,26 @@ async function startWorker(server, url, token, dir, name) {
   return child;
 }
 
+/**
+ * CPU-seconds the whole machine has spent busy so far (/proc/stat: user, nice, system, irq, softirq): every
+ * process of a run is counted, the server, the workers and the jobs' interpreters alike.
+ */
+function machineBusySeconds() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq] = fields;
+  return (user + nice + system + irq + softirq) / CLOCK_TICKS;
+}
+
+/** The kernel's clock ticks per second (USER_HZ): 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+/** A run's wall (ms) and the machine's busy CPU-seconds during it. */
+async function measured(fn) {
+  const cpu0 = machineBusySeconds();
+  const wall = await fn();
+  return { wall, cpu: machineBusySeconds() - cpu0 };
+}
+
 function stop(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -151,12 +172,15 @@ export async function run({ repeat, log, smoke = false }) {
           }
           for (let r = 0; r < runs; r++) {
             const pair = r % 2 === 0 ? [once, remoteOnce] : [remoteOnce, once];
-            const a = await pair[0]();
-            const b = await pair[1]();
+            const a = await measured(pair[0]);
+            const b = await measured(pair[1]);
             const [l, rm] = r % 2 === 0 ? [a, b] : [b, a];
             local.push(l);
             remote.push(rm);
-            log(`  fan-out run ${r + 1}/${runs}: local ${sec(l)}, 2 workers ${sec(rm)} (${ratio(rm / l)})`);
+            log(
+              `  fan-out run ${r + 1}/${runs}: local ${sec(l.wall)} (${l.cpu.toFixed(2)} CPU-s), ` +
+                `2 workers ${sec(rm.wall)} (${rm.cpu.toFixed(2)} CPU-s) (${ratio(rm.wall / l.wall)})`,
+            );
           }
         } finally {
           await Promise.all(workers.map(stop));
@@ -214,15 +238,20 @@ export async function run({ repeat, log, smoke = false }) {
 }
 
 function report(shape, local, remote, expiry, runs) {
-  const l = summary(local);
-  const r = summary(remote);
-  const ratios = summary(remote.map((x, i) => x / local[i]));
+  const l = summary(local.map((x) => x.wall));
+  const r = summary(remote.map((x) => x.wall));
+  const ratios = summary(remote.map((x, i) => x.wall / local[i].wall));
+  const lc = summary(local.map((x) => x.cpu));
+  const rc = summary(remote.map((x) => x.cpu));
+  const cpuRatios = summary(remote.map((x, i) => x.cpu / local[i].cpu));
+  const cpuSec = (x) => `${x.toFixed(2)} CPU-s`;
   const e = summary(expiry);
   const limitMs = shape.leaseTimeoutS * 1000 + EXPIRY_SLACK_MS;
   const meets = (ok) => (ok ? 'meets' : 'misses');
   const summaryLine =
     `${shape.fanout} operations through ${WORKERS} workers ${sec(r.median)} = ${ratio(ratios.median)} local ` +
-    `compute (≤ ${FANOUT_TARGET}×: ${meets(ratios.median <= FANOUT_TARGET)}); a killed worker’s job runs ` +
+    `compute (≤ ${FANOUT_TARGET}×: ${meets(ratios.median <= FANOUT_TARGET)}; the machine’s CPU ` +
+    `${ratio(cpuRatios.median)}); a killed worker’s job runs ` +
     `again after ${sec(e.median)} (lease ${shape.leaseTimeoutS} s; ≤ ${sec(limitMs)}: ${meets(e.max <= limitMs)})`;
   const markdown = [
     `**Fan-out through workers.** ${shape.fanout} independent trivial operations (each returns its attribute + 1, ` +
@@ -231,17 +260,21 @@ function report(shape, local, remote, expiry, runs) {
       `started with \`compute: none\` whose jobs go to ${WORKERS} \`deepforge worker\` processes on this machine ` +
       '(the built CLI, one slot each, their own warm worker and input cache; small outputs sent to the server in their events, worker protocol 3). ' +
       'Wall from `startExecution` to `done`, each side’s engine already open and its workers connected. ' +
-      `${runs} runs after a warm-up, alternating; median (min–max).`,
+      `${runs} runs after a warm-up, alternating; median (min–max). CPU: what the whole machine spent busy ` +
+      'during the run (/proc/stat: the server or engine, the workers and every job’s interpreter), and its ratio ' +
+      'in each pair.',
     '',
     table(
-      ['', 'wall', 'ratio to local', 'target'],
+      ['', 'wall', 'ratio to local', 'target', 'CPU of the machine', 'CPU ratio to local'],
       [
-        ['local compute', spread(l, sec), '1×', ''],
+        ['local compute', spread(l, sec), '1×', '', spread(lc, cpuSec), '1×'],
         [
           `**${WORKERS} workers**`,
           spread(r, sec),
           `**${ratio(ratios.median)}** (${ratio(ratios.min)}–${ratio(ratios.max)})`,
           `≤ ${FANOUT_TARGET}× (${meets(ratios.median <= FANOUT_TARGET)})`,
+          spread(rc, cpuSec),
+          `${ratio(cpuRatios.median)} (${ratio(cpuRatios.min)}–${ratio(cpuRatios.max)})`,
         ],
       ],
     ),
