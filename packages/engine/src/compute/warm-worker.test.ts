@@ -101,6 +101,26 @@ async function finished(proc: JobProcess): Promise<{ events: { type: string }[];
   };
 }
 
+/**
+ * What the engine asks a warm worker for job `n` under `root`: no spec file and no working directory (the spec
+ * comes with the job, the child makes its folder and writes the file).
+ */
+async function forkRequest(root: string, n: number, code: string) {
+  const req = await opJob({
+    codeDir: join(root, 'code'),
+    jobDir: join(root, `job${n}`),
+    outputDir: join(root, `out${n}`),
+    jobId: `job-${n}`,
+    code,
+  });
+  return {
+    spec: join(root, `job${n}`, 'job.json'),
+    specText: JSON.stringify({ ...req.spec, eventsFd: 3 }),
+    cwd: req.spec.workDir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  };
+}
+
 describe('WarmWorker jobs', () => {
   it('gives a spare its job without the worker: the job runs while the worker is stopped', async () => {
     const root = await mkdtemp(join(tmpdir(), 'df-warm-direct-'));
@@ -108,21 +128,8 @@ describe('WarmWorker jobs', () => {
     let stopped: number | undefined;
     try {
       expect(await worker.ready).toBe(true);
-      const job = async (n: number) => {
-        const req = await opJob({
-          codeDir: join(root, 'code'),
-          jobDir: join(root, `job${n}`),
-          outputDir: join(root, `out${n}`),
-          jobId: `job-${n}`,
-          code: 'class Op():\n    def execute(self):\n        print("ran")\n',
-        });
-        return {
-          spec: join(root, `job${n}`, 'job.json'),
-          specText: JSON.stringify({ ...req.spec, eventsFd: 3 }),
-          cwd: req.spec.workDir,
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-        };
-      };
+      const job = (n: number) =>
+        forkRequest(root, n, 'class Op():\n    def execute(self):\n        print("ran")\n');
       // Two jobs: the second makes the worker fork a spare.
       for (const n of [1, 2]) expect((await finished(await worker.fork(await job(n)))).code).toBe(0);
       const spare = () => (worker as unknown as { spare?: { pid?: number; streams: { v?: unknown } } }).spare;
@@ -159,23 +166,8 @@ describe('WarmWorker jobs', () => {
         asked.push(JSON.parse(line) as Record<string, unknown>);
         return write(line);
       };
-      const job = async (n: number) => {
-        const req = await opJob({
-          codeDir: join(root, 'code'),
-          jobDir: join(root, `job${n}`),
-          outputDir: join(root, `out${n}`),
-          jobId: `job-${n}`,
-          code: 'class Op():\n    def execute(self):\n        return 1\n',
-        });
-        return {
-          // No spec file and no working directory: the spec comes with the job, the child makes its folder and
-          // writes the file.
-          spec: join(root, `job${n}`, 'job.json'),
-          specText: JSON.stringify({ ...req.spec, eventsFd: 3 }),
-          cwd: req.spec.workDir,
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-        };
-      };
+      const job = (n: number) =>
+        forkRequest(root, n, 'class Op():\n    def execute(self):\n        return 1\n');
       const specs = [await job(1), await job(2), await job(3)];
       // The first job of a worker is forked (one job alone makes no spare), the second too; the third is asked
       // for at once, while the spare requested after the second is being forked.
