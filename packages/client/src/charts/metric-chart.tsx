@@ -129,6 +129,13 @@ export function MetricChart({
           ]
         : [main];
     });
+    // The wheel sets the range once it has rested; a range chosen meanwhile (a drag, a double-click) is the
+    // last word, not overwritten by that pending one.
+    let settle: ReturnType<typeof setTimeout> | undefined;
+    const choose = (next: ViewRange): void => {
+      clearTimeout(settle);
+      setRange(next);
+    };
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -151,14 +158,13 @@ export function MetricChart({
             const from = u.posToVal(u.select.left, 'x');
             const to = u.posToVal(u.select.left + u.select.width, 'x');
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            setRange({ from, to });
+            choose({ from, to });
           },
         ],
       },
     };
     const u = new uPlot(opts, [[], ...lines.map(() => [])] as unknown as uPlot.AlignedData, el);
     plot.current = u;
-    let settle: ReturnType<typeof setTimeout> | undefined;
     const onWheel = (e: WheelEvent): void => {
       const b = bounds.current;
       const min = u.scales.x?.min;
@@ -175,10 +181,10 @@ export function MetricChart({
       clearTimeout(settle);
       settle = setTimeout(() => setRange(next), WHEEL_SETTLE_MS);
     };
-    const onDblClick = (): void => setRange({});
+    const onDblClick = (): void => choose({});
     const onZoom = (e: Event): void => {
       const d = (e as CustomEvent<ViewRange>).detail ?? {};
-      setRange({
+      choose({
         ...(d.from !== undefined ? { from: d.from } : {}),
         ...(d.to !== undefined ? { to: d.to } : {}),
       });
