@@ -131,3 +131,25 @@ it('`deepforge start --host 0.0.0.0` with accounts on listens there, says so, an
   expect(((await exited) as [number | null])[0]).toBe(0);
   expect(stderr).toBe('');
 });
+
+it('says which options do not go with --worker, or need it, before opening anything', async () => {
+  const dataDir = join(tmp, 'data');
+  const serving = await cli(
+    ['start', '--worker', 'http://127.0.0.1:9', '-p', '0', '-s', '--data-dir', dataDir],
+    env,
+  );
+  expect(serving.code).toBe(1);
+  expect(serving.stderr).toMatch(
+    /^error: --worker starts a worker, not a server: --server, --port cannot go with it/,
+  );
+  const workerOnly = await cli(['start', '--slots', '2', '--token', 'dfw_x', '--data-dir', dataDir], env);
+  expect(workerOnly.code).toBe(1);
+  expect(workerOnly.stderr).toMatch(/^error: --token, --slots are for --worker only/);
+  const noToken = await cli(['start', '--worker', '--data-dir', dataDir], env);
+  expect(noToken.code).toBe(1);
+  expect(noToken.stderr).toMatch(/a worker token is needed: --token <token> or DEEPFORGE_WORKER_TOKEN/);
+  const badUrl = await cli(['start', '--worker', 'ftp://server'], env);
+  expect(badUrl.code).not.toBe(0);
+  expect(badUrl.stderr).toMatch(/--worker must be an http or https URL, not "ftp:\/\/server"/);
+  await expect(stat(join(dataDir, 'deepforge.db'))).rejects.toMatchObject({ code: 'ENOENT' });
+});

@@ -222,6 +222,39 @@ describe('deepforge worker', () => {
     expect(listed.items.map((w) => w.name)).toEqual(['w1']);
   });
 
+  it("runs as `deepforge start --worker` (the seeds' spelling), by default for this machine's server.port", async () => {
+    await startServer();
+    const port = new URL(url).port;
+    const child = spawnCli(
+      [
+        'start',
+        '--worker',
+        '--name',
+        'seeds',
+        '--work-dir',
+        join(tmp, 'work-seeds'),
+        '--data-dir',
+        join(tmp, 'data-seeds'),
+      ],
+      cleanEnv({
+        DEEPFORGE_PYTHON: TEST_PYTHON,
+        DEEPFORGE_WORKER_TOKEN: await token('seeds'),
+        DEEPFORGE_PORT: port,
+        NO_COLOR: '1',
+      }),
+    );
+    let text = '';
+    child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+    workers.push({ child, output: () => text, exited: once(child, 'exit') as Worker['exited'] });
+    const done = await (await start('main')).done;
+    expect(done.status).toBe('success');
+    expect(await consoleOf(done.id, 'report')).toMatch(/leased to worker seeds \(lease 1\)/);
+    expect(text).toMatch(new RegExp(`connected to http://127\\.0\\.0\\.1:${port} as `));
+    child.kill('SIGTERM');
+    expect((await workers.at(-1)!.exited)[0]).toBe(0);
+  });
+
   it('places jobs by label: a job needing gpu waits, saying so, until a worker with gpu connects', async () => {
     await startServer();
     startWorker('cpu', await token('cpu'));

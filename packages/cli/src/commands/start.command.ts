@@ -6,12 +6,47 @@ import { InvalidArgumentError } from 'commander';
 import { loadSettings, parseSettingValue, SettingsError } from '@deepforge/engine';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
+import { addWorkerOptions, runWorker, serverUrlOption, type WorkerOptions } from './worker.command.js';
 
-export interface StartOptions {
+export interface StartOptions extends Partial<Omit<WorkerOptions, 'server'>> {
   port?: number;
   host?: string;
   server?: boolean;
+  /** A worker instead of a server: the server's URL, or true for this machine's (server.port). */
+  worker?: string | true;
   dataDir?: string;
+}
+
+/** The options only a worker takes, as their flags say them. */
+const WORKER_ONLY = {
+  token: '--token',
+  labels: '--labels',
+  slots: '--slots',
+  workDir: '--work-dir',
+  name: '--name',
+};
+
+/** `deepforge start --worker [url]`: the seeds' spelling of `deepforge worker --server <url>`. */
+async function startWorker(opts: StartOptions, ctx: CliContext): Promise<void> {
+  const serving = (['server', 'port', 'host'] as const).filter((k) => opts[k] !== undefined);
+  if (serving.length > 0) {
+    throw new UsageError(
+      `--worker starts a worker, not a server: ${serving.map((k) => `--${k}`).join(', ')} cannot go with it`,
+    );
+  }
+  let server: string;
+  if (opts.worker === true) {
+    // This machine's server, where its settings say it listens.
+    const dataDir = opts.dataDir !== undefined ? resolve(ctx.cwd, opts.dataDir) : undefined;
+    const settings = await loadSettings({ ...(dataDir !== undefined ? { dataDir } : {}), env: ctx.env });
+    const host = settings.values['server.host'];
+    const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    server = `http://${reach}:${settings.values['server.port']}`;
+  } else {
+    server = opts.worker!;
+  }
+  const { worker: _worker, server: _server, port: _port, host: _host, ...rest } = opts;
+  await runWorker({ ...rest, server }, ctx);
 }
 
 function hostOption(value: string): string {
@@ -61,9 +96,11 @@ function untilStopped(ctx: CliContext): Promise<NodeJS.Signals> {
 }
 
 export function registerStartCommand(program: Command, ctx: CliContext): void {
-  program
+  const start = program
     .command('start')
-    .description('start the web IDE: the server and local compute, on http://localhost:8888')
+    .description(
+      'start the web IDE: the server and local compute, on http://localhost:8888 (with --worker: a worker for a server)',
+    )
     .option(
       '-p, --port <port>',
       'the port to listen on (default: server.port, 8888; 0 picks a free one)',
@@ -79,9 +116,15 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
       'the server only, no local compute: jobs run on remote workers (`deepforge worker`) and wait for one',
     )
     .option(
-      '--data-dir <dir>',
-      'where projects, executions and artifacts are kept (default: DEEPFORGE_DATA_DIR or ~/.deepforge)',
+      '--worker [url]',
+      "a worker instead, running jobs of the server at url (as `deepforge worker --server <url>`; default: this machine's, at server.host and server.port)",
+      serverUrlOption('--worker'),
     )
+    .option(
+      '--data-dir <dir>',
+      'where projects, executions and artifacts are kept (default: DEEPFORGE_DATA_DIR or ~/.deepforge); a worker takes its settings from here',
+    );
+  addWorkerOptions(start, ' (with --worker)')
     .addHelpText(
       'after',
       `
@@ -94,9 +137,22 @@ Ctrl-C (or SIGTERM) stops it: running jobs are canceled and every project docume
 
 Examples:
   deepforge start
-  deepforge start -p 9000 --data-dir ./deepforge-data`,
+  deepforge start -p 9000 --data-dir ./deepforge-data
+  DEEPFORGE_WORKER_TOKEN=dfw_… deepforge start --worker http://server:8888 --labels gpu`,
     )
     .action(async (opts: StartOptions) => {
+      if (opts.worker !== undefined) {
+        await startWorker(opts, ctx);
+        return;
+      }
+      const workerOnly = Object.entries(WORKER_ONLY)
+        .filter(([k]) => opts[k as keyof typeof WORKER_ONLY] !== undefined)
+        .map(([, flag]) => flag);
+      if (workerOnly.length > 0) {
+        throw new UsageError(
+          `${workerOnly.join(', ')} ${workerOnly.length === 1 ? 'is' : 'are'} for --worker only`,
+        );
+      }
       const dataDir = opts.dataDir !== undefined ? resolve(ctx.cwd, opts.dataDir) : undefined;
       const overrides = opts.host !== undefined ? { 'server.host': opts.host } : {};
       // Refused before anything is opened: no engine, no recovery of jobs, nothing listening.

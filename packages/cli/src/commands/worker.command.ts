@@ -20,7 +20,7 @@ import { UsageError } from '../usage-error.js';
 /** The variable the token may come in instead of --token (kept out of `ps` and shell history). */
 export const WORKER_TOKEN_ENV = 'DEEPFORGE_WORKER_TOKEN';
 
-interface WorkerOptions {
+export interface WorkerOptions {
   server: string;
   token?: string;
   labels?: string[];
@@ -30,7 +30,7 @@ interface WorkerOptions {
   dataDir?: string;
 }
 
-function labelsOption(value: string): string[] {
+export function labelsOption(value: string): string[] {
   const labels = value
     .split(',')
     .map((l) => l.trim())
@@ -46,7 +46,7 @@ function labelsOption(value: string): string[] {
   return [...new Set(labels)];
 }
 
-function slotsOption(value: string): number {
+export function slotsOption(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < 1 || n > 1024) {
     throw new InvalidArgumentError(
@@ -56,19 +56,22 @@ function slotsOption(value: string): number {
   return n;
 }
 
-function serverOption(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(
-      `--server must be the server's URL, such as http://gpu-box:8888, not ${JSON.stringify(value)}`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidArgumentError(`--server must be an http or https URL, not ${JSON.stringify(value)}`);
-  }
-  return url.origin;
+/** A parser for a server's URL given with `flag`: its origin. */
+export function serverUrlOption(flag: string): (value: string) => string {
+  return (value) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(
+        `${flag} must be the server's URL, such as http://gpu-box:8888, not ${JSON.stringify(value)}`,
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new InvalidArgumentError(`${flag} must be an http or https URL, not ${JSON.stringify(value)}`);
+    }
+    return url.origin;
+  };
 }
 
 /** Stops on the first SIGINT or SIGTERM. */
@@ -78,8 +81,82 @@ function onStop(stop: () => void): void {
   process.once('SIGTERM', handler);
 }
 
+/**
+ * Runs a worker until it is stopped (SIGINT, SIGTERM) or refused: `deepforge worker`, and `deepforge start --worker`
+ * (the seeds' spelling).
+ */
+export async function runWorker(opts: WorkerOptions, ctx: CliContext): Promise<void> {
+  const token = opts.token ?? ctx.env[WORKER_TOKEN_ENV];
+  if (!token) throw new UsageError(`a worker token is needed: --token <token> or ${WORKER_TOKEN_ENV}`);
+  const dataDir = resolveDataDir({
+    ...(opts.dataDir !== undefined ? { dataDir: resolve(ctx.cwd, opts.dataDir) } : {}),
+    env: ctx.env,
+  });
+  const settings = await loadSettings({ dataDir, env: ctx.env });
+  const runtimeDir = findRuntimeDir();
+  // Checked before connecting: a worker that cannot run operations takes no job.
+  const python = await resolvePython(settings.values.python, { runtimeDir, env: ctx.env });
+  const workDir = opts.workDir !== undefined ? resolve(ctx.cwd, opts.workDir) : resolve(dataDir, 'worker');
+  // Loaded by the commands that need it only (see start.command.ts).
+  const { WorkerAgent, detectGpus, gpuLabels } = await import('@deepforge/server');
+  // GPUs become labels (`gpu`, `gpu:<model>`) beside those given, and the server lists them.
+  const gpus = await detectGpus(ctx.env);
+  const labels = [...new Set([...(opts.labels ?? []), ...gpuLabels(gpus)])];
+  const agent = new WorkerAgent({
+    serverUrl: opts.server,
+    token,
+    labels,
+    gpus,
+    slots: opts.slots ?? settings.values['executions.concurrency'],
+    workDir,
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
+    python: python.command,
+    runtimeDir,
+    env: ctx.env,
+    logFile: resolve(dataDir, 'logs', 'worker.log'),
+    warmWorker: settings.values['executions.warmWorker'],
+    cacheMaxBytes: settings.values['worker.cache.maxBytes'],
+    environments: openEnvironmentCache(settings, ctx.env),
+    report: (line) => ctx.out.write(`${line}\n`),
+  });
+  ctx.out.write(
+    `worker ${agent.workerId}: Python ${python.version} (${python.command}); work dir ${workDir}\n`,
+  );
+  ctx.out.write(
+    gpus.length > 0
+      ? `GPUs: ${gpus.map((g) => `${g.index}: ${g.name} (${g.memoryMiB} MiB)`).join(', ')}\n`
+      : 'GPUs: none found (no nvidia-smi, or it found none)\n',
+  );
+  onStop(() => {
+    ctx.out.write('stopping (canceling running jobs) …\n');
+    void agent.stop(0);
+  });
+  agent.start();
+  ctx.exitCode = await agent.done;
+}
+
+/**
+ * The options of a worker beyond its server's URL: `deepforge worker`'s, and `deepforge start --worker`'s (whose
+ * help says `when` they apply).
+ */
+export function addWorkerOptions(command: Command, when = ''): Command {
+  return command
+    .option(
+      '--token <token>',
+      `a worker token from \`deepforge workers token\` (or ${WORKER_TOKEN_ENV})${when}`,
+    )
+    .option(
+      '--labels <labels>',
+      `labels jobs may require, comma-separated (e.g. gpu,a100)${when}`,
+      labelsOption,
+    )
+    .option('--slots <n>', `jobs it runs at once (default: executions.concurrency)${when}`, slotsOption)
+    .option('--work-dir <dir>', `jobs' files and the input cache (default: <data dir>/worker)${when}`)
+    .option('--name <name>', `the name the server shows (default: the host name)${when}`);
+}
+
 export function registerWorkerCommands(program: Command, ctx: CliContext): void {
-  program
+  const worker = program
     .command('worker')
     .description(
       'run jobs of a DeepForge server on this machine (the server runs with `deepforge start --server`)',
@@ -87,13 +164,9 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .requiredOption(
       '--server <url>',
       "the server's URL; the worker connects out to it (NAT and firewalls are fine)",
-      serverOption,
-    )
-    .option('--token <token>', `a worker token from \`deepforge workers token\` (or ${WORKER_TOKEN_ENV})`)
-    .option('--labels <labels>', 'labels jobs may require, comma-separated (e.g. gpu,a100)', labelsOption)
-    .option('--slots <n>', 'jobs it runs at once (default: executions.concurrency)', slotsOption)
-    .option('--work-dir <dir>', "jobs' files and the input cache (default: <data dir>/worker)")
-    .option('--name <name>', 'the name the server shows (default: the host name)')
+      serverUrlOption('--server'),
+    );
+  addWorkerOptions(worker)
     .option(
       '--data-dir <dir>',
       'settings (python, executions.warmWorker, worker.cache.maxBytes, environments.*) come from here',
@@ -110,56 +183,7 @@ Example:
   deepforge workers token gpu-box          (on the server: prints the token once)
   ${WORKER_TOKEN_ENV}=dfw_… deepforge worker --server http://server:8888 --labels gpu --slots 2`,
     )
-    .action(async (opts: WorkerOptions) => {
-      const token = opts.token ?? ctx.env[WORKER_TOKEN_ENV];
-      if (!token) throw new UsageError(`a worker token is needed: --token <token> or ${WORKER_TOKEN_ENV}`);
-      const dataDir = resolveDataDir({
-        ...(opts.dataDir !== undefined ? { dataDir: resolve(ctx.cwd, opts.dataDir) } : {}),
-        env: ctx.env,
-      });
-      const settings = await loadSettings({ dataDir, env: ctx.env });
-      const runtimeDir = findRuntimeDir();
-      // Checked before connecting: a worker that cannot run operations takes no job.
-      const python = await resolvePython(settings.values.python, { runtimeDir, env: ctx.env });
-      const workDir =
-        opts.workDir !== undefined ? resolve(ctx.cwd, opts.workDir) : resolve(dataDir, 'worker');
-      // Loaded by the commands that need it only (see start.command.ts).
-      const { WorkerAgent, detectGpus, gpuLabels } = await import('@deepforge/server');
-      // GPUs become labels (`gpu`, `gpu:<model>`) beside those given, and the server lists them.
-      const gpus = await detectGpus(ctx.env);
-      const labels = [...new Set([...(opts.labels ?? []), ...gpuLabels(gpus)])];
-      const agent = new WorkerAgent({
-        serverUrl: opts.server,
-        token,
-        labels,
-        gpus,
-        slots: opts.slots ?? settings.values['executions.concurrency'],
-        workDir,
-        ...(opts.name !== undefined ? { name: opts.name } : {}),
-        python: python.command,
-        runtimeDir,
-        env: ctx.env,
-        logFile: resolve(dataDir, 'logs', 'worker.log'),
-        warmWorker: settings.values['executions.warmWorker'],
-        cacheMaxBytes: settings.values['worker.cache.maxBytes'],
-        environments: openEnvironmentCache(settings, ctx.env),
-        report: (line) => ctx.out.write(`${line}\n`),
-      });
-      ctx.out.write(
-        `worker ${agent.workerId}: Python ${python.version} (${python.command}); work dir ${workDir}\n`,
-      );
-      ctx.out.write(
-        gpus.length > 0
-          ? `GPUs: ${gpus.map((g) => `${g.index}: ${g.name} (${g.memoryMiB} MiB)`).join(', ')}\n`
-          : 'GPUs: none found (no nvidia-smi, or it found none)\n',
-      );
-      onStop(() => {
-        ctx.out.write('stopping (canceling running jobs) …\n');
-        void agent.stop(0);
-      });
-      agent.start();
-      ctx.exitCode = await agent.done;
-    });
+    .action((opts: WorkerOptions) => runWorker(opts, ctx));
 
   const workers = program
     .command('workers')
