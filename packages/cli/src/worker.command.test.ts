@@ -470,6 +470,13 @@ describe('deepforge worker', () => {
     expect((await revoked.exited)[0]).toBe(1);
     expect(revoked.output()).toMatch(/HTTP 401/);
 
+    // Revoked while its worker is connected: cut off at its next heartbeat, saying why.
+    const cut = startWorker('cut', await token('cut'));
+    await until('the worker to connect', () => /connected to/.test(cut.output()) || undefined);
+    await cli(['workers', 'revoke', 'cut', '--data-dir', join(tmp, 'server')], cleanEnv());
+    expect((await cut.exited)[0]).toBe(1);
+    expect(cut.output()).toMatch(/the server refused this worker: the worker token was revoked/);
+
     const valid = await token('w1');
     // A machine that cannot run operations takes no job: it says why and never connects.
     const noPython = spawnCli(

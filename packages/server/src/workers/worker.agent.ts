@@ -160,6 +160,8 @@ export class WorkerAgent {
   private reconnectMs = RECONNECT_MIN_MS;
   private stopped = false;
   private everConnected = false;
+  /** A `refused` message was said to the person running the worker (its close then says nothing more). */
+  private refusalReported = false;
   private readonly logger: Logger;
   private readonly sampler: SystemSampler;
 
@@ -292,8 +294,12 @@ export class WorkerAgent {
     });
     ws.on('close', (code, reason) => {
       if (code === 4001) {
-        // Refused: the message came before the close.
+        // Refused: said by the message that came before the close, or else by the close's reason (a token
+        // revoked while connected).
         ended = true;
+        if (!this.refusalReported) {
+          this.options.report(`the server refused this worker: ${reason.toString() || 'no reason given'}`);
+        }
         void this.stop(1);
         return;
       }
@@ -383,6 +389,7 @@ export class WorkerAgent {
         return;
       }
       case 'refused':
+        this.refusalReported = true;
         this.options.report(`the server refused this worker: ${message.message}`);
         void this.stop(1);
         return;
