@@ -12,6 +12,8 @@ export function StatusBadge({ status }: { status: JobStatus }) {
       leftSection={status === 'running' ? <Loader size={8} color="dark" /> : undefined}
       data-testid="status-badge"
       data-status={status}
+      // A status is never cut short: what is beside it gives way.
+      style={{ flexShrink: 0 }}
     >
       {s.label}
     </Badge>

@@ -551,12 +551,13 @@ function Execution() {
             data-testid="job-panel"
             data-node={job.node}
           >
+            {/* On a narrow panel its times and usage go to a second line, rather than the name being cut. */}
             <Group
               px="sm"
               py={6}
               gap="xs"
-              wrap="nowrap"
-              style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
+              wrap="wrap"
+              style={{ borderBottom: '1px solid var(--mantine-color-default-border)', rowGap: 2 }}
             >
               <Text size="sm" fw={700} className="df-mono" truncate>
                 {job.node}
@@ -566,22 +567,24 @@ function Execution() {
               </Text>
               <StatusBadge status={job.status} />
               <JobNodeLink projectId={projectId} pipeline={execution.pipeline} node={job.node} />
-              <Text size="xs" c="dimmed" ml="auto" style={{ whiteSpace: 'nowrap' }}>
-                {job.attempt > 1 ? `attempt ${job.attempt} · ` : ''}
-                {formatDuration(liveDuration(job, serverNow))}
-                {job.exitCode !== null ? ` · exit ${job.exitCode}` : ''}
-              </Text>
-              {job.usage && (
-                <Text
-                  size="xs"
-                  c="dimmed"
-                  style={{ whiteSpace: 'nowrap' }}
-                  data-testid="job-usage"
-                  title="CPU time of the job's processes, their peak resident memory and (when it used CUDA) peak GPU memory"
-                >
-                  {formatUsage(job.usage)}
+              <Group gap="xs" wrap="nowrap" ml="auto">
+                <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                  {job.attempt > 1 ? `attempt ${job.attempt} · ` : ''}
+                  {formatDuration(liveDuration(job, serverNow))}
+                  {job.exitCode !== null ? ` · exit ${job.exitCode}` : ''}
                 </Text>
-              )}
+                {job.usage && (
+                  <Text
+                    size="xs"
+                    c="dimmed"
+                    style={{ whiteSpace: 'nowrap' }}
+                    data-testid="job-usage"
+                    title="CPU time of the job's processes, their peak resident memory and (when it used CUDA) peak GPU memory"
+                  >
+                    {formatUsage(job.usage)}
+                  </Text>
+                )}
+              </Group>
             </Group>
             <Tabs
               value={tab}
