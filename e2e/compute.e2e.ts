@@ -49,7 +49,19 @@ describe('the Compute view', () => {
     await expect.poll(() => page.getByTestId('compute-empty').isVisible()).toBe(true);
     await expect.poll(() => page.getByTestId('compute-mode').innerText()).toMatch(/runs no jobs itself/);
 
-    const { token } = await rest.ok<{ token: string }>('POST', '/api/workers/tokens', { name: 'e2e' });
+    // The worker's token is made here, shown once with the command that starts a worker with it.
+    await page.getByTestId('worker-token-name').fill('e2e');
+    await page.getByTestId('create-worker-token').click();
+    const token = await page.getByTestId('new-token-value').inputValue();
+    expect(token).toMatch(/^dfw_/);
+    expect(await page.getByTestId('worker-command').innerText()).toBe(
+      `DEEPFORGE_WORKER_TOKEN=${token} deepforge worker --server ${server.url}`,
+    );
+    await snap(page, TEST, '00-token');
+    await page.getByTestId('new-token-done').click();
+    const tokenRow = page.locator('[data-testid="worker-token-row"][data-token-name="e2e"]');
+    await expect.poll(() => tokenRow.getAttribute('data-state')).toBe('active');
+    expect(await page.getByTestId('new-token-value').count()).toBe(0);
     worker = spawn(
       process.execPath,
       [
@@ -137,6 +149,16 @@ describe('the Compute view', () => {
 
     await page.goto('/compute');
     await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('0 / 2');
+    // The token was used; revoked here, it cuts its worker off (at its next heartbeat) and the worker ends.
+    await expect.poll(() => tokenRow.locator('td').nth(3).innerText()).not.toBe('never');
+    await tokenRow.getByTestId('revoke-worker-token').click();
+    await page.getByTestId('confirm-revoke-worker-token').click();
+    await expect.poll(() => tokenRow.getAttribute('data-state')).toBe('revoked');
+    await expect
+      .poll(() => worker!.exitCode, { timeout: 30_000, message: `the worker was not cut off:\n${workerOut}` })
+      .toBe(1);
+    expect(workerOut).toMatch(/the worker token was revoked/);
+    await expect.poll(() => row.count()).toBe(0);
     expect(tab.problems.pageErrors).toEqual([]);
     expect(tab.problems.consoleErrors).toEqual([]);
   });

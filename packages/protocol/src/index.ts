@@ -412,6 +412,8 @@ export type {
   ConnectedWorker,
   GpuStats,
   SystemStats,
+  WorkerTokenDto,
+  CreatedWorkerToken,
 } from './worker-messages.js';
 
 // The Compute view: workers with their state, load and jobs (GET /api/compute, the `compute` events message).

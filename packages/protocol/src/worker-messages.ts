@@ -349,6 +349,8 @@ export const CreateWorkerTokenResponseSchema = z.strictObject({
   token: z.string(),
   record: WorkerTokenSummarySchema,
 });
+export type WorkerTokenDto = z.infer<typeof WorkerTokenSummarySchema>;
+export type CreatedWorkerToken = z.infer<typeof CreateWorkerTokenResponseSchema>;
 export const ConnectedWorkerSchema = z.strictObject({
   workerId: z.string(),
   name: z.string(),

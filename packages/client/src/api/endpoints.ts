@@ -6,6 +6,7 @@ import type {
   AuditResponse,
   AuthStatus,
   ComputeStateDto,
+  CreatedWorkerToken,
   ArtifactPreview,
   CreateProjectBody,
   AddExtensionOperationBody,
@@ -36,6 +37,7 @@ import type {
   StorageBackendId,
   UpdateProjectBody,
   UserDto,
+  WorkerTokenDto,
 } from '@deepforge/protocol';
 import type { z } from 'zod';
 import type { ExecutionListParams } from '../lib/query-params.js';
@@ -57,6 +59,12 @@ export const getHealth = (): Promise<HealthResponse> => api('/api/health');
 export const getPlatforms = (): Promise<PlatformsResponse> => api('/api/platforms');
 /** The Compute view: workers, their load and jobs, jobs waiting for one. */
 export const getCompute = (): Promise<ComputeStateDto> => api('/api/compute');
+/** Worker tokens (admins): what `deepforge worker` connects with. */
+export const listWorkerTokens = (): Promise<{ items: WorkerTokenDto[] }> => api('/api/workers/tokens');
+export const createWorkerToken = (name: string): Promise<CreatedWorkerToken> =>
+  api('/api/workers/tokens', { method: 'POST', body: { name } });
+export const revokeWorkerToken = (id: string): Promise<WorkerTokenDto> =>
+  api(`/api/workers/tokens/${enc(id)}`, { method: 'DELETE' });
 
 // ── projects ──────────────────────────────────────────────────────────────────────────────────────────────
 export const listProjects = (): Promise<{ items: ProjectSummary[] }> => api('/api/projects');
@@ -283,5 +291,6 @@ export const qk = {
   secrets: (projectId: string) => ['secrets', projectId] as const,
   audit: (params: AuditParams) => ['audit', params] as const,
   compute: ['compute'] as const,
+  workerTokens: ['worker-tokens'] as const,
   layers: (projectId: string) => ['layers', projectId] as const,
 };

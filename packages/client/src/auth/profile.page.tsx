@@ -1,7 +1,6 @@
 import type { AccessTokenDto, CreatedAccessToken } from '@deepforge/protocol';
 import {
   ActionIcon,
-  Alert,
   Badge,
   Box,
   Button,
@@ -22,10 +21,10 @@ import {
 } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconAlertTriangle, IconCheck, IconCopy, IconKey, IconTrash } from '@tabler/icons-react';
+import { IconKey, IconTrash } from '@tabler/icons-react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { Navigate } from 'react-router';
 import {
   changePassword,
@@ -44,8 +43,9 @@ import {
   TOKEN_EXPIRY_CHOICES,
   tokenState,
 } from '../lib/account-rules.js';
-import { formatRelativeTime } from '../lib/job-status.js';
 import { TopBar } from '../shell/top-bar.js';
+import { DateText } from '../ui/date-text.js';
+import { ShownOnce } from '../ui/shown-once.js';
 import { useAuth } from './auth.context.js';
 
 /** Profile (accounts on): change the password, manage personal access tokens. */
@@ -232,7 +232,14 @@ function AccessTokens() {
             void queryClient.invalidateQueries({ queryKey: qk.accessTokens });
           }}
         />
-        {created && <NewToken created={created} onDone={() => setCreated(null)} />}
+        {created && (
+          <ShownOnce
+            title={`Your new token “${created.info.name}”`}
+            value={created.token}
+            label="New access token"
+            onDone={() => setCreated(null)}
+          />
+        )}
         {tokens.isLoading ? (
           <Center py="md">
             <Loader size="sm" />
@@ -334,14 +341,6 @@ function AccessTokens() {
   );
 }
 
-function DateText({ at, now }: { at: number; now: number }) {
-  return (
-    <Text size="xs" title={new Date(at).toLocaleString()}>
-      {formatRelativeTime(at, now)}
-    </Text>
-  );
-}
-
 function CreateToken({ onCreated }: { onCreated: (t: CreatedAccessToken) => void }) {
   const [name, setName] = useState('');
   const [expiry, setExpiry] = useState<TokenExpiryChoice>(DEFAULT_TOKEN_EXPIRY);
@@ -395,65 +394,5 @@ function CreateToken({ onCreated }: { onCreated: (t: CreatedAccessToken) => void
         </Text>
       )}
     </form>
-  );
-}
-
-/** The token just made: shown here once (the server keeps only its hash), with a copy button. */
-function NewToken({ created, onDone }: { created: CreatedAccessToken; onDone: () => void }) {
-  const input = useRef<HTMLInputElement>(null);
-  const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
-  const copy = async (): Promise<void> => {
-    try {
-      // The clipboard API needs a secure context (https or localhost): elsewhere select it for Ctrl+C.
-      await navigator.clipboard.writeText(created.token);
-      setCopied('yes');
-    } catch {
-      input.current?.select();
-      setCopied('no');
-    }
-  };
-  return (
-    <Alert
-      color="yellow"
-      variant="light"
-      icon={<IconAlertTriangle size={16} />}
-      title={`Your new token “${created.info.name}”`}
-      data-testid="new-token"
-    >
-      <Stack gap="xs">
-        <Text size="sm">Copy it now: it will not be shown again. DeepForge keeps only a hash of it.</Text>
-        <Group gap="xs" wrap="nowrap">
-          <TextInput
-            ref={input}
-            readOnly
-            value={created.token}
-            onFocus={(e) => e.currentTarget.select()}
-            aria-label="New access token"
-            className="df-fill"
-            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
-            data-testid="new-token-value"
-          />
-          <Button
-            variant={copied === 'yes' ? 'filled' : 'default'}
-            color={copied === 'yes' ? 'teal' : undefined}
-            leftSection={copied === 'yes' ? <IconCheck size={14} /> : <IconCopy size={14} />}
-            onClick={() => void copy()}
-            data-testid="copy-token"
-          >
-            {copied === 'yes' ? 'Copied' : 'Copy'}
-          </Button>
-        </Group>
-        {copied === 'no' && (
-          <Text size="xs" c="dimmed">
-            This page may not use the clipboard: the token is selected, press Ctrl+C (⌘C) to copy it.
-          </Text>
-        )}
-        <Group justify="flex-end">
-          <Button variant="subtle" onClick={onDone} data-testid="new-token-done">
-            I have copied it
-          </Button>
-        </Group>
-      </Stack>
-    </Alert>
   );
 }

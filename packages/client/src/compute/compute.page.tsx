@@ -19,8 +19,10 @@ import { Link } from 'react-router';
 import { errorMessage } from '../api/http.js';
 import { formatBytes, formatRelativeTime } from '../lib/job-status.js';
 import { useServerNow } from '../lib/use-server-now.js';
+import { useAuth } from '../auth/auth.context.js';
 import { TopBar } from '../shell/top-bar.js';
 import { loadColor, percent, useComputeState } from './use-compute-state.js';
+import { WorkerTokens } from './worker-tokens.js';
 
 /**
  * The Compute view (issue 10): every machine running this server's jobs — remote workers and, under
@@ -29,6 +31,9 @@ import { loadColor, percent, useComputeState } from './use-compute-state.js';
  */
 export function ComputePage() {
   const state = useComputeState();
+  const { enabled, user } = useAuth();
+  // Worker tokens are an admin's (everyone's when accounts are off: the server then serves this machine only).
+  const admin = !enabled || user?.admin === true;
   return (
     <Box style={{ height: '100vh', display: 'flex', flexDirection: 'column' }}>
       <TopBar />
@@ -46,7 +51,12 @@ export function ComputePage() {
               {errorMessage(state.error)}
             </Alert>
           ) : (
-            <ComputeState state={state.data} />
+            <ComputeState state={state.data} admin={admin} />
+          )}
+          {admin && (
+            <Box mt="xl">
+              <WorkerTokens serverRunsJobs={state.data?.mode === 'local'} />
+            </Box>
           )}
         </Container>
       </Box>
@@ -54,19 +64,20 @@ export function ComputePage() {
   );
 }
 
-function ComputeState({ state }: { state: ComputeStateDto }) {
+function ComputeState({ state, admin }: { state: ComputeStateDto; admin: boolean }) {
   return (
     <Stack gap="lg">
       <Text size="sm" c="dimmed" data-testid="compute-mode">
         {state.mode === 'local'
-          ? 'Jobs run on this server’s machine, and on remote workers when they connect.'
+          ? 'Jobs run on this server’s machine (deepforge start). Remote workers connect to a server started with --server, which runs no jobs itself.'
           : 'This server runs no jobs itself (deepforge start --server): jobs run on the workers that connect.'}
       </Text>
       {state.workers.length === 0 ? (
         <Alert color="yellow" title="No worker is connected" data-testid="compute-empty">
           Start one on a machine that should run jobs:{' '}
-          <Code>deepforge worker --server &lt;url&gt; --token &lt;worker token&gt;</Code> (an admin makes
-          tokens with <Code>deepforge workers token &lt;name&gt;</Code>).
+          <Code>deepforge worker --server &lt;url&gt; --token &lt;worker token&gt;</Code> (
+          {admin ? 'make a worker token below, or' : 'an admin makes worker tokens'} with{' '}
+          <Code>deepforge workers token &lt;name&gt;</Code>).
         </Alert>
       ) : (
         <Table verticalSpacing="sm" data-testid="compute-workers">
