@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { JobLogEvent } from '@deepforge/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine } from './engine.js';
+import type { PipelineValidationError } from './errors.js';
 import { engineFixture, type EngineFixture } from './test-support/engine-fixture.js';
 import { spawnScript, waitForScript } from './test-support/node-script.js';
 import { chain, cleanEnv, py, REPORTING_CHAIN, writeProjectFolder } from './test-support/project-files.js';
@@ -303,6 +304,24 @@ describe('engine on Slurm (compute.backend = slurm, a real single-node Slurm)', 
         nodeSlurm: { sleep: { partition: 'gpu --wrap=rm' } },
       }),
     ).rejects.toThrow(/^slurm options of sleep\.partition: a partition name/);
+    // Options of a node the pipeline does not have (a typo) are refused too, naming it and the nodes there are.
+    for (const options of [
+      { nodeSlurm: { slepe: { time: '1:00' } } },
+      { nodeGpus: { slepe: 1 } },
+      { nodeLabels: { slepe: ['gpu'] } },
+    ]) {
+      const refused = await f.engine
+        .startExecution({ project, projectDir: dir, pipelineName: 'main', ...options })
+        .then(
+          () => undefined,
+          (err: unknown) => err as PipelineValidationError,
+        );
+      expect(refused?.diagnostics.map((d) => d.message)).toEqual([
+        expect.stringMatching(
+          / are given for node "slepe", which pipeline "main" does not have \(its nodes: .*sleep/,
+        ),
+      ]);
+    }
     expect(await f.engine.listExecutions()).toEqual([]);
   });
 });

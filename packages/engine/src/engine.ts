@@ -713,6 +713,13 @@ class EngineImpl implements Engine {
     const python = await this.python();
 
     const effective = prepared.pipeline;
+    const strangers = unknownNodeOptions(
+      request,
+      effective.nodes.map((n) => n.id),
+      pipelineName,
+    );
+    if (strangers.length > 0)
+      throw new PipelineValidationError(`cannot run pipeline "${pipelineName}"`, strangers);
     const plan = planExecution(effective, prepared.interfaces);
     const snapshot: ExecutionSnapshot = {
       version: 1,
@@ -1394,6 +1401,39 @@ function labelOptions(from: {
   if (from.nodeGpus) {
     const entries = Object.entries(from.nodeGpus).filter(([node, n]) => gpus(n, `gpus of ${node}`) > 0);
     if (entries.length > 0) out.nodeGpus = Object.fromEntries(entries);
+  }
+  return out;
+}
+
+/**
+ * Per-node options of a run (labels, GPUs, Slurm options) naming a node the pipeline does not have: a typo there
+ * would otherwise be ignored, the job running without what was asked for it.
+ */
+function unknownNodeOptions(
+  request: {
+    nodeLabels?: Readonly<Record<string, unknown>>;
+    nodeGpus?: Readonly<Record<string, unknown>>;
+    nodeSlurm?: Readonly<Record<string, unknown>>;
+  },
+  nodes: readonly string[],
+  pipeline: string,
+): Diagnostic[] {
+  const known = new Set(nodes);
+  const out: Diagnostic[] = [];
+  for (const [what, byNode] of [
+    ['labels', request.nodeLabels],
+    ['GPUs', request.nodeGpus],
+    ['Slurm options', request.nodeSlurm],
+  ] as const) {
+    for (const node of Object.keys(byNode ?? {})) {
+      if (known.has(node)) continue;
+      out.push({
+        severity: 'error',
+        code: 'unknown-node',
+        message: `${what} are given for node "${node.slice(0, 100)}", which pipeline "${pipeline}" does not have (its nodes: ${[...known].sort().join(', ')})`,
+        pipeline,
+      });
+    }
   }
   return out;
 }
