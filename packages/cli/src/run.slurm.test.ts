@@ -48,7 +48,7 @@ describe('deepforge run on Slurm (compute.backend = slurm, a real single-node Sl
     expect(unknown.stderr).toMatch(/unknown Slurm option "qos"; known: partition, account, time, gres/);
     const bad = await cli(['run', join(EXAMPLES, 'hello'), 'hello', '--slurm', 'multiply.time=soon'], env);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/slurm options of multiply\.time: a time limit as sbatch takes it/);
+    expect(bad.stderr).toMatch(/multiply\.time: a time limit as sbatch takes it/);
     expect((await cli(['executions', 'list'], env)).stdout).not.toMatch(/hello/);
   });
 });

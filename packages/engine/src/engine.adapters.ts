@@ -5,7 +5,7 @@ import { EnvironmentCompute, openEnvironmentCache } from './environments/environ
 import { RemoteCompute } from './compute/remote.compute.js';
 import { SlurmCompute } from './compute/slurm.compute.js';
 import { markCorruptOutputs } from './execution/stored-corruption.js';
-import type { Env, Settings } from './settings.js';
+import { slurmDefaults, type Env, type Settings } from './settings.js';
 import type { ArtifactStorage } from './storage/artifact.storage.js';
 import { openArtifactStorage } from './storage/storage.opener.js';
 import type { DatabaseStores } from './store/database.store.js';
@@ -100,12 +100,7 @@ export async function openEngineAdapters(
             env: context.env,
             logger,
             killGraceMs: context.killGraceMs,
-            defaults: {
-              partition: settings.values['compute.slurm.partition'],
-              account: settings.values['compute.slurm.account'],
-              time: settings.values['compute.slurm.time'],
-              gres: settings.values['compute.slurm.gres'],
-            },
+            defaults: slurmDefaults(settings.values),
           }),
           openEnvironmentCache(settings, context.env),
         )

@@ -52,6 +52,7 @@ export {
   resolveDataDir,
   setSetting,
   settingsAsTree,
+  slurmDefaults,
   unsetSetting,
   writeFileAtomic,
 } from './settings.js';

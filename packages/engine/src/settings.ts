@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 // Its own entry point: the settings are read before the rest of the program loads (`deepforge run`, docs/adr/0029).
-import { SlurmJobOptionsSchema } from '@deepforge/protocol/slurm-options';
+import { SlurmJobOptionsSchema, type SlurmJobOptions } from '@deepforge/protocol/slurm-options';
 import { SettingsError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { isPostgresUrl, maskDatabaseUrl } from './store/database-url.js';
@@ -660,6 +660,16 @@ function slurmDefault<K extends 'partition' | 'account' | 'time' | 'gres'>(
     },
     defaultValue: () => undefined,
   };
+}
+
+/** The Slurm options every job gets unless its execution or node says otherwise (`compute.slurm.*`, those set). */
+export function slurmDefaults(values: SettingsValues): SlurmJobOptions {
+  const out: SlurmJobOptions = {};
+  for (const key of ['partition', 'account', 'time', 'gres'] as const) {
+    const value = values[`compute.slurm.${key}`];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.keys(DEFINITIONS) as SettingKey[];

@@ -11,4 +11,10 @@ export { EXECUTION_EVENTS_VERSION } from './execution-events-version.js';
 export { projectDocumentUpdate } from './project-document-update.js';
 export { RUNTIME_PROTOCOL_VERSION, RuntimeEventSchema, outputExpectedHash } from './runtime-events.js';
 export { SESSION_COOKIE } from './session-cookie.js';
-export { SlurmJobOptionsSchema, mergeSlurmOptions } from './slurm-options.js';
+export {
+  SlurmJobOptionsSchema,
+  mergeSlurmOptions,
+  SLURM_OPTION_KEYS,
+  parseSlurmAssignment,
+  slurmValueProblem,
+} from './slurm-options.js';

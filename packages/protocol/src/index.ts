@@ -437,8 +437,14 @@ export {
   MetricViewResponseSchema,
 } from './metric-view.js';
 export type { MetricSeriesInfoDto, MetricViewResponse } from './metric-view.js';
-export { SlurmJobOptionsSchema, mergeSlurmOptions } from './slurm-options.js';
-export type { SlurmJobOptions } from './slurm-options.js';
+export {
+  SlurmJobOptionsSchema,
+  mergeSlurmOptions,
+  SLURM_OPTION_KEYS,
+  parseSlurmAssignment,
+  slurmValueProblem,
+} from './slurm-options.js';
+export type { SlurmJobOptions, SlurmAssignment } from './slurm-options.js';
 
 export { applyProjectToDoc } from './project-document-apply.js';
 export { projectDocumentUpdate, projectFromUpdates } from './project-document-update.js';

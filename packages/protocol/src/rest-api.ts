@@ -152,6 +152,8 @@ export const PlatformSchema = z.strictObject({
   name: z.string(),
   available: z.boolean(),
   reason: z.string().optional(),
+  /** Compute `slurm`: the options every job gets unless its execution or node says otherwise (compute.slurm.*). */
+  slurm: SlurmJobOptionsSchema.optional(),
 });
 export type Platform = z.infer<typeof PlatformSchema>;
 export const StoragePlatformSchema = PlatformSchema.extend({ id: StorageBackendSchema });

@@ -59,3 +59,41 @@ export function mergeSlurmOptions(...sources: (SlurmJobOptions | undefined)[]): 
   }
   return out;
 }
+
+/** The option names, as `--slurm key=value` and the execute dialog take them. */
+export const SLURM_OPTION_KEYS = Object.keys(SlurmJobOptionsSchema.shape) as (keyof SlurmJobOptions)[];
+
+/** One option of every job (`time=2:00:00`) or of a node's (`train.gres=gpu:1`), as people type it. */
+export interface SlurmAssignment {
+  node?: string;
+  key: keyof SlurmJobOptions;
+  value: string | number;
+}
+
+/**
+ * `[node.]key=value` → the option, or what is wrong: the form, the key, or the value (checked as sbatch would take
+ * it, the node's existence left to the engine). `cpusPerTask` takes a number.
+ */
+export function parseSlurmAssignment(text: string): SlurmAssignment | { error: string } {
+  const m = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z]+)=(.+)$/.exec(text.trim());
+  if (!m) {
+    return {
+      error: `expected [node.]key=value, such as time=2:00:00 or train.gres=gpu:1; got ${JSON.stringify(text.slice(0, 200))}`,
+    };
+  }
+  const [, node, key, raw] = m as unknown as [string, string | undefined, string, string];
+  if (!(SLURM_OPTION_KEYS as string[]).includes(key)) {
+    return { error: `unknown Slurm option ${JSON.stringify(key)}; known: ${SLURM_OPTION_KEYS.join(', ')}` };
+  }
+  const value = key === 'cpusPerTask' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  const problem = slurmValueProblem(key as keyof SlurmJobOptions, value);
+  if (problem !== undefined) return { error: `${node === undefined ? '' : `${node}.`}${key}: ${problem}` };
+  return { ...(node === undefined ? {} : { node }), key: key as keyof SlurmJobOptions, value };
+}
+
+/** What is wrong with a value of one option, or undefined when sbatch would take it. */
+export function slurmValueProblem(key: keyof SlurmJobOptions, value: string | number): string | undefined {
+  const parsed = SlurmJobOptionsSchema.shape[key].safeParse(value);
+  if (parsed.success) return undefined;
+  return parsed.error.issues[0]?.message ?? 'invalid';
+}

@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { parseSetOption } from '@deepforge/core';
 import type { AttributeOverride } from '@deepforge/core';
 import type { SlurmJobOptions } from '@deepforge/protocol';
-import { SlurmJobOptionsSchema } from '@deepforge/protocol/engine';
+import { SLURM_OPTION_KEYS, parseSlurmAssignment } from '@deepforge/protocol/engine';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../usage-error.js';
 import { openCliEngine, positiveIntegerOption, watchExecution } from './engine-session.js';
@@ -32,22 +32,10 @@ interface SlurmFlags {
   nodes: Record<string, Record<string, string | number>>;
 }
 
-const SLURM_KEYS = Object.keys(SlurmJobOptionsSchema.shape);
-
 function collectSlurm(value: string, previous: SlurmFlags = { all: {}, nodes: {} }): SlurmFlags {
-  const m = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z]+)=(.+)$/.exec(value.trim());
-  if (!m) {
-    throw new InvalidArgumentError(
-      `expected [node.]key=value, such as time=2:00:00 or train.gres=gpu:1; got ${JSON.stringify(value)}`,
-    );
-  }
-  const [, node, key, raw] = m as unknown as [string, string | undefined, string, string];
-  if (!SLURM_KEYS.includes(key)) {
-    throw new InvalidArgumentError(
-      `unknown Slurm option ${JSON.stringify(key)}; known: ${SLURM_KEYS.join(', ')}`,
-    );
-  }
-  const v = key === 'cpusPerTask' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  const parsed = parseSlurmAssignment(value);
+  if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
+  const { node, key, value: v } = parsed;
   if (node === undefined) return { ...previous, all: { ...previous.all, [key]: v } };
   return { ...previous, nodes: { ...previous.nodes, [node]: { ...previous.nodes[node], [key]: v } } };
 }
@@ -124,7 +112,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     )
     .option(
       '--slurm <[node.]key=value>',
-      `a Slurm option of every job, or of one node's (repeatable; compute.backend = slurm); keys: ${SLURM_KEYS.join(', ')}`,
+      `a Slurm option of every job, or of one node's (repeatable; compute.backend = slurm); keys: ${SLURM_OPTION_KEYS.join(', ')}`,
       collectSlurm,
     );
   addExecutionOptions(cmd)

@@ -1,10 +1,26 @@
 import type { ExecutionDetailsDto, Platform } from '@deepforge/protocol';
-import { Alert, Button, Checkbox, Group, List, Modal, Select, Stack, Text, TextInput } from '@mantine/core';
+import type { SlurmJobOptions } from '@deepforge/protocol';
+import {
+  Alert,
+  Button,
+  Checkbox,
+  Fieldset,
+  Group,
+  List,
+  Modal,
+  Select,
+  SimpleGrid,
+  Stack,
+  Text,
+  Textarea,
+  TextInput,
+} from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { getPlatforms, qk, startExecution } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
 import { defaultCompute, parseGpus, parseLabels, placementFields } from '../lib/placement.js';
+import { parseNodeSlurm, SLURM_FIELDS, slurmOptions } from '../lib/slurm-fields.js';
 import { StorageSelect, useStorageChoice } from '../platforms/storage-select.js';
 
 export interface ExecuteModalProps {
@@ -38,6 +54,14 @@ export function ExecuteModal({ projectId, pipeline, errors, onClose, onStarted }
   const [gpusText, setGpusText] = useState('');
   const labels = parseLabels(labelsText);
   const gpus = parseGpus(gpusText);
+  // Slurm: options of every job (empty fields: the server's compute.slurm.* defaults), and of some nodes.
+  const onSlurm = compute === 'slurm';
+  const slurmDefaults = platforms.data?.compute.find((p) => p.id === 'slurm')?.slurm ?? {};
+  const [slurmText, setSlurmText] = useState<Partial<Record<keyof SlurmJobOptions, string>>>({});
+  const [nodeSlurmText, setNodeSlurmText] = useState('');
+  const slurm = slurmOptions(slurmText);
+  const nodeSlurm = parseNodeSlurm(nodeSlurmText);
+  const slurmOk = !onSlurm || (slurm.ok && nodeSlurm.ok);
   // One server stores in one backend: the configured one is offered and sent; the others are shown, disabled.
   const storage = useStorageChoice();
   const [cache, setCache] = useState(false);
@@ -50,6 +74,10 @@ export function ExecuteModal({ projectId, pipeline, errors, onClose, onStarted }
         ...(storage.storage !== null ? { storage: storage.storage } : {}),
         ...(fields.labels && labels.ok && labels.value.length > 0 ? { labels: labels.value } : {}),
         ...(fields.gpus && gpus.ok && gpus.value !== undefined ? { gpus: gpus.value } : {}),
+        ...(onSlurm && slurm.ok && Object.keys(slurm.value).length > 0 ? { slurm: slurm.value } : {}),
+        ...(onSlurm && nodeSlurm.ok && Object.keys(nodeSlurm.value).length > 0
+          ? { nodeSlurm: nodeSlurm.value }
+          : {}),
         cache,
       }),
     onSuccess: (e) => {
@@ -114,6 +142,46 @@ export function ExecuteModal({ projectId, pipeline, errors, onClose, onStarted }
               data-testid="execution-gpus"
             />
           )}
+          {onSlurm && (
+            <Fieldset legend="Slurm" data-testid="execution-slurm">
+              <SimpleGrid cols={2} spacing="xs" verticalSpacing={6}>
+                {SLURM_FIELDS.map(({ key, label, example }) => (
+                  <TextInput
+                    key={key}
+                    size="xs"
+                    label={label}
+                    placeholder={
+                      slurmDefaults[key] !== undefined
+                        ? `${String(slurmDefaults[key])} (the server's)`
+                        : `none, e.g. ${example}`
+                    }
+                    value={slurmText[key] ?? ''}
+                    onChange={(e) => {
+                      const text = e.currentTarget.value;
+                      setSlurmText((prev) => ({ ...prev, [key]: text }));
+                    }}
+                    error={slurm.ok ? undefined : slurm.errors[key]}
+                    data-testid={`slurm-${key}`}
+                  />
+                ))}
+              </SimpleGrid>
+              <Textarea
+                mt="xs"
+                size="xs"
+                label="Options of some nodes"
+                description="node.option=value, one per line (as deepforge run --slurm): a node's own win over the ones above"
+                placeholder={'train.gres=gpu:1\ntrain.time=8:00:00'}
+                autosize
+                minRows={2}
+                maxRows={6}
+                value={nodeSlurmText}
+                onChange={(e) => setNodeSlurmText(e.currentTarget.value)}
+                error={nodeSlurm.ok ? undefined : nodeSlurm.error}
+                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+                data-testid="execution-node-slurm"
+              />
+            </Fieldset>
+          )}
           <StorageSelect
             choice={storage}
             description="Where inputs are read from and outputs and saved artifacts are kept"
@@ -168,7 +236,7 @@ export function ExecuteModal({ projectId, pipeline, errors, onClose, onStarted }
               color="yellow"
               c="dark"
               loading={mutation.isPending}
-              disabled={errors.length > 0 || storage.storage === null || !labels.ok || !gpus.ok}
+              disabled={errors.length > 0 || storage.storage === null || !labels.ok || !gpus.ok || !slurmOk}
               data-testid="execute-submit"
             >
               Execute

@@ -294,15 +294,20 @@ describe('executions', () => {
 });
 
 describe('a server started with --server', () => {
-  it('lists Slurm as the compute when compute.backend is slurm, with --server too', async () => {
+  it('lists Slurm as the compute when compute.backend is slurm, with --server too, and its defaults', async () => {
     for (const compute of ['local', 'none'] as const) {
       const g = await startFixture({
         compute,
-        settings: { python: TEST_PYTHON, 'compute.backend': 'slurm' },
+        settings: {
+          python: TEST_PYTHON,
+          'compute.backend': 'slurm',
+          'compute.slurm.partition': 'gpu',
+          'compute.slurm.time': '1:00:00',
+        },
       });
       try {
         expect((await g.server.app.inject({ url: '/api/platforms' })).json()).toMatchObject({
-          compute: [{ id: 'slurm', available: true }],
+          compute: [{ id: 'slurm', available: true, slurm: { partition: 'gpu', time: '1:00:00' } }],
         });
         expect(g.server.engine.computeBackend).toBe('slurm');
       } finally {

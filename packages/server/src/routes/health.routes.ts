@@ -4,6 +4,7 @@ import {
   PlatformsResponseSchema,
   REST_API_VERSION,
 } from '@deepforge/protocol';
+import { slurmDefaults } from '@deepforge/engine';
 import { storagePlatforms } from '../artifacts/storage-choice.js';
 import type { ServerContext, ZodApp } from '../server.context.js';
 
@@ -37,7 +38,14 @@ export function registerHealthRoutes(app: ZodApp, ctx: ServerContext): void {
     async () => ({
       compute:
         ctx.engine.computeBackend === 'slurm'
-          ? [{ id: 'slurm', name: 'Slurm batch jobs (compute.backend)', available: true }]
+          ? [
+              {
+                id: 'slurm',
+                name: 'Slurm batch jobs (compute.backend)',
+                available: true,
+                slurm: slurmDefaults(ctx.engine.settings.values),
+              },
+            ]
           : ctx.compute === 'local'
             ? [{ id: 'local', name: 'This machine', available: true }]
             : [
