@@ -62,6 +62,16 @@ describe('the Compute view', () => {
     const tokenRow = page.locator('[data-testid="worker-token-row"][data-token-name="e2e"]');
     await expect.poll(() => tokenRow.getAttribute('data-state')).toBe('active');
     expect(await page.getByTestId('new-token-value').count()).toBe(0);
+
+    // A run started while no worker is connected: its page says why its jobs wait, and which.
+    const early = await rest.createProject('Early', 'hello');
+    const waitingRun = await rest.startExecution(early.id, { pipeline: 'hello' });
+    await page.goto(`/projects/${early.id}/executions/${waitingRun.id}`);
+    await expect
+      .poll(() => page.getByTestId('execution-waiting').innerText())
+      .toMatch(/(left, right|right, left) wait for a worker: no worker is connected/);
+    await snap(page, TEST, '00-waiting');
+    await page.goto('/compute');
     worker = spawn(
       process.execPath,
       [
@@ -98,6 +108,8 @@ describe('the Compute view', () => {
     await expect.poll(() => row.getByTestId('worker-cpu').innerText()).toMatch(/% of \d+ cores?/);
     await expect.poll(() => row.getByTestId('worker-memory').innerText()).toMatch(/ of \d/);
     await snap(page, TEST, '01-worker');
+    // The run that waited ran on it.
+    expect((await rest.waitForExecution(early.id, waitingRun.id)).status).toBe('success');
 
     // A job that takes a few seconds, on the worker (it needs the worker's label).
     const project = await rest.createProject('Compute', 'hello');

@@ -79,6 +79,7 @@ import { JobMetrics } from './job-metrics.js';
 import { ExecutionPlotsGallery } from './execution-plots-gallery.js';
 import { JobPlots } from './job-plots.js';
 import { TraceGraph } from './trace-graph.js';
+import { WaitingNotice } from './waiting-notice.js';
 
 /** How much of a stored log to fetch at first: its tail (older output is in the execution download). */
 const LOG_TAIL_BYTES = 1024 * 1024;
@@ -500,6 +501,9 @@ function Execution() {
             </Text>
           )}
         </Alert>
+      )}
+      {jobs.some((j) => j.status === 'queued') && (
+        <WaitingNotice executionId={executionId} onSelect={(n) => select(n, 'console')} />
       )}
       <Box className="df-fill" style={{ display: 'flex' }}>
         <Box
