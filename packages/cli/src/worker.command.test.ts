@@ -388,6 +388,14 @@ describe('deepforge worker', () => {
       first.child.kill('SIGKILL');
       await first.exited;
       await until('w1 to notice', () => /disconnected/.test(worker.output()) || undefined);
+      // While the server is down, the worker says why it cannot connect and keeps trying.
+      await until(
+        'w1 to say why it cannot connect',
+        () =>
+          /cannot connect to http:\/\/localhost:\d+ \(connect ECONNREFUSED .*\); connecting again in/.test(
+            worker.output(),
+          ) || undefined,
+      );
       const second = serverProcess(['resume', dataDir, id!, String(port)]);
       try {
         await until(

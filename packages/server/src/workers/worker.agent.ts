@@ -245,13 +245,18 @@ export class WorkerAgent {
     });
     this.ws = ws;
     let ended = false;
+    /** Whether this connection opened, and the last error it had (what a close without a reason says). */
+    let opened = false;
+    let failure: string | undefined;
     const retry = (why: string): void => {
       if (ended) return;
       ended = true;
       this.welcomed = false;
       clearInterval(this.heartbeat);
       if (this.stopped) return;
-      this.options.report(`disconnected (${why}); connecting again in ${this.reconnectMs / 1000} s`);
+      this.options.report(
+        `${opened ? 'disconnected' : `cannot connect to ${this.options.serverUrl}`} (${why}); connecting again in ${this.reconnectMs / 1000} s`,
+      );
       this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectMs);
       this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MAX_MS);
     };
@@ -274,6 +279,7 @@ export class WorkerAgent {
       });
     });
     ws.on('open', () => {
+      opened = true;
       ws.send(
         JSON.stringify({
           type: 'hello',
@@ -290,6 +296,7 @@ export class WorkerAgent {
     });
     ws.on('message', (data: RawData) => this.onMessage(data));
     ws.on('error', (err) => {
+      failure = err.message;
       if (!this.everConnected) this.logger.warn({ err }, 'worker connection failed');
     });
     ws.on('close', (code, reason) => {
@@ -303,7 +310,7 @@ export class WorkerAgent {
         void this.stop(1);
         return;
       }
-      retry(reason.toString() || `code ${code}`);
+      retry(reason.toString() || failure || `code ${code}`);
     });
   }
 
