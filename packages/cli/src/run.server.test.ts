@@ -159,7 +159,9 @@ describe('deepforge run --server', () => {
     const before = (await server.engine.listExecutions()).length;
     const missing = await cli(['run', '--server', url, projectDir, 'nope'], env, tmp);
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/nope/);
+    // Said before anything is sent, as a local run says it.
+    expect(missing.stderr).toMatch(/has no pipeline "nope"; its pipelines are: .*main/);
+    expect(missing.stderr).not.toMatch(/imported|updated project/);
     expect((await server.engine.listExecutions()).length).toBe(before);
   });
 
@@ -271,12 +273,17 @@ describe('deepforge run --server, run again on one folder', () => {
     const known = await cli(['run', '--server', url, dir, 'main'], env, tmp);
     const id = projectIdOf(known.stderr);
     const before = await projectCount();
-    const reused = await cli(['run', '--server', url, dir, 'nope'], env, tmp);
+    // A pipeline the server refuses to start: one of its nodes runs an operation the project does not have.
+    await writeFile(
+      join(dir, 'pipelines', 'broken.json'),
+      JSON.stringify({ name: 'broken', nodes: [{ id: 'x', operation: 'Missing' }], connections: [] }),
+    );
+    const reused = await cli(['run', '--server', url, dir, 'broken'], env, tmp);
     expect(reused.code).not.toBe(0);
     expect(reused.stderr).toContain(`updated project "test" (${id})`);
-    expect(reused.stderr).toMatch(/nope/);
+    expect(reused.stderr).toMatch(/Missing/);
     expect(await server.engine.projects.getProject(id)).toBeDefined();
-    const fresh = await cli(['run', '--server', url, dir, 'nope', '--new-project'], env, tmp);
+    const fresh = await cli(['run', '--server', url, dir, 'broken', '--new-project'], env, tmp);
     expect(fresh.code).not.toBe(0);
     expect(fresh.stderr).toMatch(/imported/);
     expect(await server.engine.projects.getProject(projectIdOf(fresh.stderr))).toBeUndefined();

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { resolveDataDir } from '@deepforge/engine';
+import { formatDiagnostics, resolveDataDir } from '@deepforge/engine';
+import type { Diagnostic } from '@deepforge/core';
 import { SESSION_COOKIE } from '@deepforge/protocol/engine';
 import type { AuthStatus, CreatedAccessToken, UserDto } from '@deepforge/protocol';
 import type { CliContext } from '../cli-context.js';
@@ -74,8 +75,13 @@ export async function failure(origin: string, res: Response): Promise<UsageError
   const text = await res.text();
   let message = `${res.status} ${res.statusText}`;
   try {
-    const body = JSON.parse(text) as { message?: unknown };
+    const body = JSON.parse(text) as { message?: unknown; diagnostics?: unknown };
     if (typeof body.message === 'string') message = body.message;
+    // A pipeline that cannot run (422): what is wrong with it, as a local run lists it.
+    const errors = (Array.isArray(body.diagnostics) ? (body.diagnostics as Diagnostic[]) : []).filter(
+      (d) => d?.severity === 'error' && typeof d.message === 'string' && typeof d.code === 'string',
+    );
+    if (errors.length > 0) message += `\n${formatDiagnostics(errors)}`;
   } catch {
     // Not the API's error shape (a proxy's page, say): the status says enough.
   }

@@ -135,6 +135,16 @@ export async function runOnServer(
   if (!files.has('deepforge.json')) {
     throw new UsageError(`${dir} is not a project folder: it has no deepforge.json`);
   }
+  // Said here, as a local run says it, before anything is sent (pipelines/<name>.json, the name its file's).
+  const known = [...files.keys()]
+    .map((path) => /^pipelines\/([^/]+)\.json$/.exec(path)?.[1])
+    .filter((name): name is string => name !== undefined)
+    .sort();
+  if (!known.includes(pipeline)) {
+    throw new UsageError(
+      `${dir} has no pipeline "${pipeline}"; ${known.length ? `its pipelines are: ${known.join(', ')}` : 'it has no pipelines'}`,
+    );
+  }
   // Checked before anything is sent: the token, and that the server is one.
   await api.call('GET', '/api/projects');
 
