@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +73,21 @@ describe('the Compute view', () => {
       .toMatch(/(left, right|right, left) wait for a worker: no worker is connected/);
     await snap(page, TEST, '00-waiting');
     await page.goto('/compute');
+    // Its machine has two GPUs, by an nvidia-smi that answers what an H200 machine's does (one busy).
+    const bin = join(workerDir, 'bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'nvidia-smi'),
+      [
+        '#!/bin/sh',
+        'case "$*" in',
+        "  *utilization*) printf '0, 87, 101234, 143771\\n1, 3, 1024, 143771\\n' ;;",
+        "  *) printf '0, NVIDIA H200, 143771\\n1, NVIDIA H200, 143771\\n' ;;",
+        'esac',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     worker = spawn(
       process.execPath,
       [
@@ -92,7 +108,11 @@ describe('the Compute view', () => {
         '--work-dir',
         join(workerDir, 'work'),
       ],
-      { cwd: ROOT, env: { ...process.env, DEEPFORGE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: ROOT,
+        env: { ...process.env, DEEPFORGE_LOG_LEVEL: 'warn', PATH: `${bin}:${process.env.PATH ?? ''}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     worker.stdout?.on('data', (c: Buffer) => (workerOut += c.toString()));
     worker.stderr?.on('data', (c: Buffer) => (workerOut += c.toString()));
@@ -107,6 +127,12 @@ describe('the Compute view', () => {
     await expect.poll(() => row.getByTestId('worker-slots').innerText()).toBe('0 / 2');
     await expect.poll(() => row.getByTestId('worker-cpu').innerText()).toMatch(/% of \d+ cores?/);
     await expect.poll(() => row.getByTestId('worker-memory').innerText()).toMatch(/ of \d/);
+    // Its GPUs: labels, and their load by index.
+    await expect.poll(() => row.getByTestId('worker-labels').innerText()).toMatch(/gpu:nvidia-h200/);
+    await expect.poll(() => row.getByTestId('worker-gpus-in-use').innerText()).toBe('0 of 2 in use by jobs');
+    await expect
+      .poll(() => row.getByTestId('worker-gpu').allInnerTexts())
+      .toEqual(['0: NVIDIA H200: 87 % · 99 GiB of 140 GiB', '1: NVIDIA H200: 3 % · 1.0 GiB of 140 GiB']);
     await snap(page, TEST, '01-worker');
     // The run that waited ran on it.
     expect((await rest.waitForExecution(early.id, waitingRun.id)).status).toBe('success');

@@ -259,7 +259,8 @@ function WorkerRow({ worker: w }: { worker: ComputeWorkerDto }) {
             ))
           ) : (
             (s?.gpus ?? []).map((g) => {
-              const model = w.gpus.find((d) => d.index === g.index)?.name ?? `GPU ${g.index}`;
+              // By index too: a machine's GPUs are often the same model (and jobs name them by index).
+              const model = `${g.index}: ${w.gpus.find((d) => d.index === g.index)?.name ?? 'GPU'}`;
               return (
                 <LoadBar
                   key={g.index}
