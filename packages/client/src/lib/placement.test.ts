@@ -36,6 +36,7 @@ describe('placement input', () => {
     expect(defaultCompute(undefined)).toBeNull();
     expect(placementFields('workers')).toEqual({ labels: true, gpus: true });
     expect(placementFields('local')).toEqual({ labels: false, gpus: true });
-    expect(placementFields('slurm')).toEqual({ labels: false, gpus: false });
+    // Slurm asks for a job's GPUs as generic resources (--gres=gpu:N) unless a gres option is given.
+    expect(placementFields('slurm')).toEqual({ labels: false, gpus: true });
   });
 });

@@ -43,7 +43,13 @@ export function defaultCompute(compute: readonly Platform[] | undefined): string
   return compute?.find((p) => p.available)?.id ?? null;
 }
 
-/** Whether a node or execution placement applies on this compute: labels on workers, GPUs locally and there. */
+/**
+ * Whether a node or execution placement applies on this compute: labels on workers; GPUs there, locally, and on
+ * Slurm (asked for as `--gres=gpu:N` unless a gres option is given).
+ */
 export function placementFields(compute: string | null): { labels: boolean; gpus: boolean } {
-  return { labels: compute === 'workers', gpus: compute === 'workers' || compute === 'local' };
+  return {
+    labels: compute === 'workers',
+    gpus: compute === 'workers' || compute === 'local' || compute === 'slurm',
+  };
 }
