@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { slurmInstalled, testSlurmConf } from '@deepforge/engine/test-support';
+import { slurmInstalled, startTestSlurm, type TestSlurmCluster } from '@deepforge/engine/test-support';
 import { launchBrowser, openPage, snap, type TestPage } from './support/browser.js';
 import { keepEvidence } from './support/evidence.js';
 import { Rest } from './support/rest.js';
@@ -18,12 +18,13 @@ describe.runIf(slurmInstalled())('executing on Slurm', () => {
   let browser: Browser;
   let tab: TestPage;
   let rest: Rest;
+  let cluster: TestSlurmCluster;
 
   beforeAll(async () => {
-    const conf = await testSlurmConf();
+    cluster = await startTestSlurm();
     [server, browser] = await Promise.all([
       startServer({
-        env: { DEEPFORGE_COMPUTE_BACKEND: 'slurm', DEEPFORGE_SLURM_TIME: '9:00', SLURM_CONF: conf },
+        env: { DEEPFORGE_COMPUTE_BACKEND: 'slurm', DEEPFORGE_SLURM_TIME: '9:00', SLURM_CONF: cluster.conf },
       }),
       launchBrowser(),
     ]);
@@ -34,6 +35,7 @@ describe.runIf(slurmInstalled())('executing on Slurm', () => {
     await browser?.close();
     await server?.stop();
     if (server) await removeDir(server.dataDir);
+    await cluster?.stop();
   });
 
   it('submits each job with the options of every job and of its node, as the dialog says', async () => {
