@@ -1,7 +1,9 @@
 import { Alert, Anchor, Text } from '@mantine/core';
 import { IconClockPause } from '@tabler/icons-react';
+import { useQuery } from '@tanstack/react-query';
 import { Fragment } from 'react';
 import { Link } from 'react-router';
+import { getPlatforms, qk } from '../api/endpoints.js';
 import { useComputeState } from '../compute/use-compute-state.js';
 import { waitingByReason } from '../lib/waiting-jobs.js';
 
@@ -9,7 +11,15 @@ import { waitingByReason } from '../lib/waiting-jobs.js';
  * Why this execution's queued jobs wait (no worker connected, none with a label they need…), from the Compute
  * view's state, kept live while it is shown (the execution view shows it while some job is queued).
  */
-export function WaitingNotice({
+export function WaitingNotice(props: { executionId: string; onSelect: (node: string) => void }) {
+  // Only a server whose jobs run on workers has jobs waiting for one (local jobs wait for a slot, Slurm's in its
+  // queue, each saying so in its console): elsewhere the Compute state is not watched for nothing.
+  const platforms = useQuery({ queryKey: qk.platforms, queryFn: getPlatforms, staleTime: 60_000 });
+  const onWorkers = platforms.data?.compute.some((c) => c.id === 'workers' && c.available) ?? false;
+  return onWorkers ? <WaitingForWorkers {...props} /> : null;
+}
+
+function WaitingForWorkers({
   executionId,
   onSelect,
 }: {
