@@ -83,6 +83,13 @@ describe.runIf(slurmInstalled())('executing on Slurm', () => {
     expect(await log('multiply')).toMatch(/submitted to Slurm as job \d+ \(time 7:00\)/);
     expect(await log('print')).toMatch(/submitted to Slurm as job \d+ \(time 5:00\)/);
     expect(await log('print')).toMatch(/Hello from DeepForge! The product is 16!/);
+    // The Compute view says where jobs run here: no worker to wait for, no worker token to make.
+    await page.goto('/compute');
+    await expect
+      .poll(() => page.getByTestId('compute-mode').innerText())
+      .toMatch(/^Jobs run as Slurm batch jobs/);
+    expect(await page.getByTestId('compute-empty').count()).toBe(0);
+    expect(await page.getByTestId('worker-tokens').count()).toBe(0);
     expect(tab.problems.pageErrors).toEqual([]);
     // The one refusal the step above asked for.
     expect(tab.problems.consoleErrors).toEqual([expect.stringMatching(/status of 422 .*\/executions\)$/)]);

@@ -42,8 +42,11 @@ export type ComputeWorkerDto = z.infer<typeof ComputeWorkerSchema>;
 
 /** GET /api/compute: every machine that runs jobs for this server, and the jobs waiting for one (and why). */
 export const ComputeStateSchema = z.strictObject({
-  /** `local`: jobs run on this server's machine; `workers`: only on remote workers (`deepforge start --server`). */
-  mode: z.enum(['local', 'workers']),
+  /**
+   * `local`: jobs run on this server's machine; `workers`: only on remote workers (`deepforge start --server`);
+   * `slurm`: as Slurm batch jobs (`compute.backend = slurm`), no worker connects.
+   */
+  mode: z.enum(['local', 'workers', 'slurm']),
   workers: z.array(ComputeWorkerSchema),
   waiting: z.array(ComputeJobSchema.extend({ reason: z.string() })),
   /** The server's clock when this was made. */

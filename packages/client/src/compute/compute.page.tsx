@@ -53,7 +53,7 @@ export function ComputePage() {
           ) : (
             <ComputeState state={state.data} admin={admin} />
           )}
-          {admin && (
+          {admin && state.data?.mode !== 'slurm' && (
             <Box mt="xl">
               <WorkerTokens serverRunsJobs={state.data?.mode === 'local'} />
             </Box>
@@ -64,15 +64,22 @@ export function ComputePage() {
   );
 }
 
+const MODE_TEXT: Record<ComputeStateDto['mode'], string> = {
+  local:
+    'Jobs run on this server’s machine (deepforge start). Remote workers connect to a server started with --server, which runs no jobs itself.',
+  workers:
+    'This server runs no jobs itself (deepforge start --server): jobs run on the workers that connect.',
+  slurm:
+    'Jobs run as Slurm batch jobs (compute.backend = slurm): each job’s console says its Slurm job id, whether it is pending (and why) and the node it runs on; squeue shows the queue. No worker connects to this server.',
+};
+
 function ComputeState({ state, admin }: { state: ComputeStateDto; admin: boolean }) {
   return (
     <Stack gap="lg">
       <Text size="sm" c="dimmed" data-testid="compute-mode">
-        {state.mode === 'local'
-          ? 'Jobs run on this server’s machine (deepforge start). Remote workers connect to a server started with --server, which runs no jobs itself.'
-          : 'This server runs no jobs itself (deepforge start --server): jobs run on the workers that connect.'}
+        {MODE_TEXT[state.mode]}
       </Text>
-      {state.workers.length === 0 ? (
+      {state.mode === 'slurm' ? null : state.workers.length === 0 ? (
         <Alert color="yellow" title="No worker is connected" data-testid="compute-empty">
           Start one on a machine that should run jobs:{' '}
           <Code>deepforge worker --server &lt;url&gt; --token &lt;worker token&gt;</Code> (

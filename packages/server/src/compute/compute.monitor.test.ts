@@ -272,6 +272,23 @@ describe('the Compute view', () => {
     for (const id of [taken.id, gpu.id]) await server!.engine.cancelExecution(id).catch(() => undefined);
   });
 
+  it('says its jobs run on Slurm under compute.backend = slurm, with no worker and nothing waiting for one', async () => {
+    for (const compute of ['local', 'none'] as const) {
+      root = await makeTempDir('compute-view');
+      server = await createServer({
+        dataDir: join(root, 'server'),
+        env: cleanEnv({ DEEPFORGE_LOG_LEVEL: 'warn' }),
+        compute,
+        clientDir: join(root, 'no-client'),
+        settings: { python: TEST_PYTHON, 'compute.backend': 'slurm' },
+      });
+      expect(await computeState()).toMatchObject({ mode: 'slurm', workers: [], waiting: [] });
+      await server.close();
+      server = undefined;
+      await removeTree(root);
+    }
+  });
+
   it('shows jobs of projects the caller may not read as taken slots only', async () => {
     await start('local');
     const monitor = new ComputeMonitor(server!.engine, {

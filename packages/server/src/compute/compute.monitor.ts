@@ -129,7 +129,12 @@ export class ComputeMonitor {
       if (job?.executionId !== undefined) waiting.push({ ...job, reason: w.reason });
     }
     return {
-      mode: this.options.mode === 'local' && this.engine.computeBackend === 'local' ? 'local' : 'workers',
+      mode:
+        this.engine.computeBackend === 'slurm'
+          ? 'slurm'
+          : this.options.mode === 'local' && this.engine.computeBackend === 'local'
+            ? 'local'
+            : 'workers',
       workers,
       waiting,
       at: this.now(),
