@@ -1,27 +1,19 @@
 import type { AccessTokenDto, CreatedAccessToken } from '@deepforge/protocol';
 import {
-  ActionIcon,
   Badge,
   Box,
   Button,
-  Center,
   Code,
   Container,
   Group,
-  Loader,
   Paper,
   PasswordInput,
   Select,
   Stack,
-  Table,
   Text,
-  TextInput,
   Title,
-  Tooltip,
 } from '@mantine/core';
-import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconKey, IconTrash } from '@tabler/icons-react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { useState } from 'react';
@@ -34,7 +26,7 @@ import {
   revokeAccessToken,
 } from '../api/endpoints.js';
 import { ApiRequestError, errorMessage } from '../api/http.js';
-import type { TokenExpiryChoice, TokenState } from '../lib/account-rules.js';
+import type { TokenExpiryChoice } from '../lib/account-rules.js';
 import {
   DEFAULT_TOKEN_EXPIRY,
   expiresInDays,
@@ -44,8 +36,8 @@ import {
   tokenState,
 } from '../lib/account-rules.js';
 import { TopBar } from '../shell/top-bar.js';
-import { DateText } from '../ui/date-text.js';
 import { ShownOnce } from '../ui/shown-once.js';
+import { confirmRevoke, CreateTokenForm, TokenTable } from '../ui/token-list.js';
 import { useAuth } from './auth.context.js';
 
 /** Profile (accounts on): change the password, manage personal access tokens. */
@@ -182,37 +174,30 @@ function ChangePassword() {
   );
 }
 
-const STATE_COLOR: Record<TokenState, string> = { active: 'green', expired: 'gray', revoked: 'red' };
-
 function AccessTokens() {
   const queryClient = useQueryClient();
   const tokens = useQuery({ queryKey: qk.accessTokens, queryFn: listAccessTokens });
   const [created, setCreated] = useState<CreatedAccessToken | null>(null);
-  const now = Date.now();
+  const [expiry, setExpiry] = useState<TokenExpiryChoice>(DEFAULT_TOKEN_EXPIRY);
+  const reread = (): Promise<void> => queryClient.invalidateQueries({ queryKey: qk.accessTokens });
 
-  const revoke = (t: AccessTokenDto): void => {
-    modals.openConfirmModal({
+  const revoke = (t: AccessTokenDto): void =>
+    confirmRevoke({
       title: `Revoke the token ${t.name}?`,
-      children: (
-        <Text size="sm">
+      body: (
+        <>
           Scripts and CLIs that use it (<Code>{t.prefix}…</Code>) are refused from now on. This cannot be
           undone.
-        </Text>
+        </>
       ),
-      labels: { confirm: 'Revoke', cancel: 'Cancel' },
-      confirmProps: { color: 'red', 'data-testid': 'confirm-revoke-token' },
-      onConfirm: () =>
-        void revokeAccessToken(t.id)
-          .then(() => {
-            if (created?.info.id === t.id) setCreated(null);
-            notifications.show({ message: `Revoked ${t.name}` });
-            return queryClient.invalidateQueries({ queryKey: qk.accessTokens });
-          })
-          .catch((e: unknown) =>
-            notifications.show({ color: 'red', title: 'Cannot revoke', message: errorMessage(e) }),
-          ),
+      testId: 'token',
+      token: t,
+      revoke: revokeAccessToken,
+      revoked: () => {
+        if (created?.info.id === t.id) setCreated(null);
+        return reread();
+      },
     });
-  };
 
   return (
     <Section
@@ -226,12 +211,29 @@ function AccessTokens() {
       testId="access-tokens"
     >
       <Stack gap="md">
-        <CreateToken
+        <CreateTokenForm
+          testId="token"
+          formLabel="Create a token"
+          nameLabel="Token name"
+          placeholder="laptop CLI"
+          nameWidth={240}
+          buttonLabel="Create token"
+          create={(name) => createAccessToken({ name, expiresInDays: expiresInDays(expiry) })}
           onCreated={(t) => {
             setCreated(t);
-            void queryClient.invalidateQueries({ queryKey: qk.accessTokens });
+            void reread();
           }}
-        />
+        >
+          <Select
+            label="Expires"
+            data={TOKEN_EXPIRY_CHOICES.map((c) => ({ value: c.value, label: c.label }))}
+            value={expiry}
+            onChange={(v) => v && setExpiry(v as TokenExpiryChoice)}
+            allowDeselect={false}
+            w={130}
+            data-testid="token-expiry"
+          />
+        </CreateTokenForm>
         {created && (
           <ShownOnce
             title={`Your new token “${created.info.name}”`}
@@ -240,159 +242,25 @@ function AccessTokens() {
             onDone={() => setCreated(null)}
           />
         )}
-        {tokens.isLoading ? (
-          <Center py="md">
-            <Loader size="sm" />
-          </Center>
-        ) : tokens.error ? (
-          <Text c="red" size="sm">
-            {errorMessage(tokens.error)}
-          </Text>
-        ) : (tokens.data?.items.length ?? 0) === 0 ? (
-          <Text size="sm" c="dimmed" data-testid="tokens-empty">
-            No tokens yet.
-          </Text>
-        ) : (
-          <Table data-testid="tokens-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Token</Table.Th>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>Last used</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th w={40} />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {tokens.data?.items.map((t) => {
-                const state = tokenState(t, now);
-                return (
-                  <Table.Tr key={t.id} data-testid="token-row" data-token-name={t.name} data-state={state}>
-                    <Table.Td>
-                      <Text size="sm" fw={500}>
-                        {t.name}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="xs" className="df-mono" c="dimmed">
-                        {t.prefix}…
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <DateText at={t.createdAt} now={now} />
-                    </Table.Td>
-                    <Table.Td>
-                      {t.expiresAt === null ? (
-                        <Text size="xs">never</Text>
-                      ) : (
-                        <Text size="xs" title={new Date(t.expiresAt).toLocaleString()}>
-                          {new Date(t.expiresAt).toLocaleDateString()}
-                        </Text>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      {t.lastUsedAt === null ? (
-                        <Text size="xs" c="dimmed">
-                          never
-                        </Text>
-                      ) : (
-                        <DateText at={t.lastUsedAt} now={now} />
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      <Tooltip
-                        label={
-                          t.revokedAt !== null
-                            ? `Revoked ${new Date(t.revokedAt).toLocaleString()}`
-                            : state === 'expired'
-                              ? 'Past its expiry date'
-                              : 'In use'
-                        }
-                      >
-                        <Badge variant="light" color={STATE_COLOR[state]} data-testid="token-state">
-                          {state}
-                        </Badge>
-                      </Tooltip>
-                    </Table.Td>
-                    <Table.Td>
-                      {state !== 'revoked' && (
-                        <Tooltip label="Revoke">
-                          <ActionIcon
-                            color="red"
-                            aria-label={`Revoke ${t.name}`}
-                            onClick={() => revoke(t)}
-                            data-testid="revoke-token"
-                          >
-                            <IconTrash size={16} />
-                          </ActionIcon>
-                        </Tooltip>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-        )}
+        <TokenTable
+          tokens={tokens}
+          testId="token"
+          stateOf={tokenState}
+          extraColumn={{
+            header: 'Expires',
+            cell: (t) =>
+              t.expiresAt === null ? (
+                <Text size="xs">never</Text>
+              ) : (
+                <Text size="xs" title={new Date(t.expiresAt).toLocaleString()}>
+                  {new Date(t.expiresAt).toLocaleDateString()}
+                </Text>
+              ),
+          }}
+          onRevoke={revoke}
+          empty="No tokens yet."
+        />
       </Stack>
     </Section>
-  );
-}
-
-function CreateToken({ onCreated }: { onCreated: (t: CreatedAccessToken) => void }) {
-  const [name, setName] = useState('');
-  const [expiry, setExpiry] = useState<TokenExpiryChoice>(DEFAULT_TOKEN_EXPIRY);
-  const mutation = useMutation({
-    mutationFn: () => createAccessToken({ name: name.trim(), expiresInDays: expiresInDays(expiry) }),
-    onSuccess: (t) => {
-      setName('');
-      onCreated(t);
-    },
-  });
-  return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (name.trim()) mutation.mutate();
-      }}
-      aria-label="Create a token"
-    >
-      <Group align="flex-end" gap="xs">
-        <TextInput
-          label="Token name"
-          placeholder="laptop CLI"
-          maxLength={100}
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          w={240}
-          data-testid="token-name"
-        />
-        <Select
-          label="Expires"
-          data={TOKEN_EXPIRY_CHOICES.map((c) => ({ value: c.value, label: c.label }))}
-          value={expiry}
-          onChange={(v) => v && setExpiry(v as TokenExpiryChoice)}
-          allowDeselect={false}
-          w={130}
-          data-testid="token-expiry"
-        />
-        <Button
-          type="submit"
-          leftSection={<IconKey size={14} />}
-          disabled={!name.trim()}
-          loading={mutation.isPending}
-          data-testid="create-token"
-        >
-          Create token
-        </Button>
-      </Group>
-      {mutation.error && (
-        <Text c="red" size="sm" mt={6} role="alert">
-          {errorMessage(mutation.error)}
-        </Text>
-      )}
-    </form>
   );
 }

@@ -16,6 +16,7 @@ import {
   WORKER_PROTOCOL_VERSION,
   type ComputeStateDto,
 } from '@deepforge/protocol';
+import type { SettingsValues } from '@deepforge/engine';
 import pino from 'pino';
 import { createServer, type DeepForgeServer } from '../server.app.js';
 import { ComputeMonitor } from './compute.monitor.js';
@@ -40,14 +41,14 @@ afterEach(async () => {
   await removeTree(root);
 });
 
-async function start(compute: 'none' | 'local'): Promise<string> {
+async function start(compute: 'none' | 'local', settings: Partial<SettingsValues> = {}): Promise<string> {
   root = await makeTempDir('compute-view');
   server = await createServer({
     dataDir: join(root, 'server'),
     env: cleanEnv({ DEEPFORGE_LOG_LEVEL: 'warn' }),
     compute,
     clientDir: join(root, 'no-client'),
-    settings: { python: TEST_PYTHON, 'workers.leaseTimeout': 2, 'executions.concurrency': 3 },
+    settings: { python: TEST_PYTHON, 'workers.leaseTimeout': 2, 'executions.concurrency': 3, ...settings },
   });
   return server.listen(0, '127.0.0.1');
 }
@@ -274,16 +275,9 @@ describe('the Compute view', () => {
 
   it('says its jobs run on Slurm under compute.backend = slurm, with no worker and nothing waiting for one', async () => {
     for (const compute of ['local', 'none'] as const) {
-      root = await makeTempDir('compute-view');
-      server = await createServer({
-        dataDir: join(root, 'server'),
-        env: cleanEnv({ DEEPFORGE_LOG_LEVEL: 'warn' }),
-        compute,
-        clientDir: join(root, 'no-client'),
-        settings: { python: TEST_PYTHON, 'compute.backend': 'slurm' },
-      });
+      await start(compute, { 'compute.backend': 'slurm' });
       expect(await computeState()).toMatchObject({ mode: 'slurm', workers: [], waiting: [] });
-      await server.close();
+      await server!.close();
       server = undefined;
       await removeTree(root);
     }
